@@ -1,0 +1,207 @@
+//! RFC 9457 problem details: the one error body every service returns.
+//!
+//! Each service keeps its own error enum and converts it into a [`Problem`] in one
+//! place (`impl IntoResponse`); this type only knows how to look like RFC 9457.
+
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field that failed validation, named by its JSON path (`profile.age`, `items[2].sku`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem details object (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` when the status says it all.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short, human-readable summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The fields at fault, for validation problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Extra response headers (`WWW-Authenticate`, `Retry-After`, `Allow`).
+    #[serde(skip)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Problem {
+    /// A problem whose title is the status's reason phrase.
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: None,
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A problem of a named kind: `type` becomes `urn:problem:<slug>`.
+    pub fn of_kind(status: StatusCode, slug: &str, title: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:problem:{slug}"),
+            title: title.into(),
+            ..Self::new(status)
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(field, message));
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: impl TryInto<HeaderValue>) -> Self {
+        if let Ok(value) = value.try_into() {
+            self.headers.push((name, value));
+        }
+        self
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    // The common kinds, so services name them the same way.
+
+    /// 422: the request was well-formed but these fields are not acceptable.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            errors,
+            ..Self::of_kind(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request fields",
+            )
+            .detail(detail)
+        }
+    }
+
+    /// 400: the body or query could not be read at all.
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::of_kind(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "Malformed request",
+        )
+        .detail(detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND).detail(detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT).detail(detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED)
+            .detail(detail)
+            .header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN).detail(detail)
+    }
+
+    /// 503: a dependency is down; the client may retry later.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE)
+            .detail(detail)
+            .header(header::RETRY_AFTER, "1")
+    }
+
+    /// 500 without internals: the cause goes to the log, not to the client.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .detail("An unexpected error occurred; it has been logged.")
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.detail {
+            Some(detail) => write!(f, "{} ({}): {detail}", self.title, self.status),
+            None => write!(f, "{} ({})", self.title, self.status),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        (status, headers, body).into_response()
+    }
+}
+
+/// Router fallback: unknown paths get a problem body too.
+pub async fn not_found_fallback(uri: axum::http::Uri) -> Problem {
+    Problem::not_found(format!("No route for {}", uri.path()))
+}
+
+/// Router fallback for a known path with the wrong method.
+pub async fn method_not_allowed_fallback(method: axum::http::Method) -> Problem {
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+        .detail(format!("{method} is not allowed on this route"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serialises_as_problem_json() {
+        let response =
+            Problem::validation(vec![FieldError::new("password", "too short")]).into_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["type"], "urn:problem:validation");
+        assert_eq!(json["status"], 422);
+        assert_eq!(json["errors"][0]["field"], "password");
+        assert_eq!(json["detail"], "password: too short");
+    }
+}

@@ -1,0 +1,114 @@
+//! Outbound HTTP: one way to build a client (timeouts always set) and to classify an
+//! outcome for [`crate::retry::RetryPolicy`].
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+
+use crate::retry::Retry;
+
+/// A client with connect and whole-request timeouts: no outbound call can hang forever.
+pub fn client(request_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3).min(request_timeout))
+        .timeout(request_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("platform/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("static client settings are valid")
+}
+
+/// Whether a request may be sent again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Repeating it has the same effect as sending it once (GET, PUT, DELETE, or a POST
+    /// the peer deduplicates).
+    Idempotent,
+    /// Repeating it may double its effect: only retried when the peer cannot have acted
+    /// on it (connection never made, or an explicit 429/503 refusal).
+    NotIdempotent,
+}
+
+/// Classifies a transport error: a failed connect never reached the peer, so it is safe
+/// to retry even for non-idempotent calls; a timeout may have reached it.
+pub fn classify_transport(error: &reqwest::Error, idempotency: Idempotency) -> Retry {
+    if error.is_connect() {
+        Retry::Backoff
+    } else if (error.is_timeout() || error.is_request() || error.is_body() || error.is_decode())
+        && idempotency == Idempotency::Idempotent
+    {
+        Retry::Backoff
+    } else {
+        Retry::No
+    }
+}
+
+/// Classifies an HTTP status: 429 and 503 are refusals (safe to retry, after
+/// `Retry-After` when given); other 5xx only for idempotent calls.
+pub fn classify_status(status: StatusCode, headers: &HeaderMap, idempotency: Idempotency) -> Retry {
+    let retry_after = retry_after(headers);
+    let refusal =
+        status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE;
+    let transient = refusal || (status.is_server_error() && idempotency == Idempotency::Idempotent);
+    match (transient, retry_after) {
+        (false, _) => Retry::No,
+        (true, Some(wait)) => Retry::After(wait),
+        (true, None) => Retry::Backoff,
+    }
+}
+
+/// `Retry-After` in delta-seconds (the form APIs send; HTTP dates are not worth parsing).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_retry_even_when_not_idempotent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(
+            classify_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers,
+                Idempotency::NotIdempotent
+            ),
+            Retry::After(Duration::from_secs(2))
+        );
+        assert_eq!(
+            classify_status(
+                StatusCode::BAD_GATEWAY,
+                &HeaderMap::new(),
+                Idempotency::NotIdempotent
+            ),
+            Retry::No
+        );
+        assert_eq!(
+            classify_status(
+                StatusCode::BAD_GATEWAY,
+                &HeaderMap::new(),
+                Idempotency::Idempotent
+            ),
+            Retry::Backoff
+        );
+        assert_eq!(
+            classify_status(
+                StatusCode::NOT_FOUND,
+                &HeaderMap::new(),
+                Idempotency::Idempotent
+            ),
+            Retry::No
+        );
+    }
+}

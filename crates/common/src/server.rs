@@ -1,0 +1,170 @@
+//! Turns a service's routes into the full application (operations endpoints, docs,
+//! middleware stack) and serves it with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, StatusCode};
+use axum::{middleware, BoxError, Router};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::CommonConfig;
+use crate::error::{method_not_allowed_fallback, not_found_fallback, Problem};
+use crate::health::{self, Health};
+use crate::metrics::{self, Metrics};
+use crate::{openapi, telemetry};
+
+/// Everything needed to assemble a service's HTTP application.
+pub struct App {
+    /// The service's own routes, state applied, documented with `#[utoipa::path]`.
+    pub api: OpenApiRouter,
+    /// The spec's info, tags and security schemes; paths are added from the routers.
+    pub spec: OpenApi,
+    pub health: Health,
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// The complete router: service routes, `/healthz`, `/readyz`, `/metrics`,
+    /// `/openapi.json`, `/swagger`, and the shared middleware.
+    pub fn into_router(self, config: &CommonConfig) -> Router {
+        let operations = OpenApiRouter::new()
+            .routes(routes!(health::healthz))
+            .routes(routes!(health::readyz))
+            .with_state(self.health)
+            .merge(
+                OpenApiRouter::new()
+                    .routes(routes!(metrics_endpoint))
+                    .with_state(self.metrics.clone()),
+            );
+        let (router, spec) = OpenApiRouter::with_openapi(self.spec)
+            .merge(self.api)
+            .merge(operations)
+            .split_for_parts();
+
+        let request_timeout = config.request_timeout;
+        router
+            .merge(openapi::docs_router(spec))
+            .fallback(not_found_fallback)
+            .method_not_allowed_fallback(method_not_allowed_fallback)
+            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(middleware::from_fn_with_state(
+                self.metrics,
+                metrics::track_http,
+            ))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(telemetry::set_request_id_layer())
+                    .layer(SetSensitiveRequestHeadersLayer::new([
+                        header::AUTHORIZATION,
+                        header::COOKIE,
+                    ]))
+                    .layer(telemetry::trace_layer())
+                    .layer(telemetry::propagate_request_id_layer())
+                    .layer(CatchPanicLayer::custom(|_| {
+                        tracing::error!("handler panicked");
+                        axum::response::IntoResponse::into_response(Problem::internal())
+                    }))
+                    .layer(HandleErrorLayer::new(|error: BoxError| async move {
+                        if error.is::<tower::timeout::error::Elapsed>() {
+                            Problem::new(StatusCode::SERVICE_UNAVAILABLE).detail(
+                                "The request took too long and was abandoned; retry shortly",
+                            )
+                        } else {
+                            tracing::error!(%error, "middleware error");
+                            Problem::internal()
+                        }
+                    }))
+                    .timeout(request_timeout),
+            )
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+async fn metrics_endpoint(
+    state: axum::extract::State<Arc<Metrics>>,
+) -> impl axum::response::IntoResponse {
+    metrics::serve_metrics(state).await
+}
+
+/// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Serves until `shutdown` resolves, then: readiness turns 503 at once, the listener stays
+/// open for the drain period (load balancers notice and stop sending), then closes, and
+/// in-flight requests get the grace period to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    health: Health,
+    config: &CommonConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let drain = config.shutdown_drain;
+    let grace = config.shutdown_grace;
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!(
+            drain_secs = drain.as_secs_f64(),
+            "shutdown requested: draining"
+        );
+        health.start_draining();
+        tokio::time::sleep(drain).await;
+        tracing::info!("closing the listener; finishing in-flight requests");
+        let _ = closing_tx.send(true);
+    });
+
+    let closed = wait_for(closing_rx.clone());
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(closed);
+    let grace_over = async move {
+        wait_for(closing_rx).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = grace_over => {
+            tracing::warn!(grace_secs = grace.as_secs_f64(), "grace period over; abandoning in-flight requests");
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|closing| *closing).await;
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The local AWS emulator (moto in server mode): DynamoDB, S3 and Secrets Manager on loopback.
+#   scripts/emulator.sh install   # venv under .tools/ (pinned, idempotent)
+#   scripts/emulator.sh start     # start unless something already answers on the port
+#   scripts/emulator.sh stop
+#   scripts/emulator.sh status
+# Port: EMULATOR_PORT (default 4566, LocalStack's, so one AWS_ENDPOINT_URL fits both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT="${EMULATOR_PORT:-4566}"
+VENV=.tools/moto
+RUN_DIR=.run
+REQUIREMENTS=scripts/requirements-emulator.txt
+ENDPOINT="http://127.0.0.1:${PORT}"
+
+healthy() {
+  curl -fsS -m 2 -X POST "$ENDPOINT/" \
+    -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+    -H 'Content-Type: application/x-amz-json-1.0' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+    -d '{}' 2>/dev/null | grep -q TableNames
+}
+
+install() {
+  local stamp="$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  echo "emulator: installing moto into $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  touch "$stamp"
+}
+
+start() {
+  if healthy; then
+    echo "emulator: already answering at $ENDPOINT" >&2
+    return 0
+  fi
+  install
+  mkdir -p "$RUN_DIR"
+  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$RUN_DIR/moto.log" 2>&1 &
+  echo $! >"$RUN_DIR/moto.pid"
+  for _ in $(seq 1 100); do
+    if healthy; then
+      echo "emulator: ready at $ENDPOINT (pid $(cat "$RUN_DIR/moto.pid"))" >&2
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "emulator: did not become healthy; see $RUN_DIR/moto.log" >&2
+  return 1
+}
+
+stop() {
+  if [ -f "$RUN_DIR/moto.pid" ]; then
+    kill "$(cat "$RUN_DIR/moto.pid")" 2>/dev/null || true
+    rm -f "$RUN_DIR/moto.pid"
+  fi
+}
+
+case "${1:-start}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) if healthy; then echo "up at $ENDPOINT"; else echo "down"; exit 1; fi ;;
+  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+esac
