@@ -1,0 +1,107 @@
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use time::OffsetDateTime;
+
+use super::SessionToken;
+use crate::domain::{Role, Username};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::UserRecord;
+
+/// The account behind a valid, unexpired session token (`Authorization: Bearer ...`).
+pub struct CurrentUser {
+    pub user: UserRecord,
+    pub token_hash: String,
+}
+
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+
+    /// Owners act on their own account; admins on any.
+    pub fn may_act_on(&self, username: &Username) -> Result<(), ApiError> {
+        if self.is_admin() || self.user.username == username.as_str() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
+/// A session if the request carries a valid one, `None` otherwise (for public routes that
+/// say more to signed-in users).
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+fn bearer(parts: &Parts) -> Result<SessionToken, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthenticated(
+            "A session token is required: Authorization: Bearer <token>",
+        ))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|token| SessionToken::presented(token.trim()))
+        .ok_or(ApiError::Unauthenticated(
+            "The Authorization header must be: Bearer <token>",
+        ))
+}
+
+async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUser, ApiError> {
+    let invalid = ApiError::Unauthenticated("The session token is invalid, expired or revoked");
+    let token_hash = token.hash();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let session = state
+        .sessions
+        .get_live(&token_hash, now)
+        .await?
+        .filter(|session| token.matches(&session.token_hash))
+        .ok_or(invalid)?;
+    let username = Username::parse(&session.username).map_err(|_| {
+        ApiError::Unauthenticated("The session token is invalid, expired or revoked")
+    })?;
+    let user = state
+        .users
+        .get(&username)
+        .await?
+        .ok_or(ApiError::Unauthenticated(
+            "The session's account no longer exists",
+        ))?;
+    Ok(CurrentUser { user, token_hash })
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(bearer(parts)?, state).await
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(token) = bearer(parts) else {
+            return Ok(Self(None));
+        };
+        match authenticate(token, state).await {
+            Ok(user) => Ok(Self(Some(user))),
+            Err(ApiError::Unauthenticated(_)) => Ok(Self(None)),
+            // The store being down is not "anonymous": say so.
+            Err(other) => Err(other),
+        }
+    }
+}

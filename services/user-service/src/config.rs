@@ -1,0 +1,80 @@
+//! The service's configuration, read once from the environment at start.
+use std::time::Duration;
+
+use common::config::{CommonConfig, ConfigError, Env};
+
+/// Argon2id cost. Defaults follow OWASP's recommendation (19 MiB, 2 passes, 1 lane).
+#[derive(Debug, Clone, Copy)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Where the first admin's password comes from.
+#[derive(Debug, Clone)]
+pub enum AdminPassword {
+    /// Straight from an env var (dev only).
+    Plain(common::secrets::Secret),
+    /// A Secrets Manager secret id (production).
+    SecretId(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub username: String,
+    pub password: AdminPassword,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub avatar_bucket: String,
+    pub avatar_max_bytes: usize,
+    pub avatar_public_base_url: Option<String>,
+    pub avatar_url_ttl: Duration,
+    pub session_ttl: Duration,
+    pub hash_cost: HashCost,
+    pub admin: Option<Admin>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::new();
+        let common = CommonConfig::read(&mut env);
+        let admin_username: Option<String> = env.optional("ADMIN_USERNAME");
+        let admin_password: Option<String> = env.optional("ADMIN_PASSWORD");
+        let admin_secret: Option<String> = env.optional("ADMIN_PASSWORD_SECRET_ID");
+        let admin = match (admin_username, admin_password, admin_secret) {
+            (None, None, None) => None,
+            (Some(username), _, Some(secret_id)) => Some(Admin {
+                username,
+                password: AdminPassword::SecretId(secret_id),
+            }),
+            (Some(username), Some(password), None) => Some(Admin {
+                username,
+                password: AdminPassword::Plain(common::secrets::Secret::new(password)),
+            }),
+            _ => {
+                env.invalid("ADMIN_USERNAME needs ADMIN_PASSWORD_SECRET_ID (or ADMIN_PASSWORD in dev), and they need it");
+                None
+            }
+        };
+        let config = Self {
+            common,
+            avatar_bucket: env.required("AVATAR_BUCKET").unwrap_or_default(),
+            avatar_max_bytes: env.or("AVATAR_MAX_BYTES", 5 * 1024 * 1024),
+            avatar_public_base_url: env.optional("AVATAR_PUBLIC_BASE_URL"),
+            avatar_url_ttl: env.seconds_or("AVATAR_URL_TTL_SECONDS", Duration::from_secs(3600)),
+            session_ttl: env.seconds_or("SESSION_TTL_SECONDS", Duration::from_secs(24 * 3600)),
+            hash_cost: HashCost {
+                memory_kib: env.or("PASSWORD_HASH_MEMORY_KIB", 19 * 1024),
+                iterations: env.or("PASSWORD_HASH_ITERATIONS", 2),
+                parallelism: env.or("PASSWORD_HASH_PARALLELISM", 1),
+            },
+            admin,
+        };
+        env.finish()?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,89 @@
+//! The service's errors, mapped to HTTP in one place.
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use common::{FieldError, Problem};
+
+use crate::domain::AvatarError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("the account changed while it was being updated")]
+    ConcurrentUpdate,
+    #[error(transparent)]
+    Avatar(#[from] AvatarError),
+    #[error("{}", .0.title)]
+    Problem(Problem),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyExists => Self::UsernameTaken,
+            StoreError::NotFound => Self::UserNotFound,
+            StoreError::Conflict => Self::ConcurrentUpdate,
+            StoreError::Aws(problem) => Self::Problem(problem),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            Self::Invalid(errors) => Problem::validation(errors),
+            Self::Unauthenticated(why) => Problem::unauthorized(why),
+            Self::Forbidden => {
+                Problem::forbidden("Only the account's owner or an admin may do this")
+            }
+            Self::UserNotFound => Problem::not_found("No such user"),
+            Self::UsernameTaken => {
+                Problem::of_kind(StatusCode::CONFLICT, "username-taken", "Username taken")
+                    .detail("That username is already registered")
+                    .field("username", "is already taken")
+            }
+            Self::ConcurrentUpdate => {
+                Problem::conflict("The account was changed by another request; retry")
+            }
+            Self::Avatar(error @ AvatarError::TooLarge { .. }) => Problem::of_kind(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "avatar-too-large",
+                "Avatar too large",
+            )
+            .detail(error.to_string())
+            .field("avatar", error.to_string()),
+            Self::Avatar(error) => {
+                Problem::validation(vec![FieldError::new("avatar", error.to_string())])
+            }
+            Self::Problem(problem) => problem,
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}

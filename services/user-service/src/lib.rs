@@ -1,0 +1,134 @@
+//! user-service: accounts with profile data and avatars, session tokens, and the user
+//! directory, on DynamoDB and S3.
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use axum::Router;
+use common::aws::{DynamoTablesCheck, S3BucketCheck};
+use common::health::Health;
+use common::metrics::Metrics;
+use common::secrets::{AwsSecretStore, SecretStore};
+use common::server::App;
+use time::OffsetDateTime;
+
+use crate::auth::PasswordHasher;
+use crate::config::{AdminPassword, Config};
+use crate::domain::{Password, Role, Username};
+use crate::state::AppState;
+use crate::store::{
+    DynamoSessionStore, DynamoUserStore, S3AvatarStore, StoreError, UserRecord, SESSIONS_TABLE,
+    USERS_TABLE,
+};
+
+/// The running application's parts, for `main` and for the test harness.
+pub struct Application {
+    pub router: Router,
+    pub health: Health,
+}
+
+/// Builds the application against the AWS endpoints in `sdk`: creates resources when
+/// configured to, makes sure the first admin exists, and assembles the router.
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
+    let dynamodb = common::aws::dynamodb(sdk);
+    let s3 = common::aws::s3(sdk);
+    let prefix = &config.common.table_prefix;
+    if config.common.auto_create_resources {
+        for table in store::tables() {
+            common::aws::ensure_table(&dynamodb, prefix, &table).await?;
+        }
+        common::aws::ensure_bucket(&s3, &config.avatar_bucket).await?;
+    }
+    let users_table = format!("{prefix}{USERS_TABLE}");
+    let sessions_table = format!("{prefix}{SESSIONS_TABLE}");
+    let state = AppState {
+        users: Arc::new(DynamoUserStore::new(dynamodb.clone(), users_table.clone())),
+        sessions: Arc::new(DynamoSessionStore::new(
+            dynamodb.clone(),
+            sessions_table.clone(),
+        )),
+        avatars: Arc::new(S3AvatarStore::new(
+            s3.clone(),
+            config.avatar_bucket.clone(),
+            config.avatar_public_base_url.clone(),
+            config.avatar_url_ttl,
+        )),
+        hasher: PasswordHasher::new(config.hash_cost)?,
+        session_ttl: config.session_ttl,
+        avatar_max_bytes: config.avatar_max_bytes,
+    };
+    if let Some(admin) = &config.admin {
+        let password = match &admin.password {
+            AdminPassword::Plain(secret) => secret.clone(),
+            AdminPassword::SecretId(id) => {
+                AwsSecretStore::new(common::aws::secrets_manager(sdk), std::time::Duration::ZERO)
+                    .get(id)
+                    .await
+                    .with_context(|| format!("reading the admin password from secret {id}"))?
+            }
+        };
+        ensure_admin(&state, &admin.username, password.expose()).await?;
+    }
+    let health = Health::new(vec![
+        Arc::new(DynamoTablesCheck {
+            client: dynamodb,
+            tables: vec![users_table, sessions_table],
+        }),
+        Arc::new(S3BucketCheck {
+            client: s3,
+            bucket: config.avatar_bucket.clone(),
+        }),
+    ]);
+    let app = App {
+        api: routes::router(state),
+        spec: routes::spec(),
+        health: health.clone(),
+        metrics: Arc::new(Metrics::new()),
+    };
+    Ok(Application {
+        router: app.into_router(&config.common),
+        health,
+    })
+}
+
+/// Creates the configured admin account, or promotes an existing account of that name.
+/// An existing password is left alone: rotating the secret must not silently reset it.
+async fn ensure_admin(state: &AppState, username: &str, password: &str) -> anyhow::Result<()> {
+    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("ADMIN_USERNAME {e}"))?;
+    let password =
+        Password::parse(password.to_owned()).map_err(|e| anyhow::anyhow!("admin password {e}"))?;
+    let now = OffsetDateTime::now_utc();
+    let record = UserRecord {
+        username: username.to_string(),
+        password_hash: state.hasher.hash(&password).await?,
+        role: Role::Admin,
+        name: String::new(),
+        email: String::new(),
+        avatar_url: String::new(),
+        avatar_key: None,
+        profile: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    match state.users.create(&record).await {
+        Ok(()) => tracing::info!(%username, "admin account created"),
+        Err(StoreError::AlreadyExists) => {
+            state
+                .users
+                .set_role(&username, Role::Admin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(%username, "admin account present");
+        }
+        Err(other) => anyhow::bail!("creating the admin account: {other}"),
+    }
+    Ok(())
+}

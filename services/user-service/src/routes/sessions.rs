@@ -1,0 +1,101 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use common::extract::{Json, JsonOrForm};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::auth::{CurrentUser, SessionToken};
+use crate::domain::Username;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::SessionRecord;
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "ada")]
+    username: String,
+    #[schema(example = "correct horse battery staple")]
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: OffsetDateTime,
+}
+
+/// Logs in: exchanges username and password (JSON or form) for a session token.
+#[utoipa::path(post, path = "/auth", tag = "sessions",
+    request_body(content(
+        (LoginRequest = "application/json"),
+        (LoginRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "A new session", body = LoginResponse),
+        (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong username or password", body = common::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    JsonOrForm(request): JsonOrForm<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let user = match Username::parse(&request.username) {
+        Ok(username) => state.users.get(&username).await?,
+        Err(_) => None,
+    };
+    // Verify even when there is no such user, so both failures take the same time.
+    let valid = state
+        .hasher
+        .verify(
+            &request.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
+        .await?;
+    let Some(user) = user.filter(|_| valid) else {
+        return Err(ApiError::Unauthenticated("Wrong username or password"));
+    };
+    let token = SessionToken::generate();
+    let now = OffsetDateTime::now_utc();
+    let expires_at = now + state.session_ttl;
+    state
+        .sessions
+        .create(&SessionRecord {
+            token_hash: token.hash(),
+            username: user.username,
+            created_at: now.unix_timestamp(),
+            expires_at: expires_at.unix_timestamp(),
+        })
+        .await?;
+    Ok(Json(LoginResponse {
+        token: token.expose().to_owned(),
+        token_type: "Bearer",
+        expires_in: state.session_ttl.as_secs(),
+        expires_at,
+    }))
+}
+
+/// Logs out: revokes the session token presented.
+#[utoipa::path(delete, path = "/auth", tag = "sessions",
+    security(("session" = [])),
+    responses(
+        (status = 204, description = "The token is revoked"),
+        (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The session store is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<StatusCode, ApiError> {
+    state.sessions.delete(&current.token_hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

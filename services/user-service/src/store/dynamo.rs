@@ -1,0 +1,369 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{
+    DetailsUpdate, DirectoryRecord, Page, SessionRecord, SessionStore, StoreError, UserRecord,
+    UserStore, SESSIONS_BY_USERNAME,
+};
+use crate::domain::{Role, Username};
+
+fn aws_error<E, R>(what: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Aws(common::aws::problem_for(what, &error))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|error| {
+        tracing::error!(%error, "unreadable item in the users store");
+        StoreError::Aws(common::Problem::internal())
+    })
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> HashMap<String, AttributeValue> {
+    serde_dynamo::to_item(value).expect("records serialise to items")
+}
+
+fn string(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn timestamp(at: OffsetDateTime) -> AttributeValue {
+    AttributeValue::S(at.format(&Rfc3339).expect("RFC 3339 formats every date"))
+}
+
+pub struct DynamoUserStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoUserStore {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoUserStore {
+    async fn create(&self, user: &UserRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(user)))
+            .condition_expression("attribute_not_exists(username)")
+            .send()
+            .await
+            .map_err(|error| {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    StoreError::AlreadyExists
+                } else {
+                    aws_error("The user store", error)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn get(&self, username: &Username) -> Result<Option<UserRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("username", string(username.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("The user store", e))?;
+        output.item.map(decode).transpose()
+    }
+
+    async fn update_details(
+        &self,
+        username: &Username,
+        update: &DetailsUpdate,
+        seen_updated_at: OffsetDateTime,
+    ) -> Result<UserRecord, StoreError> {
+        let mut expression = vec!["profile = :profile", "updated_at = :now"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("username", string(username.as_str()))
+            .condition_expression("attribute_exists(username) AND updated_at = :seen")
+            .expression_attribute_values(":seen", timestamp(seen_updated_at))
+            .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
+            .expression_attribute_values(
+                ":profile",
+                serde_dynamo::to_attribute_value(&update.profile).expect("JSON maps convert"),
+            );
+        if let Some(name) = &update.name {
+            expression.push("#name = :name");
+            request = request
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", string(name));
+        }
+        if let Some(email) = &update.email {
+            expression.push("email = :email");
+            request = request.expression_attribute_values(":email", string(email));
+        }
+        let output = request
+            .update_expression(format!("SET {}", expression.join(", ")))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|error| {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    StoreError::Conflict
+                } else {
+                    aws_error("The user store", error)
+                }
+            })?;
+        decode(output.attributes.unwrap_or_default())
+    }
+
+    async fn set_avatar(
+        &self,
+        username: &Username,
+        key: &str,
+        url: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("username", string(username.as_str()))
+            .condition_expression("attribute_exists(username)")
+            .update_expression("SET avatar_key = :key, avatar_url = :url, updated_at = :now")
+            .expression_attribute_values(":key", string(key))
+            .expression_attribute_values(":url", string(url))
+            .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
+            .send()
+            .await
+            .map_err(|error| not_found_on_condition(error, "The user store"))?;
+        Ok(())
+    }
+
+    async fn set_role(&self, username: &Username, role: Role) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("username", string(username.as_str()))
+            .condition_expression("attribute_exists(username)")
+            .update_expression("SET #role = :role, updated_at = :now")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(
+                ":role",
+                serde_dynamo::to_attribute_value(role).expect("roles convert"),
+            )
+            .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
+            .send()
+            .await
+            .map_err(|error| not_found_on_condition(error, "The user store"))?;
+        Ok(())
+    }
+
+    async fn delete(&self, username: &Username) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("username", string(username.as_str()))
+            .condition_expression("attribute_exists(username)")
+            .send()
+            .await
+            .map_err(|error| not_found_on_condition(error, "The user store"))?;
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<DirectoryRecord>, StoreError> {
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(limit)
+            .set_exclusive_start_key(after)
+            .projection_expression("#name, email, avatar_key")
+            .expression_attribute_names("#name", "name")
+            .send()
+            .await
+            .map_err(|error| {
+                // A cursor naming a key the table does not have is the client's fault.
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.meta().code() == Some("ValidationException"))
+                {
+                    StoreError::Aws(
+                        common::Problem::malformed("next: not a cursor returned by this API")
+                            .field("next", "invalid cursor"),
+                    )
+                } else {
+                    aws_error("The user store", error)
+                }
+            })?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+        })
+    }
+}
+
+fn not_found_on_condition<E, R>(error: SdkError<E, R>, what: &str) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let condition_failed = matches!(&error, SdkError::ServiceError(service)
+        if service.err().code() == Some("ConditionalCheckFailedException"));
+    if condition_failed {
+        StoreError::NotFound
+    } else {
+        aws_error(what, error)
+    }
+}
+
+pub struct DynamoSessionStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoSessionStore {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoSessionStore {
+    async fn create(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(session)))
+            .send()
+            .await
+            .map_err(|e| aws_error("The session store", e))?;
+        Ok(())
+    }
+
+    async fn get_live(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("token_hash", string(token_hash))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("The session store", e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let session: SessionRecord = decode(item)?;
+        Ok((session.expires_at > now).then_some(session))
+    }
+
+    async fn delete(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("token_hash", string(token_hash))
+            .send()
+            .await
+            .map_err(|e| aws_error("The session store", e))?;
+        Ok(())
+    }
+
+    async fn delete_all_for(&self, username: &Username) -> Result<usize, StoreError> {
+        let mut hashes = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(SESSIONS_BY_USERNAME)
+                .key_condition_expression("username = :username")
+                .expression_attribute_values(":username", string(username.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| aws_error("The session store", e))?;
+            hashes.extend(
+                page.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|mut item| item.remove("token_hash")),
+            );
+            start = page.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() {
+                break;
+            }
+        }
+        // BatchWriteItem takes 25 requests at a time and may hand some back unprocessed.
+        for chunk in hashes.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|hash| {
+                    WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .key("token_hash", hash.clone())
+                                .build()
+                                .expect("key is set"),
+                        )
+                        .build()
+                })
+                .collect();
+            for _ in 0..5 {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("The session store", e))?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut items| items.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Aws(common::Problem::unavailable(
+                    "The session store is throttling; retry shortly",
+                )));
+            }
+        }
+        Ok(hashes.len())
+    }
+}

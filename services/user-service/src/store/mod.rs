@@ -1,0 +1,169 @@
+//! Persistence behind small traits: DynamoDB for users and sessions, S3 for avatars.
+mod avatars;
+mod dynamo;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::aws::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::domain::{Role, Username};
+
+pub use avatars::S3AvatarStore;
+pub use dynamo::{DynamoSessionStore, DynamoUserStore};
+
+pub const USERS_TABLE: &str = "users";
+pub const SESSIONS_TABLE: &str = "sessions";
+pub const SESSIONS_BY_USERNAME: &str = "username-index";
+
+/// The tables this service needs; `user-service print-tables` prints them for the
+/// Terraform drift check.
+pub fn tables() -> Vec<TableSpec> {
+    vec![
+        TableSpec {
+            name: USERS_TABLE,
+            hash_key: KeyAttribute::string("username"),
+            range_key: None,
+            ttl_attribute: None,
+            global_secondary_indexes: vec![],
+        },
+        TableSpec {
+            name: SESSIONS_TABLE,
+            hash_key: KeyAttribute::string("token_hash"),
+            range_key: None,
+            ttl_attribute: Some("expires_at"),
+            global_secondary_indexes: vec![IndexSpec {
+                name: SESSIONS_BY_USERNAME,
+                hash_key: KeyAttribute::string("username"),
+                range_key: None,
+                projection: IndexProjection::KeysOnly,
+            }],
+        },
+    ]
+}
+
+/// A user item. `name`, `email` and `avatar_url` are plain string attributes (empty when
+/// unset) because other teams read them straight from the table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub name: String,
+    pub email: String,
+    /// Where the avatar lives: a public URL when configured, else `s3://bucket/key`.
+    pub avatar_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_key: Option<String>,
+    pub profile: Map<String, Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What `GET /users` reads of a user item.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DirectoryRecord {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub avatar_key: Option<String>,
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<HashMap<String, AttributeValue>>,
+}
+
+/// A session item: the SHA-256 of the token (never the token), its owner, and the expiry
+/// that DynamoDB's TTL eventually purges by.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub username: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the TTL attribute.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("not found")]
+    NotFound,
+    #[error("changed concurrently")]
+    Conflict,
+    #[error("{0}")]
+    Aws(common::Problem),
+}
+
+/// Changes to a user's own details; `None` leaves a field as it is.
+#[derive(Debug, Clone)]
+pub struct DetailsUpdate {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub profile: Map<String, Value>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Fails with `AlreadyExists` when the username is taken.
+    async fn create(&self, user: &UserRecord) -> Result<(), StoreError>;
+    async fn get(&self, username: &Username) -> Result<Option<UserRecord>, StoreError>;
+    /// Writes the update only if the item was not changed since `seen_updated_at`.
+    async fn update_details(
+        &self,
+        username: &Username,
+        update: &DetailsUpdate,
+        seen_updated_at: OffsetDateTime,
+    ) -> Result<UserRecord, StoreError>;
+    async fn set_avatar(&self, username: &Username, key: &str, url: &str)
+        -> Result<(), StoreError>;
+    async fn set_role(&self, username: &Username, role: Role) -> Result<(), StoreError>;
+    /// Fails with `NotFound` when there is no such user.
+    async fn delete(&self, username: &Username) -> Result<(), StoreError>;
+    async fn list(
+        &self,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<DirectoryRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// The session, if it exists and has not expired (DynamoDB deletes expired items late).
+    async fn get_live(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    async fn delete(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Revokes every session of a user; returns how many there were.
+    async fn delete_all_for(&self, username: &Username) -> Result<usize, StoreError>;
+}
+
+#[async_trait]
+pub trait AvatarStore: Send + Sync {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: bytes::Bytes,
+        content_type: &str,
+    ) -> Result<(), StoreError>;
+    /// The URL recorded on the user item for the object at `key`.
+    fn stored_url(&self, key: &str) -> String;
+    /// Deleting a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// The URL a client can fetch the avatar from (presigned unless public).
+    async fn url_for(&self, key: &str) -> Result<String, StoreError>;
+}
