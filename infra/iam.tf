@@ -1,0 +1,133 @@
+# IAM roles for service accounts (IRSA): one role per service, assumable only by that
+# service's Kubernetes service account (namespace + name) through the cluster's OIDC
+# provider, with access to that service's own tables, bucket and secrets and nothing else.
+
+locals {
+  # service => list of its table ARNs (tables and their indexes)
+  service_table_arns = {
+    for service in local.services : service => flatten([
+      for name, table in local.dynamodb_tables : [
+        module.dynamodb_table[name].arn,
+        module.dynamodb_table[name].index_arns,
+      ] if table.service == service
+    ])
+  }
+
+  secret_arns = { for key, secret in aws_secretsmanager_secret.service : key => secret.arn }
+
+  # service => secret ARNs it may read (integration secrets are matched by prefix because
+  # tenants are onboarded at run time).
+  service_secret_arns = {
+    "user-service"        = [local.secret_arns.admin_password]
+    "sales-service"       = [local.secret_arns.africastalking_apikey]
+    "integration-service" = ["arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:integrations/*"]
+  }
+}
+
+data "aws_iam_policy_document" "irsa_trust" {
+  for_each = local.services
+
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [module.eks.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${module.eks.oidc_provider}:sub"
+      values   = ["system:serviceaccount:${var.kubernetes_namespace}:${each.key}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${module.eks.oidc_provider}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "service" {
+  for_each = local.services
+
+  dynamic "statement" {
+    for_each = length(local.service_table_arns[each.key]) > 0 ? [1] : []
+    content {
+      sid = "OwnTables"
+      actions = [
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:UpdateItem",
+      ]
+      resources = local.service_table_arns[each.key]
+    }
+  }
+
+  statement {
+    sid       = "OwnSecrets"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = local.service_secret_arns[each.key]
+  }
+
+  # Decrypt table items, objects and secrets with the data key, only through those services.
+  statement {
+    sid       = "DataKeyViaServices"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.data.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values = [
+        "dynamodb.${var.region}.amazonaws.com",
+        "s3.${var.region}.amazonaws.com",
+        "secretsmanager.${var.region}.amazonaws.com",
+      ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "user-service" ? [1] : []
+    content {
+      sid       = "AvatarObjects"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      resources = ["${aws_s3_bucket.avatars.arn}/avatars/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "user-service" ? [1] : []
+    content {
+      # ListBucket also authorises HeadBucket (used by the readiness check).
+      sid       = "AvatarBucket"
+      actions   = ["s3:ListBucket"]
+      resources = [aws_s3_bucket.avatars.arn]
+    }
+  }
+}
+
+resource "aws_iam_role" "service" {
+  for_each = local.services
+
+  name                 = "${local.name}-${each.key}"
+  description          = "IRSA role of ${each.key} (${var.kubernetes_namespace}/${each.key})"
+  assume_role_policy   = data.aws_iam_policy_document.irsa_trust[each.key].json
+  max_session_duration = 3600
+}
+
+resource "aws_iam_role_policy" "service" {
+  for_each = local.services
+
+  name   = "${each.key}-access"
+  role   = aws_iam_role.service[each.key].id
+  policy = data.aws_iam_policy_document.service[each.key].json
+}

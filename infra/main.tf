@@ -1,0 +1,29 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394:We take a fixed count of AZs (slice below) so a new AZ does not widen the set; subnets are created once per env
+  state = "available"
+
+  filter {
+    name   = "opt-in-status"
+    values = ["opt-in-not-required"]
+  }
+}
+
+locals {
+  name         = "${var.project}-${var.environment}"
+  account_id   = data.aws_caller_identity.current.account_id
+  partition    = data.aws_partition.current.partition
+  table_prefix = coalesce(var.table_prefix, "${var.environment}-")
+  azs          = slice(data.aws_availability_zones.available.names, 0, var.availability_zone_count)
+
+  # The Kubernetes service accounts the Helm charts create (one per service).
+  services = toset(["user-service", "sales-service", "integration-service"])
+
+  tags = {
+    Project     = var.project
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  }
+}

@@ -1,0 +1,73 @@
+# Everything the Helm values and the deploy workflow need. `terraform output -json helm_values`
+# gives one object per service, shaped like the chart's values (see docs/deploy.md).
+
+output "cluster_name" {
+  description = "EKS cluster name (aws eks update-kubeconfig --name ...)."
+  value       = module.eks.cluster_name
+}
+
+output "region" {
+  description = "AWS region."
+  value       = var.region
+}
+
+output "table_prefix" {
+  description = "TABLE_PREFIX of every service."
+  value       = local.table_prefix
+}
+
+output "table_names" {
+  description = "Full DynamoDB table names by unprefixed name."
+  value       = { for name, table in module.dynamodb_table : name => table.name }
+}
+
+output "avatar_bucket" {
+  description = "AVATAR_BUCKET of user-service."
+  value       = aws_s3_bucket.avatars.bucket
+}
+
+output "secret_names" {
+  description = "Secrets Manager secret names (values are set out of band)."
+  value = merge(
+    { for key, secret in aws_secretsmanager_secret.service : key => secret.name },
+    { for name, secret in aws_secretsmanager_secret.integration : name => secret.name },
+  )
+}
+
+output "service_role_arns" {
+  description = "IRSA role ARN per service (serviceAccount.roleArn in Helm)."
+  value       = { for service, role in aws_iam_role.service : service => role.arn }
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repository URL per service."
+  value       = { for service, repo in aws_ecr_repository.service : service => repo.repository_url }
+}
+
+output "github_deploy_role_arn" {
+  description = "Role for aws-actions/configure-aws-credentials (repository variable AWS_DEPLOY_ROLE_ARN)."
+  value       = var.github_repository == null ? null : aws_iam_role.github_deploy[0].arn
+}
+
+output "helm_values" {
+  description = "Per-service Helm values fragment: helm upgrade ... -f <(terraform output -json helm_values | jq '.\"user-service\"')."
+  value = {
+    for service in local.services : service => {
+      serviceAccount = { roleArn = aws_iam_role.service[service].arn }
+      env = merge(
+        {
+          AWS_REGION            = var.region
+          TABLE_PREFIX          = local.table_prefix
+          AUTO_CREATE_RESOURCES = "false"
+        },
+        service == "user-service" ? {
+          AVATAR_BUCKET            = aws_s3_bucket.avatars.bucket
+          ADMIN_PASSWORD_SECRET_ID = aws_secretsmanager_secret.service["admin_password"].name
+        } : {},
+        service == "sales-service" ? {
+          AFRICASTALKING_API_KEY_SECRET_ID = aws_secretsmanager_secret.service["africastalking_apikey"].name
+        } : {},
+      )
+    }
+  }
+}

@@ -1,0 +1,36 @@
+# Secrets Manager secrets: Terraform declares names, encryption and access; values are set
+# out of band (`aws secretsmanager put-secret-value`, see docs/deploy.md) so they never
+# appear in code or state.
+locals {
+  secret_names = {
+    admin_password        = "${var.environment}/user-service/admin-password"
+    africastalking_apikey = "${var.environment}/sales-service/africastalking-api-key"
+  }
+
+  # integration-service reads integrations/<tenant>/<integration> (name fixed by the service).
+  integration_secrets = toset(flatten([
+    for tenant, integrations in var.integration_tenants : [
+      for integration in integrations : "integrations/${tenant}/${integration}"
+    ]
+  ]))
+}
+
+resource "aws_secretsmanager_secret" "service" {
+  #checkov:skip=CKV2_AWS_57:Values are third-party API keys / a bootstrap password with no rotation API; rotated manually per docs/deploy.md runbook
+  for_each = local.secret_names
+
+  name                    = each.value
+  description             = "${each.key} (${var.environment}); value managed outside Terraform"
+  kms_key_id              = aws_kms_key.data.arn
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret" "integration" {
+  #checkov:skip=CKV2_AWS_57:Tenant credentials are issued by the tenant's provider; rotated by re-onboarding, see docs/deploy.md
+  for_each = local.integration_secrets
+
+  name                    = each.value
+  description             = "integration-service credentials (${each.value}); value managed outside Terraform"
+  kms_key_id              = aws_kms_key.data.arn
+  recovery_window_in_days = 7
+}
