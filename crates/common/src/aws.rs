@@ -368,8 +368,12 @@ pub fn encode_cursor(key: &HashMap<String, AttributeValue>) -> String {
         .encode(serde_json::to_vec(&plain).expect("plain JSON"))
 }
 
-/// Decodes a cursor made by [`encode_cursor`]; a bad one is the client's mistake (400).
-pub fn decode_cursor(cursor: &str) -> Result<HashMap<String, AttributeValue>, Problem> {
+/// Decodes a cursor made by [`encode_cursor`] for a table or index whose key attributes
+/// are `key_names`; anything else is the client's mistake (400) and never reaches DynamoDB.
+pub fn decode_cursor(
+    cursor: &str,
+    key_names: &[&str],
+) -> Result<HashMap<String, AttributeValue>, Problem> {
     let invalid = || {
         Problem::malformed("next: not a cursor returned by this API")
             .field("next", "invalid cursor")
@@ -379,7 +383,11 @@ pub fn decode_cursor(cursor: &str) -> Result<HashMap<String, AttributeValue>, Pr
         .map_err(|_| invalid())?;
     let plain: HashMap<String, HashMap<String, String>> =
         serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if plain.is_empty() {
+    let mut names: Vec<&str> = plain.keys().map(String::as_str).collect();
+    let mut expected = key_names.to_vec();
+    names.sort_unstable();
+    expected.sort_unstable();
+    if names != expected {
         return Err(invalid());
     }
     plain
@@ -406,12 +414,20 @@ mod tests {
             ("username".to_owned(), AttributeValue::S("ada".into())),
             ("created".to_owned(), AttributeValue::N("17".into())),
         ]);
-        assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
+        let cursor = encode_cursor(&key);
+        assert_eq!(
+            decode_cursor(&cursor, &["created", "username"]).unwrap(),
+            key
+        );
+        assert!(
+            decode_cursor(&cursor, &["username"]).is_err(),
+            "keys must match the table's"
+        );
     }
 
     #[test]
     fn garbage_cursor_is_a_400_naming_next() {
-        let problem = decode_cursor("not*base64").unwrap_err();
+        let problem = decode_cursor("not*base64", &["id"]).unwrap_err();
         assert_eq!(problem.status, 400);
         assert_eq!(problem.errors[0].field, "next");
         assert!(

@@ -33,11 +33,9 @@ pub enum Idempotency {
 /// Classifies a transport error: a failed connect never reached the peer, so it is safe
 /// to retry even for non-idempotent calls; a timeout may have reached it.
 pub fn classify_transport(error: &reqwest::Error, idempotency: Idempotency) -> Retry {
-    if error.is_connect() {
-        Retry::Backoff
-    } else if (error.is_timeout() || error.is_request() || error.is_body() || error.is_decode())
-        && idempotency == Idempotency::Idempotent
-    {
+    let may_have_reached_peer =
+        error.is_timeout() || error.is_request() || error.is_body() || error.is_decode();
+    if error.is_connect() || (may_have_reached_peer && idempotency == Idempotency::Idempotent) {
         Retry::Backoff
     } else {
         Retry::No

@@ -54,7 +54,7 @@ pub async fn list_users(
     let after = query
         .next
         .as_deref()
-        .map(common::aws::decode_cursor)
+        .map(|cursor| common::aws::decode_cursor(cursor, &["username"]))
         .transpose()?;
     let page = state.users.list(limit as i32, after).await?;
     let mut users = Vec::with_capacity(page.items.len());

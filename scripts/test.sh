@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command: installs and starts what the tests need, then runs the whole suite.
+#   - the AWS emulator (moto, pinned, under .tools/), started unless one already answers;
+#   - the OIDC issuer's npm packages (tools/oidc-issuer), installed from its lockfile;
+#   - every crate's unit and integration tests.
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p user-service`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${EMULATOR_PORT:-4566}}"
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+
+if ! scripts/emulator.sh status >/dev/null 2>&1; then
+  scripts/emulator.sh start
+  trap 'scripts/emulator.sh stop' EXIT
+fi
+
+if [ -f tools/oidc-issuer/package-lock.json ] && [ ! -d tools/oidc-issuer/node_modules ]; then
+  (cd tools/oidc-issuer && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+cargo test --workspace --all-targets "$@"

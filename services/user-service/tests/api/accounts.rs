@@ -1,0 +1,210 @@
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test]
+async fn owners_read_and_update_their_account_merging_profile_data() {
+    let app = spawn_app().await;
+    let response = app
+        .sign_up(json!({"username": "quinn", "password": crate::helpers::PASSWORD, "city": "Oslo", "age": 30}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let token = app.token("quinn", crate::helpers::PASSWORD).await;
+
+    let response = app
+        .client
+        .put(app.url("/user/quinn"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Quinn Q", "email": "q@example.org", "city": "Bergen", "age": null, "pets": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "Quinn Q");
+    assert_eq!(body["profile"], json!({"city": "Bergen", "pets": 2}));
+
+    let read: Value = app
+        .get("/user/quinn", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["profile"], body["profile"]);
+    assert_eq!(read["email"], "q@example.org");
+}
+
+#[tokio::test]
+async fn password_username_and_bad_fields_cannot_be_changed_by_update() {
+    let app = spawn_app().await;
+    let token = app.user_with_token("rita").await;
+    for (body, field) in [
+        (json!({"password": "new password!"}), "password"),
+        (json!({"username": "someone"}), "username"),
+        (json!({"email": "nope"}), "email"),
+    ] {
+        let response = app
+            .client
+            .put(app.url("/user/rita"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some(field)).await;
+    }
+    assert_eq!(
+        app.token("rita", crate::helpers::PASSWORD).await.len(),
+        47,
+        "password unchanged"
+    );
+}
+
+#[tokio::test]
+async fn other_users_get_403_and_anonymous_callers_401() {
+    let app = spawn_app().await;
+    app.create_user("sam").await;
+    let intruder = app.user_with_token("tess").await;
+    assert_problem(
+        app.get("/user/sam", Some(&intruder)).await,
+        StatusCode::FORBIDDEN,
+        None,
+    )
+    .await;
+    let response = app
+        .client
+        .put(app.url("/user/sam"))
+        .bearer_auth(&intruder)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, None).await;
+    let response = app
+        .client
+        .delete(app.url("/user/sam"))
+        .bearer_auth(&intruder)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, None).await;
+    let response = app
+        .client
+        .put(app.url("/user/sam/avatar"))
+        .bearer_auth(&intruder)
+        .header("content-type", "image/png")
+        .body(crate::helpers::PNG)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, None).await;
+    assert_problem(
+        app.get("/user/sam", None).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+    assert!(
+        app.stored_user("sam").await.is_some(),
+        "nothing happened to sam"
+    );
+}
+
+#[tokio::test]
+async fn admins_may_read_update_and_delete_any_account() {
+    let app = spawn_app().await;
+    app.create_user("uma").await;
+    let admin = app.admin_token().await;
+    let read: Value = app
+        .get("/user/uma", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["username"], "uma");
+    let response = app
+        .client
+        .put(app.url("/user/uma"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Uma by admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .client
+        .delete(app.url("/user/uma"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(app.stored_user("uma").await.is_none());
+    assert_problem(
+        app.get("/user/uma", Some(&admin)).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    let me: Value = app
+        .get("/user/admin", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "admin");
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_its_sessions_and_avatar() {
+    let app = spawn_app().await;
+    let form = reqwest::multipart::Form::new()
+        .text("username", "vic")
+        .text("password", crate::helpers::PASSWORD)
+        .part(
+            "avatar",
+            reqwest::multipart::Part::bytes(crate::helpers::PNG).file_name("vic.png"),
+        );
+    let response = app
+        .client
+        .post(app.url("/user"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(app.avatar_exists("avatars/vic").await);
+    let first = app.token("vic", crate::helpers::PASSWORD).await;
+    let second = app.token("vic", crate::helpers::PASSWORD).await;
+
+    let response = app
+        .client
+        .delete(app.url("/user/vic"))
+        .bearer_auth(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(app.stored_user("vic").await.is_none());
+    assert!(
+        !app.avatar_exists("avatars/vic").await,
+        "avatar object deleted"
+    );
+    for token in [&first, &second] {
+        assert_problem(
+            app.get("/users", Some(token)).await,
+            StatusCode::UNAUTHORIZED,
+            None,
+        )
+        .await;
+    }
+    let sessions = app
+        .dynamodb
+        .scan()
+        .table_name(format!("{}sessions", app.table_prefix))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sessions.count, 0, "every session item is gone");
+}

@@ -1,0 +1,201 @@
+use std::time::Duration;
+
+use common::config::CommonConfig;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use user_service::config::{Admin, AdminPassword, Config, HashCost};
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A 1x1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub table_prefix: String,
+    pub bucket: String,
+    /// AWS clients on the emulator directly, to check what the service stored.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// The test configuration: fresh resources, a cheaper (still argon2id) hash cost.
+pub fn test_config() -> Config {
+    let prefix = test_support::emulator::unique_prefix();
+    Config {
+        avatar_bucket: format!("{prefix}avatars"),
+        common: CommonConfig::for_tests(prefix),
+        avatar_max_bytes: 5 * 1024 * 1024,
+        avatar_public_base_url: None,
+        avatar_url_ttl: Duration::from_secs(600),
+        session_ttl: Duration::from_secs(24 * 3600),
+        hash_cost: HashCost {
+            memory_kib: 4096,
+            iterations: 1,
+            parallelism: 1,
+        },
+        admin: Some(Admin {
+            username: ADMIN.into(),
+            password: AdminPassword::Plain(common::secrets::Secret::new(ADMIN_PASSWORD)),
+        }),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_config(), None).await
+}
+
+/// Spawns the app with `config`, talking to AWS at `endpoint` (the emulator by default).
+pub async fn spawn_app_with(config: Config, endpoint: Option<String>) -> TestApp {
+    let emulator = test_support::emulator::endpoint();
+    let sdk = common::aws::load_sdk_config(Some(endpoint.as_deref().unwrap_or(&emulator))).await;
+    let app = user_service::build(&config, &sdk)
+        .await
+        .expect("app builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let common_config = config.common.clone();
+    tokio::spawn(async move {
+        common::server::serve(listener, app.router, app.health, &common_config, async {
+            let _ = stop.await;
+        })
+        .await
+        .unwrap();
+    });
+    let direct = common::aws::load_sdk_config(Some(&emulator)).await;
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        table_prefix: config.common.table_prefix.clone(),
+        bucket: config.avatar_bucket.clone(),
+        dynamodb: common::aws::dynamodb(&direct),
+        s3: common::aws::s3(&direct),
+        _shutdown: shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn sign_up(&self, body: Value) -> Response {
+        self.client
+            .post(self.url("/user"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs up `username` with the standard password; panics unless it worked.
+    pub async fn create_user(&self, username: &str) {
+        let response = self
+            .sign_up(json!({"username": username, "password": PASSWORD, "name": format!("{username} name"), "email": format!("{username}@example.com")}))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/auth"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A session token for `username`; panics unless login worked.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates `username` and returns a session token for it.
+    pub async fn user_with_token(&self, username: &str) -> String {
+        self.create_user(username).await;
+        self.token(username, PASSWORD).await
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token(ADMIN, ADMIN_PASSWORD).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// The user item exactly as stored.
+    pub async fn stored_user(
+        &self,
+        username: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.dynamodb
+            .get_item()
+            .table_name(format!("{}users", self.table_prefix))
+            .key(
+                "username",
+                aws_sdk_dynamodb::types::AttributeValue::S(username.into()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    pub async fn avatar_exists(&self, key: &str) -> bool {
+        self.s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+}
+
+/// Asserts a problem+json response with `status`, naming `field` when given.
+pub async fn assert_problem(response: Response, status: StatusCode, field: Option<&str>) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "errors are problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["type"].is_string());
+    if let Some(field) = field {
+        let fields: Vec<&str> = body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(fields.contains(&field), "expected field {field} in {body}");
+    }
+    body
+}

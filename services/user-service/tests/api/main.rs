@@ -1,0 +1,9 @@
+//! Integration tests: the real router on a random port against the AWS emulator, with
+//! fresh tables and bucket per test.
+mod accounts;
+mod avatars;
+mod directory;
+mod helpers;
+mod operations;
+mod sessions;
+mod signup;

@@ -1,0 +1,134 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use test_support::proxy::TcpProxy;
+
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config};
+
+#[tokio::test]
+async fn liveness_is_always_ok() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["status"], "ok");
+}
+
+#[tokio::test]
+async fn readiness_follows_the_aws_endpoint_down_and_back_up() {
+    let emulator = test_support::emulator::endpoint();
+    let proxy = TcpProxy::start(emulator.trim_start_matches("http://")).await;
+    let app = spawn_app_with(test_config(), Some(proxy.url())).await;
+    let ready: Value = app.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+
+    proxy.cut();
+    let response = app.get("/readyz", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_ne!(body["checks"]["dynamodb"], "ok");
+    // Requests that need the store say so with a 503, not a 500 or a hang.
+    let started = std::time::Instant::now();
+    let response = app.login("anyone", "any password").await;
+    assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+    assert!(started.elapsed() < Duration::from_secs(12));
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get("/readyz", None).await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "ready again without a restart");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let app = spawn_app().await;
+    let token = app.user_with_token("gus").await;
+    app.get("/user/gus", Some(&token)).await;
+    app.get("/no/such/route", None).await;
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="GET",route="/user/{username}",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"http_requests_total{method="POST",route="/user",status="201"} 1"#));
+    assert!(text.contains(r#"route="unmatched",status="404""#));
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+    assert!(text.contains("process_resident_memory_bytes"));
+}
+
+#[tokio::test]
+async fn the_spec_lists_every_route_and_swagger_ui_is_served() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let mut operations: Vec<String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    operations.sort();
+    assert_eq!(
+        operations,
+        vec![
+            "DELETE /auth",
+            "DELETE /user/{username}",
+            "GET /",
+            "GET /healthz",
+            "GET /metrics",
+            "GET /readyz",
+            "GET /user/{username}",
+            "GET /users",
+            "POST /auth",
+            "POST /user",
+            "PUT /user/{username}",
+            "PUT /user/{username}/avatar",
+        ]
+    );
+    assert!(spec["components"]["securitySchemes"]["session"].is_object());
+    let ui = app.get("/swagger/", None).await;
+    assert_eq!(ui.status(), StatusCode::OK);
+    assert!(ui.text().await.unwrap().contains("swagger"));
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_or_echoed() {
+    let app = spawn_app().await;
+    let generated = app.get("/healthz", None).await;
+    assert_eq!(generated.headers()["x-request-id"].len(), 36, "a UUID");
+    let echoed = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = spawn_app().await;
+    assert_problem(app.get("/nope", None).await, StatusCode::NOT_FOUND, None).await;
+    let response = app.client.patch(app.url("/users")).send().await.unwrap();
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
+}

@@ -1,0 +1,154 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config, PASSWORD};
+
+#[tokio::test]
+async fn login_with_json_or_form_returns_a_bearer_token() {
+    let app = spawn_app().await;
+    app.create_user("lin").await;
+    let response = app.login("lin", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 24 * 3600);
+    assert!(body["token"].as_str().unwrap().starts_with("ust_"));
+
+    let response = app
+        .client
+        .post(app.url("/auth"))
+        .form(&[("username", "LIN"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "form login, username case-insensitive"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_fail_the_same_way() {
+    let app = spawn_app().await;
+    app.create_user("moe").await;
+    let wrong = assert_problem(
+        app.login("moe", "not the password").await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+    let unknown = assert_problem(
+        app.login("nobody", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+    assert_eq!(
+        wrong["detail"], unknown["detail"],
+        "no username enumeration"
+    );
+    let response = app
+        .client
+        .post(app.url("/auth"))
+        .json(&json!({"username": "moe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::BAD_REQUEST, Some("password")).await;
+}
+
+#[tokio::test]
+async fn home_greets_the_world_or_the_user() {
+    let app = spawn_app().await;
+    let anonymous: Value = app.get("/", None).await.json().await.unwrap();
+    assert_eq!(anonymous, json!({"message": "Hello World"}));
+    let garbage: Value = app
+        .get("/", Some("ust_not-a-token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(garbage, json!({"message": "Hello World"}));
+
+    let token = app.user_with_token("nia").await;
+    let response = app.get("/", Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let signed_in: Value = response.json().await.unwrap();
+    assert_eq!(signed_in["message"], "Hello nia");
+    assert_eq!(signed_in["username"], "nia");
+    assert_eq!(signed_in["data"]["email"], "nia@example.com");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_presented_token_only() {
+    let app = spawn_app().await;
+    let first = app.user_with_token("omar").await;
+    let second = app.token("omar", PASSWORD).await;
+    let response = app
+        .client
+        .delete(app.url("/auth"))
+        .bearer_auth(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get("/user/omar", Some(&first)).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+    assert_eq!(
+        app.get("/user/omar", Some(&second)).await.status(),
+        StatusCode::OK
+    );
+    let response = app
+        .client
+        .delete(app.url("/auth"))
+        .bearer_auth(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
+}
+
+#[tokio::test]
+async fn expired_tokens_are_rejected_even_before_the_store_purges_them() {
+    let mut config = test_config();
+    config.session_ttl = Duration::from_secs(1);
+    let app = spawn_app_with(config, None).await;
+    let token = app.user_with_token("pia").await;
+    assert_eq!(
+        app.get("/user/pia", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let response = app.get("/user/pia", Some(&token)).await;
+    let body = assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
+    assert!(body["detail"].as_str().unwrap().contains("expired"));
+}
+
+#[tokio::test]
+async fn malformed_authorization_headers_are_401_with_a_challenge() {
+    let app = spawn_app().await;
+    for header in ["Basic YWRhOnB3", "Bearer", "ust_without_scheme"] {
+        let response = app
+            .client
+            .get(app.url("/users"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
+    }
+    assert_problem(
+        app.get("/users", None).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+}
