@@ -10,6 +10,7 @@ pub mod health;
 pub mod http_client;
 pub mod metrics;
 pub mod openapi;
+pub mod rate_limit;
 pub mod retry;
 pub mod secrets;
 pub mod server;

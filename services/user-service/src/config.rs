@@ -1,4 +1,5 @@
 //! The service's configuration, read once from the environment at start.
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use common::config::{CommonConfig, ConfigError, Env};
@@ -36,6 +37,17 @@ pub struct Config {
     pub session_ttl: Duration,
     pub hash_cost: HashCost,
     pub admin: Option<Admin>,
+    pub login_limits: LoginLimits,
+}
+
+/// Login attempts allowed per minute (each also the burst), per replica.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    pub per_username: NonZeroU32,
+    pub per_address: NonZeroU32,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a load
+    /// balancer that appends it) instead of the TCP peer.
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -73,6 +85,17 @@ impl Config {
                 parallelism: env.or("PASSWORD_HASH_PARALLELISM", 1),
             },
             admin,
+            login_limits: LoginLimits {
+                per_username: env.or(
+                    "LOGIN_ATTEMPTS_PER_USERNAME_PER_MINUTE",
+                    NonZeroU32::new(10).expect("not zero"),
+                ),
+                per_address: env.or(
+                    "LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
+                    NonZeroU32::new(60).expect("not zero"),
+                ),
+                trust_forwarded_for: env.flag_or("TRUST_X_FORWARDED_FOR", false),
+            },
         };
         env.finish()?;
         Ok(config)

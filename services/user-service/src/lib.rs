@@ -16,6 +16,7 @@ use axum::Router;
 use common::aws::{DynamoTablesCheck, S3BucketCheck};
 use common::health::Health;
 use common::metrics::Metrics;
+use common::rate_limit::{KeyedLimiter, Limit};
 use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::App;
 use time::OffsetDateTime;
@@ -23,7 +24,7 @@ use time::OffsetDateTime;
 use crate::auth::PasswordHasher;
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, Username};
-use crate::state::AppState;
+use crate::state::{AppState, LoginLimiters};
 use crate::store::{
     DynamoSessionStore, DynamoUserStore, S3AvatarStore, StoreError, UserRecord, SESSIONS_TABLE,
     USERS_TABLE,
@@ -64,6 +65,17 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         hasher: PasswordHasher::new(config.hash_cost)?,
         session_ttl: config.session_ttl,
         avatar_max_bytes: config.avatar_max_bytes,
+        login_limits: LoginLimiters {
+            by_username: KeyedLimiter::new(Limit {
+                per_minute: config.login_limits.per_username,
+                burst: config.login_limits.per_username,
+            }),
+            by_address: KeyedLimiter::new(Limit {
+                per_minute: config.login_limits.per_address,
+                burst: config.login_limits.per_address,
+            }),
+            trust_forwarded_for: config.login_limits.trust_forwarded_for,
+        },
     };
     if let Some(admin) = &config.admin {
         let password = match &admin.password {

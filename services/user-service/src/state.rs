@@ -1,6 +1,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::IpAddr;
+
+use common::rate_limit::KeyedLimiter;
+
 use crate::auth::PasswordHasher;
 use crate::store::{AvatarStore, SessionStore, UserStore};
 
@@ -13,4 +17,13 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub session_ttl: Duration,
     pub avatar_max_bytes: usize,
+    pub login_limits: LoginLimiters,
+}
+
+/// Brute-force brakes on `POST /auth`.
+#[derive(Clone)]
+pub struct LoginLimiters {
+    pub by_username: KeyedLimiter<String>,
+    pub by_address: KeyedLimiter<IpAddr>,
+    pub trust_forwarded_for: bool,
 }

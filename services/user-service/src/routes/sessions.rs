@@ -1,6 +1,9 @@
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
 use common::extract::{Json, JsonOrForm};
+use common::rate_limit::too_many_requests;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -43,15 +46,33 @@ pub struct LoginResponse {
         (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong username or password", body = common::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = common::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts for this username or from this address", body = common::Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until the next attempt is allowed"))),
         (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonOrForm(request): JsonOrForm<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let user = match Username::parse(&request.username) {
-        Ok(username) => state.users.get(&username).await?,
-        Err(_) => None,
+    let limits = &state.login_limits;
+    let address = client_address(&headers, peer, limits.trust_forwarded_for);
+    limits
+        .by_address
+        .check(&address)
+        .map_err(|wait| too_many_requests("login attempts from this address", wait))?;
+    let username = Username::parse(&request.username).ok();
+    let limit_key = username
+        .as_ref()
+        .map_or_else(|| request.username.clone(), |u| u.to_string());
+    limits
+        .by_username
+        .check(&limit_key)
+        .map_err(|wait| too_many_requests("login attempts for this username", wait))?;
+    let user = match &username {
+        Some(username) => state.users.get(username).await?,
+        None => None,
     };
     // Verify even when there is no such user, so both failures take the same time.
     let valid = state
@@ -82,6 +103,25 @@ pub async fn login(
         expires_in: state.session_ttl.as_secs(),
         expires_at,
     }))
+}
+
+/// The caller's address: the TCP peer, or behind a trusted load balancer the last
+/// `X-Forwarded-For` entry (the one the balancer appended; earlier ones are client-set).
+fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
+    trust_forwarded_for
+        .then(|| {
+            headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .rsplit(',')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .flatten()
+        .unwrap_or(peer.ip())
 }
 
 /// Logs out: revokes the session token presented.

@@ -1,10 +1,11 @@
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
-use user_service::config::{Admin, AdminPassword, Config, HashCost};
+use user_service::config::{Admin, AdminPassword, Config, HashCost, LoginLimits};
 
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -49,6 +50,11 @@ pub fn test_config() -> Config {
             username: ADMIN.into(),
             password: AdminPassword::Plain(common::secrets::Secret::new(ADMIN_PASSWORD)),
         }),
+        login_limits: LoginLimits {
+            per_username: NonZeroU32::new(10).unwrap(),
+            per_address: NonZeroU32::new(60).unwrap(),
+            trust_forwarded_for: false,
+        },
     }
 }
 

@@ -152,3 +152,39 @@ async fn malformed_authorization_headers_are_401_with_a_challenge() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn login_attempts_are_rate_limited_per_username_and_per_address() {
+    let mut config = test_config();
+    config.login_limits.per_username = std::num::NonZeroU32::new(3).unwrap();
+    config.login_limits.per_address = std::num::NonZeroU32::new(6).unwrap();
+    let app = spawn_app_with(config, None).await;
+    app.create_user("rex").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("rex", "wrong password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The right password does not help once the username's quota is spent.
+    let response = app.login("rex", PASSWORD).await;
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    let body = assert_problem(response, StatusCode::TOO_MANY_REQUESTS, None).await;
+    assert!(body["detail"].as_str().unwrap().contains("username"));
+
+    // Other usernames from the same address still get through, until the address's quota.
+    for name in ["ann", "bob"] {
+        assert_eq!(
+            app.login(name, "wrong password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let response = app.login("cyd", "wrong password").await;
+    let body = assert_problem(response, StatusCode::TOO_MANY_REQUESTS, None).await;
+    assert!(body["detail"].as_str().unwrap().contains("address"));
+}
