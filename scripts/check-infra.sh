@@ -144,7 +144,7 @@ helm_rejects_bad_values() (
 )
 
 # --- the checks ----------------------------------------------------------------------------
-check "hadolint Dockerfile"           hadolint Dockerfile
+check "hadolint Dockerfile"           hadolint --no-color Dockerfile
 check "checkov Dockerfile"            "${CHECKOV[@]}" -f Dockerfile --framework dockerfile
 check "compose config"                docker-compose -f docker-compose.localstack.yml config -q
 check "terraform fmt"                 terraform fmt -check -recursive -diff infra
@@ -152,6 +152,8 @@ check "checkov terraform"             "${CHECKOV[@]}" -d infra --framework terra
 check "helm lint"                     helm_lint_all
 check "helm rejects bad values"       helm_rejects_bad_values
 check "helm template"                 helm_render_all
+# kubernetes-validate / checkov need the manifests even when "helm template" was filtered out.
+[[ -s "$RENDERED/default.yaml" ]] || helm_render_all >/dev/null 2>&1
 if [[ -s "$RENDERED/default.yaml" ]]; then
   check "kubernetes-validate 1.34"    kube_validate_all
   check "checkov kubernetes (rendered)" "${CHECKOV[@]}" -d "$RENDERED" --framework kubernetes
