@@ -1,0 +1,125 @@
+//! The service's configuration, read once from the environment at start.
+use std::time::Duration;
+
+use common::config::{CommonConfig, ConfigError, Env};
+
+use crate::tenants::Tenants;
+
+/// Where tenant credentials come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsBackend {
+    /// AWS Secrets Manager (production; also the emulator).
+    Aws,
+    /// `SECRET_<NAME>` environment variables (local runs without an emulator).
+    Env,
+}
+
+impl std::str::FromStr for SecretsBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "aws" => Ok(Self::Aws),
+            "env" => Ok(Self::Env),
+            other => Err(format!("`{other}` is not one of aws, env")),
+        }
+    }
+}
+
+/// How upstream calls behave: the knobs of retries, throttling and concurrency.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Per-attempt timeout (a tenant may override it).
+    pub attempt_timeout: Duration,
+    /// Budget of one capability call upstream, retries and rate-limit waits included.
+    /// Kept below REQUEST_TIMEOUT_SECONDS so callers get our answer, not a generic timeout.
+    pub deadline: Duration,
+    /// Attempts per upstream request, the first included.
+    pub max_attempts: u32,
+    /// First backoff step (doubles, full jitter).
+    pub retry_base_delay: Duration,
+    /// Concurrent upstream calls per tenant and integration (a tenant may override it).
+    pub max_concurrency: usize,
+    /// Below this fraction of the rate limit left, calls are spread out until the reset.
+    pub slowdown_below: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub tenants: Tenants,
+    pub secrets_backend: SecretsBackend,
+    pub secret_cache_ttl: Duration,
+    pub upstream: UpstreamConfig,
+    /// Hard cap of users returned by `okta/list_users?all=true`.
+    pub okta_list_all_max_users: usize,
+    /// Budget of one provider sync run (every attempt of every call).
+    pub sync_deadline: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::new();
+        let common = CommonConfig::read(&mut env);
+        let tenants = read_tenants(&mut env);
+        let upstream = UpstreamConfig {
+            attempt_timeout: env.seconds_or("UPSTREAM_TIMEOUT_SECONDS", Duration::from_secs(5)),
+            deadline: env.seconds_or("UPSTREAM_DEADLINE_SECONDS", Duration::from_secs(10)),
+            max_attempts: env.or("UPSTREAM_MAX_ATTEMPTS", 3),
+            retry_base_delay: env
+                .seconds_or("UPSTREAM_RETRY_BASE_SECONDS", Duration::from_millis(200)),
+            max_concurrency: env.or("TENANT_MAX_CONCURRENCY", 8),
+            slowdown_below: env.or("RATE_LIMIT_SLOWDOWN_BELOW", 0.1),
+        };
+        if upstream.max_attempts == 0 {
+            env.invalid("UPSTREAM_MAX_ATTEMPTS must be at least 1");
+        }
+        if upstream.max_concurrency == 0 {
+            env.invalid("TENANT_MAX_CONCURRENCY must be at least 1");
+        }
+        if !(0.0..1.0).contains(&upstream.slowdown_below) {
+            env.invalid("RATE_LIMIT_SLOWDOWN_BELOW must be in [0, 1)");
+        }
+        if upstream.deadline >= common.request_timeout {
+            env.invalid("UPSTREAM_DEADLINE_SECONDS must be below REQUEST_TIMEOUT_SECONDS");
+        }
+        let config = Self {
+            common,
+            tenants,
+            secrets_backend: env.or("SECRETS_BACKEND", SecretsBackend::Aws),
+            secret_cache_ttl: env.seconds_or("SECRET_CACHE_TTL_SECONDS", Duration::from_secs(300)),
+            upstream,
+            okta_list_all_max_users: env.or("OKTA_LIST_ALL_MAX_USERS", 1000),
+            sync_deadline: env.seconds_or("SYNC_DEADLINE_SECONDS", Duration::from_secs(120)),
+        };
+        env.finish()?;
+        Ok(config)
+    }
+}
+
+/// `TENANTS_JSON` (inline) or `TENANTS_FILE` (a path); exactly one of them.
+fn read_tenants(env: &mut Env) -> Tenants {
+    let inline: Option<String> = env.optional("TENANTS_JSON");
+    let file: Option<String> = env.optional("TENANTS_FILE");
+    let json = match (inline, file) {
+        (Some(json), None) => json,
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(json) => json,
+            Err(error) => {
+                env.invalid(format!("TENANTS_FILE {path}: {error}"));
+                return Tenants::default();
+            }
+        },
+        (Some(_), Some(_)) => {
+            env.invalid("set TENANTS_JSON or TENANTS_FILE, not both");
+            return Tenants::default();
+        }
+        (None, None) => {
+            env.invalid("TENANTS_FILE (or TENANTS_JSON) is required");
+            return Tenants::default();
+        }
+    };
+    Tenants::parse(&json).unwrap_or_else(|error| {
+        env.invalid(error);
+        Tenants::default()
+    })
+}

@@ -1,0 +1,224 @@
+//! The service's errors, mapped to HTTP in one place.
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::{FieldError, Problem};
+
+use crate::store::{StoreError, SyncRun};
+use crate::upstream::UpstreamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error("no integration `{0}`")]
+    UnknownIntegration(String),
+    #[error("integration `{integration}` has no capability `{capability}`")]
+    UnknownCapability {
+        integration: String,
+        capability: String,
+    },
+    #[error("no tenant `{0}`")]
+    UnknownTenant(String),
+    #[error("tenant `{tenant}` does not use `{integration}`")]
+    NotConfigured { tenant: String, integration: String },
+    #[error("{capability} must be called with {allow}")]
+    MethodNotAllowed {
+        capability: String,
+        allow: &'static str,
+    },
+    /// The upstream has no such object (e.g. an Okta user id).
+    #[error("{0}")]
+    NotFound(String),
+    /// The object's state forbids the operation (e.g. suspending a non-active user).
+    #[error("{0}")]
+    Conflict(String),
+    /// The upstream rejected a parameter the caller gave.
+    #[error("{message}")]
+    Rejected { field: String, message: String },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("provider sync failed")]
+    SyncFailed(Box<SyncRun>),
+    #[error("{}", .0.title)]
+    Problem(Problem),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    /// The `outcome` label of the capability call metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) | Self::Rejected { .. } => "invalid",
+            Self::UnknownIntegration(_)
+            | Self::UnknownCapability { .. }
+            | Self::UnknownTenant(_)
+            | Self::NotConfigured { .. }
+            | Self::MethodNotAllowed { .. } => "not_routed",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Upstream(UpstreamError::RateLimited { .. }) => "rate_limited",
+            Self::Upstream(UpstreamError::Busy) => "busy",
+            Self::Upstream(UpstreamError::Unavailable(_)) => "unavailable",
+            Self::Upstream(UpstreamError::OutcomeUnknown(_)) => "outcome_unknown",
+            Self::Upstream(
+                UpstreamError::CredentialsRejected(_) | UpstreamError::CredentialsMissing(_),
+            ) => "credentials",
+            Self::Upstream(UpstreamError::InvalidResponse(_)) => "invalid_response",
+            Self::SyncFailed(_) => "sync_failed",
+            Self::Problem(problem) if problem.status < 500 => "invalid",
+            Self::Problem(_) | Self::Internal(_) => "error",
+        }
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Aws(problem) => Self::Problem(problem),
+        }
+    }
+}
+
+fn upstream_problem(error: UpstreamError) -> Problem {
+    let gateway = |slug: &str, title: &str, detail: String| {
+        Problem::of_kind(StatusCode::BAD_GATEWAY, slug, title).detail(detail)
+    };
+    let unavailable = |slug: &str, title: &str, detail: String, retry_after: u64| {
+        Problem::of_kind(StatusCode::SERVICE_UNAVAILABLE, slug, title)
+            .detail(detail)
+            .header(header::RETRY_AFTER, retry_after.to_string())
+    };
+    match error {
+        UpstreamError::RateLimited { retry_after } => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            unavailable(
+                "upstream-rate-limited",
+                "Upstream rate limit exhausted",
+                format!(
+                    "The tenant's rate limit at the upstream is used up for {seconds}s more, longer than this request may wait; retry after that"
+                ),
+                seconds.max(1),
+            )
+        }
+        UpstreamError::Busy => unavailable(
+            "tenant-busy",
+            "Too many concurrent calls",
+            "The tenant's concurrent upstream calls are at their cap; retry shortly".into(),
+            1,
+        ),
+        UpstreamError::Unavailable(detail) => {
+            unavailable("upstream-unavailable", "Upstream unavailable", detail, 1)
+        }
+        UpstreamError::OutcomeUnknown(detail) => Problem::of_kind(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream-outcome-unknown",
+            "Upstream outcome unknown",
+        )
+        .detail(format!(
+            "{detail}. Check the object's state before repeating the call."
+        )),
+        UpstreamError::CredentialsRejected(detail) => gateway(
+            "upstream-credentials-rejected",
+            "Tenant credentials rejected",
+            format!("The upstream rejected the tenant's credentials: {detail}"),
+        ),
+        UpstreamError::CredentialsMissing(detail) => gateway(
+            "upstream-credentials-missing",
+            "Tenant credentials missing",
+            detail,
+        ),
+        UpstreamError::InvalidResponse(detail) => gateway(
+            "upstream-invalid-response",
+            "Invalid upstream response",
+            detail,
+        ),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            Self::Invalid(errors) => Problem::validation(errors),
+            Self::UnknownIntegration(name) => {
+                Problem::of_kind(StatusCode::NOT_FOUND, "unknown-integration", "Unknown integration")
+                    .detail(format!("There is no integration `{name}`; GET /integrations lists them"))
+            }
+            Self::UnknownCapability {
+                integration,
+                capability,
+            } => Problem::of_kind(StatusCode::NOT_FOUND, "unknown-capability", "Unknown capability")
+                .detail(format!(
+                    "Integration `{integration}` has no capability `{capability}`; GET /capabilities/{integration} lists them"
+                )),
+            Self::UnknownTenant(tenant) => {
+                Problem::of_kind(StatusCode::NOT_FOUND, "unknown-tenant", "Unknown tenant")
+                    .detail(format!("There is no tenant `{tenant}`"))
+            }
+            Self::NotConfigured {
+                tenant,
+                integration,
+            } => Problem::of_kind(
+                StatusCode::NOT_FOUND,
+                "integration-not-configured",
+                "Integration not configured for tenant",
+            )
+            .detail(format!("Tenant `{tenant}` has no `{integration}` integration configured")),
+            Self::MethodNotAllowed { capability, allow } => {
+                Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                    .detail(format!("Capability `{capability}` is called with {allow}"))
+                    .header(header::ALLOW, allow)
+            }
+            Self::NotFound(detail) => Problem::not_found(detail),
+            Self::Conflict(detail) => Problem::conflict(detail),
+            Self::Rejected { field, message } => Problem::validation(vec![FieldError::new(field, message)]),
+            Self::Upstream(error) => upstream_problem(error),
+            Self::SyncFailed(run) => return sync_failed(*run),
+            Self::Problem(problem) => problem,
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}
+
+/// 502 with the run's id and summary as extension members, so the caller can find the
+/// recorded run (RFC 9457 allows extra members).
+fn sync_failed(run: SyncRun) -> Response {
+    let problem = Problem::of_kind(
+        StatusCode::BAD_GATEWAY,
+        "provider-sync-failed",
+        "Provider sync failed",
+    )
+    .detail(format!(
+        "Sync run {} failed: {}",
+        run.run_id,
+        run.errors
+            .first()
+            .map(String::as_str)
+            .unwrap_or("unknown error")
+    ));
+    let mut body = serde_json::to_value(&problem).unwrap_or_default();
+    if let Some(object) = body.as_object_mut() {
+        object.insert("run_id".into(), run.run_id.clone().into());
+        object.insert("run".into(), serde_json::to_value(&run).unwrap_or_default());
+    }
+    let mut response = (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(common::error::PROBLEM_JSON),
+    );
+    response
+}

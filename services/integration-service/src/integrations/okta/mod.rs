@@ -1,0 +1,329 @@
+//! Okta Users API: list, get, suspend and delete users of the tenant's Okta org.
+pub mod model;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use common::http_client::Idempotency;
+use reqwest::header::LINK;
+
+use crate::capability::{Call, Capability, Integration};
+use crate::error::ApiError;
+use crate::tenants::AuthKind;
+use crate::upstream::{Exchange, UpstreamError, UpstreamRequest};
+use model::{
+    DeleteResult, LifecycleResult, ListUsersParams, OktaUser, UserParams, UsersPage, WireError,
+    WireUser, MAX_PAGE,
+};
+
+pub struct Okta {
+    /// Hard cap of users returned by one `list_users?all=true`.
+    list_all_max_users: usize,
+}
+
+impl Okta {
+    pub fn new(list_all_max_users: usize) -> Arc<Self> {
+        Arc::new(Self { list_all_max_users })
+    }
+}
+
+impl Integration for Okta {
+    fn name(&self) -> &'static str {
+        "okta"
+    }
+
+    fn description(&self) -> &'static str {
+        "Users of the tenant's Okta org (Okta Users API)"
+    }
+
+    fn auth_methods(&self) -> &'static [AuthKind] {
+        &[AuthKind::ApiToken, AuthKind::OauthPrivateKeyJwt]
+    }
+
+    fn capabilities(self: Arc<Self>) -> Vec<Capability> {
+        let this = self.clone();
+        vec![
+            Capability::read("list_users", "List users, a page at a time or all pages", move |call, params| {
+                let this = this.clone();
+                async move { this.list_users(call, params).await }
+            })
+            .describe(
+                "One page (`limit`, `after`), optionally narrowed by Okta `search`/`filter`; \
+                 `all=true` follows the pages up to the service's cap and says when it stopped \
+                 early (`truncated`, with `next` to continue).",
+            ),
+            Capability::read("get_user", "One user by id", |call, params: UserParams| async move {
+                let exchange = get_user(&call, &params.user_id).await?;
+                Ok(OktaUser::from(exchange.json::<WireUser>()?))
+            }),
+            Capability::write("suspend_user", "Suspend an ACTIVE user", |call, params: UserParams| async move {
+                suspend_user(&call, &params.user_id).await
+            })
+            .describe(
+                "Only ACTIVE users can be suspended; any other status answers 409. Not retried \
+                 after an ambiguous failure (504 then: check the user before repeating).",
+            )
+            .responds(StatusCode::CONFLICT, "The user is not ACTIVE")
+            .responds(StatusCode::GATEWAY_TIMEOUT, "The outcome is unknown (the request may have reached Okta)"),
+            Capability::write("delete_user", "Deactivate and delete a user", |call, params: UserParams| async move {
+                delete_user(&call, &params.user_id).await
+            })
+            .describe(
+                "Okta deletes in two steps (the first DELETE deactivates, the second deletes); \
+                 both are done. Repeating after a half-done delete finishes it; a user that no \
+                 longer exists at the first lookup is a 404.",
+            ),
+        ]
+    }
+}
+
+fn user_path(id: &str) -> String {
+    // Ids are validated to [A-Za-z0-9_-]: nothing to escape.
+    format!("/api/v1/users/{id}")
+}
+
+impl Okta {
+    async fn list_users(&self, call: Call, params: ListUsersParams) -> Result<UsersPage, ApiError> {
+        let all = params.all.unwrap_or(false);
+        let limit = params.limit.unwrap_or(MAX_PAGE) as usize;
+        let mut users = Vec::new();
+        let mut after = params.after.clone();
+        let mut pages = 0;
+        let truncated = loop {
+            // The last page under the cap is shortened so `next` continues exactly there.
+            let page_size = if all {
+                limit.min(self.list_all_max_users - users.len())
+            } else {
+                limit
+            };
+            let mut request = UpstreamRequest::get("list_users", "/api/v1/users")
+                .query("limit", page_size.to_string());
+            for (name, value) in [
+                ("after", &after),
+                ("search", &params.search),
+                ("filter", &params.filter),
+            ] {
+                if let Some(value) = value {
+                    request = request.query(name, value.clone());
+                }
+            }
+            let exchange = call.upstream.call(&request, call.deadline).await?;
+            if !exchange.status.is_success() {
+                return Err(okta_error(&exchange, Context::List(&params)));
+            }
+            let page: Vec<WireUser> = exchange.json()?;
+            pages += 1;
+            users.extend(page.into_iter().map(OktaUser::from));
+            after = next_cursor(&exchange);
+            if !all || after.is_none() {
+                break false;
+            }
+            if users.len() >= self.list_all_max_users {
+                break true;
+            }
+        };
+        Ok(UsersPage {
+            users,
+            next: after,
+            truncated,
+            pages,
+        })
+    }
+}
+
+async fn get_user(call: &Call, id: &str) -> Result<Exchange, ApiError> {
+    let exchange = call
+        .upstream
+        .call(
+            &UpstreamRequest::get("get_user", user_path(id)),
+            call.deadline,
+        )
+        .await?;
+    if exchange.status.is_success() {
+        Ok(exchange)
+    } else {
+        Err(okta_error(&exchange, Context::User(id)))
+    }
+}
+
+async fn suspend_user(call: &Call, id: &str) -> Result<LifecycleResult, ApiError> {
+    // Not idempotent in the retry sense: after a timeout the suspend may have happened,
+    // and a repeat would answer "not active". Refusals (429, connect errors) are retried.
+    let request = UpstreamRequest::post(
+        "suspend_user",
+        format!("{}/lifecycle/suspend", user_path(id)),
+    );
+    let exchange = call.upstream.call(&request, call.deadline).await?;
+    if exchange.status.is_success() {
+        Ok(LifecycleResult {
+            id: id.to_owned(),
+            status: "SUSPENDED".into(),
+        })
+    } else {
+        Err(okta_error(&exchange, Context::Suspend(id)))
+    }
+}
+
+async fn delete_user(call: &Call, id: &str) -> Result<DeleteResult, ApiError> {
+    let user: WireUser = get_user(call, id).await?.json()?;
+    // Repeating either DELETE cannot overshoot the goal (a deleted user), so both retry.
+    let delete =
+        UpstreamRequest::delete("delete_user", user_path(id)).idempotency(Idempotency::Idempotent);
+    let deactivated = user.status != "DEPROVISIONED";
+    if deactivated {
+        let exchange = call.upstream.call(&delete, call.deadline).await?;
+        if exchange.status == StatusCode::NOT_FOUND {
+            // Deleted by someone else meanwhile: the goal is reached.
+            return Ok(DeleteResult {
+                id: id.to_owned(),
+                previous_status: user.status,
+                deactivated: false,
+                deleted: true,
+            });
+        }
+        if !exchange.status.is_success() {
+            return Err(okta_error(&exchange, Context::User(id)));
+        }
+    }
+    let exchange = call.upstream.call(&delete, call.deadline).await?;
+    // 404 here means a retried first DELETE already went through as the second one.
+    if !exchange.status.is_success() && exchange.status != StatusCode::NOT_FOUND {
+        return Err(okta_error(&exchange, Context::User(id)));
+    }
+    Ok(DeleteResult {
+        id: id.to_owned(),
+        previous_status: user.status,
+        deactivated,
+        deleted: true,
+    })
+}
+
+/// The `after` cursor of the `Link: <...>; rel="next"` header, if any.
+fn next_cursor(exchange: &Exchange) -> Option<String> {
+    exchange
+        .headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|link| {
+            let (target, attributes) = link.split_once(';')?;
+            let is_next = attributes
+                .split(';')
+                .any(|a| matches!(a.trim(), "rel=\"next\"" | "rel=next"));
+            if !is_next {
+                return None;
+            }
+            let url = url::Url::parse(target.trim().trim_start_matches('<').trim_end_matches('>'))
+                .ok()?;
+            url.query_pairs()
+                .find(|(name, _)| name == "after")
+                .map(|(_, value)| value.into_owned())
+        })
+}
+
+/// What the failed call was about, for a precise error.
+enum Context<'a> {
+    List(&'a ListUsersParams),
+    User(&'a str),
+    Suspend(&'a str),
+}
+
+/// Maps Okta's error answers to this service's errors. Okta's summaries and error ids
+/// are safe to pass on (they never contain credentials) and help support find the call.
+fn okta_error(exchange: &Exchange, context: Context<'_>) -> ApiError {
+    let error: WireError = serde_json::from_slice(&exchange.body).unwrap_or_default();
+    let causes: Vec<&str> = error
+        .error_causes
+        .iter()
+        .map(|cause| cause.error_summary.as_str())
+        .filter(|summary| !summary.is_empty())
+        .collect();
+    let okta_says = if causes.is_empty() {
+        error.error_summary.clone()
+    } else {
+        format!("{} ({})", error.error_summary, causes.join("; "))
+    };
+    match (exchange.status, error.error_code.as_str(), &context) {
+        (StatusCode::NOT_FOUND, _, Context::User(id) | Context::Suspend(id)) => {
+            ApiError::NotFound(format!("The tenant's Okta org has no user `{id}`"))
+        }
+        (StatusCode::BAD_REQUEST, "E0000001", Context::Suspend(id)) => ApiError::Conflict(format!(
+            "User `{id}` cannot be suspended: only ACTIVE users can be. Okta says: {okta_says}"
+        )),
+        (StatusCode::BAD_REQUEST, _, Context::List(params)) => {
+            let field = if params.search.is_some() {
+                "search"
+            } else if params.filter.is_some() {
+                "filter"
+            } else {
+                "after"
+            };
+            ApiError::Rejected {
+                field: field.into(),
+                message: format!("rejected by Okta: {okta_says}"),
+            }
+        }
+        (StatusCode::FORBIDDEN, _, _) => {
+            ApiError::Upstream(UpstreamError::CredentialsRejected(format!(
+                "the credentials lack the permission for this call ({})",
+                error.error_code
+            )))
+        }
+        (status, code, _) => ApiError::Upstream(UpstreamError::InvalidResponse(format!(
+            "Okta answered {status} {code}: {okta_says} (errorId {})",
+            error.error_id
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+
+    fn exchange_with_links(links: &[&str]) -> Exchange {
+        let mut headers = HeaderMap::new();
+        for link in links {
+            headers.append(LINK, link.parse().unwrap());
+        }
+        Exchange {
+            status: StatusCode::OK,
+            headers,
+            body: Default::default(),
+        }
+    }
+
+    #[test]
+    fn next_cursor_comes_from_the_next_link_only() {
+        let exchange = exchange_with_links(&[
+            "<https://acme.okta.com/api/v1/users?limit=2>; rel=\"self\"",
+            "<https://acme.okta.com/api/v1/users?after=00u2&limit=2>; rel=\"next\"",
+        ]);
+        assert_eq!(next_cursor(&exchange).as_deref(), Some("00u2"));
+        let combined = exchange_with_links(&[
+            "<https://a.example/api/v1/users?limit=2>; rel=\"self\", <https://a.example/api/v1/users?after=x%3D1&limit=2>; rel=\"next\"",
+        ]);
+        assert_eq!(next_cursor(&combined).as_deref(), Some("x=1"));
+        let last = exchange_with_links(&["<https://a.example/api/v1/users?limit=2>; rel=\"self\""]);
+        assert_eq!(next_cursor(&last), None);
+    }
+
+    #[test]
+    fn suspend_of_a_non_active_user_is_a_conflict_with_okta_s_words() {
+        let exchange = Exchange {
+            status: StatusCode::BAD_REQUEST,
+            headers: HeaderMap::new(),
+            body: br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: suspend","errorId":"oae1","errorCauses":[{"errorSummary":"Cannot suspend a user that is not active"}]}"#.as_slice().into(),
+        };
+        match okta_error(&exchange, Context::Suspend("00u1")) {
+            ApiError::Conflict(detail) => {
+                assert!(
+                    detail.contains("only ACTIVE") && detail.contains("not active"),
+                    "{detail}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

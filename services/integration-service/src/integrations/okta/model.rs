@@ -1,0 +1,236 @@
+//! Okta's wire format (what the Users API sends) and the capability parameters and
+//! results (what callers see).
+use common::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::capability::{Output, Params};
+
+/// A user as Okta's Users API returns it (only the fields this service uses).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireUser {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub status_changed: Option<String>,
+    #[serde(default)]
+    pub last_updated: Option<String>,
+    #[serde(default)]
+    pub profile: WireProfile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireProfile {
+    #[serde(default)]
+    pub login: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+/// Okta's error body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireError {
+    #[serde(default)]
+    pub error_code: String,
+    #[serde(default)]
+    pub error_summary: String,
+    #[serde(default)]
+    pub error_id: String,
+    #[serde(default)]
+    pub error_causes: Vec<WireCause>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireCause {
+    #[serde(default)]
+    pub error_summary: String,
+}
+
+/// An Okta user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OktaUser {
+    /// Okta's user id.
+    pub id: String,
+    /// Lifecycle status: STAGED, PROVISIONED, ACTIVE, RECOVERY, PASSWORD_EXPIRED,
+    /// LOCKED_OUT, SUSPENDED or DEPROVISIONED.
+    pub status: String,
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub created: Option<String>,
+    pub status_changed: Option<String>,
+    pub last_updated: Option<String>,
+}
+
+impl From<WireUser> for OktaUser {
+    fn from(user: WireUser) -> Self {
+        Self {
+            id: user.id,
+            status: user.status,
+            login: user.profile.login,
+            email: user.profile.email,
+            first_name: user.profile.first_name,
+            last_name: user.profile.last_name,
+            created: user.created,
+            status_changed: user.status_changed,
+            last_updated: user.last_updated,
+        }
+    }
+}
+
+pub const MAX_PAGE: u32 = 200;
+
+/// Parameters of `list_users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsersParams {
+    /// Users per page, 1 to 200 (Okta's default: 200).
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// Okta search expression, e.g. `profile.department eq "Engineering"`.
+    pub search: Option<String>,
+    /// Okta filter expression, e.g. `status eq "ACTIVE"`.
+    pub filter: Option<String>,
+    /// Follow every page up to the service's cap (`truncated` says when it was reached).
+    pub all: Option<bool>,
+}
+
+impl Params for ListUsersParams {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_PAGE).contains(&limit) {
+                errors.push(FieldError::new(
+                    "limit",
+                    format!("must be between 1 and {MAX_PAGE}"),
+                ));
+            }
+        }
+        if let Some(after) = &self.after {
+            if after.is_empty() || after.len() > 512 {
+                errors.push(FieldError::new(
+                    "after",
+                    "must be a cursor returned as `next`",
+                ));
+            }
+        }
+        for (field, value) in [("search", &self.search), ("filter", &self.filter)] {
+            if value
+                .as_ref()
+                .is_some_and(|v| v.trim().is_empty() || v.len() > 1024)
+            {
+                errors.push(FieldError::new(field, "must be 1 to 1024 characters"));
+            }
+        }
+        errors
+    }
+}
+
+/// A page of users (or every page, with `all=true`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsersPage {
+    pub users: Vec<OktaUser>,
+    /// Pass as `after` to continue; absent when there is nothing more.
+    pub next: Option<String>,
+    /// With `all=true`: the cap was reached before the last page (`next` continues).
+    pub truncated: bool,
+    /// Okta pages fetched for this answer.
+    pub pages: u32,
+}
+
+impl Output for UsersPage {}
+
+/// One user, by Okta id.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserParams {
+    /// Okta's user id, e.g. `00ub0oNGTSWTBKOLGLNR`.
+    pub user_id: String,
+}
+
+impl Params for UserParams {
+    fn validate(&self) -> Vec<FieldError> {
+        let valid = (1..=64).contains(&self.user_id.len())
+            && self
+                .user_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid {
+            Vec::new()
+        } else {
+            vec![FieldError::new(
+                "user_id",
+                "must be an Okta user id (1-64 letters, digits, - or _)",
+            )]
+        }
+    }
+}
+
+impl Output for OktaUser {}
+
+/// The user after a lifecycle change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LifecycleResult {
+    pub id: String,
+    pub status: String,
+}
+
+impl Output for LifecycleResult {}
+
+/// What `delete_user` did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteResult {
+    pub id: String,
+    /// The status found before deleting (DEPROVISIONED after a half-done earlier delete).
+    pub previous_status: String,
+    /// Whether this call did the first (deactivating) step.
+    pub deactivated: bool,
+    /// Always true on success: the user no longer exists.
+    pub deleted: bool,
+}
+
+impl Output for DeleteResult {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_params_report_every_rule_broken() {
+        let params = ListUsersParams {
+            limit: Some(0),
+            after: Some(String::new()),
+            search: Some(" ".into()),
+            filter: None,
+            all: None,
+        };
+        let fields: Vec<String> = params.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["limit", "after", "search"]);
+    }
+
+    #[test]
+    fn user_ids_cannot_escape_the_path() {
+        for bad in ["", "../admin", "a/b", "id?x=1", &"x".repeat(65)] {
+            let params = UserParams {
+                user_id: bad.to_owned(),
+            };
+            assert_eq!(params.validate().len(), 1, "{bad}");
+        }
+        let good = UserParams {
+            user_id: "00ub0oNGTSWTBKOLGLNR".into(),
+        };
+        assert!(good.validate().is_empty());
+    }
+}

@@ -1,0 +1,183 @@
+//! Healthcare providers from the partner API: a fault-tolerant sync into DynamoDB, the
+//! stored providers, and the record of every sync run.
+pub mod model;
+pub mod sync;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use common::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::capability::{Call, Capability, Integration, NoParams, Output, Params};
+use crate::error::ApiError;
+use crate::store::{ProviderStore, RunStatus, StoredProvider, SyncRun, PROVIDER_KEYS, RUN_KEYS};
+use crate::tenants::AuthKind;
+use sync::SyncJob;
+
+pub struct Providers {
+    store: Arc<dyn ProviderStore>,
+    sync: SyncJob,
+}
+
+impl Providers {
+    pub fn new(store: Arc<dyn ProviderStore>, sync: SyncJob) -> Arc<Self> {
+        Arc::new(Self { store, sync })
+    }
+}
+
+impl Output for SyncRun {
+    /// A run still going when the request had to answer continues in the background.
+    fn status(&self) -> StatusCode {
+        if self.status == RunStatus::Running {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        }
+    }
+}
+
+/// A page of a tenant's stored items.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 50).
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub next: Option<String>,
+}
+
+impl Params for PageParams {
+    fn validate(&self) -> Vec<FieldError> {
+        match self.limit {
+            Some(limit) if !(1..=100).contains(&limit) => {
+                vec![FieldError::new("limit", "must be between 1 and 100")]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl PageParams {
+    /// The DynamoDB start key of the cursor, which must belong to `tenant`.
+    fn start_key(
+        &self,
+        tenant: &str,
+        keys: &[&str],
+    ) -> Result<
+        Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+        ApiError,
+    > {
+        let Some(cursor) = &self.next else {
+            return Ok(None);
+        };
+        let key = common::aws::decode_cursor(cursor, keys)?;
+        let own = matches!(key.get("tenant_id"), Some(aws_sdk_dynamodb::types::AttributeValue::S(t)) if t == tenant);
+        if !own {
+            return Err(
+                common::Problem::malformed("next: not a cursor returned by this API")
+                    .field("next", "invalid cursor")
+                    .into(),
+            );
+        }
+        Ok(Some(key))
+    }
+
+    fn limit(&self) -> i32 {
+        self.limit.unwrap_or(50) as i32
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvidersPage {
+    pub providers: Vec<StoredProvider>,
+    /// Pass as `next` for the following page; absent on the last one.
+    pub next: Option<String>,
+}
+
+impl Output for ProvidersPage {}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunsPage {
+    /// Newest first.
+    pub runs: Vec<SyncRun>,
+    pub next: Option<String>,
+}
+
+impl Output for SyncRunsPage {}
+
+impl Integration for Providers {
+    fn name(&self) -> &'static str {
+        "providers"
+    }
+
+    fn description(&self) -> &'static str {
+        "Healthcare providers from the partner API, synced into this service's store"
+    }
+
+    fn auth_methods(&self) -> &'static [AuthKind] {
+        &[AuthKind::Checksum]
+    }
+
+    fn capabilities(self: Arc<Self>) -> Vec<Capability> {
+        let (sync, list, runs) = (self.clone(), self.clone(), self);
+        vec![
+            Capability::write("sync_providers", "Sync providers from the partner now", move |call, _: NoParams| {
+                let this = sync.clone();
+                async move { this.sync_now(call).await }
+            })
+            .describe(
+                "Fetches the partner's providers (auth and fetch each up to 3 attempts), stores \
+                 the valid ones by id and records the run. 200 with the run when it finished \
+                 (`succeeded`, or `partial` when some records were invalid); 502 with `run_id` \
+                 when it failed; 202 when it outlasted the request and continues in the background.",
+            )
+            .responds_with_result(StatusCode::ACCEPTED, "The run continues in the background")
+            .responds(StatusCode::BAD_GATEWAY, "The run failed; the body carries `run_id` and `run`"),
+            Capability::read("list_providers", "Stored providers, a page at a time", move |call, params: PageParams| {
+                let this = list.clone();
+                async move {
+                    let start = params.start_key(&call.tenant, &PROVIDER_KEYS)?;
+                    let page = this.store.list(&call.tenant, params.limit(), start).await?;
+                    Ok(ProvidersPage {
+                        providers: page.items,
+                        next: page.next.as_ref().map(common::aws::encode_cursor),
+                    })
+                }
+            }),
+            Capability::read("list_sync_runs", "Recorded sync runs, newest first", move |call, params: PageParams| {
+                let this = runs.clone();
+                async move {
+                    let start = params.start_key(&call.tenant, &RUN_KEYS)?;
+                    let page = this.store.list_runs(&call.tenant, params.limit(), start).await?;
+                    Ok(SyncRunsPage {
+                        runs: page.items,
+                        next: page.next.as_ref().map(common::aws::encode_cursor),
+                    })
+                }
+            }),
+        ]
+    }
+}
+
+impl Providers {
+    async fn sync_now(&self, call: Call) -> Result<SyncRun, ApiError> {
+        let run = self.sync.start(&call.tenant).await?;
+        let running = run.clone();
+        // A task of its own: the run finishes and is recorded even if this request is
+        // abandoned (client gone, request timeout).
+        let job = self.sync.clone();
+        let upstream = call.upstream.clone();
+        let task = tokio::spawn(async move { job.finish(run, &upstream).await });
+        let run = match tokio::time::timeout_at(call.deadline, task).await {
+            Err(_) => return Ok(running),
+            Ok(joined) => joined.map_err(|error| ApiError::Internal(error.into()))??,
+        };
+        if run.status == RunStatus::Failed {
+            Err(ApiError::SyncFailed(Box::new(run)))
+        } else {
+            Ok(run)
+        }
+    }
+}

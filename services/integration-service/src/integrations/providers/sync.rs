@@ -1,0 +1,195 @@
+//! One provider sync run: fetch the partner's list (auth and fetch each retried within
+//! their attempts), validate every record, upsert the valid ones by id, and record the
+//! run with its counts and errors, whatever happens.
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::model::{self, Provider};
+use crate::metrics::ServiceMetrics;
+use crate::store::{InvalidRecord, ProviderStore, RunStatus, StoreError, SyncRun};
+use crate::upstream::{Exchange, Upstream, UpstreamRequest};
+
+/// Invalid records kept in a run record (the count covers all of them).
+const MAX_INVALID_RECORDS: usize = 100;
+/// Concurrent upserts.
+const WRITE_CONCURRENCY: usize = 8;
+
+fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .expect("RFC 3339 formats every date")
+}
+
+/// A 2xx providers response is usable only if it is a complete list.
+fn complete_list(exchange: &Exchange) -> Result<(), String> {
+    model::records(&exchange.body).map(|_| ())
+}
+
+#[derive(Clone)]
+pub struct SyncJob {
+    store: Arc<dyn ProviderStore>,
+    metrics: ServiceMetrics,
+    /// Budget of a run's upstream calls, every attempt included.
+    budget: Duration,
+}
+
+impl SyncJob {
+    pub fn new(store: Arc<dyn ProviderStore>, metrics: ServiceMetrics, budget: Duration) -> Self {
+        Self {
+            store,
+            metrics,
+            budget,
+        }
+    }
+
+    /// Records a new run as running; [`SyncJob::finish`] does the work.
+    pub async fn start(&self, tenant: &str) -> Result<SyncRun, StoreError> {
+        let run = SyncRun {
+            run_id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.to_owned(),
+            status: RunStatus::Running,
+            started_at: now(),
+            finished_at: None,
+            fetched: 0,
+            stored: 0,
+            invalid: 0,
+            errors: Vec::new(),
+            invalid_records: Vec::new(),
+        };
+        self.store.put_run(&run).await?;
+        Ok(run)
+    }
+
+    /// Runs the sync and records the outcome; Err only when the run record itself could
+    /// not be written (the outcome is then in the log).
+    pub async fn finish(
+        &self,
+        mut run: SyncRun,
+        upstream: &Upstream,
+    ) -> Result<SyncRun, StoreError> {
+        let deadline = Instant::now() + self.budget;
+        let request = UpstreamRequest::get("fetch_providers", "/providers").accept(complete_list);
+        match upstream.call(&request, deadline).await {
+            Err(error) => {
+                run.status = RunStatus::Failed;
+                run.errors
+                    .push(format!("fetching providers failed: {error}"));
+            }
+            Ok(exchange) if !exchange.status.is_success() => {
+                run.status = RunStatus::Failed;
+                run.errors.push(format!(
+                    "fetching providers failed: the partner answered {}",
+                    exchange.status
+                ));
+            }
+            Ok(exchange) => {
+                let records = model::records(&exchange.body).unwrap_or_default();
+                self.store_records(&mut run, &records).await;
+            }
+        }
+        run.finished_at = Some(now());
+        let status = match run.status {
+            RunStatus::Failed => "failed",
+            RunStatus::Partial => "partial",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Running => "running",
+        };
+        self.metrics
+            .sync_runs
+            .with_label_values(&[&run.tenant_id, status])
+            .inc();
+        tracing::info!(
+            tenant = %run.tenant_id,
+            run_id = %run.run_id,
+            status,
+            fetched = run.fetched,
+            stored = run.stored,
+            invalid = run.invalid,
+            errors = ?run.errors,
+            "provider sync finished"
+        );
+        self.store.put_run(&run).await?;
+        Ok(run)
+    }
+
+    async fn store_records(&self, run: &mut SyncRun, records: &[serde_json::Value]) {
+        run.fetched = records.len();
+        let mut seen = HashSet::new();
+        let mut valid: Vec<Provider> = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            let outcome = model::validate(record).and_then(|provider| {
+                if seen.insert(provider.id.clone()) {
+                    Ok(provider)
+                } else {
+                    let error = common::FieldError::new("id", "appears twice in the response");
+                    Err((Some(provider.id), vec![error]))
+                }
+            });
+            match outcome {
+                Ok(provider) => valid.push(provider),
+                Err((id, errors)) => {
+                    run.invalid += 1;
+                    if run.invalid_records.len() < MAX_INVALID_RECORDS {
+                        run.invalid_records
+                            .push(InvalidRecord { index, id, errors });
+                    }
+                }
+            }
+        }
+        let now = now();
+        let results: Vec<Result<(), (String, StoreError)>> =
+            futures::stream::iter(valid.iter().cloned())
+                .map(|provider| {
+                    let now = &now;
+                    let run_id = &run.run_id;
+                    let tenant = &run.tenant_id;
+                    async move {
+                        self.store
+                            .upsert(tenant, &provider, run_id, now)
+                            .await
+                            .map_err(|error| (provider.id, error))
+                    }
+                })
+                .buffer_unordered(WRITE_CONCURRENCY)
+                .collect()
+                .await;
+        let mut failed_writes = 0;
+        for result in results {
+            match result {
+                Ok(()) => run.stored += 1,
+                Err((id, error)) => {
+                    failed_writes += 1;
+                    if failed_writes <= 10 {
+                        run.errors
+                            .push(format!("storing provider {id} failed: {error}"));
+                    }
+                }
+            }
+        }
+        if failed_writes > 10 {
+            run.errors.push(format!(
+                "... {} more providers could not be stored",
+                failed_writes - 10
+            ));
+        }
+        if run.invalid > 0 {
+            run.errors.push(format!(
+                "{} records were invalid and not stored",
+                run.invalid
+            ));
+        }
+        run.status = if run.stored == 0 && !valid.is_empty() {
+            RunStatus::Failed
+        } else if run.invalid > 0 || failed_writes > 0 {
+            RunStatus::Partial
+        } else {
+            RunStatus::Succeeded
+        };
+    }
+}

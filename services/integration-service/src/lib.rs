@@ -1,0 +1,180 @@
+//! integration-service: integration capabilities per tenant (Okta users, partner
+//! providers) behind one generic capability model, and the provider sync job.
+pub mod capability;
+pub mod config;
+pub mod error;
+pub mod integrations;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod tenants;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use axum::Router;
+use common::aws::DynamoTablesCheck;
+use common::health::Health;
+use common::metrics::Metrics;
+use common::secrets::{AwsSecretStore, EnvSecretStore, SecretStore};
+use common::server::App;
+
+use crate::capability::Registry;
+use crate::config::{Config, SecretsBackend};
+use crate::integrations::providers::sync::SyncJob;
+use crate::integrations::Dependencies;
+use crate::metrics::ServiceMetrics;
+use crate::state::AppState;
+use crate::store::{DynamoProviderStore, RunStatus, SyncRun, PROVIDERS_TABLE, SYNC_RUNS_TABLE};
+use crate::upstream::{Upstream, Upstreams};
+
+/// Everything the service is made of, before it becomes a router (the sync job uses the
+/// same parts without serving).
+pub struct Parts {
+    pub state: AppState,
+    pub sync: SyncJob,
+    pub health: Health,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The running application's parts, for `main` and for the test harness.
+pub struct Application {
+    pub router: Router,
+    pub health: Health,
+}
+
+/// Connects a tenant's configured integrations, refusing unknown integrations and auth
+/// methods an integration does not accept: a typo fails the start, not a request.
+fn connect_tenants(
+    config: &Config,
+    registry: &Registry,
+    secrets: Arc<dyn SecretStore>,
+    metrics: &ServiceMetrics,
+) -> anyhow::Result<Upstreams> {
+    let mut upstreams = Upstreams::default();
+    for (tenant, name, settings) in config.tenants.iter() {
+        let integration = registry
+            .get(name)
+            .with_context(|| format!("tenant {tenant} configures unknown integration `{name}`"))?;
+        anyhow::ensure!(
+            integration.auth_methods.contains(&settings.auth.kind()),
+            "tenant {tenant}: integration {name} does not accept auth method {:?}",
+            settings.auth.kind()
+        );
+        upstreams.insert(Upstream::new(
+            tenant,
+            integration.name,
+            settings,
+            &config.upstream,
+            secrets.clone(),
+            metrics.clone(),
+        ));
+    }
+    Ok(upstreams)
+}
+
+/// Builds the parts against the AWS endpoints in `sdk`, creating tables when configured to.
+pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
+    let dynamodb = common::aws::dynamodb(sdk);
+    let prefix = &config.common.table_prefix;
+    if config.common.auto_create_resources {
+        for table in store::tables() {
+            common::aws::ensure_table(&dynamodb, prefix, &table).await?;
+        }
+    }
+    let providers_table = format!("{prefix}{PROVIDERS_TABLE}");
+    let runs_table = format!("{prefix}{SYNC_RUNS_TABLE}");
+    let store = Arc::new(DynamoProviderStore::new(
+        dynamodb.clone(),
+        providers_table.clone(),
+        runs_table.clone(),
+    ));
+    let secrets: Arc<dyn SecretStore> = match config.secrets_backend {
+        SecretsBackend::Aws => Arc::new(AwsSecretStore::new(
+            common::aws::secrets_manager(sdk),
+            config.secret_cache_ttl,
+        )),
+        SecretsBackend::Env => Arc::new(EnvSecretStore),
+    };
+    let metrics = Arc::new(Metrics::new());
+    let service_metrics = ServiceMetrics::register(&metrics)?;
+    let sync = SyncJob::new(store.clone(), service_metrics.clone(), config.sync_deadline);
+    let registry = integrations::registry(
+        config,
+        &Dependencies {
+            providers: store,
+            sync: sync.clone(),
+        },
+    );
+    let upstreams = connect_tenants(config, &registry, secrets, &service_metrics)?;
+    let health = Health::new(vec![Arc::new(DynamoTablesCheck {
+        client: dynamodb,
+        tables: vec![providers_table, runs_table],
+    })]);
+    Ok(Parts {
+        state: AppState {
+            registry: Arc::new(registry),
+            tenants: Arc::new(config.tenants.clone()),
+            upstreams: Arc::new(upstreams),
+            metrics: service_metrics,
+            call_deadline: config.upstream.deadline,
+        },
+        sync,
+        health,
+        metrics,
+    })
+}
+
+/// Builds the HTTP application.
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
+    let parts = parts(config, sdk).await?;
+    let spec = routes::spec(&parts.state.registry);
+    let app = App {
+        api: routes::router(parts.state),
+        spec,
+        health: parts.health.clone(),
+        metrics: parts.metrics,
+    };
+    Ok(Application {
+        router: app.into_router(&config.common),
+        health: parts.health,
+    })
+}
+
+/// The one-shot sync (CronJob): every tenant with the providers integration, or only
+/// `only_tenant`. Returns the runs; the caller exits non-zero when any failed.
+pub async fn sync_providers(
+    config: &Config,
+    sdk: &SdkConfig,
+    only_tenant: Option<&str>,
+) -> anyhow::Result<Vec<SyncRun>> {
+    let parts = parts(config, sdk).await?;
+    let integration = "providers";
+    let tenants = match only_tenant {
+        Some(tenant) => vec![tenant.to_owned()],
+        None => parts.state.upstreams.tenants_of(integration),
+    };
+    anyhow::ensure!(
+        !tenants.is_empty(),
+        "no tenant has the providers integration configured"
+    );
+    let mut runs = Vec::new();
+    for tenant in tenants {
+        let upstream = parts
+            .state
+            .upstreams
+            .get(&tenant, integration)
+            .with_context(|| format!("tenant {tenant} has no providers integration configured"))?;
+        let run = parts.sync.start(&tenant).await?;
+        runs.push(parts.sync.finish(run, &upstream).await?);
+    }
+    Ok(runs)
+}
+
+/// True when every run got its data (partial runs stored what was valid).
+pub fn all_succeeded(runs: &[SyncRun]) -> bool {
+    runs.iter().all(|run| run.status != RunStatus::Failed)
+}

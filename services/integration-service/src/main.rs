@@ -1,0 +1,70 @@
+use std::process::ExitCode;
+
+use anyhow::Context;
+use integration_service::config::Config;
+
+const USAGE: &str =
+    "usage: integration-service [serve | sync-providers [--tenant <id>] | print-tables]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("serve") => serve().await.map(|()| ExitCode::SUCCESS),
+        Some("sync-providers") => sync_providers(&args[1..]).await,
+        Some("print-tables") => serde_json::to_string_pretty(&integration_service::store::tables())
+            .map(|json| {
+                println!("{json}");
+                ExitCode::SUCCESS
+            })
+            .map_err(Into::into),
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`; {USAGE}")),
+    };
+    result.unwrap_or_else(|error| {
+        // Logging may not be set up yet (bad configuration): stderr always works.
+        eprintln!("integration-service: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    common::telemetry::init(config.common.log_format);
+    let sdk = common::aws::load_sdk_config(None).await;
+    let app = integration_service::build(&config, &sdk).await?;
+    let listener = tokio::net::TcpListener::bind(config.common.bind_addr)
+        .await
+        .with_context(|| format!("binding {}", config.common.bind_addr))?;
+    tracing::info!(address = %listener.local_addr()?, "integration-service listening");
+    common::server::serve(
+        listener,
+        app.router,
+        app.health,
+        &config.common,
+        common::server::shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("integration-service stopped");
+    Ok(())
+}
+
+/// One sync per tenant, each run's record printed as a JSON line; exit 1 if any failed.
+async fn sync_providers(args: &[String]) -> anyhow::Result<ExitCode> {
+    let tenant = match args {
+        [] => None,
+        [flag, tenant] if flag == "--tenant" => Some(tenant.as_str()),
+        _ => anyhow::bail!("{USAGE}"),
+    };
+    let config = Config::from_env()?;
+    common::telemetry::init(config.common.log_format);
+    let sdk = common::aws::load_sdk_config(None).await;
+    let runs = integration_service::sync_providers(&config, &sdk, tenant).await?;
+    for run in &runs {
+        println!("{}", serde_json::to_string(run)?);
+    }
+    Ok(if integration_service::all_succeeded(&runs) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,118 @@
+use axum::extract::{Path, State};
+use common::extract::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::capability::{Capability, Kind, Registered};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tenants::AuthKind;
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationSummary {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The auth methods a tenant can configure for it.
+    pub auth_methods: Vec<AuthKind>,
+    /// Capability names; `GET /capabilities/{integration}` describes them.
+    pub capabilities: Vec<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationList {
+    pub integrations: Vec<IntegrationSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CapabilityDescriptor {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// `GET` for read capabilities, `POST` for write capabilities.
+    pub method: String,
+    pub path: String,
+    /// The OAuth scope a caller needs.
+    pub scope: &'static str,
+    pub summary: &'static str,
+    pub description: Option<&'static str>,
+    /// JSON Schema of the parameters (query for GET, body for POST).
+    #[schema(value_type = Object)]
+    pub params_schema: serde_json::Value,
+    /// JSON Schema of the result.
+    #[schema(value_type = Object)]
+    pub result_schema: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationCapabilities {
+    pub integration: &'static str,
+    pub description: &'static str,
+    pub auth_methods: Vec<AuthKind>,
+    pub capabilities: Vec<CapabilityDescriptor>,
+}
+
+fn descriptor(integration: &Registered, capability: &Capability) -> CapabilityDescriptor {
+    CapabilityDescriptor {
+        name: capability.name,
+        kind: capability.kind,
+        method: capability.kind.method().to_string(),
+        path: format!("/{}/{}", integration.name, capability.name),
+        scope: capability.kind.scope(),
+        summary: capability.summary,
+        description: capability.description,
+        params_schema: serde_json::to_value(&capability.params.schema).unwrap_or_default(),
+        result_schema: serde_json::to_value(&capability.result.schema).unwrap_or_default(),
+    }
+}
+
+/// Every integration and its capability names.
+#[utoipa::path(get, path = "/integrations", tag = "catalogue",
+    security(("oidc" = ["integrations:read"])),
+    responses(
+        (status = 200, description = "The integrations", body = IntegrationList),
+        (status = 401, description = "Missing or invalid bearer token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks scope integrations:read", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_integrations(State(state): State<AppState>) -> Json<IntegrationList> {
+    Json(IntegrationList {
+        integrations: state
+            .registry
+            .iter()
+            .map(|integration| IntegrationSummary {
+                name: integration.name,
+                description: integration.description,
+                auth_methods: integration.auth_methods.to_vec(),
+                capabilities: integration.capabilities.iter().map(|c| c.name).collect(),
+            })
+            .collect(),
+    })
+}
+
+/// One integration's capabilities: kind, method, path, scope and schemas.
+#[utoipa::path(get, path = "/capabilities/{integration}", tag = "catalogue",
+    params(("integration" = String, Path, description = "Integration name, e.g. okta")),
+    security(("oidc" = ["integrations:read"])),
+    responses(
+        (status = 200, description = "The integration's capabilities", body = IntegrationCapabilities),
+        (status = 401, description = "Missing or invalid bearer token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks scope integrations:read", body = common::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such integration", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_capabilities(
+    State(state): State<AppState>,
+    Path(integration): Path<String>,
+) -> Result<Json<IntegrationCapabilities>, ApiError> {
+    let registered = state
+        .registry
+        .get(&integration)
+        .ok_or(ApiError::UnknownIntegration(integration))?;
+    Ok(Json(IntegrationCapabilities {
+        integration: registered.name,
+        description: registered.description,
+        auth_methods: registered.auth_methods.to_vec(),
+        capabilities: registered
+            .capabilities
+            .iter()
+            .map(|capability| descriptor(registered, capability))
+            .collect(),
+    }))
+}

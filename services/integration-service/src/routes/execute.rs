@@ -1,0 +1,124 @@
+//! `GET|POST /{integration}/{capability}`: everything a capability call needs before and
+//! after its handler, the same for every integration.
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
+
+use crate::capability::openapi::TENANT_HEADER;
+use crate::capability::{Call, Input, Kind};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tenants::valid_tenant_id;
+
+pub async fn execute(
+    State(state): State<AppState>,
+    Path((integration, capability)): Path<(String, String)>,
+    method: Method,
+    request: Request,
+) -> Response {
+    match run(&state, &integration, &capability, method, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The tenant named by `X-Tenant-Id`: present, well-formed, configured.
+fn tenant(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get(TENANT_HEADER)
+        .ok_or_else(|| ApiError::field(TENANT_HEADER, "this header is required"))?;
+    let tenant = value
+        .to_str()
+        .ok()
+        .filter(|t| valid_tenant_id(t))
+        .ok_or_else(|| {
+            ApiError::field(
+                TENANT_HEADER,
+                "must be 1-64 lowercase letters, digits and dashes",
+            )
+        })?;
+    if !state.tenants.contains(tenant) {
+        return Err(ApiError::UnknownTenant(tenant.to_owned()));
+    }
+    Ok(tenant.to_owned())
+}
+
+async fn run(
+    state: &AppState,
+    integration: &str,
+    capability: &str,
+    method: Method,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let registered = state
+        .registry
+        .get(integration)
+        .ok_or_else(|| ApiError::UnknownIntegration(integration.to_owned()))?;
+    let capability =
+        registered
+            .capability(capability)
+            .ok_or_else(|| ApiError::UnknownCapability {
+                integration: integration.to_owned(),
+                capability: capability.to_owned(),
+            })?;
+    if method != capability.kind.method() {
+        return Err(ApiError::MethodNotAllowed {
+            capability: format!("{integration}/{}", capability.name),
+            allow: capability.kind.method_name(),
+        });
+    }
+    let tenant = tenant(state, request.headers())?;
+    let upstream = state
+        .upstreams
+        .get(&tenant, registered.name)
+        .ok_or_else(|| ApiError::NotConfigured {
+            tenant: tenant.clone(),
+            integration: registered.name.to_owned(),
+        })?;
+    let input = match capability.kind {
+        Kind::Read => Input::Query(request.uri().query().unwrap_or_default().to_owned()),
+        Kind::Write => {
+            let json = common::extract::has_content_type(request.headers(), "application/json");
+            let body = Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| {
+                    common::extract::body_problem(rejection.status(), rejection.body_text())
+                })?;
+            if !body.is_empty() && !json {
+                return Err(
+                    common::Problem::new(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                        .detail("Expected application/json")
+                        .into(),
+                );
+            }
+            Input::Body(body)
+        }
+    };
+
+    let started = Instant::now();
+    let call = Call {
+        tenant,
+        upstream,
+        deadline: started + state.call_deadline,
+    };
+    let result = capability.invoke(call, input).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(error) => error.outcome(),
+    };
+    let labels = [registered.name, capability.name];
+    state
+        .metrics
+        .calls
+        .with_label_values(&[registered.name, capability.name, outcome])
+        .inc();
+    state
+        .metrics
+        .call_duration
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    let (status, body) = result?;
+    Ok((status, common::extract::Json(body)).into_response())
+}

@@ -1,0 +1,50 @@
+//! HTTP only: the catalogue of integrations and the one generic route that runs any
+//! capability of any integration for a tenant.
+mod catalogue;
+mod execute;
+
+use axum::routing::any;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::capability::openapi::{add_capabilities, OIDC_SCHEME};
+use crate::capability::Registry;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "integration-service",
+        description = "Integration capabilities per tenant: `GET|POST /{integration}/{capability}` with the tenant in the `X-Tenant-Id` header. Read capabilities are GET with query parameters and need scope `integrations:read`; write capabilities are POST with a JSON body and need `integrations:write`.",
+    ),
+    tags(
+        (name = "catalogue", description = "Integrations and their capabilities"),
+        (name = "okta", description = "Okta Users API of the tenant's org"),
+        (name = "providers", description = "Healthcare providers synced from the partner API"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(catalogue::list_integrations))
+        .routes(routes!(catalogue::list_capabilities))
+        // Documented per capability by `add_capabilities`, not as one templated path.
+        .route("/{integration}/{capability}", any(execute::execute))
+        .with_state(state)
+}
+
+/// The spec's base: info, tags, the bearer scheme and every capability's operation.
+pub fn spec(registry: &Registry) -> utoipa::openapi::OpenApi {
+    let mut spec = ApiDoc::openapi();
+    common::openapi::add_bearer_scheme(
+        &mut spec,
+        OIDC_SCHEME,
+        "JWT",
+        "An OpenID Connect access token with scope integrations:read (read capabilities, catalogue) or integrations:write (write capabilities)",
+    );
+    add_capabilities(&mut spec, registry);
+    spec
+}

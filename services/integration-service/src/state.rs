@@ -1,0 +1,18 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::capability::Registry;
+use crate::metrics::ServiceMetrics;
+use crate::tenants::Tenants;
+use crate::upstream::Upstreams;
+
+/// What the handlers share. Cheap to clone: everything is behind `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub tenants: Arc<Tenants>,
+    pub upstreams: Arc<Upstreams>,
+    pub metrics: ServiceMetrics,
+    /// Budget of one capability call's upstream work.
+    pub call_deadline: Duration,
+}

@@ -1,0 +1,176 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::{Page, ProviderStore, StoreError, StoredProvider, SyncRun};
+use crate::integrations::providers::model::Provider;
+
+/// Attributes the store owns; a partner field of the same name would be overwritten.
+const OWN_ATTRIBUTES: [&str; 5] = [
+    "tenant_id",
+    "provider_id",
+    "first_seen_at",
+    "last_seen_at",
+    "last_sync_run_id",
+];
+
+fn aws_error<E, R>(what: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Aws(common::aws::problem_for(what, &error))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|error| {
+        tracing::error!(%error, "unreadable item in the provider store");
+        StoreError::Aws(common::Problem::internal())
+    })
+}
+
+fn string(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+pub struct DynamoProviderStore {
+    client: Client,
+    providers_table: String,
+    runs_table: String,
+}
+
+impl DynamoProviderStore {
+    pub fn new(client: Client, providers_table: String, runs_table: String) -> Self {
+        Self {
+            client,
+            providers_table,
+            runs_table,
+        }
+    }
+
+    async fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        tenant: &str,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+        newest_first: bool,
+    ) -> Result<Page<T>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("tenant_id = :tenant")
+            .expression_attribute_values(":tenant", string(tenant))
+            .scan_index_forward(!newest_first)
+            .limit(limit)
+            .set_exclusive_start_key(after)
+            .send()
+            .await
+            .map_err(|error| {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.meta().code() == Some("ValidationException"))
+                {
+                    StoreError::Aws(
+                        common::Problem::malformed("next: not a cursor returned by this API")
+                            .field("next", "invalid cursor"),
+                    )
+                } else {
+                    aws_error("The provider store", error)
+                }
+            })?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+        })
+    }
+}
+
+#[async_trait]
+impl ProviderStore for DynamoProviderStore {
+    async fn upsert(
+        &self,
+        tenant: &str,
+        provider: &Provider,
+        run_id: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        // One UpdateItem: the partner's fields are SET (absent optional fields become NULL,
+        // so a value the partner dropped does not linger), first_seen_at only if missing.
+        let fields: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(provider).expect("providers serialise to items");
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.providers_table)
+            .key("tenant_id", string(tenant))
+            .key("provider_id", string(&provider.id))
+            .expression_attribute_values(":now", string(now))
+            .expression_attribute_values(":run", string(run_id));
+        let mut sets = vec![
+            "first_seen_at = if_not_exists(first_seen_at, :now)".to_owned(),
+            "last_seen_at = :now".to_owned(),
+            "last_sync_run_id = :run".to_owned(),
+        ];
+        for (index, (name, value)) in fields
+            .into_iter()
+            .filter(|(name, _)| !OWN_ATTRIBUTES.contains(&name.as_str()))
+            .enumerate()
+        {
+            sets.push(format!("#f{index} = :f{index}"));
+            request = request
+                .expression_attribute_names(format!("#f{index}"), name)
+                .expression_attribute_values(format!(":f{index}"), value);
+        }
+        request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|error| aws_error("The provider store", error))?;
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        tenant: &str,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<StoredProvider>, StoreError> {
+        self.query(&self.providers_table, tenant, limit, after, false)
+            .await
+    }
+
+    async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(run).expect("runs serialise to items");
+        self.client
+            .put_item()
+            .table_name(&self.runs_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|error| aws_error("The sync-run store", error))?;
+        Ok(())
+    }
+
+    async fn list_runs(
+        &self,
+        tenant: &str,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<SyncRun>, StoreError> {
+        self.query(&self.runs_table, tenant, limit, after, true)
+            .await
+    }
+}

@@ -1,0 +1,139 @@
+//! Persistence of the provider sync behind a small trait, DynamoDB behind it.
+mod dynamo;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::aws::{KeyAttribute, TableSpec};
+use common::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::integrations::providers::model::Provider;
+
+pub use dynamo::DynamoProviderStore;
+
+pub const PROVIDERS_TABLE: &str = "providers";
+pub const SYNC_RUNS_TABLE: &str = "provider-sync-runs";
+pub const PROVIDER_KEYS: [&str; 2] = ["tenant_id", "provider_id"];
+pub const RUN_KEYS: [&str; 2] = ["tenant_id", "run_id"];
+
+/// The tables this service needs; `integration-service print-tables` prints them for the
+/// Terraform drift check. Both are partitioned by tenant, so a tenant's listing is one
+/// Query and tenants never see each other's items.
+pub fn tables() -> Vec<TableSpec> {
+    vec![
+        TableSpec {
+            name: PROVIDERS_TABLE,
+            hash_key: KeyAttribute::string("tenant_id"),
+            range_key: Some(KeyAttribute::string("provider_id")),
+            ttl_attribute: None,
+            global_secondary_indexes: vec![],
+        },
+        TableSpec {
+            name: SYNC_RUNS_TABLE,
+            hash_key: KeyAttribute::string("tenant_id"),
+            // UUIDv7: sorts by start time, so the newest runs come first in a reverse Query.
+            range_key: Some(KeyAttribute::string("run_id")),
+            ttl_attribute: None,
+            global_secondary_indexes: vec![],
+        },
+    ]
+}
+
+/// A provider as stored: the partner's fields plus when this service first and last saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StoredProvider {
+    #[serde(flatten)]
+    pub provider: Provider,
+    /// RFC 3339; set by the first sync that saw the provider, never changed after.
+    pub first_seen_at: String,
+    /// RFC 3339; the last sync whose response contained the provider.
+    pub last_seen_at: String,
+    pub last_sync_run_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started and not finished (or the process died: see `started_at`).
+    Running,
+    /// Every record fetched was valid and stored.
+    Succeeded,
+    /// Fetched, but some records were invalid or could not be stored.
+    Partial,
+    /// Nothing usable was fetched (auth or fetch failed after its retries).
+    Failed,
+}
+
+/// A record of the partner feed that was not stored, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvalidRecord {
+    /// Position in the partner's response.
+    pub index: usize,
+    /// The record's id, when it had a usable one.
+    pub id: Option<String>,
+    pub errors: Vec<FieldError>,
+}
+
+/// One sync run: what happened, counted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncRun {
+    pub run_id: String,
+    pub tenant_id: String,
+    pub status: RunStatus,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339; absent while running.
+    pub finished_at: Option<String>,
+    /// Records in the partner's response.
+    pub fetched: usize,
+    /// Records upserted.
+    pub stored: usize,
+    /// Records rejected by validation (details in `invalid_records`).
+    pub invalid: usize,
+    /// What went wrong, in order (auth, fetch, storage).
+    pub errors: Vec<String>,
+    /// The first invalid records (at most 100), with the fields at fault.
+    pub invalid_records: Vec<InvalidRecord>,
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<HashMap<String, AttributeValue>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Aws(common::Problem),
+}
+
+#[async_trait]
+pub trait ProviderStore: Send + Sync {
+    /// Inserts or updates by (tenant, id): the partner's fields are overwritten,
+    /// `first_seen_at` is kept when present, `last_seen_at` set to `now`.
+    async fn upsert(
+        &self,
+        tenant: &str,
+        provider: &Provider,
+        run_id: &str,
+        now: &str,
+    ) -> Result<(), StoreError>;
+    async fn list(
+        &self,
+        tenant: &str,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<StoredProvider>, StoreError>;
+    /// Writes the run record (start, then again when finished).
+    async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list_runs(
+        &self,
+        tenant: &str,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<SyncRun>, StoreError>;
+}

@@ -1,0 +1,536 @@
+//! Calls to a tenant's upstream API, with everything an integration gets for free:
+//! credentials (per the tenant's auth method), client-side throttling from rate-limit
+//! headers, a concurrency cap per tenant, bounded retries with backoff and jitter within
+//! the caller's deadline (only where repeating cannot double an effect), one
+//! re-authentication after a 401, and metrics.
+pub mod auth;
+pub mod throttle;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::http_client::{classify_status, classify_transport, Idempotency};
+use common::retry::{Retry, RetryPolicy};
+use common::secrets::SecretStore;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::config::UpstreamConfig;
+use crate::metrics::ServiceMetrics;
+use crate::tenants::{AuthConfig, IntegrationSettings};
+use auth::{transport_kind, AuthError, Authenticator};
+use throttle::RateLimiter;
+
+/// Why an upstream call failed, after whatever retrying was allowed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// The tenant's rate limit is used up beyond the caller's deadline.
+    #[error("the upstream rate limit is exhausted; retry in {}s", .retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
+    /// The tenant's concurrency cap stayed full until the deadline.
+    #[error("too many concurrent calls for this tenant")]
+    Busy,
+    /// Timeouts, refused connections or 5xx, after the allowed attempts.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A non-idempotent call failed in a way that leaves open whether it took effect.
+    #[error("{0}")]
+    OutcomeUnknown(String),
+    #[error("tenant credentials rejected: {0}")]
+    CredentialsRejected(String),
+    #[error("tenant credentials missing: {0}")]
+    CredentialsMissing(String),
+    /// The upstream answered something unusable, after the allowed attempts.
+    #[error("{0}")]
+    InvalidResponse(String),
+}
+
+impl From<AuthError> for UpstreamError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Rejected(why) => Self::CredentialsRejected(why),
+            AuthError::Missing(why) => Self::CredentialsMissing(why),
+            AuthError::Unavailable(why) => Self::Unavailable(why),
+        }
+    }
+}
+
+/// A response, body read in full.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Exchange {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, UpstreamError> {
+        serde_json::from_slice(&self.body).map_err(|error| {
+            UpstreamError::InvalidResponse(format!("unexpected response body: {error}"))
+        })
+    }
+}
+
+/// Checks a 2xx response inside the retry loop, so an incomplete body is retried like a
+/// dropped connection (idempotent requests only).
+pub type Acceptance = fn(&Exchange) -> Result<(), String>;
+
+/// One request to the upstream, relative to the tenant's base URL.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    /// Metric and log label, e.g. `list_users`.
+    pub operation: &'static str,
+    pub method: Method,
+    /// Path below the base URL, starting with `/`, segments already safe.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub idempotency: Idempotency,
+    pub accept: Option<Acceptance>,
+}
+
+impl UpstreamRequest {
+    fn new(
+        operation: &'static str,
+        method: Method,
+        path: String,
+        idempotency: Idempotency,
+    ) -> Self {
+        Self {
+            operation,
+            method,
+            path,
+            query: Vec::new(),
+            idempotency,
+            accept: None,
+        }
+    }
+
+    pub fn get(operation: &'static str, path: impl Into<String>) -> Self {
+        Self::new(operation, Method::GET, path.into(), Idempotency::Idempotent)
+    }
+
+    pub fn post(operation: &'static str, path: impl Into<String>) -> Self {
+        Self::new(
+            operation,
+            Method::POST,
+            path.into(),
+            Idempotency::NotIdempotent,
+        )
+    }
+
+    pub fn delete(operation: &'static str, path: impl Into<String>) -> Self {
+        Self::new(
+            operation,
+            Method::DELETE,
+            path.into(),
+            Idempotency::Idempotent,
+        )
+    }
+
+    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.query.push((name.to_owned(), value.into()));
+        self
+    }
+
+    pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = idempotency;
+        self
+    }
+
+    pub fn accept(mut self, accept: Acceptance) -> Self {
+        self.accept = Some(accept);
+        self
+    }
+}
+
+/// How one attempt failed.
+enum AttemptError {
+    Transport(reqwest::Error),
+    /// 429 or 5xx.
+    Status(Exchange),
+    /// 401 with credentials that are now forgotten: try once more with fresh ones.
+    Reauthenticate,
+    /// The rate-limit wait does not fit the deadline.
+    Throttled(Duration),
+    Auth(AuthError),
+    Invalid(String),
+    DeadlineExceeded,
+}
+
+impl AttemptError {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Transport(error) if error.is_timeout() => "timeout",
+            Self::Transport(error) if error.is_connect() => "connect",
+            Self::Transport(_) => "transport",
+            Self::Status(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
+                "rate_limited"
+            }
+            Self::Status(_) => "server_error",
+            Self::Reauthenticate => "reauthenticate",
+            Self::Invalid(_) => "invalid_response",
+            Self::Throttled(_) | Self::Auth(_) | Self::DeadlineExceeded => "other",
+        }
+    }
+}
+
+/// One tenant's connection to one integration's upstream.
+pub struct Upstream {
+    pub tenant: String,
+    pub integration: &'static str,
+    base_url: Url,
+    http: reqwest::Client,
+    attempt_timeout: Duration,
+    policy: RetryPolicy,
+    authenticator: Arc<dyn Authenticator>,
+    limiter: RateLimiter,
+    permits: Semaphore,
+    metrics: ServiceMetrics,
+}
+
+/// `base` + `path`, keeping any path prefix of the base URL.
+pub fn join(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+    url.set_query(None);
+    url
+}
+
+impl Upstream {
+    pub fn new(
+        tenant: &str,
+        integration: &'static str,
+        settings: &IntegrationSettings,
+        config: &UpstreamConfig,
+        secrets: Arc<dyn SecretStore>,
+        metrics: ServiceMetrics,
+    ) -> Self {
+        let attempt_timeout = settings.timeout().unwrap_or(config.attempt_timeout);
+        let http = common::http_client::client(attempt_timeout);
+        let policy = RetryPolicy {
+            max_attempts: config.max_attempts,
+            base_delay: config.retry_base_delay,
+            // Rate-limit waits up to the whole deadline are allowed; the deadline bounds all.
+            max_delay: config.deadline.max(config.retry_base_delay),
+            deadline: config.deadline,
+        };
+        let secret_name = settings.secret_name(tenant, integration);
+        let authenticator: Arc<dyn Authenticator> = match &settings.auth {
+            AuthConfig::ApiToken => Arc::new(auth::ApiToken::new(secrets, secret_name)),
+            AuthConfig::OauthPrivateKeyJwt {
+                client_id,
+                key_id,
+                scopes,
+                token_url,
+            } => Arc::new(auth::OauthPrivateKeyJwt::new(
+                http.clone(),
+                secrets,
+                secret_name,
+                client_id.clone(),
+                key_id.clone(),
+                scopes,
+                token_url
+                    .clone()
+                    .unwrap_or_else(|| join(&settings.base_url, "/oauth2/v1/token")),
+                policy.clone(),
+            )),
+            AuthConfig::Checksum => Arc::new(auth::ChecksumToken::new(
+                http.clone(),
+                &settings.base_url,
+                attempt_timeout,
+                policy.clone(),
+            )),
+        };
+        let labels = [tenant, integration];
+        let limiter = RateLimiter::new(
+            config.slowdown_below,
+            metrics.rate_limit_remaining.with_label_values(&labels),
+            metrics.rate_limited.with_label_values(&labels),
+        );
+        Self {
+            tenant: tenant.to_owned(),
+            integration,
+            base_url: settings.base_url.clone(),
+            http,
+            attempt_timeout,
+            policy,
+            authenticator,
+            limiter,
+            permits: Semaphore::new(settings.max_concurrency.unwrap_or(config.max_concurrency)),
+            metrics,
+        }
+    }
+
+    /// Sends `request`, retrying within `deadline` as its idempotency allows. Any final
+    /// HTTP answer other than 401, 429 and 5xx is returned for the integration to map.
+    pub async fn call(
+        &self,
+        request: &UpstreamRequest,
+        deadline: Instant,
+    ) -> Result<Exchange, UpstreamError> {
+        let _permit = tokio::time::timeout_at(deadline, self.permits.acquire())
+            .await
+            .map_err(|_| UpstreamError::Busy)?
+            .expect("the semaphore is never closed");
+        let policy = RetryPolicy {
+            deadline: deadline.saturating_duration_since(Instant::now()),
+            ..self.policy.clone()
+        };
+        let reauthenticated = AtomicBool::new(false);
+        let result = policy
+            .run(
+                |_| self.attempt(request, deadline, &reauthenticated),
+                |error| self.classify(error, request.idempotency, deadline),
+                |attempt, error, wait| {
+                    self.metrics
+                        .retries
+                        .with_label_values(&[self.integration, request.operation, error.reason()])
+                        .inc();
+                    tracing::warn!(
+                        tenant = %self.tenant,
+                        integration = self.integration,
+                        operation = request.operation,
+                        attempt,
+                        reason = error.reason(),
+                        wait_ms = wait.as_millis() as u64,
+                        "upstream call failed; retrying"
+                    );
+                },
+            )
+            .await;
+        match result {
+            Ok(exchange) if exchange.status == StatusCode::UNAUTHORIZED => {
+                Err(UpstreamError::CredentialsRejected(
+                    "the upstream answered 401 to fresh credentials".into(),
+                ))
+            }
+            Ok(exchange) => Ok(exchange),
+            Err(error) => Err(self.final_error(error, request)),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &UpstreamRequest,
+        deadline: Instant,
+        reauthenticated: &AtomicBool,
+    ) -> Result<Exchange, AttemptError> {
+        self.limiter
+            .wait_turn(deadline)
+            .await
+            .map_err(AttemptError::Throttled)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(AttemptError::DeadlineExceeded);
+        }
+        let mut url = join(&self.base_url, &request.path);
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&request.query);
+        }
+        let mut http_request = reqwest::Request::new(request.method.clone(), url);
+        *http_request.timeout_mut() = Some(self.attempt_timeout.min(left));
+        http_request.headers_mut().insert(
+            reqwest::header::ACCEPT,
+            "application/json".parse().expect("static"),
+        );
+        self.authenticator
+            .authorize(&mut http_request, deadline)
+            .await
+            .map_err(AttemptError::Auth)?;
+
+        let labels = [self.integration, request.operation];
+        let started = Instant::now();
+        let sent = self.http.execute(http_request).await;
+        let observe = |status: &str| {
+            self.metrics
+                .upstream_latency
+                .with_label_values(&labels)
+                .observe(started.elapsed().as_secs_f64());
+            self.metrics
+                .upstream_requests
+                .with_label_values(&[self.integration, request.operation, status])
+                .inc();
+        };
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                observe("error");
+                return Err(AttemptError::Transport(error));
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.limiter.observe(status, &headers);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => {
+                observe("error");
+                return Err(AttemptError::Transport(error));
+            }
+        };
+        observe(status.as_str());
+        let exchange = Exchange {
+            status,
+            headers,
+            body,
+        };
+        if status == StatusCode::UNAUTHORIZED && !reauthenticated.swap(true, Ordering::SeqCst) {
+            self.metrics
+                .auth_refreshes
+                .with_label_values(&[&self.tenant, self.integration])
+                .inc();
+            tracing::warn!(tenant = %self.tenant, integration = self.integration, "credentials rejected; refreshing them once");
+            self.authenticator.invalidate().await;
+            return Err(AttemptError::Reauthenticate);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(AttemptError::Status(exchange));
+        }
+        if status.is_success() {
+            if let Some(accept) = request.accept {
+                accept(&exchange).map_err(AttemptError::Invalid)?;
+            }
+        }
+        Ok(exchange)
+    }
+
+    fn classify(&self, error: &AttemptError, idempotency: Idempotency, deadline: Instant) -> Retry {
+        match error {
+            AttemptError::Transport(error) => classify_transport(error, idempotency),
+            AttemptError::Status(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
+                // A 429 is a refusal: safe to repeat, but only after the reset.
+                let wait = self.limiter.until_reset().unwrap_or(Duration::from_secs(1));
+                if Instant::now() + wait > deadline {
+                    Retry::No
+                } else {
+                    Retry::After(wait)
+                }
+            }
+            AttemptError::Status(exchange) => {
+                classify_status(exchange.status, &exchange.headers, idempotency)
+            }
+            AttemptError::Reauthenticate => Retry::After(Duration::ZERO),
+            AttemptError::Invalid(_) if idempotency == Idempotency::Idempotent => Retry::Backoff,
+            AttemptError::Invalid(_)
+            | AttemptError::Throttled(_)
+            | AttemptError::Auth(_)
+            | AttemptError::DeadlineExceeded => Retry::No,
+        }
+    }
+
+    fn final_error(&self, error: AttemptError, request: &UpstreamRequest) -> UpstreamError {
+        let attempts = self.policy.max_attempts;
+        let idempotent = request.idempotency == Idempotency::Idempotent;
+        let error = match error {
+            AttemptError::Transport(error) if error.is_connect() || idempotent => {
+                UpstreamError::Unavailable(format!(
+                    "the upstream {} (gave up after at most {attempts} attempts)",
+                    match transport_kind(&error) {
+                        "timed out" => "timed out",
+                        "connection failed" => "could not be reached",
+                        _ => "dropped the connection",
+                    }
+                ))
+            }
+            AttemptError::Transport(error) => UpstreamError::OutcomeUnknown(format!(
+                "the upstream {} before answering; it may or may not have applied the change",
+                transport_kind(&error)
+            )),
+            AttemptError::Status(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
+                UpstreamError::RateLimited {
+                    retry_after: self.limiter.until_reset().unwrap_or(Duration::from_secs(1)),
+                }
+            }
+            AttemptError::Status(exchange)
+                if idempotent || exchange.status == StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                UpstreamError::Unavailable(format!(
+                    "the upstream answered {} (gave up after at most {attempts} attempts)",
+                    exchange.status
+                ))
+            }
+            AttemptError::Status(exchange) => UpstreamError::OutcomeUnknown(format!(
+                "the upstream answered {}; it may or may not have applied the change",
+                exchange.status
+            )),
+            AttemptError::Reauthenticate => {
+                UpstreamError::CredentialsRejected("the upstream rejected the credentials".into())
+            }
+            AttemptError::Throttled(retry_after) => UpstreamError::RateLimited { retry_after },
+            AttemptError::Auth(error) => error.into(),
+            AttemptError::Invalid(why) => UpstreamError::InvalidResponse(format!(
+                "{why} (gave up after at most {attempts} attempts)"
+            )),
+            AttemptError::DeadlineExceeded => {
+                UpstreamError::Unavailable("the upstream did not answer in time".into())
+            }
+        };
+        tracing::warn!(
+            tenant = %self.tenant,
+            integration = self.integration,
+            operation = request.operation,
+            %error,
+            "upstream call failed"
+        );
+        error
+    }
+}
+
+/// Every configured (tenant, integration) connection, built once at start.
+#[derive(Default)]
+pub struct Upstreams {
+    by_tenant: HashMap<(String, String), Arc<Upstream>>,
+}
+
+impl Upstreams {
+    pub fn insert(&mut self, upstream: Upstream) {
+        self.by_tenant.insert(
+            (upstream.tenant.clone(), upstream.integration.to_owned()),
+            Arc::new(upstream),
+        );
+    }
+
+    pub fn get(&self, tenant: &str, integration: &str) -> Option<Arc<Upstream>> {
+        self.by_tenant
+            .get(&(tenant.to_owned(), integration.to_owned()))
+            .cloned()
+    }
+
+    /// The tenants configured for `integration`, sorted.
+    pub fn tenants_of(&self, integration: &str) -> Vec<String> {
+        let mut tenants: Vec<String> = self
+            .by_tenant
+            .keys()
+            .filter(|(_, name)| name == integration)
+            .map(|(tenant, _)| tenant.clone())
+            .collect();
+        tenants.sort();
+        tenants
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_the_base_path_and_drops_its_query() {
+        let base = Url::parse("https://partner.example/api/v2/?x=1").unwrap();
+        assert_eq!(
+            join(&base, "/providers").as_str(),
+            "https://partner.example/api/v2/providers"
+        );
+        let bare = Url::parse("http://127.0.0.1:9102").unwrap();
+        assert_eq!(
+            join(&bare, "/api/v1/users").as_str(),
+            "http://127.0.0.1:9102/api/v1/users"
+        );
+    }
+}
