@@ -2,5 +2,21 @@
 # exactly (CI drift check). Add one entry per table; format and example in tables.tf and
 # tables-sales-service.tf.
 locals {
-  integration_service_tables = {}
+  integration_service_tables = {
+    # Providers synced from the partner API, per tenant, upserted by provider id.
+    providers = {
+      hash_key                 = { name = "tenant_id", type = "S" }
+      range_key                = { name = "provider_id", type = "S" }
+      ttl_attribute            = null
+      global_secondary_indexes = {}
+    }
+
+    # One record per sync run; run_id is a UUIDv7, so a reverse Query lists newest first.
+    "provider-sync-runs" = {
+      hash_key                 = { name = "tenant_id", type = "S" }
+      range_key                = { name = "run_id", type = "S" }
+      ttl_attribute            = null
+      global_secondary_indexes = {}
+    }
+  }
 }
