@@ -428,10 +428,11 @@ impl Upstream {
     fn final_error(&self, error: AttemptError, request: &UpstreamRequest) -> UpstreamError {
         let attempts = self.policy.max_attempts;
         let idempotent = request.idempotency == Idempotency::Idempotent;
+        let call = format!("{} {}", request.method, request.path);
         let error = match error {
             AttemptError::Transport(error) if error.is_connect() || idempotent => {
                 UpstreamError::Unavailable(format!(
-                    "the upstream {} (gave up after at most {attempts} attempts)",
+                    "{call} {} (gave up after at most {attempts} attempts)",
                     match transport_kind(&error) {
                         "timed out" => "timed out",
                         "connection failed" => "could not be reached",
@@ -440,7 +441,7 @@ impl Upstream {
                 ))
             }
             AttemptError::Transport(error) => UpstreamError::OutcomeUnknown(format!(
-                "the upstream {} before answering; it may or may not have applied the change",
+                "{call} {} before answering; the upstream may or may not have applied it",
                 transport_kind(&error)
             )),
             AttemptError::Status(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
@@ -452,12 +453,12 @@ impl Upstream {
                 if idempotent || exchange.status == StatusCode::SERVICE_UNAVAILABLE =>
             {
                 UpstreamError::Unavailable(format!(
-                    "the upstream answered {} (gave up after at most {attempts} attempts)",
+                    "{call} answered {} (gave up after at most {attempts} attempts)",
                     exchange.status
                 ))
             }
             AttemptError::Status(exchange) => UpstreamError::OutcomeUnknown(format!(
-                "the upstream answered {}; it may or may not have applied the change",
+                "{call} answered {}; the upstream may or may not have applied it",
                 exchange.status
             )),
             AttemptError::Reauthenticate => {
@@ -466,10 +467,10 @@ impl Upstream {
             AttemptError::Throttled(retry_after) => UpstreamError::RateLimited { retry_after },
             AttemptError::Auth(error) => error.into(),
             AttemptError::Invalid(why) => UpstreamError::InvalidResponse(format!(
-                "{why} (gave up after at most {attempts} attempts)"
+                "{call}: {why} (gave up after at most {attempts} attempts)"
             )),
             AttemptError::DeadlineExceeded => {
-                UpstreamError::Unavailable("the upstream did not answer in time".into())
+                UpstreamError::Unavailable(format!("{call} did not answer in time"))
             }
         };
         tracing::warn!(
