@@ -1,0 +1,179 @@
+use std::time::Duration;
+
+use common::config::CommonConfig;
+use integration_service::config::{Config, SecretsBackend, UpstreamConfig};
+use integration_service::tenants::Tenants;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub table_prefix: String,
+    /// The emulator directly, to see what the service stored.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// Test settings: short timeouts and backoff so fault tests take seconds, fresh tables.
+pub fn test_config(tenants: Value) -> Config {
+    let prefix = test_support::emulator::unique_prefix();
+    Config {
+        common: CommonConfig::for_tests(prefix),
+        tenants: Tenants::parse(&tenants.to_string()).expect("valid tenant config"),
+        secrets_backend: SecretsBackend::Aws,
+        secret_cache_ttl: Duration::from_secs(300),
+        upstream: UpstreamConfig {
+            attempt_timeout: Duration::from_millis(1500),
+            deadline: Duration::from_secs(6),
+            max_attempts: 3,
+            retry_base_delay: Duration::from_millis(20),
+            max_concurrency: 4,
+            slowdown_below: 0.1,
+        },
+        okta_list_all_max_users: 1000,
+        sync_deadline: Duration::from_secs(20),
+    }
+}
+
+/// A secret name unique to this test run (tests share the emulator).
+pub fn secret_name(label: &str) -> String {
+    format!("test/{}/{label}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn direct_sdk() -> aws_config::SdkConfig {
+    let emulator = test_support::emulator::endpoint();
+    common::aws::load_sdk_config(Some(&emulator)).await
+}
+
+/// Creates or replaces a secret in the emulator's Secrets Manager.
+pub async fn put_secret(name: &str, value: &str) {
+    let client = common::aws::secrets_manager(&direct_sdk().await);
+    let created = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await;
+    if created.is_err() {
+        client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("secret updated");
+    }
+}
+
+pub async fn spawn_app(config: Config) -> TestApp {
+    let sdk = direct_sdk().await;
+    let app = integration_service::build(&config, &sdk)
+        .await
+        .expect("app builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let common_config = config.common.clone();
+    tokio::spawn(async move {
+        common::server::serve(listener, app.router, app.health, &common_config, async {
+            let _ = stop.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        table_prefix: config.common.table_prefix.clone(),
+        dynamodb: common::aws::dynamodb(&sdk),
+        _shutdown: shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `GET path` as tenant `tenant` (None: no tenant header).
+    pub async fn get(&self, path: &str, tenant: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(tenant) = tenant {
+            request = request.header("X-Tenant-Id", tenant);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `POST path` with a JSON body as tenant `tenant`.
+    pub async fn post(&self, path: &str, tenant: Option<&str>, body: Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(tenant) = tenant {
+            request = request.header("X-Tenant-Id", tenant);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Every item of a tenant's partition in `table` (unprefixed name).
+    pub async fn items(
+        &self,
+        table: &str,
+        tenant: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.dynamodb
+            .query()
+            .table_name(format!("{}{table}", self.table_prefix))
+            .key_condition_expression("tenant_id = :t")
+            .expression_attribute_values(
+                ":t",
+                aws_sdk_dynamodb::types::AttributeValue::S(tenant.into()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts a successful JSON response with `status` and returns the body.
+pub async fn assert_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap_or(json!(null));
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+/// Asserts a problem+json response with `status`, naming `field` when given.
+pub async fn assert_problem(response: Response, status: StatusCode, field: Option<&str>) -> Value {
+    let actual = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap_or(json!(null));
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["type"].is_string());
+    if let Some(field) = field {
+        let fields: Vec<&str> = body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(fields.contains(&field), "expected field {field} in {body}");
+    }
+    body
+}

@@ -1,0 +1,552 @@
+//! Okta capabilities against in-process Okta orgs: paging, lifecycle rules, two-step
+//! delete, rate limits, secret rotation, tenant isolation, OAuth private_key_jwt.
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp,
+};
+use crate::peers::okta::{rsa_key_pair, OktaOrg};
+
+struct Acme {
+    app: TestApp,
+    org: OktaOrg,
+    secret: String,
+}
+
+/// Tenant `acme` on an Okta org with an API token; `tune` adjusts the config.
+async fn acme_with(tune: impl FnOnce(&mut integration_service::config::Config)) -> Acme {
+    let org = OktaOrg::spawn("acme").await;
+    org.set_api_token("acme-token-1");
+    let secret = secret_name("acme-okta");
+    put_secret(&secret, r#"{"api_token": "acme-token-1"}"#).await;
+    let mut config = test_config(json!({
+        "acme": {"okta": {"base_url": org.url, "auth": {"method": "api_token"}, "secret": secret}}
+    }));
+    tune(&mut config);
+    Acme {
+        app: spawn_app(config).await,
+        org,
+        secret,
+    }
+}
+
+async fn acme() -> Acme {
+    acme_with(|_| {}).await
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn metric(metrics: &str, name: &str, labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(name) && line.contains(labels))
+        .and_then(|line| line.rsplit(' ').next())
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn pages_through_250_users_with_the_next_cursor() {
+    let Acme { app, org, .. } = acme().await;
+    let created = org.add_users(250);
+    let mut seen = Vec::new();
+    let mut path = "/okta/list_users?limit=100".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = assert_json(app.get(&path, Some("acme")).await, StatusCode::OK).await;
+        pages += 1;
+        assert_eq!(page["truncated"], false);
+        seen.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/okta/list_users?limit=100&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, created, "every user once, in order");
+    let first = assert_json(
+        app.get("/okta/list_users?limit=1", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let user = &first["users"][0];
+    assert_eq!(user["status"], "ACTIVE");
+    assert_eq!(user["login"], "user1@acme.example.com");
+}
+
+#[tokio::test]
+async fn all_pages_at_once_and_the_hard_cap() {
+    let Acme { app, org, .. } = acme_with(|config| config.okta_list_all_max_users = 120).await;
+    let created = org.add_users(250);
+    let capped = assert_json(
+        app.get("/okta/list_users?all=true&limit=50", Some("acme"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&capped), created[..120], "stops exactly at the cap");
+    assert_eq!(capped["truncated"], true);
+    assert_eq!(capped["pages"], 3);
+    let next = capped["next"].as_str().expect("a cursor to continue");
+    let rest = assert_json(
+        app.get(
+            &format!("/okta/list_users?all=true&limit=100&after={next}"),
+            Some("acme"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&rest), created[120..240]);
+    assert_eq!(rest["truncated"], true);
+
+    // Under the cap: everything, not truncated. A filter narrows it.
+    org.set_status(&created[0], "SUSPENDED");
+    let filtered = assert_json(
+        app.get(
+            "/okta/list_users?all=true&filter=status%20eq%20%22SUSPENDED%22",
+            Some("acme"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&filtered), [created[0].clone()]);
+    assert_eq!(filtered["truncated"], false);
+    assert!(filtered["next"].is_null());
+    // An expression Okta rejects is the caller's: 422 naming it.
+    assert_problem(
+        app.get("/okta/list_users?search=name%20sw%20%22a%22", Some("acme"))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("search"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn suspend_only_active_users() {
+    let Acme { app, org, .. } = acme().await;
+    let active = org.add_user("ACTIVE");
+    let body = assert_json(
+        app.post(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": active}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(body, json!({"id": active, "status": "SUSPENDED"}));
+    assert_eq!(org.status_of(&active).as_deref(), Some("SUSPENDED"));
+
+    // Suspending again (or any non-active user): a clear conflict, with Okta's reason.
+    let body = assert_problem(
+        app.post(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": active}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        None,
+    )
+    .await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("only ACTIVE users") && detail.contains("not active"),
+        "{detail}"
+    );
+    let staged = org.add_user("STAGED");
+    assert_problem(
+        app.post(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": staged}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        None,
+    )
+    .await;
+    assert_eq!(org.status_of(&staged).as_deref(), Some("STAGED"));
+    assert_problem(
+        app.post(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": "00unobody"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn delete_does_both_steps_and_a_retry_after_a_half_done_delete_finishes_it() {
+    let Acme { app, org, .. } = acme().await;
+    let user = org.add_user("ACTIVE");
+    let body = assert_json(
+        app.post("/okta/delete_user", Some("acme"), json!({"user_id": user}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"id": user, "previous_status": "ACTIVE", "deactivated": true, "deleted": true})
+    );
+    assert_eq!(org.status_of(&user), None, "gone, not just deactivated");
+
+    // Half done earlier (deactivated, then the caller gave up): the repeat finishes it.
+    let half = org.add_user("ACTIVE");
+    org.set_status(&half, "DEPROVISIONED");
+    let body = assert_json(
+        app.post("/okta/delete_user", Some("acme"), json!({"user_id": half}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(body["previous_status"], "DEPROVISIONED");
+    assert_eq!(body["deactivated"], false);
+    assert_eq!(org.status_of(&half), None);
+
+    // A flaky Okta on the way (a 503 answer) is retried: still ends deleted.
+    let flaky = org.add_user("ACTIVE");
+    org.fail_next(&[StatusCode::SERVICE_UNAVAILABLE]);
+    assert_json(
+        app.post("/okta/delete_user", Some("acme"), json!({"user_id": flaky}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(org.status_of(&flaky), None);
+
+    // Already deleted: the first lookup says so.
+    assert_problem(
+        app.post("/okta/delete_user", Some("acme"), json!({"user_id": user}))
+            .await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_for_reads_but_never_for_suspend() {
+    let Acme { app, org, .. } = acme().await;
+    let user = org.add_user("ACTIVE");
+    org.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_GATEWAY]);
+    let before = org.api_requests();
+    let body = assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body), std::slice::from_ref(&user));
+    assert_eq!(org.api_requests() - before, 3, "two retries, then success");
+
+    // Three failures exhaust the attempts: 503 with Retry-After.
+    org.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR; 3]);
+    let response = app.get("/okta/list_users", Some("acme")).await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+
+    // A 500 on suspend may have suspended: no blind retry, the caller is told so.
+    org.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR]);
+    let before = org.api_requests();
+    let body = assert_problem(
+        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
+            .await,
+        StatusCode::GATEWAY_TIMEOUT,
+        None,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:problem:upstream-outcome-unknown");
+    assert_eq!(org.api_requests() - before, 1, "not retried");
+    let metrics = app.metrics().await;
+    assert!(
+        metric(
+            &metrics,
+            "integration_upstream_retries_total",
+            "operation=\"list_users\""
+        ) >= 2.0
+    );
+}
+
+#[tokio::test]
+async fn a_429_waits_for_the_reset_then_succeeds() {
+    let Acme { app, org, .. } = acme().await;
+    org.add_users(3);
+    org.set_rate_limit(1, Duration::from_secs(2));
+    // Someone else used the org's quota: the service learns it from the 429.
+    reqwest::Client::new()
+        .get(format!("{}/api/v1/users", org.url))
+        .header("authorization", "SSWS acme-token-1")
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let body = assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body).len(), 3);
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "waited for the reset"
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "integration_upstream_rate_limited_total",
+            "tenant=\"acme\""
+        ),
+        1.0
+    );
+    assert!(
+        metric(
+            &metrics,
+            "integration_upstream_retries_total",
+            "reason=\"rate_limited\""
+        ) >= 1.0
+    );
+    assert!(
+        metrics.contains("integration_rate_limit_remaining{integration=\"okta\",tenant=\"acme\"}")
+    );
+}
+
+#[tokio::test]
+async fn a_reset_beyond_the_deadline_is_a_503_with_retry_after_and_spares_the_org() {
+    let Acme { app, org, .. } = acme().await;
+    org.add_users(1);
+    org.set_rate_limit(1, Duration::from_secs(60));
+    assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let started = Instant::now();
+    let response = app.get("/okta/list_users", Some("acme")).await;
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+    assert_eq!(body["type"], "urn:problem:upstream-rate-limited");
+    assert!((50..=61).contains(&retry_after), "{retry_after}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered at once, not after waiting"
+    );
+    // The window is known to be used up: the next call does not even reach Okta.
+    let before = org.api_requests();
+    assert_problem(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+    )
+    .await;
+    assert_eq!(org.api_requests(), before);
+}
+
+#[tokio::test]
+async fn a_rotated_secret_is_picked_up_without_restart() {
+    let Acme { app, org, secret } = acme().await;
+    org.add_users(2);
+    assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    // Rotation: Okta accepts only the new token; the new value is in Secrets Manager.
+    org.set_api_token("acme-token-2");
+    put_secret(&secret, r#"{"api_token": "acme-token-2"}"#).await;
+    let body = assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body).len(), 2);
+    assert_eq!(
+        org.rejected_auth(),
+        1,
+        "the old token was tried once, then refreshed"
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "integration_auth_refreshes_total",
+            "tenant=\"acme\""
+        ),
+        1.0
+    );
+
+    // A token Okta never accepts: 502 naming the cause, the secret nowhere in it.
+    org.set_api_token("acme-token-3");
+    let body = assert_problem(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::BAD_GATEWAY,
+        None,
+    )
+    .await;
+    assert_eq!(body["title"], "Tenant credentials rejected");
+    assert!(!body.to_string().contains("acme-token"));
+    assert!(!app.metrics().await.contains("acme-token"));
+}
+
+#[tokio::test]
+async fn two_tenants_see_only_their_own_org() {
+    let acme = OktaOrg::spawn("acme").await;
+    let globex = OktaOrg::spawn("globex").await;
+    acme.set_api_token("acme-token");
+    globex.set_api_token("globex-token");
+    let acme_users = acme.add_users(3);
+    let globex_users = globex.add_users(2);
+    let (acme_secret, globex_secret) = (secret_name("acme"), secret_name("globex"));
+    put_secret(&acme_secret, "acme-token").await;
+    put_secret(&globex_secret, "globex-token").await;
+    let app = spawn_app(test_config(json!({
+        "acme": {"okta": {"base_url": acme.url, "auth": {"method": "api_token"}, "secret": acme_secret}},
+        "globex": {"okta": {"base_url": globex.url, "auth": {"method": "api_token"}, "secret": globex_secret}},
+    })))
+    .await;
+    let body = assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body), acme_users);
+    let body = assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body), globex_users);
+    // Acting as globex on an acme user: globex's org has no such user.
+    assert_problem(
+        app.post(
+            "/okta/suspend_user",
+            Some("globex"),
+            json!({"user_id": acme_users[0]}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    assert_eq!(acme.status_of(&acme_users[0]).as_deref(), Some("ACTIVE"));
+    assert_eq!(
+        acme.rejected_auth() + globex.rejected_auth(),
+        0,
+        "each org only saw its own token"
+    );
+    let all: HashSet<&String> = acme_users.iter().chain(&globex_users).collect();
+    assert_eq!(all.len(), 5);
+}
+
+#[tokio::test]
+async fn oauth_private_key_jwt_with_a_cached_access_token() {
+    let org = OktaOrg::spawn("globex").await;
+    let (private_key, public_key) = rsa_key_pair();
+    org.set_oauth_client("0oa-globex-service", &public_key, 3600);
+    org.add_users(2);
+    let secret = secret_name("globex-okta");
+    put_secret(&secret, &json!({"private_key": private_key}).to_string()).await;
+    let app = spawn_app(test_config(json!({
+        "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
+            "method": "oauth_private_key_jwt", "client_id": "0oa-globex-service", "key_id": "k1",
+            "scopes": ["okta.users.read", "okta.users.manage"]}}}
+    })))
+    .await;
+    for _ in 0..3 {
+        let body = assert_json(
+            app.get("/okta/list_users", Some("globex")).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(ids(&body).len(), 2);
+    }
+    assert_eq!(
+        org.token_requests(),
+        1,
+        "one access token for every call while it is valid"
+    );
+
+    // Okta stops accepting the token early: one 401, a new token, success.
+    org.revoke_access_tokens();
+    assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(org.token_requests(), 2);
+    assert_eq!(org.rejected_auth(), 1);
+
+    // A key Okta does not know: the token request is refused, a 502 says so.
+    let (other_key, _) = rsa_key_pair();
+    put_secret(&secret, &json!({"private_key": other_key}).to_string()).await;
+    org.revoke_access_tokens();
+    let body = assert_problem(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::BAD_GATEWAY,
+        None,
+    )
+    .await;
+    assert_eq!(body["title"], "Tenant credentials rejected");
+    assert!(body["detail"].as_str().unwrap().contains("invalid_client"));
+}
+
+#[tokio::test]
+async fn oauth_tokens_are_renewed_shortly_before_they_expire() {
+    let org = OktaOrg::spawn("globex").await;
+    let (private_key, public_key) = rsa_key_pair();
+    org.set_oauth_client("0oa-short", &public_key, 2);
+    let secret = secret_name("globex-okta");
+    put_secret(&secret, &private_key).await;
+    let app = spawn_app(test_config(json!({
+        "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
+            "method": "oauth_private_key_jwt", "client_id": "0oa-short", "scopes": ["okta.users.read"]}}}
+    })))
+    .await;
+    assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(org.token_requests(), 1);
+    tokio::time::sleep(Duration::from_millis(1900)).await;
+    assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        org.token_requests(),
+        2,
+        "renewed before expiry, without a 401"
+    );
+    assert_eq!(org.rejected_auth(), 0);
+}

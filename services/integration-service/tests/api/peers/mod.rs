@@ -1,0 +1,3 @@
+//! Upstreams for the tests, in process, each on a random port.
+pub mod okta;
+pub mod partner;

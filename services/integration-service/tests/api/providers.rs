@@ -1,0 +1,333 @@
+//! Provider sync against the partner API with faults: retries, exhaustion, validation,
+//! idempotent re-sync, the recorded runs, and the one-shot CLI's exit code.
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_json, assert_problem, direct_sdk, spawn_app, test_config, TestApp};
+use crate::peers::partner::{Fault, Partner};
+
+fn providers() -> Vec<Value> {
+    vec![
+        json!({"id": "p-1", "name": "Dr. Ada Lovelace", "specialty": "cardiology", "npi": "1234567890", "phone": "+1 555 0100", "city": "London"}),
+        json!({"id": "p-2", "name": "Dr. Grace Hopper", "specialty": "oncology", "npi": null}),
+        json!({"id": "p-3", "name": "Dr. Alan Turing", "specialty": "neurology", "city": "Manchester"}),
+    ]
+}
+
+fn tenants(partner: &Partner) -> Value {
+    json!({"acme": {"providers": {"base_url": partner.url, "auth": {"method": "checksum"}}}})
+}
+
+async fn setup() -> (TestApp, Partner) {
+    let partner = Partner::spawn().await;
+    partner.set_providers(providers());
+    let app = spawn_app(test_config(tenants(&partner))).await;
+    (app, partner)
+}
+
+async fn sync(app: &TestApp) -> reqwest::Response {
+    app.client
+        .post(app.url("/providers/sync_providers"))
+        .header("X-Tenant-Id", "acme")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn string(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
+    match &item[name] {
+        AttributeValue::S(s) => s.clone(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_clean_sync_stores_every_provider_and_records_the_run() {
+    let (app, partner) = setup().await;
+    let run = assert_json(sync(&app).await, StatusCode::OK).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(
+        (
+            run["fetched"].as_u64(),
+            run["stored"].as_u64(),
+            run["invalid"].as_u64()
+        ),
+        (Some(3), Some(3), Some(0))
+    );
+    assert!(run["finished_at"].is_string() && run["errors"] == json!([]));
+    assert_eq!((partner.auth_calls(), partner.provider_calls()), (1, 1));
+
+    let page = assert_json(
+        app.get("/providers/list_providers?limit=2", Some("acme"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page["providers"].as_array().unwrap().len(), 2);
+    let first = &page["providers"][0];
+    assert_eq!(first["id"], "p-1");
+    assert_eq!(first["npi"], "1234567890");
+    assert!(first["first_seen_at"].is_string() && first["last_sync_run_id"] == run["run_id"]);
+    let next = page["next"].as_str().expect("more");
+    let rest = assert_json(
+        app.get(
+            &format!("/providers/list_providers?next={next}"),
+            Some("acme"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rest["providers"][0]["id"], "p-3");
+
+    let runs = assert_json(
+        app.get("/providers/list_sync_runs", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(runs["runs"][0]["run_id"], run["run_id"]);
+    assert_eq!(runs["runs"][0]["status"], "succeeded");
+    // A cursor is checked, not passed to DynamoDB blindly.
+    assert_problem(
+        app.get("/providers/list_providers?next=garbage", Some("acme"))
+            .await,
+        StatusCode::BAD_REQUEST,
+        Some("next"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_records_are_reported_and_not_stored() {
+    let (app, partner) = setup().await;
+    let mut records = providers();
+    records.push(json!({"id": "p-4", "specialty": "dermatology"}));
+    records.push(json!({"id": "p-5", "name": "Dr. X", "specialty": "x", "npi": "12ab"}));
+    records.push(json!({"name": "No Id", "specialty": "x"}));
+    records.push(json!({"id": "p-1", "name": "Duplicate", "specialty": "x"}));
+    partner.set_providers(records);
+    let run = assert_json(sync(&app).await, StatusCode::OK).await;
+    assert_eq!(run["status"], "partial");
+    assert_eq!(
+        (
+            run["fetched"].as_u64(),
+            run["stored"].as_u64(),
+            run["invalid"].as_u64()
+        ),
+        (Some(7), Some(3), Some(4))
+    );
+    let invalid = run["invalid_records"].as_array().unwrap();
+    assert_eq!(
+        invalid[0],
+        json!({"index": 3, "id": "p-4", "errors": [{"field": "name", "message": "is missing"}]})
+    );
+    assert_eq!(invalid[1]["errors"][0]["field"], "npi");
+    assert_eq!(invalid[2]["id"], Value::Null);
+    assert_eq!(
+        invalid[3]["errors"][0]["message"],
+        "appears twice in the response"
+    );
+    let stored = app.items("providers", "acme").await;
+    let mut ids: Vec<String> = stored
+        .iter()
+        .map(|item| string(item, "provider_id"))
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["p-1", "p-2", "p-3"]);
+    assert_eq!(
+        string(&stored[0], "name"),
+        "Dr. Ada Lovelace",
+        "the duplicate did not overwrite"
+    );
+}
+
+#[tokio::test]
+async fn each_fault_once_is_retried_and_the_sync_succeeds() {
+    let faults = [
+        Fault::Drop,
+        Fault::Delay(Duration::from_millis(2500)),
+        Fault::Status(500),
+        Fault::Status(503),
+        Fault::Truncated,
+    ];
+    for fault in faults {
+        let (app, partner) = setup().await;
+        partner.provider_faults(std::slice::from_ref(&fault));
+        let run = assert_json(sync(&app).await, StatusCode::OK).await;
+        assert_eq!(run["status"], "succeeded", "{fault:?}: {run}");
+        assert_eq!(run["stored"], 3, "{fault:?}");
+        assert_eq!(
+            partner.provider_calls(),
+            2,
+            "{fault:?}: one failure, one retry"
+        );
+    }
+    for fault in [
+        Fault::Drop,
+        Fault::Status(502),
+        Fault::Delay(Duration::from_millis(2500)),
+    ] {
+        let (app, partner) = setup().await;
+        partner.auth_faults(std::slice::from_ref(&fault));
+        let run = assert_json(sync(&app).await, StatusCode::OK).await;
+        assert_eq!(run["status"], "succeeded", "auth {fault:?}: {run}");
+        assert_eq!(partner.auth_calls(), 2, "auth {fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn success_on_the_last_attempt() {
+    let (app, partner) = setup().await;
+    partner.auth_faults(&[Fault::Status(500), Fault::Drop]);
+    partner.provider_faults(&[Fault::Truncated, Fault::Drop]);
+    let run = assert_json(sync(&app).await, StatusCode::OK).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!((partner.auth_calls(), partner.provider_calls()), (3, 3));
+}
+
+#[tokio::test]
+async fn exhausted_retries_record_a_failed_run_and_answer_502_with_its_id() {
+    let (app, partner) = setup().await;
+    partner.provider_faults(&[Fault::Status(500), Fault::Truncated, Fault::Drop]);
+    let body = assert_problem(sync(&app).await, StatusCode::BAD_GATEWAY, None).await;
+    assert_eq!(body["type"], "urn:problem:provider-sync-failed");
+    let run_id = body["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["run"]["status"], "failed");
+    let error = body["run"]["errors"][0].as_str().unwrap();
+    assert!(
+        error.contains("GET /providers") && error.contains("3 attempts"),
+        "{error}"
+    );
+    assert_eq!(partner.provider_calls(), 3, "no fourth attempt");
+    assert!(
+        app.items("providers", "acme").await.is_empty(),
+        "nothing half-stored"
+    );
+
+    let runs = assert_json(
+        app.get("/providers/list_sync_runs", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(runs["runs"][0]["run_id"], run_id.as_str());
+    assert_eq!(runs["runs"][0]["status"], "failed");
+    assert!(runs["runs"][0]["finished_at"].is_string());
+
+    // Auth exhausted: the providers are never asked.
+    let (app, partner) = setup().await;
+    partner.auth_faults(&[
+        Fault::Drop,
+        Fault::Status(500),
+        Fault::Delay(Duration::from_millis(2500)),
+    ]);
+    let body = assert_problem(sync(&app).await, StatusCode::BAD_GATEWAY, None).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("GET /auth"),
+        "{body}"
+    );
+    assert_eq!((partner.auth_calls(), partner.provider_calls()), (3, 0));
+}
+
+#[tokio::test]
+async fn re_sync_updates_without_duplicates_and_keeps_first_seen() {
+    let (app, partner) = setup().await;
+    assert_json(sync(&app).await, StatusCode::OK).await;
+    let before = app.items("providers", "acme").await;
+    let first_seen = string(&before[0], "first_seen_at");
+    let last_seen = string(&before[0], "last_seen_at");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut changed = providers();
+    changed[0]["name"] = json!("Dr. Ada King");
+    changed[0]["phone"] = Value::Null;
+    changed.push(json!({"id": "p-9", "name": "Dr. New", "specialty": "pediatrics"}));
+    partner.set_providers(changed);
+    let run = assert_json(sync(&app).await, StatusCode::OK).await;
+    assert_eq!(run["stored"], 4);
+
+    let after = app.items("providers", "acme").await;
+    assert_eq!(after.len(), 4, "upserted by id: no duplicates");
+    let ada = after
+        .iter()
+        .find(|i| string(i, "provider_id") == "p-1")
+        .unwrap();
+    assert_eq!(string(ada, "name"), "Dr. Ada King");
+    assert_eq!(
+        ada["phone"],
+        AttributeValue::Null(true),
+        "a dropped value does not linger"
+    );
+    assert_eq!(string(ada, "first_seen_at"), first_seen);
+    assert!(string(ada, "last_seen_at") > last_seen);
+    assert_eq!(
+        string(ada, "last_sync_run_id"),
+        run["run_id"].as_str().unwrap()
+    );
+    // The cached partner token is reused: one /auth for two runs.
+    assert_eq!(partner.auth_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_token_the_partner_no_longer_accepts_is_replaced_once() {
+    let (app, partner) = setup().await;
+    assert_json(sync(&app).await, StatusCode::OK).await;
+    // Someone else authenticated: the partner's previous token is now invalid.
+    reqwest::get(format!("{}/auth", partner.url)).await.unwrap();
+    let run = assert_json(sync(&app).await, StatusCode::OK).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(
+        partner.auth_calls(),
+        3,
+        "first, someone else's, the refresh"
+    );
+}
+
+/// The run record the job prints as a JSON line (among the log lines).
+fn printed_run(stdout: &[u8]) -> Value {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|json| json["run_id"].is_string() && json["tenant_id"] == "acme")
+        .expect("a run line on stdout")
+}
+
+#[tokio::test]
+async fn the_sync_job_exits_non_zero_when_a_run_fails() {
+    let partner = Partner::spawn().await;
+    partner.set_providers(providers());
+    let config = test_config(tenants(&partner));
+    let sdk = direct_sdk().await;
+    let runs = integration_service::sync_providers(&config, &sdk, None)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(integration_service::all_succeeded(&runs));
+
+    // The built binary, as the CronJob runs it (async: the partner serves on this runtime).
+    let run_binary = |partner: &Partner| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_integration-service"))
+            .arg("sync-providers")
+            .env("TENANTS_JSON", tenants(partner).to_string())
+            .env("TABLE_PREFIX", &config.common.table_prefix)
+            .env("AUTO_CREATE_RESOURCES", "true")
+            .env("UPSTREAM_TIMEOUT_SECONDS", "1")
+            .env("UPSTREAM_RETRY_BASE_SECONDS", "0.02")
+            .env("LOG_FORMAT", "pretty")
+            .output()
+    };
+    let ok = run_binary(&partner).await.unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(printed_run(&ok.stdout)["status"], "succeeded");
+
+    partner.provider_faults(&[Fault::Status(500), Fault::Status(500), Fault::Status(500)]);
+    let failed = run_binary(&partner).await.unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(printed_run(&failed.stdout)["status"], "failed");
+}

@@ -1,0 +1,231 @@
+//! The generic parts every capability gets: catalogue, routing, tenant, method,
+//! parameter validation, OpenAPI.
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp,
+};
+use crate::peers::okta::OktaOrg;
+
+/// One tenant `acme` with Okta only.
+async fn app_with_acme() -> (TestApp, OktaOrg) {
+    let org = OktaOrg::spawn("acme").await;
+    let secret = secret_name("acme-okta");
+    org.set_api_token("acme-token");
+    put_secret(&secret, "acme-token").await;
+    let app = spawn_app(test_config(json!({
+        "acme": {"okta": {"base_url": org.url, "auth": {"method": "api_token"}, "secret": secret}}
+    })))
+    .await;
+    (app, org)
+}
+
+#[tokio::test]
+async fn the_catalogue_lists_integrations_and_describes_capabilities() {
+    let (app, _) = app_with_acme().await;
+    let body = assert_json(app.get("/integrations", None).await, StatusCode::OK).await;
+    let names: Vec<&str> = body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["okta", "providers"]);
+    assert_eq!(
+        body["integrations"][0]["auth_methods"],
+        json!(["api_token", "oauth_private_key_jwt"])
+    );
+
+    let okta = assert_json(app.get("/capabilities/okta", None).await, StatusCode::OK).await;
+    let list = &okta["capabilities"][0];
+    assert_eq!(list["name"], "list_users");
+    assert_eq!(list["method"], "GET");
+    assert_eq!(list["scope"], "integrations:read");
+    assert!(list["params_schema"]["properties"]["limit"].is_object());
+    let suspend = okta["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "suspend_user")
+        .unwrap();
+    assert_eq!(suspend["method"], "POST");
+    assert_eq!(suspend["scope"], "integrations:write");
+
+    let body = assert_problem(
+        app.get("/capabilities/salesforce", None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:problem:unknown-integration");
+}
+
+#[tokio::test]
+async fn unknown_integration_capability_and_tenant_are_404_problems() {
+    let (app, org) = app_with_acme().await;
+    let cases = [
+        (
+            "/salesforce/list_users",
+            Some("acme"),
+            "urn:problem:unknown-integration",
+        ),
+        (
+            "/okta/list_groups",
+            Some("acme"),
+            "urn:problem:unknown-capability",
+        ),
+        (
+            "/okta/list_users",
+            Some("initech"),
+            "urn:problem:unknown-tenant",
+        ),
+        (
+            "/providers/list_providers",
+            Some("acme"),
+            "urn:problem:integration-not-configured",
+        ),
+    ];
+    for (path, tenant, kind) in cases {
+        let body = assert_problem(app.get(path, tenant).await, StatusCode::NOT_FOUND, None).await;
+        assert_eq!(body["type"], kind, "{path}");
+    }
+    assert_eq!(org.api_requests(), 0, "nothing reached Okta");
+}
+
+#[tokio::test]
+async fn the_wrong_method_is_405_with_allow() {
+    let (app, org) = app_with_acme().await;
+    let response = app.post("/okta/list_users", Some("acme"), json!({})).await;
+    assert_eq!(response.headers()["allow"], "GET");
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
+
+    let response = app.get("/okta/suspend_user?user_id=x", Some("acme")).await;
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
+
+    let response = app
+        .client
+        .delete(app.url("/okta/delete_user"))
+        .header("X-Tenant-Id", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
+    assert_eq!(org.api_requests(), 0);
+}
+
+#[tokio::test]
+async fn parameters_are_validated_before_any_upstream_call() {
+    let (app, org) = app_with_acme().await;
+    // Rules broken: 422 naming every field.
+    let body = assert_problem(
+        app.get("/okta/list_users?limit=500&search=", Some("acme"))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("limit"),
+    )
+    .await;
+    assert_eq!(body["errors"][1]["field"], "search");
+    assert_problem(
+        app.post(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": "../../admin"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("user_id"),
+    )
+    .await;
+    // Shape wrong: 400 naming the field (wrong type, missing, unknown).
+    assert_problem(
+        app.get("/okta/list_users?limit=many", Some("acme")).await,
+        StatusCode::BAD_REQUEST,
+        Some("limit"),
+    )
+    .await;
+    assert_problem(
+        app.post("/okta/suspend_user", Some("acme"), json!({}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        Some("user_id"),
+    )
+    .await;
+    assert_problem(
+        app.get("/okta/list_users?limt=5", Some("acme")).await,
+        StatusCode::BAD_REQUEST,
+        Some("limt"),
+    )
+    .await;
+    // The tenant header: required and well-formed.
+    assert_problem(
+        app.get("/okta/list_users", None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("X-Tenant-Id"),
+    )
+    .await;
+    assert_problem(
+        app.get("/okta/list_users", Some("ACME Inc")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("X-Tenant-Id"),
+    )
+    .await;
+    // A body that is not JSON.
+    let response = app
+        .client
+        .post(app.url("/okta/suspend_user"))
+        .header("X-Tenant-Id", "acme")
+        .header("content-type", "text/plain")
+        .body("user_id=1")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
+    assert_eq!(org.api_requests(), 0, "nothing reached Okta");
+}
+
+#[tokio::test]
+async fn every_capability_is_in_the_openapi_with_its_schemas_and_scope() {
+    let (app, _) = app_with_acme().await;
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let list = &spec["paths"]["/okta/list_users"]["get"];
+    assert_eq!(list["security"][0]["oidc"][0], "integrations:read");
+    let params: Vec<&str> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        params,
+        ["X-Tenant-Id", "limit", "after", "search", "filter", "all"]
+    );
+    assert_eq!(
+        list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/UsersPage"
+    );
+    let suspend = &spec["paths"]["/okta/suspend_user"]["post"];
+    assert_eq!(suspend["security"][0]["oidc"][0], "integrations:write");
+    assert_eq!(
+        suspend["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/UserParams"
+    );
+    assert!(suspend["responses"]["409"].is_object());
+    let sync = &spec["paths"]["/providers/sync_providers"]["post"];
+    assert!(sync["responses"]["202"].is_object() && sync["responses"]["502"].is_object());
+    for schema in [
+        "UsersPage",
+        "OktaUser",
+        "SyncRun",
+        "StoredProvider",
+        "Problem",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "{schema}"
+        );
+    }
+    assert!(spec["components"]["securitySchemes"]["oidc"].is_object());
+}
