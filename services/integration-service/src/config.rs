@@ -54,6 +54,11 @@ pub struct Config {
     pub okta_list_all_max_users: usize,
     /// Budget of one provider sync run (every attempt of every call).
     pub sync_deadline: Duration,
+    /// The OpenID Connect issuer whose access tokens callers present (required to serve;
+    /// the sync job does not need it).
+    pub oidc_issuer: Option<String>,
+    /// The `aud` those tokens must carry.
+    pub oidc_audience: String,
 }
 
 impl Config {
@@ -90,6 +95,8 @@ impl Config {
             upstream,
             okta_list_all_max_users: env.or("OKTA_LIST_ALL_MAX_USERS", 1000),
             sync_deadline: env.seconds_or("SYNC_DEADLINE_SECONDS", Duration::from_secs(120)),
+            oidc_issuer: env.optional("OIDC_ISSUER_URL"),
+            oidc_audience: env.or("OIDC_AUDIENCE", "integration-api".to_owned()),
         };
         env.finish()?;
         Ok(config)

@@ -1,5 +1,6 @@
 //! integration-service: integration capabilities per tenant (Okta users, partner
 //! providers) behind one generic capability model, and the provider sync job.
+pub mod auth;
 pub mod capability;
 pub mod config;
 pub mod error;
@@ -22,6 +23,7 @@ use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, EnvSecretStore, SecretStore};
 use common::server::App;
 
+use crate::auth::OidcVerifier;
 use crate::capability::Registry;
 use crate::config::{Config, SecretsBackend};
 use crate::integrations::providers::sync::SyncJob;
@@ -34,7 +36,9 @@ use crate::upstream::{Upstream, Upstreams};
 /// Everything the service is made of, before it becomes a router (the sync job uses the
 /// same parts without serving).
 pub struct Parts {
-    pub state: AppState,
+    pub registry: Registry,
+    pub upstreams: Upstreams,
+    pub service_metrics: ServiceMetrics,
     pub sync: SyncJob,
     pub health: Health,
     pub metrics: Arc<Metrics>,
@@ -115,13 +119,9 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
         tables: vec![providers_table, runs_table],
     })]);
     Ok(Parts {
-        state: AppState {
-            registry: Arc::new(registry),
-            tenants: Arc::new(config.tenants.clone()),
-            upstreams: Arc::new(upstreams),
-            metrics: service_metrics,
-            call_deadline: config.upstream.deadline,
-        },
+        registry,
+        upstreams,
+        service_metrics,
         sync,
         health,
         metrics,
@@ -130,10 +130,22 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
 
 /// Builds the HTTP application.
 pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
+    let issuer = config
+        .oidc_issuer
+        .clone()
+        .context("OIDC_ISSUER_URL is required to serve (callers authenticate with its tokens)")?;
     let parts = parts(config, sdk).await?;
-    let spec = routes::spec(&parts.state.registry);
+    let spec = routes::spec(&parts.registry);
+    let state = AppState {
+        registry: Arc::new(parts.registry),
+        tenants: Arc::new(config.tenants.clone()),
+        upstreams: Arc::new(parts.upstreams),
+        metrics: parts.service_metrics,
+        call_deadline: config.upstream.deadline,
+        verifier: Arc::new(OidcVerifier::new(issuer, config.oidc_audience.clone())),
+    };
     let app = App {
-        api: routes::router(parts.state),
+        api: routes::router(state),
         spec,
         health: parts.health.clone(),
         metrics: parts.metrics,
@@ -155,7 +167,7 @@ pub async fn sync_providers(
     let integration = "providers";
     let tenants = match only_tenant {
         Some(tenant) => vec![tenant.to_owned()],
-        None => parts.state.upstreams.tenants_of(integration),
+        None => parts.upstreams.tenants_of(integration),
     };
     anyhow::ensure!(
         !tenants.is_empty(),
@@ -164,7 +176,6 @@ pub async fn sync_providers(
     let mut runs = Vec::new();
     for tenant in tenants {
         let upstream = parts
-            .state
             .upstreams
             .get(&tenant, integration)
             .with_context(|| format!("tenant {tenant} has no providers integration configured"))?;

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::OidcVerifier;
 use crate::capability::Registry;
 use crate::metrics::ServiceMetrics;
 use crate::tenants::Tenants;
@@ -15,4 +16,5 @@ pub struct AppState {
     pub metrics: ServiceMetrics,
     /// Budget of one capability call's upstream work.
     pub call_deadline: Duration,
+    pub verifier: Arc<OidcVerifier>,
 }

@@ -3,7 +3,8 @@ use common::extract::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::capability::{Capability, Kind, Registered};
+use crate::auth::Caller;
+use crate::capability::{Capability, Kind, Registered, READ_SCOPE};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tenants::AuthKind;
@@ -72,8 +73,12 @@ fn descriptor(integration: &Registered, capability: &Capability) -> CapabilityDe
         (status = 401, description = "Missing or invalid bearer token", body = common::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks scope integrations:read", body = common::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_integrations(State(state): State<AppState>) -> Json<IntegrationList> {
-    Json(IntegrationList {
+pub async fn list_integrations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<IntegrationList>, ApiError> {
+    caller.require(READ_SCOPE)?;
+    Ok(Json(IntegrationList {
         integrations: state
             .registry
             .iter()
@@ -84,7 +89,7 @@ pub async fn list_integrations(State(state): State<AppState>) -> Json<Integratio
                 capabilities: integration.capabilities.iter().map(|c| c.name).collect(),
             })
             .collect(),
-    })
+    }))
 }
 
 /// One integration's capabilities: kind, method, path, scope and schemas.
@@ -99,8 +104,10 @@ pub async fn list_integrations(State(state): State<AppState>) -> Json<Integratio
     ))]
 pub async fn list_capabilities(
     State(state): State<AppState>,
+    caller: Caller,
     Path(integration): Path<String>,
 ) -> Result<Json<IntegrationCapabilities>, ApiError> {
+    caller.require(READ_SCOPE)?;
     let registered = state
         .registry
         .get(&integration)

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
+use crate::auth::Caller;
 use crate::capability::openapi::TENANT_HEADER;
 use crate::capability::{Call, Input, Kind};
 use crate::error::ApiError;
@@ -14,11 +15,13 @@ use crate::tenants::valid_tenant_id;
 
 pub async fn execute(
     State(state): State<AppState>,
+    // Authentication first: unauthenticated callers learn nothing, not even 404s.
+    caller: Caller,
     Path((integration, capability)): Path<(String, String)>,
     method: Method,
     request: Request,
 ) -> Response {
-    match run(&state, &integration, &capability, method, request).await {
+    match run(&state, &caller, &integration, &capability, method, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
@@ -47,6 +50,7 @@ fn tenant(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
 
 async fn run(
     state: &AppState,
+    caller: &Caller,
     integration: &str,
     capability: &str,
     method: Method,
@@ -69,6 +73,7 @@ async fn run(
             allow: capability.kind.method_name(),
         });
     }
+    caller.require(capability.kind.scope())?;
     let tenant = tenant(state, request.headers())?;
     let upstream = state
         .upstreams

@@ -7,12 +7,17 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::peers::issuer::Issuer;
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub table_prefix: String,
     /// The emulator directly, to see what the service stored.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub issuer: Issuer,
+    /// A token with both scopes, sent by `get` and `post`.
+    pub token: String,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -34,6 +39,8 @@ pub fn test_config(tenants: Value) -> Config {
         },
         okta_list_all_max_users: 1000,
         sync_deadline: Duration::from_secs(20),
+        oidc_issuer: None,
+        oidc_audience: crate::peers::issuer::AUDIENCE.into(),
     }
 }
 
@@ -67,7 +74,10 @@ pub async fn put_secret(name: &str, value: &str) {
     }
 }
 
-pub async fn spawn_app(config: Config) -> TestApp {
+/// Spawns the app with `config`, its callers' tokens from a fresh issuer.
+pub async fn spawn_app(mut config: Config) -> TestApp {
+    let issuer = Issuer::spawn().await;
+    config.oidc_issuer = Some(issuer.url.clone());
     let sdk = direct_sdk().await;
     let app = integration_service::build(&config, &sdk)
         .await
@@ -88,6 +98,8 @@ pub async fn spawn_app(config: Config) -> TestApp {
         client: reqwest::Client::new(),
         table_prefix: config.common.table_prefix.clone(),
         dynamodb: common::aws::dynamodb(&sdk),
+        token: issuer.token("integrations:read integrations:write"),
+        issuer,
         _shutdown: shutdown,
     }
 }
@@ -97,18 +109,45 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// `GET path` as tenant `tenant` (None: no tenant header).
+    /// `GET path` as tenant `tenant` (None: no tenant header), with the full-scope token.
     pub async fn get(&self, path: &str, tenant: Option<&str>) -> Response {
+        self.get_with(path, tenant, Some(&self.token)).await
+    }
+
+    /// `GET path` with `token` (None: no Authorization header).
+    pub async fn get_with(
+        &self,
+        path: &str,
+        tenant: Option<&str>,
+        token: Option<&str>,
+    ) -> Response {
         let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(tenant) = tenant {
             request = request.header("X-Tenant-Id", tenant);
         }
         request.send().await.unwrap()
     }
 
-    /// `POST path` with a JSON body as tenant `tenant`.
+    /// `POST path` with a JSON body as tenant `tenant`, with the full-scope token.
     pub async fn post(&self, path: &str, tenant: Option<&str>, body: Value) -> Response {
+        self.post_with(path, tenant, body, Some(&self.token)).await
+    }
+
+    /// `POST path` with `token` (None: no Authorization header).
+    pub async fn post_with(
+        &self,
+        path: &str,
+        tenant: Option<&str>,
+        body: Value,
+        token: Option<&str>,
+    ) -> Response {
         let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(tenant) = tenant {
             request = request.header("X-Tenant-Id", tenant);
         }

@@ -31,6 +31,7 @@ async fn setup() -> (TestApp, Partner) {
 async fn sync(app: &TestApp) -> reqwest::Response {
     app.client
         .post(app.url("/providers/sync_providers"))
+        .bearer_auth(&app.token)
         .header("X-Tenant-Id", "acme")
         .send()
         .await

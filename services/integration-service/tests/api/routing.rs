@@ -107,6 +107,7 @@ async fn the_wrong_method_is_405_with_allow() {
     let response = app
         .client
         .delete(app.url("/okta/delete_user"))
+        .bearer_auth(&app.token)
         .header("X-Tenant-Id", "acme")
         .send()
         .await
@@ -176,6 +177,7 @@ async fn parameters_are_validated_before_any_upstream_call() {
     let response = app
         .client
         .post(app.url("/okta/suspend_user"))
+        .bearer_auth(&app.token)
         .header("X-Tenant-Id", "acme")
         .header("content-type", "text/plain")
         .body("user_id=1")
@@ -228,4 +230,102 @@ async fn every_capability_is_in_the_openapi_with_its_schemas_and_scope() {
         );
     }
     assert!(spec["components"]["securitySchemes"]["oidc"].is_object());
+}
+
+#[tokio::test]
+async fn callers_need_a_valid_token_with_the_capability_s_scope() {
+    let (app, org) = app_with_acme().await;
+    let user = org.add_user("ACTIVE");
+    // No token, a garbage token, a wrong audience, an expired one: 401 before anything else.
+    let no_token = app.get_with("/okta/list_users", Some("acme"), None).await;
+    assert!(no_token.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    assert_problem(no_token, StatusCode::UNAUTHORIZED, None).await;
+    assert_problem(
+        app.get_with("/nope/nope", None, None).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for token in [
+        "not-a-jwt".to_owned(),
+        app.issuer
+            .mint(json!({"scope": "integrations:read", "aud": "sales-api"})),
+        app.issuer
+            .mint(json!({"scope": "integrations:read", "exp": now - 120})),
+        app.issuer
+            .mint(json!({"scope": "integrations:read", "iss": "https://evil.example"})),
+    ] {
+        let response = app
+            .get_with("/okta/list_users", Some("acme"), Some(&token))
+            .await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
+    }
+    assert_problem(
+        app.get_with("/integrations", None, None).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+
+    // Read scope: reads and the catalogue, not writes.
+    let reader = app.issuer.token("integrations:read");
+    assert_json(
+        app.get_with("/okta/list_users", Some("acme"), Some(&reader))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_json(
+        app.get_with("/integrations", None, Some(&reader)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let response = app
+        .post_with(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": user}),
+            Some(&reader),
+        )
+        .await;
+    assert!(response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("insufficient_scope"));
+    assert_problem(response, StatusCode::FORBIDDEN, None).await;
+    assert_eq!(org.status_of(&user).as_deref(), Some("ACTIVE"));
+
+    // Write scope: writes, not reads.
+    let writer = app.issuer.token("integrations:write");
+    assert_problem(
+        app.get_with("/okta/list_users", Some("acme"), Some(&writer))
+            .await,
+        StatusCode::FORBIDDEN,
+        None,
+    )
+    .await;
+    assert_json(
+        app.post_with(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": user}),
+            Some(&writer),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(org.status_of(&user).as_deref(), Some("SUSPENDED"));
+    // The scope claim may also be an `scp` array.
+    let scp = app.issuer.mint(json!({"scp": ["integrations:read"]}));
+    assert_json(
+        app.get_with("/okta/list_users", Some("acme"), Some(&scp))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
 }
