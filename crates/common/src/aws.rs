@@ -431,7 +431,7 @@ mod tests {
         assert_eq!(problem.status, 400);
         assert_eq!(problem.errors[0].field, "next");
         assert!(
-            decode_cursor("e30").is_err(),
+            decode_cursor("e30", &["id"]).is_err(),
             "an empty key `{{}}` is no cursor"
         );
     }

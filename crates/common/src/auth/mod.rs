@@ -1,0 +1,1 @@
+//! OpenID Connect bearer-token verification. Owned by the OIDC work.
