@@ -23,7 +23,8 @@ healthy() {
 }
 
 install() {
-  local stamp="$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
+  local stamp
+  stamp="$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
   echo "emulator: installing moto into $VENV" >&2
   python3 -m venv "$VENV"
