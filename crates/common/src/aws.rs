@@ -93,6 +93,48 @@ where
     }
 }
 
+/// Reads a stored item into `T`. An item the code cannot read is a bug or a bad manual edit,
+/// not the client's fault: it is logged (without its content) and answered 500.
+pub fn from_item<T: serde::de::DeserializeOwned>(
+    store: &str,
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, Problem> {
+    serde_dynamo::from_item(item).map_err(|error| {
+        tracing::error!(%error, "unreadable item in {store}");
+        Problem::internal()
+    })
+}
+
+/// Writes `value` as an item; the records the services store always convert.
+pub fn to_item<T: Serialize>(value: &T) -> HashMap<String, AttributeValue> {
+    serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
+}
+
+/// True when a write failed only because its condition expression did not hold.
+pub fn is_conditional_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    matches!(error, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// The problem for a failed paginated read (Scan/Query with a client's cursor): DynamoDB
+/// rejects a start key that does not fit the table with a `ValidationException`, which is
+/// the client's bad cursor (400), not a server fault.
+pub fn paging_problem<E, R>(what: &str, error: &SdkError<E, R>) -> Problem
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error {
+        SdkError::ServiceError(e) if e.err().code() == Some("ValidationException") => {
+            invalid_cursor()
+        }
+        _ => problem_for(what, error),
+    }
+}
+
+fn invalid_cursor() -> Problem {
+    Problem::malformed("next: not a cursor returned by this API").field("next", "invalid cursor")
+}
+
 // ---------------------------------------------------------------------------------------
 // Table definitions: the single source of truth for keys, indexes and TTL. Services create
 // their tables from these in dev/tests, print them with `<service> print-tables`, and CI
@@ -374,10 +416,7 @@ pub fn decode_cursor(
     cursor: &str,
     key_names: &[&str],
 ) -> Result<HashMap<String, AttributeValue>, Problem> {
-    let invalid = || {
-        Problem::malformed("next: not a cursor returned by this API")
-            .field("next", "invalid cursor")
-    };
+    let invalid = invalid_cursor;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| invalid())?;

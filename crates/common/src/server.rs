@@ -5,6 +5,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode};
@@ -34,10 +36,46 @@ pub struct App {
     pub metrics: Arc<Metrics>,
 }
 
+/// A service ready to serve: the complete router and the readiness state that the
+/// shutdown sequence turns to "draining".
+pub struct Service {
+    pub router: Router,
+    pub health: Health,
+}
+
+impl Service {
+    /// Binds `BIND_ADDR` and serves until SIGTERM or SIGINT, then drains and finishes
+    /// in-flight requests (see [`serve`]).
+    pub async fn run(self, name: &str, config: &CommonConfig) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", config.bind_addr))?;
+        tracing::info!(address = %listener.local_addr()?, "{name} listening");
+        serve(
+            listener,
+            self.router,
+            self.health,
+            config,
+            shutdown_signal(),
+        )
+        .await?;
+        tracing::info!("{name} stopped");
+        Ok(())
+    }
+}
+
 impl App {
-    /// The complete router: service routes, `/healthz`, `/readyz`, `/metrics`,
-    /// `/openapi.json`, `/swagger`, and the shared middleware.
-    pub fn into_router(self, config: &CommonConfig) -> Router {
+    /// The service: its routes, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
+    /// `/swagger`, and the shared middleware.
+    pub fn into_service(self, config: &CommonConfig) -> Service {
+        let health = self.health.clone();
+        Service {
+            router: self.into_router(config),
+            health,
+        }
+    }
+
+    fn into_router(self, config: &CommonConfig) -> Router {
         let operations = OpenApiRouter::new()
             .routes(routes!(health::healthz))
             .routes(routes!(health::readyz))

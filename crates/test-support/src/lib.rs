@@ -1,4 +1,5 @@
 //! Shared pieces of the services' integration-test harnesses.
+pub mod app;
 pub mod emulator;
 pub mod oidc;
 pub mod proxy;

@@ -16,12 +16,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use axum::Router;
 use common::aws::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, EnvSecretStore, SecretStore};
-use common::server::App;
+use common::server::{App, Service};
 
 use crate::auth::OidcVerifier;
 use crate::capability::Registry;
@@ -42,12 +41,6 @@ pub struct Parts {
     pub sync: SyncJob,
     pub health: Health,
     pub metrics: Arc<Metrics>,
-}
-
-/// The running application's parts, for `main` and for the test harness.
-pub struct Application {
-    pub router: Router,
-    pub health: Health,
 }
 
 /// Connects a tenant's configured integrations, refusing unknown integrations and auth
@@ -129,7 +122,7 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
 }
 
 /// Builds the HTTP application.
-pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> {
     let issuer = config
         .oidc_issuer
         .clone()
@@ -147,13 +140,10 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
     let app = App {
         api: routes::router(state),
         spec,
-        health: parts.health.clone(),
+        health: parts.health,
         metrics: parts.metrics,
     };
-    Ok(Application {
-        router: app.into_router(&config.common),
-        health: parts.health,
-    })
+    Ok(app.into_service(&config.common))
 }
 
 /// The one-shot sync (CronJob): every tenant with the providers integration, or only

@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use anyhow::Context;
 use integration_service::config::Config;
 
 const USAGE: &str =
@@ -31,21 +30,8 @@ async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
     let sdk = common::aws::load_sdk_config(None).await;
-    let app = integration_service::build(&config, &sdk).await?;
-    let listener = tokio::net::TcpListener::bind(config.common.bind_addr)
-        .await
-        .with_context(|| format!("binding {}", config.common.bind_addr))?;
-    tracing::info!(address = %listener.local_addr()?, "integration-service listening");
-    common::server::serve(
-        listener,
-        app.router,
-        app.health,
-        &config.common,
-        common::server::shutdown_signal(),
-    )
-    .await?;
-    tracing::info!("integration-service stopped");
-    Ok(())
+    let service = integration_service::build(&config, &sdk).await?;
+    service.run("integration-service", &config.common).await
 }
 
 /// One sync per tenant, each run's record printed as a JSON line; exit 1 if any failed.

@@ -12,13 +12,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use axum::Router;
 use common::aws::{DynamoTablesCheck, S3BucketCheck};
 use common::health::Health;
 use common::metrics::Metrics;
 use common::rate_limit::{KeyedLimiter, Limit};
 use common::secrets::{AwsSecretStore, SecretStore};
-use common::server::App;
+use common::server::{App, Service};
 use time::OffsetDateTime;
 
 use crate::auth::PasswordHasher;
@@ -30,15 +29,9 @@ use crate::store::{
     USERS_TABLE,
 };
 
-/// The running application's parts, for `main` and for the test harness.
-pub struct Application {
-    pub router: Router,
-    pub health: Health,
-}
-
 /// Builds the application against the AWS endpoints in `sdk`: creates resources when
 /// configured to, makes sure the first admin exists, and assembles the router.
-pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> {
     let dynamodb = common::aws::dynamodb(sdk);
     let s3 = common::aws::s3(sdk);
     let prefix = &config.common.table_prefix;
@@ -102,13 +95,10 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
     let app = App {
         api: routes::router(state),
         spec: routes::spec(),
-        health: health.clone(),
+        health,
         metrics: Arc::new(Metrics::new()),
     };
-    Ok(Application {
-        router: app.into_router(&config.common),
-        health,
-    })
+    Ok(app.into_service(&config.common))
 }
 
 /// Creates the configured admin account, or promotes an existing account of that name.

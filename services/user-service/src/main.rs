@@ -1,4 +1,3 @@
-use anyhow::Context;
 use user_service::config::Config;
 
 #[tokio::main]
@@ -22,19 +21,6 @@ async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
     let sdk = common::aws::load_sdk_config(None).await;
-    let app = user_service::build(&config, &sdk).await?;
-    let listener = tokio::net::TcpListener::bind(config.common.bind_addr)
-        .await
-        .with_context(|| format!("binding {}", config.common.bind_addr))?;
-    tracing::info!(address = %listener.local_addr()?, "user-service listening");
-    common::server::serve(
-        listener,
-        app.router,
-        app.health,
-        &config.common,
-        common::server::shutdown_signal(),
-    )
-    .await?;
-    tracing::info!("user-service stopped");
-    Ok(())
+    let service = user_service::build(&config, &sdk).await?;
+    service.run("user-service", &config.common).await
 }

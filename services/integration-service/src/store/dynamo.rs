@@ -25,15 +25,6 @@ where
     StoreError::Aws(common::aws::problem_for(what, &error))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    item: HashMap<String, AttributeValue>,
-) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|error| {
-        tracing::error!(%error, "unreadable item in the provider store");
-        StoreError::Aws(common::Problem::internal())
-    })
-}
-
 fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
@@ -73,23 +64,13 @@ impl DynamoProviderStore {
             .send()
             .await
             .map_err(|error| {
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.meta().code() == Some("ValidationException"))
-                {
-                    StoreError::Aws(
-                        common::Problem::malformed("next: not a cursor returned by this API")
-                            .field("next", "invalid cursor"),
-                    )
-                } else {
-                    aws_error("The provider store", error)
-                }
+                StoreError::Aws(common::aws::paging_problem("The provider store", &error))
             })?;
         let items = output
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(decode)
+            .map(|item| common::aws::from_item("The provider store", item).map_err(StoreError::Aws))
             .collect::<Result<_, _>>()?;
         Ok(Page {
             items,

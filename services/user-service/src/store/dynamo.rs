@@ -21,17 +21,14 @@ where
     StoreError::Aws(common::aws::problem_for(what, &error))
 }
 
+const USER_STORE: &str = "The user store";
+const SESSION_STORE: &str = "The session store";
+
 fn decode<T: serde::de::DeserializeOwned>(
+    store: &str,
     item: HashMap<String, AttributeValue>,
 ) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|error| {
-        tracing::error!(%error, "unreadable item in the users store");
-        StoreError::Aws(common::Problem::internal())
-    })
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> HashMap<String, AttributeValue> {
-    serde_dynamo::to_item(value).expect("records serialise to items")
+    common::aws::from_item(store, item).map_err(StoreError::Aws)
 }
 
 fn string(value: &str) -> AttributeValue {
@@ -59,18 +56,15 @@ impl UserStore for DynamoUserStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(user)))
+            .set_item(Some(common::aws::to_item(user)))
             .condition_expression("attribute_not_exists(username)")
             .send()
             .await
             .map_err(|error| {
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
+                if common::aws::is_conditional_failure(&error) {
                     StoreError::AlreadyExists
                 } else {
-                    aws_error("The user store", error)
+                    aws_error(USER_STORE, error)
                 }
             })?;
         Ok(())
@@ -85,8 +79,8 @@ impl UserStore for DynamoUserStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| aws_error("The user store", e))?;
-        output.item.map(decode).transpose()
+            .map_err(|e| aws_error(USER_STORE, e))?;
+        output.item.map(|item| decode(USER_STORE, item)).transpose()
     }
 
     async fn update_details(
@@ -124,16 +118,13 @@ impl UserStore for DynamoUserStore {
             .send()
             .await
             .map_err(|error| {
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
+                if common::aws::is_conditional_failure(&error) {
                     StoreError::Conflict
                 } else {
-                    aws_error("The user store", error)
+                    aws_error(USER_STORE, error)
                 }
             })?;
-        decode(output.attributes.unwrap_or_default())
+        decode(USER_STORE, output.attributes.unwrap_or_default())
     }
 
     async fn set_avatar(
@@ -153,7 +144,7 @@ impl UserStore for DynamoUserStore {
             .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
             .send()
             .await
-            .map_err(|error| not_found_on_condition(error, "The user store"))?;
+            .map_err(|error| not_found_on_condition(error, USER_STORE))?;
         Ok(())
     }
 
@@ -172,7 +163,7 @@ impl UserStore for DynamoUserStore {
             .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
             .send()
             .await
-            .map_err(|error| not_found_on_condition(error, "The user store"))?;
+            .map_err(|error| not_found_on_condition(error, USER_STORE))?;
         Ok(())
     }
 
@@ -184,7 +175,7 @@ impl UserStore for DynamoUserStore {
             .condition_expression("attribute_exists(username)")
             .send()
             .await
-            .map_err(|error| not_found_on_condition(error, "The user store"))?;
+            .map_err(|error| not_found_on_condition(error, USER_STORE))?;
         Ok(())
     }
 
@@ -203,25 +194,12 @@ impl UserStore for DynamoUserStore {
             .expression_attribute_names("#name", "name")
             .send()
             .await
-            .map_err(|error| {
-                // A cursor naming a key the table does not have is the client's fault.
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.meta().code() == Some("ValidationException"))
-                {
-                    StoreError::Aws(
-                        common::Problem::malformed("next: not a cursor returned by this API")
-                            .field("next", "invalid cursor"),
-                    )
-                } else {
-                    aws_error("The user store", error)
-                }
-            })?;
+            .map_err(|error| StoreError::Aws(common::aws::paging_problem(USER_STORE, &error)))?;
         let items = output
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(decode)
+            .map(|item| decode(USER_STORE, item))
             .collect::<Result<_, _>>()?;
         Ok(Page {
             items,
@@ -235,9 +213,7 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let condition_failed = matches!(&error, SdkError::ServiceError(service)
-        if service.err().code() == Some("ConditionalCheckFailedException"));
-    if condition_failed {
+    if common::aws::is_conditional_failure(&error) {
         StoreError::NotFound
     } else {
         aws_error(what, error)
@@ -261,10 +237,10 @@ impl SessionStore for DynamoSessionStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(session)))
+            .set_item(Some(common::aws::to_item(session)))
             .send()
             .await
-            .map_err(|e| aws_error("The session store", e))?;
+            .map_err(|e| aws_error(SESSION_STORE, e))?;
         Ok(())
     }
 
@@ -281,11 +257,11 @@ impl SessionStore for DynamoSessionStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| aws_error("The session store", e))?;
+            .map_err(|e| aws_error(SESSION_STORE, e))?;
         let Some(item) = output.item else {
             return Ok(None);
         };
-        let session: SessionRecord = decode(item)?;
+        let session: SessionRecord = decode(SESSION_STORE, item)?;
         Ok((session.expires_at > now).then_some(session))
     }
 
@@ -296,7 +272,7 @@ impl SessionStore for DynamoSessionStore {
             .key("token_hash", string(token_hash))
             .send()
             .await
-            .map_err(|e| aws_error("The session store", e))?;
+            .map_err(|e| aws_error(SESSION_STORE, e))?;
         Ok(())
     }
 
@@ -314,7 +290,7 @@ impl SessionStore for DynamoSessionStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| aws_error("The session store", e))?;
+                .map_err(|e| aws_error(SESSION_STORE, e))?;
             hashes.extend(
                 page.items
                     .unwrap_or_default()
@@ -348,7 +324,7 @@ impl SessionStore for DynamoSessionStore {
                     .request_items(&self.table, requests)
                     .send()
                     .await
-                    .map_err(|e| aws_error("The session store", e))?;
+                    .map_err(|e| aws_error(SESSION_STORE, e))?;
                 requests = output
                     .unprocessed_items
                     .and_then(|mut items| items.remove(&self.table))

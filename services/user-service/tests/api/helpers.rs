@@ -4,7 +4,6 @@ use std::time::Duration;
 use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 use user_service::config::{Admin, AdminPassword, Config, HashCost, LoginLimits};
 
 pub const ADMIN: &str = "admin";
@@ -28,7 +27,7 @@ pub struct TestApp {
     /// AWS clients on the emulator directly, to check what the service stored.
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
-    _shutdown: oneshot::Sender<()>,
+    _app: test_support::app::RunningApp,
 }
 
 /// The test configuration: fresh resources, a cheaper (still argon2id) hash cost.
@@ -66,29 +65,19 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: Config, endpoint: Option<String>) -> TestApp {
     let emulator = test_support::emulator::endpoint();
     let sdk = common::aws::load_sdk_config(Some(endpoint.as_deref().unwrap_or(&emulator))).await;
-    let app = user_service::build(&config, &sdk)
+    let service = user_service::build(&config, &sdk)
         .await
         .expect("app builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let (shutdown, stop) = oneshot::channel::<()>();
-    let common_config = config.common.clone();
-    tokio::spawn(async move {
-        common::server::serve(listener, app.router, app.health, &common_config, async {
-            let _ = stop.await;
-        })
-        .await
-        .unwrap();
-    });
+    let app = test_support::app::spawn(service, &config.common).await;
     let direct = common::aws::load_sdk_config(Some(&emulator)).await;
     TestApp {
-        address,
+        address: app.address.clone(),
         client: reqwest::Client::new(),
         table_prefix: config.common.table_prefix.clone(),
         bucket: config.avatar_bucket.clone(),
         dynamodb: common::aws::dynamodb(&direct),
         s3: common::aws::s3(&direct),
-        _shutdown: shutdown,
+        _app: app,
     }
 }
 
