@@ -56,6 +56,9 @@ data "aws_iam_policy_document" "service" {
     for_each = length(local.service_table_arns[each.key]) > 0 ? [1] : []
     content {
       sid = "OwnTables"
+      # TransactWriteItems/TransactGetItems have no IAM action of their own: each item is
+      # authorised as the PutItem/UpdateItem/DeleteItem/GetItem it performs, and a
+      # ConditionCheck as ConditionCheckItem.
       actions = [
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",

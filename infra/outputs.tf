@@ -49,25 +49,32 @@ output "github_deploy_role_arn" {
   value       = var.github_repository == null ? null : aws_iam_role.github_deploy[0].arn
 }
 
+locals {
+  # Service-specific environment Terraform knows (resource names); everything else comes
+  # from the chart's overlay (charts/platform-service/services/<service>.yaml).
+  helm_service_env = {
+    "user-service" = {
+      AVATAR_BUCKET            = aws_s3_bucket.avatars.bucket
+      ADMIN_PASSWORD_SECRET_ID = aws_secretsmanager_secret.service["admin_password"].name
+    }
+    "sales-service" = {
+      AFRICASTALKING_API_KEY_SECRET_ID = aws_secretsmanager_secret.service["africastalking_apikey"].name
+    }
+    "integration-service" = {}
+  }
+}
+
 output "helm_values" {
-  description = "Per-service Helm values fragment: helm upgrade ... -f <(terraform output -json helm_values | jq '.\"user-service\"')."
+  description = "Per-service Helm values, shaped like charts/platform-service/values.yaml: helm upgrade ... -f <(terraform output -json helm_values | jq '.\"user-service\"')."
   value = {
     for service in local.services : service => {
-      serviceAccount = { roleArn = aws_iam_role.service[service].arn }
-      env = merge(
-        {
-          AWS_REGION            = var.region
-          TABLE_PREFIX          = local.table_prefix
-          AUTO_CREATE_RESOURCES = "false"
-        },
-        service == "user-service" ? {
-          AVATAR_BUCKET            = aws_s3_bucket.avatars.bucket
-          ADMIN_PASSWORD_SECRET_ID = aws_secretsmanager_secret.service["admin_password"].name
-        } : {},
-        service == "sales-service" ? {
-          AFRICASTALKING_API_KEY_SECRET_ID = aws_secretsmanager_secret.service["africastalking_apikey"].name
-        } : {},
-      )
+      # Chart keys, not env entries: the chart renders AWS_REGION, TABLE_PREFIX and
+      # AUTO_CREATE_RESOURCES from these (and its schema refuses them under env).
+      aws                 = { region = var.region }
+      tablePrefix         = local.table_prefix
+      autoCreateResources = false
+      serviceAccount      = { roleArn = aws_iam_role.service[service].arn }
+      env                 = local.helm_service_env[service]
     }
   }
 }

@@ -1,18 +1,54 @@
 # DynamoDB tables of sales-service. Must match `sales-service print-tables` exactly
-# (CI drift check). Add one entry per table; format in tables.tf. Example:
-#
-#    orders = {
-#      hash_key      = { name = "customer_id", type = "S" }
-#      range_key     = { name = "order_id", type = "S" }
-#      ttl_attribute = null
-#      global_secondary_indexes = {
-#        "status-index" = {
-#          hash_key   = { name = "status", type = "S" }
-#          range_key  = { name = "created_at", type = "N" }
-#          projection = "ALL"
-#        }
-#      }
-#    }
+# (scripts/infra/check_table_drift.py fails CI otherwise). Names are WITHOUT the
+# environment prefix; format in tables.tf. The service writes across these tables with
+# TransactWriteItems (e.g. an order together with its SMS outbox entry); IAM has no
+# TransactWriteItems action: the items are authorised as PutItem/UpdateItem/DeleteItem/
+# ConditionCheckItem, which iam.tf grants on the service's own tables.
 locals {
-  sales_service_tables = {}
+  sales_service_tables = {
+    customers = {
+      hash_key                 = { name = "id", type = "S" }
+      range_key                = null
+      ttl_attribute            = null
+      global_secondary_indexes = {}
+    }
+
+    # Atomic counters (UpdateItem ADD) that number the customer codes.
+    sequences = {
+      hash_key                 = { name = "name", type = "S" }
+      range_key                = null
+      ttl_attribute            = null
+      global_secondary_indexes = {}
+    }
+
+    orders = {
+      hash_key      = { name = "id", type = "S" }
+      range_key     = null
+      ttl_attribute = null
+      global_secondary_indexes = {
+        # A customer's orders, oldest first (ordered_at is RFC 3339).
+        "customer-index" = {
+          hash_key   = { name = "customer_id", type = "S" }
+          range_key  = { name = "ordered_at", type = "S" }
+          projection = "ALL"
+        }
+      }
+    }
+
+    # Transactional outbox: one SMS per order, written with the order, sent afterwards.
+    "sms-outbox" = {
+      hash_key                 = { name = "order_id", type = "S" }
+      range_key                = null
+      ttl_attribute            = null
+      global_secondary_indexes = {}
+    }
+
+    # Replayed responses of Idempotency-Key requests; DynamoDB purges them after expires_at.
+    "idempotency-keys" = {
+      hash_key                 = { name = "key", type = "S" }
+      range_key                = null
+      ttl_attribute            = "expires_at"
+      global_secondary_indexes = {}
+    }
+  }
 }
