@@ -171,36 +171,36 @@ def describe_key(key) -> str:
     return "none" if key is None else f"{key['name']} ({key['type']})"
 
 
-def compare(service: str, terraform: dict[str, dict], actual: dict[str, dict]) -> list[str]:
+def compare(service: str, terraform: dict[str, dict], actual: dict[str, dict], other: str = "service") -> list[str]:
     problems = []
     for name in sorted(set(actual) - set(terraform)):
-        problems.append(f"{service}: table {name!r} is used by the service but missing in infra/tables-{service}.tf")
+        problems.append(f"{service}: table {name!r} is in the {other} but missing in infra/tables-{service}.tf")
     for name in sorted(set(terraform) - set(actual)):
-        problems.append(f"{service}: table {name!r} is in Terraform but the service does not define it")
+        problems.append(f"{service}: table {name!r} is in Terraform but the {other} does not define it")
     for name in sorted(set(terraform) & set(actual)):
         tf, svc = terraform[name], actual[name]
         for field in ("hash_key", "range_key"):
             if tf[field] != svc[field]:
                 problems.append(
-                    f"{service}: table {name!r} {field}: terraform {describe_key(tf[field])} != service {describe_key(svc[field])}"
+                    f"{service}: table {name!r} {field}: terraform {describe_key(tf[field])} != {other} {describe_key(svc[field])}"
                 )
         if tf["ttl_attribute"] != svc["ttl_attribute"]:
             problems.append(
-                f"{service}: table {name!r} ttl_attribute: terraform {tf['ttl_attribute']!r} != service {svc['ttl_attribute']!r}"
+                f"{service}: table {name!r} ttl_attribute: terraform {tf['ttl_attribute']!r} != {other} {svc['ttl_attribute']!r}"
             )
         tf_idx = {i["name"]: i for i in tf["global_secondary_indexes"]}
         svc_idx = {i["name"]: i for i in svc["global_secondary_indexes"]}
         for index in sorted(set(svc_idx) - set(tf_idx)):
             problems.append(f"{service}: table {name!r}: GSI {index!r} missing in Terraform")
         for index in sorted(set(tf_idx) - set(svc_idx)):
-            problems.append(f"{service}: table {name!r}: GSI {index!r} in Terraform but not in the service")
+            problems.append(f"{service}: table {name!r}: GSI {index!r} in Terraform but not in the {other}")
         for index in sorted(set(tf_idx) & set(svc_idx)):
             for field in ("hash_key", "range_key", "projection"):
                 a, b = tf_idx[index][field], svc_idx[index][field]
                 if a != b:
                     shown = (describe_key(a), describe_key(b)) if field != "projection" else (a, b)
                     problems.append(
-                        f"{service}: table {name!r} GSI {index!r} {field}: terraform {shown[0]} != service {shown[1]}"
+                        f"{service}: table {name!r} GSI {index!r} {field}: terraform {shown[0]} != {other} {shown[1]}"
                     )
     return problems
 
@@ -376,7 +376,7 @@ def check_described(infra: Path, directory: Path, prefix: str) -> int:
             ttl_file = directory / f"{prefix}{name}.ttl.json"
             ttl = json.loads(ttl_file.read_text()) if ttl_file.exists() else {}
             actual[name] = spec_from_described(json.loads(described.read_text()), ttl, name)
-        problems = compare(service, tables, actual)
+        problems = compare(service, tables, actual, other="emulator")
         failures.extend(problems)
         if not problems:
             print(f"ok: {service}: {len(actual)} table(s) created as in Terraform ({', '.join(sorted(actual))})")
