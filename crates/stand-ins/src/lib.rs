@@ -1,1 +1,50 @@
+//! Fakes of the external APIs the platform calls, each following its vendor's documented
+//! behaviour, with knobs for the faults tests need. Every stand-in is a real HTTP server on
+//! its own port: in process for tests (`spawn`, on a random loopback port), or from the
+//! `stand-ins` binary for local runs and docker-compose (`spawn_on`).
+//!
+//! - [`sms`]: Africa's Talking SMS API (`POST /version1/messaging`).
+//! - [`okta`]: an Okta org's Users API and OAuth token endpoint.
+//! - [`partner`]: the partner's providers API (token + checksum auth, transport faults).
+use std::net::SocketAddr;
+use std::sync::Arc;
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::net::TcpListener;
+
+mod gate;
+pub mod okta;
+pub mod partner;
+mod sample;
+pub mod sms;
+
+/// Where `spawn` puts a stand-in: a random free port on the loopback interface.
+const LOOPBACK: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// Binds `addr` and returns the listener with its `http://` URL. Panics naming the address:
+/// a stand-in that cannot have its port is of no use to a test or a local run.
+async fn bind(addr: SocketAddr) -> (TcpListener, String) {
+    let listener = TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|error| panic!("cannot bind {addr}: {error}"));
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    );
+    (listener, url)
+}
+
+/// One log line per request, naming the stand-in (`State`), for local runs; tests install
+/// no subscriber, so there it costs nothing.
+async fn log_request(State(stand_in): State<Arc<str>>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::info!(stand_in = &*stand_in, %method, path, status = response.status().as_u16(), "request");
+    response
+}

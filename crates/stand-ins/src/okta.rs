@@ -1,0 +1,536 @@
+//! An Okta org (tests and local runs), following Okta's documented Users API behaviour:
+//! Link-header pagination, lifecycle rules (only ACTIVE users can be suspended; DELETE
+//! deactivates, a second DELETE deletes), error bodies
+//! (`errorCode/errorSummary/errorId/errorCauses`), rate-limit headers on every answer to an
+//! authenticated request and 429s, and both auth schemes (SSWS API token; OAuth client
+//! credentials with a private_key_jwt assertion).
+use std::collections::btree_map::{Entry, OccupiedEntry};
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+struct User {
+    id: String,
+    status: String,
+    login: String,
+    first_name: &'static str,
+    last_name: &'static str,
+}
+
+/// A window of `limit` requests that resets at the advertised epoch second, as Okta's do.
+struct RateLimit {
+    limit: u64,
+    window: Duration,
+    used: u64,
+    window_reset_epoch: u64,
+}
+
+struct OauthClient {
+    client_id: String,
+    public_key_pem: String,
+    token_lifetime: u64,
+}
+
+#[derive(Default)]
+struct Org {
+    name: String,
+    users: BTreeMap<String, User>,
+    api_token: Option<String>,
+    oauth: Option<OauthClient>,
+    access_tokens: HashSet<String>,
+    rate: Option<RateLimit>,
+    /// Statuses to answer the next requests to /api/v1/users* with, before any logic.
+    failures: Vec<StatusCode>,
+    token_requests: usize,
+    api_requests: usize,
+    rejected_auth: usize,
+    next_id: usize,
+}
+
+/// A running Okta org. Clones share the org.
+#[derive(Clone)]
+pub struct OktaOrg {
+    /// `http://host:port`: the org's base URL (what a tenant's `base_url` points at).
+    pub url: String,
+    org: Arc<Mutex<Org>>,
+}
+
+fn error(status: StatusCode, code: &str, summary: &str, causes: &[&str]) -> Response {
+    let causes: Vec<Value> = causes.iter().map(|c| json!({"errorSummary": c})).collect();
+    (
+        status,
+        Json(json!({
+            "errorCode": code,
+            "errorSummary": summary,
+            "errorLink": code,
+            "errorId": format!("oae{}", uuid::Uuid::new_v4().simple()),
+            "errorCauses": causes,
+        })),
+    )
+        .into_response()
+}
+
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "status": user.status,
+        "created": "2024-01-01T00:00:00.000Z",
+        "statusChanged": null,
+        "lastUpdated": "2024-01-02T00:00:00.000Z",
+        "profile": {
+            "login": user.login,
+            "email": user.login,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+        },
+        "_links": {},
+    })
+}
+
+impl OktaOrg {
+    /// An org whose user ids and logins carry `name`, so two orgs never share a user, on a
+    /// random loopback port. It has no users and accepts no credentials until told to.
+    pub async fn spawn(name: &str) -> Self {
+        Self::spawn_on(crate::LOOPBACK, name).await
+    }
+
+    /// The same on `addr` (local runs). Panics if `addr` cannot be bound.
+    pub async fn spawn_on(addr: SocketAddr, name: &str) -> Self {
+        let org = Arc::new(Mutex::new(Org {
+            name: name.to_owned(),
+            ..Org::default()
+        }));
+        let router = Router::new()
+            .route("/api/v1/users", get(list_users))
+            .route("/api/v1/users/{id}", get(get_user).delete(delete_user))
+            .route("/api/v1/users/{id}/lifecycle/suspend", post(suspend_user))
+            .route("/oauth2/v1/token", post(token))
+            .with_state(org.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::from(format!("okta {name}")),
+                crate::log_request,
+            ));
+        let (listener, url) = crate::bind(addr).await;
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self { url, org }
+    }
+
+    fn org(&self) -> std::sync::MutexGuard<'_, Org> {
+        self.org.lock().unwrap()
+    }
+
+    /// Accepts `Authorization: SSWS <token>` (replacing any earlier token: rotation).
+    pub fn set_api_token(&self, token: &str) {
+        self.org().api_token = Some(token.to_owned());
+    }
+
+    /// Registers an OAuth service app whose assertions are checked with `public_key_pem`.
+    pub fn set_oauth_client(&self, client_id: &str, public_key_pem: &str, token_lifetime: u64) {
+        self.org().oauth = Some(OauthClient {
+            client_id: client_id.to_owned(),
+            public_key_pem: public_key_pem.to_owned(),
+            token_lifetime,
+        });
+    }
+
+    /// `limit` API requests per `window`, then 429 until the window resets.
+    pub fn set_rate_limit(&self, limit: u64, window: Duration) {
+        self.org().rate = Some(RateLimit {
+            limit,
+            window,
+            used: 0,
+            window_reset_epoch: epoch_now() + window.as_secs().max(1),
+        });
+    }
+
+    /// The next API requests answer these statuses (with an Okta error body).
+    pub fn fail_next(&self, statuses: &[StatusCode]) {
+        self.org().failures.extend_from_slice(statuses);
+    }
+
+    /// Adds a user with this lifecycle status (`ACTIVE`, `STAGED`, `SUSPENDED`, ...): the
+    /// n-th user of org `acme` is `00uacme00000n`, login `usern@acme.example.com`.
+    pub fn add_user(&self, status: &str) -> String {
+        let mut org = self.org();
+        org.next_id += 1;
+        let id = format!("00u{}{:06}", org.name, org.next_id);
+        let login = format!("user{}@{}.example.com", org.next_id, org.name);
+        let (first_name, last_name) = crate::sample::person(org.next_id - 1);
+        org.users.insert(
+            id.clone(),
+            User {
+                id: id.clone(),
+                status: status.to_owned(),
+                login,
+                first_name,
+                last_name,
+            },
+        );
+        id
+    }
+
+    /// Adds `count` ACTIVE users and returns their ids.
+    pub fn add_users(&self, count: usize) -> Vec<String> {
+        (0..count).map(|_| self.add_user("ACTIVE")).collect()
+    }
+
+    /// The user's lifecycle status, `None` once deleted.
+    pub fn status_of(&self, id: &str) -> Option<String> {
+        self.org().users.get(id).map(|u| u.status.clone())
+    }
+
+    /// Sets a user's status directly (behind the API's back). Panics on an unknown id.
+    pub fn set_status(&self, id: &str, status: &str) {
+        self.org().users.get_mut(id).unwrap().status = status.to_owned();
+    }
+
+    /// Forgets every issued access token (as if they expired early).
+    pub fn revoke_access_tokens(&self) {
+        self.org().access_tokens.clear();
+    }
+
+    /// Requests to the OAuth token endpoint so far.
+    pub fn token_requests(&self) -> usize {
+        self.org().token_requests
+    }
+
+    /// Requests to `/api/v1/users*` so far, rejected ones included.
+    pub fn api_requests(&self) -> usize {
+        self.org().api_requests
+    }
+
+    /// API requests answered 401 (no, or a wrong or expired, credential).
+    pub fn rejected_auth(&self) -> usize {
+        self.org().rejected_auth
+    }
+}
+
+/// Auth, injected failures and the rate limit, in Okta's order; `Err` is the answer.
+fn admit(org: &mut Org, headers: &HeaderMap) -> Result<HeaderMap, Response> {
+    org.api_requests += 1;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let authorized = match authorization.split_once(' ') {
+        Some(("SSWS", token)) => org.api_token.as_deref() == Some(token),
+        Some(("Bearer", token)) => org.access_tokens.contains(token),
+        _ => false,
+    };
+    if !authorized {
+        org.rejected_auth += 1;
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "E0000011",
+            "Invalid token provided",
+            &[],
+        ));
+    }
+    let mut rate_headers = HeaderMap::new();
+    if let Some(rate) = org.rate.as_mut() {
+        if epoch_now() >= rate.window_reset_epoch {
+            rate.used = 0;
+            rate.window_reset_epoch = epoch_now() + rate.window.as_secs().max(1);
+        }
+        rate.used += 1;
+        let remaining = rate.limit.saturating_sub(rate.used.min(rate.limit));
+        rate_headers.insert("x-rate-limit-limit", rate.limit.into());
+        rate_headers.insert("x-rate-limit-remaining", remaining.into());
+        rate_headers.insert("x-rate-limit-reset", rate.window_reset_epoch.into());
+        if rate.used > rate.limit {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+                &[],
+            );
+            response.headers_mut().extend(rate_headers);
+            return Err(response);
+        }
+    }
+    if !org.failures.is_empty() {
+        let status = org.failures.remove(0);
+        return Err(error(status, "E0000009", "Internal Server Error", &[]));
+    }
+    Ok(rate_headers)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+    search: Option<String>,
+    filter: Option<String>,
+}
+
+/// Supports the one expression tests use: `status eq "X"`.
+fn matches(expression: &Option<String>, user: &User) -> Result<bool, ()> {
+    let Some(expression) = expression else {
+        return Ok(true);
+    };
+    let status = expression
+        .strip_prefix("status eq \"")
+        .and_then(|rest| rest.strip_suffix('"'))
+        .ok_or(())?;
+    Ok(user.status == status)
+}
+
+/// Runs `act` on an admitted request; the rate-limit headers go on whatever it answers.
+fn admitted(
+    org: &Mutex<Org>,
+    headers: &HeaderMap,
+    act: impl FnOnce(&mut Org) -> Response,
+) -> Response {
+    let mut org = org.lock().unwrap();
+    match admit(&mut org, headers) {
+        Ok(rate_headers) => {
+            let mut response = act(&mut org);
+            response.headers_mut().extend(rate_headers);
+            response
+        }
+        Err(response) => response,
+    }
+}
+
+/// Runs `act` on user `id` of an admitted request, or answers Okta's 404.
+fn on_user(
+    org: &Mutex<Org>,
+    headers: &HeaderMap,
+    id: &str,
+    act: impl FnOnce(OccupiedEntry<'_, String, User>) -> Response,
+) -> Response {
+    admitted(org, headers, |org| match org.users.entry(id.to_owned()) {
+        Entry::Occupied(user) => act(user),
+        Entry::Vacant(_) => error(
+            StatusCode::NOT_FOUND,
+            "E0000007",
+            &format!("Not found: Resource not found: {id} (User)"),
+            &[],
+        ),
+    })
+}
+
+async fn list_users(
+    State(org): State<Arc<Mutex<Org>>>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let base = format!("http://{host}/api/v1/users");
+    admitted(&org, &headers, |org| {
+        let limit = query.limit.unwrap_or(200).clamp(1, 200);
+        let mut selected = Vec::new();
+        for user in org.users.values() {
+            if query
+                .after
+                .as_ref()
+                .is_some_and(|after| user.id.as_str() <= after.as_str())
+            {
+                continue;
+            }
+            match (matches(&query.search, user), matches(&query.filter, user)) {
+                (Ok(true), Ok(true)) => selected.push(user),
+                (Ok(_), Ok(_)) => {}
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "E0000031",
+                        "Invalid search criteria.",
+                        &["Unsupported expression"],
+                    )
+                }
+            }
+        }
+        let more = selected.len() > limit;
+        selected.truncate(limit);
+        let mut links = HeaderMap::new();
+        links.append(
+            header::LINK,
+            HeaderValue::from_str(&format!("<{base}?limit={limit}>; rel=\"self\"")).unwrap(),
+        );
+        if let (true, Some(last)) = (more, selected.last()) {
+            links.append(
+                header::LINK,
+                HeaderValue::from_str(&format!(
+                    "<{base}?after={}&limit={limit}>; rel=\"next\"",
+                    last.id
+                ))
+                .unwrap(),
+            );
+        }
+        let body: Vec<Value> = selected.into_iter().map(user_json).collect();
+        (links, Json(body)).into_response()
+    })
+}
+
+async fn get_user(
+    State(org): State<Arc<Mutex<Org>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    on_user(&org, &headers, &id, |user| {
+        Json(user_json(user.get())).into_response()
+    })
+}
+
+/// Only ACTIVE users can be suspended.
+async fn suspend_user(
+    State(org): State<Arc<Mutex<Org>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    on_user(&org, &headers, &id, |mut user| {
+        if user.get().status != "ACTIVE" {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                "Api validation failed: suspend",
+                &["Cannot suspend a user that is not active"],
+            );
+        }
+        user.get_mut().status = "SUSPENDED".into();
+        Json(json!({})).into_response()
+    })
+}
+
+/// Okta's two steps: the first DELETE deactivates (DEPROVISIONED), the second deletes.
+async fn delete_user(
+    State(org): State<Arc<Mutex<Org>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    on_user(&org, &headers, &id, |mut user| {
+        if user.get().status == "DEPROVISIONED" {
+            user.remove();
+        } else {
+            user.get_mut().status = "DEPROVISIONED".into();
+        }
+        StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: String,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Assertion {
+    iss: String,
+    sub: String,
+}
+
+async fn token(
+    State(org): State<Arc<Mutex<Org>>>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let mut org = org.lock().unwrap();
+    org.token_requests += 1;
+    let invalid_client = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client", "error_description": "The client assertion is invalid."})),
+        )
+            .into_response()
+    };
+    let Some(client) = org.oauth.as_ref() else {
+        return invalid_client();
+    };
+    if form.grant_type != "client_credentials"
+        || form.client_assertion_type.as_deref()
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_request"})),
+        )
+            .into_response();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let audience = format!("http://{host}/oauth2/v1/token");
+    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(client.public_key_pem.as_bytes()) else {
+        return invalid_client();
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    let assertion = form.client_assertion.unwrap_or_default();
+    let claims = match jsonwebtoken::decode::<Assertion>(&assertion, &key, &validation) {
+        Ok(data) => data.claims,
+        Err(_) => return invalid_client(),
+    };
+    if claims.iss != client.client_id || claims.sub != client.client_id {
+        return invalid_client();
+    }
+    let lifetime = client.token_lifetime;
+    let access = format!("at-{}", uuid::Uuid::new_v4().simple());
+    org.access_tokens.insert(access.clone());
+    Json(json!({
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "access_token": access,
+        "scope": "okta.users.read okta.users.manage",
+    }))
+    .into_response()
+}
+
+/// A fresh RSA key pair (private PKCS#8 PEM, public SPKI PEM) from the openssl CLI.
+pub fn rsa_key_pair() -> (String, String) {
+    let private = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("openssl is installed");
+    assert!(private.status.success());
+    let mut public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    public
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&private.stdout)
+        .unwrap();
+    let public = public.wait_with_output().unwrap();
+    (
+        String::from_utf8(private.stdout).unwrap(),
+        String::from_utf8(public.stdout).unwrap(),
+    )
+}
