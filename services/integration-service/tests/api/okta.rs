@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use stand_ins::okta::{rsa_key_pair, OktaOrg};
 
 use crate::helpers::{
     assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp,
 };
-use crate::peers::okta::{rsa_key_pair, OktaOrg};
 
 struct Acme {
     app: TestApp,

@@ -5,9 +5,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use stand_ins::partner::{Fault, Partner};
 
 use crate::helpers::{assert_json, assert_problem, direct_sdk, spawn_app, test_config, TestApp};
-use crate::peers::partner::{Fault, Partner};
 
 fn providers() -> Vec<Value> {
     vec![

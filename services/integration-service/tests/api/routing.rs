@@ -2,11 +2,11 @@
 //! parameter validation, OpenAPI.
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use stand_ins::okta::OktaOrg;
 
 use crate::helpers::{
     assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp,
 };
-use crate::peers::okta::OktaOrg;
 
 /// One tenant `acme` with Okta only.
 async fn app_with_acme() -> (TestApp, OktaOrg) {

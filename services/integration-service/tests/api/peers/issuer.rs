@@ -19,7 +19,7 @@ pub struct Issuer {
 fn key_material() -> &'static (String, Value) {
     static KEYS: OnceLock<(String, Value)> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let (private, public) = super::okta::rsa_key_pair();
+        let (private, public) = stand_ins::okta::rsa_key_pair();
         let mut modulus = std::process::Command::new("openssl")
             .args(["rsa", "-pubin", "-modulus", "-noout"])
             .stdin(std::process::Stdio::piped())
