@@ -35,7 +35,7 @@ SKIP=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --skip) SKIP+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) FILTER+=("$1"); shift ;;
   esac
 done
