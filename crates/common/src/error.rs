@@ -26,6 +26,59 @@ impl FieldError {
     }
 }
 
+/// Collects every field problem of a request, so a client fixes it in one round.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps a valid value, or records why the field is not.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.push(field, message)).ok()
+    }
+
+    /// A field that must be present and valid.
+    pub fn required<V, T>(
+        &mut self,
+        field: &str,
+        value: Option<V>,
+        parse: impl FnOnce(V) -> Result<T, String>,
+    ) -> Option<T> {
+        match value {
+            Some(value) => self.check(field, parse(value)),
+            None => {
+                self.push(field, "is required");
+                None
+            }
+        }
+    }
+
+    /// A field that may be absent but must be valid when present.
+    pub fn optional<V, T>(
+        &mut self,
+        field: &str,
+        value: Option<V>,
+        parse: impl FnOnce(V) -> Result<T, String>,
+    ) -> Option<T> {
+        value.and_then(|value| self.check(field, parse(value)))
+    }
+
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+}
+
 /// An RFC 9457 problem details object (`application/problem+json`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Problem {

@@ -17,4 +17,4 @@ pub mod secrets;
 pub mod server;
 pub mod telemetry;
 
-pub use error::{FieldError, Problem};
+pub use error::{FieldError, FieldErrors, Problem};

@@ -3,7 +3,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use bytes::{Bytes, BytesMut};
 use common::extract::{has_content_type, parse_json, Json};
-use common::FieldError;
+use common::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -129,29 +129,15 @@ struct NewAccount {
 
 /// Collects every field error at once, so a client fixes its request in one round.
 fn validate(input: SignUpInput, avatar_max_bytes: usize) -> Result<NewAccount, ApiError> {
-    let mut errors = Vec::new();
-    let username = check(
-        &mut errors,
-        "username",
-        required(input.username).and_then(|u| Username::parse(&u)),
-    );
-    let password = check(
-        &mut errors,
-        "password",
-        required(input.password).and_then(Password::parse),
-    );
-    let name = input
-        .name
-        .and_then(|n| check(&mut errors, "name", DisplayName::parse(&n)));
-    let email = input
-        .email
-        .and_then(|e| check(&mut errors, "email", Email::parse(&e)));
+    let mut errors = FieldErrors::new();
+    let username = errors.required("username", input.username, |u| Username::parse(&u));
+    let password = errors.required("password", input.password, Password::parse);
+    let name = errors.optional("name", input.name, |n| DisplayName::parse(&n));
+    let email = errors.optional("email", input.email, |e| Email::parse(&e));
     let profile = Profile::parse(input.profile).map_err(|problems| {
-        errors.extend(
-            problems
-                .into_iter()
-                .map(|(field, message)| FieldError::new(field, message)),
-        );
+        for (field, message) in problems {
+            errors.push(field, message);
+        }
     });
     let avatar = match input
         .avatar
@@ -159,7 +145,7 @@ fn validate(input: SignUpInput, avatar_max_bytes: usize) -> Result<NewAccount, A
     {
         Some(Err(too_large @ AvatarError::TooLarge { .. })) => return Err(too_large.into()),
         Some(Err(other)) => {
-            errors.push(FieldError::new("avatar", other.to_string()));
+            errors.push("avatar", other.to_string());
             None
         }
         Some(Ok(image)) => Some(image),
@@ -176,19 +162,8 @@ fn validate(input: SignUpInput, avatar_max_bytes: usize) -> Result<NewAccount, A
                 avatar,
             })
         }
-        _ => Err(ApiError::Invalid(errors)),
+        _ => Err(ApiError::Invalid(errors.into_vec())),
     }
-}
-
-fn required(value: Option<String>) -> Result<String, String> {
-    value.ok_or_else(|| "is required".to_owned())
-}
-
-/// Keeps a valid value, or records why the field is not.
-fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Result<T, String>) -> Option<T> {
-    result
-        .map_err(|message| errors.push(FieldError::new(field, message)))
-        .ok()
 }
 
 fn avatar_key(username: &Username) -> String {
@@ -414,22 +389,16 @@ pub async fn update_user(
 ) -> Result<Json<UserView>, ApiError> {
     let username = parse_username(&username)?;
     current.may_act_on(&username)?;
-    let mut errors = Vec::new();
-    let name = request
-        .name
-        .and_then(|n| check(&mut errors, "name", DisplayName::parse(&n)));
-    let email = request
-        .email
-        .and_then(|e| check(&mut errors, "email", Email::parse(&e)));
+    let mut errors = FieldErrors::new();
+    let name = errors.optional("name", request.name, |n| DisplayName::parse(&n));
+    let email = errors.optional("email", request.email, |e| Email::parse(&e));
     let patch = Profile::parse(request.profile).map_err(|problems| {
-        errors.extend(
-            problems
-                .into_iter()
-                .map(|(field, message)| FieldError::new(field, message)),
-        );
+        for (field, message) in problems {
+            errors.push(field, message);
+        }
     });
     let (Ok(patch), true) = (patch, errors.is_empty()) else {
-        return Err(ApiError::Invalid(errors));
+        return Err(ApiError::Invalid(errors.into_vec()));
     };
     let name = name.map(|n| n.as_str().to_owned());
     let email = email.map(|e| e.as_str().to_owned());

@@ -47,16 +47,13 @@ pub async fn list_users(
     _current: CurrentUser,
     Query(query): Query<DirectoryQuery>,
 ) -> Result<Json<DirectoryPage>, ApiError> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 100"));
-    }
+    let limit = common::extract::page_limit(query.limit)?;
     let after = query
         .next
         .as_deref()
         .map(|cursor| common::aws::decode_cursor(cursor, &["username"]))
         .transpose()?;
-    let page = state.users.list(limit as i32, after).await?;
+    let page = state.users.list(limit, after).await?;
     let mut users = Vec::with_capacity(page.items.len());
     for record in page.items {
         let avatar_url = match &record.avatar_key {
