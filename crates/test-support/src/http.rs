@@ -1,0 +1,42 @@
+//! Assertions on the services' HTTP answers.
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+
+/// Asserts a JSON response with `status` and returns the body.
+pub async fn assert_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap_or(json!(null));
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+/// Asserts an RFC 9457 problem+json response with `status`, naming `field` among its
+/// `errors` when given, and returns the body.
+pub async fn assert_problem(response: Response, status: StatusCode, field: Option<&str>) -> Value {
+    let actual = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = response.json().await.unwrap_or(json!(null));
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/problem+json"),
+        "errors are problem+json: {body}"
+    );
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["title"].is_string() && body["type"].is_string(),
+        "{body}"
+    );
+    if let Some(field) = field {
+        let fields: Vec<&str> = body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(fields.contains(&field), "expected field {field} in {body}");
+    }
+    body
+}

@@ -1,0 +1,143 @@
+//! The service's configuration, read once from the environment at start.
+use std::time::Duration;
+
+use common::auth::OidcSettings;
+use common::config::{CommonConfig, ConfigError, Env};
+use common::secrets::Secret;
+use url::Url;
+
+use crate::domain::{Currency, MessageTemplate};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub oidc: OidcSettings,
+    pub scopes: Scopes,
+    pub default_currency: Currency,
+    /// How long a stored `Idempotency-Key` answers retries.
+    pub idempotency_ttl: Duration,
+    pub sms: SmsConfig,
+    pub outbox: OutboxConfig,
+}
+
+/// Scope names the routes require (Okta authorization servers name them per API).
+#[derive(Debug, Clone)]
+pub struct Scopes {
+    pub read: String,
+    pub write: String,
+}
+
+/// Africa's Talking messaging API.
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    /// `https://api.sandbox.africastalking.com` (sandbox) or `https://api.africastalking.com`.
+    pub base_url: Url,
+    pub username: String,
+    pub api_key: ApiKeySource,
+    /// A registered sender id or short code; the provider's default when unset.
+    pub sender_id: Option<String>,
+    pub template: MessageTemplate,
+    /// One send attempt, connect to last byte.
+    pub timeout: Duration,
+}
+
+/// Where the Africa's Talking API key comes from.
+#[derive(Debug, Clone)]
+pub enum ApiKeySource {
+    /// A Secrets Manager secret id (production): read when needed, cached, re-read after
+    /// the provider rejects it, so a rotated key is picked up without a restart.
+    SecretId(String),
+    /// Straight from the environment (development).
+    Plain(Secret),
+}
+
+/// The outbox dispatcher that sends the SMS of new orders.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// Run the dispatcher in this process (every replica may: records are claimed).
+    pub enabled: bool,
+    /// How often the outbox is checked when no local order woke the dispatcher.
+    pub poll_interval: Duration,
+    /// Attempts per SMS, the first included; then it is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay (doubles per attempt, full jitter) and the largest delay.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// How long a claimed record is reserved for its dispatcher. Longer than a send
+    /// attempt can take, so a slow send is not claimed (and sent) twice.
+    pub lease: Duration,
+    /// Records claimed per pass, and sends in flight at once.
+    pub batch_size: usize,
+    pub concurrency: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::new();
+        let common = CommonConfig::read(&mut env);
+        let oidc = OidcSettings::read(&mut env, "sales-api");
+        let api_key = match (
+            env.optional::<String>("AFRICASTALKING_API_KEY_SECRET_ID"),
+            env.optional::<String>("AFRICASTALKING_API_KEY"),
+        ) {
+            (Some(secret_id), None) => ApiKeySource::SecretId(secret_id),
+            (None, Some(key)) => ApiKeySource::Plain(Secret::new(key)),
+            _ => {
+                env.invalid("set one of AFRICASTALKING_API_KEY_SECRET_ID (production) or AFRICASTALKING_API_KEY (development)");
+                ApiKeySource::Plain(Secret::new(""))
+            }
+        };
+        let sms_timeout = env.seconds_or("SMS_TIMEOUT_SECONDS", Duration::from_secs(10));
+        let lease = env.seconds_or("OUTBOX_LEASE_SECONDS", Duration::from_secs(60));
+        if lease <= sms_timeout * 2 {
+            env.invalid("OUTBOX_LEASE_SECONDS must be more than twice SMS_TIMEOUT_SECONDS, or a slow send could be claimed and sent again");
+        }
+        let config = Self {
+            common,
+            oidc,
+            scopes: Scopes {
+                read: env.or("SCOPE_READ", "sales:read".to_owned()),
+                write: env.or("SCOPE_WRITE", "sales:write".to_owned()),
+            },
+            default_currency: env.or("DEFAULT_CURRENCY", Currency::parse("KES").expect("valid")),
+            idempotency_ttl: env
+                .seconds_or("IDEMPOTENCY_TTL_SECONDS", Duration::from_secs(24 * 3600)),
+            sms: SmsConfig {
+                base_url: env.or(
+                    "AFRICASTALKING_BASE_URL",
+                    Url::parse("https://api.sandbox.africastalking.com").expect("valid URL"),
+                ),
+                username: env.or("AFRICASTALKING_USERNAME", "sandbox".to_owned()),
+                api_key,
+                sender_id: env.optional("AFRICASTALKING_SENDER_ID"),
+                template: env.or(
+                    "SMS_TEMPLATE",
+                    MessageTemplate::DEFAULT
+                        .parse()
+                        .expect("the default template is valid"),
+                ),
+                timeout: sms_timeout,
+            },
+            outbox: OutboxConfig {
+                enabled: env.flag_or("OUTBOX_DISPATCHER_ENABLED", true),
+                poll_interval: env.seconds_or("OUTBOX_POLL_SECONDS", Duration::from_secs(1)),
+                max_attempts: env.or("SMS_MAX_ATTEMPTS", 8),
+                retry_base: env.seconds_or("SMS_RETRY_BASE_SECONDS", Duration::from_secs(2)),
+                retry_max: env.seconds_or("SMS_RETRY_MAX_SECONDS", Duration::from_secs(300)),
+                lease,
+                batch_size: env.or("OUTBOX_BATCH_SIZE", 25),
+                concurrency: env.or("OUTBOX_CONCURRENCY", 4),
+            },
+        };
+        if config.outbox.max_attempts == 0
+            || config.outbox.batch_size == 0
+            || config.outbox.concurrency == 0
+        {
+            env.invalid(
+                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE and OUTBOX_CONCURRENCY must be at least 1",
+            );
+        }
+        env.finish()?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,20 @@
+//! Types that validate themselves on construction: once a value exists, it is valid.
+mod customer;
+mod idempotency;
+mod order;
+mod template;
+
+pub use customer::{CustomerCode, NewCustomer, PhoneNumber};
+pub use idempotency::IdempotencyKey;
+pub use order::{Amount, Currency, Item, NewOrder, SmsStatus};
+pub use template::{MessageTemplate, MessageValues};
+
+use sha2::{Digest, Sha256};
+
+/// A stable digest of a request's validated content, so a retry with the same
+/// `Idempotency-Key` can be told apart from a different request reusing the key.
+/// The parts are JSON-encoded as one array: no two different inputs share an encoding.
+fn fingerprint(parts: &[&str]) -> String {
+    let canonical = serde_json::to_vec(parts).expect("strings encode");
+    hex::encode(Sha256::digest(canonical))
+}

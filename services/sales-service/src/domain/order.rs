@@ -1,0 +1,287 @@
+use std::fmt;
+use std::str::FromStr;
+
+use common::{FieldError, FieldErrors};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A money amount: exact (a decimal, never a float), positive, at most two decimal
+/// places and below one trillion. Shown with two decimals: "56000.68", "10.00".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount(Decimal);
+
+impl Amount {
+    const MAX_WHOLE_DIGITS: usize = 12;
+
+    /// Parses the plain decimal notation only (`56000.68`, `10`, `0.5`): no sign,
+    /// exponent, separators or more than two decimals.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        let shape = || {
+            "must be a decimal string with at most 2 decimal places, such as \"56000.68\""
+                .to_owned()
+        };
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        let dangling_point = text.ends_with('.');
+        if whole.is_empty()
+            || !digits(whole)
+            || !digits(fraction)
+            || fraction.len() > 2
+            || dangling_point
+        {
+            return Err(shape());
+        }
+        if whole.trim_start_matches('0').len() > Self::MAX_WHOLE_DIGITS {
+            return Err("must be less than 1000000000000".into());
+        }
+        let mut value = Decimal::from_str_exact(text).map_err(|_| shape())?;
+        if value.is_zero() {
+            return Err("must be greater than zero".into());
+        }
+        value.rescale(2);
+        Ok(Self(value))
+    }
+
+    /// An amount from a JSON body: only a string keeps every digit exact.
+    pub fn from_json(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(text) => Self::parse(&text),
+            Value::Number(number) => Err(format!(
+                "must be a string such as \"{number}\": JSON numbers can lose precision"
+            )),
+            _ => Err("must be a decimal string such as \"56000.68\"".into()),
+        }
+    }
+
+    pub fn as_decimal(&self) -> Decimal {
+        self.0
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The scale is always 2, so this prints exactly two decimals.
+        self.0.fmt(f)
+    }
+}
+
+/// An ISO 4217 alphabetic currency code, upper case (`KES`, `USD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Currency(String);
+
+impl Currency {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim();
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Self(code.to_ascii_uppercase()))
+        } else {
+            Err("must be a three-letter ISO 4217 code such as KES".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Currency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// What was ordered: 1 to 200 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item(String);
+
+impl Item {
+    pub const MAX: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let item = raw.trim();
+        if item.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if item.chars().count() > Self::MAX {
+            return Err(format!("must be at most {} characters long", Self::MAX));
+        }
+        if item.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(item.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An order that passed validation (the customer's existence is the store's to check).
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub customer_id: String,
+    pub item: Item,
+    pub amount: Amount,
+    pub currency: Currency,
+}
+
+impl NewOrder {
+    /// Checks every field and reports all problems at once; `currency` falls back to
+    /// the configured default.
+    pub fn parse(
+        customer: Option<String>,
+        item: Option<String>,
+        amount: Option<Value>,
+        currency: Option<String>,
+        default_currency: &Currency,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = FieldErrors::new();
+        let customer_id = errors.required("customer", customer, |id| {
+            uuid::Uuid::parse_str(id.trim())
+                .map(|id| id.to_string())
+                .map_err(|_| "must be a customer id as returned by POST /customers".to_owned())
+        });
+        let item = errors.required("item", item, |i| Item::parse(&i));
+        let amount = errors.required("amount", amount, Amount::from_json);
+        let currency = errors
+            .optional("currency", currency, |c| Currency::parse(&c))
+            .unwrap_or_else(|| default_currency.clone());
+        match (customer_id, item, amount) {
+            (Some(customer_id), Some(item), Some(amount)) if errors.is_empty() => Ok(Self {
+                customer_id,
+                item,
+                amount,
+                currency,
+            }),
+            _ => Err(errors.into_vec()),
+        }
+    }
+
+    pub fn fingerprint(&self) -> String {
+        super::fingerprint(&[
+            &self.customer_id,
+            self.item.as_str(),
+            &self.amount.to_string(),
+            self.currency.as_str(),
+        ])
+    }
+}
+
+/// Where an order's SMS stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsStatus {
+    /// Not sent yet: waiting for its first attempt or for a retry.
+    Pending,
+    /// The provider accepted it for delivery.
+    Sent,
+    /// Given up: a permanent refusal (e.g. an invalid number) or retries exhausted.
+    Failed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn amounts_are_exact_positive_and_two_decimals_at_most() {
+        assert_eq!(Amount::parse("56000.68").unwrap().to_string(), "56000.68");
+        assert_eq!(Amount::parse("10").unwrap().to_string(), "10.00");
+        assert_eq!(Amount::parse(" 0.5 ").unwrap().to_string(), "0.50");
+        assert_eq!(
+            Amount::parse("999999999999.99").unwrap().to_string(),
+            "999999999999.99"
+        );
+        let sum = Amount::parse("0.10").unwrap().as_decimal()
+            + Amount::parse("0.20").unwrap().as_decimal();
+        assert_eq!(sum.to_string(), "0.30", "no float rounding");
+        for bad in [
+            "",
+            "0",
+            "0.00",
+            "-5",
+            "+5",
+            "1.234",
+            "1e3",
+            "1,000",
+            "12.",
+            ".5",
+            "abc",
+            "1 000",
+            "1000000000000",
+        ] {
+            assert!(Amount::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_amounts_must_be_strings() {
+        assert!(Amount::from_json(json!("12.50")).is_ok());
+        let message = Amount::from_json(json!(12.5)).unwrap_err();
+        assert!(message.contains("string"), "{message}");
+        assert!(Amount::from_json(json!(null)).is_err());
+    }
+
+    #[test]
+    fn currencies_are_three_letters_upper_cased() {
+        assert_eq!(Currency::parse("kes").unwrap().as_str(), "KES");
+        for bad in ["", "KE", "KESH", "K3S", "€UR"] {
+            assert!(Currency::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn items_are_bounded_text() {
+        assert_eq!(
+            Item::parse("  Bag of rice ").unwrap().as_str(),
+            "Bag of rice"
+        );
+        assert!(Item::parse(" ").is_err());
+        assert!(Item::parse("a\nb").is_err());
+        assert!(Item::parse(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn orders_report_every_bad_field_and_default_the_currency() {
+        let kes = Currency::parse("KES").unwrap();
+        let errors = NewOrder::parse(
+            Some("not-an-id".into()),
+            None,
+            Some(json!(3.5)),
+            Some("x".into()),
+            &kes,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["customer", "item", "amount", "currency"]);
+
+        let id = uuid::Uuid::now_v7().to_string();
+        let order = NewOrder::parse(
+            Some(id.clone()),
+            Some("Rice".into()),
+            Some(json!("100")),
+            None,
+            &kes,
+        )
+        .unwrap();
+        assert_eq!(order.currency.as_str(), "KES");
+        let same = NewOrder::parse(
+            Some(id),
+            Some(" Rice".into()),
+            Some(json!("100.00")),
+            Some("kes".into()),
+            &kes,
+        )
+        .unwrap();
+        assert_eq!(
+            order.fingerprint(),
+            same.fingerprint(),
+            "same order after normalising"
+        );
+    }
+}

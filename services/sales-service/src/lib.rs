@@ -1,0 +1,97 @@
+//! sales-service: customers and orders behind OpenID Connect, with one SMS per order
+//! sent through a transactional outbox.
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod sms;
+pub mod state;
+pub mod store;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use common::auth::OidcVerifier;
+use common::aws::DynamoTablesCheck;
+use common::health::Health;
+use common::metrics::Metrics;
+use common::secrets::AwsSecretStore;
+use common::server::{App, Service};
+
+use crate::config::{ApiKeySource, Config};
+use crate::sms::{AfricasTalking, ApiKey, Dispatcher, SmsMetrics};
+use crate::state::AppState;
+use crate::store::DynamoSalesStore;
+
+/// The HTTP service, and the outbox dispatcher to run beside it (when enabled).
+pub struct Application {
+    pub service: Service,
+    pub dispatcher: Option<Dispatcher>,
+}
+
+/// Builds the application against the AWS endpoints in `sdk`, creating the tables when
+/// configured to.
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
+    let dynamodb = common::aws::dynamodb(sdk);
+    let prefix = &config.common.table_prefix;
+    if config.common.auto_create_resources {
+        for table in store::tables() {
+            common::aws::ensure_table(&dynamodb, prefix, &table).await?;
+        }
+    }
+    let store = Arc::new(DynamoSalesStore::new(dynamodb.clone(), prefix));
+    let metrics = Arc::new(Metrics::new());
+    let api_key = match &config.sms.api_key {
+        ApiKeySource::Plain(key) => ApiKey::Fixed(key.clone()),
+        ApiKeySource::SecretId(name) => ApiKey::Stored {
+            // Cached for five minutes; re-read at once when the provider rejects it.
+            store: Arc::new(AwsSecretStore::new(
+                common::aws::secrets_manager(sdk),
+                std::time::Duration::from_secs(300),
+            )),
+            name: name.clone(),
+        },
+    };
+    let sender = AfricasTalking::new(
+        common::http_client::client(config.sms.timeout),
+        &config.sms.base_url,
+        config.sms.username.clone(),
+        config.sms.sender_id.clone(),
+        api_key,
+    );
+    let sms_metrics = SmsMetrics::register(&metrics);
+    let dispatcher = config.outbox.enabled.then(|| {
+        Dispatcher::new(
+            store.clone(),
+            Arc::new(sender),
+            config.outbox.clone(),
+            sms_metrics,
+        )
+    });
+    let health = Health::new(vec![Arc::new(DynamoTablesCheck {
+        client: dynamodb,
+        tables: store.table_names(),
+    })]);
+    let state = AppState {
+        store,
+        verifier: Arc::new(OidcVerifier::new(
+            config.oidc.clone(),
+            common::http_client::client(std::time::Duration::from_secs(5)),
+        )),
+        scopes: Arc::new(config.scopes.clone()),
+        default_currency: config.default_currency.clone(),
+        template: Arc::new(config.sms.template.clone()),
+        idempotency_ttl: config.idempotency_ttl,
+        dispatcher: dispatcher.clone(),
+    };
+    let app = App {
+        api: routes::router(state),
+        spec: routes::spec(),
+        health,
+        metrics,
+    };
+    Ok(Application {
+        service: app.into_service(&config.common),
+        dispatcher,
+    })
+}

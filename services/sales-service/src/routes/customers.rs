@@ -1,0 +1,186 @@
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use common::auth::Authenticated;
+use common::extract::{Json, Query};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::idempotency::{self, Created, IdempotencyHeader};
+use crate::domain::{CustomerCode, NewCustomer};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{timestamp, CustomerRecord, StoreError, CUSTOMER_CURSOR_KEYS};
+
+/// The counter customer codes are numbered from.
+const CUSTOMER_CODES: &str = "customer-code";
+
+/// A new customer. Every problem is reported at once, each naming its field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Jane Wanjiku", "phone_number": "+254711000000", "email": "jane@example.com"}))]
+pub struct CreateCustomer {
+    /// 1 to 100 characters.
+    name: Option<String>,
+    /// E.164: `+`, country code and number (spaces and dashes are dropped).
+    phone_number: Option<String>,
+    /// Optional.
+    email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Customer {
+    id: String,
+    /// Short, human-friendly and never reused, e.g. `CUS-000042`.
+    code: String,
+    name: String,
+    phone_number: String,
+    email: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+impl From<CustomerRecord> for Customer {
+    fn from(record: CustomerRecord) -> Self {
+        Self {
+            id: record.id,
+            code: record.code,
+            name: record.name,
+            phone_number: record.phone_number,
+            email: record.email,
+            created_at: record.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerPage {
+    customers: Vec<Customer>,
+    /// Pass as `next` for the following page; absent on the last page.
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CustomersQuery {
+    /// Customers per page, 1 to 100 (default 20).
+    limit: Option<u32>,
+    /// The `next` cursor from the previous page.
+    next: Option<String>,
+}
+
+pub fn location(id: &str) -> String {
+    format!("/api/v1/sales/customers/{id}")
+}
+
+/// Creates a customer with a server-generated `code`.
+#[utoipa::path(post, path = "/api/v1/sales/customers", tag = "customers",
+    request_body = CreateCustomer,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body return the first response")),
+    security(("oidc" = ["sales:write"])),
+    responses(
+        (status = 201, description = "Created (or replayed: `Idempotent-Replayed: true`)", body = Customer,
+            headers(("location" = String, description = "The customer's URL"))),
+        (status = 400, description = "Malformed body or Idempotency-Key", body = common::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the write scope", body = common::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is in flight", body = common::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = common::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = common::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key reused for another body", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_customer(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    key: IdempotencyHeader,
+    Json(request): Json<CreateCustomer>,
+) -> Result<Response, ApiError> {
+    caller.require_scope(&state.scopes.write)?;
+    let new = NewCustomer::parse(request.name, request.phone_number, request.email)
+        .map_err(ApiError::Invalid)?;
+    let idempotency = key.scoped("create-customer", &caller, new.fingerprint());
+    if let Some(replayed) = idempotency::replay(&state, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
+    let number = state.store.next_number(CUSTOMER_CODES).await?;
+    let record = CustomerRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        code: CustomerCode::from_sequence(number).as_str().to_owned(),
+        name: new.name.as_str().to_owned(),
+        phone_number: new.phone_number.as_str().to_owned(),
+        email: new.email.map(|email| email.as_str().to_owned()),
+        created_at: timestamp(OffsetDateTime::now_utc()),
+    };
+    let created = Created::new(location(&record.id), &Customer::from(record.clone()));
+    let stored = idempotency
+        .as_ref()
+        .map(|key| created.record(key, state.idempotency_ttl));
+    match state.store.insert_customer(&record, stored.as_ref()).await {
+        Ok(()) => {
+            tracing::info!(customer_id = %record.id, code = %record.code, "customer created");
+            Ok(created.into_response())
+        }
+        // A concurrent request with the same key won: answer what it answered.
+        Err(StoreError::IdempotencyKeyTaken) => idempotency::replay(&state, idempotency.as_ref())
+            .await?
+            .ok_or(StoreError::IdempotencyKeyTaken.into()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Lists customers, a page at a time (in no particular order).
+#[utoipa::path(get, path = "/api/v1/sales/customers", tag = "customers",
+    params(CustomersQuery),
+    security(("oidc" = ["sales:read"])),
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerPage),
+        (status = 400, description = "Bad cursor or query", body = common::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope", body = common::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_customers(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<CustomersQuery>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    caller.require_scope(&state.scopes.read)?;
+    let limit = common::extract::page_limit(query.limit)?;
+    let after = query
+        .next
+        .as_deref()
+        .map(|cursor| common::aws::decode_cursor(cursor, CUSTOMER_CURSOR_KEYS))
+        .transpose()?;
+    let page = state.store.customers(limit, after).await?;
+    Ok(Json(CustomerPage {
+        customers: page.items.into_iter().map(Customer::from).collect(),
+        next: page.next.as_ref().map(common::aws::encode_cursor),
+    }))
+}
+
+/// One customer.
+#[utoipa::path(get, path = "/api/v1/sales/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "The customer's id")),
+    security(("oidc" = ["sales:read"])),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope", body = common::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Customer>, ApiError> {
+    caller.require_scope(&state.scopes.read)?;
+    // Ids are UUIDs: anything else names no customer, and never reaches the store.
+    uuid::Uuid::parse_str(&id).map_err(|_| ApiError::CustomerNotFound)?;
+    let record = state
+        .store
+        .customer(&id)
+        .await?
+        .ok_or(ApiError::CustomerNotFound)?;
+    Ok(Json(record.into()))
+}

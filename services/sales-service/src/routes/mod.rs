@@ -1,0 +1,64 @@
+//! HTTP only: parse requests, call the domain and store, shape responses.
+mod customers;
+mod idempotency;
+mod legacy;
+mod orders;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+pub const OIDC_SCHEME: &str = "oidc";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sales-service",
+        description = "Customers and orders; each order sends its customer an SMS through a transactional outbox. \
+                       Every route needs an OpenID Connect access token: scope sales:read to read, sales:write to write.",
+    ),
+    tags(
+        (name = "customers", description = "Customers"),
+        (name = "orders", description = "Orders and the delivery status of their SMS"),
+        (name = "deprecated", description = "Old-style paths kept for existing clients"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The service's routes with their state.
+pub fn router(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(
+            customers::create_customer,
+            customers::list_customers
+        ))
+        .routes(routes!(customers::get_customer))
+        .routes(routes!(orders::create_order, orders::list_orders))
+        .routes(routes!(orders::get_order))
+        .merge(legacy_router())
+        .with_state(state)
+}
+
+#[allow(deprecated)] // serving the deprecated aliases is the point
+fn legacy_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(legacy::create_customer))
+        .routes(routes!(legacy::create_order))
+        .routes(routes!(legacy::list_customers))
+        .routes(routes!(legacy::list_orders))
+}
+
+/// The spec's base: info, tags and the bearer scheme.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let mut spec = ApiDoc::openapi();
+    common::openapi::add_bearer_scheme(
+        &mut spec,
+        OIDC_SCHEME,
+        "JWT",
+        "An OpenID Connect access token from the configured issuer (client credentials), audience OIDC_AUDIENCE",
+    );
+    spec
+}

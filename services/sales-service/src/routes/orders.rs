@@ -1,0 +1,269 @@
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use common::auth::Authenticated;
+use common::extract::{Json, Query};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::idempotency::{self, Created, IdempotencyHeader};
+use crate::domain::{MessageValues, NewOrder, SmsStatus};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{
+    timestamp, OrderRecord, OutboxRecord, StoreError, CUSTOMER_ORDER_CURSOR_KEYS, ORDER_CURSOR_KEYS,
+};
+
+/// A new order; the server sets its time. Every problem is reported at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"customer": "01937b2e-7c1a-7d2e-9b1a-2f3c4d5e6f70", "item": "Bag of rice", "amount": "56000.68"}))]
+pub struct CreateOrder {
+    /// The customer's `id`.
+    customer: Option<String>,
+    /// What was ordered, 1 to 200 characters.
+    item: Option<String>,
+    /// A decimal string, positive, at most 2 decimals: "56000.68" (a JSON number is refused:
+    /// it can lose precision).
+    #[schema(value_type = String, example = "56000.68")]
+    amount: Option<Value>,
+    /// ISO 4217 code; the service's default (e.g. KES) when absent.
+    currency: Option<String>,
+}
+
+/// Where the order's SMS stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmsDelivery {
+    status: SmsStatus,
+    /// Attempts made so far.
+    attempts: u32,
+    /// Why it failed, or while pending why the last attempt did not go through.
+    reason: Option<String>,
+    #[schema(format = DateTime)]
+    sent_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Order {
+    id: String,
+    customer_id: String,
+    customer_code: String,
+    item: String,
+    /// Exact decimal with two places.
+    #[schema(example = "56000.68")]
+    amount: String,
+    currency: String,
+    #[schema(format = DateTime)]
+    ordered_at: String,
+    sms: SmsDelivery,
+}
+
+impl From<OrderRecord> for Order {
+    fn from(record: OrderRecord) -> Self {
+        Self {
+            id: record.id,
+            customer_id: record.customer_id,
+            customer_code: record.customer_code,
+            item: record.item,
+            amount: record.amount,
+            currency: record.currency,
+            ordered_at: record.ordered_at,
+            sms: SmsDelivery {
+                status: record.sms_status,
+                attempts: record.sms_attempts,
+                reason: record.sms_error,
+                sent_at: record.sms_sent_at,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    orders: Vec<Order>,
+    /// Pass as `next` for the following page; absent on the last page.
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OrdersQuery {
+    /// Only this customer's orders (by `id`), newest first.
+    customer: Option<String>,
+    /// Orders per page, 1 to 100 (default 20).
+    limit: Option<u32>,
+    /// The `next` cursor from the previous page (with the same `customer`).
+    next: Option<String>,
+}
+
+pub fn location(id: &str) -> String {
+    format!("/api/v1/sales/orders/{id}")
+}
+
+/// Creates an order and, in the same transaction, its SMS to the customer.
+#[utoipa::path(post, path = "/api/v1/sales/orders", tag = "orders",
+    request_body = CreateOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body return the first response, and no second order or SMS")),
+    security(("oidc" = ["sales:write"])),
+    responses(
+        (status = 201, description = "Created (or replayed: `Idempotent-Replayed: true`); the SMS is pending", body = Order,
+            headers(("location" = String, description = "The order's URL"))),
+        (status = 400, description = "Malformed body or Idempotency-Key", body = common::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the write scope", body = common::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is in flight", body = common::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = common::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = common::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, an unknown customer, or an Idempotency-Key reused for another body", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_order(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    key: IdempotencyHeader,
+    Json(request): Json<CreateOrder>,
+) -> Result<Response, ApiError> {
+    caller.require_scope(&state.scopes.write)?;
+    let new = NewOrder::parse(
+        request.customer,
+        request.item,
+        request.amount,
+        request.currency,
+        &state.default_currency,
+    )
+    .map_err(ApiError::Invalid)?;
+    let idempotency = key.scoped("create-order", &caller, new.fingerprint());
+    if let Some(replayed) = idempotency::replay(&state, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
+    let customer = state
+        .store
+        .customer(&new.customer_id)
+        .await?
+        .ok_or(ApiError::UnknownCustomer)?;
+    let now = OffsetDateTime::now_utc();
+    let id = uuid::Uuid::now_v7().to_string();
+    let amount = new.amount.to_string();
+    let message = state.template.render(&MessageValues {
+        customer_name: &customer.name,
+        customer_code: &customer.code,
+        item: new.item.as_str(),
+        amount: &amount,
+        currency: new.currency.as_str(),
+        order_id: &id,
+    });
+    let order = OrderRecord {
+        id: id.clone(),
+        customer_id: customer.id,
+        customer_code: customer.code,
+        item: new.item.as_str().to_owned(),
+        amount,
+        currency: new.currency.as_str().to_owned(),
+        ordered_at: timestamp(now),
+        sms_status: SmsStatus::Pending,
+        sms_attempts: 0,
+        sms_error: None,
+        sms_sent_at: None,
+        sms_message_id: None,
+    };
+    let sms = OutboxRecord {
+        order_id: id.clone(),
+        to: customer.phone_number,
+        message,
+        attempts: 0,
+        next_attempt_at: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+        lease_until: None,
+        claimed_by: None,
+    };
+    let created = Created::new(location(&id), &Order::from(order.clone()));
+    let stored = idempotency
+        .as_ref()
+        .map(|key| created.record(key, state.idempotency_ttl));
+    match state
+        .store
+        .insert_order(&order, &sms, stored.as_ref())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(order_id = %id, customer_id = %order.customer_id, "order created");
+            if let Some(dispatcher) = &state.dispatcher {
+                dispatcher.notify();
+            }
+            Ok(created.into_response())
+        }
+        // A concurrent request with the same key won: answer what it answered.
+        Err(StoreError::IdempotencyKeyTaken) => idempotency::replay(&state, idempotency.as_ref())
+            .await?
+            .ok_or(StoreError::IdempotencyKeyTaken.into()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Lists orders a page at a time: all of them (in no particular order), or one
+/// customer's, newest first.
+#[utoipa::path(get, path = "/api/v1/sales/orders", tag = "orders",
+    params(OrdersQuery),
+    security(("oidc" = ["sales:read"])),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 400, description = "Bad cursor or query", body = common::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope", body = common::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Limit out of range or a malformed customer id", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<OrdersQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    caller.require_scope(&state.scopes.read)?;
+    let limit = common::extract::page_limit(query.limit)?;
+    if let Some(customer) = &query.customer {
+        uuid::Uuid::parse_str(customer)
+            .map_err(|_| ApiError::field("customer", "must be a customer id"))?;
+    }
+    let cursor_keys = match query.customer {
+        Some(_) => CUSTOMER_ORDER_CURSOR_KEYS,
+        None => ORDER_CURSOR_KEYS,
+    };
+    let after = query
+        .next
+        .as_deref()
+        .map(|cursor| common::aws::decode_cursor(cursor, cursor_keys))
+        .transpose()?;
+    let page = state
+        .store
+        .orders(query.customer.as_deref(), limit, after)
+        .await?;
+    Ok(Json(OrderPage {
+        orders: page.items.into_iter().map(Order::from).collect(),
+        next: page.next.as_ref().map(common::aws::encode_cursor),
+    }))
+}
+
+/// One order, with where its SMS stands.
+#[utoipa::path(get, path = "/api/v1/sales/orders/{id}", tag = "orders",
+    params(("id" = String, Path, description = "The order's id")),
+    security(("oidc" = ["sales:read"])),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope", body = common::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Order>, ApiError> {
+    caller.require_scope(&state.scopes.read)?;
+    // Ids are UUIDs: anything else names no order, and never reaches the store.
+    uuid::Uuid::parse_str(&id).map_err(|_| ApiError::OrderNotFound)?;
+    let record = state
+        .store
+        .order(&id)
+        .await?
+        .ok_or(ApiError::OrderNotFound)?;
+    Ok(Json(record.into()))
+}

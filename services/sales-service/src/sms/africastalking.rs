@@ -1,0 +1,195 @@
+//! Africa's Talking messaging API: `POST {base}/version1/messaging` with the form fields
+//! `username`, `to`, `message` (and `from`), authenticated by the `apiKey` header. The
+//! per-recipient `statusCode` of the answer decides between sent, retry and reject.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use common::secrets::{Secret, SecretError, SecretStore};
+use reqwest::header::ACCEPT;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use url::Url;
+
+use super::{SendOutcome, SmsSender};
+
+/// Where the API key comes from: fixed (development) or a secret store (production).
+pub enum ApiKey {
+    Fixed(Secret),
+    Stored {
+        store: Arc<dyn SecretStore>,
+        name: String,
+    },
+}
+
+pub struct AfricasTalking {
+    http: reqwest::Client,
+    endpoint: Url,
+    username: String,
+    sender_id: Option<String>,
+    api_key: ApiKey,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(rename = "SMSMessageData")]
+    data: MessageData,
+}
+
+#[derive(Deserialize)]
+struct MessageData {
+    #[serde(rename = "Message", default)]
+    message: String,
+    #[serde(rename = "Recipients", default)]
+    recipients: Vec<Recipient>,
+}
+
+#[derive(Deserialize)]
+struct Recipient {
+    #[serde(rename = "statusCode")]
+    status_code: u16,
+    #[serde(default)]
+    status: String,
+    #[serde(rename = "messageId", default)]
+    message_id: String,
+}
+
+impl AfricasTalking {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &Url,
+        username: String,
+        sender_id: Option<String>,
+        api_key: ApiKey,
+    ) -> Self {
+        let endpoint = base_url
+            .join("/version1/messaging")
+            .expect("a path joins any base URL");
+        Self {
+            http,
+            endpoint,
+            username,
+            sender_id,
+            api_key,
+        }
+    }
+
+    async fn key(&self) -> Result<Secret, SecretError> {
+        match &self.api_key {
+            ApiKey::Fixed(secret) => Ok(secret.clone()),
+            ApiKey::Stored { store, name } => store.get(name).await,
+        }
+    }
+
+    /// After the provider rejected the key, read it again next time (it may have rotated).
+    async fn forget_key(&self) {
+        if let ApiKey::Stored { store, name } = &self.api_key {
+            store.invalidate(name).await;
+        }
+    }
+}
+
+/// The provider's per-recipient status codes: 100 Processed, 101 Sent and 102 Queued
+/// are accepted; 405 InsufficientBalance and 500-502 (its own or a gateway's error) may
+/// pass later; the rest (401 RiskHold, 402 InvalidSenderId, 403 InvalidPhoneNumber,
+/// 404 UnsupportedNumberType, 406 UserInBlacklist, 407 CouldNotRoute,
+/// 409 DoNotDisturbRejection) will not.
+fn recipient_outcome(recipient: Recipient) -> SendOutcome {
+    let described = format!("{} ({})", recipient.status, recipient.status_code);
+    match recipient.status_code {
+        100..=102 => SendOutcome::Sent {
+            message_id: recipient.message_id,
+        },
+        405 | 500..=502 => SendOutcome::Retry {
+            reason: format!("the provider could not send it now: {described}"),
+            after: None,
+        },
+        _ => SendOutcome::Reject {
+            reason: format!("the provider refused the recipient: {described}"),
+        },
+    }
+}
+
+#[async_trait]
+impl SmsSender for AfricasTalking {
+    async fn send(&self, to: &str, message: &str) -> SendOutcome {
+        let key = match self.key().await {
+            Ok(key) => key,
+            // A missing or unreachable secret is an operations problem that a fix or a
+            // recovery resolves: retry (bounded) rather than lose the message.
+            Err(error) => {
+                tracing::warn!(%error, "the SMS API key is not available");
+                return SendOutcome::Retry {
+                    reason: format!("the SMS API key is not available: {error}"),
+                    after: None,
+                };
+            }
+        };
+        let mut form = vec![
+            ("username", self.username.as_str()),
+            ("to", to),
+            ("message", message),
+        ];
+        if let Some(from) = &self.sender_id {
+            form.push(("from", from));
+        }
+        let response = self
+            .http
+            .post(self.endpoint.clone())
+            .header("apiKey", key.expose())
+            .header(ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                let what = if error.is_timeout() {
+                    "timed out"
+                } else if error.is_connect() {
+                    "could not connect"
+                } else {
+                    "the connection failed"
+                };
+                return SendOutcome::Retry {
+                    reason: format!("the SMS provider {what}"),
+                    after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = common::http_client::retry_after(response.headers());
+        match status {
+            StatusCode::OK | StatusCode::CREATED => match response.json::<Answer>().await {
+                Ok(answer) => match answer.data.recipients.into_iter().next() {
+                    Some(recipient) => recipient_outcome(recipient),
+                    None => SendOutcome::Reject {
+                        reason: format!(
+                            "the provider accepted no recipient: {}",
+                            answer.data.message
+                        ),
+                    },
+                },
+                Err(_) => SendOutcome::Retry {
+                    reason: "the SMS provider's answer was unreadable".into(),
+                    after: None,
+                },
+            },
+            StatusCode::UNAUTHORIZED => {
+                self.forget_key().await;
+                SendOutcome::Retry {
+                    reason: "the SMS provider rejected the API key".into(),
+                    after: None,
+                }
+            }
+            status if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() => {
+                SendOutcome::Retry {
+                    reason: format!("the SMS provider answered {status}"),
+                    after: retry_after,
+                }
+            }
+            status => SendOutcome::Reject {
+                reason: format!("the SMS provider refused the request: {status}"),
+            },
+        }
+    }
+}

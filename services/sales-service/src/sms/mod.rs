@@ -1,0 +1,31 @@
+//! The SMS of each order: a sender for the provider's API, and the dispatcher that works
+//! through the outbox (claim, send, record) with bounded retries.
+mod africastalking;
+mod dispatcher;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use africastalking::{AfricasTalking, ApiKey};
+pub use dispatcher::{Dispatcher, SmsMetrics};
+
+/// What one send attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// The provider accepted the message for delivery.
+    Sent { message_id: String },
+    /// Worth another attempt later (timeouts, 5xx, 429, a rejected key that may be
+    /// rotating); `after` when the provider said how long to wait.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Retrying cannot help (an invalid or blacklisted number, a malformed request).
+    Reject { reason: String },
+}
+
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send(&self, to: &str, message: &str) -> SendOutcome;
+}

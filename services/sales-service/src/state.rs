@@ -1,0 +1,30 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use common::auth::OidcVerifier;
+
+use crate::config::Scopes;
+use crate::domain::{Currency, MessageTemplate};
+use crate::sms::Dispatcher;
+use crate::store::SalesStore;
+
+/// What the handlers share. Cheap to clone: everything is behind `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn SalesStore>,
+    pub verifier: Arc<OidcVerifier>,
+    pub scopes: Arc<Scopes>,
+    pub default_currency: Currency,
+    pub template: Arc<MessageTemplate>,
+    pub idempotency_ttl: Duration,
+    /// This process's dispatcher, woken when an order is created (none when disabled:
+    /// another replica's dispatcher picks the SMS up at its next poll).
+    pub dispatcher: Option<Dispatcher>,
+}
+
+impl FromRef<AppState> for Arc<OidcVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}

@@ -1,0 +1,228 @@
+//! Persistence behind two small traits: the sales data (customers, orders, idempotency
+//! records) and the SMS outbox the dispatcher works through. DynamoDB implements both.
+mod dynamo;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::aws::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use serde::{Deserialize, Serialize};
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use crate::domain::SmsStatus;
+
+pub use dynamo::DynamoSalesStore;
+
+pub const CUSTOMERS_TABLE: &str = "customers";
+pub const SEQUENCES_TABLE: &str = "sequences";
+pub const ORDERS_TABLE: &str = "orders";
+pub const OUTBOX_TABLE: &str = "sms-outbox";
+pub const IDEMPOTENCY_TABLE: &str = "idempotency-keys";
+pub const ORDERS_BY_CUSTOMER: &str = "customer-index";
+
+/// Key attributes of a page cursor, per listing.
+pub const CUSTOMER_CURSOR_KEYS: &[&str] = &["id"];
+pub const ORDER_CURSOR_KEYS: &[&str] = &["id"];
+pub const CUSTOMER_ORDER_CURSOR_KEYS: &[&str] = &["id", "customer_id", "ordered_at"];
+
+/// The tables this service needs; `sales-service print-tables` prints them for the
+/// Terraform drift check.
+pub fn tables() -> Vec<TableSpec> {
+    let plain = |name, hash_key| TableSpec {
+        name,
+        hash_key: KeyAttribute::string(hash_key),
+        range_key: None,
+        ttl_attribute: None,
+        global_secondary_indexes: vec![],
+    };
+    vec![
+        plain(CUSTOMERS_TABLE, "id"),
+        plain(SEQUENCES_TABLE, "name"),
+        TableSpec {
+            global_secondary_indexes: vec![IndexSpec {
+                name: ORDERS_BY_CUSTOMER,
+                hash_key: KeyAttribute::string("customer_id"),
+                range_key: Some(KeyAttribute::string("ordered_at")),
+                projection: IndexProjection::All,
+            }],
+            ..plain(ORDERS_TABLE, "id")
+        },
+        plain(OUTBOX_TABLE, "order_id"),
+        TableSpec {
+            ttl_attribute: Some("expires_at"),
+            ..plain(IDEMPOTENCY_TABLE, "key")
+        },
+    ]
+}
+
+/// UTC with fixed microseconds: every timestamp has the same length, so the text sorts
+/// in time order (the orders-by-customer index sorts on it).
+const TIMESTAMP: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(TIMESTAMP)
+        .expect("every UTC time formats")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub phone_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub id: String,
+    pub customer_id: String,
+    pub customer_code: String,
+    pub item: String,
+    /// The exact decimal as text ("56000.68").
+    pub amount: String,
+    pub currency: String,
+    pub ordered_at: String,
+    pub sms_status: SmsStatus,
+    pub sms_attempts: u32,
+    /// Why the SMS failed, or (while pending) why the last attempt did not go through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_message_id: Option<String>,
+}
+
+/// An SMS still to send, written in the same transaction as its order. The recipient
+/// and text are fixed at order time, so the dispatcher needs nothing else.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    pub order_id: String,
+    pub to: String,
+    pub message: String,
+    /// Attempts claimed so far (a claim counts, so a crash mid-send still counts).
+    pub attempts: u32,
+    /// Unix milliseconds: not before this.
+    pub next_attempt_at: i64,
+    /// Unix milliseconds: while in the future, `claimed_by` owns the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+}
+
+/// The first response to a POST with an `Idempotency-Key`, replayed to retries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Operation, caller and the client's key: keys of different callers never meet.
+    pub key: String,
+    /// Digest of the validated request, to refuse the key's reuse for another request.
+    pub fingerprint: String,
+    pub status: u16,
+    /// The response body, JSON.
+    pub body: String,
+    /// The created resource's URL.
+    pub location: String,
+    /// Unix seconds; DynamoDB's TTL attribute (reads check it too: TTL deletes late).
+    pub expires_at: i64,
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<HashMap<String, AttributeValue>>,
+}
+
+/// A finished SMS: delivered to the provider, or given up.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Sent { message_id: String, at: String },
+    Failed { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the idempotency key is already recorded")]
+    IdempotencyKeyTaken,
+    #[error("another dispatcher holds the outbox record")]
+    LostClaim,
+    #[error("{0}")]
+    Aws(common::Problem),
+}
+
+#[async_trait]
+pub trait SalesStore: Send + Sync {
+    /// The next number of a named counter (1, 2, ...); numbers are never repeated.
+    async fn next_number(&self, counter: &str) -> Result<u64, StoreError>;
+    /// Stores the customer, and with it the idempotency record when there is one
+    /// (`IdempotencyKeyTaken` when a live record has the key: nothing is written).
+    async fn insert_customer(
+        &self,
+        customer: &CustomerRecord,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    async fn customer(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    async fn customers(
+        &self,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<CustomerRecord>, StoreError>;
+    /// Stores the order, its outbox record and the idempotency record in one transaction:
+    /// all or nothing.
+    async fn insert_order(
+        &self,
+        order: &OrderRecord,
+        sms: &OutboxRecord,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError>;
+    /// All orders, or one customer's newest first.
+    async fn orders(
+        &self,
+        customer_id: Option<&str>,
+        limit: i32,
+        after: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<Page<OrderRecord>, StoreError>;
+    /// The live (unexpired at `now`, Unix seconds) record for an idempotency key.
+    async fn idempotency_record(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Up to `limit` records due at `now_ms` that nobody holds.
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
+    /// Takes the record for `worker` until `lease_until_ms`, counting an attempt; `None`
+    /// when another dispatcher has it, it is not due, or it is gone.
+    async fn claim(
+        &self,
+        order_id: &str,
+        worker: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<OutboxRecord>, StoreError>;
+    /// Writes the outcome on the order and removes the record, if `worker` still holds
+    /// the claim (`LostClaim` otherwise).
+    async fn complete(&self, claimed: &OutboxRecord, delivery: &Delivery)
+        -> Result<(), StoreError>;
+    /// A transient failure: the record waits until `next_attempt_at_ms`, and the order
+    /// shows the attempts and the error.
+    async fn reschedule(
+        &self,
+        claimed: &OutboxRecord,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// How many SMS are waiting (for the backlog gauge).
+    async fn backlog(&self) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,175 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{assert_json, assert_problem, spawn_app};
+
+#[tokio::test]
+async fn creating_a_customer_returns_it_with_a_code_and_a_location() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/v1/sales/customers",
+            &json!({"name": " Jane Wanjiku ", "phone_number": "+254 711 000-001", "email": "jane@example.com"}),
+        )
+        .await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let customer = assert_json(response, StatusCode::CREATED).await;
+    assert_eq!(customer["name"], "Jane Wanjiku");
+    assert_eq!(customer["phone_number"], "+254711000001", "stored in E.164");
+    assert_eq!(customer["email"], "jane@example.com");
+    assert_eq!(customer["code"], "CUS-000001");
+    let id = customer["id"].as_str().unwrap();
+    assert_eq!(location, format!("/api/v1/sales/customers/{id}"));
+
+    let fetched = assert_json(app.get(&location).await, StatusCode::OK).await;
+    assert_eq!(fetched, customer);
+}
+
+#[tokio::test]
+async fn customer_codes_are_unique_and_never_reused_even_under_concurrency() {
+    let app = spawn_app().await;
+    let bodies: Vec<_> = (0..12)
+        .map(|n| json!({"name": format!("Customer {n}"), "phone_number": format!("+2547110000{n:02}")}))
+        .collect();
+    let creations = bodies
+        .iter()
+        .map(|body| app.post("/api/v1/sales/customers", body));
+    let mut codes = Vec::new();
+    for response in futures::future::join_all(creations).await {
+        let customer = assert_json(response, StatusCode::CREATED).await;
+        codes.push(customer["code"].as_str().unwrap().to_owned());
+    }
+    codes.sort();
+    let expected: Vec<String> = (1..=12).map(|n| format!("CUS-{n:06}")).collect();
+    assert_eq!(codes, expected);
+}
+
+#[tokio::test]
+async fn every_invalid_field_is_named_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/v1/sales/customers",
+            &json!({"phone_number": "0711000000", "email": "not-an-address"}),
+        )
+        .await;
+    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("name")).await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "phone_number", "email"]);
+    assert!(problem["detail"].as_str().unwrap().contains("E.164"));
+
+    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    assert_eq!(page["customers"], json!([]));
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_client_errors() {
+    let app = spawn_app().await;
+    let wrong_type = app
+        .post(
+            "/api/v1/sales/customers",
+            &json!({"name": 5, "phone_number": "+254711000001"}),
+        )
+        .await;
+    assert_problem(wrong_type, StatusCode::BAD_REQUEST, Some("name")).await;
+
+    let not_json = app
+        .client
+        .post(app.url("/api/v1/sales/customers"))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(not_json, StatusCode::BAD_REQUEST, None).await;
+
+    let form = app
+        .client
+        .post(app.url("/api/v1/sales/customers"))
+        .bearer_auth(&app.token)
+        .form(&[("name", "Jane")])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(form, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
+
+    let huge = app
+        .post(
+            "/api/v1/sales/customers",
+            &json!({"name": "x".repeat(100_000), "phone_number": "+254711000001"}),
+        )
+        .await;
+    assert_problem(huge, StatusCode::PAYLOAD_TOO_LARGE, None).await;
+}
+
+#[tokio::test]
+async fn customers_are_listed_a_page_at_a_time() {
+    let app = spawn_app().await;
+    for n in 0..5 {
+        app.customer(&format!("Customer {n}"), &format!("+25471100000{n}"))
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/sales/customers?limit=2".to_owned();
+    loop {
+        let page = assert_json(app.get(&path).await, StatusCode::OK).await;
+        let customers = page["customers"].as_array().unwrap();
+        assert!(customers.len() <= 2);
+        seen.extend(
+            customers
+                .iter()
+                .map(|c| c["code"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/v1/sales/customers?limit=2&next={next}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen.len(), 5, "every customer once: {seen:?}");
+    seen.dedup();
+    assert_eq!(seen.len(), 5);
+}
+
+#[tokio::test]
+async fn bad_paging_and_unknown_ids_are_client_errors() {
+    let app = spawn_app().await;
+    assert_problem(
+        app.get("/api/v1/sales/customers?limit=0").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("limit"),
+    )
+    .await;
+    assert_problem(
+        app.get("/api/v1/sales/customers?limit=many").await,
+        StatusCode::BAD_REQUEST,
+        Some("limit"),
+    )
+    .await;
+    assert_problem(
+        app.get("/api/v1/sales/customers?next=garbage").await,
+        StatusCode::BAD_REQUEST,
+        Some("next"),
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7();
+    assert_problem(
+        app.get(&format!("/api/v1/sales/customers/{unknown}")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    let long = "x".repeat(5000);
+    assert_problem(
+        app.get(&format!("/api/v1/sales/customers/{long}")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+}

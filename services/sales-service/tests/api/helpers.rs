@@ -1,0 +1,231 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::auth::OidcSettings;
+use common::config::CommonConfig;
+use reqwest::{Response, StatusCode};
+use sales_service::config::{ApiKeySource, Config, OutboxConfig, Scopes, SmsConfig};
+use sales_service::domain::{Currency, MessageTemplate};
+use serde_json::{json, Value};
+use stand_ins::sms::SmsGateway;
+use test_support::app::RunningApp;
+pub use test_support::http::{assert_json, assert_problem};
+use test_support::oidc::OidcIssuer;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+pub const AUDIENCE: &str = "api://sales";
+pub const SMS_USERNAME: &str = "sandbox";
+pub const SMS_API_KEY: &str = "test-sms-key";
+pub const PHONE: &str = "+254711000001";
+pub const TEMPLATE: &str = "Hi {customer_name}, order {item} {currency} {amount}";
+
+/// One running sales-service, its issuer and SMS provider stand-in, on fresh tables.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub issuer: Arc<OidcIssuer>,
+    pub sms: SmsGateway,
+    pub config: Config,
+    /// A token with both scopes, sent by `get` and `post`.
+    pub token: String,
+    /// The emulator directly, to see what the service stored.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    _app: RunningApp,
+    _dispatcher: Option<DropGuard>,
+}
+
+/// Test settings: fresh tables, quick outbox polls and retries, short SMS timeouts.
+pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
+    Config {
+        common: CommonConfig::for_tests(test_support::emulator::unique_prefix()),
+        oidc: OidcSettings {
+            issuer: issuer.url().to_owned(),
+            audience: AUDIENCE.into(),
+            leeway: Duration::ZERO,
+            min_jwks_refresh_interval: Duration::from_millis(200),
+        },
+        scopes: Scopes {
+            read: "sales:read".into(),
+            write: "sales:write".into(),
+        },
+        default_currency: Currency::parse("KES").unwrap(),
+        idempotency_ttl: Duration::from_secs(3600),
+        sms: SmsConfig {
+            base_url: sms.url.parse().unwrap(),
+            username: SMS_USERNAME.into(),
+            api_key: ApiKeySource::Plain(common::secrets::Secret::new(SMS_API_KEY)),
+            sender_id: None,
+            template: TEMPLATE.parse::<MessageTemplate>().unwrap(),
+            timeout: Duration::from_millis(800),
+        },
+        outbox: OutboxConfig {
+            enabled: true,
+            poll_interval: Duration::from_millis(100),
+            max_attempts: 4,
+            retry_base: Duration::from_millis(50),
+            retry_max: Duration::from_millis(200),
+            lease: Duration::from_secs(3),
+            batch_size: 25,
+            concurrency: 4,
+        },
+    }
+}
+
+/// A fresh issuer and SMS stand-in, and the app with the default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with the settings adjusted first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let issuer = OidcIssuer::start().await;
+    let sms = SmsGateway::spawn(SMS_USERNAME, SMS_API_KEY).await;
+    let mut config = test_config(&issuer, &sms);
+    adjust(&mut config);
+    start(config, Arc::new(issuer), sms, None).await
+}
+
+/// Starts the app with `config` against the emulator (or `endpoint`, e.g. a cuttable proxy).
+pub async fn start(
+    config: Config,
+    issuer: Arc<OidcIssuer>,
+    sms: SmsGateway,
+    endpoint: Option<String>,
+) -> TestApp {
+    let emulator = test_support::emulator::endpoint();
+    let sdk = common::aws::load_sdk_config(Some(endpoint.as_deref().unwrap_or(&emulator))).await;
+    let application = sales_service::build(&config, &sdk)
+        .await
+        .expect("app builds");
+    let dispatcher = application.dispatcher.map(|dispatcher| {
+        let stop = CancellationToken::new();
+        tokio::spawn(dispatcher.run(stop.clone()));
+        stop.drop_guard()
+    });
+    let app = test_support::app::spawn(application.service, &config.common).await;
+    let direct = common::aws::load_sdk_config(Some(&emulator)).await;
+    let token = issuer.token(AUDIENCE, &["sales:read", "sales:write"]).await;
+    TestApp {
+        address: app.address.clone(),
+        client: reqwest::Client::new(),
+        issuer,
+        sms,
+        config,
+        token,
+        dynamodb: common::aws::dynamodb(&direct),
+        _app: app,
+        _dispatcher: dispatcher,
+    }
+}
+
+impl TestApp {
+    /// Another replica on the same tables, issuer and SMS provider.
+    pub async fn replica(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.config.clone();
+        adjust(&mut config);
+        start(config, self.issuer.clone(), self.sms.clone(), None).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_with(path, Some(&self.token)).await
+    }
+
+    /// `GET path` with `token` (None: no Authorization header).
+    pub async fn get_with(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.post_with(path, body, Some(&self.token), None).await
+    }
+
+    /// `POST path` with `token` (None: none) and an `Idempotency-Key` (None: none).
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Creates a customer with `phone` and returns it; panics unless that worked.
+    pub async fn customer(&self, name: &str, phone: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/sales/customers",
+                &json!({"name": name, "phone_number": phone, "email": "buyer@example.com"}),
+            )
+            .await;
+        assert_json(response, StatusCode::CREATED).await
+    }
+
+    /// Creates an order for `customer_id` and returns it; panics unless that worked.
+    pub async fn order(&self, customer_id: &str, item: &str, amount: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/sales/orders",
+                &json!({"customer": customer_id, "item": item, "amount": amount}),
+            )
+            .await;
+        assert_json(response, StatusCode::CREATED).await
+    }
+
+    /// The order as the API shows it now.
+    pub async fn order_now(&self, id: &str) -> Value {
+        assert_json(
+            self.get(&format!("/api/v1/sales/orders/{id}")).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// Polls the order until its SMS status is `status`; panics after `within`.
+    pub async fn wait_for_sms(&self, id: &str, status: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let order = self.order_now(id).await;
+            if order["sms"]["status"] == status {
+                return order;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "SMS of order {id} not {status} within {within:?}: {order}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get_with("/metrics", None).await.text().await.unwrap()
+    }
+
+    /// How many records wait in the outbox table.
+    pub async fn outbox_len(&self) -> usize {
+        self.dynamodb
+            .scan()
+            .table_name(format!("{}sms-outbox", self.config.common.table_prefix))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+            .len()
+    }
+}

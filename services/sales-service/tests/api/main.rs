@@ -1,0 +1,10 @@
+//! Integration tests: the real app on a random port against the AWS emulator (fresh
+//! tables per test), a real OpenID Connect issuer (npm oidc-provider) and the SMS
+//! provider stand-in.
+mod auth;
+mod customers;
+mod helpers;
+mod idempotency;
+mod operations;
+mod orders;
+mod sms;

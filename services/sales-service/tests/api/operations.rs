@@ -1,0 +1,151 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use test_support::proxy::TcpProxy;
+
+use crate::helpers::{assert_json, assert_problem, spawn_app, start, test_config, PHONE};
+
+#[tokio::test]
+async fn health_and_readiness_need_no_token() {
+    let app = spawn_app().await;
+    let live = assert_json(app.get_with("/healthz", None).await, StatusCode::OK).await;
+    assert_eq!(live["status"], "ok");
+    let ready = assert_json(app.get_with("/readyz", None).await, StatusCode::OK).await;
+    assert_eq!(ready["checks"]["dynamodb"], "ok");
+}
+
+#[tokio::test]
+async fn losing_dynamodb_is_a_503_and_nothing_acknowledged_is_lost() {
+    let issuer = test_support::oidc::OidcIssuer::start().await;
+    let sms = stand_ins::sms::SmsGateway::spawn("sandbox", "test-sms-key").await;
+    let proxy =
+        TcpProxy::start(test_support::emulator::endpoint().trim_start_matches("http://")).await;
+    let config = test_config(&issuer, &sms);
+    let app = start(config, std::sync::Arc::new(issuer), sms, Some(proxy.url())).await;
+    let customer = app.customer("Jane", PHONE).await;
+    let before = app
+        .order(customer["id"].as_str().unwrap(), "Rice", "10")
+        .await;
+
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let refused = app
+        .post(
+            "/api/v1/sales/orders",
+            &serde_json::json!({"customer": customer["id"], "item": "Tea", "amount": "5"}),
+        )
+        .await;
+    assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, None).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "bounded by the AWS timeouts"
+    );
+    let ready = app.get_with("/readyz", None).await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get_with("/readyz", None).await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "ready again without a restart");
+    let order = app
+        .wait_for_sms(
+            before["id"].as_str().unwrap(),
+            "sent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(order["amount"], "10.00", "the acknowledged order survived");
+    let orders = assert_json(app.get("/api/v1/sales/orders").await, StatusCode::OK).await;
+    assert_eq!(
+        orders["orders"].as_array().unwrap().len(),
+        1,
+        "the refused one was not written"
+    );
+}
+
+#[tokio::test]
+async fn metrics_cover_requests_and_the_sms_pipeline() {
+    let app = spawn_app().await;
+    app.get("/api/v1/sales/customers").await;
+    let text = app.metrics().await;
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/sales/customers",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    for metric in [
+        "sms_sent_total",
+        "sms_failed_total",
+        "sms_retried_total",
+        "sms_outbox_backlog",
+        "sms_send_duration_seconds",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(text.contains(metric), "{metric} missing");
+    }
+}
+
+#[tokio::test]
+async fn the_spec_lists_every_route_and_marks_the_old_ones_deprecated() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .get_with("/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut operations: Vec<String> = Vec::new();
+    let mut deprecated: Vec<String> = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            if operation["deprecated"] == true {
+                deprecated.push(name.clone());
+            }
+            operations.push(name);
+        }
+    }
+    operations.sort();
+    deprecated.sort();
+    assert_eq!(
+        operations,
+        [
+            "GET /ap1/v1/sales/customers/",
+            "GET /ap1/v1/sales/orders/",
+            "GET /api/v1/sales/customers",
+            "GET /api/v1/sales/customers/{id}",
+            "GET /api/v1/sales/orders",
+            "GET /api/v1/sales/orders/{id}",
+            "GET /healthz",
+            "GET /metrics",
+            "GET /readyz",
+            "POST /ap1/v1/sales/create-customer/",
+            "POST /ap1/v1/sales/create-order/",
+            "POST /api/v1/sales/customers",
+            "POST /api/v1/sales/orders",
+        ]
+    );
+    assert_eq!(
+        deprecated,
+        [
+            "GET /ap1/v1/sales/customers/",
+            "GET /ap1/v1/sales/orders/",
+            "POST /ap1/v1/sales/create-customer/",
+            "POST /ap1/v1/sales/create-order/",
+        ]
+    );
+    assert_eq!(
+        spec["components"]["securitySchemes"]["oidc"]["scheme"],
+        "bearer"
+    );
+    let ui = app.get_with("/swagger/", None).await;
+    assert_eq!(ui.status(), StatusCode::OK);
+}

@@ -1,0 +1,202 @@
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_json, assert_problem, spawn_app, PHONE};
+
+#[tokio::test]
+async fn an_order_keeps_its_exact_amount_and_starts_with_a_pending_sms() {
+    let app = spawn_app().await;
+    let customer = app.customer("Jane", PHONE).await;
+    let response = app
+        .post(
+            "/api/v1/sales/orders",
+            &json!({"customer": customer["id"], "item": "Bag of rice", "amount": "56000.68"}),
+        )
+        .await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let order = assert_json(response, StatusCode::CREATED).await;
+    assert_eq!(order["amount"], "56000.68");
+    assert_eq!(order["currency"], "KES", "the configured default");
+    assert_eq!(order["customer_id"], customer["id"]);
+    assert_eq!(order["customer_code"], customer["code"]);
+    assert_eq!(order["item"], "Bag of rice");
+    assert_eq!(order["sms"]["status"], "pending");
+    assert_eq!(order["sms"]["attempts"], 0);
+    let ordered_at = order["ordered_at"].as_str().unwrap();
+    assert!(
+        ordered_at.ends_with('Z') && ordered_at.len() == 27,
+        "{ordered_at}"
+    );
+    assert_eq!(
+        location,
+        format!("/api/v1/sales/orders/{}", order["id"].as_str().unwrap())
+    );
+
+    let stored = app.order_now(order["id"].as_str().unwrap()).await;
+    assert_eq!(stored["amount"], "56000.68");
+
+    let usd = app
+        .post(
+            "/api/v1/sales/orders",
+            &json!({"customer": customer["id"], "item": "Tea", "amount": "10", "currency": "usd"}),
+        )
+        .await;
+    let usd = assert_json(usd, StatusCode::CREATED).await;
+    assert_eq!(
+        (usd["amount"].as_str(), usd["currency"].as_str()),
+        (Some("10.00"), Some("USD"))
+    );
+}
+
+#[tokio::test]
+async fn bad_orders_name_their_fields_and_write_nothing() {
+    let app = spawn_app().await;
+    let customer = app.customer("Jane", PHONE).await;
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"customer": customer["id"], "item": "Rice", "amount": 56000.68}),
+            "amount",
+        ),
+        (
+            json!({"customer": customer["id"], "item": "Rice", "amount": "-1"}),
+            "amount",
+        ),
+        (
+            json!({"customer": customer["id"], "item": "Rice", "amount": "1.234"}),
+            "amount",
+        ),
+        (
+            json!({"customer": customer["id"], "item": "Rice", "amount": "0"}),
+            "amount",
+        ),
+        (
+            json!({"customer": customer["id"], "item": "", "amount": "1"}),
+            "item",
+        ),
+        (
+            json!({"customer": customer["id"], "item": "Rice", "amount": "1", "currency": "shillings"}),
+            "currency",
+        ),
+        (
+            json!({"customer": "someone", "item": "Rice", "amount": "1"}),
+            "customer",
+        ),
+        (json!({"item": "Rice", "amount": "1"}), "customer"),
+    ];
+    for (body, field) in cases {
+        let response = app.post("/api/v1/sales/orders", &body).await;
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some(field)).await;
+    }
+    let unknown = json!({"customer": uuid::Uuid::now_v7(), "item": "Rice", "amount": "1"});
+    let problem = assert_problem(
+        app.post("/api/v1/sales/orders", &unknown).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("customer"),
+    )
+    .await;
+    assert!(problem["detail"].as_str().unwrap().contains("no customer"));
+
+    let orders = assert_json(app.get("/api/v1/sales/orders").await, StatusCode::OK).await;
+    assert_eq!(orders["orders"], json!([]));
+    assert_eq!(
+        app.outbox_len().await,
+        0,
+        "no SMS queued for a refused order"
+    );
+}
+
+#[tokio::test]
+async fn orders_are_listed_and_filtered_by_customer_newest_first() {
+    let app = spawn_app().await;
+    let jane = app.customer("Jane", "+254711000001").await;
+    let john = app.customer("John", "+254711000002").await;
+    let jane_id = jane["id"].as_str().unwrap();
+    let mut janes = Vec::new();
+    for n in 0..3 {
+        janes.push(app.order(jane_id, &format!("Item {n}"), "5.00").await["id"].clone());
+    }
+    app.order(john["id"].as_str().unwrap(), "Other", "7.00")
+        .await;
+
+    let all = assert_json(
+        app.get("/api/v1/sales/orders?limit=100").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(all["orders"].as_array().unwrap().len(), 4);
+
+    let first = assert_json(
+        app.get(&format!("/api/v1/sales/orders?customer={jane_id}&limit=2"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let next = first["next"].as_str().expect("a second page").to_owned();
+    let second = assert_json(
+        app.get(&format!(
+            "/api/v1/sales/orders?customer={jane_id}&limit=2&next={next}"
+        ))
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ids: Vec<Value> = first["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["orders"].as_array().unwrap())
+        .map(|order| order["id"].clone())
+        .collect();
+    janes.reverse();
+    assert_eq!(ids, janes, "newest first, only Jane's");
+
+    assert_problem(
+        app.get("/api/v1/sales/orders?customer=nobody").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("customer"),
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7();
+    assert_problem(
+        app.get(&format!("/api/v1/sales/orders/{unknown}")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_old_style_paths_still_work_and_point_to_their_successors() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/ap1/v1/sales/create-customer/",
+            &json!({"name": "Legacy", "phone_number": PHONE}),
+        )
+        .await;
+    assert_eq!(response.headers()["deprecation"], "true");
+    assert!(response.headers()["link"]
+        .to_str()
+        .unwrap()
+        .contains("</api/v1/sales/customers>"));
+    let customer = assert_json(response, StatusCode::CREATED).await;
+
+    let order = app
+        .post(
+            "/ap1/v1/sales/create-order/",
+            &json!({"customer": customer["id"], "item": "Rice", "amount": "12.50"}),
+        )
+        .await;
+    let order = assert_json(order, StatusCode::CREATED).await;
+    assert_eq!(order["amount"], "12.50");
+
+    let customers = assert_json(app.get("/ap1/v1/sales/customers/").await, StatusCode::OK).await;
+    assert_eq!(customers["customers"][0]["id"], customer["id"]);
+    let orders = app.get("/ap1/v1/sales/orders/").await;
+    assert_eq!(orders.headers()["deprecation"], "true");
+    let orders = assert_json(orders, StatusCode::OK).await;
+    assert_eq!(orders["orders"][0]["id"], order["id"]);
+
+    let unauthenticated = app.get_with("/ap1/v1/sales/orders/", None).await;
+    assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, None).await;
+}

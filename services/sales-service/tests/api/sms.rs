@@ -1,0 +1,207 @@
+//! The SMS of each order, through the outbox, against the Africa's Talking stand-in.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sales_service::store::{DynamoSalesStore, Outbox};
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, PHONE, SMS_USERNAME};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn order_for_new_customer(app: &TestApp, phone: &str) -> String {
+    let customer = app.customer("Jane", phone).await;
+    let order = app
+        .order(customer["id"].as_str().unwrap(), "Rice", "56000.68")
+        .await;
+    order["id"].as_str().unwrap().to_owned()
+}
+
+/// How many SMS each recipient got.
+fn per_recipient(app: &TestApp) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for sms in app.sms.delivered() {
+        *counts.entry(sms.to).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn each_order_sends_one_sms_with_the_rendered_template() {
+    let app = spawn_app().await;
+    let id = order_for_new_customer(&app, PHONE).await;
+    let order = app.wait_for_sms(&id, "sent", WAIT).await;
+    assert_eq!(order["sms"]["attempts"], 1);
+    assert!(order["sms"]["sent_at"].is_string());
+    assert!(order["sms"]["reason"].is_null());
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let delivered = app.sms.delivered();
+    assert_eq!(delivered.len(), 1, "exactly one SMS: {delivered:?}");
+    assert_eq!(delivered[0].to, PHONE);
+    assert_eq!(delivered[0].username, SMS_USERNAME);
+    assert_eq!(delivered[0].message, "Hi Jane, order Rice KES 56000.68");
+    assert_eq!(
+        app.outbox_len().await,
+        0,
+        "the outbox record is gone once sent"
+    );
+
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("sms_sent_total 1"), "{metrics}");
+    assert!(metrics.contains("sms_failed_total 0"));
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_recorded_until_it_is_sent() {
+    let app = spawn_app().await;
+    app.sms.fail_next(&[500, 503]);
+    let id = order_for_new_customer(&app, PHONE).await;
+    let order = app.wait_for_sms(&id, "sent", WAIT).await;
+    assert_eq!(
+        order["sms"]["attempts"], 3,
+        "two failures, then success: {order}"
+    );
+    assert_eq!(app.sms.delivered().len(), 1);
+    assert!(app.metrics().await.contains("sms_retried_total 2"));
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried() {
+    let app = spawn_app().await;
+    app.sms.set_delay(Some(Duration::from_secs(2))); // past the 800 ms send timeout
+    let id = order_for_new_customer(&app, PHONE).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let pending = app.order_now(&id).await;
+    assert_eq!(pending["sms"]["status"], "pending");
+    assert!(
+        pending["sms"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{pending}"
+    );
+    app.sms.set_delay(None);
+    let order = app.wait_for_sms(&id, "sent", WAIT).await;
+    assert!(order["sms"]["attempts"].as_u64().unwrap() >= 2);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_fails_at_once_with_the_reason() {
+    let app = spawn_app().await;
+    app.sms.reject_number(PHONE, 403);
+    let id = order_for_new_customer(&app, PHONE).await;
+    let order = app.wait_for_sms(&id, "failed", WAIT).await;
+    assert_eq!(order["sms"]["attempts"], 1, "not retried");
+    let reason = order["sms"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("InvalidPhoneNumber") && reason.contains("403"),
+        "{reason}"
+    );
+    assert_eq!(app.outbox_len().await, 0);
+    assert!(app.metrics().await.contains("sms_failed_total 1"));
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_then_the_sms_is_failed() {
+    let app = spawn_app().await; // 4 attempts in tests
+    app.sms.fail_next(&[500; 10]);
+    let id = order_for_new_customer(&app, PHONE).await;
+    let order = app.wait_for_sms(&id, "failed", WAIT).await;
+    assert_eq!(order["sms"]["attempts"], 4);
+    let reason = order["sms"]["reason"].as_str().unwrap();
+    assert!(reason.contains("gave up after 4 attempts"), "{reason}");
+    assert_eq!(app.sms.requests(), 4);
+}
+
+#[tokio::test]
+async fn a_provider_outage_delays_the_sms_and_loses_none() {
+    let app = spawn_app_with(|config| {
+        config.outbox.max_attempts = 50;
+    })
+    .await;
+    app.sms.set_down(true);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(order_for_new_customer(&app, &format!("+25471100010{n}")).await);
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for id in &ids {
+        assert_eq!(app.order_now(id).await["sms"]["status"], "pending");
+    }
+    assert!(app.sms.delivered().is_empty());
+
+    app.sms.set_down(false);
+    for id in &ids {
+        app.wait_for_sms(id, "sent", WAIT).await;
+    }
+    let counts = per_recipient(&app);
+    assert_eq!(counts.len(), 5);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "each exactly once: {counts:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_dispatchers_racing_send_each_sms_exactly_once() {
+    let app = spawn_app_with(|config| config.outbox.enabled = false).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(order_for_new_customer(&app, &format!("+2547110002{n:02}")).await);
+    }
+    // Two replicas start on the same tables at once, each with its own dispatcher.
+    let (first, second) = tokio::join!(
+        app.replica(|config| config.outbox.enabled = true),
+        app.replica(|config| config.outbox.enabled = true),
+    );
+    for id in &ids {
+        app.wait_for_sms(id, "sent", WAIT).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = per_recipient(&app);
+    assert_eq!(counts.len(), 20);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "each exactly once: {counts:?}"
+    );
+    drop((first, second));
+}
+
+#[tokio::test]
+async fn an_order_written_before_a_crash_is_sent_by_the_next_dispatcher() {
+    // The first process writes orders and dies before its dispatcher runs.
+    let app = spawn_app_with(|config| config.outbox.enabled = false).await;
+    let id = order_for_new_customer(&app, PHONE).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.sms.delivered().is_empty());
+    assert_eq!(app.outbox_len().await, 1, "the SMS waits in the outbox");
+
+    let successor = app.replica(|config| config.outbox.enabled = true).await;
+    successor.wait_for_sms(&id, "sent", WAIT).await;
+    assert_eq!(app.sms.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
+    let app = spawn_app_with(|config| config.outbox.enabled = false).await;
+    let id = order_for_new_customer(&app, PHONE).await;
+    // A dispatcher claims the SMS and dies before recording anything (lease: 1.5 s).
+    let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
+    let store = DynamoSalesStore::new(common::aws::dynamodb(&sdk), &app.config.common.table_prefix);
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let claimed = store
+        .claim(&id, "crashed-worker", now_ms, now_ms + 1500)
+        .await
+        .unwrap();
+    assert!(claimed.is_some());
+
+    let successor = app.replica(|config| config.outbox.enabled = true).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(app.sms.delivered().is_empty(), "not while the lease holds");
+    let order = successor.wait_for_sms(&id, "sent", WAIT).await;
+    assert_eq!(
+        order["sms"]["attempts"], 2,
+        "the abandoned claim counts as an attempt"
+    );
+    assert_eq!(app.sms.delivered().len(), 1);
+}
