@@ -1,6 +1,7 @@
 //! The service's configuration, read once from the environment at start.
 use std::time::Duration;
 
+use common::auth::OidcSettings;
 use common::config::{CommonConfig, ConfigError, Env};
 
 use crate::tenants::Tenants;
@@ -54,11 +55,9 @@ pub struct Config {
     pub okta_list_all_max_users: usize,
     /// Budget of one provider sync run (every attempt of every call).
     pub sync_deadline: Duration,
-    /// The OpenID Connect issuer whose access tokens callers present (required to serve;
-    /// the sync job does not need it).
-    pub oidc_issuer: Option<String>,
-    /// The `aud` those tokens must carry.
-    pub oidc_audience: String,
+    /// How callers' access tokens are verified: set when `OIDC_ISSUER_URL` is (serving
+    /// needs it; the sync job does not).
+    pub oidc: Option<OidcSettings>,
 }
 
 impl Config {
@@ -95,8 +94,9 @@ impl Config {
             upstream,
             okta_list_all_max_users: env.or("OKTA_LIST_ALL_MAX_USERS", 1000),
             sync_deadline: env.seconds_or("SYNC_DEADLINE_SECONDS", Duration::from_secs(120)),
-            oidc_issuer: env.optional("OIDC_ISSUER_URL"),
-            oidc_audience: env.or("OIDC_AUDIENCE", "integration-api".to_owned()),
+            oidc: env
+                .optional::<String>("OIDC_ISSUER_URL")
+                .map(|_| OidcSettings::read(&mut env, "api://integrations")),
         };
         env.finish()?;
         Ok(config)

@@ -1,6 +1,5 @@
 //! integration-service: integration capabilities per tenant (Okta users, partner
 //! providers) behind one generic capability model, and the provider sync job.
-pub mod auth;
 pub mod capability;
 pub mod config;
 pub mod error;
@@ -16,13 +15,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+use common::auth::OidcVerifier;
 use common::aws::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, EnvSecretStore, SecretStore};
 use common::server::{App, Service};
 
-use crate::auth::OidcVerifier;
 use crate::capability::Registry;
 use crate::config::{Config, SecretsBackend};
 use crate::integrations::providers::sync::SyncJob;
@@ -123,8 +122,8 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
 
 /// Builds the HTTP application.
 pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> {
-    let issuer = config
-        .oidc_issuer
+    let oidc = config
+        .oidc
         .clone()
         .context("OIDC_ISSUER_URL is required to serve (callers authenticate with its tokens)")?;
     let parts = parts(config, sdk).await?;
@@ -135,7 +134,10 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         upstreams: Arc::new(parts.upstreams),
         metrics: parts.service_metrics,
         call_deadline: config.upstream.deadline,
-        verifier: Arc::new(OidcVerifier::new(issuer, config.oidc_audience.clone())),
+        verifier: Arc::new(OidcVerifier::new(
+            oidc,
+            common::http_client::client(std::time::Duration::from_secs(5)),
+        )),
     };
     let app = App {
         api: routes::router(state),

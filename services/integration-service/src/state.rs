@@ -1,7 +1,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::OidcVerifier;
+use axum::extract::FromRef;
+use common::auth::OidcVerifier;
+
 use crate::capability::Registry;
 use crate::metrics::ServiceMetrics;
 use crate::tenants::Tenants;
@@ -17,4 +19,10 @@ pub struct AppState {
     /// Budget of one capability call's upstream work.
     pub call_deadline: Duration,
     pub verifier: Arc<OidcVerifier>,
+}
+
+impl FromRef<AppState> for Arc<OidcVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
 }

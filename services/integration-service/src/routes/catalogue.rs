@@ -1,9 +1,9 @@
 use axum::extract::{Path, State};
+use common::auth::Authenticated;
 use common::extract::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
 use crate::capability::{Capability, Kind, Registered, READ_SCOPE};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -75,9 +75,9 @@ fn descriptor(integration: &Registered, capability: &Capability) -> CapabilityDe
     ))]
 pub async fn list_integrations(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<IntegrationList>, ApiError> {
-    caller.require(READ_SCOPE)?;
+    caller.require_scope(READ_SCOPE)?;
     Ok(Json(IntegrationList {
         integrations: state
             .registry
@@ -104,10 +104,10 @@ pub async fn list_integrations(
     ))]
 pub async fn list_capabilities(
     State(state): State<AppState>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path(integration): Path<String>,
 ) -> Result<Json<IntegrationCapabilities>, ApiError> {
-    caller.require(READ_SCOPE)?;
+    caller.require_scope(READ_SCOPE)?;
     let registered = state
         .registry
         .get(&integration)

@@ -4,9 +4,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
+use common::auth::{Authenticated, Principal};
 use tokio::time::Instant;
 
-use crate::auth::Caller;
 use crate::capability::openapi::TENANT_HEADER;
 use crate::capability::{Call, Input, Kind};
 use crate::error::ApiError;
@@ -16,7 +16,7 @@ use crate::tenants::valid_tenant_id;
 pub async fn execute(
     State(state): State<AppState>,
     // Authentication first: unauthenticated callers learn nothing, not even 404s.
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Path((integration, capability)): Path<(String, String)>,
     method: Method,
     request: Request,
@@ -50,7 +50,7 @@ fn tenant(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
 
 async fn run(
     state: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     integration: &str,
     capability: &str,
     method: Method,
@@ -73,7 +73,7 @@ async fn run(
             allow: capability.kind.method_name(),
         });
     }
-    caller.require(capability.kind.scope())?;
+    caller.require_scope(capability.kind.scope())?;
     let tenant = tenant(state, request.headers())?;
     let upstream = state
         .upstreams

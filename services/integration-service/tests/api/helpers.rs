@@ -3,11 +3,14 @@ use std::time::Duration;
 use common::config::CommonConfig;
 use integration_service::config::{Config, SecretsBackend, UpstreamConfig};
 use integration_service::tenants::Tenants;
-use reqwest::{Response, StatusCode};
-use serde_json::{json, Value};
-use tokio::sync::oneshot;
+use reqwest::Response;
+use serde_json::Value;
+pub use test_support::http::{assert_json, assert_problem};
 
-use crate::peers::issuer::Issuer;
+use common::auth::OidcSettings;
+use test_support::oidc::OidcIssuer;
+
+pub const AUDIENCE: &str = "api://integrations";
 
 pub struct TestApp {
     pub address: String,
@@ -15,10 +18,10 @@ pub struct TestApp {
     pub table_prefix: String,
     /// The emulator directly, to see what the service stored.
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub issuer: Issuer,
+    pub issuer: OidcIssuer,
     /// A token with both scopes, sent by `get` and `post`.
     pub token: String,
-    _shutdown: oneshot::Sender<()>,
+    _app: test_support::app::RunningApp,
 }
 
 /// Test settings: short timeouts and backoff so fault tests take seconds, fresh tables.
@@ -39,8 +42,7 @@ pub fn test_config(tenants: Value) -> Config {
         },
         okta_list_all_max_users: 1000,
         sync_deadline: Duration::from_secs(20),
-        oidc_issuer: None,
-        oidc_audience: crate::peers::issuer::AUDIENCE.into(),
+        oidc: None,
     }
 }
 
@@ -76,31 +78,26 @@ pub async fn put_secret(name: &str, value: &str) {
 
 /// Spawns the app with `config`, its callers' tokens from a fresh issuer.
 pub async fn spawn_app(mut config: Config) -> TestApp {
-    let issuer = Issuer::spawn().await;
-    config.oidc_issuer = Some(issuer.url.clone());
+    let issuer = OidcIssuer::start().await;
+    config.oidc = Some(OidcSettings {
+        leeway: Duration::ZERO,
+        ..OidcSettings::new(issuer.url(), AUDIENCE)
+    });
     let sdk = direct_sdk().await;
-    let app = integration_service::build(&config, &sdk)
+    let service = integration_service::build(&config, &sdk)
         .await
         .expect("app builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let (shutdown, stop) = oneshot::channel::<()>();
-    let common_config = config.common.clone();
-    tokio::spawn(async move {
-        common::server::serve(listener, app.router, app.health, &common_config, async {
-            let _ = stop.await;
-        })
-        .await
-        .unwrap();
-    });
+    let app = test_support::app::spawn(service, &config.common).await;
     TestApp {
-        address,
+        address: app.address.clone(),
         client: reqwest::Client::new(),
         table_prefix: config.common.table_prefix.clone(),
         dynamodb: common::aws::dynamodb(&sdk),
-        token: issuer.token("integrations:read integrations:write"),
+        token: issuer
+            .token(AUDIENCE, &["integrations:read", "integrations:write"])
+            .await,
         issuer,
-        _shutdown: shutdown,
+        _app: app,
     }
 }
 
@@ -185,34 +182,4 @@ impl TestApp {
             .await
             .unwrap()
     }
-}
-
-/// Asserts a successful JSON response with `status` and returns the body.
-pub async fn assert_json(response: Response, status: StatusCode) -> Value {
-    let actual = response.status();
-    let body: Value = response.json().await.unwrap_or(json!(null));
-    assert_eq!(actual, status, "{body}");
-    body
-}
-
-/// Asserts a problem+json response with `status`, naming `field` when given.
-pub async fn assert_problem(response: Response, status: StatusCode, field: Option<&str>) -> Value {
-    let actual = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body: Value = response.json().await.unwrap_or(json!(null));
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["title"].is_string() && body["type"].is_string());
-    if let Some(field) = field {
-        let fields: Vec<&str> = body["errors"]
-            .as_array()
-            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
-            .unwrap_or_default();
-        assert!(fields.contains(&field), "expected field {field} in {body}");
-    }
-    body
 }

@@ -2,6 +2,5 @@
 //! tables per test), with in-process Okta orgs and partner API as upstreams.
 mod helpers;
 mod okta;
-mod peers;
 mod providers;
 mod routing;

@@ -4,6 +4,7 @@ use std::time::Duration;
 use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
+pub use test_support::http::assert_problem;
 use user_service::config::{Admin, AdminPassword, Config, HashCost, LoginLimits};
 
 pub const ADMIN: &str = "admin";
@@ -172,25 +173,4 @@ impl TestApp {
             .await
             .is_ok()
     }
-}
-
-/// Asserts a problem+json response with `status`, naming `field` when given.
-pub async fn assert_problem(response: Response, status: StatusCode, field: Option<&str>) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json",
-        "errors are problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["title"].is_string() && body["type"].is_string());
-    if let Some(field) = field {
-        let fields: Vec<&str> = body["errors"]
-            .as_array()
-            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
-            .unwrap_or_default();
-        assert!(fields.contains(&field), "expected field {field} in {body}");
-    }
-    body
 }
