@@ -17,8 +17,6 @@ if ! scripts/emulator.sh status >/dev/null 2>&1; then
   trap 'scripts/emulator.sh stop' EXIT
 fi
 
-if [ -f tools/oidc-issuer/package-lock.json ] && [ ! -d tools/oidc-issuer/node_modules ]; then
-  (cd tools/oidc-issuer && npm ci --no-audit --no-fund --loglevel=error)
-fi
+scripts/oidc-issuer.sh
 
 cargo test --workspace --all-targets "$@"

@@ -3,12 +3,16 @@
 // tokens we mint ourselves.
 //
 // Client-credentials grant only. Access tokens are RS256 JWTs whose `aud` is the requested
-// `resource` indicator verbatim (any absolute URI, e.g. `api://sales`). Offline, loopback only.
+// `resource` indicator verbatim (any absolute URI, e.g. `api://sales`). Offline.
 //
-//   node issuer.mjs [--port N] [--admin] [--clients JSON]
-//   (or ISSUER_PORT, ISSUER_ADMIN=1, ISSUER_CLIENTS)
+//   node issuer.mjs [--port N] [--host H] [--url URL] [--admin] [--clients JSON]
+//   (or ISSUER_PORT, ISSUER_HOST, ISSUER_URL, ISSUER_ADMIN=1, ISSUER_CLIENTS)
 //
-// Prints one line on stdout once it listens: {"issuer":"http://127.0.0.1:PORT"}.
+// Listens on 127.0.0.1 unless --host says otherwise (0.0.0.0 in a container), and names
+// itself http://127.0.0.1:PORT unless --url gives the address its callers use (e.g.
+// http://oidc-issuer:9000 inside docker-compose): tokens' `iss` must match what the
+// services are configured with.
+// Prints one line on stdout once it listens: {"issuer":"<url>"}.
 // --clients is a JSON array of {client_id, client_secret, access_token_ttl?}.
 // --admin enables POST /__admin/rotate-keys (tests only): a new signing key, the old one
 // leaves the JWKS, the URL stays the same.
@@ -29,6 +33,8 @@ const DEFAULT_CLIENTS = [
 const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.ISSUER_PORT ?? '0' },
+    host: { type: 'string', default: process.env.ISSUER_HOST ?? '127.0.0.1' },
+    url: { type: 'string', default: process.env.ISSUER_URL },
     admin: { type: 'boolean', default: process.env.ISSUER_ADMIN === '1' },
     clients: { type: 'string', default: process.env.ISSUER_CLIENTS },
   },
@@ -95,8 +101,8 @@ const server = createServer((req, res) => {
   handle(req, res);
 });
 
-server.listen(Number(args.port), '127.0.0.1', () => {
-  issuer = `http://127.0.0.1:${server.address().port}`;
+server.listen(Number(args.port), args.host, () => {
+  issuer = args.url ?? `http://127.0.0.1:${server.address().port}`;
   rotate();
   console.log(JSON.stringify({ issuer }));
 });

@@ -75,7 +75,7 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut env = Env::new();
         let common = CommonConfig::read(&mut env);
-        let oidc = OidcSettings::read(&mut env, "sales-api");
+        let oidc = OidcSettings::read(&mut env, "api://sales");
         let api_key = match (
             env.optional::<String>("AFRICASTALKING_API_KEY_SECRET_ID"),
             env.optional::<String>("AFRICASTALKING_API_KEY"),
@@ -121,9 +121,9 @@ impl Config {
             outbox: OutboxConfig {
                 enabled: env.flag_or("OUTBOX_DISPATCHER_ENABLED", true),
                 poll_interval: env.seconds_or("OUTBOX_POLL_SECONDS", Duration::from_secs(1)),
-                max_attempts: env.or("SMS_MAX_ATTEMPTS", 8),
+                max_attempts: env.or("SMS_MAX_ATTEMPTS", 12),
                 retry_base: env.seconds_or("SMS_RETRY_BASE_SECONDS", Duration::from_secs(2)),
-                retry_max: env.seconds_or("SMS_RETRY_MAX_SECONDS", Duration::from_secs(300)),
+                retry_max: env.seconds_or("SMS_RETRY_MAX_SECONDS", Duration::from_secs(600)),
                 lease,
                 batch_size: env.or("OUTBOX_BATCH_SIZE", 25),
                 concurrency: env.or("OUTBOX_CONCURRENCY", 4),
