@@ -48,39 +48,49 @@ impl DynamoUserStore {
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table }
     }
-}
 
-#[async_trait]
-impl UserStore for DynamoUserStore {
-    async fn create(&self, user: &UserRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(common::aws::to_item(user)))
-            .condition_expression("attribute_not_exists(username)")
-            .send()
-            .await
-            .map_err(|error| {
-                if common::aws::is_conditional_failure(&error) {
-                    StoreError::AlreadyExists
-                } else {
-                    aws_error(USER_STORE, error)
-                }
-            })?;
-        Ok(())
-    }
-
-    async fn get(&self, username: &Username) -> Result<Option<UserRecord>, StoreError> {
+    async fn read(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("username", string(username.as_str()))
+            .key("username", string(username))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| aws_error(USER_STORE, e))?;
         output.item.map(|item| decode(USER_STORE, item)).transpose()
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoUserStore {
+    async fn create(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(common::aws::to_item(user)))
+            .condition_expression("attribute_not_exists(username)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if common::aws::is_conditional_failure(&error) => {
+                // The SDK retries an attempt whose answer was lost; if that attempt had
+                // written the item, the retry fails its condition on our own write. The
+                // salted hash is unique to this request, so it tells the two apart.
+                match self.read(&user.username).await? {
+                    Some(stored) if stored.password_hash == user.password_hash => Ok(()),
+                    _ => Err(StoreError::AlreadyExists),
+                }
+            }
+            Err(error) => Err(aws_error(USER_STORE, error)),
+        }
+    }
+
+    async fn get(&self, username: &Username) -> Result<Option<UserRecord>, StoreError> {
+        self.read(username.as_str()).await
     }
 
     async fn update_details(
