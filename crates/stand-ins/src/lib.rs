@@ -7,7 +7,9 @@
 //! - [`okta`]: an Okta org's Users API and OAuth token endpoint.
 //! - [`partner`]: the partner's providers API (token + checksum auth, transport faults).
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -47,4 +49,55 @@ async fn log_request(State(stand_in): State<Arc<str>>, request: Request, next: N
     let response = next.run(request).await;
     tracing::info!(stand_in = &*stand_in, %method, path, status = response.status().as_u16(), "request");
     response
+}
+
+/// How a stand-in is being pushed: requests seen, in flight now and at most at once, and a
+/// delay before each answer (a slow peer). Tests read the peak to prove a client bounds
+/// its concurrency.
+#[derive(Default)]
+struct Pressure {
+    requests: AtomicUsize,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    delay: Mutex<Option<Duration>>,
+}
+
+impl Pressure {
+    fn set_delay(&self, delay: Option<Duration>) {
+        *self.delay.lock().expect("no panic while holding the delay") = delay;
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    fn peak_in_flight(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+/// Leaves the in-flight count when the request ends, answered or cancelled.
+struct InFlight(Arc<Pressure>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts the request, tracks it in flight, then waits the delay before anything else.
+/// A client that gives up meanwhile closes the connection, which cancels the request.
+async fn pressure(State(pressure): State<Arc<Pressure>>, request: Request, next: Next) -> Response {
+    pressure.requests.fetch_add(1, Ordering::SeqCst);
+    let now = pressure.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    pressure.peak.fetch_max(now, Ordering::SeqCst);
+    let _in_flight = InFlight(pressure.clone());
+    let delay = *pressure
+        .delay
+        .lock()
+        .expect("no panic while holding the delay");
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(request).await
 }

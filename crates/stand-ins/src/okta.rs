@@ -18,6 +18,8 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::Pressure;
+
 #[derive(Debug)]
 struct User {
     id: String,
@@ -63,6 +65,7 @@ pub struct OktaOrg {
     /// `http://host:port`: the org's base URL (what a tenant's `base_url` points at).
     pub url: String,
     org: Arc<Mutex<Org>>,
+    pressure: Arc<Pressure>,
 }
 
 fn error(status: StatusCode, code: &str, summary: &str, causes: &[&str]) -> Response {
@@ -117,11 +120,16 @@ impl OktaOrg {
             name: name.to_owned(),
             ..Org::default()
         }));
+        let pressure = Arc::<Pressure>::default();
         let router = Router::new()
             .route("/api/v1/users", get(list_users))
             .route("/api/v1/users/{id}", get(get_user).delete(delete_user))
             .route("/api/v1/users/{id}/lifecycle/suspend", post(suspend_user))
             .route("/oauth2/v1/token", post(token))
+            .route_layer(axum::middleware::from_fn_with_state(
+                pressure.clone(),
+                crate::pressure,
+            ))
             .with_state(org.clone())
             .layer(axum::middleware::from_fn_with_state(
                 Arc::from(format!("okta {name}")),
@@ -131,7 +139,17 @@ impl OktaOrg {
         tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
-        Self { url, org }
+        Self { url, org, pressure }
+    }
+
+    /// Every request waits this long before it is answered (`None`: no wait): a slow org.
+    pub fn set_delay(&self, delay: Option<Duration>) {
+        self.pressure.set_delay(delay);
+    }
+
+    /// The most requests that were in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.pressure.peak_in_flight()
     }
 
     fn org(&self) -> std::sync::MutexGuard<'_, Org> {

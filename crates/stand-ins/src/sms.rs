@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::gate::{Gate, GatedListener};
+use crate::{pressure, Pressure};
 
 /// Per-recipient statuses of Africa's Talking, by `statusCode`.
 const RECIPIENT_STATUSES: [(u16, &str); 14] = [
@@ -79,15 +80,14 @@ struct Shared {
     username: String,
     api_key: String,
     gate: Arc<Gate>,
+    pressure: Arc<Pressure>,
     state: Mutex<GatewayState>,
 }
 
 #[derive(Default)]
 struct GatewayState {
     delivered: Vec<Sms>,
-    requests: usize,
     failures: VecDeque<StatusCode>,
-    delay: Option<Duration>,
     recipient_statuses: HashMap<String, u16>,
 }
 
@@ -112,11 +112,13 @@ impl SmsGateway {
             username: username.to_owned(),
             api_key: api_key.to_owned(),
             gate: Arc::default(),
+            pressure: Arc::default(),
             state: Mutex::default(),
         });
         let router = Router::new()
             .route("/version1/messaging", post(send))
-            .route_layer(from_fn_with_state(shared.clone(), admit))
+            .route_layer(from_fn_with_state(shared.clone(), fail_if_due))
+            .route_layer(from_fn_with_state(shared.pressure.clone(), pressure))
             .route("/__stand-in/messages", get(messages))
             .with_state(shared.clone())
             .layer(from_fn_with_state(Arc::from("sms"), crate::log_request));
@@ -136,7 +138,12 @@ impl SmsGateway {
     /// Requests to `/version1/messaging` that reached the server, failed ones included
     /// (not the connections refused while down).
     pub fn requests(&self) -> usize {
-        self.shared.state().requests
+        self.shared.pressure.requests()
+    }
+
+    /// The most requests to `/version1/messaging` that were in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.shared.pressure.peak_in_flight()
     }
 
     /// The next requests are answered these HTTP statuses, one each, before any other
@@ -154,7 +161,7 @@ impl SmsGateway {
     /// client that gives up meanwhile closes the connection, which cancels the request:
     /// nothing is sent for it.
     pub fn set_delay(&self, delay: Option<Duration>) {
-        self.shared.state().delay = delay;
+        self.shared.pressure.set_delay(delay);
     }
 
     /// While down, new connections are accepted and reset at once without an answer, and
@@ -185,16 +192,9 @@ fn status_name(code: u16) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// Counts the request, waits the delay, then answers an injected failure if one is due.
-async fn admit(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let (failure, delay) = {
-        let mut state = shared.state();
-        state.requests += 1;
-        (state.failures.pop_front(), state.delay)
-    };
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
-    }
+/// Answers an injected failure if one is due (after the delay, before any other logic).
+async fn fail_if_due(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let failure = shared.state().failures.pop_front();
     let Some(status) = failure else {
         return next.run(request).await;
     };

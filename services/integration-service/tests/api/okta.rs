@@ -550,3 +550,36 @@ async fn oauth_tokens_are_renewed_shortly_before_they_expire() {
     );
     assert_eq!(org.rejected_auth(), 0);
 }
+
+#[tokio::test]
+async fn a_slow_org_answers_within_the_deadline_without_piling_up_calls() {
+    // Every Okta answer takes 3 s, past the 1.5 s attempt timeout; reads retry within the
+    // 6 s call deadline, and the tenant's calls are capped at 4 in flight.
+    let Acme { app, org, .. } = acme().await;
+    org.add_users(1);
+    org.set_delay(Some(Duration::from_secs(3)));
+    let started = Instant::now();
+    let calls = (0..12).map(|_| app.get("/okta/list_users", Some("acme")));
+    for response in futures::future::join_all(calls).await {
+        let body = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+        assert!(body["detail"].is_string());
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "every caller answered within the deadline, not queued behind the others: {took:?}"
+    );
+    assert!(
+        org.peak_in_flight() <= 4,
+        "at most the tenant's concurrency cap reached the org: {}",
+        org.peak_in_flight()
+    );
+
+    // Once the org is fast again, calls succeed at once.
+    org.set_delay(None);
+    assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+}

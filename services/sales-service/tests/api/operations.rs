@@ -149,3 +149,85 @@ async fn the_spec_lists_every_route_and_marks_the_old_ones_deprecated() {
     let ui = app.get_with("/swagger/", None).await;
     assert_eq!(ui.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn losing_dynamodb_under_load_answers_503_and_loses_no_acknowledged_order() {
+    let issuer = test_support::oidc::OidcIssuer::start().await;
+    let sms = stand_ins::sms::SmsGateway::spawn("sandbox", "test-sms-key").await;
+    let proxy =
+        TcpProxy::start(test_support::emulator::endpoint().trim_start_matches("http://")).await;
+    let config = test_config(&issuer, &sms);
+    let app = start(config, std::sync::Arc::new(issuer), sms, Some(proxy.url())).await;
+    let customer = app.customer("Jane", PHONE).await;
+    let body = serde_json::json!({"customer": customer["id"], "item": "Load", "amount": "1.00"});
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url, token, body, stop) = (
+                app.client.clone(),
+                app.url("/api/v1/sales/orders"),
+                app.token.clone(),
+                body.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let started = std::time::Instant::now();
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status();
+                    let order: Value = response.json().await.unwrap();
+                    outcomes.push((
+                        status,
+                        order["id"].as_str().map(str::to_owned),
+                        started.elapsed(),
+                    ));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for worker in workers {
+        for (status, id, took) in worker.await.unwrap() {
+            assert!(
+                took < Duration::from_secs(12),
+                "bounded by the AWS timeouts: {took:?}"
+            );
+            match status {
+                StatusCode::CREATED => acknowledged.push(id.unwrap()),
+                StatusCode::SERVICE_UNAVAILABLE => refused += 1,
+                other => panic!("only 201 or 503 while the store comes and goes, got {other}"),
+            }
+        }
+    }
+    assert!(refused > 0, "the outage was noticed");
+    assert!(
+        acknowledged.len() > 4,
+        "orders went through before and after: {}",
+        acknowledged.len()
+    );
+    for id in &acknowledged {
+        app.wait_for_sms(id, "sent", Duration::from_secs(15)).await;
+    }
+    let sent = app.sms.delivered().len();
+    assert!(
+        sent >= acknowledged.len(),
+        "every acknowledged order's SMS went out: {sent}"
+    );
+}

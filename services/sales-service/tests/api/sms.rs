@@ -205,3 +205,33 @@ async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
     );
     assert_eq!(app.sms.delivered().len(), 1);
 }
+
+#[tokio::test]
+async fn a_stalled_provider_slows_no_order_and_sees_bounded_concurrency() {
+    // 4 sends in flight at most, 800 ms send timeout; enough attempts to outlast the stall.
+    let app = spawn_app_with(|config| config.outbox.max_attempts = 50).await;
+    app.sms.set_delay(Some(Duration::from_secs(5)));
+    let customer = app.customer("Jane", PHONE).await;
+    let customer_id = customer["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(app.order(customer_id, &format!("Item {n}"), "1.00").await["id"].clone());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "orders do not wait for the SMS provider: {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let peak = app.sms.peak_in_flight();
+    assert!(
+        (1..=4).contains(&peak),
+        "sends in flight bounded by the dispatcher: {peak}"
+    );
+
+    app.sms.set_delay(None);
+    for id in &ids {
+        app.wait_for_sms(id.as_str().unwrap(), "sent", WAIT).await;
+    }
+}
