@@ -157,6 +157,8 @@ pub struct CommonConfig {
     pub request_timeout: Duration,
     /// Largest request body accepted by default.
     pub max_body_bytes: usize,
+    /// Largest header section (names and values) accepted; larger is a 431.
+    pub max_header_bytes: usize,
 }
 
 impl CommonConfig {
@@ -170,6 +172,7 @@ impl CommonConfig {
             shutdown_grace: env.seconds_or("SHUTDOWN_GRACE_SECONDS", Duration::from_secs(20)),
             request_timeout: env.seconds_or("REQUEST_TIMEOUT_SECONDS", Duration::from_secs(15)),
             max_body_bytes: env.or("MAX_BODY_BYTES", 64 * 1024),
+            max_header_bytes: env.or("MAX_HEADER_BYTES", 16 * 1024),
         }
     }
 
@@ -184,6 +187,7 @@ impl CommonConfig {
             shutdown_grace: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
             max_body_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
         }
     }
 }

@@ -9,7 +9,10 @@ use anyhow::Context;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::{middleware, BoxError, Router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -97,6 +100,10 @@ impl App {
             .method_not_allowed_fallback(method_not_allowed_fallback)
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .layer(middleware::from_fn_with_state(
+                config.max_header_bytes,
+                limit_request_head,
+            ))
+            .layer(middleware::from_fn_with_state(
                 self.metrics,
                 metrics::track_http,
             ))
@@ -126,6 +133,41 @@ impl App {
                     .timeout(request_timeout),
             )
     }
+}
+
+/// Longest URI (path and query) accepted; longer is a 414.
+const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Refuses oversized request heads before routing: hyper alone allows about 400 KiB.
+async fn limit_request_head(
+    State(max_header_bytes): State<usize>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    let uri_bytes = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |path| path.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return Problem::new(StatusCode::URI_TOO_LONG)
+            .detail(format!(
+                "The URI is {uri_bytes} bytes; at most {MAX_URI_BYTES} are accepted"
+            ))
+            .into_response();
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > max_header_bytes {
+        return Problem::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .detail(format!(
+                "The headers are {header_bytes} bytes; at most {max_header_bytes} are accepted"
+            ))
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// Prometheus metrics in the text exposition format.

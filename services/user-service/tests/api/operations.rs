@@ -197,3 +197,43 @@ async fn losing_dynamodb_under_load_answers_503_and_loses_no_acknowledged_sign_u
         );
     }
 }
+
+#[tokio::test]
+async fn oversized_request_heads_and_deep_json_are_refused_cleanly() {
+    let app = spawn_app().await;
+    let huge_header = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-padding", "a".repeat(17 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        huge_header,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        None,
+    )
+    .await;
+
+    let long_uri = app
+        .get(&format!("/users?next={}", "a".repeat(9 * 1024)), None)
+        .await;
+    assert_problem(long_uri, StatusCode::URI_TOO_LONG, None).await;
+
+    // 10,000 nested arrays: refused by the parser's depth limit, not a stack overflow.
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let response = app
+        .client
+        .post(app.url("/user"))
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::BAD_REQUEST, None).await;
+    assert_eq!(
+        app.get("/healthz", None).await.status(),
+        StatusCode::OK,
+        "still serving"
+    );
+}
