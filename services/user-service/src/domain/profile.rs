@@ -40,6 +40,8 @@ impl Profile {
                     key.clone(),
                     format!("nested deeper than {} levels", Self::MAX_DEPTH),
                 ));
+            } else {
+                check_storable(key, value, &mut errors);
             }
         }
         let size = serde_json::to_vec(&data)
@@ -83,6 +85,38 @@ impl Profile {
     }
 }
 
+/// What DynamoDB can store in a map attribute: nested keys are never empty, and numbers
+/// are 0 or between 1e-130 and 1e126 in magnitude. Anything else would fail the write
+/// (or, on some emulators, store an item that can no longer be read).
+fn check_storable(path: &str, value: &Value, errors: &mut Vec<(String, String)>) {
+    match value {
+        Value::Number(number) => {
+            let magnitude = number.as_f64().unwrap_or_default().abs();
+            if magnitude != 0.0 && !(1e-130..1e126).contains(&magnitude) {
+                errors.push((
+                    path.to_owned(),
+                    "numbers must be 0 or between 1e-130 and 1e126 in magnitude".into(),
+                ));
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                check_storable(&format!("{path}[{index}]"), item, errors);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                if key.is_empty() {
+                    errors.push((path.to_owned(), "keys must not be empty".into()));
+                } else {
+                    check_storable(&format!("{path}.{key}"), item, errors);
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
 fn depth(value: &Value) -> usize {
     match value {
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
@@ -121,6 +155,19 @@ mod tests {
             Profile::parse(object(json!({"bio": big}))).unwrap_err()[0].0,
             "profile"
         );
+    }
+
+    #[test]
+    fn rejects_what_dynamodb_cannot_store_naming_the_path() {
+        let errors = Profile::parse(object(json!({
+            "a": {"": {"x": 1}},
+            "big": -7.2e276,
+            "list": [1, {"tiny": 1e-200}],
+        })))
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|(field, _)| field.as_str()).collect();
+        assert_eq!(fields, ["a", "big", "list[1].tiny"]);
+        assert!(Profile::parse(object(json!({"n": [0, -1e125, 1e-130, u64::MAX]}))).is_ok());
     }
 
     #[test]

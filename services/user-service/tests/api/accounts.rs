@@ -208,3 +208,37 @@ async fn deleting_an_account_removes_its_sessions_and_avatar() {
         .unwrap();
     assert_eq!(sessions.count, 0, "every session item is gone");
 }
+
+#[tokio::test]
+async fn profile_data_the_store_cannot_keep_is_refused_and_nothing_is_written() {
+    // Found by scripts/fuzz.sh: such data failed the write with a 500, or (on moto) stored
+    // an item that could no longer be read.
+    let app = spawn_app().await;
+    let response = app
+        .sign_up(json!({"username": "wes", "password": crate::helpers::PASSWORD, "huge": -7.2e276}))
+        .await;
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("huge")).await;
+    assert!(app.stored_user("wes").await.is_none());
+
+    let token = app.user_with_token("xena").await;
+    let response = app
+        .client
+        .put(app.url("/user/xena"))
+        .bearer_auth(&token)
+        .json(&json!({"pets": {"": {"name": "Rex"}}, "city": "Oslo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("pets")).await;
+    let read: Value = app
+        .get("/user/xena", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        read["profile"],
+        json!({}),
+        "the account is untouched and readable"
+    );
+}
