@@ -101,8 +101,15 @@ pub fn page_limit(limit: Option<u32>) -> Result<i32, Problem> {
     }
 }
 
-/// Parses a JSON body, naming the field at fault when it does not fit `T`.
+/// Parses a JSON body, naming the field at fault when it does not fit `T`. The body must
+/// be an object (see [`is_json_array`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    if is_json_array(bytes) {
+        return Err(field_problem(
+            "body".to_owned(),
+            "must be a JSON object".to_owned(),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -114,6 +121,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             _ => field_problem(path, inner.to_string()),
         }
     })
+}
+
+/// True when a JSON body's top-level value is an array. Request bodies are objects, but
+/// serde also reads a struct from an array of its field values (`["Jane", null]`), which
+/// no spec documents: parsers refuse arrays before deserialising.
+pub fn is_json_array(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
 }
 
 /// A deserialisation error becomes a 400 naming the field. serde reports a missing field
@@ -230,6 +244,13 @@ mod tests {
         assert_eq!(problem.status, 400);
         assert!(problem.errors.is_empty());
         assert!(problem.detail.unwrap().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn arrays_of_field_values_are_not_objects() {
+        let problem = parse_json::<Profile>(b" [3]").unwrap_err();
+        assert_eq!((problem.status, field_of(&problem)), (400, "body"));
+        assert_eq!(parse_json::<Profile>(br#"{"age":3}"#).unwrap().age, 3);
     }
 
     #[test]

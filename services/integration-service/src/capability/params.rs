@@ -12,13 +12,19 @@ pub fn from_query<P: DeserializeOwned>(query: &str) -> Result<P, ApiError> {
         .map_err(|error| field_problem(error.path().to_string(), error.inner().to_string()))
 }
 
-/// An empty body means "no parameters" (`{}`).
+/// An empty body means "no parameters" (`{}`); anything else must be a JSON object.
 pub fn from_body<P: DeserializeOwned>(body: &[u8]) -> Result<P, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
+    if common::extract::is_json_array(body) {
+        return Err(field_problem(
+            "params".to_owned(),
+            "must be a JSON object".to_owned(),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|error| {
         let path = error.path().to_string();
@@ -100,6 +106,10 @@ mod tests {
         assert_eq!(
             field(from_body::<Page>(br#"{"user_id": 7}"#).unwrap_err()),
             "user_id"
+        );
+        assert_eq!(
+            field(from_body::<Page>(br#"[5, true, "00u1"]"#).unwrap_err()),
+            "params"
         );
         let ApiError::Problem(problem) = from_body::<Page>(b"{").unwrap_err() else {
             panic!("a problem")

@@ -78,6 +78,17 @@ async fn malformed_bodies_are_client_errors() {
         .await;
     assert_problem(wrong_type, StatusCode::BAD_REQUEST, Some("name")).await;
 
+    // An array of the field values is not the object (serde alone would accept it).
+    let array = app
+        .post(
+            "/api/v1/sales/customers",
+            &json!(["Jane", "+254711000001", null]),
+        )
+        .await;
+    assert_problem(array, StatusCode::BAD_REQUEST, Some("body")).await;
+    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    assert_eq!(page["customers"], json!([]), "nothing was written");
+
     let not_json = app
         .client
         .post(app.url("/api/v1/sales/customers"))
