@@ -27,6 +27,7 @@ use crate::config::CommonConfig;
 use crate::error::{method_not_allowed_fallback, not_found_fallback, Problem};
 use crate::health::{self, Health};
 use crate::metrics::{self, Metrics};
+use crate::openapi::Answers;
 use crate::{openapi, telemetry};
 
 /// Everything needed to assemble a service's HTTP application.
@@ -88,10 +89,19 @@ impl App {
                     .routes(routes!(metrics_endpoint))
                     .with_state(self.metrics.clone()),
             );
-        let (router, spec) = OpenApiRouter::with_openapi(self.spec)
+        let (router, mut spec) = OpenApiRouter::with_openapi(self.spec)
             .merge(self.api)
             .merge(operations)
             .split_for_parts();
+        // What the layers below answer before any route runs.
+        let shared = [
+            ("413", "Request body too large", Answers::WithBody),
+            ("414", "URI too long", Answers::Every),
+            ("431", "Request headers too large", Answers::Every),
+        ];
+        for (status, description, answers) in shared {
+            openapi::add_shared_response(&mut spec, status, description, answers);
+        }
 
         let request_timeout = config.request_timeout;
         router

@@ -4,7 +4,7 @@
 //! scope, and the statuses every capability can answer.
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{Object, Schema};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{ContentBuilder, Header, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
@@ -31,6 +31,11 @@ fn result_response(description: &str, capability: &Capability) -> ResponseBuilde
             .schema(Some(Ref::from_schema_name(&capability.result.name)))
             .build(),
     )
+}
+
+/// Whether the parameter object has required properties (then a write needs a body).
+fn has_required_params(capability: &Capability) -> bool {
+    matches!(&capability.params.schema, RefOr::T(Schema::Object(object)) if !object.required.is_empty())
 }
 
 /// Query parameters from the properties of the parameter object.
@@ -91,7 +96,11 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry) {
                 .parameter_in(ParameterIn::Header)
                 .required(Required::True)
                 .description(Some("The tenant whose upstream account the call acts on"))
-                .schema(Some(String::schema()))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some("^[a-z0-9-]{1,64}$")),
+                ))
                 .build();
             let mut operation = OperationBuilder::new()
                 .tag(integration.name)
@@ -114,6 +123,11 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry) {
                         .description(Some(
                             "The capability's parameters (an empty body means none)",
                         ))
+                        .required(Some(if has_required_params(capability) {
+                            Required::True
+                        } else {
+                            Required::False
+                        }))
                         .content(
                             "application/json",
                             ContentBuilder::new()

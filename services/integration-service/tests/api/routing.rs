@@ -160,6 +160,14 @@ async fn parameters_are_validated_before_any_upstream_call() {
         Some("limt"),
     )
     .await;
+    // Parameters are an object, not an array of their values (serde would take that).
+    assert_problem(
+        app.post("/okta/suspend_user", Some("acme"), json!(["00u1"]))
+            .await,
+        StatusCode::BAD_REQUEST,
+        Some("params"),
+    )
+    .await;
     // The tenant header: required and well-formed.
     assert_problem(
         app.get("/okta/list_users", None).await,
@@ -215,8 +223,15 @@ async fn every_capability_is_in_the_openapi_with_its_schemas_and_scope() {
         "#/components/schemas/UserParams"
     );
     assert!(suspend["responses"]["409"].is_object());
+    // A body is required exactly when the parameters have required fields.
+    assert_eq!(suspend["requestBody"]["required"], true);
+    // The shared layers' answers: body, URI and header limits.
+    for status in ["413", "414", "431"] {
+        assert!(suspend["responses"][status].is_object(), "{status}");
+    }
     let sync = &spec["paths"]["/providers/sync_providers"]["post"];
     assert!(sync["responses"]["202"].is_object() && sync["responses"]["502"].is_object());
+    assert_eq!(sync["requestBody"]["required"], false);
     for schema in [
         "UsersPage",
         "OktaUser",

@@ -20,8 +20,10 @@ const CUSTOMER_CODES: &str = "customer-code";
 #[schema(example = json!({"name": "Jane Wanjiku", "phone_number": "+254711000000", "email": "jane@example.com"}))]
 pub struct CreateCustomer {
     /// 1 to 100 characters.
+    #[schema(value_type = String, required = true)]
     name: Option<String>,
     /// E.164: `+`, country code and number (spaces and dashes are dropped).
+    #[schema(value_type = String, required = true)]
     phone_number: Option<String>,
     /// Optional.
     email: Option<String>,
@@ -62,6 +64,7 @@ pub struct CustomerPage {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CustomersQuery {
     /// Customers per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `next` cursor from the previous page.
     next: Option<String>,

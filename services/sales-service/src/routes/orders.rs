@@ -20,8 +20,10 @@ use crate::store::{
 #[schema(example = json!({"customer": "01937b2e-7c1a-7d2e-9b1a-2f3c4d5e6f70", "item": "Bag of rice", "amount": "56000.68"}))]
 pub struct CreateOrder {
     /// The customer's `id`.
+    #[schema(value_type = String, required = true)]
     customer: Option<String>,
     /// What was ordered, 1 to 200 characters.
+    #[schema(value_type = String, required = true)]
     item: Option<String>,
     /// A decimal string, positive, at most 2 decimals: "56000.68" (a JSON number is refused:
     /// it can lose precision).
@@ -90,6 +92,7 @@ pub struct OrdersQuery {
     /// Only this customer's orders (by `id`), newest first.
     customer: Option<String>,
     /// Orders per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `next` cursor from the previous page (with the same `customer`).
     next: Option<String>,

@@ -61,6 +61,7 @@ impl UserView {
 #[schema(example = json!({"username": "ada", "password": "correct horse battery", "name": "Ada Lovelace", "email": "ada@example.com", "city": "London"}))]
 pub struct SignUpRequest {
     username: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
     name: Option<String>,
     email: Option<String>,
@@ -75,6 +76,7 @@ pub struct SignUpRequest {
 #[allow(dead_code)] // documents the multipart body for the OpenAPI spec only
 pub struct SignUpForm {
     username: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
     name: Option<String>,
     email: Option<String>,
@@ -93,6 +95,12 @@ pub struct AvatarForm {
     #[schema(value_type = String, format = Binary)]
     avatar: Vec<u8>,
 }
+
+/// A new avatar as the body itself: the image's bytes, with its `image/*` content type.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // documents the raw-image body for the OpenAPI spec only
+pub struct RawImage(Vec<u8>);
 
 /// Replaces name and email when given and merges profile data (RFC 7396: a key set to
 /// `null` is removed). Username and password cannot be changed here.
@@ -472,8 +480,10 @@ pub async fn delete_user(
     params(("username" = String, Path, description = "The account's username")),
     request_body(content(
         (AvatarForm = "multipart/form-data"),
-        (Vec<u8> = "image/png"),
-        (Vec<u8> = "image/jpeg"),
+        (RawImage = "image/png"),
+        (RawImage = "image/jpeg"),
+        (RawImage = "image/gif"),
+        (RawImage = "image/webp"),
     )),
     security(("session" = [])),
     responses(

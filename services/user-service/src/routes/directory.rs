@@ -10,6 +10,7 @@ use crate::state::AppState;
 #[derive(Deserialize, IntoParams)]
 pub struct DirectoryQuery {
     /// Entries per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `next` cursor from the previous page.
     next: Option<String>,

@@ -18,7 +18,7 @@ use crate::store::SessionRecord;
 pub struct LoginRequest {
     #[schema(example = "ada")]
     username: String,
-    #[schema(example = "correct horse battery staple")]
+    #[schema(example = "correct horse battery")]
     password: String,
 }
 

@@ -96,12 +96,16 @@ pub const MAX_PAGE: u32 = 200;
 #[serde(deny_unknown_fields)]
 pub struct ListUsersParams {
     /// Users per page, 1 to 200 (Okta's default: 200).
+    #[schema(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
+    #[schema(min_length = 1, max_length = 512)]
     pub after: Option<String>,
     /// Okta search expression, e.g. `profile.department eq "Engineering"`.
+    #[schema(min_length = 1, max_length = 1024)]
     pub search: Option<String>,
     /// Okta filter expression, e.g. `status eq "ACTIVE"`.
+    #[schema(min_length = 1, max_length = 1024)]
     pub filter: Option<String>,
     /// Follow every page up to the service's cap (`truncated` says when it was reached).
     pub all: Option<bool>,
@@ -157,6 +161,7 @@ impl Output for UsersPage {}
 #[serde(deny_unknown_fields)]
 pub struct UserParams {
     /// Okta's user id, e.g. `00ub0oNGTSWTBKOLGLNR`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub user_id: String,
 }
 

@@ -43,6 +43,7 @@ impl Output for SyncRun {
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Items per page, 1 to 100 (default 50).
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
     pub next: Option<String>,
