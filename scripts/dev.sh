@@ -8,15 +8,13 @@
 # partner providers API), and the three services. Logs: .run/dev/<name>.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 RUN=.run/dev
 mkdir -p "$RUN"
 
 stop_all() {
-  if [ -f "$RUN/pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$RUN/pids"
-    rm -f "$RUN/pids"
-  fi
+  stop_launched
   if [ -f "$RUN/emulator-started" ]; then
     scripts/emulator.sh stop
     rm -f "$RUN/emulator-started"
@@ -30,8 +28,7 @@ if [ "${1:-}" = "stop" ]; then
 fi
 stop_all
 
-export AWS_ENDPOINT_URL="http://127.0.0.1:${EMULATOR_PORT:-4566}"
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+aws_emulator_env
 export LOG_FORMAT=pretty RUST_LOG="${RUST_LOG:-info}"
 export TABLE_PREFIX=dev- AUTO_CREATE_RESOURCES=true SHUTDOWN_DRAIN_SECONDS=0
 ISSUER=http://127.0.0.1:9000
@@ -44,27 +41,6 @@ scripts/oidc-issuer.sh
 
 echo "building the services (debug profile, shared with the tests)..." >&2
 cargo build --bins --quiet
-
-# launch NAME COMMAND... : runs in the background, logs to .run/dev/NAME.log
-launch() {
-  local name=$1
-  shift
-  "$@" >"$RUN/$name.log" 2>&1 &
-  echo $! >>"$RUN/pids"
-}
-
-wait_ready() {
-  local name=$1 url=$2
-  for _ in $(seq 1 150); do
-    if curl -fsS -m 2 "$url" >/dev/null 2>&1; then
-      echo "  $name ready" >&2
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "  $name did not become ready; see $RUN/$name.log" >&2
-  return 1
-}
 
 # --- peers: the OIDC issuer and the stand-ins for the external APIs -----------------
 launch oidc-issuer node tools/oidc-issuer/issuer.mjs --port 9000

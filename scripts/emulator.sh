@@ -7,6 +7,7 @@
 # Port: EMULATOR_PORT (default 4566, LocalStack's, so one AWS_ENDPOINT_URL fits both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 PORT="${EMULATOR_PORT:-4566}"
 VENV=.tools/moto
@@ -23,13 +24,7 @@ healthy() {
 }
 
 install() {
-  local stamp
-  stamp="$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
-  [ -f "$stamp" ] && return 0
-  echo "emulator: installing moto into $VENV" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  touch "$stamp"
+  venv_install "$VENV" "$REQUIREMENTS"
 }
 
 start() {

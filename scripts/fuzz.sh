@@ -11,6 +11,7 @@
 # scripts/dev.sh is not disturbed. Stops what it started. Logs: .run/fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 VENV=.tools/fuzz
 REQUIREMENTS=scripts/requirements-fuzz.txt
@@ -27,40 +28,25 @@ if [ $# -gt 0 ]; then
   SERVICES=("$@")
 fi
 
-install() {
-  local stamp
-  stamp="$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
-  [ -f "$stamp" ] && return 0
-  echo "fuzz: installing schemathesis into $VENV" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  touch "$stamp"
-}
-
 for name in stand-ins "${SERVICES[@]}"; do
   if [ ! -x "$BIN/$name" ]; then
     echo "fuzz: $BIN/$name is missing; build it first (cargo build --bins)" >&2
     exit 1
   fi
 done
-install
+venv_install "$VENV" "$REQUIREMENTS"
 scripts/oidc-issuer.sh
 
 rm -rf "$RUN"
 mkdir -p "$RUN"
-pids=()
 emulator_started=
 stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_launched
   if [ -n "$emulator_started" ]; then scripts/emulator.sh stop; fi
 }
 trap stop_all EXIT
 
-export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${EMULATOR_PORT:-4566}}"
-export AWS_REGION="${AWS_REGION:-us-east-1}"
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
-export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+aws_emulator_env
 if ! scripts/emulator.sh status >/dev/null 2>&1; then
   scripts/emulator.sh start
   emulator_started=1
@@ -74,24 +60,6 @@ export LOG_FORMAT=pretty RUST_LOG="${RUST_LOG:-info}"
 # A free loopback port, picked by the kernel.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# launch NAME COMMAND... : runs in the background, logs to .run/fuzz/NAME.log
-launch() {
-  local name=$1
-  shift
-  "$@" >"$RUN/$name.log" 2>&1 &
-  pids+=($!)
-}
-
-wait_ready() {
-  local name=$1 url=$2
-  for _ in $(seq 1 150); do
-    if curl -fsS -m 2 "$url" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "fuzz: $name did not become ready; see $RUN/$name.log" >&2
-  return 1
 }
 
 # json_field FIELD: reads a JSON object on stdin and prints one of its string fields.

@@ -6,11 +6,9 @@
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p user-service`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${EMULATOR_PORT:-4566}}"
-export AWS_REGION="${AWS_REGION:-us-east-1}"
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
-export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+aws_emulator_env
 
 if ! scripts/emulator.sh status >/dev/null 2>&1; then
   scripts/emulator.sh start
