@@ -12,6 +12,15 @@ pub struct HashCost {
     pub parallelism: u32,
 }
 
+impl HashCost {
+    /// The cost when the environment sets none.
+    pub const DEFAULT: Self = Self {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+}
+
 /// Where the first admin's password comes from.
 #[derive(Debug, Clone)]
 pub enum AdminPassword {
@@ -35,6 +44,9 @@ pub struct Config {
     pub avatar_public_base_url: Option<String>,
     pub avatar_url_ttl: Duration,
     pub session_ttl: Duration,
+    /// How long an authenticated session is reused without reading the stores again
+    /// (another replica's revocation is seen within it); zero reads on every request.
+    pub session_cache_ttl: Duration,
     pub hash_cost: HashCost,
     pub admin: Option<Admin>,
     pub login_limits: LoginLimits,
@@ -79,10 +91,11 @@ impl Config {
             avatar_public_base_url: env.optional("AVATAR_PUBLIC_BASE_URL"),
             avatar_url_ttl: env.seconds_or("AVATAR_URL_TTL_SECONDS", Duration::from_secs(3600)),
             session_ttl: env.seconds_or("SESSION_TTL_SECONDS", Duration::from_secs(24 * 3600)),
+            session_cache_ttl: env.seconds_or("SESSION_CACHE_TTL_SECONDS", Duration::from_secs(5)),
             hash_cost: HashCost {
-                memory_kib: env.or("PASSWORD_HASH_MEMORY_KIB", 19 * 1024),
-                iterations: env.or("PASSWORD_HASH_ITERATIONS", 2),
-                parallelism: env.or("PASSWORD_HASH_PARALLELISM", 1),
+                memory_kib: env.or("PASSWORD_HASH_MEMORY_KIB", HashCost::DEFAULT.memory_kib),
+                iterations: env.or("PASSWORD_HASH_ITERATIONS", HashCost::DEFAULT.iterations),
+                parallelism: env.or("PASSWORD_HASH_PARALLELISM", HashCost::DEFAULT.parallelism),
             },
             admin,
             login_limits: LoginLimits {

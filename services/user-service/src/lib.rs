@@ -20,7 +20,7 @@ use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Service};
 use time::OffsetDateTime;
 
-use crate::auth::PasswordHasher;
+use crate::auth::{ForgetfulSessions, ForgetfulUsers, PasswordHasher, SessionCache};
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, Username};
 use crate::state::{AppState, LoginLimiters};
@@ -43,12 +43,20 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
     }
     let users_table = format!("{prefix}{USERS_TABLE}");
     let sessions_table = format!("{prefix}{SESSIONS_TABLE}");
+    let session_cache = Arc::new(SessionCache::new(config.session_cache_ttl));
     let state = AppState {
-        users: Arc::new(DynamoUserStore::new(dynamodb.clone(), users_table.clone())),
-        sessions: Arc::new(DynamoSessionStore::new(
-            dynamodb.clone(),
-            sessions_table.clone(),
-        )),
+        users: Arc::new(ForgetfulUsers {
+            store: Arc::new(DynamoUserStore::new(dynamodb.clone(), users_table.clone())),
+            cache: session_cache.clone(),
+        }),
+        sessions: Arc::new(ForgetfulSessions {
+            store: Arc::new(DynamoSessionStore::new(
+                dynamodb.clone(),
+                sessions_table.clone(),
+            )),
+            cache: session_cache.clone(),
+        }),
+        session_cache,
         avatars: Arc::new(S3AvatarStore::new(
             s3.clone(),
             config.avatar_bucket.clone(),
@@ -107,6 +115,17 @@ async fn ensure_admin(state: &AppState, username: &str, password: &str) -> anyho
     let username = Username::parse(username).map_err(|e| anyhow::anyhow!("ADMIN_USERNAME {e}"))?;
     let password =
         Password::parse(password.to_owned()).map_err(|e| anyhow::anyhow!("admin password {e}"))?;
+    // Every start but the first finds the account: no password hash (tens of ms) for it.
+    if state
+        .users
+        .get(&username)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .is_some_and(|user| user.role == Role::Admin)
+    {
+        tracing::info!(%username, "admin account present");
+        return Ok(());
+    }
     let now = OffsetDateTime::now_utc();
     let record = UserRecord {
         username: username.to_string(),

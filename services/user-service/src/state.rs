@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use common::rate_limit::KeyedLimiter;
 
-use crate::auth::PasswordHasher;
+use crate::auth::{PasswordHasher, SessionCache};
 use crate::store::{AvatarStore, SessionStore, UserStore};
 
 /// What the handlers share. Cheap to clone: everything is behind `Arc`.
@@ -13,6 +13,8 @@ use crate::store::{AvatarStore, SessionStore, UserStore};
 pub struct AppState {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
+    /// Recently authenticated sessions; `users` and `sessions` drop entries they change.
+    pub session_cache: Arc<SessionCache>,
     pub avatars: Arc<dyn AvatarStore>,
     pub hasher: PasswordHasher,
     pub session_ttl: Duration,

@@ -53,13 +53,19 @@ fn bearer(parts: &Parts) -> Result<SessionToken, ApiError> {
         ))
 }
 
+/// The session's account: from the session cache when it was checked moments ago,
+/// otherwise from the stores (two strongly consistent reads), then cached.
 async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUser, ApiError> {
     let invalid = ApiError::Unauthenticated("The session token is invalid, expired or revoked");
     let token_hash = token.hash();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = OffsetDateTime::now_utc();
+    let ticket = match state.session_cache.get(&token_hash, now) {
+        Ok(user) => return Ok(CurrentUser { user, token_hash }),
+        Err(ticket) => ticket,
+    };
     let session = state
         .sessions
-        .get_live(&token_hash, now)
+        .get_live(&token_hash, now.unix_timestamp())
         .await?
         .filter(|session| token.matches(&session.token_hash))
         .ok_or(invalid)?;
@@ -73,6 +79,9 @@ async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUs
         .ok_or(ApiError::Unauthenticated(
             "The session's account no longer exists",
         ))?;
+    state
+        .session_cache
+        .insert(ticket, &token_hash, &session, &user);
     Ok(CurrentUser { user, token_hash })
 }
 

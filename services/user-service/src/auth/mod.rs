@@ -1,8 +1,10 @@
 //! Passwords, session tokens, and the extractors that authenticate a request.
+mod cache;
 mod extract;
 mod hasher;
 mod token;
 
+pub use cache::{ForgetfulSessions, ForgetfulUsers, SessionCache};
 pub use extract::{CurrentUser, MaybeUser};
 pub use hasher::PasswordHasher;
 pub use token::SessionToken;

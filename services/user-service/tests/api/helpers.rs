@@ -41,6 +41,7 @@ pub fn test_config() -> Config {
         avatar_public_base_url: None,
         avatar_url_ttl: Duration::from_secs(600),
         session_ttl: Duration::from_secs(24 * 3600),
+        session_cache_ttl: Duration::from_secs(5),
         hash_cost: HashCost {
             memory_kib: 4096,
             iterations: 1,

@@ -3,7 +3,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config, PASSWORD};
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn login_with_json_or_form_returns_a_bearer_token() {
@@ -187,4 +187,116 @@ async fn login_attempts_are_rate_limited_per_username_and_per_address() {
     let response = app.login("cyd", "wrong password").await;
     let body = assert_problem(response, StatusCode::TOO_MANY_REQUESTS, None).await;
     assert!(body["detail"].as_str().unwrap().contains("address"));
+}
+
+async fn logout(app: &TestApp, token: &str) -> StatusCode {
+    app.client
+        .delete(app.url("/auth"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn cached_sessions_are_refused_at_once_after_logout_or_account_deletion() {
+    let app = spawn_app().await;
+    let token = app.user_with_token("quin").await;
+    let other = app.token("quin", PASSWORD).await;
+    // Used once: both sessions are in this replica's session cache now.
+    for session in [&token, &other] {
+        assert_eq!(
+            app.get("/user/quin", Some(session)).await.status(),
+            StatusCode::OK
+        );
+    }
+    // The cache holds a copy of the account: a change shows at once.
+    let response = app
+        .client
+        .put(app.url("/user/quin"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Quin Again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let home: Value = app.get("/", Some(&token)).await.json().await.unwrap();
+    assert_eq!(home["data"]["name"], "Quin Again");
+
+    assert_eq!(logout(&app, &token).await, StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get("/user/quin", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+    assert_eq!(
+        app.get("/user/quin", Some(&other)).await.status(),
+        StatusCode::OK
+    );
+
+    let admin = app.admin_token().await;
+    let response = app
+        .client
+        .delete(app.url("/user/quin"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get("/users", Some(&other)).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn another_replica_sees_a_logout_within_the_session_cache_ttl() {
+    let mut config = test_config();
+    config.session_cache_ttl = Duration::from_millis(500);
+    let first = spawn_app_with(config.clone(), None).await;
+    let second = spawn_app_with(config, None).await;
+    let token = first.user_with_token("rui").await;
+    assert_eq!(
+        second.get("/user/rui", Some(&token)).await.status(),
+        StatusCode::OK,
+        "the second replica has the session cached"
+    );
+    assert_eq!(logout(&first, &token).await, StatusCode::NO_CONTENT);
+    assert_problem(
+        first.get("/user/rui", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_problem(
+        second.get("/user/rui", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_the_session_cache_every_replica_sees_a_logout_at_once() {
+    let mut config = test_config();
+    config.session_cache_ttl = Duration::ZERO;
+    let first = spawn_app_with(config.clone(), None).await;
+    let second = spawn_app_with(config, None).await;
+    let token = first.user_with_token("sol").await;
+    assert_eq!(
+        second.get("/user/sol", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(logout(&first, &token).await, StatusCode::NO_CONTENT);
+    assert_problem(
+        second.get("/user/sol", Some(&token)).await,
+        StatusCode::UNAUTHORIZED,
+        None,
+    )
+    .await;
 }
