@@ -124,6 +124,5 @@ async fn run(
         .call_duration
         .with_label_values(&labels)
         .observe(started.elapsed().as_secs_f64());
-    let (status, body) = result?;
-    Ok((status, common::extract::Json(body)).into_response())
+    result
 }
