@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The benchmark command: each service's main routes under concurrent load on loopback,
+# against a private AWS emulator, beside a plain axum hello route (the machine's ceiling).
+#   bench/run.sh                  # build (release), run (~2 min), print the figures and
+#                                 # write them to bench/results/latest.md
+#   bench/run.sh --duration 10    # options: bench/run.sh --help
+# Installs what it needs (the emulator's venv, the issuer's npm packages) like the other
+# scripts; uses spare ports, so a running scripts/dev.sh is not disturbed. Logs: .run/bench/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/emulator.sh install
+scripts/oidc-issuer.sh
+
+echo "bench: building release binaries (the first build takes a while)..." >&2
+cargo build --release --quiet \
+  -p user-service -p sales-service -p integration-service -p stand-ins -p bench
+
+exec target/release/bench "$@"

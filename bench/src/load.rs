@@ -1,0 +1,241 @@
+//! The load generator: N keep-alive HTTP/1.1 connections, each sending the same request
+//! again as soon as the previous answer is read (closed loop, like wrk), for a fixed time.
+//! Latency is from sending the request to the last byte of the answer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::header::{HeaderName, HeaderValue, HOST};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// One request, sent over and over.
+pub struct Target {
+    pub addr: SocketAddr,
+    pub method: Method,
+    pub path: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+    /// The status a successful answer has; any other counts as an error.
+    pub expect: StatusCode,
+}
+
+impl Target {
+    pub fn get(addr: SocketAddr, path: &str) -> Self {
+        Self {
+            addr,
+            method: Method::GET,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            expect: StatusCode::OK,
+        }
+    }
+
+    pub fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Self {
+        Self {
+            method: Method::POST,
+            body: Bytes::from(body.to_string()),
+            ..Self::get(addr, path)
+        }
+        .header("content-type", "application/json")
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((
+            HeaderName::from_static(name),
+            HeaderValue::from_str(value).expect("a valid header value"),
+        ));
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn expect(mut self, status: StatusCode) -> Self {
+        self.expect = status;
+        self
+    }
+
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut builder = Request::builder()
+            .method(self.method.clone())
+            .uri(self.path.as_str())
+            .header(HOST, self.addr.to_string());
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(Full::new(self.body.clone()))
+            .expect("a valid request")
+    }
+}
+
+/// What a run measured, over the measured window only (the warm-up is not counted).
+pub struct Outcome {
+    pub window: Duration,
+    pub latency_us: Histogram<u64>,
+    pub expected: u64,
+    /// Answers with another status, by status.
+    pub unexpected: BTreeMap<u16, u64>,
+    /// Requests that got no answer (connection refused, reset, closed).
+    pub transport_errors: u64,
+    /// CPU time the process under test spent during the measured window.
+    pub server_cpu: Duration,
+}
+
+impl Outcome {
+    fn new(window: Duration) -> Self {
+        Self {
+            window,
+            latency_us: Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"),
+            expected: 0,
+            unexpected: BTreeMap::new(),
+            transport_errors: 0,
+            server_cpu: Duration::ZERO,
+        }
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.latency_us
+            .add(other.latency_us)
+            .expect("same histogram bounds");
+        self.expected += other.expected;
+        for (status, count) in other.unexpected {
+            *self.unexpected.entry(status).or_default() += count;
+        }
+        self.transport_errors += other.transport_errors;
+    }
+
+    /// Answered requests per second (any status), over the measured window.
+    pub fn requests_per_second(&self) -> f64 {
+        self.latency_us.len() as f64 / self.window.as_secs_f64()
+    }
+
+    /// CPU time of the process under test per answered request, in microseconds: its
+    /// cost, whatever else the machine was doing.
+    pub fn cpu_per_request_us(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.latency_us.len().max(1) as f64
+    }
+
+    pub fn percentile_ms(&self, percentile: f64) -> f64 {
+        self.latency_us.value_at_percentile(percentile) as f64 / 1000.0
+    }
+
+    /// `-` when every answer had the expected status, else what went wrong.
+    pub fn errors(&self) -> String {
+        let mut parts: Vec<String> = self
+            .unexpected
+            .iter()
+            .map(|(status, count)| format!("{count}x{status}"))
+            .collect();
+        if self.transport_errors > 0 {
+            parts.push(format!("{}x io", self.transport_errors));
+        }
+        if parts.is_empty() {
+            "-".to_owned()
+        } else {
+            parts.join(" ")
+        }
+    }
+}
+
+/// Runs `connections` closed loops against `target`: `warmup` unmeasured, then `duration`
+/// measured, over which the CPU time of process `pid` (the server) is taken too.
+pub async fn run(
+    target: Target,
+    pid: u32,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Outcome {
+    let target = Arc::new(target);
+    let measure_from = Instant::now() + warmup;
+    let end = measure_from + duration;
+    let loops: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(one_connection(target.clone(), measure_from, end, duration)))
+        .collect();
+    tokio::time::sleep_until(measure_from).await;
+    let cpu_before = crate::procs::cpu_time(&pid.to_string());
+    tokio::time::sleep_until(end).await;
+    let server_cpu = crate::procs::cpu_time(&pid.to_string()).saturating_sub(cpu_before);
+    let mut total = Outcome::new(duration);
+    total.server_cpu = server_cpu;
+    for handle in loops {
+        total.merge(handle.await.expect("a load loop does not panic"));
+    }
+    total
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Option<Sender> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    Some(sender)
+}
+
+async fn one_connection(
+    target: Arc<Target>,
+    measure_from: Instant,
+    end: Instant,
+    window: Duration,
+) -> Outcome {
+    let mut outcome = Outcome::new(window);
+    let mut sender: Option<Sender> = None;
+    while Instant::now() < end {
+        let started = Instant::now();
+        let answer = async {
+            if let Some(open) = sender.as_mut() {
+                if open.ready().await.is_err() {
+                    sender = None;
+                }
+            }
+            if sender.is_none() {
+                sender = connect(target.addr).await;
+            }
+            let response = sender.as_mut()?.send_request(target.request()).await.ok()?;
+            let status = response.status();
+            response.into_body().collect().await.ok()?;
+            Some(status)
+        }
+        .await;
+        let finished = Instant::now();
+        if started < measure_from || finished > end {
+            if answer.is_none() {
+                sender = None;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            continue;
+        }
+        match answer {
+            Some(status) => {
+                let micros = (finished - started).as_micros().max(1) as u64;
+                outcome.latency_us.saturating_record(micros);
+                if status == target.expect {
+                    outcome.expected += 1;
+                } else {
+                    *outcome.unexpected.entry(status.as_u16()).or_default() += 1;
+                }
+            }
+            None => {
+                outcome.transport_errors += 1;
+                sender = None;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    outcome
+}

@@ -1,0 +1,124 @@
+//! The figures as a Markdown report (printed and written to a file).
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::load::Outcome;
+
+pub struct RouteRow {
+    pub service: &'static str,
+    pub route: String,
+    pub outcome: Outcome,
+    pub rss_rest_kib: u64,
+    pub rss_peak_kib: u64,
+}
+
+pub struct StartRow {
+    pub process: &'static str,
+    /// Process start to `/readyz` 200, with its tables already there (as in production).
+    pub cold_start: Duration,
+    /// The same on the first start of the run, which also creates its tables.
+    pub first_start: Option<Duration>,
+    pub rss_after_start_kib: u64,
+    pub rss_after_load_kib: Option<u64>,
+}
+
+pub struct HashTiming {
+    pub params: String,
+    /// Mean CPU time per hash.
+    pub cpu: Duration,
+    pub median: Duration,
+    pub min: Duration,
+    pub max: Duration,
+    pub samples: usize,
+}
+
+pub struct Report {
+    pub header: Vec<String>,
+    pub routes: Vec<RouteRow>,
+    pub starts: Vec<StartRow>,
+    pub hashing: Option<HashTiming>,
+    pub footer: Vec<String>,
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.0}", kib as f64 / 1024.0)
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.0}", duration.as_secs_f64() * 1000.0)
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let mut out = String::from("# Benchmark results\n\n");
+        for line in &self.header {
+            let _ = writeln!(out, "{line}  ");
+        }
+        let ceiling = self
+            .routes
+            .first()
+            .map(|row| row.outcome.requests_per_second())
+            .unwrap_or(f64::NAN);
+        out.push_str(
+            "\n## Routes\n\n\
+             | service | route | req/s | % of hello | p50 ms | p99 ms | server CPU us/req | errors | RSS at rest MiB | RSS peak MiB |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n",
+        );
+        for row in &self.routes {
+            let rate = row.outcome.requests_per_second();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
+                row.service,
+                row.route,
+                rate,
+                100.0 * rate / ceiling,
+                row.outcome.percentile_ms(50.0),
+                row.outcome.percentile_ms(99.0),
+                row.outcome.cpu_per_request_us(),
+                row.outcome.errors(),
+                mib(row.rss_rest_kib),
+                mib(row.rss_peak_kib),
+            );
+        }
+        out.push_str(
+            "\n## Start and memory\n\n\
+             | process | cold start ms (start to /readyz 200) | first start ms (creates its tables) | RSS after start MiB | RSS after the load MiB |\n\
+             | --- | ---: | ---: | ---: | ---: |\n",
+        );
+        for row in &self.starts {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                row.process,
+                ms(row.cold_start),
+                row.first_start.map_or("-".to_owned(), ms),
+                mib(row.rss_after_start_kib),
+                row.rss_after_load_kib.map_or("-".to_owned(), mib),
+            );
+        }
+        if let Some(hash) = &self.hashing {
+            let _ = write!(
+                out,
+                "\n## Password hashing\n\n\
+                 argon2id {} (the default cost of the user-service code this bench was built with), \
+                 one hash at a time on the blocking pool: \
+                 {:.1} ms of CPU per hash; wall time median {:.1} ms, min {:.1} ms, max {:.1} ms over {} hashes.\n",
+                hash.params,
+                hash.cpu.as_secs_f64() * 1000.0,
+                hash.median.as_secs_f64() * 1000.0,
+                hash.min.as_secs_f64() * 1000.0,
+                hash.max.as_secs_f64() * 1000.0,
+                hash.samples,
+            );
+        }
+        if !self.footer.is_empty() {
+            out.push('\n');
+            for line in &self.footer {
+                let _ = writeln!(out, "{line}  ");
+            }
+        }
+        out
+    }
+}
