@@ -1,5 +1,5 @@
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use super::idempotency::{self, Created, IdempotencyHeader};
 use crate::domain::{CustomerCode, NewCustomer};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{timestamp, CustomerRecord, StoreError, CUSTOMER_CURSOR_KEYS};
+use crate::store::{timestamp, CustomerRecord, CUSTOMER_CURSOR_KEYS};
 
 /// The counter customer codes are numbered from.
 const CUSTOMER_CODES: &str = "customer-code";
@@ -114,20 +114,13 @@ pub async fn create_customer(
         created_at: timestamp(OffsetDateTime::now_utc()),
     };
     let created = Created::new(location(&record.id), &Customer::from(record.clone()));
-    let stored = idempotency
-        .as_ref()
-        .map(|key| created.record(key, state.idempotency_ttl));
-    match state.store.insert_customer(&record, stored.as_ref()).await {
-        Ok(()) => {
-            tracing::info!(customer_id = %record.id, code = %record.code, "customer created");
-            Ok(created.into_response())
-        }
-        // A concurrent request with the same key won: answer what it answered.
-        Err(StoreError::IdempotencyKeyTaken) => idempotency::replay(&state, idempotency.as_ref())
-            .await?
-            .ok_or(StoreError::IdempotencyKeyTaken.into()),
-        Err(other) => Err(other.into()),
-    }
+    let (store, record) = (&state.store, &record);
+    idempotency::commit(&state, idempotency.as_ref(), created, |stored| async move {
+        store.insert_customer(record, stored.as_ref()).await?;
+        tracing::info!(customer_id = %record.id, code = %record.code, "customer created");
+        Ok(())
+    })
+    .await
 }
 
 /// Lists customers, a page at a time (in no particular order).

@@ -2,6 +2,8 @@
 //! transaction as what the request created; a retry with the same key and the same
 //! request gets that response again (and creates nothing); the same key with another
 //! request is a 422.
+use std::future::Future;
+
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +15,7 @@ use time::OffsetDateTime;
 use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::IdempotencyRecord;
+use crate::store::{IdempotencyRecord, StoreError};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a response that replays the first answer to an `Idempotency-Key`.
@@ -118,6 +120,28 @@ fn created(status: StatusCode, location: &str, body: String, replayed: bool) -> 
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
     response
+}
+
+/// Writes what the request created together with its idempotency record (`write` does it
+/// in one transaction) and answers `created`. When a concurrent request with the same key
+/// won the race, answers what that request answered.
+pub async fn commit<Fut>(
+    state: &AppState,
+    idempotency: Option<&Idempotency>,
+    created: Created,
+    write: impl FnOnce(Option<IdempotencyRecord>) -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: Future<Output = Result<(), StoreError>>,
+{
+    let record = idempotency.map(|key| created.record(key, state.idempotency_ttl));
+    match write(record).await {
+        Ok(()) => Ok(created.into_response()),
+        Err(StoreError::IdempotencyKeyTaken) => replay(state, idempotency)
+            .await?
+            .ok_or(StoreError::IdempotencyKeyTaken.into()),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// The stored answer for the key, if there is one: replayed when the request is the same,

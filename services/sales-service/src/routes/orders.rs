@@ -1,5 +1,5 @@
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use crate::domain::{MessageValues, NewOrder, SmsStatus};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{
-    timestamp, OrderRecord, OutboxRecord, StoreError, CUSTOMER_ORDER_CURSOR_KEYS, ORDER_CURSOR_KEYS,
+    timestamp, OrderRecord, OutboxRecord, CUSTOMER_ORDER_CURSOR_KEYS, ORDER_CURSOR_KEYS,
 };
 
 /// A new order; the server sets its time. Every problem is reported at once.
@@ -178,27 +178,16 @@ pub async fn create_order(
         claimed_by: None,
     };
     let created = Created::new(location(&id), &Order::from(order.clone()));
-    let stored = idempotency
-        .as_ref()
-        .map(|key| created.record(key, state.idempotency_ttl));
-    match state
-        .store
-        .insert_order(&order, &sms, stored.as_ref())
-        .await
-    {
-        Ok(()) => {
-            tracing::info!(order_id = %id, customer_id = %order.customer_id, "order created");
-            if let Some(dispatcher) = &state.dispatcher {
-                dispatcher.notify();
-            }
-            Ok(created.into_response())
+    let (store, dispatcher, order, sms) = (&state.store, &state.dispatcher, &order, &sms);
+    idempotency::commit(&state, idempotency.as_ref(), created, |stored| async move {
+        store.insert_order(order, sms, stored.as_ref()).await?;
+        tracing::info!(order_id = %order.id, customer_id = %order.customer_id, "order created");
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.notify();
         }
-        // A concurrent request with the same key won: answer what it answered.
-        Err(StoreError::IdempotencyKeyTaken) => idempotency::replay(&state, idempotency.as_ref())
-            .await?
-            .ok_or(StoreError::IdempotencyKeyTaken.into()),
-        Err(other) => Err(other.into()),
-    }
+        Ok(())
+    })
+    .await
 }
 
 /// Lists orders a page at a time: all of them (in no particular order), or one
