@@ -161,6 +161,27 @@ impl DynamoSalesStore {
         }
     }
 
+    /// The item keyed `key_name = key`, read consistently: a customer or idempotency record
+    /// written a moment ago (by this request's previous step, or a retry's first attempt)
+    /// must be seen.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        key_name: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(key_name, string(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| aws_error(STORE, error))?;
+        output.item.map(|item| decode(STORE, item)).transpose()
+    }
+
     async fn scan_page<T: serde::de::DeserializeOwned>(
         &self,
         table: &str,
@@ -244,15 +265,7 @@ impl SalesStore for DynamoSalesStore {
     }
 
     async fn customer(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.customers)
-            .key("id", string(id))
-            .send()
-            .await
-            .map_err(|error| aws_error(STORE, error))?;
-        output.item.map(|item| decode(STORE, item)).transpose()
+        self.get(&self.tables.customers, "id", id).await
     }
 
     async fn customers(
@@ -289,16 +302,7 @@ impl SalesStore for DynamoSalesStore {
     }
 
     async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.orders)
-            .key("id", string(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| aws_error(STORE, error))?;
-        output.item.map(|item| decode(STORE, item)).transpose()
+        self.get(&self.tables.orders, "id", id).await
     }
 
     async fn orders(
@@ -331,17 +335,8 @@ impl SalesStore for DynamoSalesStore {
         key: &str,
         now: i64,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.idempotency)
-            .key("key", string(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| aws_error(STORE, error))?;
         let record: Option<IdempotencyRecord> =
-            output.item.map(|item| decode(STORE, item)).transpose()?;
+            self.get(&self.tables.idempotency, "key", key).await?;
         Ok(record.filter(|record| record.expires_at > now))
     }
 }
