@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -80,4 +81,65 @@ impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Four loops send create requests while the dependency behind `proxy` is up for 0.7 s,
+/// cut for 1.5 s, and up again for 2 s. `send(worker, n)` makes one request and returns its
+/// status and the id of what it created. Asserts that every answer was a 201 or a 503
+/// within 12 s (the AWS timeouts), that the outage was noticed (some 503s), and that
+/// creates went through before and after it (more than four 201s); returns the ids of
+/// everything acknowledged, for the caller to find again.
+pub async fn creates_through_outage<F, Fut>(proxy: &TcpProxy, send: F) -> Vec<String>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = (reqwest::StatusCode, Option<String>)> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|worker| {
+            let (send, stop) = (send.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    let started = std::time::Instant::now();
+                    let (status, id) = send(worker, n).await;
+                    outcomes.push((status, id, started.elapsed()));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    stop.store(true, Ordering::SeqCst);
+
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for worker in workers {
+        for (status, id, took) in worker.await.expect("a load loop panicked") {
+            assert!(
+                took < Duration::from_secs(12),
+                "bounded by the AWS timeouts: {took:?}"
+            );
+            match status {
+                reqwest::StatusCode::CREATED => {
+                    acknowledged.push(id.expect("a 201 names what it created"));
+                }
+                reqwest::StatusCode::SERVICE_UNAVAILABLE => refused += 1,
+                other => panic!("only 201 or 503 while the store comes and goes, got {other}"),
+            }
+        }
+    }
+    assert!(refused > 0, "the outage was noticed");
+    assert!(
+        acknowledged.len() > 4,
+        "creates went through before and after: {}",
+        acknowledged.len()
+    );
+    acknowledged
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use test_support::proxy::TcpProxy;
+use test_support::proxy::{creates_through_outage, TcpProxy};
 
 use crate::helpers::{assert_json, assert_problem, spawn_app, start, test_config, PHONE};
 
@@ -161,67 +161,27 @@ async fn losing_dynamodb_under_load_answers_503_and_loses_no_acknowledged_order(
     let customer = app.customer("Jane", PHONE).await;
     let body = serde_json::json!({"customer": customer["id"], "item": "Load", "amount": "1.00"});
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let (client, url, token, body, stop) = (
-                app.client.clone(),
-                app.url("/api/v1/sales/orders"),
-                app.token.clone(),
-                body.clone(),
-                stop.clone(),
-            );
-            tokio::spawn(async move {
-                let mut outcomes = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    let started = std::time::Instant::now();
-                    let response = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
-                    let status = response.status();
-                    let order: Value = response.json().await.unwrap();
-                    outcomes.push((
-                        status,
-                        order["id"].as_str().map(str::to_owned),
-                        started.elapsed(),
-                    ));
-                }
-                outcomes
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    proxy.cut();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    proxy.restore();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-
-    let mut acknowledged = Vec::new();
-    let mut refused = 0;
-    for worker in workers {
-        for (status, id, took) in worker.await.unwrap() {
-            assert!(
-                took < Duration::from_secs(12),
-                "bounded by the AWS timeouts: {took:?}"
-            );
-            match status {
-                StatusCode::CREATED => acknowledged.push(id.unwrap()),
-                StatusCode::SERVICE_UNAVAILABLE => refused += 1,
-                other => panic!("only 201 or 503 while the store comes and goes, got {other}"),
-            }
-        }
-    }
-    assert!(refused > 0, "the outage was noticed");
-    assert!(
-        acknowledged.len() > 4,
-        "orders went through before and after: {}",
-        acknowledged.len()
+    let (client, url, token) = (
+        app.client.clone(),
+        app.url("/api/v1/sales/orders"),
+        app.token.clone(),
     );
+    let acknowledged = creates_through_outage(&proxy, move |_, _| {
+        let (client, url, token, body) = (client.clone(), url.clone(), token.clone(), body.clone());
+        async move {
+            let response = client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let order: Value = response.json().await.unwrap();
+            (status, order["id"].as_str().map(str::to_owned))
+        }
+    })
+    .await;
     for id in &acknowledged {
         app.wait_for_sms(id, "sent", Duration::from_secs(15)).await;
     }

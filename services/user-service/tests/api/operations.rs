@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use test_support::proxy::TcpProxy;
+use test_support::proxy::{creates_through_outage, TcpProxy};
 
 use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config};
 
@@ -138,58 +138,24 @@ async fn losing_dynamodb_under_load_answers_503_and_loses_no_acknowledged_sign_u
     let emulator = test_support::emulator::endpoint();
     let proxy = TcpProxy::start(emulator.trim_start_matches("http://")).await;
     let app = spawn_app_with(test_config(), Some(proxy.url())).await;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..4)
-        .map(|worker| {
-            let (client, url, stop) = (app.client.clone(), app.url("/user"), stop.clone());
-            tokio::spawn(async move {
-                let mut outcomes = Vec::new();
-                let mut n = 0;
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    n += 1;
-                    let username = format!("load-{worker}-{n}");
-                    let started = std::time::Instant::now();
-                    let status = client
-                        .post(&url)
-                        .json(&serde_json::json!({"username": username, "password": "correct horse battery"}))
-                        .send()
-                        .await
-                        .unwrap()
-                        .status();
-                    outcomes.push((status, username, started.elapsed()));
-                }
-                outcomes
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    proxy.cut();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    proxy.restore();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-
-    let mut acknowledged = Vec::new();
-    let mut refused = 0;
-    for worker in workers {
-        for (status, username, took) in worker.await.unwrap() {
-            assert!(
-                took < Duration::from_secs(12),
-                "bounded by the AWS timeouts: {took:?}"
-            );
-            match status {
-                StatusCode::CREATED => acknowledged.push(username),
-                StatusCode::SERVICE_UNAVAILABLE => refused += 1,
-                other => panic!("only 201 or 503 while the store comes and goes, got {other}"),
-            }
+    let (client, url) = (app.client.clone(), app.url("/user"));
+    let acknowledged = creates_through_outage(&proxy, move |worker, n| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let username = format!("load-{worker}-{n}");
+            let status = client
+                .post(&url)
+                .json(
+                    &serde_json::json!({"username": username, "password": "correct horse battery"}),
+                )
+                .send()
+                .await
+                .unwrap()
+                .status();
+            (status, Some(username))
         }
-    }
-    assert!(refused > 0, "the outage was noticed");
-    assert!(
-        acknowledged.len() > 4,
-        "sign-ups went through before and after: {}",
-        acknowledged.len()
-    );
+    })
+    .await;
     for username in &acknowledged {
         assert!(
             app.stored_user(username).await.is_some(),
