@@ -12,7 +12,8 @@ use crate::domain::{MessageValues, NewOrder, SmsStatus};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{
-    timestamp, OrderRecord, OutboxRecord, CUSTOMER_ORDER_CURSOR_KEYS, ORDER_CURSOR_KEYS,
+    timestamp, unix_millis, OrderRecord, OutboxRecord, CUSTOMER_ORDER_CURSOR_KEYS,
+    ORDER_CURSOR_KEYS,
 };
 
 /// A new order; the server sets its time. Every problem is reported at once.
@@ -173,7 +174,7 @@ pub async fn create_order(
         to: customer.phone_number,
         message,
         attempts: 0,
-        next_attempt_at: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+        next_attempt_at: unix_millis(now),
         lease_until: None,
         claimed_by: None,
     };

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SendOutcome, SmsSender};
 use crate::config::OutboxConfig;
-use crate::store::{timestamp, Delivery, Outbox, OutboxRecord, StoreError};
+use crate::store::{timestamp, unix_millis, Delivery, Outbox, OutboxRecord, StoreError};
 use common::metrics::Metrics;
 use common::retry::RetryPolicy;
 
@@ -75,7 +75,7 @@ pub struct Dispatcher {
 }
 
 fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    unix_millis(time::OffsetDateTime::now_utc())
 }
 
 fn millis(duration: Duration) -> i64 {

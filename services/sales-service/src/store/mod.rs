@@ -69,6 +69,12 @@ pub fn timestamp(at: OffsetDateTime) -> String {
         .expect("every UTC time formats")
 }
 
+/// Unix milliseconds: the outbox's time unit (due times and leases).
+pub fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .expect("milliseconds since 1970 fit an i64")
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CustomerRecord {
     pub id: String,

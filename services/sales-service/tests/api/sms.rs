@@ -2,7 +2,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sales_service::store::{DynamoSalesStore, Outbox};
+use sales_service::store::{unix_millis, DynamoSalesStore, Outbox};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, PHONE, SMS_USERNAME};
 
@@ -188,7 +188,7 @@ async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
     // A dispatcher claims the SMS and dies before recording anything (lease: 1.5 s).
     let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
     let store = DynamoSalesStore::new(common::aws::dynamodb(&sdk), &app.config.common.table_prefix);
-    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let now_ms = unix_millis(time::OffsetDateTime::now_utc());
     let claimed = store
         .claim(&id, "crashed-worker", now_ms, now_ms + 1500)
         .await
