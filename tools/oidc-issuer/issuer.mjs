@@ -5,7 +5,7 @@
 // Client-credentials grant only. Access tokens are RS256 JWTs whose `aud` is the requested
 // `resource` indicator verbatim (any absolute URI, e.g. `api://sales`). Offline.
 //
-//   node issuer.mjs [--port N] [--host H] [--url URL] [--admin] [--clients JSON]
+//   node issuer.mjs [--port N] [--host H] [--url URL] [--admin] [--clients JSON] [--exit-with-stdin]
 //   (or ISSUER_PORT, ISSUER_HOST, ISSUER_URL, ISSUER_ADMIN=1, ISSUER_CLIENTS)
 //
 // Listens on 127.0.0.1 unless --host says otherwise (0.0.0.0 in a container), and names
@@ -16,6 +16,8 @@
 // --clients is a JSON array of {client_id, client_secret, access_token_ttl?}.
 // --admin enables POST /__admin/rotate-keys (tests only): a new signing key, the old one
 // leaves the JWKS, the URL stays the same.
+// --exit-with-stdin: exit when standard input closes, i.e. when the test process that
+// started the issuer (holding the pipe's other end) is gone, however it ended.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     url: { type: 'string', default: process.env.ISSUER_URL },
     admin: { type: 'boolean', default: process.env.ISSUER_ADMIN === '1' },
     clients: { type: 'string', default: process.env.ISSUER_CLIENTS },
+    'exit-with-stdin': { type: 'boolean', default: false },
   },
 });
 const clients = args.clients ? JSON.parse(args.clients) : DEFAULT_CLIENTS;
@@ -100,6 +103,11 @@ const server = createServer((req, res) => {
   }
   handle(req, res);
 });
+
+if (args['exit-with-stdin']) {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}
 
 server.listen(Number(args.port), args.host, () => {
   issuer = args.url ?? `http://127.0.0.1:${server.address().port}`;

@@ -1,18 +1,24 @@
 //! A real OpenID Connect issuer for tests: `tools/oidc-issuer` (npm `oidc-provider`) on a
-//! random loopback port, killed when the [`OidcIssuer`] is dropped.
+//! random loopback port.
 //!
 //! Tokens come from the client-credentials grant, so they are exactly what a production
 //! issuer hands a service's callers: RS256 `at+jwt` access tokens with `iss`, `aud` (the
 //! requested resource), `scope`, `client_id`, `exp` and a `kid`.
+//!
+//! Most tests share one issuer per test binary ([`OidcIssuer::shared`]): a Node process
+//! costs about a second of CPU to start, and dozens of them starting at once on a busy
+//! machine is what made the suite flaky. Tests that change the issuer (key rotation, its
+//! outage) or need a second one start their own ([`OidcIssuer::start`]).
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::sync::OnceCell;
 
 /// The issuer's default client (`client_secret_basic` or `client_secret_post`).
 pub const CLIENT_ID: &str = "platform-dev";
@@ -21,15 +27,37 @@ pub const CLIENT_SECRET: &str = "platform-dev-secret";
 const SHORT_LIVED_ID: &str = "short-lived";
 const SHORT_LIVED_SECRET: &str = "short-lived-secret";
 
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-
+/// A running issuer. Clones share it; an issuer from [`OidcIssuer::start`] stops when
+/// its last clone is dropped, the shared one when the test binary exits.
+#[derive(Clone)]
 pub struct OidcIssuer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     url: String,
     token_endpoint: String,
     jwks_uri: String,
+    /// Only an issuer of its own may rotate its keys: the shared one serves other tests.
+    admin: bool,
+    /// No idle connections are kept: tests run on runtimes of their own, and a pooled
+    /// connection would belong to a runtime that may be gone.
     http: reqwest::Client,
-    _process: Child,
+    process: Mutex<Child>,
+    /// Held open for the process's life: the issuer exits when it closes, so no issuer
+    /// outlives a test binary that was killed or exited without dropping it.
+    _lifeline: ChildStdin,
 }
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let process = self.process.get_mut().unwrap_or_else(|p| p.into_inner());
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+}
+
+static SHARED: OnceCell<OidcIssuer> = OnceCell::const_new();
 
 #[derive(Deserialize)]
 struct Started {
@@ -52,9 +80,21 @@ fn issuer_dir() -> PathBuf {
 }
 
 impl OidcIssuer {
-    /// Starts an issuer (with its test-only key-rotation endpoint) and waits until its
-    /// discovery document answers. Panics with the fix when its npm packages are missing.
+    /// This test binary's issuer, started by the first test that asks for it. Its keys
+    /// never change; take your own ([`OidcIssuer::start`]) to rotate them or stop it.
+    pub async fn shared() -> Self {
+        SHARED.get_or_init(|| Self::launch(false)).await.clone()
+    }
+
+    /// An issuer of this test's own, with its test-only key-rotation endpoint, stopped
+    /// when dropped.
     pub async fn start() -> Self {
+        Self::launch(true).await
+    }
+
+    /// Starts the process and waits until it says it listens (or exits), then until its
+    /// discovery document answers. Panics with the fix when its npm packages are missing.
+    async fn launch(admin: bool) -> Self {
         let dir = issuer_dir();
         if !dir.join("node_modules").is_dir() {
             panic!(
@@ -62,58 +102,65 @@ impl OidcIssuer {
                  scripts/test.sh, or `npm ci` in tools/oidc-issuer"
             );
         }
-        let mut process = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg("issuer.mjs")
-            .args(["--port", "0", "--admin"])
+            .args(["--port", "0", "--exit-with-stdin"])
             .current_dir(&dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn `node tools/oidc-issuer/issuer.mjs` (is Node.js installed?)");
-        let stdout = process.stdout.take().expect("piped stdout");
-        let mut stderr = process.stderr.take().expect("piped stderr");
-
-        let mut first_line = String::new();
-        let read = tokio::time::timeout(
-            STARTUP_TIMEOUT,
-            BufReader::new(stdout).read_line(&mut first_line),
-        )
-        .await;
-        let started: Option<Started> = match read {
-            Ok(Ok(_)) => serde_json::from_str(&first_line).ok(),
-            _ => None,
-        };
-        let Some(Started { issuer: url }) = started else {
-            let _ = process.start_kill();
-            let mut output = String::new();
-            let _ =
-                tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut output))
-                    .await;
-            panic!("the OIDC issuer did not start (stdout: {first_line:?}):\n{output}");
-        };
-        // Its warnings (in-memory adapter, Node version) are expected; drain them so the
-        // process never blocks on a full pipe.
-        tokio::spawn(async move { tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await });
+            .stderr(Stdio::piped());
+        if admin {
+            command.arg("--admin");
+        }
+        // Reading the first line blocks until the issuer listens, however long a busy
+        // machine makes that: readiness, not a timer, ends the wait.
+        let (url, process, lifeline) = tokio::task::spawn_blocking(move || {
+            let mut process = command
+                .spawn()
+                .expect("spawn `node tools/oidc-issuer/issuer.mjs` (is Node.js installed?)");
+            let lifeline = process.stdin.take().expect("piped stdin");
+            let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
+            let mut stderr = process.stderr.take().expect("piped stderr");
+            let mut first_line = String::new();
+            let _ = stdout.read_line(&mut first_line);
+            let Ok(Started { issuer }) = serde_json::from_str(&first_line) else {
+                let _ = process.kill();
+                let mut output = String::new();
+                let _ = stderr.read_to_string(&mut output);
+                panic!("the OIDC issuer did not start (stdout: {first_line:?}):\n{output}");
+            };
+            // Its warnings (in-memory adapter, Node version) are expected; drain both
+            // pipes so the process never blocks on a full one.
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+            (issuer, process, lifeline)
+        })
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
 
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        let discovery = wait_for_discovery(&http, &url).await;
+        let discovery = discover(&http, &url).await;
         Self {
-            url,
-            token_endpoint: discovery.token_endpoint,
-            jwks_uri: discovery.jwks_uri,
-            http,
-            _process: process,
+            inner: Arc::new(Inner {
+                url,
+                token_endpoint: discovery.token_endpoint,
+                jwks_uri: discovery.jwks_uri,
+                admin,
+                http,
+                process: Mutex::new(process),
+                _lifeline: lifeline,
+            }),
         }
     }
 
     /// The issuer identifier, `http://127.0.0.1:PORT` (its discovery document lives below it).
     pub fn url(&self) -> &str {
-        &self.url
+        &self.inner.url
     }
 
     /// A fresh access token for `audience` (the resource indicator, an absolute URI such as
@@ -149,9 +196,14 @@ impl OidcIssuer {
         struct Rotated {
             kid: String,
         }
+        assert!(
+            self.inner.admin,
+            "the shared issuer serves other tests: rotate the keys of your own (OidcIssuer::start)"
+        );
         let response = self
+            .inner
             .http
-            .post(format!("{}/__admin/rotate-keys", self.url))
+            .post(format!("{}/__admin/rotate-keys", self.inner.url))
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -165,8 +217,9 @@ impl OidcIssuer {
 
     /// The key set the issuer publishes now (found through its discovery document).
     pub async fn jwks(&self) -> serde_json::Value {
-        self.http
-            .get(&self.jwks_uri)
+        self.inner
+            .http
+            .get(&self.inner.jwks_uri)
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -185,8 +238,9 @@ impl OidcIssuer {
     ) -> String {
         let scope = scopes.join(" ");
         let response = self
+            .inner
             .http
-            .post(&self.token_endpoint)
+            .post(&self.inner.token_endpoint)
             .basic_auth(client_id, Some(secret))
             .form(&[
                 ("grant_type", "client_credentials"),
@@ -205,23 +259,18 @@ impl OidcIssuer {
     }
 }
 
-async fn wait_for_discovery(http: &reqwest::Client, url: &str) -> Discovery {
-    let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
-    let discovery_url = format!("{url}/.well-known/openid-configuration");
-    loop {
-        let answer = match http.get(&discovery_url).send().await {
-            Ok(response) if response.status().is_success() => response.json().await.ok(),
-            _ => None,
-        };
-        if let Some(discovery) = answer {
-            return discovery;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the OIDC issuer at {url} never served its discovery document"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The discovery document (the issuer already listens: it said so).
+async fn discover(http: &reqwest::Client, url: &str) -> Discovery {
+    http.get(format!("{url}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|error| {
+            panic!("the OIDC issuer at {url} serves no discovery document: {error}")
+        })
+        .json()
+        .await
+        .expect("a discovery document")
 }
 
 /// The `exp` claim of a JWT (read without verification: it is our own test token).

@@ -63,9 +63,23 @@ async fn issues_rs256_jwts_for_the_requested_resource_and_rotates_keys() {
 
 #[tokio::test]
 async fn expired_tokens_are_past_their_expiry() {
-    let issuer = OidcIssuer::start().await;
+    let issuer = OidcIssuer::shared().await;
     let token = issuer.expired_token("api://sales", &["sales:read"]).await;
     let claims = part(&token, 1);
     assert_eq!(claims["client_id"], "short-lived");
     assert!(claims["exp"].as_u64().unwrap() < now(), "{claims}");
+}
+
+#[tokio::test]
+async fn the_shared_issuer_is_one_process_for_the_whole_binary() {
+    let (first, second) = tokio::join!(OidcIssuer::shared(), OidcIssuer::shared());
+    assert_eq!(first.url(), second.url());
+    let own = OidcIssuer::start().await;
+    assert_ne!(own.url(), first.url());
+}
+
+#[tokio::test]
+#[should_panic(expected = "the shared issuer serves other tests")]
+async fn the_shared_issuer_refuses_to_rotate_its_keys() {
+    OidcIssuer::shared().await.rotate_keys().await;
 }

@@ -28,7 +28,7 @@ fn reassemble(token: &str, header: &serde_json::Value, signature: &str) -> Strin
 
 /// An issuer, and a verifier of its tokens with the default settings.
 async fn started() -> (OidcIssuer, Arc<OidcVerifier>) {
-    let issuer = OidcIssuer::start().await;
+    let issuer = OidcIssuer::shared().await;
     let verifier = verifier(OidcSettings::new(issuer.url(), AUDIENCE));
     (issuer, verifier)
 }
@@ -95,7 +95,7 @@ async fn answers_401_403_and_200_with_rfc6750_challenges() {
 
 #[tokio::test]
 async fn refuses_an_expired_token_beyond_the_leeway() {
-    let issuer = OidcIssuer::start().await;
+    let issuer = OidcIssuer::shared().await;
     let token = issuer.expired_token(AUDIENCE, &["sales:read"]).await;
 
     let strict = verifier(OidcSettings {
@@ -123,7 +123,7 @@ async fn refuses_a_token_for_another_audience() {
 
 #[tokio::test]
 async fn refuses_a_token_from_another_issuer() {
-    let (ours, theirs) = tokio::join!(OidcIssuer::start(), OidcIssuer::start());
+    let (ours, theirs) = tokio::join!(OidcIssuer::shared(), OidcIssuer::start());
     let verifier = verifier(OidcSettings::new(ours.url(), AUDIENCE));
     verifier
         .verify(&ours.token(AUDIENCE, &[]).await)

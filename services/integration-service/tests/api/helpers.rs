@@ -76,9 +76,9 @@ pub async fn put_secret(name: &str, value: &str) {
     }
 }
 
-/// Spawns the app with `config`, its callers' tokens from a fresh issuer.
+/// Spawns the app with `config`, its callers' tokens from the shared issuer.
 pub async fn spawn_app(mut config: Config) -> TestApp {
-    let issuer = OidcIssuer::start().await;
+    let issuer = OidcIssuer::shared().await;
     config.oidc = Some(OidcSettings {
         leeway: Duration::ZERO,
         ..OidcSettings::new(issuer.url(), AUDIENCE)
