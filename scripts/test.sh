@@ -2,7 +2,8 @@
 # The test command: installs and starts what the tests need, then runs the whole suite.
 #   - the AWS emulator (moto, pinned, under .tools/), started unless one already answers;
 #   - the OIDC issuer's npm packages (tools/oidc-issuer), installed from its lockfile;
-#   - every crate's unit and integration tests.
+#   - every crate's unit and integration tests, with the services' warnings in the output
+#     of any test that fails (TEST_LOG, see crates/test-support/src/logs.rs).
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p user-service`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +17,7 @@ if ! scripts/emulator.sh status >/dev/null 2>&1; then
 fi
 
 scripts/oidc-issuer.sh
+
+export TEST_LOG="${TEST_LOG:-warn}"
 
 cargo test --workspace --all-targets "$@"

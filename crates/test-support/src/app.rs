@@ -15,6 +15,7 @@ pub struct RunningApp {
 
 /// Serves `service` with `config`'s drain and grace periods on a random port.
 pub async fn spawn(service: Service, config: &CommonConfig) -> RunningApp {
+    crate::logs::init();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");

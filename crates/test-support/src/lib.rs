@@ -2,5 +2,6 @@
 pub mod app;
 pub mod emulator;
 pub mod http;
+pub mod logs;
 pub mod oidc;
 pub mod proxy;
