@@ -74,6 +74,10 @@ impl Pressure {
     fn peak_in_flight(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
     }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
 }
 
 /// Leaves the in-flight count when the request ends, answered or cancelled.

@@ -141,6 +141,11 @@ impl SmsGateway {
         self.shared.pressure.requests()
     }
 
+    /// Requests to `/version1/messaging` being answered now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.pressure.in_flight()
+    }
+
     /// The most requests to `/version1/messaging` that were in flight at once.
     pub fn peak_in_flight(&self) -> usize {
         self.shared.pressure.peak_in_flight()

@@ -1,11 +1,14 @@
 //! A TCP proxy that can be cut and restored, standing in for "the dependency went away":
 //! while cut, new connections are accepted and closed at once, and open ones are dropped.
+//! It can also slow the dependency down without cutting it: with a latency set, every
+//! chunk forwarded either way waits that long first (a throttled or overloaded store).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -13,6 +16,8 @@ use tokio::task::JoinHandle;
 pub struct TcpProxy {
     address: SocketAddr,
     cut: Arc<AtomicBool>,
+    /// Milliseconds each forwarded chunk waits.
+    latency_ms: Arc<AtomicU64>,
     cut_signal: watch::Sender<u64>,
     task: JoinHandle<()>,
 }
@@ -23,10 +28,12 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let address = listener.local_addr().expect("local addr");
         let cut = Arc::new(AtomicBool::new(false));
+        let latency_ms = Arc::new(AtomicU64::new(0));
         let (cut_signal, _) = watch::channel(0u64);
         let target = target.to_owned();
         let task = tokio::spawn({
             let cut = cut.clone();
+            let latency_ms = latency_ms.clone();
             let cut_signal = cut_signal.clone();
             async move {
                 loop {
@@ -39,13 +46,16 @@ impl TcpProxy {
                     }
                     let mut cuts = cut_signal.subscribe();
                     let target = target.clone();
+                    let latency_ms = latency_ms.clone();
                     tokio::spawn(async move {
                         let Ok(outbound) = TcpStream::connect(&target).await else {
                             return;
                         };
-                        let (mut inbound, mut outbound) = (inbound, outbound);
+                        let (from_client, to_client) = inbound.into_split();
+                        let (from_target, to_target) = outbound.into_split();
                         tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = forward(from_client, to_target, &latency_ms) => {}
+                            _ = forward(from_target, to_client, &latency_ms) => {}
                             _ = cuts.changed() => {}
                         }
                     });
@@ -55,6 +65,7 @@ impl TcpProxy {
         Self {
             address,
             cut,
+            latency_ms,
             cut_signal,
             task,
         }
@@ -75,6 +86,35 @@ impl TcpProxy {
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
     }
+
+    /// Every chunk forwarded from now on, either way, waits `latency` first (zero: none).
+    pub fn set_latency(&self, latency: Duration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.latency_ms.store(ms, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either side closes, each chunk after the current latency.
+async fn forward(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    latency_ms: &AtomicU64,
+) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let latency = latency_ms.load(Ordering::SeqCst);
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for TcpProxy {

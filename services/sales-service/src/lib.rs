@@ -65,6 +65,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
             store.clone(),
             Arc::new(sender),
             config.outbox.clone(),
+            config.sms.timeout,
             sms_metrics,
         )
     });

@@ -169,15 +169,7 @@ pub async fn create_order(
         sms_sent_at: None,
         sms_message_id: None,
     };
-    let sms = OutboxRecord {
-        order_id: id.clone(),
-        to: customer.phone_number,
-        message,
-        attempts: 0,
-        next_attempt_at: unix_millis(now),
-        lease_until: None,
-        claimed_by: None,
-    };
+    let sms = OutboxRecord::new(id.clone(), customer.phone_number, message, unix_millis(now));
     let created = Created::new(location(&id), &Order::from(order.clone()));
     let (store, dispatcher, order, sms) = (&state.store, &state.dispatcher, &order, &sms);
     idempotency::commit(&state, idempotency.as_ref(), created, |stored| async move {

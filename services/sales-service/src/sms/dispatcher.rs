@@ -2,6 +2,15 @@
 //! (a conditional write), sent, and its outcome recorded with the order in one
 //! transaction. Any number of replicas may run it; a crash loses nothing, because an
 //! unfinished record is claimed again once its lease runs out.
+//!
+//! A lease only keeps others out while it lasts, so a send must never outlive it:
+//! - a claim that comes back with less than [`Dispatcher::send_budget`] of its lease left
+//!   (a slow store ate it) is released unused instead of sent;
+//! - a send is cut off at the SMS timeout, and the lease is extended in the background
+//!   until the outcome is recorded;
+//! - every write under a claim is fenced by its claim id, so a dispatcher that lost its
+//!   claim writes nothing.
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +34,7 @@ pub struct SmsMetrics {
     sent: IntCounter,
     failed: IntCounter,
     retried: IntCounter,
+    released: IntCounter,
     backlog: IntGauge,
     send_seconds: Histogram,
 }
@@ -43,6 +53,10 @@ impl SmsMetrics {
             retried: counter(
                 "sms_retried_total",
                 "SMS attempts that failed transiently and were rescheduled",
+            ),
+            released: counter(
+                "sms_claims_released_total",
+                "SMS claims given back unsent: the store left too little of the lease for a send",
             ),
             backlog: metrics.register(
                 IntGauge::new("sms_outbox_backlog", "SMS waiting in the outbox")
@@ -67,15 +81,36 @@ pub struct Dispatcher {
     outbox: Arc<dyn Outbox>,
     sender: Arc<dyn SmsSender>,
     config: OutboxConfig,
+    /// The most one send may take; the dispatcher cuts it off there.
+    send_timeout: Duration,
     retry: RetryPolicy,
     metrics: SmsMetrics,
     /// Names this process in claims (unique per start).
     worker: String,
+    clock: Clock,
     wake: Arc<Notify>,
 }
 
-fn now_ms() -> i64 {
-    unix_millis(time::OffsetDateTime::now_utc())
+/// Unix milliseconds for due times and leases: the wall clock read once, advanced by
+/// tokio's monotonic clock. A step of the wall clock (NTP) then never stretches or cuts a
+/// lease mid-send, and tests drive it with `tokio::time::pause()`.
+#[derive(Clone, Copy)]
+struct Clock {
+    origin_ms: i64,
+    origin: Instant,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Self {
+            origin_ms: unix_millis(time::OffsetDateTime::now_utc()),
+            origin: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.origin_ms + millis(self.origin.elapsed())
+    }
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -87,6 +122,7 @@ impl Dispatcher {
         outbox: Arc<dyn Outbox>,
         sender: Arc<dyn SmsSender>,
         config: OutboxConfig,
+        send_timeout: Duration,
         metrics: SmsMetrics,
     ) -> Self {
         let retry = RetryPolicy {
@@ -100,11 +136,20 @@ impl Dispatcher {
             outbox,
             sender,
             config,
+            send_timeout,
             retry,
             metrics,
             worker: format!("dispatcher-{}", uuid::Uuid::new_v4().simple()),
+            clock: Clock::start(),
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// The lease a claim must have left before its SMS is sent: a whole send, and as long
+    /// again to record the outcome (the lease keeps being extended meanwhile, so this is
+    /// the margin for when the store is too slow to extend it).
+    fn send_budget(&self) -> Duration {
+        self.send_timeout * 2
     }
 
     /// Wakes the dispatcher at once (a new order), instead of at the next poll.
@@ -144,7 +189,10 @@ impl Dispatcher {
     /// One pass: claims what is due and sends it, a bounded number at a time. Returns how
     /// many SMS this dispatcher handled (sent, failed or rescheduled).
     pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
-        let due = self.outbox.due(now_ms(), self.config.batch_size).await?;
+        let due = self
+            .outbox
+            .due(self.clock.now_ms(), self.config.batch_size)
+            .await?;
         let results: Vec<Result<bool, StoreError>> = futures::stream::iter(due)
             .map(|record| self.deliver(record))
             .buffer_unordered(self.config.concurrency)
@@ -163,39 +211,109 @@ impl Dispatcher {
         Ok(handled)
     }
 
-    /// Claims, sends and records one SMS; `false` when another dispatcher had it.
+    /// Claims, sends and records one SMS; `false` when another dispatcher had it, or the
+    /// claim came back too late to send.
     async fn deliver(&self, record: OutboxRecord) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let lease_until = now + millis(self.config.lease);
+        let claim_id = uuid::Uuid::new_v4().simple().to_string();
         let Some(claimed) = self
             .outbox
-            .claim(&record.order_id, &self.worker, now, lease_until)
+            .claim(&record.order_id, &self.worker, &claim_id, now, lease_until)
             .await?
         else {
             return Ok(false);
         };
+        let left = lease_until - self.clock.now_ms();
+        if left < millis(self.send_budget()) {
+            return self.release(&claimed, left).await;
+        }
+        let recorded = tokio::select! {
+            recorded = self.send_and_record(&claimed) => recorded,
+            never = self.keep_leased(&claimed, lease_until) => match never {},
+        };
+        match recorded {
+            Ok(()) => Ok(true),
+            // The lease could not be kept (the store was unreachable for longer than it)
+            // and another dispatcher took the record over: it owns the outcome now.
+            Err(StoreError::LostClaim) => {
+                tracing::warn!(
+                    order_id = claimed.order_id.as_str(),
+                    "SMS claim lost to another dispatcher after its lease ran out"
+                );
+                Ok(false)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Gives back a claim the store took so long to grant that a send could outlive it.
+    async fn release(&self, claimed: &OutboxRecord, left_ms: i64) -> Result<bool, StoreError> {
+        tracing::warn!(
+            order_id = claimed.order_id.as_str(),
+            lease_left_ms = left_ms,
+            "SMS claim released unsent: too little of its lease was left for a send"
+        );
+        self.metrics.released.inc();
+        match self.outbox.release(claimed).await {
+            // Already expired and taken: nothing of ours to give back.
+            Ok(()) | Err(StoreError::LostClaim) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Extends the claim's lease (held until `lease_until`) each time a third of it has
+    /// gone, until dropped once the outcome is recorded. Never returns: a failed extension
+    /// is tried again shortly, and a lost claim is left to the fenced record write.
+    async fn keep_leased(&self, claimed: &OutboxRecord, mut lease_until: i64) -> Infallible {
+        let lease = millis(self.config.lease);
+        loop {
+            // A claim that took long to grant is due for renewal at once.
+            let renew_in = lease_until - lease * 2 / 3 - self.clock.now_ms();
+            tokio::time::sleep(Duration::from_millis(renew_in.try_into().unwrap_or(0))).await;
+            let until = self.clock.now_ms() + lease;
+            match self.outbox.extend(claimed, until).await {
+                Ok(()) => lease_until = until,
+                Err(error) => {
+                    tracing::warn!(order_id = claimed.order_id.as_str(), %error, "could not extend an SMS claim's lease");
+                    tokio::time::sleep(self.config.lease / 10).await;
+                }
+            }
+        }
+    }
+
+    /// Sends the claimed SMS (cut off at the send timeout) and records the outcome.
+    async fn send_and_record(&self, claimed: &OutboxRecord) -> Result<(), StoreError> {
         let started = Instant::now();
-        let outcome = self.sender.send(&claimed.to, &claimed.message).await;
+        let outcome = tokio::time::timeout(
+            self.send_timeout,
+            self.sender.send(&claimed.to, &claimed.message),
+        )
+        .await
+        .unwrap_or_else(|_| SendOutcome::Retry {
+            reason: "the SMS provider timed out".into(),
+            after: None,
+        });
         self.metrics
             .send_seconds
             .observe(started.elapsed().as_secs_f64());
         let order_id = claimed.order_id.as_str();
         let attempt = claimed.attempts;
-        let recorded = match outcome {
+        match outcome {
             SendOutcome::Sent { message_id } => {
                 let delivery = Delivery::Sent {
                     message_id,
                     at: timestamp(time::OffsetDateTime::now_utc()),
                 };
-                self.outbox.complete(&claimed, &delivery).await.map(|()| {
+                self.outbox.complete(claimed, &delivery).await.map(|()| {
                     self.metrics.sent.inc();
                     tracing::info!(order_id, attempt, "SMS sent");
                 })
             }
-            SendOutcome::Reject { reason } => self.fail(&claimed, reason).await,
+            SendOutcome::Reject { reason } => self.fail(claimed, reason).await,
             SendOutcome::Retry { reason, .. } if attempt >= self.config.max_attempts => {
                 self.fail(
-                    &claimed,
+                    claimed,
                     format!("gave up after {attempt} attempts: {reason}"),
                 )
                 .await
@@ -205,28 +323,15 @@ impl Dispatcher {
                     .unwrap_or_default()
                     .max(self.retry.backoff(attempt))
                     .min(self.config.retry_max);
-                let next = now_ms() + millis(wait);
+                let next = self.clock.now_ms() + millis(wait);
                 self.outbox
-                    .reschedule(&claimed, next, &reason)
+                    .reschedule(claimed, next, &reason)
                     .await
                     .map(|()| {
                         self.metrics.retried.inc();
                         tracing::warn!(order_id, attempt, retry_in_ms = millis(wait), %reason, "SMS not sent; will retry");
                     })
             }
-        };
-        match recorded {
-            Ok(()) => Ok(true),
-            // Our lease ran out mid-send and another dispatcher took the record over: it
-            // owns the outcome now.
-            Err(StoreError::LostClaim) => {
-                tracing::warn!(
-                    order_id,
-                    "SMS claim lost to another dispatcher after its lease ran out"
-                );
-                Ok(false)
-            }
-            Err(other) => Err(other),
         }
     }
 
@@ -245,5 +350,388 @@ impl Dispatcher {
                 self.metrics.failed.inc();
                 tracing::warn!(order_id, attempt, %reason, "SMS failed");
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The dispatcher against an in-memory outbox whose every call can be slowed, under
+    //! tokio's paused clock: minutes of leases and latency run in milliseconds, and the
+    //! same interleavings every run.
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(3);
+    const SEND_TIMEOUT: Duration = Duration::from_millis(800);
+
+    /// Which outbox call is being made, to slow some and not others.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Call {
+        Due,
+        Claim,
+        Extend,
+        Release,
+        Complete,
+        Reschedule,
+    }
+
+    type Latency = Box<dyn Fn(Call) -> Duration + Send + Sync>;
+
+    /// The DynamoDB outbox's conditions over a map. A call takes its latency in two
+    /// halves: the request travels (then the write happens at once), the answer travels.
+    struct MemoryOutbox {
+        records: Mutex<HashMap<String, OutboxRecord>>,
+        outcomes: Mutex<HashMap<String, Delivery>>,
+        latency: Mutex<Latency>,
+    }
+
+    impl MemoryOutbox {
+        fn with(records: impl IntoIterator<Item = OutboxRecord>) -> Arc<Self> {
+            Arc::new(Self {
+                records: Mutex::new(
+                    records
+                        .into_iter()
+                        .map(|r| (r.order_id.clone(), r))
+                        .collect(),
+                ),
+                outcomes: Mutex::default(),
+                latency: Mutex::new(Box::new(|_| Duration::ZERO)),
+            })
+        }
+
+        fn slow(&self, latency: impl Fn(Call) -> Duration + Send + Sync + 'static) {
+            *self.latency.lock().unwrap() = Box::new(latency);
+        }
+
+        async fn call<T>(
+            &self,
+            call: Call,
+            apply: impl FnOnce(&mut HashMap<String, OutboxRecord>) -> T,
+        ) -> T {
+            let latency = (self.latency.lock().unwrap())(call);
+            tokio::time::sleep(latency / 2).await;
+            let result = apply(&mut self.records.lock().unwrap());
+            tokio::time::sleep(latency / 2).await;
+            result
+        }
+
+        fn record(&self, order_id: &str) -> Option<OutboxRecord> {
+            self.records.lock().unwrap().get(order_id).cloned()
+        }
+
+        fn is_empty(&self) -> bool {
+            self.records.lock().unwrap().is_empty()
+        }
+    }
+
+    fn held<'a>(
+        records: &'a mut HashMap<String, OutboxRecord>,
+        claimed: &OutboxRecord,
+    ) -> Result<&'a mut OutboxRecord, StoreError> {
+        records
+            .get_mut(&claimed.order_id)
+            .filter(|record| record.claim_id.is_some() && record.claim_id == claimed.claim_id)
+            .ok_or(StoreError::LostClaim)
+    }
+
+    #[async_trait]
+    impl Outbox for MemoryOutbox {
+        async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+            self.call(Call::Due, |records| {
+                let mut due: Vec<_> = records
+                    .values()
+                    .filter(|r| r.next_attempt_at <= now_ms)
+                    .filter(|r| r.lease_until.is_none_or(|until| until < now_ms))
+                    .cloned()
+                    .collect();
+                due.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+                due.truncate(limit);
+                Ok(due)
+            })
+            .await
+        }
+
+        async fn claim(
+            &self,
+            order_id: &str,
+            worker: &str,
+            claim_id: &str,
+            now_ms: i64,
+            lease_until_ms: i64,
+        ) -> Result<Option<OutboxRecord>, StoreError> {
+            self.call(Call::Claim, |records| {
+                let Some(record) = records.get_mut(order_id) else {
+                    return Ok(None);
+                };
+                if record.next_attempt_at > now_ms
+                    || record.lease_until.is_some_and(|until| until >= now_ms)
+                {
+                    return Ok(None);
+                }
+                record.claimed_by = Some(worker.to_owned());
+                record.claim_id = Some(claim_id.to_owned());
+                record.lease_until = Some(lease_until_ms);
+                record.attempts += 1;
+                Ok(Some(record.clone()))
+            })
+            .await
+        }
+
+        async fn extend(
+            &self,
+            claimed: &OutboxRecord,
+            lease_until_ms: i64,
+        ) -> Result<(), StoreError> {
+            self.call(Call::Extend, |records| {
+                held(records, claimed)?.lease_until = Some(lease_until_ms);
+                Ok(())
+            })
+            .await
+        }
+
+        async fn release(&self, claimed: &OutboxRecord) -> Result<(), StoreError> {
+            self.call(Call::Release, |records| {
+                let record = held(records, claimed)?;
+                record.claimed_by = None;
+                record.claim_id = None;
+                record.lease_until = None;
+                record.attempts -= 1;
+                Ok(())
+            })
+            .await
+        }
+
+        async fn complete(
+            &self,
+            claimed: &OutboxRecord,
+            delivery: &Delivery,
+        ) -> Result<(), StoreError> {
+            self.call(Call::Complete, |records| {
+                held(records, claimed)?;
+                records.remove(&claimed.order_id);
+                Ok(())
+            })
+            .await?;
+            self.outcomes
+                .lock()
+                .unwrap()
+                .insert(claimed.order_id.clone(), delivery.clone());
+            Ok(())
+        }
+
+        async fn reschedule(
+            &self,
+            claimed: &OutboxRecord,
+            next_attempt_at_ms: i64,
+            _error: &str,
+        ) -> Result<(), StoreError> {
+            self.call(Call::Reschedule, |records| {
+                let record = held(records, claimed)?;
+                record.next_attempt_at = next_attempt_at_ms;
+                record.claimed_by = None;
+                record.claim_id = None;
+                record.lease_until = None;
+                Ok(())
+            })
+            .await
+        }
+
+        async fn backlog(&self) -> Result<u64, StoreError> {
+            Ok(self.records.lock().unwrap().len() as u64)
+        }
+    }
+
+    /// A provider that takes `delay` per send and records each one it completes.
+    struct Provider {
+        delay: Duration,
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl Provider {
+        fn taking(delay: Duration) -> Arc<Self> {
+            Arc::new(Self {
+                delay,
+                sent: Mutex::default(),
+            })
+        }
+
+        /// How often each recipient got its SMS.
+        fn per_recipient(&self) -> HashMap<String, usize> {
+            let mut counts = HashMap::new();
+            for to in self.sent.lock().unwrap().iter() {
+                *counts.entry(to.clone()).or_default() += 1;
+            }
+            counts
+        }
+    }
+
+    #[async_trait]
+    impl SmsSender for Provider {
+        async fn send(&self, to: &str, _message: &str) -> SendOutcome {
+            tokio::time::sleep(self.delay).await;
+            self.sent.lock().unwrap().push(to.to_owned());
+            SendOutcome::Sent {
+                message_id: format!("ATXid_{to}"),
+            }
+        }
+    }
+
+    fn records(count: usize) -> Vec<OutboxRecord> {
+        (0..count)
+            .map(|n| {
+                OutboxRecord::new(
+                    format!("order-{n:02}"),
+                    format!("+2547110{n:05}"),
+                    "Hi".into(),
+                    0,
+                )
+            })
+            .collect()
+    }
+
+    fn dispatcher(outbox: &Arc<MemoryOutbox>, provider: &Arc<Provider>) -> Dispatcher {
+        let config = OutboxConfig {
+            enabled: true,
+            poll_interval: Duration::from_millis(100),
+            max_attempts: 4,
+            retry_base: Duration::from_millis(50),
+            retry_max: Duration::from_millis(200),
+            lease: LEASE,
+            batch_size: 25,
+            concurrency: 4,
+        };
+        Dispatcher::new(
+            outbox.clone(),
+            provider.clone(),
+            config,
+            SEND_TIMEOUT,
+            SmsMetrics::register(&Metrics::new()),
+        )
+    }
+
+    /// Runs `dispatchers` until the outbox is empty and returns how many SMS each
+    /// recipient got.
+    async fn run_until_sent(
+        outbox: &MemoryOutbox,
+        provider: &Provider,
+        dispatchers: Vec<Dispatcher>,
+    ) -> HashMap<String, usize> {
+        let stop = CancellationToken::new();
+        let running: Vec<_> = dispatchers
+            .into_iter()
+            .map(|d| tokio::spawn(d.run(stop.clone())))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while !outbox.is_empty() {
+            assert!(Instant::now() < deadline, "the outbox never emptied");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.cancel();
+        for task in running {
+            task.await.unwrap();
+        }
+        provider.per_recipient()
+    }
+
+    fn assert_each_once(counts: &HashMap<String, usize>, expected: usize) {
+        assert_eq!(counts.len(), expected, "{counts:?}");
+        assert!(
+            counts.values().all(|&n| n == 1),
+            "each exactly once: {counts:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_record_write_slower_than_the_lease_is_covered_by_extending_it() {
+        // One SMS: the dispatcher that loses the claim is free to try again at every poll.
+        let outbox = MemoryOutbox::with(records(1));
+        // Recording the outcome takes twice the lease; extensions go through at once.
+        outbox.slow(|call| {
+            if call == Call::Complete {
+                LEASE * 2
+            } else {
+                Duration::ZERO
+            }
+        });
+        let provider = Provider::taking(Duration::from_millis(300));
+        let racing = vec![
+            dispatcher(&outbox, &provider),
+            dispatcher(&outbox, &provider),
+        ];
+        assert_each_once(&run_until_sent(&outbox, &provider, racing).await, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_granted_too_late_to_send_is_released_uncounted() {
+        let outbox = MemoryOutbox::with(records(1));
+        // The claim's answer arrives with 400 ms of its 3 s lease left.
+        outbox.slow(|call| {
+            if call == Call::Claim {
+                Duration::from_millis(2600)
+            } else {
+                Duration::ZERO
+            }
+        });
+        let provider = Provider::taking(Duration::from_millis(100));
+        let one = dispatcher(&outbox, &provider);
+        assert_eq!(one.dispatch_due().await.unwrap(), 0);
+        assert!(provider.sent.lock().unwrap().is_empty(), "nothing sent");
+        let record = outbox.record("order-00").expect("still in the outbox");
+        assert_eq!(record.attempts, 0, "the release undid the attempt");
+        assert!(record.claim_id.is_none() && record.lease_until.is_none());
+        assert!(one.metrics.released.get() == 1);
+
+        outbox.slow(|_| Duration::ZERO);
+        assert_eq!(one.dispatch_due().await.unwrap(), 1);
+        assert_each_once(&provider.per_recipient(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_send_that_hangs_is_cut_off_at_the_timeout_and_retried() {
+        let outbox = MemoryOutbox::with(records(1));
+        let hanging = Provider::taking(Duration::from_secs(3600));
+        let one = dispatcher(&outbox, &hanging);
+        let started = Instant::now();
+        assert_eq!(one.dispatch_due().await.unwrap(), 1);
+        assert_eq!(started.elapsed(), SEND_TIMEOUT);
+        let record = outbox.record("order-00").expect("rescheduled");
+        assert_eq!(record.attempts, 1);
+        assert!(record.claim_id.is_none(), "the claim was given back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dispatcher_that_lost_its_claim_records_nothing() {
+        let outbox = MemoryOutbox::with(records(1));
+        let provider = Provider::taking(Duration::ZERO);
+        let late = dispatcher(&outbox, &provider);
+        let claimed = outbox
+            .claim("order-00", "late", "claim-1", 0, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        // Its lease ran out and another dispatcher claimed and finished the SMS.
+        let taken = outbox.claim("order-00", "other", "claim-2", 2, 3_000).await;
+        assert!(taken.unwrap().is_some());
+        assert!(matches!(
+            late.send_and_record(&claimed).await,
+            Err(StoreError::LostClaim)
+        ));
+        assert!(matches!(
+            outbox.extend(&claimed, 10_000).await,
+            Err(StoreError::LostClaim)
+        ));
+        assert_eq!(
+            late.metrics.sent.get(),
+            0,
+            "a fenced write is not a sent SMS"
+        );
+        assert_eq!(
+            outbox.record("order-00").unwrap().claim_id.as_deref(),
+            Some("claim-2")
+        );
     }
 }

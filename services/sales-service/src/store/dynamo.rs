@@ -368,13 +368,42 @@ impl DynamoSalesStore {
         update.build().expect("table, key and expression are set")
     }
 
-    /// The condition that `claimed` is still this dispatcher's claim.
-    fn still_claimed(claimed: &OutboxRecord) -> (&'static str, AttributeValue, AttributeValue) {
-        (
-            "claimed_by = :worker AND lease_until = :lease",
-            string(claimed.claimed_by.as_deref().unwrap_or_default()),
-            number(claimed.lease_until.unwrap_or_default()),
-        )
+    /// The condition that `claimed` is still held: its claim id is the record's (the
+    /// fence), bound to `:claim`.
+    const STILL_CLAIMED: &'static str = "claim_id = :claim";
+
+    fn claim_id(claimed: &OutboxRecord) -> AttributeValue {
+        string(claimed.claim_id.as_deref().unwrap_or_default())
+    }
+
+    /// An update of the outbox record under its claim; a conditional failure is a lost claim.
+    async fn update_claimed(
+        &self,
+        claimed: &OutboxRecord,
+        update: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.outbox)
+            .key("order_id", string(&claimed.order_id))
+            .update_expression(update)
+            .condition_expression(Self::STILL_CLAIMED)
+            .set_expression_attribute_values(Some(
+                values
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .chain([(":claim".to_owned(), Self::claim_id(claimed))])
+                    .collect(),
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if common::aws::is_conditional_failure(&error) => Err(StoreError::LostClaim),
+            Err(error) => Err(aws_error(OUTBOX, error)),
+        }
     }
 
     async fn transact_claimed(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
@@ -435,6 +464,7 @@ impl Outbox for DynamoSalesStore {
         &self,
         order_id: &str,
         worker: &str,
+        claim_id: &str,
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<OutboxRecord>, StoreError> {
@@ -443,12 +473,16 @@ impl Outbox for DynamoSalesStore {
             .update_item()
             .table_name(&self.tables.outbox)
             .key("order_id", string(order_id))
-            .update_expression("SET claimed_by = :worker, lease_until = :lease ADD attempts :one")
+            .update_expression(
+                "SET claimed_by = :worker, claim_id = :claim, lease_until = :lease \
+                 ADD attempts :one",
+            )
             .condition_expression(
                 "attribute_exists(order_id) AND next_attempt_at <= :now \
                  AND (attribute_not_exists(lease_until) OR lease_until < :now)",
             )
             .expression_attribute_values(":worker", string(worker))
+            .expression_attribute_values(":claim", string(claim_id))
             .expression_attribute_values(":lease", number(lease_until_ms))
             .expression_attribute_values(":now", number(now_ms))
             .expression_attribute_values(":one", number(1))
@@ -465,18 +499,34 @@ impl Outbox for DynamoSalesStore {
         }
     }
 
+    async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), StoreError> {
+        self.update_claimed(
+            claimed,
+            "SET lease_until = :lease",
+            vec![(":lease", number(lease_until_ms))],
+        )
+        .await
+    }
+
+    async fn release(&self, claimed: &OutboxRecord) -> Result<(), StoreError> {
+        self.update_claimed(
+            claimed,
+            "REMOVE claimed_by, claim_id, lease_until ADD attempts :undo",
+            vec![(":undo", number(-1))],
+        )
+        .await
+    }
+
     async fn complete(
         &self,
         claimed: &OutboxRecord,
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        let (condition, worker, lease) = Self::still_claimed(claimed);
         let remove = Delete::builder()
             .table_name(&self.tables.outbox)
             .key("order_id", string(&claimed.order_id))
-            .condition_expression(condition)
-            .expression_attribute_values(":worker", worker)
-            .expression_attribute_values(":lease", lease)
+            .condition_expression(Self::STILL_CLAIMED)
+            .expression_attribute_values(":claim", Self::claim_id(claimed))
             .build()
             .expect("table and key are set");
         self.transact_claimed(vec![
@@ -494,14 +544,14 @@ impl Outbox for DynamoSalesStore {
         next_attempt_at_ms: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        let (condition, worker, lease) = Self::still_claimed(claimed);
         let release = Update::builder()
             .table_name(&self.tables.outbox)
             .key("order_id", string(&claimed.order_id))
-            .update_expression("SET next_attempt_at = :next REMOVE claimed_by, lease_until")
-            .condition_expression(condition)
-            .expression_attribute_values(":worker", worker)
-            .expression_attribute_values(":lease", lease)
+            .update_expression(
+                "SET next_attempt_at = :next REMOVE claimed_by, claim_id, lease_until",
+            )
+            .condition_expression(Self::STILL_CLAIMED)
+            .expression_attribute_values(":claim", Self::claim_id(claimed))
             .expression_attribute_values(":next", number(next_attempt_at_ms))
             .build()
             .expect("table, key and expression are set");

@@ -121,8 +121,29 @@ pub struct OutboxRecord {
     /// Unix milliseconds: while in the future, `claimed_by` owns the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<i64>,
+    /// The dispatcher holding it (for operators).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// Unique to one claim: every write made under the claim is conditional on it (a
+    /// fencing token), so a dispatcher whose claim was taken over writes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_id: Option<String>,
+}
+
+impl OutboxRecord {
+    /// An SMS to `to`, due at `due_ms`, never tried.
+    pub fn new(order_id: String, to: String, message: String, due_ms: i64) -> Self {
+        Self {
+            order_id,
+            to,
+            message,
+            attempts: 0,
+            next_attempt_at: due_ms,
+            lease_until: None,
+            claimed_by: None,
+            claim_id: None,
+        }
+    }
 }
 
 /// The first response to a POST with an `Idempotency-Key`, replayed to retries.
@@ -208,17 +229,24 @@ pub trait SalesStore: Send + Sync {
 pub trait Outbox: Send + Sync {
     /// Up to `limit` records due at `now_ms` that nobody holds.
     async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
-    /// Takes the record for `worker` until `lease_until_ms`, counting an attempt; `None`
-    /// when another dispatcher has it, it is not due, or it is gone.
+    /// Takes the record for `worker` under the new `claim_id` until `lease_until_ms`,
+    /// counting an attempt; `None` when another dispatcher has it, it is not due, or it is
+    /// gone.
     async fn claim(
         &self,
         order_id: &str,
         worker: &str,
+        claim_id: &str,
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<OutboxRecord>, StoreError>;
-    /// Writes the outcome on the order and removes the record, if `worker` still holds
-    /// the claim (`LostClaim` otherwise).
+    /// Moves the lease of a claim still held to `lease_until_ms` (`LostClaim` otherwise).
+    async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), StoreError>;
+    /// Gives a claim back unused: nothing was sent, so the attempt it counted is undone
+    /// and the record is due again at once (`LostClaim` when it was no longer held).
+    async fn release(&self, claimed: &OutboxRecord) -> Result<(), StoreError>;
+    /// Writes the outcome on the order and removes the record, if the claim is still
+    /// held (`LostClaim` otherwise).
     async fn complete(&self, claimed: &OutboxRecord, delivery: &Delivery)
         -> Result<(), StoreError>;
     /// A transient failure: the record waits until `next_attempt_at_ms`, and the order

@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::auth::OidcSettings;
@@ -23,7 +22,7 @@ pub const TEMPLATE: &str = "Hi {customer_name}, order {item} {currency} {amount}
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub issuer: Arc<OidcIssuer>,
+    pub issuer: OidcIssuer,
     pub sms: SmsGateway,
     pub config: Config,
     /// A token with both scopes, sent by `get` and `post`.
@@ -71,24 +70,24 @@ pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
     }
 }
 
-/// A fresh issuer and SMS stand-in, and the app with the default test settings.
+/// The shared issuer, a fresh SMS stand-in, and the app with the default test settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 /// Like [`spawn_app`], with the settings adjusted first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let issuer = OidcIssuer::start().await;
+    let issuer = OidcIssuer::shared().await;
     let sms = SmsGateway::spawn(SMS_USERNAME, SMS_API_KEY).await;
     let mut config = test_config(&issuer, &sms);
     adjust(&mut config);
-    start(config, Arc::new(issuer), sms, None).await
+    start(config, issuer, sms, None).await
 }
 
 /// Starts the app with `config` against the emulator (or `endpoint`, e.g. a cuttable proxy).
 pub async fn start(
     config: Config,
-    issuer: Arc<OidcIssuer>,
+    issuer: OidcIssuer,
     sms: SmsGateway,
     endpoint: Option<String>,
 ) -> TestApp {
@@ -198,17 +197,48 @@ impl TestApp {
 
     /// Polls the order until its SMS status is `status`; panics after `within`.
     pub async fn wait_for_sms(&self, id: &str, status: &str, within: Duration) -> Value {
+        self.wait_for_order(id, within, &format!("SMS {status}"), |order| {
+            order["sms"]["status"] == status
+        })
+        .await
+    }
+
+    /// Polls the order until `done` holds for it; panics after `within`, naming `what`.
+    pub async fn wait_for_order(
+        &self,
+        id: &str,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let order = self.order_now(id).await;
-            if order["sms"]["status"] == status {
+            if done(&order) {
                 return order;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "SMS of order {id} not {status} within {within:?}: {order}"
+                "order {id}: not {what} within {within:?}: {order}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until no more SMS can be sent: the outbox is empty and no send is in flight
+    /// at the provider, seen twice in a row (a send that lost its claim may just be
+    /// starting). Panics after `within`.
+    pub async fn wait_until_quiet(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut quiet_polls = 0;
+        while quiet_polls < 2 {
+            let quiet = self.outbox_len().await == 0 && self.sms.in_flight() == 0;
+            quiet_polls = if quiet { quiet_polls + 1 } else { 0 };
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox did not settle within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -47,7 +47,7 @@ async fn a_retried_order_returns_the_first_result_and_sends_one_sms() {
         Duration::from_secs(10),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.wait_until_quiet(Duration::from_secs(30)).await;
     assert_eq!(app.sms.delivered().len(), 1, "one SMS");
 }
 

@@ -3,10 +3,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use sales_service::store::{unix_millis, DynamoSalesStore, Outbox};
+use test_support::proxy::TcpProxy;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, PHONE, SMS_USERNAME};
+use crate::helpers::{spawn_app, spawn_app_with, start, TestApp, PHONE, SMS_USERNAME};
 
-const WAIT: Duration = Duration::from_secs(10);
+/// How long a condition may take: generous, since a saturated machine is slow, and the
+/// waits end as soon as the condition holds.
+const WAIT: Duration = Duration::from_secs(30);
 
 async fn order_for_new_customer(app: &TestApp, phone: &str) -> String {
     let customer = app.customer("Jane", phone).await;
@@ -34,7 +37,7 @@ async fn each_order_sends_one_sms_with_the_rendered_template() {
     assert!(order["sms"]["sent_at"].is_string());
     assert!(order["sms"]["reason"].is_null());
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.wait_until_quiet(WAIT).await;
     let delivered = app.sms.delivered();
     assert_eq!(delivered.len(), 1, "exactly one SMS: {delivered:?}");
     assert_eq!(delivered[0].to, PHONE);
@@ -70,16 +73,14 @@ async fn a_timeout_is_retried() {
     let app = spawn_app().await;
     app.sms.set_delay(Some(Duration::from_secs(2))); // past the 800 ms send timeout
     let id = order_for_new_customer(&app, PHONE).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let pending = app.order_now(&id).await;
+    let pending = app
+        .wait_for_order(&id, WAIT, "timed out", |order| {
+            order["sms"]["reason"]
+                .as_str()
+                .is_some_and(|reason| reason.contains("timed out"))
+        })
+        .await;
     assert_eq!(pending["sms"]["status"], "pending");
-    assert!(
-        pending["sms"]["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("timed out"),
-        "{pending}"
-    );
     app.sms.set_delay(None);
     let order = app.wait_for_sms(&id, "sent", WAIT).await;
     assert!(order["sms"]["attempts"].as_u64().unwrap() >= 2);
@@ -124,9 +125,14 @@ async fn a_provider_outage_delays_the_sms_and_loses_none() {
     for n in 0..5 {
         ids.push(order_for_new_customer(&app, &format!("+25471100010{n}")).await);
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Every SMS was tried against the dead provider, and is still waiting.
     for id in &ids {
-        assert_eq!(app.order_now(id).await["sms"]["status"], "pending");
+        let tried = app
+            .wait_for_order(id, WAIT, "tried", |order| {
+                order["sms"]["reason"].is_string()
+            })
+            .await;
+        assert_eq!(tried["sms"]["status"], "pending", "{tried}");
     }
     assert!(app.sms.delivered().is_empty());
 
@@ -157,14 +163,49 @@ async fn two_dispatchers_racing_send_each_sms_exactly_once() {
     for id in &ids {
         app.wait_for_sms(id, "sent", WAIT).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let counts = per_recipient(&app);
-    assert_eq!(counts.len(), 20);
+    app.wait_until_quiet(WAIT).await;
+    assert_each_sent_once(&app, 20);
+    drop((first, second));
+}
+
+#[tokio::test]
+async fn two_dispatchers_racing_on_a_slow_store_send_each_sms_exactly_once() {
+    let app = spawn_app_with(|config| config.outbox.enabled = false).await;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(order_for_new_customer(&app, &format!("+2547110003{n:02}")).await);
+    }
+    // Both replicas reach the store through a proxy that delays every chunk each way:
+    // a store call takes a good part of the 3 s lease, as under throttling.
+    let proxy =
+        TcpProxy::start(test_support::emulator::endpoint().trim_start_matches("http://")).await;
+    proxy.set_latency(Duration::from_millis(250));
+    let replica = || {
+        let mut config = app.config.clone();
+        config.outbox.enabled = true;
+        start(
+            config,
+            app.issuer.clone(),
+            app.sms.clone(),
+            Some(proxy.url()),
+        )
+    };
+    let (first, second) = tokio::join!(replica(), replica());
+    for id in &ids {
+        app.wait_for_sms(id, "sent", Duration::from_secs(120)).await;
+    }
+    app.wait_until_quiet(WAIT).await;
+    assert_each_sent_once(&app, 10);
+    drop((first, second));
+}
+
+fn assert_each_sent_once(app: &TestApp, expected: usize) {
+    let counts = per_recipient(app);
+    assert_eq!(counts.len(), expected, "{counts:?}");
     assert!(
         counts.values().all(|&n| n == 1),
         "each exactly once: {counts:?}"
     );
-    drop((first, second));
 }
 
 #[tokio::test]
@@ -172,7 +213,6 @@ async fn an_order_written_before_a_crash_is_sent_by_the_next_dispatcher() {
     // The first process writes orders and dies before its dispatcher runs.
     let app = spawn_app_with(|config| config.outbox.enabled = false).await;
     let id = order_for_new_customer(&app, PHONE).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.sms.delivered().is_empty());
     assert_eq!(app.outbox_len().await, 1, "the SMS waits in the outbox");
 
@@ -189,19 +229,27 @@ async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
     let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
     let store = DynamoSalesStore::new(common::aws::dynamodb(&sdk), &app.config.common.table_prefix);
     let now_ms = unix_millis(time::OffsetDateTime::now_utc());
+    let lease_until = now_ms + 1500;
     let claimed = store
-        .claim(&id, "crashed-worker", now_ms, now_ms + 1500)
+        .claim(&id, "crashed-worker", "crashed-claim", now_ms, lease_until)
         .await
         .unwrap();
     assert!(claimed.is_some());
 
     let successor = app.replica(|config| config.outbox.enabled = true).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(app.sms.delivered().is_empty(), "not while the lease holds");
     let order = successor.wait_for_sms(&id, "sent", WAIT).await;
     assert_eq!(
         order["sms"]["attempts"], 2,
         "the abandoned claim counts as an attempt"
+    );
+    let sent_at = time::OffsetDateTime::parse(
+        order["sms"]["sent_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        unix_millis(sent_at) > lease_until,
+        "not sent while the lease held: {order}"
     );
     assert_eq!(app.sms.delivered().len(), 1);
 }
@@ -223,7 +271,15 @@ async fn a_stalled_provider_slows_no_order_and_sees_bounded_concurrency() {
         "orders do not wait for the SMS provider: {:?}",
         started.elapsed()
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Wait until the dispatcher has tried more sends than it may have in flight.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.sms.requests() < 8 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dispatcher stalled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let peak = app.sms.peak_in_flight();
     assert!(
         (1..=4).contains(&peak),
@@ -234,4 +290,5 @@ async fn a_stalled_provider_slows_no_order_and_sees_bounded_concurrency() {
     for id in &ids {
         app.wait_for_sms(id.as_str().unwrap(), "sent", WAIT).await;
     }
+    assert!(app.sms.peak_in_flight() <= 4);
 }
