@@ -34,9 +34,10 @@ start() {
   fi
   install
   mkdir -p "$RUN_DIR"
-  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$RUN_DIR/moto.log" 2>&1 &
+  # moto's server with DynamoDB requests one at a time: see emulator_server.py.
+  nohup "$VENV/bin/python" scripts/emulator_server.py -H 127.0.0.1 -p "$PORT" >"$RUN_DIR/moto.log" 2>&1 &
   echo $! >"$RUN_DIR/moto.pid"
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     if healthy; then
       echo "emulator: ready at $ENDPOINT (pid $(cat "$RUN_DIR/moto.pid"))" >&2
       return 0
