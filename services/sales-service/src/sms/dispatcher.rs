@@ -6,11 +6,14 @@
 //! A lease only keeps others out while it lasts, so a send must never outlive it:
 //! - a claim that comes back with less than [`Dispatcher::send_budget`] of its lease left
 //!   (a slow store ate it) is released unused instead of sent;
-//! - a send is cut off at the SMS timeout, and the lease is extended in the background
-//!   until the outcome is recorded;
+//! - a send is cut off at the SMS timeout;
+//! - before the outcome is written, a lease less than half left is extended, and a write
+//!   the store refused for being busy is tried again while the claim is held;
 //! - every write under a claim is fenced by its claim id, so a dispatcher that lost its
 //!   claim writes nothing.
-use std::convert::Infallible;
+//!
+//! Nothing writes the record while another write of ours to it is in flight: DynamoDB
+//! cancels a transaction that meets a concurrent write to one of its items.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +31,15 @@ use common::retry::RetryPolicy;
 
 /// How often the backlog gauge is refreshed (a counting scan of the outbox).
 const BACKLOG_REFRESH: Duration = Duration::from_secs(15);
+/// Tries at writing an outcome the store refused for being busy (throttled, or a
+/// transaction conflict).
+const RECORD_TRIES: u32 = 3;
+
+/// What an attempt leaves behind: a finished SMS, or one to try again at a time.
+enum Outcome {
+    Done(Delivery),
+    Retry { at_ms: i64, reason: String },
+}
 
 #[derive(Clone)]
 pub struct SmsMetrics {
@@ -228,10 +240,7 @@ impl Dispatcher {
         if left < millis(self.send_budget()) {
             return self.release(&claimed, left).await;
         }
-        let recorded = tokio::select! {
-            recorded = self.send_and_record(&claimed) => recorded,
-            never = self.keep_leased(&claimed, lease_until) => match never {},
-        };
+        let recorded = self.send_and_record(&claimed, lease_until).await;
         match recorded {
             Ok(()) => Ok(true),
             // The lease could not be kept (the store was unreachable for longer than it)
@@ -262,30 +271,14 @@ impl Dispatcher {
         }
     }
 
-    /// Extends the claim's lease (held until `lease_until`) each time a third of it has
-    /// gone, until dropped once the outcome is recorded. Never returns: a failed extension
-    /// is tried again shortly, and a lost claim is left to the fenced record write.
-    async fn keep_leased(&self, claimed: &OutboxRecord, mut lease_until: i64) -> Infallible {
-        let lease = millis(self.config.lease);
-        loop {
-            // A claim that took long to grant is due for renewal at once.
-            let renew_in = lease_until - lease * 2 / 3 - self.clock.now_ms();
-            tokio::time::sleep(Duration::from_millis(renew_in.try_into().unwrap_or(0))).await;
-            let until = self.clock.now_ms() + lease;
-            match self.outbox.extend(claimed, until).await {
-                Ok(()) => lease_until = until,
-                Err(error) => {
-                    tracing::warn!(order_id = claimed.order_id.as_str(), %error, "could not extend an SMS claim's lease");
-                    tokio::time::sleep(self.config.lease / 10).await;
-                }
-            }
-        }
-    }
-
     /// Sends the claimed SMS (cut off at the send timeout) and records the outcome.
-    async fn send_and_record(&self, claimed: &OutboxRecord) -> Result<(), StoreError> {
+    async fn send_and_record(
+        &self,
+        claimed: &OutboxRecord,
+        lease_until: i64,
+    ) -> Result<(), StoreError> {
         let started = Instant::now();
-        let outcome = tokio::time::timeout(
+        let sent = tokio::time::timeout(
             self.send_timeout,
             self.sender.send(&claimed.to, &claimed.message),
         )
@@ -297,59 +290,85 @@ impl Dispatcher {
         self.metrics
             .send_seconds
             .observe(started.elapsed().as_secs_f64());
-        let order_id = claimed.order_id.as_str();
         let attempt = claimed.attempts;
-        match outcome {
-            SendOutcome::Sent { message_id } => {
-                let delivery = Delivery::Sent {
-                    message_id,
-                    at: timestamp(time::OffsetDateTime::now_utc()),
-                };
-                self.outbox.complete(claimed, &delivery).await.map(|()| {
-                    self.metrics.sent.inc();
-                    tracing::info!(order_id, attempt, "SMS sent");
-                })
-            }
-            SendOutcome::Reject { reason } => self.fail(claimed, reason).await,
+        let outcome = match sent {
+            SendOutcome::Sent { message_id } => Outcome::Done(Delivery::Sent {
+                message_id,
+                at: timestamp(time::OffsetDateTime::now_utc()),
+            }),
+            SendOutcome::Reject { reason } => Outcome::Done(Delivery::Failed { reason }),
             SendOutcome::Retry { reason, .. } if attempt >= self.config.max_attempts => {
-                self.fail(
-                    claimed,
-                    format!("gave up after {attempt} attempts: {reason}"),
-                )
-                .await
+                Outcome::Done(Delivery::Failed {
+                    reason: format!("gave up after {attempt} attempts: {reason}"),
+                })
             }
             SendOutcome::Retry { reason, after } => {
                 let wait = after
                     .unwrap_or_default()
                     .max(self.retry.backoff(attempt))
                     .min(self.config.retry_max);
-                let next = self.clock.now_ms() + millis(wait);
-                self.outbox
-                    .reschedule(claimed, next, &reason)
-                    .await
-                    .map(|()| {
-                        self.metrics.retried.inc();
-                        tracing::warn!(order_id, attempt, retry_in_ms = millis(wait), %reason, "SMS not sent; will retry");
-                    })
+                Outcome::Retry {
+                    at_ms: self.clock.now_ms() + millis(wait),
+                    reason,
+                }
             }
-        }
-    }
-
-    async fn fail(&self, claimed: &OutboxRecord, reason: String) -> Result<(), StoreError> {
-        let attempt = claimed.attempts;
+        };
+        self.record(claimed, lease_until, &outcome).await?;
         let order_id = claimed.order_id.as_str();
-        self.outbox
-            .complete(
-                claimed,
-                &Delivery::Failed {
-                    reason: reason.clone(),
-                },
-            )
-            .await
-            .map(|()| {
+        match outcome {
+            Outcome::Done(Delivery::Sent { .. }) => {
+                self.metrics.sent.inc();
+                tracing::info!(order_id, attempt, "SMS sent");
+            }
+            Outcome::Done(Delivery::Failed { reason }) => {
                 self.metrics.failed.inc();
                 tracing::warn!(order_id, attempt, %reason, "SMS failed");
-            })
+            }
+            Outcome::Retry { at_ms, reason } => {
+                self.metrics.retried.inc();
+                let retry_in_ms = at_ms - self.clock.now_ms();
+                tracing::warn!(order_id, attempt, retry_in_ms, %reason, "SMS not sent; will retry");
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the outcome under the claim (held until `lease_until`). A lease less than
+    /// half left (a slow send or store) is extended first, and a write refused for a busy
+    /// store is tried again: an outcome left unwritten means a second send once the lease
+    /// runs out.
+    async fn record(
+        &self,
+        claimed: &OutboxRecord,
+        mut lease_until: i64,
+        outcome: &Outcome,
+    ) -> Result<(), StoreError> {
+        let lease = millis(self.config.lease);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let written = async {
+                let now = self.clock.now_ms();
+                if lease_until - now < lease / 2 {
+                    self.outbox.extend(claimed, now + lease).await?;
+                    lease_until = now + lease;
+                }
+                match outcome {
+                    Outcome::Done(delivery) => self.outbox.complete(claimed, delivery).await,
+                    Outcome::Retry { at_ms, reason } => {
+                        self.outbox.reschedule(claimed, *at_ms, reason).await
+                    }
+                }
+            }
+            .await;
+            match written {
+                Err(StoreError::Aws(problem)) if tries < RECORD_TRIES => {
+                    tracing::warn!(order_id = claimed.order_id.as_str(), %problem, "recording an SMS outcome failed; trying again");
+                    tokio::time::sleep(self.retry.backoff(tries)).await;
+                }
+                written => return written,
+            }
+        }
     }
 }
 
@@ -387,6 +406,8 @@ mod tests {
         records: Mutex<HashMap<String, OutboxRecord>>,
         outcomes: Mutex<HashMap<String, Delivery>>,
         latency: Mutex<Latency>,
+        /// Calls to refuse once each, as a busy store does (a transaction conflict).
+        busy: Mutex<Vec<Call>>,
     }
 
     impl MemoryOutbox {
@@ -400,6 +421,7 @@ mod tests {
                 ),
                 outcomes: Mutex::default(),
                 latency: Mutex::new(Box::new(|_| Duration::ZERO)),
+                busy: Mutex::default(),
             })
         }
 
@@ -410,11 +432,20 @@ mod tests {
         async fn call<T>(
             &self,
             call: Call,
-            apply: impl FnOnce(&mut HashMap<String, OutboxRecord>) -> T,
-        ) -> T {
+            apply: impl FnOnce(&mut HashMap<String, OutboxRecord>) -> Result<T, StoreError>,
+        ) -> Result<T, StoreError> {
             let latency = (self.latency.lock().unwrap())(call);
             tokio::time::sleep(latency / 2).await;
-            let result = apply(&mut self.records.lock().unwrap());
+            let busy = {
+                let mut busy = self.busy.lock().unwrap();
+                let refused = busy.iter().position(|&refused| refused == call);
+                refused.map(|at| busy.remove(at)).is_some()
+            };
+            let result = if busy {
+                Err(StoreError::Aws(common::Problem::unavailable("busy")))
+            } else {
+                apply(&mut self.records.lock().unwrap())
+            };
             tokio::time::sleep(latency / 2).await;
             result
         }
@@ -646,18 +677,17 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_record_write_slower_than_the_lease_is_covered_by_extending_it() {
+    async fn a_lease_running_short_is_extended_before_a_slow_record_write() {
         // One SMS: the dispatcher that loses the claim is free to try again at every poll.
         let outbox = MemoryOutbox::with(records(1));
-        // Recording the outcome takes twice the lease; extensions go through at once.
-        outbox.slow(|call| {
-            if call == Call::Complete {
-                LEASE * 2
-            } else {
-                Duration::ZERO
-            }
+        // The claim comes back with 1.8 s of its 3 s lease left, the send takes 0.7 s, and
+        // recording the outcome then takes longer than what is left (it lands after 2.5 s).
+        outbox.slow(|call| match call {
+            Call::Claim => Duration::from_millis(1200),
+            Call::Complete => Duration::from_secs(5),
+            _ => Duration::ZERO,
         });
-        let provider = Provider::taking(Duration::from_millis(300));
+        let provider = Provider::taking(Duration::from_millis(700));
         let racing = vec![
             dispatcher(&outbox, &provider),
             dispatcher(&outbox, &provider),
@@ -717,7 +747,7 @@ mod tests {
         let taken = outbox.claim("order-00", "other", "claim-2", 2, 3_000).await;
         assert!(taken.unwrap().is_some());
         assert!(matches!(
-            late.send_and_record(&claimed).await,
+            late.send_and_record(&claimed, 1).await,
             Err(StoreError::LostClaim)
         ));
         assert!(matches!(
@@ -733,5 +763,29 @@ mod tests {
             outbox.record("order-00").unwrap().claim_id.as_deref(),
             Some("claim-2")
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outcome_the_busy_store_refused_is_written_again_not_sent_again() {
+        let outbox = MemoryOutbox::with(records(1));
+        outbox
+            .busy
+            .lock()
+            .unwrap()
+            .extend([Call::Complete, Call::Complete]);
+        let provider = Provider::taking(Duration::from_millis(100));
+        let racing = vec![
+            dispatcher(&outbox, &provider),
+            dispatcher(&outbox, &provider),
+        ];
+        assert_each_once(&run_until_sent(&outbox, &provider, racing).await, 1);
+        assert!(
+            outbox.busy.lock().unwrap().is_empty(),
+            "both refusals happened"
+        );
+        assert!(matches!(
+            outbox.outcomes.lock().unwrap()["order-00"],
+            Delivery::Sent { .. }
+        ));
     }
 }

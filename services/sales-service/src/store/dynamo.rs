@@ -415,15 +415,25 @@ impl DynamoSalesStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(_))
-                ) =>
-            {
-                Err(StoreError::LostClaim)
-            }
-            Err(error) => Err(aws_error(OUTBOX, error)),
+            Err(error) => match error.as_service_error() {
+                // A failed fence: the claim is another dispatcher's now.
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Err(StoreError::LostClaim)
+                }
+                // A conflict with another write, or throttling: the claim may well still be
+                // ours, and the write worth another try.
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                    Err(StoreError::Aws(common::Problem::unavailable(
+                        "The SMS outbox is busy; retry shortly",
+                    )))
+                }
+                _ => Err(aws_error(OUTBOX, error)),
+            },
         }
     }
 }
