@@ -117,16 +117,33 @@ async fn logout_revokes_the_presented_token_only() {
 
 #[tokio::test]
 async fn expired_tokens_are_rejected_even_before_the_store_purges_them() {
+    let ttl = Duration::from_secs(4);
     let mut config = test_config();
-    config.session_ttl = Duration::from_secs(1);
+    config.session_ttl = ttl;
     let app = spawn_app_with(config, None).await;
+    let before_login = tokio::time::Instant::now();
     let token = app.user_with_token("pia").await;
     assert_eq!(
         app.get("/user/pia", Some(&token)).await.status(),
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let response = app.get("/user/pia", Some(&token)).await;
+    // Refused once the TTL has passed, and not before.
+    let response = loop {
+        let response = app.get("/user/pia", Some(&token)).await;
+        if response.status() != StatusCode::OK {
+            break response;
+        }
+        assert!(
+            before_login.elapsed() < ttl * 8,
+            "the session never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Expiry is kept in whole Unix seconds: up to one second early.
+    assert!(
+        before_login.elapsed() >= ttl - Duration::from_secs(1),
+        "expired early"
+    );
     let body = assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
     assert!(body["detail"].as_str().unwrap().contains("expired"));
 }
