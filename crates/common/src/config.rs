@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::health::ReadinessPolicy;
+
 /// Reads variables and remembers what was wrong with them.
 #[derive(Debug, Default)]
 pub struct Env {
@@ -159,6 +161,9 @@ pub struct CommonConfig {
     pub max_body_bytes: usize,
     /// Largest header section (names and values) accepted; larger is a 431.
     pub max_header_bytes: usize,
+    /// Background readiness checks: `READINESS_INTERVAL_SECONDS` (5),
+    /// `READINESS_CHECK_TIMEOUT_SECONDS` (2), `READINESS_UNREADY_AFTER_SECONDS` (30).
+    pub readiness: ReadinessPolicy,
 }
 
 impl CommonConfig {
@@ -173,6 +178,13 @@ impl CommonConfig {
             request_timeout: env.seconds_or("REQUEST_TIMEOUT_SECONDS", Duration::from_secs(15)),
             max_body_bytes: env.or("MAX_BODY_BYTES", 64 * 1024),
             max_header_bytes: env.or("MAX_HEADER_BYTES", 16 * 1024),
+            readiness: ReadinessPolicy {
+                interval: env.seconds_or("READINESS_INTERVAL_SECONDS", Duration::from_secs(5)),
+                check_timeout: env
+                    .seconds_or("READINESS_CHECK_TIMEOUT_SECONDS", Duration::from_secs(2)),
+                unready_after: env
+                    .seconds_or("READINESS_UNREADY_AFTER_SECONDS", Duration::from_secs(30)),
+            },
         }
     }
 
@@ -188,6 +200,12 @@ impl CommonConfig {
             request_timeout: Duration::from_secs(15),
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
+            // Outages show at once: tests cut dependencies and wait for the 503.
+            readiness: ReadinessPolicy {
+                interval: Duration::from_millis(50),
+                check_timeout: Duration::from_secs(2),
+                unready_after: Duration::ZERO,
+            },
         }
     }
 }

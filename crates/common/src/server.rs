@@ -70,9 +70,10 @@ impl Service {
 
 impl App {
     /// The service: its routes, `/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
-    /// `/swagger`, and the shared middleware.
+    /// `/swagger`, and the shared middleware. Starts the background readiness checks.
     pub fn into_service(self, config: &CommonConfig) -> Service {
         let health = self.health.clone();
+        health.spawn_checks(config.readiness);
         Service {
             router: self.into_router(config),
             health,

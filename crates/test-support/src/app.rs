@@ -13,9 +13,11 @@ pub struct RunningApp {
     task: JoinHandle<()>,
 }
 
-/// Serves `service` with `config`'s drain and grace periods on a random port.
+/// Serves `service` with `config`'s drain and grace periods on a random port, once its
+/// readiness checks have run (as a startup probe would wait).
 pub async fn spawn(service: Service, config: &CommonConfig) -> RunningApp {
     crate::logs::init();
+    service.health.first_round().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");

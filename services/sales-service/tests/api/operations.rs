@@ -41,8 +41,12 @@ async fn losing_dynamodb_is_a_503_and_nothing_acknowledged_is_lost() {
         started.elapsed() < Duration::from_secs(12),
         "bounded by the AWS timeouts"
     );
-    let ready = app.get_with("/readyz", None).await;
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // The background readiness checks notice too (tests use no sustained period).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.get_with("/readyz", None).await.status() != StatusCode::SERVICE_UNAVAILABLE {
+        assert!(std::time::Instant::now() < deadline, "never unready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     proxy.restore();
     let mut recovered = false;

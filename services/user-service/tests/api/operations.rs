@@ -23,9 +23,16 @@ async fn readiness_follows_the_aws_endpoint_down_and_back_up() {
     assert_eq!(ready["status"], "ready");
 
     proxy.cut();
-    let response = app.get("/readyz", None).await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = response.json().await.unwrap();
+    // The background checks notice (tests use no sustained period); poll for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let body: Value = loop {
+        let response = app.get("/readyz", None).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break response.json().await.unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "never unready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(body["status"], "unavailable");
     assert_ne!(body["checks"]["dynamodb"], "ok");
     // Requests that need the store say so with a 503, not a 500 or a hang.
