@@ -203,12 +203,27 @@ def _unique_mapping(loader, node, deep=False):
 
 UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
-# Which CronJobs each service's release renders (services/<service>.yaml).
+# Which CronJobs each service renders (charts/platform/values.yaml).
 EXPECTED_CRONJOBS = {"user-service": {}, "sales-service": {}, "integration-service": {"sync-providers": ["sync-providers"]}}
+# The ALB must never publish these (the chart's ingress.alb.blockedPaths).
+OPERATIONS_PATHS = ("/metrics", "/swagger", "/openapi.json")
+SERVICE_NAME_LABEL = "app.kubernetes.io/name"
 
 
 def matches(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def pod_templates(docs: list[dict]) -> list[tuple[str, dict]]:
+    """(where, pod template) of every workload in the documents."""
+    pods = []
+    for doc in docs:
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        if doc["kind"] == "Deployment":
+            pods.append((where, doc["spec"]["template"]))
+        elif doc["kind"] == "CronJob":
+            pods.append((where, doc["spec"]["jobTemplate"]["spec"]["template"]))
+    return pods
 
 
 def check_pod(where: str, pod: dict, configmaps: dict, probes: bool) -> None:
@@ -218,6 +233,8 @@ def check_pod(where: str, pod: dict, configmaps: dict, probes: bool) -> None:
         problem(f"{where}: pod securityContext needs runAsNonRoot and seccompProfile RuntimeDefault")
     if spec.get("automountServiceAccountToken") is not False:
         problem(f"{where}: automountServiceAccountToken must be false (IRSA uses its own projected token)")
+    if not pod["metadata"]["labels"].get("app.kubernetes.io/component"):
+        problem(f"{where}: pod template has no app.kubernetes.io/component label")
     for container in spec["containers"]:
         csc = container.get("securityContext") or {}
         wanted = {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False, "runAsNonRoot": True}
@@ -245,9 +262,14 @@ def check_pod(where: str, pod: dict, configmaps: dict, probes: bool) -> None:
             env.update(configmaps.get(ref, {}))
         try:
             drain, grace = int(env["SHUTDOWN_DRAIN_SECONDS"]), int(env["SHUTDOWN_GRACE_SECONDS"])
+            check_timeout = float(env["READINESS_CHECK_TIMEOUT_SECONDS"])
         except (KeyError, ValueError):
-            problem(f"{where}: the ConfigMap must set SHUTDOWN_DRAIN_SECONDS and SHUTDOWN_GRACE_SECONDS")
+            problem(f"{where}: the ConfigMap must set SHUTDOWN_DRAIN_SECONDS, SHUTDOWN_GRACE_SECONDS and READINESS_CHECK_TIMEOUT_SECONDS")
             continue
+        for probe in expected:
+            timeout = (container.get(probe) or {}).get("timeoutSeconds", 1)
+            if timeout <= check_timeout:
+                problem(f"{where}: {probe} timeoutSeconds {timeout} must exceed READINESS_CHECK_TIMEOUT_SECONDS {check_timeout:g}")
         pre_stop = ((((container.get("lifecycle") or {}).get("preStop") or {}).get("sleep")) or {}).get("seconds", 0)
         budget = pre_stop + drain + grace
         termination = spec.get("terminationGracePeriodSeconds", 30)
@@ -260,7 +282,139 @@ def check_pod(where: str, pod: dict, configmaps: dict, probes: bool) -> None:
             problem(f"{where}: no preStop sleep: the pod would stop before endpoints/load balancers drop it")
 
 
+def path_matches(rule: dict, request: str) -> bool:
+    """Kubernetes path semantics: Exact is equality, Prefix matches whole path elements."""
+    path = rule["path"]
+    if rule["pathType"] == "Exact":
+        return request == path
+    return path == "/" or request == path.rstrip("/") or request.startswith(path.rstrip("/") + "/")
+
+
+def check_ingress(where: str, ingress: dict, service: str, check_timeout: float) -> None:
+    annotations = ingress["metadata"].get("annotations") or {}
+    if ingress["spec"].get("ingressClassName") != "alb":
+        return
+    if not annotations.get("alb.ingress.kubernetes.io/group.name"):
+        problem(f"{where}: an ALB Ingress must join the shared IngressGroup (alb.ingress.kubernetes.io/group.name)")
+    if not annotations.get("alb.ingress.kubernetes.io/certificate-arn", "").startswith("arn:aws"):
+        problem(f"{where}: an ALB Ingress needs an ACM certificate (HTTPS)")
+    if annotations.get("alb.ingress.kubernetes.io/ssl-redirect") != "443":
+        problem(f"{where}: HTTP must redirect to HTTPS (alb.ingress.kubernetes.io/ssl-redirect: '443')")
+    if float(annotations.get("alb.ingress.kubernetes.io/healthcheck-timeout-seconds", 5)) <= check_timeout:
+        problem(f"{where}: the ALB health check timeout must exceed READINESS_CHECK_TIMEOUT_SECONDS {check_timeout:g}")
+    if annotations.get("alb.ingress.kubernetes.io/healthcheck-path") != "/readyz":
+        problem(f"{where}: the ALB must health-check /readyz")
+    for rule in ingress["spec"]["rules"]:
+        paths = rule["http"]["paths"]
+        for ops in OPERATIONS_PATHS:
+            # ALB evaluates an Ingress's paths in order: the first that matches wins.
+            first = next((p for p in paths if path_matches(p, ops)), None)
+            backend = (first or {}).get("backend", {}).get("service", {})
+            if backend.get("name") == service:
+                problem(f"{where}: host {rule.get('host')} publishes {ops} through the ALB (path {first['path']} reaches the service first)")
+            elif backend.get("name") and backend.get("port", {}).get("name") == "use-annotation":
+                action = annotations.get(f"alb.ingress.kubernetes.io/actions.{backend['name']}", "")
+                if '"fixed-response"' not in action:
+                    problem(f"{where}: {ops} goes to action {backend['name']}, which is no fixed response")
+
+
+def check_service(name: str, docs: list[dict], file: str, production: bool) -> None:
+    by_kind: dict[str, list[dict]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    where = f"{file} [{name}]"
+    configmaps = {c["metadata"]["name"]: c.get("data") or {} for c in by_kind.get("ConfigMap", [])}
+    deployments = by_kind.get("Deployment", [])
+    if len(deployments) != 1:
+        problem(f"{where}: expected exactly one Deployment, found {len(deployments)}")
+        return
+    deployment = deployments[0]
+    pod = deployment["spec"]["template"]
+    pod_labels = pod["metadata"]["labels"]
+    check_pod(f"{where} Deployment/{name}", pod, configmaps, probes=True)
+    for required in ("Service", "ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"):
+        if required not in by_kind:
+            problem(f"{where}: no {required}")
+    for service in by_kind.get("Service", []):
+        if not matches(service["spec"]["selector"], pod_labels):
+            problem(f"{where}: Service/{service['metadata']['name']} selects no pod of the Deployment")
+    job_pods = [(w, p) for w, p in pod_templates(docs) if w.startswith("CronJob/")]
+    for pdb in by_kind.get("PodDisruptionBudget", []):
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        if not matches(selector, pod_labels):
+            problem(f"{where}: PodDisruptionBudget selects no pod of the Deployment")
+        for job_where, job_pod in job_pods:
+            # A PDB over finished Job pods fails safe to disruptionsAllowed: 0 (drains block).
+            if matches(selector, job_pod["metadata"]["labels"]):
+                problem(f"{where}: PodDisruptionBudget/{pdb['metadata']['name']} also selects the pods of {job_where}")
+    for service in by_kind.get("Service", []):
+        for job_where, job_pod in job_pods:
+            if matches(service["spec"]["selector"], job_pod["metadata"]["labels"]):
+                problem(f"{where}: Service/{service['metadata']['name']} also selects the pods of {job_where}")
+    for hpa in by_kind.get("HorizontalPodAutoscaler", []):
+        if hpa["spec"]["scaleTargetRef"]["name"] != name:
+            problem(f"{where}: HPA targets {hpa['spec']['scaleTargetRef']['name']}, not {name}")
+        resources = {m["resource"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"}
+        if resources != {"cpu", "memory"}:
+            problem(f"{where}: HPA must scale on cpu and memory, scales on {sorted(resources)}")
+    spread = {c["topologyKey"] for c in pod["spec"].get("topologySpreadConstraints") or []}
+    if not {"topology.kubernetes.io/zone", "kubernetes.io/hostname"} <= spread:
+        problem(f"{where}: pods must spread over zones and nodes, spread over {sorted(spread)}")
+    accounts = {a["metadata"]["name"]: a for a in by_kind.get("ServiceAccount", [])}
+    if pod["spec"].get("serviceAccountName") not in accounts:
+        problem(f"{where}: the Deployment's ServiceAccount is not part of the release")
+    for monitor in by_kind.get("ServiceMonitor", []):
+        endpoint = monitor["spec"]["endpoints"][0]
+        seconds = {k: int(endpoint[k].rstrip("s")) for k in ("interval", "scrapeTimeout")}
+        if endpoint.get("port") != "http" or endpoint.get("path") != "/metrics":
+            problem(f"{where}: ServiceMonitor must scrape port http, path /metrics")
+        if seconds["scrapeTimeout"] >= seconds["interval"]:
+            problem(f"{where}: ServiceMonitor scrapeTimeout must be shorter than interval")
+        if not any(matches(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"]) for s in by_kind["Service"]):
+            problem(f"{where}: ServiceMonitor selects no Service of the release")
+    cronjobs = {}
+    for cronjob in by_kind.get("CronJob", []):
+        job_pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]
+        check_pod(f"{where} CronJob/{cronjob['metadata']['name']}", job_pod, configmaps, probes=False)
+        if job_pod["spec"].get("serviceAccountName") not in accounts:
+            problem(f"{where}: CronJob/{cronjob['metadata']['name']} runs without the release's ServiceAccount (IRSA)")
+        component = cronjob["metadata"]["labels"].get("app.kubernetes.io/component")
+        cronjobs[component] = job_pod["spec"]["containers"][0].get("args")
+    if name in EXPECTED_CRONJOBS and cronjobs != EXPECTED_CRONJOBS[name]:
+        problem(f"{where}: CronJobs {cronjobs} != expected {EXPECTED_CRONJOBS[name]}")
+    data = configmaps.get(name, {})
+    check_timeout = float(data.get("READINESS_CHECK_TIMEOUT_SECONDS", 0))
+    for ingress in by_kind.get("Ingress", []):
+        check_ingress(f"{where} Ingress/{ingress['metadata']['name']}", ingress, name, check_timeout)
+        policies = by_kind.get("NetworkPolicy", [])
+        if policies and not any(
+            "ipBlock" in peer for policy in policies for rule in policy["spec"].get("ingress") or [] for peer in rule.get("from") or []
+        ):
+            problem(f"{where}: an Ingress behind a NetworkPolicy that admits no ipBlock: the ALB (target-type ip) cannot reach the pods")
+    for policy in by_kind.get("NetworkPolicy", []):
+        if "Egress" in policy["spec"].get("policyTypes", []):
+            dns = any(port.get("port") == 53 for rule in policy["spec"].get("egress") or [] for port in rule.get("ports") or [])
+            if not dns:
+                problem(f"{where}: NetworkPolicy/{policy['metadata']['name']} restricts egress without allowing DNS (port 53)")
+        peers = [peer for rule in policy["spec"].get("ingress") or [] for peer in rule.get("from") or []]
+        if not any("namespaceSelector" in peer and "prometheus" in json.dumps(peer) for peer in peers):
+            problem(f"{where}: NetworkPolicy/{policy['metadata']['name']} does not let Prometheus scrape")
+    if production:
+        annotations = next(iter(accounts.values()), {}).get("metadata", {}).get("annotations") or {}
+        if not annotations.get("eks.amazonaws.com/role-arn", "").startswith("arn:aws"):
+            problem(f"{where}: production ServiceAccount has no IRSA role annotation")
+        for required in ("Ingress", "NetworkPolicy"):
+            if required not in by_kind:
+                problem(f"{where}: production values render no {required}")
+        if data.get("AUTO_CREATE_RESOURCES") != "false" or data.get("AWS_ENDPOINT_URL"):
+            problem(f"{where}: production must not auto-create resources or use an emulator endpoint")
+
+
 def check_rendered(directory: Path) -> None:
+    """Every rendered file (one release each); objects are grouped by service name label.
+    Files named *-production* hold production renders; *-monitoring* ones were rendered for
+    a cluster serving monitoring.coreos.com/v1 and must hold a ServiceMonitor and a
+    PrometheusRule per service, the others none (the CRDs may be missing)."""
     files = sorted(directory.glob("*.yaml"))
     if not files:
         problem(f"{directory}: no rendered manifests")
@@ -270,72 +424,23 @@ def check_rendered(directory: Path) -> None:
         except yaml.YAMLError as err:
             problem(f"{path.name}: {err}")
             continue
-        by_kind: dict[str, list[dict]] = {}
+        services: dict[str, list[dict]] = {}
         for doc in docs:
-            by_kind.setdefault(doc["kind"], []).append(doc)
-        release = path.stem.removesuffix("-production")
-        production = path.stem.endswith("-production")
-        configmaps = {c["metadata"]["name"]: c.get("data") or {} for c in by_kind.get("ConfigMap", [])}
-        deployments = by_kind.get("Deployment", [])
-        if len(deployments) != 1:
-            problem(f"{path.name}: expected exactly one Deployment, found {len(deployments)}")
-            continue
-        deployment = deployments[0]
-        name = deployment["metadata"]["name"]
-        pod = deployment["spec"]["template"]
-        pod_labels = pod["metadata"]["labels"]
-        check_pod(f"{path.name} Deployment/{name}", pod, configmaps, probes=True)
-        for required in ("Service", "ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"):
-            if required not in by_kind:
-                problem(f"{path.name}: no {required}")
-        for service in by_kind.get("Service", []):
-            if not matches(service["spec"]["selector"], pod_labels):
-                problem(f"{path.name}: Service/{service['metadata']['name']} selects no pod of the Deployment")
-        for pdb in by_kind.get("PodDisruptionBudget", []):
-            if not matches(pdb["spec"]["selector"]["matchLabels"], pod_labels):
-                problem(f"{path.name}: PodDisruptionBudget selects no pod of the Deployment")
-        for hpa in by_kind.get("HorizontalPodAutoscaler", []):
-            if hpa["spec"]["scaleTargetRef"]["name"] != name:
-                problem(f"{path.name}: HPA targets {hpa['spec']['scaleTargetRef']['name']}, not {name}")
-            resources = {m["resource"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Resource"}
-            if resources != {"cpu", "memory"}:
-                problem(f"{path.name}: HPA must scale on cpu and memory, scales on {sorted(resources)}")
-        spread = {c["topologyKey"] for c in pod["spec"].get("topologySpreadConstraints") or []}
-        if not {"topology.kubernetes.io/zone", "kubernetes.io/hostname"} <= spread:
-            problem(f"{path.name}: pods must spread over zones and nodes, spread over {sorted(spread)}")
-        accounts = {a["metadata"]["name"]: a for a in by_kind.get("ServiceAccount", [])}
-        if pod["spec"].get("serviceAccountName") not in accounts:
-            problem(f"{path.name}: the Deployment's ServiceAccount is not part of the release")
-        for monitor in by_kind.get("ServiceMonitor", []):
-            endpoint = monitor["spec"]["endpoints"][0]
-            seconds = {k: int(endpoint[k].rstrip("s")) for k in ("interval", "scrapeTimeout")}
-            if endpoint.get("port") != "http" or endpoint.get("path") != "/metrics":
-                problem(f"{path.name}: ServiceMonitor must scrape port http, path /metrics")
-            if seconds["scrapeTimeout"] >= seconds["interval"]:
-                problem(f"{path.name}: ServiceMonitor scrapeTimeout must be shorter than interval")
-            if not any(matches(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"]) for s in by_kind["Service"]):
-                problem(f"{path.name}: ServiceMonitor selects no Service of the release")
-        cronjobs = {}
-        for cronjob in by_kind.get("CronJob", []):
-            job_pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]
-            check_pod(f"{path.name} CronJob/{cronjob['metadata']['name']}", job_pod, configmaps, probes=False)
-            if job_pod["spec"].get("serviceAccountName") not in accounts:
-                problem(f"{path.name}: CronJob/{cronjob['metadata']['name']} runs without the release's ServiceAccount (IRSA)")
-            component = cronjob["metadata"]["labels"].get("app.kubernetes.io/component")
-            cronjobs[component] = job_pod["spec"]["containers"][0].get("args")
-        if release in EXPECTED_CRONJOBS and cronjobs != EXPECTED_CRONJOBS[release]:
-            problem(f"{path.name}: CronJobs {cronjobs} != expected {EXPECTED_CRONJOBS[release]}")
-        if production:
-            annotations = next(iter(accounts.values()), {}).get("metadata", {}).get("annotations") or {}
-            if not annotations.get("eks.amazonaws.com/role-arn", "").startswith("arn:aws"):
-                problem(f"{path.name}: production ServiceAccount has no IRSA role annotation")
-            for required in ("Ingress", "ServiceMonitor", "NetworkPolicy"):
-                if required not in by_kind:
-                    problem(f"{path.name}: production values render no {required}")
-            data = next(iter(configmaps.values()), {})
-            if data.get("AUTO_CREATE_RESOURCES") != "false" or data.get("AWS_ENDPOINT_URL"):
-                problem(f"{path.name}: production must not auto-create resources or use an emulator endpoint")
-        print(f"{'ok' if not PROBLEMS else '..'}: {path.name}: {len(docs)} objects")
+            name = (doc["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL)
+            if not name:
+                problem(f"{path.name}: {doc['kind']}/{doc['metadata']['name']} has no {SERVICE_NAME_LABEL} label")
+                continue
+            services.setdefault(name, []).append(doc)
+        monitoring = "-monitoring" in path.stem
+        for name, service_docs in sorted(services.items()):
+            check_service(name, service_docs, path.name, "-production" in path.stem)
+            kinds = {d["kind"] for d in service_docs}
+            for kind in ("ServiceMonitor", "PrometheusRule"):
+                if monitoring and kind not in kinds:
+                    problem(f"{path.name} [{name}]: rendered for a cluster with the Prometheus Operator, but no {kind}")
+                if not monitoring and kind in kinds:
+                    problem(f"{path.name} [{name}]: a {kind} rendered for a cluster without monitoring.coreos.com/v1: the install would fail")
+        print(f"{'ok' if not PROBLEMS else '..'}: {path.name}: {len(docs)} objects, services {sorted(services)}")
 
 
 def main() -> int:

@@ -12,6 +12,18 @@ app.kubernetes.io/name: {{ include "platform.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* The serving pods only: CronJob pods carry their job's name as component, so the
+Service, the PDB and the topology spread never select them. */}}
+{{- define "platform.serverSelectorLabels" -}}
+{{ include "platform.selectorLabels" . }}
+app.kubernetes.io/component: server
+{{- end -}}
+
+{{/* The cluster serves the Prometheus Operator's API (ServiceMonitor, PrometheusRule). */}}
+{{- define "platform.hasMonitoringApi" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end -}}
+{{- end -}}
+
 {{- define "platform.labels" -}}
 {{ include "platform.selectorLabels" . }}
 helm.sh/chart: {{ include "platform.chart" . }}
@@ -57,6 +69,23 @@ app.kubernetes.io/part-of: platform
 {{- end -}}
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) -}}
 {{- fail "ingress.enabled needs at least one entry in ingress.hosts" -}}
+{{- end -}}
+{{- $checkTimeout := int .Values.readiness.checkTimeoutSeconds -}}
+{{- range $name, $probe := .Values.probes -}}
+{{- if le (int $probe.timeoutSeconds) $checkTimeout -}}
+{{- fail (printf "probes.%s.timeoutSeconds (%v) must exceed readiness.checkTimeoutSeconds (%v)" $name $probe.timeoutSeconds $checkTimeout) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled (eq .Values.ingress.className "alb") -}}
+{{- if not .Values.ingress.alb.certificateArn -}}
+{{- fail "ingress.className alb needs ingress.alb.certificateArn (HTTPS only; Terraform output acm_certificate_arn)" -}}
+{{- end -}}
+{{- if le (int .Values.ingress.alb.healthCheckTimeoutSeconds) $checkTimeout -}}
+{{- fail (printf "ingress.alb.healthCheckTimeoutSeconds (%v) must exceed readiness.checkTimeoutSeconds (%v)" .Values.ingress.alb.healthCheckTimeoutSeconds $checkTimeout) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.albSourceCidrs) -}}
+{{- fail "an Ingress behind the NetworkPolicy needs networkPolicy.albSourceCidrs (the VPC CIDR, Terraform output vpc_cidr), or the load balancer cannot reach the pods" -}}
 {{- end -}}
 {{- end -}}
 
@@ -121,4 +150,14 @@ checkov.io/skip{{ $n }}: CKV_K8S_43=Images are referenced by immutable ECR tags 
 {{- if not (and .Values.resources.limits .Values.resources.limits.cpu) }}{{ $n = add1 $n }}
 checkov.io/skip{{ $n }}: CKV_K8S_11=No CPU limit on purpose - CFS throttling hurts async runtimes; CPU requests + HPA bound usage
 {{- end }}
+{{- end -}}
+
+{{/* PromQL label matchers of this service's scraped series (ServiceMonitor: job = Service name). */}}
+{{- define "platform.metricSelector" -}}
+namespace="{{ .Release.Namespace }}", job="{{ include "platform.name" . }}"
+{{- end -}}
+
+{{/* Requests the SLOs count: the API, not the probes or the scrapes. */}}
+{{- define "platform.sloSelector" -}}
+{{ include "platform.metricSelector" . }}, route!~"/healthz|/readyz|/metrics"
 {{- end -}}
