@@ -15,13 +15,58 @@ locals {
 
   secret_arns = { for key, secret in aws_secretsmanager_secret.service : key => secret.arn }
 
-  # service => secret ARNs it may read (integration secrets are matched by prefix because
-  # tenants are onboarded at run time).
+  # service => secret ARNs it may read. integration-service's are matched by its
+  # environment's prefix because tenants are onboarded at run time.
   service_secret_arns = {
     "user-service"        = [local.secret_arns.admin_password]
     "sales-service"       = [local.secret_arns.africastalking_apikey]
-    "integration-service" = ["arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:integrations/*"]
+    "integration-service" = ["arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${local.integration_secret_prefix}*"]
   }
+
+  # Exactly the API actions each service's code calls, nothing more: scripts/infra/check_iam.py
+  # reads the SDK calls in services/<service>/src and fails on any difference.
+  # TransactWriteItems has no IAM action of its own: each item is authorised as the
+  # PutItem/UpdateItem/DeleteItem/ConditionCheckItem it performs. DescribeTable is the
+  # readiness check; table creation (AUTO_CREATE_RESOURCES) is for emulators only.
+  service_dynamodb_actions = {
+    "user-service" = [
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+    ]
+    "sales-service" = [
+      "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+    ]
+    "integration-service" = [
+      "dynamodb:DescribeTable",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]
+  }
+
+  # Objects under avatars/ and the bucket itself (ListBucket also authorises HeadBucket,
+  # the readiness check).
+  service_s3_object_actions = {
+    "user-service" = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+  }
+  service_s3_bucket_actions = {
+    "user-service" = ["s3:ListBucket"]
+  }
+
+  # Every service reads its secrets through common::secrets::AwsSecretStore.
+  service_secret_actions = { for service in local.services : service => ["secretsmanager:GetSecretValue"] }
 }
 
 data "aws_iam_policy_document" "irsa_trust" {
@@ -55,29 +100,15 @@ data "aws_iam_policy_document" "service" {
   dynamic "statement" {
     for_each = length(local.service_table_arns[each.key]) > 0 ? [1] : []
     content {
-      sid = "OwnTables"
-      # TransactWriteItems/TransactGetItems have no IAM action of their own: each item is
-      # authorised as the PutItem/UpdateItem/DeleteItem/GetItem it performs, and a
-      # ConditionCheck as ConditionCheckItem.
-      actions = [
-        "dynamodb:BatchGetItem",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:DescribeTable",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:Query",
-        "dynamodb:Scan",
-        "dynamodb:UpdateItem",
-      ]
+      sid       = "OwnTables"
+      actions   = local.service_dynamodb_actions[each.key]
       resources = local.service_table_arns[each.key]
     }
   }
 
   statement {
     sid       = "OwnSecrets"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    actions   = local.service_secret_actions[each.key]
     resources = local.service_secret_arns[each.key]
   }
 
@@ -99,20 +130,19 @@ data "aws_iam_policy_document" "service" {
   }
 
   dynamic "statement" {
-    for_each = each.key == "user-service" ? [1] : []
+    for_each = contains(keys(local.service_s3_object_actions), each.key) ? [1] : []
     content {
       sid       = "AvatarObjects"
-      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      actions   = local.service_s3_object_actions[each.key]
       resources = ["${aws_s3_bucket.avatars.arn}/avatars/*"]
     }
   }
 
   dynamic "statement" {
-    for_each = each.key == "user-service" ? [1] : []
+    for_each = contains(keys(local.service_s3_bucket_actions), each.key) ? [1] : []
     content {
-      # ListBucket also authorises HeadBucket (used by the readiness check).
       sid       = "AvatarBucket"
-      actions   = ["s3:ListBucket"]
+      actions   = local.service_s3_bucket_actions[each.key]
       resources = [aws_s3_bucket.avatars.arn]
     }
   }

@@ -1,5 +1,14 @@
 # VPC and EKS through the community modules (versions pinned exactly; bump deliberately).
 
+# The subnet layout: pure functions of the VPC CIDR and AZ count, proven overlap-free for
+# every allowed AZ count by scripts/check-infra.sh (scripts/infra/check_subnets.py).
+module "subnet_layout" {
+  source = "./modules/subnet_layout"
+
+  vpc_cidr = var.vpc_cidr
+  az_count = var.availability_zone_count
+}
+
 module "vpc" {
   #checkov:skip=CKV_TF_1:Registry module pinned to an exact version; registry releases are immutable
   source  = "terraform-aws-modules/vpc/aws"
@@ -10,8 +19,8 @@ module "vpc" {
   azs  = local.azs
 
   # /20 private subnets for nodes and pods (VPC CNI), small public ones for load balancers.
-  private_subnets = [for i, az in local.azs : cidrsubnet(var.vpc_cidr, 4, i)]
-  public_subnets  = [for i, az in local.azs : cidrsubnet(var.vpc_cidr, 8, 48 + i)]
+  private_subnets = module.subnet_layout.private_subnets
+  public_subnets  = module.subnet_layout.public_subnets
 
   enable_nat_gateway     = true
   single_nat_gateway     = var.environment != "prod" # prod: one NAT per AZ for AZ independence
@@ -24,8 +33,12 @@ module "vpc" {
   create_flow_log_cloudwatch_iam_role             = true
   flow_log_cloudwatch_log_group_retention_in_days = 90
 
-  public_subnet_tags  = { "kubernetes.io/role/elb" = 1 }
-  private_subnet_tags = { "kubernetes.io/role/internal-elb" = 1 }
+  public_subnet_tags = { "kubernetes.io/role/elb" = 1 }
+  # Karpenter finds the subnets for its nodes by this tag (EC2NodeClass, addons.tf).
+  private_subnet_tags = {
+    "kubernetes.io/role/internal-elb" = 1
+    "karpenter.sh/discovery"          = local.name
+  }
 }
 
 # DynamoDB and S3 traffic stays on the AWS network (and off the NAT bill).
@@ -49,22 +62,36 @@ module "eks" {
   vpc_id     = module.vpc.vpc_id
   subnet_ids = module.vpc.private_subnets
 
+  # Nodes always use the private endpoint. The public one is an explicit choice
+  # (docs/deploy.md, "Reaching the cluster"): GitHub-hosted runners and operators outside the
+  # VPC need it, limited to cluster_endpoint_public_access_cidrs.
   cluster_endpoint_private_access      = true
-  cluster_endpoint_public_access       = length(var.cluster_endpoint_public_access_cidrs) > 0
+  cluster_endpoint_public_access       = var.cluster_endpoint_public_access
   cluster_endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
 
   # IRSA: creates the IAM OIDC provider the service roles (iam.tf) trust.
   enable_irsa = true
 
+  # Whoever runs `terraform apply` administers the cluster (it installs the add-ons through
+  # the helm and kubernetes providers); humans get cluster_admin_principal_arns below.
   enable_cluster_creator_admin_permissions = true
   cluster_enabled_log_types                = ["api", "audit", "authenticator"]
 
   cluster_addons = {
-    coredns                = {}
-    kube-proxy             = {}
-    vpc-cni                = { before_compute = true }
+    coredns    = {}
+    kube-proxy = {}
+    # enableNetworkPolicy: the VPC CNI's network policy agent enforces the charts'
+    # NetworkPolicies (without it they are rendered and ignored).
+    vpc-cni = {
+      before_compute       = true
+      configuration_values = jsonencode({ enableNetworkPolicy = "true" })
+    }
     eks-pod-identity-agent = {}
   }
+
+  # Karpenter's nodes join through the access entry its module creates; this tag lets its
+  # EC2NodeClass find the node security group.
+  node_security_group_tags = { "karpenter.sh/discovery" = local.name }
 
   eks_managed_node_groups = {
     default = {
@@ -73,22 +100,35 @@ module "eks" {
       min_size       = var.node_group_sizes.min
       max_size       = var.node_group_sizes.max
       desired_size   = var.node_group_sizes.desired
-    }
-  }
 
-  # The GitHub deploy role may manage workloads in the platform namespace only.
-  access_entries = var.github_repository == null ? {} : {
-    github-deploy = {
-      principal_arn = aws_iam_role.github_deploy[0].arn
-      policy_associations = {
-        edit = {
-          policy_arn = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
-          access_scope = {
-            type       = "namespace"
-            namespaces = [var.kubernetes_namespace]
-          }
-        }
+      # IMDSv2 with one hop: pods (one hop further) cannot reach the node role's
+      # credentials; they use IRSA / Pod Identity.
+      metadata_options = {
+        http_endpoint               = "enabled"
+        http_tokens                 = "required"
+        http_put_response_hop_limit = 1
       }
     }
   }
+
+  access_entries = merge(
+    # Cluster administrators (people, break-glass roles).
+    { for i, arn in var.cluster_admin_principal_arns : "admin-${i}" => {
+      principal_arn = arn
+      policy_associations = {
+        admin = {
+          policy_arn   = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+          access_scope = { type = "cluster" }
+        }
+      }
+    } },
+    # The GitHub deploy role: no access policy, only the Kubernetes group bound to the
+    # namespace Role in kubernetes.tf (exactly what `helm upgrade platform` needs).
+    var.github_repository == null ? {} : {
+      github-deploy = {
+        principal_arn     = aws_iam_role.github_deploy[0].arn
+        kubernetes_groups = [local.deployer_group]
+      }
+    },
+  )
 }

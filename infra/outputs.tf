@@ -65,16 +65,42 @@ locals {
 }
 
 output "helm_values" {
-  description = "Per-service Helm values, shaped like charts/platform-service/values.yaml: helm upgrade ... -f <(terraform output -json helm_values | jq '.\"user-service\"')."
+  description = "Values of charts/platform for this environment, one key per service: terraform output -json helm_values > env.json; helm upgrade --install platform charts/platform -f charts/platform/values-production.yaml -f env.json ..."
   value = {
     for service in local.services : service => {
       # Chart keys, not env entries: the chart renders AWS_REGION, TABLE_PREFIX and
       # AUTO_CREATE_RESOURCES from these (and its schema refuses them under env).
+      image               = { registry = split("/", aws_ecr_repository.service[service].repository_url)[0] }
       aws                 = { region = var.region }
       tablePrefix         = local.table_prefix
       autoCreateResources = false
       serviceAccount      = { roleArn = aws_iam_role.service[service].arn }
       env                 = local.helm_service_env[service]
+      ingress = {
+        alb   = { certificateArn = var.acm_certificate_arn }
+        hosts = [{ host = "${service}.${var.api_domain}", paths = [{ path = "/", pathType = "Prefix" }] }]
+      }
+      # The ALB's nodes and the kubelets live in the VPC.
+      networkPolicy    = { albSourceCidrs = [var.vpc_cidr], prometheusNamespace = local.monitoring_namespace }
+      serviceMonitor   = { enabled = local.monitoring_crds }
+      prometheusRule   = { enabled = local.monitoring_crds }
+      grafanaDashboard = { enabled = var.monitoring == "kube-prometheus-stack" }
     }
   }
+}
+
+output "integration_secret_prefix" {
+  description = "Secrets Manager prefix of integration-service's tenant secrets: <prefix><tenant>/<integration> (the `secret` of each TENANTS_JSON entry)."
+  value       = local.integration_secret_prefix
+}
+
+output "vpc_cidr" {
+  description = "CIDR of the VPC (the NetworkPolicies admit the ALB from it)."
+  value       = var.vpc_cidr
+}
+
+output "grafana_admin_password" {
+  description = "Grafana's admin password (kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80)."
+  value       = var.monitoring == "kube-prometheus-stack" ? random_password.grafana_admin[0].result : null
+  sensitive   = true
 }

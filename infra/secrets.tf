@@ -7,10 +7,13 @@ locals {
     africastalking_apikey = "${var.environment}/sales-service/africastalking-api-key"
   }
 
-  # integration-service reads integrations/<tenant>/<integration> (name fixed by the service).
+  # integration-service reads <env>/integration-service/<tenant>/<integration>: the deploy
+  # names it in each tenant's `secret` (TENANTS_JSON), and its role may read this prefix only,
+  # so one account can hold several environments.
+  integration_secret_prefix = "${var.environment}/integration-service/"
   integration_secrets = toset(flatten([
     for tenant, integrations in var.integration_tenants : [
-      for integration in integrations : "integrations/${tenant}/${integration}"
+      for integration in integrations : "${local.integration_secret_prefix}${tenant}/${integration}"
     ]
   ]))
 }

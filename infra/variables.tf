@@ -71,10 +71,76 @@ variable "node_group_sizes" {
   default = { min = 3, max = 9, desired = 3 }
 }
 
+variable "cluster_endpoint_public_access" {
+  description = "Expose the EKS API endpoint publicly (limited to cluster_endpoint_public_access_cidrs). Required, no default: true for GitHub-hosted deploy runners and operators outside the VPC; false when deploys run on a self-hosted runner inside the VPC (docs/deploy.md)."
+  type        = bool
+}
+
 variable "cluster_endpoint_public_access_cidrs" {
-  description = "CIDRs allowed to reach the public EKS API endpoint (CI runners, VPN). Empty = private endpoint only."
+  description = "CIDRs allowed to reach the public EKS API endpoint (operators' VPN, CI runners). Required non-empty when the endpoint is public."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.cluster_endpoint_public_access_cidrs : can(cidrhost(cidr, 0))])
+    error_message = "cluster_endpoint_public_access_cidrs must be CIDRs."
+  }
+}
+
+variable "cluster_admin_principal_arns" {
+  description = "IAM role/user ARNs given cluster-admin through EKS access entries (operators, break-glass). The identity running terraform is admin too."
+  type        = list(string)
+  default     = []
+}
+
+variable "acm_certificate_arn" {
+  description = "ACM certificate (in var.region) covering <service>.<api_domain>, for the shared ALB's HTTPS listener. Request it first (docs/deploy.md)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.acm_certificate_arn))
+    error_message = "acm_certificate_arn must be an ACM certificate ARN."
+  }
+}
+
+variable "api_domain" {
+  description = "DNS domain of the APIs: each service answers at <service>.<api_domain> through the shared ALB."
+  type        = string
+}
+
+variable "enable_aws_load_balancer_controller" {
+  description = "Install the AWS Load Balancer Controller (turns the charts' Ingresses into the shared ALB). false if the cluster already runs one."
+  type        = bool
+  default     = true
+}
+
+variable "enable_metrics_server" {
+  description = "Install metrics-server (the HPAs scale on its CPU/memory metrics). false if the cluster already runs one."
+  type        = bool
+  default     = true
+}
+
+variable "enable_karpenter" {
+  description = "Install Karpenter with a default NodePool (nodes for pods the managed node group cannot fit). false if the cluster has another node autoscaler."
+  type        = bool
+  default     = true
+}
+
+variable "monitoring" {
+  description = "kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana, kube-state-metrics), crds-only (only the Prometheus Operator CRDs, for a cluster scraped from elsewhere), or none (the charts then skip ServiceMonitors and PrometheusRules)."
+  type        = string
+  default     = "kube-prometheus-stack"
+
+  validation {
+    condition     = contains(["kube-prometheus-stack", "crds-only", "none"], var.monitoring)
+    error_message = "monitoring must be kube-prometheus-stack, crds-only or none."
+  }
+}
+
+variable "karpenter_cpu_limit" {
+  description = "Most vCPUs Karpenter's default NodePool may run at once (a cost ceiling)."
+  type        = number
+  default     = 64
 }
 
 variable "github_repository" {

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""What a first `terraform apply` must get right and `terraform validate` cannot see
+(it cannot run offline here anyway): checked on infra/*.tf with python-hcl2.
+
+  check_terraform.py RENDERED_RELEASE.yaml
+
+- the VPC CNI enforces NetworkPolicies (enableNetworkPolicy);
+- nodes (managed group and Karpenter's) allow one IMDS hop: pods cannot take the node role;
+- state locks with use_lockfile (no DynamoDB lock table);
+- the platform namespace enforces Pod Security `restricted` and gets the ALB readiness gate;
+- every add-on can be switched off and is pinned to an exact version;
+- the EKS endpoint's public access is an explicit choice (variable without default);
+- there is an admin access-entry variable; the deploy role has no cluster-wide policy, and
+  its namespace Role grants exactly the kinds the release renders (RENDERED_RELEASE.yaml,
+  the production render with the Prometheus Operator API) plus Helm's own needs;
+- every secret name starts with the environment.
+Prints one PROBLEM line per failure; exits 1 if any.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from hcl_tools import load as load_hcl, locals_of
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+PROBLEMS: list[str] = []
+# Kind -> (API group, resource) of what the platform chart renders.
+RESOURCES = {
+    "ConfigMap": ("", "configmaps"), "Service": ("", "services"), "ServiceAccount": ("", "serviceaccounts"),
+    "Deployment": ("apps", "deployments"), "CronJob": ("batch", "cronjobs"),
+    "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
+    "PodDisruptionBudget": ("policy", "poddisruptionbudgets"),
+    "Ingress": ("networking.k8s.io", "ingresses"), "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
+    "ServiceMonitor": ("monitoring.coreos.com", "servicemonitors"),
+    "PrometheusRule": ("monitoring.coreos.com", "prometheusrules"),
+}
+MANAGE = {"get", "list", "watch", "create", "update", "patch", "delete"}
+# Helm keeps release records as Secrets; --wait and rollout status read these.
+HELM_MANAGES = {("", "secrets")}
+HELM_READS = {("", "pods"), ("", "events"), ("apps", "replicasets"), ("batch", "jobs")}
+
+
+def problem(message: str) -> None:
+    PROBLEMS.append(message)
+    print(f"PROBLEM: {message}")
+
+
+def text(name: str) -> str:
+    return (INFRA / name).read_text(encoding="utf-8")
+
+
+def load(name: str) -> dict:
+    return load_hcl(INFRA / name)
+
+
+def resources(parsed: dict, kind: str) -> dict:
+    found = {}
+    for block in parsed.get("resource", []):
+        for rtype, named in block.items():
+            if rtype == kind:
+                found.update(named)
+    return found
+
+
+def check_network() -> None:
+    network = text("network.tf")
+    if not re.search(r"vpc-cni\s*=\s*\{[^}]*enableNetworkPolicy\s*=\s*\"true\"", network, re.S):
+        problem("infra/network.tf: the vpc-cni add-on must set configuration_values enableNetworkPolicy = \"true\" (else NetworkPolicies are not enforced)")
+    hop = re.search(r"http_put_response_hop_limit\s*=\s*(\d+)", network)
+    if not hop or hop.group(1) != "1" or not re.search(r'http_tokens\s*=\s*"required"', network):
+        problem("infra/network.tf: the node group's metadata_options must require IMDSv2 with http_put_response_hop_limit = 1")
+    nodepool = (INFRA / "charts/karpenter-nodepool/templates/nodepool.yaml").read_text(encoding="utf-8")
+    if not re.search(r"httpPutResponseHopLimit:\s*1\b", nodepool):
+        problem("infra/charts/karpenter-nodepool: the EC2NodeClass must set httpPutResponseHopLimit: 1")
+    if not re.search(r"cluster_endpoint_public_access\s*=\s*var\.cluster_endpoint_public_access\b", network):
+        problem("infra/network.tf: cluster_endpoint_public_access must come from var.cluster_endpoint_public_access")
+    variables = {k: v for block in load("variables.tf")["variable"] for k, v in block.items()}
+    if "default" in variables.get("cluster_endpoint_public_access", {"default": None}):
+        problem("infra/variables.tf: cluster_endpoint_public_access must have no default: reaching the API is an explicit choice")
+    if "cluster_admin_principal_arns" not in variables or "var.cluster_admin_principal_arns" not in network:
+        problem("infra: an admin access-entry variable (cluster_admin_principal_arns) must feed the cluster's access entries")
+    deploy = re.search(r"github-deploy\s*=\s*\{(.*?)\n\s{6}\}", network, re.S)
+    if not deploy or "policy_associations" in deploy.group(1) or "kubernetes_groups" not in deploy.group(1):
+        problem("infra/network.tf: the github-deploy access entry must map to a Kubernetes group only (no EKS access policy)")
+
+
+def check_backend() -> None:
+    for path in [INFRA / "backend.tf", *INFRA.glob("backend/*")]:
+        body = "\n".join(l for l in path.read_text(encoding="utf-8").splitlines() if not l.lstrip().startswith("#"))
+        if re.search(r"dynamodb_table\s*=", body):
+            problem(f"{path.relative_to(ROOT)}: locks state with the deprecated dynamodb_table; use use_lockfile = true")
+    if not re.search(r"use_lockfile\s*=\s*true", text("backend/example.s3.tfbackend")):
+        problem("infra/backend/example.s3.tfbackend: set use_lockfile = true")
+
+
+def check_namespace() -> None:
+    namespaces = resources(load("kubernetes.tf"), "kubernetes_namespace_v1")
+    if not namespaces:
+        problem("infra/kubernetes.tf: Terraform must create the platform namespace")
+    for name, ns in namespaces.items():
+        metadata = ns["metadata"][0] if isinstance(ns["metadata"], list) else ns["metadata"]
+        labels = metadata.get("labels", {})
+        if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
+            problem(f"infra/kubernetes.tf: namespace {name} must enforce Pod Security 'restricted', has {labels.get('pod-security.kubernetes.io/enforce')!r}")
+        if labels.get("elbv2.k8s.aws/pod-readiness-gate-inject") != "enabled":
+            problem(f"infra/kubernetes.tf: namespace {name} needs elbv2.k8s.aws/pod-readiness-gate-inject: enabled")
+
+
+def check_addons() -> None:
+    addons = text("addons.tf")
+    versions = re.search(r"addon_chart_versions\s*=\s*\{(.*?)\}", addons, re.S)
+    pinned = dict(re.findall(r'(\w+)\s*=\s*"([^"]+)"', versions.group(1))) if versions else {}
+    for name, version in pinned.items():
+        if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+            problem(f"infra/addons.tf: add-on chart {name} is not pinned to an exact version ({version!r})")
+    for required in ("aws_load_balancer_controller", "metrics_server", "karpenter"):
+        if required not in pinned:
+            problem(f"infra/addons.tf: no pinned chart version for {required}")
+    for kind in ("resource", "module"):
+        for block in load("addons.tf").get(kind, []):
+            for rtype, named in block.items():
+                items = named.items() if kind == "resource" else [(rtype, named)]
+                for name, body in items:
+                    if kind == "resource" and rtype != "helm_release":
+                        continue
+                    where = f"infra/addons.tf {kind} {name}"
+                    if not re.search(r"var\.(enable_\w+|monitoring)", str(body.get("count", ""))):
+                        problem(f"{where}: no count switched by an enable_* / monitoring variable")
+                    version = str(body.get("version", ""))
+                    if "chart" in body and str(body["chart"]).startswith("${path.module}"):
+                        continue  # a chart of this repository
+                    if not (re.fullmatch(r"\d+\.\d+\.\d+", version) or "local.addon_chart_versions." in version):
+                        problem(f"{where}: version {version!r} is not pinned")
+
+
+def check_deploy_role(rendered: Path) -> None:
+    kinds = {doc["kind"] for doc in yaml.safe_load_all(rendered.read_text(encoding="utf-8")) if doc}
+    needed = set()
+    for kind in kinds:
+        if kind not in RESOURCES:
+            problem(f"{rendered.name}: the release renders {kind}, which check_terraform.py cannot map to an RBAC resource")
+        else:
+            needed.add(RESOURCES[kind])
+    if not re.search(r'dynamic\s+"rule"\s*\{\s*for_each\s*=\s*local\.deployer_rules', text("kubernetes.tf")):
+        problem("infra/kubernetes.tf: kubernetes_role_v1.deployer must take its rules from local.deployer_rules")
+    values = locals_of(INFRA / "kubernetes.tf")
+    managed, read = set(), set()
+    for rule in values.get("deployer_rules", []):
+        verbs = rule["verbs"]
+        if isinstance(verbs, str):
+            verbs = values.get(verbs.removeprefix("${").removesuffix("}").removeprefix("local."), [])
+        for group in rule["api_groups"]:
+            for resource in rule["resources"]:
+                if set(verbs) >= MANAGE:
+                    managed.add((group, resource))
+                elif set(verbs) <= {"get", "list", "watch"}:
+                    read.add((group, resource))
+                else:
+                    problem(f"infra/kubernetes.tf: deployer rule {group or 'core'}/{resource} has partial verbs {verbs}")
+    for group, resource in sorted(needed - managed):
+        problem(f"infra/kubernetes.tf: the deploy Role cannot manage {group or 'core'}/{resource}, which the release renders: helm upgrade would be forbidden")
+    for group, resource in sorted(managed - needed - HELM_MANAGES):
+        problem(f"infra/kubernetes.tf: the deploy Role manages {group or 'core'}/{resource}, which the release never renders")
+    for group, resource in sorted(read - HELM_READS):
+        problem(f"infra/kubernetes.tf: the deploy Role reads {group or 'core'}/{resource}, which Helm's --wait does not need")
+
+
+def check_secrets() -> None:
+    secrets = text("secrets.tf")
+    names = re.findall(r'=\s*"([^"]*)"', secrets.split("integration_secrets")[0])
+    for name in names + re.findall(r'integration_secret_prefix\s*=\s*"([^"]*)"', secrets):
+        if not name.startswith("${var.environment}/"):
+            problem(f"infra/secrets.tf: secret name {name!r} does not start with the environment (${{var.environment}}/)")
+    if "secret:${local.integration_secret_prefix}*" not in text("iam.tf"):
+        problem("infra/iam.tf: integration-service may read secrets only under local.integration_secret_prefix")
+
+
+def main() -> int:
+    check_network()
+    check_backend()
+    check_namespace()
+    check_addons()
+    check_deploy_role(Path(sys.argv[1]))
+    check_secrets()
+    if not PROBLEMS:
+        print("ok: network, backend, namespace, add-ons, deploy role, secret names")
+    return 1 if PROBLEMS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
