@@ -236,6 +236,7 @@ fi
 check "yamllint"                      yamllint --strict -c scripts/infra/yamllint.yml \
                                         docker-compose.localstack.yml .github charts
 check "actionlint"                    actionlint -shellcheck="$TOOLS/bin/shellcheck"
+check "workflow contract (umbrella deploy, terraform validate)" "${CONTRACTS[@]}" workflows .github/workflows
 check "shellcheck scripts"            bash -c 'shellcheck scripts/*.sh scripts/infra/*.sh .ci/run'
 check "compose init against moto"     background_result "${COMPOSE_INIT_PID:-}" "$WORK/compose-init.log"
 

@@ -5,6 +5,7 @@
   check_contracts.py compose FILE                 compose wiring: secrets, peers, tenants
   check_contracts.py values-doc CHART_DIR         values.yaml documents every field
   check_contracts.py rendered DIR                 rendered manifests (helm template output)
+  check_contracts.py workflows .github/workflows   deploy = one atomic umbrella release; PRs validate Terraform
 
 Each prints one line per problem and exits 1 if there is any. Needs PyYAML (in the infra venv).
 """
@@ -443,12 +444,48 @@ def check_rendered(directory: Path) -> None:
         print(f"{'ok' if not PROBLEMS else '..'}: {path.name}: {len(docs)} objects, services {sorted(services)}")
 
 
+# ---------------------------------------------------------------------------------------
+# Workflows: the deploy installs the whole platform as one release; PRs validate Terraform.
+# ---------------------------------------------------------------------------------------
+
+def run_scripts(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job.get("steps", []))
+
+
+def check_workflows(directory: Path) -> None:
+    main = yaml.safe_load((directory / "main.yml").read_text(encoding="utf-8"))
+    pr = yaml.safe_load((directory / "pr.yml").read_text(encoding="utf-8"))
+    deploy = run_scripts(main["jobs"].get("deploy", {}))
+    upgrades = re.findall(r"helm upgrade --install (\S+) (\S+)((?:.*\\\n)*.*)", deploy)
+    if [(name, chart) for name, chart, _ in upgrades] != [("platform", "charts/platform")]:
+        problem(f"main.yml deploy: must run exactly one `helm upgrade --install platform charts/platform`, runs {[(n, c) for n, c, _ in upgrades]}")
+    for _, _, flags in upgrades:
+        for flag in ("--atomic", "--wait", "charts/platform/values-production.yaml"):
+            if flag not in flags:
+                problem(f"main.yml deploy: helm upgrade lacks {flag}")
+        for values in re.findall(r"-f (charts/\S+)", flags):
+            if not (ROOT / values).exists():
+                problem(f"main.yml deploy: values file {values} does not exist")
+    if "helm dependency build charts/platform" not in deploy:
+        problem("main.yml deploy: must `helm dependency build charts/platform` before installing it")
+    if "PLATFORM_VALUES_JSON" not in deploy:
+        problem("main.yml deploy: the environment's values must come from terraform output helm_values (PLATFORM_VALUES_JSON)")
+    terraform = "\n".join(run_scripts(job) for job in pr["jobs"].values())
+    for command in ("terraform init -backend=false", "terraform validate", "tflint"):
+        if command not in terraform:
+            problem(f"pr.yml: no job runs `{command}`")
+    if not PROBLEMS:
+        print("ok: main.yml deploys charts/platform as one atomic release; pr.yml validates and lints Terraform")
+
+
 def main() -> int:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("dockerfile", "compose", "values-doc", "rendered"):
+    modes = {"dockerfile": check_dockerfile, "compose": check_compose, "values-doc": check_values_doc,
+             "rendered": check_rendered, "workflows": check_workflows}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
         print(__doc__)
         return 2
     kind, target = sys.argv[1], Path(sys.argv[2])
-    {"dockerfile": check_dockerfile, "compose": check_compose, "values-doc": check_values_doc, "rendered": check_rendered}[kind](target)
+    modes[kind](target)
     return 1 if PROBLEMS else 0
 
 
