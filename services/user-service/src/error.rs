@@ -20,6 +20,8 @@ pub enum ApiError {
     UsernameTaken,
     #[error("the account changed while it was being updated")]
     ConcurrentUpdate,
+    #[error("the last admin account")]
+    LastAdmin,
     #[error(transparent)]
     Avatar(#[from] AvatarError),
     #[error("{}", .0.title)]
@@ -46,6 +48,7 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyExists => Self::UsernameTaken,
             StoreError::NotFound => Self::UserNotFound,
             StoreError::Conflict => Self::ConcurrentUpdate,
+            StoreError::LastAdmin => Self::LastAdmin,
             StoreError::Aws(problem) => Self::Problem(problem),
         }
     }
@@ -68,6 +71,9 @@ impl IntoResponse for ApiError {
             Self::ConcurrentUpdate => {
                 Problem::conflict("The account was changed by another request; retry")
             }
+            Self::LastAdmin => Problem::conflict(
+                "This is the last admin account: make another admin before deleting it",
+            ),
             Self::Avatar(error @ AvatarError::TooLarge { .. }) => Problem::of_kind(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "avatar-too-large",

@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use crate::auth::{ForgetfulSessions, ForgetfulUsers, PasswordHasher, SessionCache};
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, Username};
-use crate::state::{AppState, LoginLimiters};
+use crate::state::{AppState, Audit, LoginLimiters};
 use crate::store::{
     DynamoSessionStore, DynamoUserStore, S3AvatarStore, StoreError, UserRecord, SESSIONS_TABLE,
     USERS_TABLE,
@@ -44,6 +44,13 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
     let users_table = format!("{prefix}{USERS_TABLE}");
     let sessions_table = format!("{prefix}{SESSIONS_TABLE}");
     let session_cache = Arc::new(SessionCache::new(config.session_cache_ttl));
+    let metrics = Arc::new(Metrics::new());
+    let bootstrap_admin = config
+        .admin
+        .as_ref()
+        .map(|admin| Username::parse(&admin.username))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("ADMIN_USERNAME {e}"))?;
     let state = AppState {
         users: Arc::new(ForgetfulUsers {
             store: Arc::new(DynamoUserStore::new(dynamodb.clone(), users_table.clone())),
@@ -77,8 +84,10 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
             }),
             trust_forwarded_for: config.login_limits.trust_forwarded_for,
         },
+        bootstrap_admin: bootstrap_admin.clone(),
+        audit: Audit::register(&metrics),
     };
-    if let Some(admin) = &config.admin {
+    if let (Some(admin), Some(username)) = (&config.admin, &bootstrap_admin) {
         let password = match &admin.password {
             AdminPassword::Plain(secret) => secret.clone(),
             AdminPassword::SecretId(id) => {
@@ -88,7 +97,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
                     .with_context(|| format!("reading the admin password from secret {id}"))?
             }
         };
-        ensure_admin(&state, &admin.username, password.expose()).await?;
+        ensure_admin(&state, username, password.expose()).await?;
     }
     let health = Health::new(vec![
         Arc::new(DynamoTablesCheck {
@@ -101,30 +110,37 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         }),
     ]);
     let app = App {
-        api: routes::router(state),
+        api: routes::router(state, config.common.max_body_bytes),
         spec: routes::spec(),
         health,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
     };
     Ok(app.into_service(&config.common))
 }
 
-/// Creates the configured admin account, or promotes an existing account of that name.
-/// An existing password is left alone: rotating the secret must not silently reset it.
-async fn ensure_admin(state: &AppState, username: &str, password: &str) -> anyhow::Result<()> {
-    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("ADMIN_USERNAME {e}"))?;
+/// Creates the configured admin account unless it exists. An existing account of that
+/// name is never promoted: whoever registered it (before the name was configured) would
+/// become admin with their own password. Its name is refused instead, and the service
+/// does not start. An existing admin's password is left alone: rotating the secret must
+/// not silently reset it.
+async fn ensure_admin(state: &AppState, username: &Username, password: &str) -> anyhow::Result<()> {
     let password =
         Password::parse(password.to_owned()).map_err(|e| anyhow::anyhow!("admin password {e}"))?;
+    let taken_by = |role: Role| match role {
+        Role::Admin => Ok(()),
+        Role::User => Err(anyhow::anyhow!(
+            "ADMIN_USERNAME {username} belongs to an existing account that is not an admin; \
+             it is never promoted: configure another name"
+        )),
+    };
     // Every start but the first finds the account: no password hash (tens of ms) for it.
-    if state
+    if let Some(existing) = state
         .users
-        .get(&username)
+        .get(username)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .is_some_and(|user| user.role == Role::Admin)
     {
-        tracing::info!(%username, "admin account present");
-        return Ok(());
+        return taken_by(existing.role);
     }
     let now = OffsetDateTime::now_utc();
     let record = UserRecord {
@@ -140,16 +156,19 @@ async fn ensure_admin(state: &AppState, username: &str, password: &str) -> anyho
         updated_at: now,
     };
     match state.users.create(&record).await {
-        Ok(()) => tracing::info!(%username, "admin account created"),
+        Ok(()) => {
+            state.audit.admin_created(username, "bootstrap");
+            Ok(())
+        }
+        // Another replica starting at the same moment created it, or somebody else did.
         Err(StoreError::AlreadyExists) => {
-            state
+            let existing = state
                 .users
-                .set_role(&username, Role::Admin)
+                .get(username)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tracing::info!(%username, "admin account present");
+            taken_by(existing.map_or(Role::User, |user| user.role))
         }
         Err(other) => anyhow::bail!("creating the admin account: {other}"),
     }
-    Ok(())
 }

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
-use crate::domain::{Role, Username};
+use crate::domain::Username;
 use crate::store::{
     DetailsUpdate, DirectoryRecord, Page, SessionRecord, SessionStore, StoreError, UserRecord,
     UserStore,
@@ -203,14 +203,18 @@ impl UserStore for ForgetfulUsers {
         result
     }
 
-    async fn set_role(&self, username: &Username, role: Role) -> Result<(), StoreError> {
-        let result = self.store.set_role(username, role).await;
+    async fn delete(&self, username: &Username) -> Result<(), StoreError> {
+        let result = self.store.delete(username).await;
         self.cache.forget_user(username.as_str());
         result
     }
 
-    async fn delete(&self, username: &Username) -> Result<(), StoreError> {
-        let result = self.store.delete(username).await;
+    async fn another_admin(&self, username: &Username) -> Result<Option<String>, StoreError> {
+        self.store.another_admin(username).await
+    }
+
+    async fn delete_admin(&self, username: &Username) -> Result<(), StoreError> {
+        let result = self.store.delete_admin(username).await;
         self.cache.forget_user(username.as_str());
         result
     }
@@ -227,6 +231,7 @@ impl UserStore for ForgetfulUsers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
 
     fn user(username: &str) -> UserRecord {
         let now = OffsetDateTime::now_utc();
@@ -251,6 +256,7 @@ mod tests {
             username: username.into(),
             created_at: now,
             expires_at: now + expires_in,
+            account_created_at: None,
         }
     }
 

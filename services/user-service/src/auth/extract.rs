@@ -76,6 +76,8 @@ async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUs
         .users
         .get(&username)
         .await?
+        // Opened for this very account, not an earlier one of the same name.
+        .filter(|user| session.account_created_at == Some(user.created_at))
         .ok_or(ApiError::Unauthenticated(
             "The session's account no longer exists",
         ))?;

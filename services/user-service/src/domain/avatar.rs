@@ -19,10 +19,15 @@ pub enum AvatarError {
     Empty,
     #[error("the image dimensions must be between 1 and {max} pixels per side")]
     BadDimensions { max: usize },
+    #[error("the image has {pixels} pixels; at most {max} are accepted (e.g. 2048x2048)")]
+    TooManyPixels { pixels: usize, max: usize },
 }
 
 impl AvatarImage {
     pub const MAX_SIDE: usize = 8192;
+    /// Pixels at most: a header can claim any size in a few bytes, and whoever decodes
+    /// the image (a browser, a thumbnailer) allocates width x height x 4 bytes.
+    pub const MAX_PIXELS: usize = 2048 * 2048;
 
     pub fn parse(bytes: Bytes, max_bytes: usize) -> Result<Self, AvatarError> {
         if bytes.is_empty() {
@@ -47,6 +52,13 @@ impl AvatarImage {
         if !side_ok(size.width) || !side_ok(size.height) {
             return Err(AvatarError::BadDimensions {
                 max: Self::MAX_SIDE,
+            });
+        }
+        let pixels = size.width * size.height;
+        if pixels > Self::MAX_PIXELS {
+            return Err(AvatarError::TooManyPixels {
+                pixels,
+                max: Self::MAX_PIXELS,
             });
         }
         Ok(Self {

@@ -212,6 +212,10 @@ pub async fn sign_up(
         }
     };
     let account = validate(input, state.avatar_max_bytes)?;
+    // The bootstrap admin's name is never anyone else's, even after that account is gone.
+    if state.bootstrap_admin.as_ref() == Some(&account.username) {
+        return Err(ApiError::UsernameTaken);
+    }
     let password_hash = state.hasher.hash(&account.password).await?;
     let now = OffsetDateTime::now_utc();
     let key = avatar_key(&account.username);
@@ -465,11 +469,22 @@ pub async fn delete_user(
         .ok_or(ApiError::UserNotFound)?;
     // Sessions and avatar first, the item last: if anything fails midway the account
     // still exists and a retry finishes the job.
+    let admin = user.role == Role::Admin;
+    // An admin goes only while another remains: checked before anything is undone, and
+    // again atomically with the delete.
+    if admin && state.users.another_admin(&username).await?.is_none() {
+        return Err(ApiError::LastAdmin);
+    }
     let revoked = state.sessions.delete_all_for(&username).await?;
     if let Some(key) = &user.avatar_key {
         state.avatars.delete(key).await?;
     }
-    state.users.delete(&username).await?;
+    if admin {
+        state.users.delete_admin(&username).await?;
+        state.audit.admin_deleted(&username, &current.user.username);
+    } else {
+        state.users.delete(&username).await?;
+    }
     tracing::info!(%username, revoked, by = %current.user.username, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

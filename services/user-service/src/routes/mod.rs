@@ -4,7 +4,13 @@ mod directory;
 mod home;
 mod sessions;
 
-use axum::extract::DefaultBodyLimit;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use common::extract::has_content_type;
+use http_body_util::Limited;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,13 +34,18 @@ pub const SESSION_SCHEME: &str = "session";
 )]
 pub struct ApiDoc;
 
-/// The service's routes with their state. Routes that take an avatar accept bodies up to
-/// the avatar limit plus room for the other form fields; the rest keep the default limit.
-pub fn router(state: AppState) -> OpenApiRouter {
+/// The service's routes with their state. Routes that take an avatar accept an upload
+/// (a multipart form or a raw image) up to the avatar limit plus room for the other form
+/// fields; every other body, JSON sign-ups included, keeps the default limit.
+pub fn router(state: AppState, body_limit: usize) -> OpenApiRouter {
     let upload_limit = state.avatar_max_bytes + 256 * 1024;
     let uploads = OpenApiRouter::new()
         .routes(routes!(accounts::sign_up))
         .routes(routes!(accounts::put_avatar))
+        .layer(middleware::from_fn_with_state(
+            body_limit,
+            small_unless_upload,
+        ))
         .layer(DefaultBodyLimit::max(upload_limit));
     OpenApiRouter::new()
         .routes(routes!(home::home))
@@ -47,6 +58,27 @@ pub fn router(state: AppState) -> OpenApiRouter {
         .routes(routes!(directory::list_users))
         .merge(uploads)
         .with_state(state)
+}
+
+/// Holds a body that is not an upload to `limit`: a 5 MiB JSON sign-up was parsed whole
+/// before any field was checked.
+async fn small_unless_upload(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let upload = has_content_type(headers, "multipart/form-data")
+        || headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("image/")
+            });
+    if upload {
+        return next.run(request).await;
+    }
+    next.run(request.map(|body| Body::new(Limited::new(body, limit))))
+        .await
 }
 
 /// The spec's base: info, tags and the session bearer scheme.

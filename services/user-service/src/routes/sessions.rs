@@ -95,6 +95,7 @@ pub async fn login(
             username: user.username,
             created_at: now.unix_timestamp(),
             expires_at: expires_at.unix_timestamp(),
+            account_created_at: Some(user.created_at),
         })
         .await?;
     Ok(Json(LoginResponse {

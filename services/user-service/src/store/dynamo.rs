@@ -2,7 +2,11 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, ReturnValue, TransactWriteItem,
+    WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -158,23 +162,87 @@ impl UserStore for DynamoUserStore {
         Ok(())
     }
 
-    async fn set_role(&self, username: &Username, role: Role) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("username", string(username.as_str()))
-            .condition_expression("attribute_exists(username)")
-            .update_expression("SET #role = :role, updated_at = :now")
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(
-                ":role",
-                serde_dynamo::to_attribute_value(role).expect("roles convert"),
-            )
-            .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
-            .send()
-            .await
-            .map_err(|error| not_found_on_condition(error, USER_STORE))?;
-        Ok(())
+    async fn another_admin(&self, username: &Username) -> Result<Option<String>, StoreError> {
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("#role = :admin AND username <> :me")
+                .projection_expression("username")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":admin", role(Role::Admin))
+                .expression_attribute_values(":me", string(username.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| aws_error(USER_STORE, error))?;
+            let found =
+                output
+                    .items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|mut item| match item.remove("username") {
+                        Some(AttributeValue::S(name)) => Some(name),
+                        _ => None,
+                    });
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if found.is_some() || start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn delete_admin(&self, username: &Username) -> Result<(), StoreError> {
+        // Each try names another admin that must still be one when the delete commits: two
+        // admins deleting each other at once cannot both succeed.
+        for _ in 0..3 {
+            let Some(keeper) = self.another_admin(username).await? else {
+                return Err(StoreError::LastAdmin);
+            };
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("username", string(username.as_str()))
+                .condition_expression("attribute_exists(username)")
+                .build()
+                .expect("table and key are set");
+            let keep = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("username", string(&keeper))
+                .condition_expression("#role = :admin")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":admin", role(Role::Admin))
+                .build()
+                .expect("table, key and condition are set");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().delete(delete).build())
+                .transact_items(TransactWriteItem::builder().condition_check(keep).build())
+                .send()
+                .await;
+            let Err(error) = result else {
+                return Ok(());
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                error.as_service_error()
+            else {
+                return Err(aws_error(USER_STORE, error));
+            };
+            let code = |index: usize| {
+                cancelled
+                    .cancellation_reasons()
+                    .get(index)
+                    .and_then(|reason| reason.code())
+            };
+            if code(0) == Some("ConditionalCheckFailed") {
+                return Err(StoreError::NotFound);
+            }
+            // The keeper stopped being an admin meanwhile (or a conflict): look again.
+        }
+        Err(StoreError::Conflict)
     }
 
     async fn delete(&self, username: &Username) -> Result<(), StoreError> {
@@ -216,6 +284,10 @@ impl UserStore for DynamoUserStore {
             next: output.last_evaluated_key.filter(|key| !key.is_empty()),
         })
     }
+}
+
+fn role(role: Role) -> AttributeValue {
+    serde_dynamo::to_attribute_value(role).expect("roles convert")
 }
 
 fn not_found_on_condition<E, R>(error: SdkError<E, R>, what: &str) -> StoreError

@@ -92,6 +92,11 @@ pub struct SessionRecord {
     pub created_at: i64,
     /// Unix seconds; the TTL attribute.
     pub expires_at: i64,
+    /// The creation time of the account the session was opened for: a session opens only
+    /// that account, never a later one registered under the same username. Sessions
+    /// written before this binding existed have none and open nothing.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub account_created_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +107,8 @@ pub enum StoreError {
     NotFound,
     #[error("changed concurrently")]
     Conflict,
+    #[error("the last admin account")]
+    LastAdmin,
     #[error("{0}")]
     Aws(common::Problem),
 }
@@ -128,9 +135,13 @@ pub trait UserStore: Send + Sync {
     ) -> Result<UserRecord, StoreError>;
     async fn set_avatar(&self, username: &Username, key: &str, url: &str)
         -> Result<(), StoreError>;
-    async fn set_role(&self, username: &Username, role: Role) -> Result<(), StoreError>;
     /// Fails with `NotFound` when there is no such user.
     async fn delete(&self, username: &Username) -> Result<(), StoreError>;
+    /// An admin other than `username` (read consistently), if there is one.
+    async fn another_admin(&self, username: &Username) -> Result<Option<String>, StoreError>;
+    /// Deletes an admin account, atomically with a check that another admin remains
+    /// (`LastAdmin` when none would).
+    async fn delete_admin(&self, username: &Username) -> Result<(), StoreError>;
     async fn list(
         &self,
         limit: i32,

@@ -97,6 +97,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /user` with a multipart form.
+    pub async fn sign_up_form(&self, form: reqwest::multipart::Form) -> Response {
+        self.client
+            .post(self.url("/user"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Signs up `username` with the standard password; panics unless it worked.
     pub async fn create_user(&self, username: &str) {
         let response = self

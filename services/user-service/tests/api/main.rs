@@ -5,5 +5,6 @@ mod avatars;
 mod directory;
 mod helpers;
 mod operations;
+mod security;
 mod sessions;
 mod signup;

@@ -1,0 +1,156 @@
+//! The penetration test's findings, each replayed as the attack it was.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use user_service::config::{Admin, AdminPassword};
+
+use crate::helpers::{
+    assert_problem, spawn_app, spawn_app_with, test_config, TestApp, ADMIN, ADMIN_PASSWORD,
+    PASSWORD,
+};
+
+async fn delete(app: &TestApp, username: &str, token: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!("/user/{username}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The attack: delete the bootstrap admin, register its name with your own password,
+/// wait for a restart that "ensures" the admin.
+#[tokio::test]
+async fn the_bootstrap_admin_name_cannot_be_taken_over() {
+    let config = test_config();
+    let app = spawn_app_with(config.clone(), None).await;
+    let admin = app.admin_token().await;
+
+    let refused = delete(&app, ADMIN, &admin).await;
+    let body = assert_problem(refused, StatusCode::CONFLICT, None).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("last admin"),
+        "{body}"
+    );
+
+    let squatter = app
+        .sign_up(json!({"username": ADMIN, "password": "mallory-password"}))
+        .await;
+    assert_problem(squatter, StatusCode::CONFLICT, Some("username")).await;
+
+    // A restart finds the real admin and keeps its password.
+    let restarted = spawn_app_with(config.clone(), None).await;
+    assert_eq!(
+        restarted.login(ADMIN, ADMIN_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        restarted.login(ADMIN, "mallory-password").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn an_existing_account_is_never_promoted_to_admin() {
+    let mut config = test_config();
+    let app = spawn_app_with(config.clone(), None).await;
+    app.create_user("mallory").await;
+
+    // The operator renames the admin to a name somebody already registered.
+    config.admin = Some(Admin {
+        username: "mallory".into(),
+        password: AdminPassword::Plain(common::secrets::Secret::new("operator-password-1")),
+    });
+    let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
+    let error = user_service::build(&config, &sdk)
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{error:#}").contains("mallory"), "{error:#}");
+    let stored = app.stored_user("mallory").await.unwrap();
+    assert_eq!(stored["role"].as_s().unwrap(), "user", "not promoted");
+}
+
+/// The attack: a login racing a deletion writes its session after the revocation; the
+/// name is registered again; the old token must not open the new account.
+#[tokio::test]
+async fn a_session_never_opens_a_later_account_of_the_same_name() {
+    let app = spawn_app().await;
+    let victim = app.user_with_token("eve").await;
+    let sessions = format!("{}sessions", app.table_prefix);
+    let written_late = app
+        .dynamodb
+        .scan()
+        .table_name(&sessions)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap()
+        .into_iter()
+        .find(|item| item["username"].as_s().unwrap() == "eve")
+        .unwrap();
+    assert_eq!(
+        delete(&app, "eve", &victim).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // The racing login's session lands after the deletion revoked every session.
+    app.dynamodb
+        .put_item()
+        .table_name(&sessions)
+        .set_item(Some(written_late))
+        .send()
+        .await
+        .unwrap();
+    app.create_user("eve").await;
+
+    let response = app.get("/user/eve", Some(&victim)).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
+    let owner = app.token("eve", PASSWORD).await;
+    assert_eq!(
+        app.get("/user/eve", Some(&owner)).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// The attack: one unauthenticated sign-up with a body of megabytes, parsed whole.
+#[tokio::test]
+async fn a_json_sign_up_over_the_body_limit_is_refused_before_parsing() {
+    let app = spawn_app().await;
+    let padding: Vec<Value> = (0..600_000).map(|_| json!(1)).collect();
+    let response = app
+        .sign_up(json!({"username": "big", "password": PASSWORD, "data": padding}))
+        .await;
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, None).await;
+}
+
+/// An 8192x8192 PNG header is a few bytes; decoded it is 256 MiB.
+#[tokio::test]
+async fn an_avatar_with_too_many_pixels_is_refused() {
+    let app = spawn_app().await;
+    let bomb = png_header(8192, 8192);
+    let form = reqwest::multipart::Form::new()
+        .text("username", "bomber")
+        .text("password", PASSWORD)
+        .part(
+            "avatar",
+            reqwest::multipart::Part::bytes(bomb)
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let response = app.sign_up_form(form).await;
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("avatar")).await;
+}
+
+/// A PNG signature and IHDR chunk claiming `width` x `height` (enough for the header parse).
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&width.to_be_bytes());
+    png.extend_from_slice(&height.to_be_bytes());
+    png.extend_from_slice(&[8, 6, 0, 0, 0]);
+    png.extend_from_slice(&[0, 0, 0, 0]); // CRC, unchecked by a header parse
+    png.extend_from_slice(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]);
+    png
+}
