@@ -52,17 +52,20 @@ pub struct Config {
     pub session_cache_ttl: Duration,
     pub hash_cost: HashCost,
     pub admin: Option<Admin>,
-    pub login_limits: LoginLimits,
+    pub abuse_limits: AbuseLimits,
 }
 
-/// Login attempts allowed per minute (each also the burst), per replica.
+/// Attempts allowed per minute (each also the burst), per replica.
 #[derive(Debug, Clone, Copy)]
-pub struct LoginLimits {
-    pub per_username: NonZeroU32,
-    pub per_address: NonZeroU32,
-    /// Take the client address from the last `X-Forwarded-For` entry (behind a load
-    /// balancer that appends it) instead of the TCP peer.
-    pub trust_forwarded_for: bool,
+pub struct AbuseLimits {
+    /// Logins for one username from one address: guessing is slowed without locking the
+    /// owner out from another address.
+    pub login_per_username: NonZeroU32,
+    pub login_per_address: NonZeroU32,
+    pub signup_per_address: NonZeroU32,
+    /// Proxies in front of the service that append the caller's address to
+    /// `X-Forwarded-For` (1 behind the ALB); 0 counts the TCP peer.
+    pub trusted_proxy_hops: usize,
 }
 
 impl Config {
@@ -101,16 +104,20 @@ impl Config {
                 parallelism: env.or("PASSWORD_HASH_PARALLELISM", HashCost::DEFAULT.parallelism),
             },
             admin,
-            login_limits: LoginLimits {
-                per_username: env.or(
+            abuse_limits: AbuseLimits {
+                login_per_username: env.or(
                     "LOGIN_ATTEMPTS_PER_USERNAME_PER_MINUTE",
                     NonZeroU32::new(10).expect("not zero"),
                 ),
-                per_address: env.or(
+                login_per_address: env.or(
                     "LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE",
                     NonZeroU32::new(60).expect("not zero"),
                 ),
-                trust_forwarded_for: env.flag_or("TRUST_X_FORWARDED_FOR", false),
+                signup_per_address: env.or(
+                    "SIGNUPS_PER_ADDRESS_PER_MINUTE",
+                    NonZeroU32::new(10).expect("not zero"),
+                ),
+                trusted_proxy_hops: env.or("TRUSTED_PROXY_HOPS", 0),
             },
         };
         env.finish()?;

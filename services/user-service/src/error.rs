@@ -3,6 +3,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use common::{FieldError, Problem};
 
+use crate::auth::HashError;
 use crate::domain::AvatarError;
 use crate::store::StoreError;
 
@@ -39,6 +40,17 @@ impl ApiError {
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
         Self::Problem(problem)
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => Self::Problem(Problem::unavailable(
+                "Too many passwords are being checked right now; retry shortly",
+            )),
+            HashError::Failed(error) => Self::Internal(error),
+        }
     }
 }
 

@@ -15,7 +15,6 @@ use aws_config::SdkConfig;
 use common::aws::{DynamoTablesCheck, S3BucketCheck};
 use common::health::Health;
 use common::metrics::Metrics;
-use common::rate_limit::{KeyedLimiter, Limit};
 use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Service};
 use time::OffsetDateTime;
@@ -23,7 +22,7 @@ use time::OffsetDateTime;
 use crate::auth::{ForgetfulSessions, ForgetfulUsers, PasswordHasher, SessionCache};
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, Username};
-use crate::state::{AppState, Audit, LoginLimiters};
+use crate::state::{AbuseLimiters, AppState, Audit};
 use crate::store::{
     DynamoSessionStore, DynamoUserStore, S3AvatarStore, StoreError, UserRecord, SESSIONS_TABLE,
     USERS_TABLE,
@@ -73,17 +72,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         hasher: PasswordHasher::new(config.hash_cost)?,
         session_ttl: config.session_ttl,
         avatar_max_bytes: config.avatar_max_bytes,
-        login_limits: LoginLimiters {
-            by_username: KeyedLimiter::new(Limit {
-                per_minute: config.login_limits.per_username,
-                burst: config.login_limits.per_username,
-            }),
-            by_address: KeyedLimiter::new(Limit {
-                per_minute: config.login_limits.per_address,
-                burst: config.login_limits.per_address,
-            }),
-            trust_forwarded_for: config.login_limits.trust_forwarded_for,
-        },
+        limits: AbuseLimiters::new(&config.abuse_limits),
         bootstrap_admin: bootstrap_admin.clone(),
         audit: Audit::register(&metrics),
     };

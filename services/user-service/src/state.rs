@@ -1,13 +1,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
 
 use common::metrics::Metrics;
-use common::rate_limit::KeyedLimiter;
+use common::rate_limit::{KeyedLimiter, Limit};
 use prometheus::{IntCounterVec, Opts};
 
 use crate::auth::{PasswordHasher, SessionCache};
+use crate::config::AbuseLimits;
 use crate::domain::Username;
 use crate::store::{AvatarStore, SessionStore, UserStore};
 
@@ -22,7 +25,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub session_ttl: Duration,
     pub avatar_max_bytes: usize,
-    pub login_limits: LoginLimiters,
+    pub limits: AbuseLimiters,
     /// `ADMIN_USERNAME`: nobody else may sign up with it.
     pub bootstrap_admin: Option<Username>,
     pub audit: Audit,
@@ -61,10 +64,31 @@ impl Audit {
     }
 }
 
-/// Brute-force brakes on `POST /auth`.
+/// Brakes on brute force (`POST /auth`) and mass sign-up (`POST /user`).
 #[derive(Clone)]
-pub struct LoginLimiters {
-    pub by_username: KeyedLimiter<String>,
-    pub by_address: KeyedLimiter<IpAddr>,
-    pub trust_forwarded_for: bool,
+pub struct AbuseLimiters {
+    pub login_by_username: KeyedLimiter<(String, IpAddr)>,
+    pub login_by_address: KeyedLimiter<IpAddr>,
+    pub signup_by_address: KeyedLimiter<IpAddr>,
+    pub trusted_proxy_hops: usize,
+}
+
+impl AbuseLimiters {
+    pub fn new(limits: &AbuseLimits) -> Self {
+        let per_minute = |per_minute| Limit {
+            per_minute,
+            burst: per_minute,
+        };
+        Self {
+            login_by_username: KeyedLimiter::new(per_minute(limits.login_per_username)),
+            login_by_address: KeyedLimiter::new(per_minute(limits.login_per_address)),
+            signup_by_address: KeyedLimiter::new(per_minute(limits.signup_per_address)),
+            trusted_proxy_hops: limits.trusted_proxy_hops,
+        }
+    }
+
+    /// The caller's address (see [`common::rate_limit::client_address`]).
+    pub fn client(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+        common::rate_limit::client_address(headers, peer.ip(), self.trusted_proxy_hops)
+    }
 }

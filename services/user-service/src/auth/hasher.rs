@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::{
@@ -12,6 +13,25 @@ use crate::domain::Password;
 /// Hashes in flight at most, whatever the core count: each holds `memory_kib` of working
 /// memory (4 x 19 MiB at the default cost), and pods have a 128 MiB memory limit.
 const MAX_PARALLEL_HASHES: usize = 4;
+/// Hashes one lane may have in flight or waiting; past it the caller gets a 503 at once
+/// instead of queueing without bound (at ~60 ms a hash, 16 is about a second of waiting).
+const QUEUE_PER_LANE: usize = 16;
+
+/// Who asks for a hash. Sign-ups (anonymous, and cheap to send in bulk) may hold at most
+/// half the hashing capacity, so a flood of them never starves logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Login,
+    SignUp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("too many passwords are being checked; retry shortly")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
 
 /// Argon2id hashing on the blocking thread pool (each hash is tens of milliseconds of CPU
 /// and must not stall the async runtime), at most one hash per core in flight (and at most
@@ -25,7 +45,20 @@ const MAX_PARALLEL_HASHES: usize = 4;
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Taken by sign-ups before `permits`: half of them, at least one.
+    sign_up_permits: Arc<Semaphore>,
+    /// Hashes in flight or waiting, per lane (login, sign-up).
+    queued: Arc<[AtomicUsize; 2]>,
     buffers: Arc<Buffers>,
+}
+
+/// A place in a lane's queue, given back when dropped.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The working memory of the hashes in flight: never more buffers than permits.
@@ -54,51 +87,91 @@ impl PasswordHasher {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid password hash cost: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Ok(Self {
+        Ok(Self::with_parallelism(
             params,
-            permits: Arc::new(Semaphore::new(cores.min(MAX_PARALLEL_HASHES))),
-            buffers: Arc::default(),
-        })
+            cores.min(MAX_PARALLEL_HASHES),
+        ))
     }
 
-    /// Runs `work` on the blocking pool with a permit and a working buffer, both held
-    /// until it has finished, even if the caller stops waiting.
+    fn with_parallelism(params: Params, parallel: usize) -> Self {
+        Self {
+            params,
+            permits: Arc::new(Semaphore::new(parallel)),
+            sign_up_permits: Arc::new(Semaphore::new((parallel / 2).max(1))),
+            queued: Arc::default(),
+            buffers: Arc::default(),
+        }
+    }
+
+    /// Runs `work` for `lane` on the blocking pool with its permits and a working buffer,
+    /// all held until it has finished, even if the caller stops waiting; `Busy` at once
+    /// when the lane's queue is full.
     async fn run<T: Send + 'static>(
         &self,
+        lane: Lane,
         work: impl FnOnce(&mut Vec<Block>) -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let permit = self.permits.clone().acquire_owned().await?;
+    ) -> Result<T, HashError> {
+        let count = &self.queued[lane as usize];
+        let _queued = Queued(count);
+        if count.fetch_add(1, Ordering::SeqCst) >= QUEUE_PER_LANE {
+            return Err(HashError::Busy);
+        }
+        let lane_permit = match lane {
+            Lane::SignUp => Some(
+                self.sign_up_permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(anyhow::Error::from)?,
+            ),
+            Lane::Login => None,
+        };
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(anyhow::Error::from)?;
         let buffers = self.buffers.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut buffer = buffers.take();
             let result = work(&mut buffer);
             buffers.give_back(buffer);
-            drop(permit);
+            drop((permit, lane_permit));
             result
         })
-        .await?
+        .await
+        .map_err(anyhow::Error::from)?;
+        Ok(result?)
     }
 
-    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+    /// A hash of a new password (sign-ups, the bootstrap admin).
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.expose().to_owned();
-        self.run(move |buffer| hash_with(&params, &password, buffer))
-            .await
+        self.run(Lane::SignUp, move |buffer| {
+            hash_with(&params, &password, buffer)
+        })
+        .await
     }
 
     /// True when `password` matches `stored`; with no stored hash it still spends the
     /// same effort (a hash at the current cost) and returns false, so a login for an
     /// unknown user takes as long as one for a known user (no enumeration by timing).
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
         let password = password.to_owned();
         let Some(stored) = stored.map(str::to_owned) else {
             let params = self.params.clone();
             return self
-                .run(move |buffer| hash_with(&params, &password, buffer).map(|_| false))
+                .run(Lane::Login, move |buffer| {
+                    hash_with(&params, &password, buffer).map(|_| false)
+                })
                 .await;
         };
-        self.run(move |buffer| verify_with(&password, &stored, buffer))
-            .await
+        self.run(Lane::Login, move |buffer| {
+            verify_with(&password, &stored, buffer)
+        })
+        .await
     }
 }
 
@@ -242,5 +315,66 @@ mod tests {
         assert!(!buffers.is_empty());
         assert!(buffers.len() <= hasher.permits.available_permits());
         assert!(buffers.iter().all(|buffer| buffer.len() == 1024));
+    }
+
+    fn password() -> Password {
+        Password::parse("correct horse battery".into()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sign_up_flood_takes_half_the_hashers_and_a_bounded_queue() {
+        // Two hashers: sign-ups get one, logins the other.
+        let params = Params::new(8192, 2, 1, None).unwrap();
+        let hasher = PasswordHasher::with_parallelism(params, 2);
+        let stored = hasher.hash(&password()).await.unwrap();
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let flood: Vec<_> = (0..40)
+            .map(|n| {
+                let (hasher, finished) = (hasher.clone(), finished.clone());
+                tokio::spawn(async move {
+                    let result = hasher.hash(&password()).await;
+                    if result.is_ok() {
+                        finished.lock().unwrap().push(format!("sign-up {n}"));
+                    }
+                    result
+                })
+            })
+            .collect();
+        // Let the flood fill the sign-up lane before the login arrives.
+        let queued = || {
+            hasher
+                .queued
+                .iter()
+                .map(|lane| lane.load(Ordering::SeqCst))
+                .sum::<usize>()
+        };
+        while queued() < QUEUE_PER_LANE {
+            tokio::task::yield_now().await;
+        }
+        assert!(hasher
+            .verify("correct horse battery", Some(&stored))
+            .await
+            .unwrap());
+        finished.lock().unwrap().push("login".into());
+
+        let mut busy = 0;
+        for sign_up in flood {
+            match sign_up.await.unwrap() {
+                Ok(_) => {}
+                Err(HashError::Busy) => busy += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert!(
+            busy >= 40 - QUEUE_PER_LANE,
+            "refused past the queue: {busy}"
+        );
+        // Before sign-ups had a lane of their own, the login waited for all 16.
+        let order = finished.lock().unwrap();
+        let done_before = order.iter().position(|event| event == "login").unwrap();
+        assert!(
+            done_before < QUEUE_PER_LANE / 2,
+            "the login waited for {done_before} queued sign-ups"
+        );
     }
 }

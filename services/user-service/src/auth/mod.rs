@@ -6,5 +6,5 @@ mod token;
 
 pub use cache::{ForgetfulSessions, ForgetfulUsers, SessionCache};
 pub use extract::{CurrentUser, MaybeUser};
-pub use hasher::PasswordHasher;
+pub use hasher::{HashError, PasswordHasher};
 pub use token::SessionToken;

@@ -1,8 +1,11 @@
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use bytes::{Bytes, BytesMut};
 use common::extract::{has_content_type, parse_json, Json};
+use common::rate_limit::too_many_requests;
 use common::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -192,12 +195,22 @@ fn avatar_key(username: &Username) -> String {
         (status = 413, description = "The avatar or body is too large", body = common::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor multipart", body = common::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = common::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this address", body = common::Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until the next sign-up is allowed"))),
+        (status = 503, description = "A dependency is unavailable, or too many passwords are being hashed", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
+    // Sign-ups are anonymous and each costs a password hash: a few a minute per address.
+    let address = state.limits.client(request.headers(), peer);
+    state
+        .limits
+        .signup_by_address
+        .check(&address)
+        .map_err(|wait| too_many_requests("sign-ups from this address", wait))?;
     let input = if has_content_type(request.headers(), "multipart/form-data") {
         read_sign_up_form(request, &state).await?
     } else {

@@ -1,4 +1,4 @@
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -56,10 +56,10 @@ pub async fn login(
     headers: HeaderMap,
     JsonOrForm(request): JsonOrForm<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let limits = &state.login_limits;
-    let address = client_address(&headers, peer, limits.trust_forwarded_for);
+    let limits = &state.limits;
+    let address = limits.client(&headers, peer);
     limits
-        .by_address
+        .login_by_address
         .check(&address)
         .map_err(|wait| too_many_requests("login attempts from this address", wait))?;
     let username = Username::parse(&request.username).ok();
@@ -67,8 +67,8 @@ pub async fn login(
         .as_ref()
         .map_or_else(|| request.username.clone(), |u| u.to_string());
     limits
-        .by_username
-        .check(&limit_key)
+        .login_by_username
+        .check(&(limit_key, address))
         .map_err(|wait| too_many_requests("login attempts for this username", wait))?;
     let user = match &username {
         Some(username) => state.users.get(username).await?,
@@ -108,22 +108,6 @@ pub async fn login(
 
 /// The caller's address: the TCP peer, or behind a trusted load balancer the last
 /// `X-Forwarded-For` entry (the one the balancer appended; earlier ones are client-set).
-fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
-    trust_forwarded_for
-        .then(|| {
-            headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .rsplit(',')
-                .next()?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .flatten()
-        .unwrap_or(peer.ip())
-}
 
 /// Logs out: revokes the session token presented.
 #[utoipa::path(delete, path = "/auth", tag = "sessions",

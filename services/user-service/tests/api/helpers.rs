@@ -5,7 +5,7 @@ use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 pub use test_support::http::assert_problem;
-use user_service::config::{Admin, AdminPassword, Config, HashCost, LoginLimits};
+use user_service::config::{AbuseLimits, Admin, AdminPassword, Config, HashCost};
 
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -51,10 +51,11 @@ pub fn test_config() -> Config {
             username: ADMIN.into(),
             password: AdminPassword::Plain(common::secrets::Secret::new(ADMIN_PASSWORD)),
         }),
-        login_limits: LoginLimits {
-            per_username: NonZeroU32::new(10).unwrap(),
-            per_address: NonZeroU32::new(60).unwrap(),
-            trust_forwarded_for: false,
+        abuse_limits: AbuseLimits {
+            login_per_username: NonZeroU32::new(10).unwrap(),
+            login_per_address: NonZeroU32::new(60).unwrap(),
+            signup_per_address: NonZeroU32::new(1000).unwrap(),
+            trusted_proxy_hops: 0,
         },
     }
 }
@@ -121,12 +122,25 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.client
+        self.login_via(username, password, &[]).await
+    }
+
+    /// Logs in through a proxy chain: `forwarded_for` are the `X-Forwarded-For` lines the
+    /// service receives (what the client sent, then what each proxy appended).
+    pub async fn login_via(
+        &self,
+        username: &str,
+        password: &str,
+        forwarded_for: &[&str],
+    ) -> Response {
+        let mut request = self
+            .client
             .post(self.url("/auth"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap()
+            .json(&json!({"username": username, "password": password}));
+        for line in forwarded_for {
+            request = request.header("x-forwarded-for", *line);
+        }
+        request.send().await.unwrap()
     }
 
     /// A session token for `username`; panics unless login worked.

@@ -1,5 +1,7 @@
 //! The penetration test's findings, each replayed as the attack it was.
 
+use std::num::NonZeroU32;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use user_service::config::{Admin, AdminPassword};
@@ -153,4 +155,69 @@ fn png_header(width: u32, height: u32) -> Vec<u8> {
     png.extend_from_slice(&[0, 0, 0, 0]); // CRC, unchecked by a header parse
     png.extend_from_slice(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]);
     png
+}
+
+/// Behind the balancer (one trusted hop): the attacker at 198.51.100.1 spends the
+/// username's quota; the owner, from elsewhere, still logs in.
+#[tokio::test]
+async fn guessing_a_password_never_locks_its_owner_out() {
+    let mut config = test_config();
+    config.abuse_limits.trusted_proxy_hops = 1;
+    config.abuse_limits.login_per_username = NonZeroU32::new(3).unwrap();
+    let app = spawn_app_with(config, None).await;
+    app.create_user("rex").await;
+    for _ in 0..3 {
+        let guess = app
+            .login_via("rex", "wrong password", &["198.51.100.1"])
+            .await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    let locked = app.login_via("rex", PASSWORD, &["198.51.100.1"]).await;
+    assert_problem(locked, StatusCode::TOO_MANY_REQUESTS, None).await;
+    let owner = app.login_via("rex", PASSWORD, &["203.0.113.5"]).await;
+    assert_eq!(owner.status(), StatusCode::OK);
+}
+
+/// The attacker sends an `X-Forwarded-For` line of its own with every attempt; the
+/// balancer appends the real address. The real one is counted.
+#[tokio::test]
+async fn a_forged_forwarded_for_line_is_not_the_address_counted() {
+    let mut config = test_config();
+    config.abuse_limits.trusted_proxy_hops = 1;
+    config.abuse_limits.login_per_address = NonZeroU32::new(4).unwrap();
+    let app = spawn_app_with(config, None).await;
+    for n in 0..4 {
+        let forged = format!("10.9.8.{n}");
+        let attempt = app
+            .login_via(
+                &format!("user{n}"),
+                "wrong password",
+                &[&forged, "198.51.100.7"],
+            )
+            .await;
+        assert_eq!(attempt.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = app
+        .login_via("user9", "wrong password", &["10.9.8.9", "198.51.100.7"])
+        .await;
+    let body = assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, None).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("address"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn sign_ups_are_rate_limited_per_address() {
+    let mut config = test_config();
+    config.abuse_limits.signup_per_address = NonZeroU32::new(2).unwrap();
+    let app = spawn_app_with(config, None).await;
+    app.create_user("one").await;
+    app.create_user("two").await;
+    let third = app
+        .sign_up(json!({"username": "three", "password": PASSWORD}))
+        .await;
+    assert!(third.headers().contains_key("retry-after"));
+    assert_problem(third, StatusCode::TOO_MANY_REQUESTS, None).await;
+    assert!(app.stored_user("three").await.is_none(), "nothing written");
 }

@@ -173,8 +173,8 @@ async fn malformed_authorization_headers_are_401_with_a_challenge() {
 #[tokio::test]
 async fn login_attempts_are_rate_limited_per_username_and_per_address() {
     let mut config = test_config();
-    config.login_limits.per_username = std::num::NonZeroU32::new(3).unwrap();
-    config.login_limits.per_address = std::num::NonZeroU32::new(6).unwrap();
+    config.abuse_limits.login_per_username = std::num::NonZeroU32::new(3).unwrap();
+    config.abuse_limits.login_per_address = std::num::NonZeroU32::new(6).unwrap();
     let app = spawn_app_with(config, None).await;
     app.create_user("rex").await;
     for _ in 0..3 {
@@ -183,7 +183,8 @@ async fn login_attempts_are_rate_limited_per_username_and_per_address() {
             StatusCode::UNAUTHORIZED
         );
     }
-    // The right password does not help once the username's quota is spent.
+    // The right password does not help from this address once its quota for the
+    // username is spent.
     let response = app.login("rex", PASSWORD).await;
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
