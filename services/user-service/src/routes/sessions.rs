@@ -106,9 +106,6 @@ pub async fn login(
     }))
 }
 
-/// The caller's address: the TCP peer, or behind a trusted load balancer the last
-/// `X-Forwarded-For` entry (the one the balancer appended; earlier ones are client-set).
-
 /// Logs out: revokes the session token presented.
 #[utoipa::path(delete, path = "/auth", tag = "sessions",
     security(("session" = [])),
