@@ -466,6 +466,7 @@ pub async fn update_user(
         (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither the owner nor an admin", body = common::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = common::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last admin account, which cannot be deleted", body = common::Problem, content_type = "application/problem+json"),
         (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_user(
