@@ -31,6 +31,7 @@ locals {
   service_dynamodb_actions = {
     "user-service" = [
       "dynamodb:BatchWriteItem",
+      "dynamodb:ConditionCheckItem",
       "dynamodb:DeleteItem",
       "dynamodb:DescribeTable",
       "dynamodb:GetItem",
