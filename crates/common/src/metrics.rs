@@ -87,15 +87,26 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware recording count and latency per method, route template and status. Unmatched
-/// paths share one label so scanners cannot blow up the label cardinality.
+/// Middleware recording count and latency per method, route template and status. Every
+/// label comes from a closed set, so no request can add series: unmatched paths share one
+/// label, and so do methods outside HTTP's standard ones (the method is any token the
+/// client sends, up to kilobytes).
 pub async fn track_http(
     State(metrics): State<Arc<Metrics>>,
     request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method: &'static str = match request.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -103,7 +114,7 @@ pub async fn track_http(
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    let labels = [method.as_str(), route.as_str(), status.as_str()];
+    let labels = [method, route.as_str(), status.as_str()];
     metrics.http_requests.with_label_values(&labels).inc();
     metrics
         .http_duration

@@ -110,6 +110,7 @@ impl App {
             .fallback(not_found_fallback)
             .method_not_allowed_fallback(method_not_allowed_fallback)
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(middleware::from_fn(security_headers))
             .layer(middleware::from_fn_with_state(
                 config.max_header_bytes,
                 limit_request_head,
@@ -144,6 +145,25 @@ impl App {
                     .timeout(request_timeout),
             )
     }
+}
+
+/// Headers every answer carries unless its handler chose otherwise: answers hold tokens and
+/// account data, so no cache keeps them; no browser sniffs a JSON body into HTML; no page
+/// (`/swagger` included) is framed by another site; no URL leaks through `Referer`.
+async fn security_headers(request: Request, next: Next) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(header::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// Longest URI (path and query) accepted; longer is a 414.

@@ -221,3 +221,35 @@ async fn sign_ups_are_rate_limited_per_address() {
     assert_problem(third, StatusCode::TOO_MANY_REQUESTS, None).await;
     assert!(app.stored_user("three").await.is_none(), "nothing written");
 }
+
+/// The attack: requests with made-up methods, each a new label value on /metrics.
+#[tokio::test]
+async fn made_up_methods_add_no_metric_series() {
+    let app = spawn_app().await;
+    for n in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("XATTACK{n}").as_bytes()).unwrap();
+        app.client
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(!metrics.contains("XATTACK"), "client-chosen label values");
+    assert!(metrics.contains(r#"method="other""#), "{metrics}");
+}
+
+#[tokio::test]
+async fn tokens_and_account_data_are_never_cached_nor_sniffed() {
+    let app = spawn_app().await;
+    let token = app.user_with_token("ida").await;
+    let login = app.login("ida", PASSWORD).await;
+    let account = app.get("/user/ida", Some(&token)).await;
+    let docs = app.get("/swagger/", None).await;
+    for response in [&login, &account, &docs] {
+        let headers = response.headers();
+        assert_eq!(headers["cache-control"], "no-store", "{}", response.url());
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+    }
+}
