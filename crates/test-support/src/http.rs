@@ -40,3 +40,27 @@ pub async fn assert_problem(response: Response, status: StatusCode, field: Optio
     }
     body
 }
+
+/// The target of the response's RFC 8288 `Link: <target>; rel="next"`, if any (every
+/// `Link` header and every comma-separated link in each is looked at).
+pub fn next_link(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("link")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|link| {
+            let (target, params) = link.trim().split_once(';')?;
+            let next = params
+                .split(';')
+                .any(|param| param.trim().replace(' ', "") == "rel=\"next\"");
+            next.then(|| {
+                target
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+        })
+}

@@ -53,6 +53,8 @@ pub struct Config {
     pub hash_cost: HashCost,
     pub admin: Option<Admin>,
     pub abuse_limits: AbuseLimits,
+    /// `GET /users` without a session, as the service this one replaces served it.
+    pub directory_public: bool,
 }
 
 /// Attempts allowed per minute (each also the burst), per replica.
@@ -119,6 +121,7 @@ impl Config {
                 ),
                 trusted_proxy_hops: env.or("TRUSTED_PROXY_HOPS", 0),
             },
+            directory_public: env.flag_or("USER_DIRECTORY_PUBLIC", false),
         };
         env.finish()?;
         Ok(config)

@@ -75,6 +75,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         limits: AbuseLimiters::new(&config.abuse_limits),
         bootstrap_admin: bootstrap_admin.clone(),
         audit: Audit::register(&metrics),
+        directory_public: config.directory_public,
     };
     if let (Some(admin), Some(username)) = (&config.admin, &bootstrap_admin) {
         let password = match &admin.password {

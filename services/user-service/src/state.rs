@@ -29,6 +29,8 @@ pub struct AppState {
     /// `ADMIN_USERNAME`: nobody else may sign up with it.
     pub bootstrap_admin: Option<Username>,
     pub audit: Audit,
+    /// Anyone may read the directory (`USER_DIRECTORY_PUBLIC`); otherwise a session must.
+    pub directory_public: bool,
 }
 
 /// Changes to who is an admin: each is logged (`audit` target) and counted

@@ -116,3 +116,22 @@ impl FromRequestParts<AppState> for MaybeUser {
         }
     }
 }
+
+/// A caller allowed to read the user directory: anyone when it is public
+/// (`USER_DIRECTORY_PUBLIC`, as the service this one replaces had it), otherwise the
+/// holder of a valid session.
+pub struct DirectoryReader;
+
+impl FromRequestParts<AppState> for DirectoryReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if !state.directory_public {
+            CurrentUser::from_request_parts(parts, state).await?;
+        }
+        Ok(Self)
+    }
+}

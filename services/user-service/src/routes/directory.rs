@@ -1,9 +1,12 @@
 use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use common::extract::{Json, Query};
+use common::Problem;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::CurrentUser;
+use crate::auth::DirectoryReader;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -12,49 +15,49 @@ pub struct DirectoryQuery {
     /// Entries per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// The `next` cursor from the previous page.
-    next: Option<String>,
+    /// The opaque cursor from the previous page's `Link: <...>; rel="next"` header.
+    after: Option<String>,
 }
 
 /// One directory entry: exactly these three fields.
 #[derive(Serialize, ToSchema)]
 pub struct DirectoryEntry {
-    name: Option<String>,
-    email: Option<String>,
-    /// A time-limited link to the avatar image.
+    /// A link a browser can load: presigned (time-limited) or under `AVATAR_PUBLIC_BASE_URL`.
     avatar_url: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct DirectoryPage {
-    users: Vec<DirectoryEntry>,
-    /// Pass as `next` to get the following page; absent on the last page.
-    next: Option<String>,
-}
-
-/// The user directory, a page at a time.
+/// The user directory as the original service answered it: a bare array, a page at a
+/// time, the next page named by an RFC 8288 `Link` header.
 #[utoipa::path(get, path = "/users", tag = "directory",
     params(DirectoryQuery),
-    security(("session" = [])),
+    security((), ("session" = [])),
     responses(
-        (status = 200, description = "A page of users", body = DirectoryPage),
+        (status = 200, description = "A page of users; a session is needed unless USER_DIRECTORY_PUBLIC is set", body = Vec<DirectoryEntry>,
+            headers(("link" = String, description = "`</users?limit=..&after=..>; rel=\"next\"` when there are more users"))),
         (status = 400, description = "Bad cursor or query", body = common::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session (private directory)", body = common::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Limit out of range", body = common::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The user store is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
-    _current: CurrentUser,
+    _reader: DirectoryReader,
     Query(query): Query<DirectoryQuery>,
-) -> Result<Json<DirectoryPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = common::extract::page_limit(query.limit)?;
     let after = query
-        .next
+        .after
         .as_deref()
         .map(|cursor| common::aws::decode_cursor(cursor, &["username"]))
-        .transpose()?;
-    let page = state.users.list(limit, after).await?;
+        .transpose()
+        .map_err(|problem| named_after(problem.into()))?;
+    let page = state
+        .users
+        .list(limit, after)
+        .await
+        .map_err(|error| named_after(error.into()))?;
     let mut users = Vec::with_capacity(page.items.len());
     for record in page.items {
         let avatar_url = match &record.avatar_key {
@@ -62,13 +65,30 @@ pub async fn list_users(
             None => None,
         };
         users.push(DirectoryEntry {
-            name: Some(record.name).filter(|n| !n.is_empty()),
-            email: Some(record.email).filter(|e| !e.is_empty()),
             avatar_url,
+            email: Some(record.email).filter(|e| !e.is_empty()),
+            name: Some(record.name).filter(|n| !n.is_empty()),
         });
     }
-    Ok(Json(DirectoryPage {
-        users,
-        next: page.next.as_ref().map(common::aws::encode_cursor),
-    }))
+    let mut response = Json(users).into_response();
+    if let Some(next) = page.next.as_ref().map(common::aws::encode_cursor) {
+        // Relative to the request (RFC 8288 §3.1): no Host header is trusted to build it.
+        let link = format!("</users?limit={limit}&after={next}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The shared cursor helpers name the parameter `next`; here it is `after`.
+fn named_after(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Problem(problem) if problem.errors.iter().any(|e| e.field == "next") => {
+            Problem::malformed("after: not a cursor returned by this API")
+                .field("after", "invalid cursor")
+                .into()
+        }
+        other => other,
+    }
 }

@@ -166,7 +166,7 @@ async fn deleting_an_account_removes_its_sessions_and_avatar() {
             "avatar",
             reqwest::multipart::Part::bytes(crate::helpers::PNG).file_name("vic.png"),
         );
-    let response = app.sign_up_form(form).await;
+    let response = app.sign_up_multipart(form).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert!(app.avatar_exists("avatars/vic").await);
     let first = app.token("vic", crate::helpers::PASSWORD).await;

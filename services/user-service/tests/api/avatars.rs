@@ -24,13 +24,7 @@ async fn multipart_sign_up_stores_the_avatar_privately_and_links_it() {
             .mime_str("image/png")
             .unwrap(),
     );
-    let response = app
-        .client
-        .post(app.url("/user"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.sign_up_multipart(form).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["profile"]["team"], "blue");

@@ -1,90 +1,175 @@
 use std::collections::HashSet;
 
+use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::Value;
+use test_support::http::{assert_json, next_link};
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{
+    assert_problem, spawn_app, spawn_app_with, test_config, TestApp, PASSWORD, PNG,
+};
+
+/// Follows the `Link: rel="next"` headers from `first`, returning every page's entries.
+async fn every_page(app: &TestApp, first: &str, token: Option<&str>) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut path = Some(first.to_owned());
+    while let Some(current) = path {
+        let response = app.get(&current, token).await;
+        path = next_link(&response);
+        let page = assert_json(response, StatusCode::OK).await;
+        pages.push(page.as_array().expect("a bare JSON array").clone());
+        assert!(pages.len() < 10, "paging terminates");
+    }
+    pages
+}
 
 #[tokio::test]
-async fn the_directory_lists_exactly_name_email_avatar_url_a_page_at_a_time() {
+async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
     let app = spawn_app().await;
     for name in ["ann", "ben", "cat", "dan", "eve"] {
         app.create_user(name).await;
     }
-    let token = app.token("ann", crate::helpers::PASSWORD).await;
+    let token = app.token("ann", PASSWORD).await;
 
+    let pages = every_page(&app, "/users?limit=2", Some(&token)).await;
     let mut emails = HashSet::new();
-    let mut next: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let path = match &next {
-            Some(cursor) => format!("/users?limit=2&next={cursor}"),
-            None => "/users?limit=2".to_owned(),
-        };
-        let response = app.get(&path, Some(&token)).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let page: Value = response.json().await.unwrap();
-        let users = page["users"].as_array().unwrap();
-        assert!(users.len() <= 2);
-        for user in users {
-            let keys: HashSet<&str> = user
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect();
-            assert_eq!(keys, HashSet::from(["name", "email", "avatar_url"]));
-            if let Some(email) = user["email"].as_str() {
-                assert!(emails.insert(email.to_owned()), "no user twice");
-            }
+    for user in pages.iter().flatten() {
+        let keys: HashSet<&str> = user
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, HashSet::from(["avatar_url", "email", "name"]));
+        if let Some(email) = user["email"].as_str() {
+            assert!(emails.insert(email.to_owned()), "no user twice");
         }
-        pages += 1;
-        next = page["next"].as_str().map(str::to_owned);
-        if next.is_none() {
-            break;
-        }
-        assert!(pages < 10, "paging terminates");
     }
+    assert!(pages.iter().all(|page| page.len() <= 2));
     // Five users plus the admin (who has no email).
     assert_eq!(emails.len(), 5);
-    assert!(pages >= 3);
+    assert!(pages.len() >= 3);
+    assert_eq!(pages.iter().map(Vec::len).sum::<usize>(), 6);
 }
 
 #[tokio::test]
 async fn bad_paging_input_is_a_client_error() {
     let app = spawn_app().await;
     let token = app.user_with_token("fay").await;
+    for (query, status, field) in [
+        ("limit=0", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
+        ("limit=1000", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
+        ("limit=many", StatusCode::BAD_REQUEST, "limit"),
+        ("after=garbage!", StatusCode::BAD_REQUEST, "after"),
+        // A well-formed cursor naming a key the table does not have.
+        (
+            "after=eyJ3cm9uZyI6eyJTIjoieCJ9fQ",
+            StatusCode::BAD_REQUEST,
+            "after",
+        ),
+    ] {
+        let response = app.get(&format!("/users?{query}"), Some(&token)).await;
+        assert_problem(response, status, Some(field)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_directory_is_private_unless_configured_public() {
+    let private = spawn_app().await;
     assert_problem(
-        app.get("/users?limit=0", Some(&token)).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Some("limit"),
+        private.get("/users", None).await,
+        StatusCode::UNAUTHORIZED,
+        None,
     )
     .await;
-    assert_problem(
-        app.get("/users?limit=1000", Some(&token)).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Some("limit"),
-    )
-    .await;
-    assert_problem(
-        app.get("/users?limit=many", Some(&token)).await,
-        StatusCode::BAD_REQUEST,
-        Some("limit"),
-    )
-    .await;
-    assert_problem(
-        app.get("/users?next=garbage!", Some(&token)).await,
-        StatusCode::BAD_REQUEST,
-        Some("next"),
-    )
-    .await;
-    // A well-formed cursor naming a key the table does not have.
-    let forged = "eyJ3cm9uZyI6eyJTIjoieCJ9fQ";
-    assert_problem(
-        app.get(&format!("/users?next={forged}"), Some(&token))
-            .await,
-        StatusCode::BAD_REQUEST,
-        Some("next"),
-    )
-    .await;
+
+    let mut config = test_config();
+    config.directory_public = true;
+    let public = spawn_app_with(config, None).await;
+    public.create_user("gil").await;
+    for token in [None, Some("not-a-session-token")] {
+        let users = assert_json(public.get("/users", token).await, StatusCode::OK).await;
+        let names: Vec<&str> = users
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|u| u["name"].as_str())
+            .collect();
+        assert!(names.contains(&"gil name"), "{users}");
+    }
+}
+
+async fn sign_up_with_avatar(app: &TestApp, username: &str) {
+    let avatar = Part::bytes(PNG)
+        .file_name("a.png")
+        .mime_str("image/png")
+        .unwrap();
+    let form = Form::new()
+        .text("username", username.to_owned())
+        .text("password", PASSWORD)
+        .text("name", format!("{username} name"))
+        .part("avatar", avatar);
+    let response = app.sign_up_multipart(form).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+/// What a browser does with an `<img src>`: a plain GET, no credentials, no headers.
+async fn assert_loads_as_png(url: &str) {
+    let fetched = reqwest::Client::new().get(url).send().await.unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK, "{url}");
+    assert_eq!(fetched.headers()["content-type"], "image/png");
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), PNG);
+}
+
+async fn directory_avatar(app: &TestApp, name: &str) -> String {
+    let users = assert_json(app.get("/users?limit=100", None).await, StatusCode::OK).await;
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["name"] == format!("{name} name"))
+        .and_then(|user| user["avatar_url"].as_str())
+        .unwrap_or_else(|| panic!("{name} with an avatar_url in {users}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn avatar_urls_in_the_directory_load_in_a_browser() {
+    let mut config = test_config();
+    config.directory_public = true;
+    let presigned = spawn_app_with(config.clone(), None).await;
+    sign_up_with_avatar(&presigned, "hal").await;
+    let url = directory_avatar(&presigned, "hal").await;
+    assert!(
+        url.starts_with("http") && url.contains("X-Amz-Signature"),
+        "{url}"
+    );
+    assert_loads_as_png(&url).await;
+
+    // Behind a public base (a CDN in production; here the emulator's bucket path).
+    let mut config = test_config();
+    config.directory_public = true;
+    let base = format!(
+        "{}/{}",
+        test_support::emulator::endpoint(),
+        config.avatar_bucket
+    );
+    config.avatar_public_base_url = Some(format!("{base}/"));
+    let public = spawn_app_with(config, None).await;
+    // What the origin behind such a base grants: anonymous reads of the avatars.
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{}/avatars/*", public.bucket)}]});
+    public
+        .s3
+        .put_bucket_policy()
+        .bucket(&public.bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    sign_up_with_avatar(&public, "ida").await;
+    let url = directory_avatar(&public, "ida").await;
+    assert_eq!(url, format!("{base}/avatars/ida"));
+    assert_loads_as_png(&url).await;
 }

@@ -57,6 +57,7 @@ pub fn test_config() -> Config {
             signup_per_address: NonZeroU32::new(1000).unwrap(),
             trusted_proxy_hops: 0,
         },
+        directory_public: false,
     }
 }
 
@@ -98,8 +99,8 @@ impl TestApp {
             .unwrap()
     }
 
-    /// `POST /user` with a multipart form.
-    pub async fn sign_up_form(&self, form: reqwest::multipart::Form) -> Response {
+    /// Signs up with a multipart form (the only way to send an avatar with the sign-up).
+    pub async fn sign_up_multipart(&self, form: reqwest::multipart::Form) -> Response {
         self.client
             .post(self.url("/user"))
             .multipart(form)

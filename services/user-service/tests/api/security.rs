@@ -140,7 +140,7 @@ async fn an_avatar_with_too_many_pixels_is_refused() {
                 .mime_str("image/png")
                 .unwrap(),
         );
-    let response = app.sign_up_form(form).await;
+    let response = app.sign_up_multipart(form).await;
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("avatar")).await;
 }
 
