@@ -4,7 +4,7 @@ use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use bytes::{Bytes, BytesMut};
-use common::extract::{has_content_type, parse_json, Json};
+use common::extract::{has_content_type, parse_json, Json, JsonOrForm};
 use common::rate_limit::too_many_requests;
 use common::FieldErrors;
 use serde::{Deserialize, Serialize};
@@ -59,7 +59,9 @@ impl UserView {
     }
 }
 
-/// Sign-up as JSON: the named fields, and any other top-level key is profile data.
+/// Sign-up as JSON or as a urlencoded form (`http --form POST :8081/user username=ben
+/// password=...`, as the original service took it): the named fields, and any other key
+/// is profile data (text, from a form).
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"username": "ada", "password": "correct horse battery", "name": "Ada Lovelace", "email": "ada@example.com", "city": "London"}))]
 pub struct SignUpRequest {
@@ -128,6 +130,19 @@ struct SignUpInput {
     avatar: Option<Bytes>,
 }
 
+impl From<SignUpRequest> for SignUpInput {
+    fn from(body: SignUpRequest) -> Self {
+        Self {
+            username: Some(body.username),
+            password: Some(body.password),
+            name: body.name,
+            email: body.email,
+            profile: body.profile,
+            avatar: None,
+        }
+    }
+}
+
 /// A sign-up that passed validation.
 struct NewAccount {
     username: Username,
@@ -185,6 +200,7 @@ fn avatar_key(username: &Username) -> String {
 #[utoipa::path(post, path = "/user", tag = "accounts",
     request_body(content(
         (SignUpRequest = "application/json"),
+        (SignUpRequest = "application/x-www-form-urlencoded"),
         (SignUpForm = "multipart/form-data"),
     )),
     responses(
@@ -193,7 +209,7 @@ fn avatar_key(username: &Username) -> String {
         (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The username is taken", body = common::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The avatar or body is too large", body = common::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor multipart", body = common::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON, a urlencoded form nor multipart", body = common::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = common::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-ups from this address", body = common::Problem, content_type = "application/problem+json",
             headers(("retry-after" = u64, description = "Seconds until the next sign-up is allowed"))),
@@ -213,16 +229,13 @@ pub async fn sign_up(
         .map_err(|wait| too_many_requests("sign-ups from this address", wait))?;
     let input = if has_content_type(request.headers(), "multipart/form-data") {
         read_sign_up_form(request, &state).await?
+    } else if has_content_type(request.headers(), "application/x-www-form-urlencoded") {
+        // A form carries no avatar: the router holds it to the default body limit.
+        let JsonOrForm(body) = JsonOrForm::<SignUpRequest>::from_request(request, &state).await?;
+        body.into()
     } else {
         let Json(body) = Json::<SignUpRequest>::from_request(request, &state).await?;
-        SignUpInput {
-            username: Some(body.username),
-            password: Some(body.password),
-            name: body.name,
-            email: body.email,
-            profile: body.profile,
-            avatar: None,
-        }
+        body.into()
     };
     let account = validate(input, state.avatar_max_bytes)?;
     // The bootstrap admin's name is never anyone else's, even after that account is gone.

@@ -141,3 +141,69 @@ async fn profile_data_is_bounded() {
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("profile")).await;
     assert!(app.stored_user("huge").await.is_none());
 }
+
+/// `POST /user` with a urlencoded form, as `http --form` and HTML forms send it.
+async fn form_sign_up(app: &crate::helpers::TestApp, body: String) -> reqwest::Response {
+    app.client
+        .post(app.url("/user"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_urlencoded_form_signs_up_like_json() {
+    let app = spawn_app().await;
+    let response = form_sign_up(
+        &app,
+        "username=Ben&password=correct+horse+battery&name=Ben+Okri&email=ben%40example.com&city=Lagos"
+            .into(),
+    )
+    .await;
+    assert_eq!(response.headers()["location"], "/user/ben");
+    let body = test_support::http::assert_json(response, StatusCode::CREATED).await;
+    assert_eq!(body["name"], "Ben Okri");
+    assert_eq!(body["email"], "ben@example.com");
+    assert_eq!(
+        body["profile"],
+        json!({"city": "Lagos"}),
+        "other fields are profile text"
+    );
+    let item = app.stored_user("ben").await.expect("item stored");
+    assert_eq!(item["name"], AttributeValue::S("Ben Okri".into()));
+    // The password went through intact ('+' is a space in a form).
+    app.token("ben", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_bad_form_field_is_a_problem_naming_it_and_writes_nothing() {
+    let app = spawn_app().await;
+    let response = form_sign_up(&app, "username=b%21&password=short".into()).await;
+    let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("username")).await;
+    assert_eq!(body["errors"][1]["field"], "password");
+    let response = form_sign_up(&app, "username=nopass".into()).await;
+    assert_problem(response, StatusCode::BAD_REQUEST, Some("password")).await;
+    let response = form_sign_up(
+        &app,
+        "username=twice&username=again&password=long+enough".into(),
+    )
+    .await;
+    assert_problem(response, StatusCode::BAD_REQUEST, None).await;
+    assert!(app.stored_user("nopass").await.is_none() && app.stored_user("twice").await.is_none());
+}
+
+#[tokio::test]
+async fn a_form_gets_the_default_body_limit_not_the_avatar_one() {
+    let app = spawn_app().await;
+    // Over MAX_BODY_BYTES (64 KiB in tests), far under the route's avatar allowance.
+    let padding = "x".repeat(70 * 1024);
+    let response = form_sign_up(
+        &app,
+        format!("username=big&password=long+enough&bio={padding}"),
+    )
+    .await;
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, None).await;
+    assert!(app.stored_user("big").await.is_none());
+}
