@@ -4,7 +4,7 @@ use std::str::FromStr;
 use common::{FieldError, FieldErrors};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 /// A money amount: exact (a decimal, never a float), positive, at most two decimal
@@ -20,7 +20,7 @@ impl Amount {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let text = raw.trim();
         let shape = || {
-            "must be a decimal string with at most 2 decimal places, such as \"56000.68\""
+            "must be a positive decimal with at most 2 decimal places, such as \"56000.68\""
                 .to_owned()
         };
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
@@ -45,14 +45,29 @@ impl Amount {
         Ok(Self(value))
     }
 
-    /// An amount from a JSON body: only a string keeps every digit exact.
-    pub fn from_json(value: Value) -> Result<Self, String> {
-        match value {
-            Value::String(text) => Self::parse(&text),
-            Value::Number(number) => Err(format!(
-                "must be a string such as \"{number}\": JSON numbers can lose precision"
-            )),
-            _ => Err("must be a decimal string such as \"56000.68\"".into()),
+    /// An amount from a JSON body, read from the text the client wrote: a string, or a
+    /// number's own literal (never an `f64`, so `0.1` is exactly one tenth and `1.005`
+    /// has three decimals). A number in exponent form is read exactly too (`5.600068e4`
+    /// is 56000.68); the same rules apply after that.
+    pub fn from_json(raw: &RawValue) -> Result<Self, String> {
+        let literal = raw.get().trim();
+        match literal.bytes().next() {
+            Some(b'"') => {
+                let text: String = serde_json::from_str(literal)
+                    .map_err(|_| "must be a decimal string such as \"56000.68\"".to_owned())?;
+                Self::parse(&text)
+            }
+            Some(b'-' | b'0'..=b'9') if literal.contains(['e', 'E']) => {
+                let exact = Decimal::from_scientific(literal)
+                    .map_err(|_| "is out of range".to_owned())?
+                    .normalize();
+                if exact.scale() > 2 {
+                    return Err("must have at most 2 decimal places".into());
+                }
+                Self::parse(&exact.to_string())
+            }
+            Some(b'-' | b'0'..=b'9') => Self::parse(literal),
+            _ => Err("must be a decimal such as 56000.68 or \"56000.68\"".into()),
         }
     }
 
@@ -135,7 +150,7 @@ impl NewOrder {
     pub fn parse(
         customer: Option<String>,
         item: Option<String>,
-        amount: Option<Value>,
+        amount: Option<&RawValue>,
         currency: Option<String>,
         default_currency: &Currency,
     ) -> Result<Self, Vec<FieldError>> {
@@ -186,7 +201,6 @@ pub enum SmsStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn amounts_are_exact_positive_and_two_decimals_at_most() {
@@ -219,12 +233,27 @@ mod tests {
         }
     }
 
+    fn json(literal: &str) -> Result<String, String> {
+        let raw = RawValue::from_string(literal.to_owned()).unwrap();
+        Amount::from_json(&raw).map(|amount| amount.to_string())
+    }
+
     #[test]
-    fn json_amounts_must_be_strings() {
-        assert!(Amount::from_json(json!("12.50")).is_ok());
-        let message = Amount::from_json(json!(12.5)).unwrap_err();
-        assert!(message.contains("string"), "{message}");
-        assert!(Amount::from_json(json!(null)).is_err());
+    fn json_amounts_are_read_from_their_literal_text() {
+        assert_eq!(json(r#""12.50""#).unwrap(), "12.50");
+        assert_eq!(json("56000.68").unwrap(), "56000.68");
+        assert_eq!(json("0.1").unwrap(), "0.10", "one tenth exactly");
+        assert_eq!(json("999999999999.99").unwrap(), "999999999999.99");
+        assert_eq!(json("1e3").unwrap(), "1000.00");
+        assert_eq!(json("5.600068E+4").unwrap(), "56000.68");
+        assert_eq!(json("1500e-2").unwrap(), "15.00");
+        // As an f64, 1.005 is 1.00499999999999989...: read exactly, it has 3 decimals.
+        for bad in [
+            "1.005", "1e-3", "-5", "0", "0e0", "1e400", "1e-400", "1e12", "null", "true", "{}",
+            "[1]",
+        ] {
+            assert!(json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -252,7 +281,7 @@ mod tests {
         let errors = NewOrder::parse(
             Some("not-an-id".into()),
             None,
-            Some(json!(3.5)),
+            Some(&RawValue::from_string("3.555".into()).unwrap()),
             Some("x".into()),
             &kes,
         )
@@ -264,7 +293,7 @@ mod tests {
         let order = NewOrder::parse(
             Some(id.clone()),
             Some("Rice".into()),
-            Some(json!("100")),
+            Some(&RawValue::from_string(r#""100""#.into()).unwrap()),
             None,
             &kes,
         )
@@ -273,7 +302,7 @@ mod tests {
         let same = NewOrder::parse(
             Some(id),
             Some(" Rice".into()),
-            Some(json!("100.00")),
+            Some(&RawValue::from_string("100.00".into()).unwrap()),
             Some("kes".into()),
             &kes,
         )

@@ -3,8 +3,10 @@ use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::json;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{self, Created, IdempotencyHeader};
@@ -26,12 +28,27 @@ pub struct CreateOrder {
     /// What was ordered, 1 to 200 characters.
     #[schema(value_type = String, required = true)]
     item: Option<String>,
-    /// A decimal string, positive, at most 2 decimals: "56000.68" (a JSON number is refused:
-    /// it can lose precision).
-    #[schema(value_type = String, example = "56000.68")]
-    amount: Option<Value>,
+    /// Positive, at most 2 decimals: the string "56000.68" or the number 56000.68 (read from
+    /// its literal text, never through a float, so it is exact).
+    #[schema(schema_with = amount_schema, required = true)]
+    amount: Option<Box<RawValue>>,
     /// ISO 4217 code; the service's default (e.g. KES) when absent.
     currency: Option<String>,
+}
+
+/// A string or a number: both are read exactly.
+fn amount_schema() -> Schema {
+    let variant = |kind, example| {
+        ObjectBuilder::new()
+            .schema_type(kind)
+            .examples([example])
+            .build()
+    };
+    OneOfBuilder::new()
+        .item(variant(Type::String, json!("56000.68")))
+        .item(variant(Type::Number, json!(56000.68)))
+        .build()
+        .into()
 }
 
 /// Where the order's SMS stands.
@@ -130,7 +147,7 @@ pub async fn create_order(
     let new = NewOrder::parse(
         request.customer,
         request.item,
-        request.amount,
+        request.amount.as_deref(),
         request.currency,
         &state.default_currency,
     )

@@ -164,6 +164,34 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// `POST path` with `body` sent as written (a JSON literal no serialiser touched).
+    pub async fn post_text(&self, path: &str, body: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The order item exactly as stored.
+    pub async fn stored_order(
+        &self,
+        id: &str,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        self.dynamodb
+            .get_item()
+            .table_name(format!("{}orders", self.config.common.table_prefix))
+            .key("id", aws_sdk_dynamodb::types::AttributeValue::S(id.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the order is stored")
+    }
+
     /// Creates a customer with `phone` and returns it; panics unless that worked.
     pub async fn customer(&self, name: &str, phone: &str) -> Value {
         let response = self

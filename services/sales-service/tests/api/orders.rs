@@ -1,3 +1,4 @@
+use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -54,7 +55,7 @@ async fn bad_orders_name_their_fields_and_write_nothing() {
     let customer = app.customer("Jane", PHONE).await;
     let cases: Vec<(Value, &str)> = vec![
         (
-            json!({"customer": customer["id"], "item": "Rice", "amount": 56000.68}),
+            json!({"customer": customer["id"], "item": "Rice", "amount": 1.25e-1}),
             "amount",
         ),
         (
@@ -199,4 +200,70 @@ async fn the_old_style_paths_still_work_and_point_to_their_successors() {
 
     let unauthenticated = app.get_with("/ap1/v1/sales/orders/", None).await;
     assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, None).await;
+}
+
+#[tokio::test]
+async fn json_number_amounts_are_read_exactly_on_every_order_route() {
+    let app = spawn_app().await;
+    let customer = app.customer("Jane", PHONE).await;
+    let id = customer["id"].as_str().unwrap();
+    // The literal text as a client writes it: no f64 on our side or the test's.
+    let cases = [
+        ("56000.68", "56000.68"),
+        ("0.1", "0.10"),
+        ("999999999999.99", "999999999999.99"),
+        ("1e3", "1000.00"),
+        ("5.600068E+4", "56000.68"),
+        ("\"56000.68\"", "56000.68"),
+    ];
+    for path in ["/api/v1/sales/orders", "/ap1/v1/sales/create-order/"] {
+        for (literal, stored) in cases {
+            let body = format!(r#"{{"customer": "{id}", "item": "Rice", "amount": {literal}}}"#);
+            let order = assert_json(app.post_text(path, &body).await, StatusCode::CREATED).await;
+            assert_eq!(order["amount"], stored, "{path} {literal}");
+            let item = app.stored_order(order["id"].as_str().unwrap()).await;
+            assert_eq!(
+                item["amount"],
+                AttributeValue::S(stored.into()),
+                "stored as text"
+            );
+        }
+        // 1.005 is 1.00499999999999989... as an f64: read exactly, it has 3 decimals.
+        for literal in ["1.005", "1e-3", "-5", "0", "1e400", "true"] {
+            let body = format!(r#"{{"customer": "{id}", "item": "Rice", "amount": {literal}}}"#);
+            let response = app.post_text(path, &body).await;
+            assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("amount")).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_number_and_its_string_are_the_same_order_for_an_idempotency_key() {
+    let app = spawn_app().await;
+    let customer = app.customer("Jane", PHONE).await;
+    let id = customer["id"].as_str().unwrap();
+    let as_number = json!({"customer": id, "item": "Rice", "amount": 100});
+    let first = app
+        .post_with(
+            "/api/v1/sales/orders",
+            &as_number,
+            Some(&app.token),
+            Some("k-1"),
+        )
+        .await;
+    let first = assert_json(first, StatusCode::CREATED).await;
+    let as_string = json!({"customer": id, "item": "Rice", "amount": "100.00"});
+    let again = app
+        .post_with(
+            "/api/v1/sales/orders",
+            &as_string,
+            Some(&app.token),
+            Some("k-1"),
+        )
+        .await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        assert_json(again, StatusCode::CREATED).await["id"],
+        first["id"]
+    );
 }
