@@ -64,3 +64,22 @@ pub fn next_link(response: &Response) -> Option<String> {
             })
         })
 }
+
+/// Reads a listing that answers bare JSON arrays and names its next page in a
+/// `Link: rel="next"` header: `get(path)` fetches each page from `first` on (at most 10).
+pub async fn pages_by_link<F, Fut>(first: &str, mut get: F) -> Vec<Vec<Value>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let mut pages = Vec::new();
+    let mut path = Some(first.to_owned());
+    while let Some(current) = path {
+        let response = get(current).await;
+        path = next_link(&response);
+        let page = assert_json(response, StatusCode::OK).await;
+        pages.push(page.as_array().expect("a bare JSON array").clone());
+        assert!(pages.len() <= 10, "paging terminates");
+    }
+    pages
+}

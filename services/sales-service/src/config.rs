@@ -18,6 +18,9 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     pub sms: SmsConfig,
     pub outbox: OutboxConfig,
+    /// Records in one answer of the legacy (`/ap1/...`) listings, which return every
+    /// record as a bare array; beyond it a `Link: rel="next"` header names the rest.
+    pub legacy_list_max_items: usize,
 }
 
 /// Scope names the routes require (Okta authorization servers name them per API).
@@ -128,13 +131,15 @@ impl Config {
                 batch_size: env.or("OUTBOX_BATCH_SIZE", 25),
                 concurrency: env.or("OUTBOX_CONCURRENCY", 4),
             },
+            legacy_list_max_items: env.or("LEGACY_LIST_MAX_ITEMS", 1000),
         };
         if config.outbox.max_attempts == 0
             || config.outbox.batch_size == 0
             || config.outbox.concurrency == 0
+            || config.legacy_list_max_items == 0
         {
             env.invalid(
-                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE and OUTBOX_CONCURRENCY must be at least 1",
+                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE, OUTBOX_CONCURRENCY and LEGACY_LIST_MAX_ITEMS must be at least 1",
             );
         }
         env.finish()?;

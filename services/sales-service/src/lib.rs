@@ -84,6 +84,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         template: Arc::new(config.sms.template.clone()),
         idempotency_ttl: config.idempotency_ttl,
         dispatcher: dispatcher.clone(),
+        legacy_list_max_items: config.legacy_list_max_items,
     };
     let app = App {
         api: routes::router(state),

@@ -21,6 +21,8 @@ pub struct AppState {
     /// This process's dispatcher, woken when an order is created (none when disabled:
     /// another replica's dispatcher picks the SMS up at its next poll).
     pub dispatcher: Option<Dispatcher>,
+    /// Records in one answer of a legacy listing (`LEGACY_LIST_MAX_ITEMS`).
+    pub legacy_list_max_items: usize,
 }
 
 impl FromRef<AppState> for Arc<OidcVerifier> {

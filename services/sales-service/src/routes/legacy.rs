@@ -1,18 +1,27 @@
 //! The old-style paths (`/ap1/v1/sales/...`, with its typo) kept working for existing
-//! clients: same bodies and answers as the current routes, marked deprecated in the
-//! spec, and each response names its successor (`Deprecation` and `Link` headers).
+//! clients, answering as the original Django REST Framework API did: listings are bare
+//! arrays of every record (up to `LEGACY_LIST_MAX_ITEMS`, then a `Link: rel="next"`), and
+//! an order names its customer `customer`, as the request does. Marked deprecated in the
+//! spec; each response names its successor (`Deprecation` and `Link` headers).
 
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::customers::{self, CreateCustomer, CustomersQuery};
+use super::customers::{self, CreateCustomer};
 use super::idempotency::IdempotencyHeader;
-use super::orders::{self, CreateOrder, OrdersQuery};
+use super::orders::{self, CreateOrder, Order, OrderDetails};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::{Page, StoreError, CUSTOMER_CURSOR_KEYS};
 
 /// Tells a client this path is deprecated and where its successor is (RFC 9745, RFC 8288).
 fn successor(response: impl IntoResponse, path: &'static str) -> Response {
@@ -23,7 +32,80 @@ fn successor(response: impl IntoResponse, path: &'static str) -> Response {
         HeaderValue::from_static("true"),
     );
     if let Ok(link) = HeaderValue::from_str(&format!("<{path}>; rel=\"successor-version\"")) {
-        headers.insert(axum::http::header::LINK, link);
+        headers.append(header::LINK, link);
+    }
+    response
+}
+
+/// An order as the original API showed it: the customer's id under `customer`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LegacyOrder {
+    id: String,
+    /// The customer's `id`, named as in the request.
+    customer: String,
+    #[serde(flatten)]
+    details: OrderDetails,
+}
+
+impl From<Order> for LegacyOrder {
+    fn from(order: Order) -> Self {
+        Self {
+            id: order.id,
+            customer: order.customer_id,
+            details: order.details,
+        }
+    }
+}
+
+/// The rest of a legacy listing, resumed where the previous answer stopped.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LegacyCustomersQuery {
+    /// The cursor from the previous answer's `Link: rel="next"` header.
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LegacyOrdersQuery {
+    /// Only this customer's orders (by `id`), newest first.
+    customer: Option<String>,
+    /// The cursor from the previous answer's `Link: rel="next"` header.
+    next: Option<String>,
+}
+
+type StartKey = Option<HashMap<String, AttributeValue>>;
+
+/// Reads page after page until the listing ends or `cap` records are in hand; returns them
+/// and, when the cap cut the listing short, where it resumes.
+async fn up_to<T, Fut>(
+    cap: usize,
+    mut after: StartKey,
+    mut page: impl FnMut(i32, StartKey) -> Fut,
+) -> Result<(Vec<T>, StartKey), ApiError>
+where
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
+{
+    let mut records = Vec::new();
+    while records.len() < cap {
+        let wanted = i32::try_from(cap - records.len()).unwrap_or(i32::MAX);
+        let next = page(wanted, after).await?;
+        records.extend(next.items);
+        after = next.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    Ok((records, after))
+}
+
+/// A bare JSON array, with a `Link: rel="next"` to `path` + the cursor when there is more.
+fn every_record(records: &impl Serialize, rest: StartKey, path: String) -> Response {
+    let mut response = Json(records).into_response();
+    if let Some(cursor) = rest.as_ref().map(common::aws::encode_cursor) {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let link = format!("<{path}{separator}next={cursor}>; rel=\"next\"");
+        if let Ok(link) = HeaderValue::from_str(&link) {
+            response.headers_mut().append(header::LINK, link);
+        }
     }
     response
 }
@@ -61,7 +143,7 @@ pub async fn create_customer(
     params(("Idempotency-Key" = Option<String>, Header, description = "As on the current route")),
     security(("oidc" = ["sales:write"])),
     responses(
-        (status = 201, description = "Created", body = orders::Order),
+        (status = 201, description = "Created", body = LegacyOrder),
         (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the write scope", body = common::Problem, content_type = "application/problem+json"),
@@ -79,49 +161,104 @@ pub async fn create_order(
     request: Json<CreateOrder>,
 ) -> Result<Response, ApiError> {
     let response = orders::create_order(state, caller, key, request).await?;
-    Ok(successor(response, "/api/v1/sales/orders"))
+    Ok(successor(
+        as_legacy_order(response).await?,
+        "/api/v1/sales/orders",
+    ))
 }
 
-/// Deprecated: use `GET /api/v1/sales/customers`.
+/// The created (or replayed) order of the current route, as a legacy order.
+async fn as_legacy_order(response: Response) -> Result<Response, ApiError> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(internal)?;
+    let order: Order = serde_json::from_slice(&bytes).map_err(internal)?;
+    let body = serde_json::to_vec(&LegacyOrder::from(order)).map_err(internal)?;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, body.into()))
+}
+
+/// Our own answer could not be read back: a bug, not the client's fault.
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%error, "the order answer could not be rewritten for the legacy path");
+    common::Problem::internal().into()
+}
+
+/// Deprecated: use `GET /api/v1/sales/customers`. Every customer as a bare array.
 #[utoipa::path(get, path = "/ap1/v1/sales/customers/", tag = "deprecated",
-    params(CustomersQuery),
+    params(LegacyCustomersQuery),
     security(("oidc" = ["sales:read"])),
     responses(
-        (status = 200, description = "A page of customers", body = customers::CustomerPage),
+        (status = 200, description = "Every customer, up to LEGACY_LIST_MAX_ITEMS", body = Vec<customers::Customer>,
+            headers(("link" = String, description = "The successor route; and `rel=\"next\"` with the rest when the cap cut the list"))),
         (status = 400, description = "Bad cursor or query", body = common::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the read scope", body = common::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Limit out of range", body = common::Problem, content_type = "application/problem+json"),
         (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 #[deprecated(note = "use GET /api/v1/sales/customers")]
 pub async fn list_customers(
-    state: State<AppState>,
-    caller: Authenticated,
-    query: Query<CustomersQuery>,
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<LegacyCustomersQuery>,
 ) -> Result<Response, ApiError> {
-    let page = customers::list_customers(state, caller, query).await?;
-    Ok(successor(page, "/api/v1/sales/customers"))
+    caller.require_scope(&state.scopes.read)?;
+    let after = query
+        .next
+        .as_deref()
+        .map(|cursor| common::aws::decode_cursor(cursor, CUSTOMER_CURSOR_KEYS))
+        .transpose()?;
+    let store = &state.store;
+    let (records, rest) = up_to(state.legacy_list_max_items, after, |limit, after| {
+        store.customers(limit, after)
+    })
+    .await?;
+    let customers: Vec<customers::Customer> = records.into_iter().map(Into::into).collect();
+    let path = "/ap1/v1/sales/customers/".to_owned();
+    Ok(successor(
+        every_record(&customers, rest, path),
+        "/api/v1/sales/customers",
+    ))
 }
 
-/// Deprecated: use `GET /api/v1/sales/orders`.
+/// Deprecated: use `GET /api/v1/sales/orders`. Every order (or a customer's) as a bare array.
 #[utoipa::path(get, path = "/ap1/v1/sales/orders/", tag = "deprecated",
-    params(OrdersQuery),
+    params(LegacyOrdersQuery),
     security(("oidc" = ["sales:read"])),
     responses(
-        (status = 200, description = "A page of orders", body = orders::OrderPage),
+        (status = 200, description = "Every order, up to LEGACY_LIST_MAX_ITEMS", body = Vec<LegacyOrder>,
+            headers(("link" = String, description = "The successor route; and `rel=\"next\"` with the rest when the cap cut the list"))),
         (status = 400, description = "Bad cursor or query", body = common::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = common::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the read scope", body = common::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Limit out of range or a malformed customer id", body = common::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed customer id", body = common::Problem, content_type = "application/problem+json"),
         (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 #[deprecated(note = "use GET /api/v1/sales/orders")]
 pub async fn list_orders(
-    state: State<AppState>,
-    caller: Authenticated,
-    query: Query<OrdersQuery>,
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<LegacyOrdersQuery>,
 ) -> Result<Response, ApiError> {
-    let page = orders::list_orders(state, caller, query).await?;
-    Ok(successor(page, "/api/v1/sales/orders"))
+    caller.require_scope(&state.scopes.read)?;
+    let customer = query.customer.as_deref();
+    let after = orders::start_key(customer, query.next.as_deref())?;
+    let store = &state.store;
+    let (records, rest) = up_to(state.legacy_list_max_items, after, |limit, after| {
+        store.orders(customer, limit, after)
+    })
+    .await?;
+    let legacy: Vec<LegacyOrder> = records
+        .into_iter()
+        .map(|record| Order::from(record).into())
+        .collect();
+    let path = match customer {
+        Some(customer) => format!("/ap1/v1/sales/orders/?customer={customer}"),
+        None => "/ap1/v1/sales/orders/".to_owned(),
+    };
+    Ok(successor(
+        every_record(&legacy, rest, path),
+        "/api/v1/sales/orders",
+    ))
 }

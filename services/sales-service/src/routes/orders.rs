@@ -1,3 +1,6 @@
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
@@ -52,7 +55,7 @@ fn amount_schema() -> Schema {
 }
 
 /// Where the order's SMS stands.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SmsDelivery {
     status: SmsStatus,
     /// Attempts made so far.
@@ -63,10 +66,18 @@ pub struct SmsDelivery {
     sent_at: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Order {
-    id: String,
-    customer_id: String,
+    pub(super) id: String,
+    pub(super) customer_id: String,
+    #[serde(flatten)]
+    pub(super) details: OrderDetails,
+}
+
+/// What an order says besides its id and its customer's id (named differently on the
+/// legacy paths).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderDetails {
     customer_code: String,
     item: String,
     /// Exact decimal with two places.
@@ -83,16 +94,18 @@ impl From<OrderRecord> for Order {
         Self {
             id: record.id,
             customer_id: record.customer_id,
-            customer_code: record.customer_code,
-            item: record.item,
-            amount: record.amount,
-            currency: record.currency,
-            ordered_at: record.ordered_at,
-            sms: SmsDelivery {
-                status: record.sms_status,
-                attempts: record.sms_attempts,
-                reason: record.sms_error,
-                sent_at: record.sms_sent_at,
+            details: OrderDetails {
+                customer_code: record.customer_code,
+                item: record.item,
+                amount: record.amount,
+                currency: record.currency,
+                ordered_at: record.ordered_at,
+                sms: SmsDelivery {
+                    status: record.sms_status,
+                    attempts: record.sms_attempts,
+                    reason: record.sms_error,
+                    sent_at: record.sms_sent_at,
+                },
             },
         }
     }
@@ -220,19 +233,7 @@ pub async fn list_orders(
 ) -> Result<Json<OrderPage>, ApiError> {
     caller.require_scope(&state.scopes.read)?;
     let limit = common::extract::page_limit(query.limit)?;
-    if let Some(customer) = &query.customer {
-        uuid::Uuid::parse_str(customer)
-            .map_err(|_| ApiError::field("customer", "must be a customer id"))?;
-    }
-    let cursor_keys = match query.customer {
-        Some(_) => CUSTOMER_ORDER_CURSOR_KEYS,
-        None => ORDER_CURSOR_KEYS,
-    };
-    let after = query
-        .next
-        .as_deref()
-        .map(|cursor| common::aws::decode_cursor(cursor, cursor_keys))
-        .transpose()?;
+    let after = start_key(query.customer.as_deref(), query.next.as_deref())?;
     let page = state
         .store
         .orders(query.customer.as_deref(), limit, after)
@@ -241,6 +242,25 @@ pub async fn list_orders(
         orders: page.items.into_iter().map(Order::from).collect(),
         next: page.next.as_ref().map(common::aws::encode_cursor),
     }))
+}
+
+/// Where a listing of orders (all, or `customer`'s) resumes: checks the customer id and
+/// decodes the `next` cursor of that listing.
+pub(super) fn start_key(
+    customer: Option<&str>,
+    next: Option<&str>,
+) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
+    if let Some(customer) = customer {
+        uuid::Uuid::parse_str(customer)
+            .map_err(|_| ApiError::field("customer", "must be a customer id"))?;
+    }
+    let cursor_keys = match customer {
+        Some(_) => CUSTOMER_ORDER_CURSOR_KEYS,
+        None => ORDER_CURSOR_KEYS,
+    };
+    Ok(next
+        .map(|cursor| common::aws::decode_cursor(cursor, cursor_keys))
+        .transpose()?)
 }
 
 /// One order, with where its SMS stands.

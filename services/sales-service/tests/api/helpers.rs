@@ -67,6 +67,7 @@ pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
             batch_size: 25,
             concurrency: 4,
         },
+        legacy_list_max_items: 1000,
     }
 }
 

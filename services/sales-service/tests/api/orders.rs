@@ -2,7 +2,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_json, assert_problem, spawn_app, PHONE};
+use test_support::http::{next_link, pages_by_link};
+
+use crate::helpers::{assert_json, assert_problem, spawn_app, spawn_app_with, TestApp, PHONE};
 
 #[tokio::test]
 async fn an_order_keeps_its_exact_amount_and_starts_with_a_pending_sms() {
@@ -190,13 +192,25 @@ async fn the_old_style_paths_still_work_and_point_to_their_successors() {
         .await;
     let order = assert_json(order, StatusCode::CREATED).await;
     assert_eq!(order["amount"], "12.50");
+    assert_eq!(order["customer"], customer["id"], "named as in the request");
+    assert!(order.get("customer_id").is_none(), "{order}");
 
     let customers = assert_json(app.get("/ap1/v1/sales/customers/").await, StatusCode::OK).await;
-    assert_eq!(customers["customers"][0]["id"], customer["id"]);
+    assert_eq!(
+        customers,
+        json!([customer]),
+        "a bare array of every customer"
+    );
     let orders = app.get("/ap1/v1/sales/orders/").await;
     assert_eq!(orders.headers()["deprecation"], "true");
+    assert_eq!(next_link(&orders), None, "everything fits under the cap");
     let orders = assert_json(orders, StatusCode::OK).await;
-    assert_eq!(orders["orders"][0]["id"], order["id"]);
+    // (Its SMS may have gone out since: compare what does not change.)
+    assert_eq!(orders.as_array().map(Vec::len), Some(1), "{orders}");
+    assert_eq!(
+        (&orders[0]["id"], &orders[0]["customer"]),
+        (&order["id"], &customer["id"])
+    );
 
     let unauthenticated = app.get_with("/ap1/v1/sales/orders/", None).await;
     assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, None).await;
@@ -266,4 +280,114 @@ async fn a_number_and_its_string_are_the_same_order_for_an_idempotency_key() {
         assert_json(again, StatusCode::CREATED).await["id"],
         first["id"]
     );
+}
+
+/// Every page of a legacy listing, each naming its successor route.
+async fn every_page(app: &TestApp, first: &str) -> Vec<Vec<Value>> {
+    pages_by_link(first, |path| async move {
+        let response = app.get(&path).await;
+        let links: Vec<&str> = response
+            .headers()
+            .get_all("link")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert!(
+            links.iter().any(|l| l.contains("successor-version")),
+            "{links:?}"
+        );
+        response
+    })
+    .await
+}
+
+#[tokio::test]
+async fn legacy_listings_return_every_record_up_to_the_cap_then_link_the_rest() {
+    let app = spawn_app_with(|config| config.legacy_list_max_items = 2).await;
+    let mut customer_ids = Vec::new();
+    for n in 0..5 {
+        let customer = app
+            .customer(&format!("Buyer {n}"), &format!("+25471100000{n}"))
+            .await;
+        customer_ids.push(customer["id"].as_str().unwrap().to_owned());
+    }
+    let pages = every_page(&app, "/ap1/v1/sales/customers/").await;
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>()[..2],
+        [2, 2],
+        "capped at 2"
+    );
+    let mut listed: Vec<String> = pages
+        .iter()
+        .flatten()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    customer_ids.sort();
+    assert_eq!(listed, customer_ids, "every customer exactly once");
+
+    let jane = &customer_ids[0];
+    let mut ordered = Vec::new();
+    for n in 0..3 {
+        ordered.push(app.order(jane, &format!("Item {n}"), "5.00").await["id"].clone());
+    }
+    app.order(&customer_ids[1], "Other", "7.00").await;
+    let pages = every_page(&app, &format!("/ap1/v1/sales/orders/?customer={jane}")).await;
+    let orders: Vec<&Value> = pages.iter().flatten().collect();
+    ordered.reverse();
+    assert_eq!(
+        orders.iter().map(|o| o["id"].clone()).collect::<Vec<_>>(),
+        ordered,
+        "Jane's, newest first"
+    );
+    for order in &orders {
+        assert_eq!(order["customer"], json!(jane));
+        assert!(
+            order.get("customer_id").is_none() && order["sms"]["status"].is_string(),
+            "{order}"
+        );
+    }
+    let all: usize = every_page(&app, "/ap1/v1/sales/orders/")
+        .await
+        .iter()
+        .map(Vec::len)
+        .sum();
+    assert_eq!(all, 4);
+    assert_problem(
+        app.get("/ap1/v1/sales/orders/?next=garbage").await,
+        StatusCode::BAD_REQUEST,
+        Some("next"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_replay_on_the_legacy_path_answers_in_the_legacy_shape() {
+    let app = spawn_app().await;
+    let customer = app.customer("Jane", PHONE).await;
+    let body = json!({"customer": customer["id"], "item": "Rice", "amount": "3"});
+    let first = app
+        .post_with(
+            "/api/v1/sales/orders",
+            &body,
+            Some(&app.token),
+            Some("same-key"),
+        )
+        .await;
+    let first = assert_json(first, StatusCode::CREATED).await;
+    let replay = app
+        .post_with(
+            "/ap1/v1/sales/create-order/",
+            &body,
+            Some(&app.token),
+            Some("same-key"),
+        )
+        .await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let replay = assert_json(replay, StatusCode::CREATED).await;
+    assert_eq!(
+        (&replay["id"], &replay["customer"]),
+        (&first["id"], &first["customer_id"])
+    );
+    assert!(replay.get("customer_id").is_none());
 }

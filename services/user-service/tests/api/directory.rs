@@ -2,26 +2,11 @@ use std::collections::HashSet;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
-use serde_json::Value;
-use test_support::http::{assert_json, next_link};
+use test_support::http::{assert_json, pages_by_link};
 
 use crate::helpers::{
     assert_problem, spawn_app, spawn_app_with, test_config, TestApp, PASSWORD, PNG,
 };
-
-/// Follows the `Link: rel="next"` headers from `first`, returning every page's entries.
-async fn every_page(app: &TestApp, first: &str, token: Option<&str>) -> Vec<Vec<Value>> {
-    let mut pages = Vec::new();
-    let mut path = Some(first.to_owned());
-    while let Some(current) = path {
-        let response = app.get(&current, token).await;
-        path = next_link(&response);
-        let page = assert_json(response, StatusCode::OK).await;
-        pages.push(page.as_array().expect("a bare JSON array").clone());
-        assert!(pages.len() < 10, "paging terminates");
-    }
-    pages
-}
 
 #[tokio::test]
 async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
@@ -31,7 +16,11 @@ async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
     }
     let token = app.token("ann", PASSWORD).await;
 
-    let pages = every_page(&app, "/users?limit=2", Some(&token)).await;
+    let pages = pages_by_link("/users?limit=2", |path| {
+        let (app, token) = (&app, &token);
+        async move { app.get(&path, Some(token)).await }
+    })
+    .await;
     let mut emails = HashSet::new();
     for user in pages.iter().flatten() {
         let keys: HashSet<&str> = user
