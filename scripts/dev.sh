@@ -64,9 +64,10 @@ launch sales-service env BIND_ADDR=127.0.0.1:8082 \
   target/debug/sales-service
 
 # Two demo tenants (acme: Okta :9102 + partner :9104; globex: Okta :9103), credentials
-# from env (SECRETS_BACKEND=env) so no secret has to be seeded into the emulator.
+# from env (SECRETS_BACKEND=env) so no secret has to be seeded into the emulator. Requests
+# without X-Tenant-Id act for acme, as the original service's smoke test expects.
 launch integration-service env BIND_ADDR=127.0.0.1:8083 \
-  TENANTS_FILE=services/integration-service/dev/tenants.json SECRETS_BACKEND=env \
+  TENANTS_FILE=services/integration-service/dev/tenants.json DEFAULT_TENANT=acme SECRETS_BACKEND=env \
   SECRET_INTEGRATIONS_ACME_OKTA=stand-in-token-acme SECRET_INTEGRATIONS_GLOBEX_OKTA=stand-in-token-globex \
   OIDC_ISSUER_URL="$ISSUER" OIDC_AUDIENCE=api://integrations \
   target/debug/integration-service serve

@@ -48,6 +48,9 @@ pub struct UpstreamConfig {
 pub struct Config {
     pub common: CommonConfig,
     pub tenants: Tenants,
+    /// The tenant a request without `X-Tenant-Id` acts for (single-tenant deployments,
+    /// local runs); one of `tenants`.
+    pub default_tenant: Option<String>,
     pub secrets_backend: SecretsBackend,
     pub secret_cache_ttl: Duration,
     pub upstream: UpstreamConfig,
@@ -65,6 +68,14 @@ impl Config {
         let mut env = Env::new();
         let common = CommonConfig::read(&mut env);
         let tenants = read_tenants(&mut env);
+        let default_tenant: Option<String> = env.optional("DEFAULT_TENANT");
+        if let Some(tenant) = &default_tenant {
+            if !tenants.contains(tenant) {
+                env.invalid(format!(
+                    "DEFAULT_TENANT `{tenant}` is not a tenant of TENANTS_FILE/TENANTS_JSON"
+                ));
+            }
+        }
         let upstream = UpstreamConfig {
             attempt_timeout: env.seconds_or("UPSTREAM_TIMEOUT_SECONDS", Duration::from_secs(5)),
             deadline: env.seconds_or("UPSTREAM_DEADLINE_SECONDS", Duration::from_secs(10)),
@@ -89,6 +100,7 @@ impl Config {
         let config = Self {
             common,
             tenants,
+            default_tenant,
             secrets_backend: env.or("SECRETS_BACKEND", SecretsBackend::Aws),
             secret_cache_ttl: env.seconds_or("SECRET_CACHE_TTL_SECONDS", Duration::from_secs(300)),
             upstream,

@@ -127,10 +127,11 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         .clone()
         .context("OIDC_ISSUER_URL is required to serve (callers authenticate with its tokens)")?;
     let parts = parts(config, sdk).await?;
-    let spec = routes::spec(&parts.registry);
+    let spec = routes::spec(&parts.registry, config.default_tenant.is_some());
     let state = AppState {
         registry: Arc::new(parts.registry),
         tenants: Arc::new(config.tenants.clone()),
+        default_tenant: config.default_tenant.clone(),
         upstreams: Arc::new(parts.upstreams),
         metrics: parts.service_metrics,
         call_deadline: config.upstream.deadline,

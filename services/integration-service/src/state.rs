@@ -14,6 +14,8 @@ use crate::upstream::Upstreams;
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub tenants: Arc<Tenants>,
+    /// The tenant of requests without `X-Tenant-Id` (`DEFAULT_TENANT`), if any.
+    pub default_tenant: Option<String>,
     pub upstreams: Arc<Upstreams>,
     pub metrics: ServiceMetrics,
     /// Budget of one capability call's upstream work.

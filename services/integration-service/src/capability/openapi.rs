@@ -67,7 +67,8 @@ fn query_parameters(capability: &Capability) -> Vec<utoipa::openapi::path::Param
 }
 
 /// Adds every capability's operation and schemas to `spec`.
-pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry) {
+/// With a default tenant (`DEFAULT_TENANT`), the tenant header is optional.
+pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant: bool) {
     let components = spec.components.get_or_insert_with(Default::default);
     components.schemas.insert(
         common::Problem::name().into_owned(),
@@ -94,8 +95,16 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry) {
             let tenant = ParameterBuilder::new()
                 .name(TENANT_HEADER)
                 .parameter_in(ParameterIn::Header)
-                .required(Required::True)
-                .description(Some("The tenant whose upstream account the call acts on"))
+                .required(if default_tenant {
+                    Required::False
+                } else {
+                    Required::True
+                })
+                .description(Some(if default_tenant {
+                    "The tenant whose upstream account the call acts on; the deployment's default tenant when absent"
+                } else {
+                    "The tenant whose upstream account the call acts on"
+                }))
                 .schema(Some(
                     ObjectBuilder::new()
                         .schema_type(Type::String)

@@ -1,17 +1,16 @@
 //! `GET|POST /{integration}/{capability}`: everything a capability call needs before and
 //! after its handler, the same for every integration.
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use common::auth::{Authenticated, Principal};
 use tokio::time::Instant;
 
-use crate::capability::openapi::TENANT_HEADER;
+use super::tenant::Tenant;
 use crate::capability::{Call, Input, Kind};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::tenants::valid_tenant_id;
 
 pub async fn execute(
     State(state): State<AppState>,
@@ -25,27 +24,6 @@ pub async fn execute(
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
-}
-
-/// The tenant named by `X-Tenant-Id`: present, well-formed, configured.
-fn tenant(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let value = headers
-        .get(TENANT_HEADER)
-        .ok_or_else(|| ApiError::field(TENANT_HEADER, "this header is required"))?;
-    let tenant = value
-        .to_str()
-        .ok()
-        .filter(|t| valid_tenant_id(t))
-        .ok_or_else(|| {
-            ApiError::field(
-                TENANT_HEADER,
-                "must be 1-64 lowercase letters, digits and dashes",
-            )
-        })?;
-    if !state.tenants.contains(tenant) {
-        return Err(ApiError::UnknownTenant(tenant.to_owned()));
-    }
-    Ok(tenant.to_owned())
 }
 
 async fn run(
@@ -74,7 +52,9 @@ async fn run(
         });
     }
     caller.require_scope(capability.kind.scope())?;
-    let tenant = tenant(state, request.headers())?;
+    let (mut parts, body) = request.into_parts();
+    let Tenant(tenant) = Tenant::from_request_parts(&mut parts, state).await?;
+    let request = Request::from_parts(parts, body);
     let upstream = state
         .upstreams
         .get(&tenant, registered.name)

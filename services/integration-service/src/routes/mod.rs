@@ -2,6 +2,7 @@
 //! capability of any integration for a tenant.
 mod catalogue;
 mod execute;
+mod tenant;
 
 use axum::routing::any;
 use utoipa::OpenApi;
@@ -16,7 +17,7 @@ use crate::state::AppState;
 #[openapi(
     info(
         title = "integration-service",
-        description = "Integration capabilities per tenant: `GET|POST /{integration}/{capability}` with the tenant in the `X-Tenant-Id` header. Read capabilities are GET with query parameters and need scope `integrations:read`; write capabilities are POST with a JSON body and need `integrations:write`.",
+        description = "Integration capabilities per tenant: `GET|POST /{integration}/{capability}` with the tenant in the `X-Tenant-Id` header (or the deployment's DEFAULT_TENANT when it is absent). Read capabilities are GET with query parameters and need scope `integrations:read`; write capabilities are POST with a JSON body and need `integrations:write`.",
     ),
     tags(
         (name = "catalogue", description = "Integrations and their capabilities"),
@@ -37,7 +38,7 @@ pub fn router(state: AppState) -> OpenApiRouter {
 }
 
 /// The spec's base: info, tags, the bearer scheme and every capability's operation.
-pub fn spec(registry: &Registry) -> utoipa::openapi::OpenApi {
+pub fn spec(registry: &Registry, default_tenant: bool) -> utoipa::openapi::OpenApi {
     let mut spec = ApiDoc::openapi();
     common::openapi::add_bearer_scheme(
         &mut spec,
@@ -45,6 +46,6 @@ pub fn spec(registry: &Registry) -> utoipa::openapi::OpenApi {
         "JWT",
         "An OpenID Connect access token with scope integrations:read (read capabilities, catalogue) or integrations:write (write capabilities)",
     );
-    add_capabilities(&mut spec, registry);
+    add_capabilities(&mut spec, registry, default_tenant);
     spec
 }

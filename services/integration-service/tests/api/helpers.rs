@@ -30,6 +30,7 @@ pub fn test_config(tenants: Value) -> Config {
     Config {
         common: CommonConfig::for_tests(prefix),
         tenants: Tenants::parse(&tenants.to_string()).expect("valid tenant config"),
+        default_tenant: None,
         secrets_backend: SecretsBackend::Aws,
         secret_cache_ttl: Duration::from_secs(300),
         upstream: UpstreamConfig {
@@ -181,5 +182,37 @@ impl TestApp {
             .text()
             .await
             .unwrap()
+    }
+}
+
+/// Okta orgs `acme` (3 users) and `globex` (2 users), each with its API token stored as
+/// a secret, and the tenant configuration that names them.
+pub struct TwoOrgs {
+    pub acme: stand_ins::okta::OktaOrg,
+    pub globex: stand_ins::okta::OktaOrg,
+    pub acme_users: Vec<String>,
+    pub globex_users: Vec<String>,
+    pub tenants: Value,
+}
+
+pub async fn two_okta_orgs() -> TwoOrgs {
+    let acme = stand_ins::okta::OktaOrg::spawn("acme").await;
+    let globex = stand_ins::okta::OktaOrg::spawn("globex").await;
+    acme.set_api_token("acme-token");
+    globex.set_api_token("globex-token");
+    let (acme_users, globex_users) = (acme.add_users(3), globex.add_users(2));
+    let (acme_secret, globex_secret) = (secret_name("acme"), secret_name("globex"));
+    put_secret(&acme_secret, "acme-token").await;
+    put_secret(&globex_secret, "globex-token").await;
+    let tenants = serde_json::json!({
+        "acme": {"okta": {"base_url": acme.url, "auth": {"method": "api_token"}, "secret": acme_secret}},
+        "globex": {"okta": {"base_url": globex.url, "auth": {"method": "api_token"}, "secret": globex_secret}},
+    });
+    TwoOrgs {
+        acme,
+        globex,
+        acme_users,
+        globex_users,
+        tenants,
     }
 }

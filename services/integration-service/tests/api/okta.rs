@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use stand_ins::okta::{rsa_key_pair, OktaOrg};
 
 use crate::helpers::{
-    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp,
+    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, two_okta_orgs,
+    TestApp, TwoOrgs,
 };
 
 struct Acme {
@@ -414,20 +415,14 @@ async fn a_rotated_secret_is_picked_up_without_restart() {
 
 #[tokio::test]
 async fn two_tenants_see_only_their_own_org() {
-    let acme = OktaOrg::spawn("acme").await;
-    let globex = OktaOrg::spawn("globex").await;
-    acme.set_api_token("acme-token");
-    globex.set_api_token("globex-token");
-    let acme_users = acme.add_users(3);
-    let globex_users = globex.add_users(2);
-    let (acme_secret, globex_secret) = (secret_name("acme"), secret_name("globex"));
-    put_secret(&acme_secret, "acme-token").await;
-    put_secret(&globex_secret, "globex-token").await;
-    let app = spawn_app(test_config(json!({
-        "acme": {"okta": {"base_url": acme.url, "auth": {"method": "api_token"}, "secret": acme_secret}},
-        "globex": {"okta": {"base_url": globex.url, "auth": {"method": "api_token"}, "secret": globex_secret}},
-    })))
-    .await;
+    let TwoOrgs {
+        acme,
+        globex,
+        acme_users,
+        globex_users,
+        tenants,
+    } = two_okta_orgs().await;
+    let app = spawn_app(test_config(tenants)).await;
     let body = assert_json(
         app.get("/okta/list_users", Some("acme")).await,
         StatusCode::OK,

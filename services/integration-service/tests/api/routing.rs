@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 use stand_ins::okta::OktaOrg;
 
 use crate::helpers::{
-    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp, AUDIENCE,
+    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, two_okta_orgs,
+    TestApp, TwoOrgs, AUDIENCE,
 };
 
 /// One tenant `acme` with Okta only.
@@ -336,4 +337,73 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     )
     .await;
     assert_eq!(org.status_of(&user).as_deref(), Some("SUSPENDED"));
+}
+
+#[tokio::test]
+async fn without_a_tenant_header_calls_act_for_the_default_tenant() {
+    let TwoOrgs {
+        acme_users,
+        globex_users,
+        tenants,
+        ..
+    } = two_okta_orgs().await;
+    let mut config = test_config(tenants);
+    config.default_tenant = Some("acme".into());
+    let app = spawn_app(config).await;
+    let ids = |page: &Value| -> Vec<String> {
+        let users = page["users"].as_array().unwrap();
+        users
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // The original smoke test: a bearer token and nothing else.
+    assert_json(app.get("/capabilities/okta", None).await, StatusCode::OK).await;
+    let page = assert_json(app.get("/okta/list_users", None).await, StatusCode::OK).await;
+    assert_eq!(ids(&page), acme_users);
+    // The header still chooses, and is still checked.
+    let page = assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&page), globex_users);
+    let body = assert_problem(
+        app.get("/okta/list_users", Some("initech")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:problem:unknown-tenant");
+    assert_problem(
+        app.get("/okta/list_users", Some("ACME Inc")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("X-Tenant-Id"),
+    )
+    .await;
+    // The spec says the header may be left out here.
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    assert_eq!(
+        spec["paths"]["/okta/list_users"]["get"]["parameters"][0]["required"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn a_default_tenant_that_is_not_configured_stops_the_start() {
+    let started = tokio::process::Command::new(env!("CARGO_BIN_EXE_integration-service"))
+        .arg("serve")
+        .env("TENANTS_JSON", r#"{"acme": {}}"#)
+        .env("DEFAULT_TENANT", "initech")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), started)
+        .await
+        .expect("a bad configuration stops the start")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEFAULT_TENANT `initech`"), "{stderr}");
 }
