@@ -16,5 +16,6 @@ pub mod retry;
 pub mod secrets;
 pub mod server;
 pub mod telemetry;
+pub mod template;
 
 pub use error::{FieldError, FieldErrors, Problem};

@@ -97,7 +97,12 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
     };
     let metrics = Arc::new(Metrics::new());
     let service_metrics = ServiceMetrics::register(&metrics)?;
-    let sync = SyncJob::new(store.clone(), service_metrics.clone(), config.sync_deadline);
+    let sync = SyncJob::new(
+        store.clone(),
+        service_metrics.clone(),
+        config.sync_deadline,
+        &config.tenants,
+    );
     let registry = integrations::registry(
         config,
         &Dependencies {

@@ -12,7 +12,9 @@
 //!     "okta": { "base_url": "https://globex.okta.com",
 //!               "auth": { "method": "oauth_private_key_jwt", "client_id": "0oa1", "key_id": "k1",
 //!                         "scopes": ["okta.users.read", "okta.users.manage"] },
-//!               "secret": "integrations/globex/okta", "max_concurrency": 4, "timeout_seconds": 5 }
+//!               "secret": "integrations/globex/okta", "max_concurrency": 4, "timeout_seconds": 5 },
+//!     "providers": { "base_url": "https://partner.example", "auth": { "method": "checksum" },
+//!                    "fields": { "name": "{first_name} {last_name}", "npi": "{npi_number}" } }
 //!   }
 //! }
 //! ```
@@ -22,6 +24,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
+
+use crate::integrations::providers::model::FieldMapping;
 
 /// How the service authenticates to a tenant's upstream API.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -80,6 +84,9 @@ pub struct IntegrationSettings {
     /// Per-attempt timeout of upstream calls.
     #[serde(default)]
     pub timeout_seconds: Option<f64>,
+    /// `providers` only: our provider fields as templates over the partner's records.
+    #[serde(default)]
+    pub fields: Option<FieldMapping>,
 }
 
 impl IntegrationSettings {
@@ -117,6 +124,11 @@ impl Tenants {
                 if settings.max_concurrency == Some(0) {
                     return Err(format!(
                         "{tenant}.{name}.max_concurrency must be at least 1"
+                    ));
+                }
+                if settings.fields.is_some() && name != "providers" {
+                    return Err(format!(
+                        "{tenant}.{name}.fields: only the providers integration maps fields"
                     ));
                 }
                 if settings
@@ -192,6 +204,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("magic"), "{err}");
+        let err = Tenants::parse(
+            r#"{"acme": {"okta": {"base_url": "http://x", "auth": {"method": "api_token"}, "fields": {"name": "{n}"}}}}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("acme.okta.fields"), "{err}");
+        let err = Tenants::parse(
+            r#"{"acme": {"providers": {"base_url": "http://x", "auth": {"method": "checksum"}, "fields": {"nmae": "{n}"}}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("acme.providers.fields") && err.contains("nmae"),
+            "{err}"
+        );
         let err = Tenants::parse(r#"{"Acme Co": {}}"#).unwrap_err();
         assert!(err.contains("Acme Co"), "{err}");
     }

@@ -9,12 +9,13 @@ use super::{Page, ProviderStore, StoreError, StoredProvider, SyncRun};
 use crate::integrations::providers::model::Provider;
 
 /// Attributes the store owns; a partner field of the same name would be overwritten.
-const OWN_ATTRIBUTES: [&str; 5] = [
+const OWN_ATTRIBUTES: [&str; 6] = [
     "tenant_id",
     "provider_id",
     "first_seen_at",
     "last_seen_at",
     "last_sync_run_id",
+    "raw_record",
 ];
 
 fn aws_error<E, R>(what: &str, error: SdkError<E, R>) -> StoreError
@@ -85,6 +86,7 @@ impl ProviderStore for DynamoProviderStore {
         &self,
         tenant: &str,
         provider: &Provider,
+        raw_record: &str,
         run_id: &str,
         now: &str,
     ) -> Result<(), StoreError> {
@@ -99,11 +101,13 @@ impl ProviderStore for DynamoProviderStore {
             .key("tenant_id", string(tenant))
             .key("provider_id", string(&provider.id))
             .expression_attribute_values(":now", string(now))
-            .expression_attribute_values(":run", string(run_id));
+            .expression_attribute_values(":run", string(run_id))
+            .expression_attribute_values(":raw", string(raw_record));
         let mut sets = vec![
             "first_seen_at = if_not_exists(first_seen_at, :now)".to_owned(),
             "last_seen_at = :now".to_owned(),
             "last_sync_run_id = :run".to_owned(),
+            "raw_record = :raw".to_owned(),
         ];
         for (index, (name, value)) in fields
             .into_iter()

@@ -63,7 +63,8 @@ pub enum RunStatus {
     Succeeded,
     /// Fetched, but some records were invalid or could not be stored.
     Partial,
-    /// Nothing usable was fetched (auth or fetch failed after its retries).
+    /// Nothing usable came of it: auth or fetch failed after its retries, or records
+    /// were fetched and none of them could be stored.
     Failed,
 }
 
@@ -112,12 +113,15 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait ProviderStore: Send + Sync {
-    /// Inserts or updates by (tenant, id): the partner's fields are overwritten,
-    /// `first_seen_at` is kept when present, `last_seen_at` set to `now`.
+    /// Inserts or updates by (tenant, id): the mapped fields and the partner's record as
+    /// it came (`raw_record`, JSON text, so a changed mapping can be replayed without
+    /// refetching) are overwritten, `first_seen_at` is kept when present, `last_seen_at`
+    /// set to `now`.
     async fn upsert(
         &self,
         tenant: &str,
         provider: &Provider,
+        raw_record: &str,
         run_id: &str,
         now: &str,
     ) -> Result<(), StoreError>;

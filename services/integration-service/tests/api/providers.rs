@@ -331,4 +331,111 @@ async fn the_sync_job_exits_non_zero_when_a_run_fails() {
     let failed = run_binary(&partner).await.unwrap();
     assert_eq!(failed.status.code(), Some(1));
     assert_eq!(printed_run(&failed.stdout)["status"], "failed");
+
+    // Fetched, none stored: failed too, not partial.
+    partner.set_providers(vec![
+        json!({"id": "p-9", "specialty": "x"}),
+        json!({"name": "No Id"}),
+    ]);
+    let none_stored = run_binary(&partner).await.unwrap();
+    assert_eq!(none_stored.status.code(), Some(1));
+    let run = printed_run(&none_stored.stdout);
+    assert_eq!(
+        (
+            run["status"].as_str(),
+            run["fetched"].as_u64(),
+            run["stored"].as_u64()
+        ),
+        (Some("failed"), Some(2), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn records_fetched_but_none_stored_fail_the_run_with_a_502() {
+    let (app, partner) = setup().await;
+    // What a partner that renamed its fields sends, against the default mapping.
+    partner.set_providers(vec![
+        json!({"provider_id": "x-1", "full_name": "Dr. Ada Lovelace", "speciality": "cardiology"}),
+        json!({"provider_id": "x-2", "full_name": "Dr. Grace Hopper", "speciality": "oncology"}),
+    ]);
+    let body = assert_problem(sync(&app).await, StatusCode::BAD_GATEWAY, None).await;
+    assert_eq!(body["type"], "urn:problem:provider-sync-failed");
+    let run = &body["run"];
+    assert_eq!(
+        (
+            run["status"].as_str(),
+            run["fetched"].as_u64(),
+            run["stored"].as_u64(),
+            run["invalid"].as_u64()
+        ),
+        (Some("failed"), Some(2), Some(0), Some(2))
+    );
+    let runs = assert_json(
+        app.get("/providers/list_sync_runs", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(runs["runs"][0]["status"], "failed");
+    // An empty list is not a failure: nothing was there to store.
+    partner.set_providers(vec![]);
+    assert_eq!(
+        assert_json(sync(&app).await, StatusCode::OK).await["status"],
+        "succeeded"
+    );
+}
+
+#[tokio::test]
+async fn a_tenants_field_templates_map_the_partners_records_and_keep_them_raw() {
+    let partner = Partner::spawn().await;
+    let records = vec![
+        json!({"id": "x-1", "first_name": "Ada", "last_name": "Lovelace", "specialty": "cardiology",
+               "npi": 1234567890_u64, "address": {"city": "London"}, "rating": 4.5}),
+        json!({"id": "x-2", "first_name": "Grace", "last_name": "Hopper", "specialty": "oncology"}),
+    ];
+    partner.set_providers(records.clone());
+    let tenants = json!({"acme": {"providers": {
+        "base_url": partner.url, "auth": {"method": "checksum"},
+        "fields": {"id": "{id}", "name": "{first_name} {last_name}", "specialty": "{specialty}",
+                   "npi": "{npi}", "city": "{address.city}"}
+    }}});
+    let app = spawn_app(test_config(tenants)).await;
+    let run = assert_json(sync(&app).await, StatusCode::OK).await;
+    assert_eq!(
+        (run["status"].as_str(), run["stored"].as_u64()),
+        (Some("succeeded"), Some(2)),
+        "{run}"
+    );
+
+    let page = assert_json(
+        app.get("/providers/list_providers", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let ada = &page["providers"][0];
+    assert_eq!(
+        (
+            ada["id"].as_str(),
+            ada["name"].as_str(),
+            ada["npi"].as_str(),
+            ada["city"].as_str()
+        ),
+        (
+            Some("x-1"),
+            Some("Ada Lovelace"),
+            Some("1234567890"),
+            Some("London")
+        )
+    );
+    assert_eq!(
+        page["providers"][1]["city"],
+        Value::Null,
+        "a missing placeholder leaves the field empty"
+    );
+
+    // The partner's record, whole, beside the mapped fields: a later mapping can replay it.
+    let items = app.items("providers", "acme").await;
+    for (item, record) in items.iter().zip(&records) {
+        let raw: Value = serde_json::from_str(&string(item, "raw_record")).unwrap();
+        assert_eq!(&raw, record);
+    }
 }

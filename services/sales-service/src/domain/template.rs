@@ -1,12 +1,14 @@
 use std::str::FromStr;
 
+use common::template::{self, Part};
+
 /// The SMS text, with placeholders filled per order: `{customer_name}`, `{customer_code}`,
 /// `{item}`, `{amount}`, `{currency}`, `{order_id}`. Parsed when the service starts, so an
 /// unknown placeholder stops it instead of reaching a customer's phone. `{{` and `}}`
 /// stand for literal braces.
 #[derive(Debug, Clone)]
 pub struct MessageTemplate {
-    parts: Vec<Part>,
+    parts: Vec<Part<Field>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -17,12 +19,6 @@ enum Field {
     Amount,
     Currency,
     OrderId,
-}
-
-#[derive(Debug, Clone)]
-enum Part {
-    Text(String),
-    Field(Field),
 }
 
 /// The values one order puts into the template.
@@ -44,12 +40,12 @@ impl MessageTemplate {
         for part in &self.parts {
             text.push_str(match part {
                 Part::Text(literal) => literal,
-                Part::Field(Field::CustomerName) => values.customer_name,
-                Part::Field(Field::CustomerCode) => values.customer_code,
-                Part::Field(Field::Item) => values.item,
-                Part::Field(Field::Amount) => values.amount,
-                Part::Field(Field::Currency) => values.currency,
-                Part::Field(Field::OrderId) => values.order_id,
+                Part::Placeholder(Field::CustomerName) => values.customer_name,
+                Part::Placeholder(Field::CustomerCode) => values.customer_code,
+                Part::Placeholder(Field::Item) => values.item,
+                Part::Placeholder(Field::Amount) => values.amount,
+                Part::Placeholder(Field::Currency) => values.currency,
+                Part::Placeholder(Field::OrderId) => values.order_id,
             });
         }
         text
@@ -60,41 +56,15 @@ impl FromStr for MessageTemplate {
     type Err = String;
 
     fn from_str(template: &str) -> Result<Self, Self::Err> {
-        let mut parts = Vec::new();
-        let mut text = String::new();
-        let mut chars = template.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    text.push('{');
-                }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    text.push('}');
-                }
-                '{' => {
-                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                    let field = match name.as_str() {
-                        "customer_name" => Field::CustomerName,
-                        "customer_code" => Field::CustomerCode,
-                        "item" => Field::Item,
-                        "amount" => Field::Amount,
-                        "currency" => Field::Currency,
-                        "order_id" => Field::OrderId,
-                        other => return Err(format!("unknown placeholder {{{other}}}")),
-                    };
-                    parts.push(Part::Text(std::mem::take(&mut text)));
-                    parts.push(Part::Field(field));
-                }
-                '}' => return Err("a lone `}` (write `}}` for a literal brace)".into()),
-                other => text.push(other),
-            }
-        }
-        parts.push(Part::Text(text));
-        if template.trim().is_empty() {
-            return Err("must not be empty".into());
-        }
+        let parts = template::parse(template, |name| match name {
+            "customer_name" => Ok(Field::CustomerName),
+            "customer_code" => Ok(Field::CustomerCode),
+            "item" => Ok(Field::Item),
+            "amount" => Ok(Field::Amount),
+            "currency" => Ok(Field::Currency),
+            "order_id" => Ok(Field::OrderId),
+            other => Err(format!("unknown placeholder {{{other}}}")),
+        })?;
         Ok(Self { parts })
     }
 }

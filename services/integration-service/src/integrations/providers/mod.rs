@@ -129,10 +129,11 @@ impl Integration for Providers {
                 async move { this.sync_now(call).await }
             })
             .describe(
-                "Fetches the partner's providers (auth and fetch each up to 3 attempts), stores \
-                 the valid ones by id and records the run. 200 with the run when it finished \
+                "Fetches the partner's providers (auth and fetch each up to 3 attempts), maps \
+                 them with the tenant's field templates, stores the valid ones by id with the \
+                 partner's record as it came, and records the run. 200 with the run when it finished \
                  (`succeeded`, or `partial` when some records were invalid); 502 with `run_id` \
-                 when it failed; 202 when it outlasted the request and continues in the background.",
+                 when it failed (nothing fetched, or records fetched and none stored); 202 when it outlasted the request and continues in the background.",
             )
             .responds_with_result(StatusCode::ACCEPTED, "The run continues in the background")
             .responds(StatusCode::BAD_GATEWAY, "The run failed; the body carries `run_id` and `run`"),

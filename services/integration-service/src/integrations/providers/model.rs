@@ -1,10 +1,98 @@
-//! The partner's provider records: the model derived from its JSON, and the validation
-//! every record passes before it is stored. Validation collects every field at fault, so
-//! the run summary says all that is wrong with a record at once.
+//! The partner's provider records: the model derived from its JSON, how a tenant's
+//! partner names map onto it, and the validation every record passes before it is
+//! stored. Validation collects every field at fault, so the run summary says all that is
+//! wrong with a record at once.
+use std::collections::BTreeMap;
+
+use common::template::{self, Part};
 use common::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
+
+/// Our provider fields, as the partner's records must yield them.
+pub const FIELDS: [&str; 6] = ["id", "name", "specialty", "npi", "phone", "city"];
+
+/// A tenant's `fields` setting: for some of our fields, a template over the partner's
+/// record (`"name": "{first_name} {last_name}"`, `"city": "{address.city}"`); every other
+/// field is read under its own name, so no mapping at all is today's model. A template is
+/// rendered as text (numbers and booleans as written); a placeholder that is missing or
+/// null leaves the field absent; one that holds an object or array is passed on, for
+/// validation to refuse as not text.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(try_from = "BTreeMap<String, String>")]
+pub struct FieldMapping(BTreeMap<String, Vec<Part<Vec<String>>>>);
+
+impl TryFrom<BTreeMap<String, String>> for FieldMapping {
+    type Error = String;
+
+    fn try_from(templates: BTreeMap<String, String>) -> Result<Self, String> {
+        templates
+            .into_iter()
+            .map(|(field, text)| {
+                if !FIELDS.contains(&field.as_str()) {
+                    return Err(format!(
+                        "`{field}` is not a provider field (one of {})",
+                        FIELDS.join(", ")
+                    ));
+                }
+                let parts = template::parse(&text, |path| {
+                    let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+                    if segments.iter().any(String::is_empty) {
+                        return Err(format!(
+                            "`{{{path}}}` names no field of the partner's record"
+                        ));
+                    }
+                    Ok(segments)
+                })
+                .map_err(|error| format!("{field}: {error}"))?;
+                Ok((field, parts))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+impl FieldMapping {
+    /// The partner's record in our field names.
+    fn apply(&self, record: &Map<String, Value>) -> Map<String, Value> {
+        let mut mapped = Map::new();
+        for field in FIELDS {
+            let value = match self.0.get(field) {
+                None => record.get(field).cloned(),
+                Some(parts) => render(parts, record),
+            };
+            if let Some(value) = value {
+                mapped.insert(field.to_owned(), value);
+            }
+        }
+        mapped
+    }
+}
+
+fn render(parts: &[Part<Vec<String>>], record: &Map<String, Value>) -> Option<Value> {
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            Part::Text(literal) => text.push_str(literal),
+            Part::Placeholder(path) => {
+                let mut value = record.get(&path[0]);
+                for segment in &path[1..] {
+                    value = value.and_then(|inner| inner.get(segment));
+                }
+                match value {
+                    None | Some(Value::Null) => return None,
+                    Some(Value::String(value)) => text.push_str(value),
+                    Some(scalar @ (Value::Number(_) | Value::Bool(_))) => {
+                        text.push_str(&scalar.to_string())
+                    }
+                    Some(not_text) => return Some(not_text.clone()),
+                }
+            }
+        }
+    }
+    Some(Value::String(text))
+}
 
 /// A healthcare provider as the partner lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -64,12 +152,16 @@ fn text<'a>(
     }
 }
 
-/// Validates one record. On failure: the record's id when it had a usable one, and every
-/// field at fault.
-pub fn validate(record: &Value) -> Result<Provider, (Option<String>, Vec<FieldError>)> {
-    let Some(object) = record.as_object() else {
+/// Maps one record with the tenant's `mapping` and validates it. On failure: the record's
+/// id when it had a usable one, and every field at fault.
+pub fn validate(
+    record: &Value,
+    mapping: &FieldMapping,
+) -> Result<Provider, (Option<String>, Vec<FieldError>)> {
+    let Some(record) = record.as_object() else {
         return Err((None, vec![FieldError::new("record", "must be an object")]));
     };
+    let object = &mapping.apply(record);
     let mut errors = Vec::new();
     let id = text(object, "id", true, &mut errors);
     if let Some(id) = id {
@@ -114,10 +206,13 @@ mod tests {
 
     #[test]
     fn a_complete_record_becomes_a_provider() {
-        let provider = validate(&json!({
-            "id": "p-1", "name": "Dr. Ada Lovelace", "specialty": "cardiology",
-            "npi": "1234567890", "phone": null, "extra": [1, 2]
-        }))
+        let provider = validate(
+            &json!({
+                "id": "p-1", "name": "Dr. Ada Lovelace", "specialty": "cardiology",
+                "npi": "1234567890", "phone": null, "extra": [1, 2]
+            }),
+            &FieldMapping::default(),
+        )
         .unwrap();
         assert_eq!(provider.id, "p-1");
         assert_eq!(provider.npi.as_deref(), Some("1234567890"));
@@ -126,14 +221,65 @@ mod tests {
 
     #[test]
     fn every_fault_of_a_record_is_named() {
-        let (id, errors) =
-            validate(&json!({"id": "p-2", "name": "", "npi": 12, "city": "x".repeat(501)}))
-                .unwrap_err();
+        let (id, errors) = validate(
+            &json!({"id": "p-2", "name": "", "npi": 12, "city": "x".repeat(501)}),
+            &FieldMapping::default(),
+        )
+        .unwrap_err();
         assert_eq!(id.as_deref(), Some("p-2"));
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "specialty", "npi", "city"]);
-        let (id, errors) = validate(&json!("not an object")).unwrap_err();
+        let (id, errors) = validate(&json!("not an object"), &FieldMapping::default()).unwrap_err();
         assert!(id.is_none() && errors[0].field == "record");
+    }
+
+    fn mapping(templates: Value) -> Result<FieldMapping, String> {
+        serde_json::from_value(templates).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn templates_map_any_record_shape_onto_the_model() {
+        let fields = mapping(json!({
+            "id": "{id}", "name": "{first_name} {last_name}", "specialty": "{specialty}",
+            "npi": "{npi}", "city": "{address.city}"
+        }))
+        .unwrap();
+        let provider = validate(
+            &json!({"id": 7, "first_name": "Ada", "last_name": "Lovelace", "specialty": "cardiology",
+                    "npi": 1234567890_u64, "address": {"city": "London"}}),
+            &fields,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                provider.id.as_str(),
+                provider.name.as_str(),
+                provider.npi.as_deref(),
+                provider.city.as_deref()
+            ),
+            ("7", "Ada Lovelace", Some("1234567890"), Some("London"))
+        );
+        // A missing placeholder leaves the field absent; an object is not text.
+        let (_, errors) = validate(
+            &json!({"id": "p", "first_name": "Ada", "specialty": {"code": 1}}),
+            &mapping(json!({"name": "{first_name} {last_name}", "specialty": "{specialty}"}))
+                .unwrap(),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "specialty"]);
+    }
+
+    #[test]
+    fn mappings_name_only_model_fields_with_sound_templates() {
+        assert!(mapping(json!({"fullname": "{name}"}))
+            .unwrap_err()
+            .contains("fullname"));
+        assert!(mapping(json!({"name": "{first"}))
+            .unwrap_err()
+            .contains("name"));
+        assert!(mapping(json!({"city": "{address..city}"})).is_err());
+        assert!(mapping(json!({"name": ""})).is_err());
     }
 
     #[test]

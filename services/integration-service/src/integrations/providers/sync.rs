@@ -1,7 +1,7 @@
 //! One provider sync run: fetch the partner's list (auth and fetch each retried within
 //! their attempts), validate every record, upsert the valid ones by id, and record the
 //! run with its counts and errors, whatever happens.
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,13 +10,17 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use super::model::{self, Provider};
+use super::model::{self, FieldMapping, Provider};
 use crate::metrics::ServiceMetrics;
 use crate::store::{InvalidRecord, ProviderStore, RunStatus, StoreError, SyncRun};
+use crate::tenants::Tenants;
 use crate::upstream::{Exchange, Upstream, UpstreamRequest};
 
 /// Invalid records kept in a run record (the count covers all of them).
 const MAX_INVALID_RECORDS: usize = 100;
+/// A partner record larger than this (as JSON) is refused: it is kept whole beside the
+/// provider, and a DynamoDB item holds at most 400 KB.
+const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Concurrent upserts.
 const WRITE_CONCURRENCY: usize = 8;
 
@@ -37,14 +41,26 @@ pub struct SyncJob {
     metrics: ServiceMetrics,
     /// Budget of a run's upstream calls, every attempt included.
     budget: Duration,
+    /// Each tenant's `fields` mapping of the partner's records (none: the default model).
+    mappings: Arc<BTreeMap<String, FieldMapping>>,
 }
 
 impl SyncJob {
-    pub fn new(store: Arc<dyn ProviderStore>, metrics: ServiceMetrics, budget: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn ProviderStore>,
+        metrics: ServiceMetrics,
+        budget: Duration,
+        tenants: &Tenants,
+    ) -> Self {
+        let mappings = tenants
+            .iter()
+            .filter_map(|(tenant, _, settings)| Some((tenant.to_owned(), settings.fields.clone()?)))
+            .collect();
         Self {
             store,
             metrics,
             budget,
+            mappings: Arc::new(mappings),
         }
     }
 
@@ -121,9 +137,21 @@ impl SyncJob {
     async fn store_records(&self, run: &mut SyncRun, records: &[serde_json::Value]) {
         run.fetched = records.len();
         let mut seen = HashSet::new();
-        let mut valid: Vec<Provider> = Vec::new();
+        let mut valid: Vec<(Provider, String)> = Vec::new();
+        let default_mapping = FieldMapping::default();
+        let mapping = self
+            .mappings
+            .get(&run.tenant_id)
+            .unwrap_or(&default_mapping);
         for (index, record) in records.iter().enumerate() {
-            let outcome = model::validate(record).and_then(|provider| {
+            let raw = record.to_string();
+            let outcome = if raw.len() > MAX_RECORD_BYTES {
+                let error = common::FieldError::new("record", "is larger than 64 KiB");
+                Err((None, vec![error]))
+            } else {
+                model::validate(record, mapping)
+            };
+            let outcome = outcome.and_then(|provider| {
                 if seen.insert(provider.id.clone()) {
                     Ok(provider)
                 } else {
@@ -132,7 +160,7 @@ impl SyncJob {
                 }
             });
             match outcome {
-                Ok(provider) => valid.push(provider),
+                Ok(provider) => valid.push((provider, raw)),
                 Err((id, errors)) => {
                     run.invalid += 1;
                     if run.invalid_records.len() < MAX_INVALID_RECORDS {
@@ -145,13 +173,13 @@ impl SyncJob {
         let now = now();
         let results: Vec<Result<(), (String, StoreError)>> =
             futures::stream::iter(valid.iter().cloned())
-                .map(|provider| {
+                .map(|(provider, raw)| {
                     let now = &now;
                     let run_id = &run.run_id;
                     let tenant = &run.tenant_id;
                     async move {
                         self.store
-                            .upsert(tenant, &provider, run_id, now)
+                            .upsert(tenant, &provider, &raw, run_id, now)
                             .await
                             .map_err(|error| (provider.id, error))
                     }
@@ -184,7 +212,13 @@ impl SyncJob {
                 run.invalid
             ));
         }
-        run.status = if run.stored == 0 && !valid.is_empty() {
+        // Records came but none was stored (all invalid, or every write failed): the sync
+        // did not work, whatever the reason; a mapping that fits no record is the usual one.
+        run.status = if run.stored == 0 && run.fetched > 0 {
+            run.errors.push(format!(
+                "none of the {} records fetched was stored",
+                run.fetched
+            ));
             RunStatus::Failed
         } else if run.invalid > 0 || failed_writes > 0 {
             RunStatus::Partial
