@@ -84,7 +84,8 @@ impl OidcSettings {
 pub struct Principal {
     /// `sub`, or the client id for tokens without one.
     pub subject: String,
-    /// `client_id` (RFC 9068), or `azp`.
+    /// `client_id` (RFC 9068), `azp`, or Okta's `cid` (its custom authorization servers
+    /// name the client there: docs/okta.md).
     pub client_id: Option<String>,
     /// From `scope` (space-separated) or `scp` (an array, as Okta sends it).
     pub scopes: BTreeSet<String>,
@@ -167,6 +168,8 @@ struct Claims {
     sub: Option<String>,
     client_id: Option<String>,
     azp: Option<String>,
+    /// Okta's client id claim in access tokens of its authorization servers.
+    cid: Option<String>,
     scope: Option<ScopeClaim>,
     scp: Option<ScopeClaim>,
 }
@@ -236,7 +239,7 @@ impl OidcVerifier {
             .map_err(|err| AuthError::Invalid(refusal(err.kind())))?
             .claims;
 
-        let client_id = claims.client_id.or(claims.azp);
+        let client_id = claims.client_id.or(claims.azp).or(claims.cid);
         let subject = claims
             .sub
             .or_else(|| client_id.clone())

@@ -240,6 +240,42 @@ async fn checks_issuer_audience_times_and_subject_of_well_signed_tokens() {
 }
 
 #[tokio::test]
+async fn okta_access_tokens_name_their_client_in_cid() {
+    let key = SigningKey::ed25519("ed-1");
+    let server = KeyServer::start(&[&key], Duration::ZERO, None).await;
+    let verifier = verifier(OidcSettings::new(&server.url, AUDIENCE));
+    // The claims of an Okta custom authorization server's client-credentials token
+    // (docs/okta.md): the client in `cid`, scopes in `scp`, `sub` the client id too.
+    let okta = json!({"ver": 1, "jti": "AT.x1", "sub": "0oa1client", "cid": "0oa1client"});
+    let caller = verifier
+        .verify(&key.sign(&server.claims(okta)))
+        .await
+        .unwrap();
+    assert_eq!(caller.client_id.as_deref(), Some("0oa1client"));
+    assert_eq!(
+        caller.scopes,
+        ["sales:read", "sales:write"].map(String::from).into()
+    );
+    // Without `sub`, the client named by `cid` is the subject.
+    let no_sub = json!({"sub": null, "cid": "0oa2client"});
+    let caller = verifier
+        .verify(&key.sign(&server.claims(no_sub)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (caller.subject.as_str(), caller.client_id.as_deref()),
+        ("0oa2client", Some("0oa2client"))
+    );
+    // The standard claim wins when an issuer sends both.
+    let both = json!({"client_id": "standard", "cid": "okta"});
+    let caller = verifier
+        .verify(&key.sign(&server.claims(both)))
+        .await
+        .unwrap();
+    assert_eq!(caller.client_id.as_deref(), Some("standard"));
+}
+
+#[tokio::test]
 async fn unknown_key_ids_share_one_fetch_and_are_rate_limited() {
     let server = KeyServer::start(&[], Duration::from_millis(200), None).await;
     let verifier = verifier(OidcSettings {
