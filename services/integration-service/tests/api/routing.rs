@@ -3,6 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use stand_ins::okta::OktaOrg;
+use test_support::compat::unserved_original_routes;
 
 use crate::helpers::{
     assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, two_okta_orgs,
@@ -195,6 +196,18 @@ async fn parameters_are_validated_before_any_upstream_call() {
         .unwrap();
     assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
     assert_eq!(org.api_requests(), 0, "nothing reached Okta");
+}
+
+#[tokio::test]
+async fn every_original_route_in_the_readme_compatibility_table_is_served() {
+    let (app, _) = app_with_acme().await;
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    for system in ["integrations:", "provider sync:"] {
+        assert_eq!(
+            unserved_original_routes(system, &spec),
+            Vec::<String>::new()
+        );
+    }
 }
 
 #[tokio::test]

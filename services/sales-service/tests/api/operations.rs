@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use test_support::compat::unserved_original_routes;
 use test_support::proxy::{creates_through_outage, TcpProxy};
 
 use crate::helpers::{assert_json, assert_problem, spawn_app, start, test_config, PHONE};
@@ -107,6 +108,11 @@ async fn the_spec_lists_every_route_and_marks_the_old_ones_deprecated() {
         .json()
         .await
         .unwrap();
+    // The README's compatibility table: every original route is served.
+    assert_eq!(
+        unserved_original_routes("sales:", &spec),
+        Vec::<String>::new()
+    );
     let mut operations: Vec<String> = Vec::new();
     let mut deprecated: Vec<String> = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use test_support::compat::unserved_original_routes;
 use test_support::proxy::{creates_through_outage, TcpProxy};
 
 use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config};
@@ -83,6 +84,11 @@ async fn metrics_count_requests_by_route_template() {
 async fn the_spec_lists_every_route_and_swagger_ui_is_served() {
     let app = spawn_app().await;
     let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    // The README's compatibility table: every original route is served.
+    assert_eq!(
+        unserved_original_routes("users:", &spec),
+        Vec::<String>::new()
+    );
     let mut operations: Vec<String> = spec["paths"]
         .as_object()
         .unwrap()
