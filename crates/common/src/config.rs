@@ -157,6 +157,9 @@ pub struct CommonConfig {
     pub shutdown_grace: Duration,
     /// Upper bound for one request, end to end.
     pub request_timeout: Duration,
+    /// A connection with no byte either way for this long is closed. Longer than the
+    /// ALB's idle timeout (60 s), so the balancer, not the pod, closes idle keep-alives.
+    pub idle_connection_timeout: Duration,
     /// Largest request body accepted by default.
     pub max_body_bytes: usize,
     /// Largest header section (names and values) accepted; larger is a 431.
@@ -176,6 +179,8 @@ impl CommonConfig {
             shutdown_drain: env.seconds_or("SHUTDOWN_DRAIN_SECONDS", Duration::from_secs(5)),
             shutdown_grace: env.seconds_or("SHUTDOWN_GRACE_SECONDS", Duration::from_secs(20)),
             request_timeout: env.seconds_or("REQUEST_TIMEOUT_SECONDS", Duration::from_secs(15)),
+            idle_connection_timeout: env
+                .seconds_or("IDLE_CONNECTION_TIMEOUT_SECONDS", Duration::from_secs(75)),
             max_body_bytes: env.or("MAX_BODY_BYTES", 64 * 1024),
             max_header_bytes: env.or("MAX_HEADER_BYTES", 16 * 1024),
             readiness: ReadinessPolicy {
@@ -198,6 +203,7 @@ impl CommonConfig {
             shutdown_drain: Duration::ZERO,
             shutdown_grace: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
+            idle_connection_timeout: Duration::from_secs(75),
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
             // Outages show at once: tests cut dependencies and wait for the 503.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http_client;
+pub mod idle;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

@@ -2,14 +2,13 @@
 //! middleware stack) and serves it with graceful shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
@@ -26,6 +25,7 @@ use utoipa_axum::routes;
 use crate::config::CommonConfig;
 use crate::error::{method_not_allowed_fallback, not_found_fallback, Problem};
 use crate::health::{self, Health};
+use crate::idle::{IdleTimeoutListener, Peer};
 use crate::metrics::{self, Metrics};
 use crate::openapi::Answers;
 use crate::{openapi, telemetry};
@@ -258,9 +258,14 @@ pub async fn serve(
     });
 
     let closed = wait_for(closing_rx.clone());
+    let listener = IdleTimeoutListener {
+        inner: listener,
+        idle: config.idle_connection_timeout,
+    };
+    let router = router.layer(middleware::from_fn(peer_as_socket_addr));
     let server = axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<Peer>(),
     )
     .with_graceful_shutdown(closed);
     let grace_over = async move {
@@ -274,6 +279,16 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Hands handlers the peer as the `ConnectInfo<SocketAddr>` they extract.
+async fn peer_as_socket_addr(mut request: Request, next: Next) -> axum::response::Response {
+    if let Some(ConnectInfo(Peer(address))) =
+        request.extensions().get::<ConnectInfo<Peer>>().copied()
+    {
+        request.extensions_mut().insert(ConnectInfo(address));
+    }
+    next.run(request).await
 }
 
 async fn wait_for(mut flag: watch::Receiver<bool>) {

@@ -253,3 +253,40 @@ async fn tokens_and_account_data_are_never_cached_nor_sniffed() {
         assert_eq!(headers["x-frame-options"], "DENY");
     }
 }
+
+/// The attack: connections opened and left silent, or kept alive after a request, each
+/// holding a socket and a task for ever.
+#[tokio::test]
+async fn quiet_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut config = test_config();
+    config.common.idle_connection_timeout = std::time::Duration::from_secs(1);
+    let app = spawn_app_with(config, None).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let closed_within = |mut stream: tokio::net::TcpStream| async move {
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            stream.read_to_end(&mut rest),
+        )
+        .await
+        .expect("the server closed the connection");
+        started.elapsed()
+    };
+
+    let silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let waited = closed_within(silent).await;
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "{waited:?}"
+    );
+
+    let mut kept_alive = tokio::net::TcpStream::connect(&address).await.unwrap();
+    kept_alive
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    closed_within(kept_alive).await;
+}
