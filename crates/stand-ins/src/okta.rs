@@ -2,10 +2,11 @@
 //! Link-header pagination, lifecycle rules (only ACTIVE users can be suspended; DELETE
 //! deactivates, a second DELETE deletes), error bodies
 //! (`errorCode/errorSummary/errorId/errorCauses`), rate-limit headers on every answer to an
-//! authenticated request and 429s, and both auth schemes (SSWS API token; OAuth client
+//! authenticated request and 429s, counted per endpoint bucket as Okta does (see
+//! [`Bucket`]), with a `Date` header from the org's own clock, and both auth schemes (SSWS API token; OAuth client
 //! credentials with a private_key_jwt assertion).
 use std::collections::btree_map::{Entry, OccupiedEntry};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +30,22 @@ struct User {
     last_name: &'static str,
 }
 
+/// Okta's rate-limit buckets of the Users API: each has its own quota and window
+/// ("Management rate limits", https://developer.okta.com/docs/reference/rl-global-mgmt/:
+/// `/api/v1/users` GET and POST, `/api/v1/users/${id}` GET, and `/api/v1/users/${id}`
+/// POST/PUT/DELETE, lifecycle operations included, are listed as separate limits; a
+/// bucket is "a collection of one or more endpoints that share a defined quota",
+/// https://developer.okta.com/docs/reference/rl-previous).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    /// `GET/POST /api/v1/users`.
+    Users,
+    /// `GET /api/v1/users/{id}`.
+    UserRead,
+    /// `POST/PUT/DELETE /api/v1/users/{id}` and `/api/v1/users/{id}/lifecycle/*`.
+    UserWrite,
+}
+
 /// A window of `limit` requests that resets at the advertised epoch second, as Okta's do.
 struct RateLimit {
     limit: u64,
@@ -50,7 +67,9 @@ struct Org {
     api_token: Option<String>,
     oauth: Option<OauthClient>,
     access_tokens: HashSet<String>,
-    rate: Option<RateLimit>,
+    rates: HashMap<Bucket, RateLimit>,
+    /// How far the org's clock is ahead of ours (its `Date` and `X-Rate-Limit-Reset`).
+    clock_ahead: Duration,
     /// Statuses to answer the next requests to /api/v1/users* with, before any logic.
     failures: Vec<StatusCode>,
     token_requests: usize,
@@ -88,6 +107,17 @@ fn epoch_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate) of `epoch` seconds.
+fn httpdate(epoch: u64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from_unix_timestamp(epoch as i64)
+        .expect("a current time")
+        .format(&format)
+        .expect("formats")
 }
 
 fn user_json(user: &User) -> Value {
@@ -170,14 +200,33 @@ impl OktaOrg {
         });
     }
 
-    /// `limit` API requests per `window`, then 429 until the window resets.
+    /// `limit` API requests per `window` in every bucket (each counted on its own), then
+    /// 429 until that bucket's window resets.
     pub fn set_rate_limit(&self, limit: u64, window: Duration) {
-        self.org().rate = Some(RateLimit {
-            limit,
-            window,
-            used: 0,
-            window_reset_epoch: epoch_now() + window.as_secs().max(1),
-        });
+        for bucket in [Bucket::Users, Bucket::UserRead, Bucket::UserWrite] {
+            self.set_bucket_rate_limit(bucket, limit, window);
+        }
+    }
+
+    /// `limit` requests per `window` in `bucket` only.
+    pub fn set_bucket_rate_limit(&self, bucket: Bucket, limit: u64, window: Duration) {
+        let mut org = self.org();
+        let reset = org.epoch_now() + window.as_secs().max(1);
+        org.rates.insert(
+            bucket,
+            RateLimit {
+                limit,
+                window,
+                used: 0,
+                window_reset_epoch: reset,
+            },
+        );
+    }
+
+    /// The org's clock runs `ahead` of this machine's: its `Date` header and rate-limit
+    /// resets say so, as a real org's do when the local clock is off.
+    pub fn set_clock_ahead(&self, ahead: Duration) {
+        self.org().clock_ahead = ahead;
     }
 
     /// The next API requests answer these statuses (with an Okta error body).
@@ -242,8 +291,16 @@ impl OktaOrg {
     }
 }
 
-/// Auth, injected failures and the rate limit, in Okta's order; `Err` is the answer.
-fn admit(org: &mut Org, headers: &HeaderMap) -> Result<HeaderMap, Response> {
+impl Org {
+    /// Epoch seconds by the org's clock.
+    fn epoch_now(&self) -> u64 {
+        epoch_now() + self.clock_ahead.as_secs()
+    }
+}
+
+/// Auth, injected failures and the bucket's rate limit, in Okta's order; `Err` is the
+/// answer. The headers to add to any answer come back either way.
+fn admit(org: &mut Org, headers: &HeaderMap, bucket: Bucket) -> Result<HeaderMap, Response> {
     org.api_requests += 1;
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -264,10 +321,17 @@ fn admit(org: &mut Org, headers: &HeaderMap) -> Result<HeaderMap, Response> {
         ));
     }
     let mut rate_headers = HeaderMap::new();
-    if let Some(rate) = org.rate.as_mut() {
-        if epoch_now() >= rate.window_reset_epoch {
+    // The org's own clock, which `X-Rate-Limit-Reset` is relative to (okta-sdk-golang
+    // computes its wait as `X-Rate-Limit-Reset - Date`, okta/requestExecutor.go).
+    let now = org.epoch_now();
+    rate_headers.insert(
+        header::DATE,
+        HeaderValue::from_str(&httpdate(now)).expect("a date is a valid header"),
+    );
+    if let Some(rate) = org.rates.get_mut(&bucket) {
+        if now >= rate.window_reset_epoch {
             rate.used = 0;
-            rate.window_reset_epoch = epoch_now() + rate.window.as_secs().max(1);
+            rate.window_reset_epoch = now + rate.window.as_secs().max(1);
         }
         rate.used += 1;
         let remaining = rate.limit.saturating_sub(rate.used.min(rate.limit));
@@ -316,10 +380,11 @@ fn matches(expression: &Option<String>, user: &User) -> Result<bool, ()> {
 fn admitted(
     org: &Mutex<Org>,
     headers: &HeaderMap,
+    bucket: Bucket,
     act: impl FnOnce(&mut Org) -> Response,
 ) -> Response {
     let mut org = org.lock().unwrap();
-    match admit(&mut org, headers) {
+    match admit(&mut org, headers, bucket) {
         Ok(rate_headers) => {
             let mut response = act(&mut org);
             response.headers_mut().extend(rate_headers);
@@ -333,17 +398,20 @@ fn admitted(
 fn on_user(
     org: &Mutex<Org>,
     headers: &HeaderMap,
+    bucket: Bucket,
     id: &str,
     act: impl FnOnce(OccupiedEntry<'_, String, User>) -> Response,
 ) -> Response {
-    admitted(org, headers, |org| match org.users.entry(id.to_owned()) {
-        Entry::Occupied(user) => act(user),
-        Entry::Vacant(_) => error(
-            StatusCode::NOT_FOUND,
-            "E0000007",
-            &format!("Not found: Resource not found: {id} (User)"),
-            &[],
-        ),
+    admitted(org, headers, bucket, |org| {
+        match org.users.entry(id.to_owned()) {
+            Entry::Occupied(user) => act(user),
+            Entry::Vacant(_) => error(
+                StatusCode::NOT_FOUND,
+                "E0000007",
+                &format!("Not found: Resource not found: {id} (User)"),
+                &[],
+            ),
+        }
     })
 }
 
@@ -357,7 +425,7 @@ async fn list_users(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     let base = format!("http://{host}/api/v1/users");
-    admitted(&org, &headers, |org| {
+    admitted(&org, &headers, Bucket::Users, |org| {
         let limit = query.limit.unwrap_or(200).clamp(1, 200);
         let mut selected = Vec::new();
         for user in org.users.values() {
@@ -408,7 +476,7 @@ async fn get_user(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    on_user(&org, &headers, &id, |user| {
+    on_user(&org, &headers, Bucket::UserRead, &id, |user| {
         Json(user_json(user.get())).into_response()
     })
 }
@@ -419,7 +487,7 @@ async fn suspend_user(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    on_user(&org, &headers, &id, |mut user| {
+    on_user(&org, &headers, Bucket::UserWrite, &id, |mut user| {
         if user.get().status != "ACTIVE" {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -439,7 +507,7 @@ async fn delete_user(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    on_user(&org, &headers, &id, |mut user| {
+    on_user(&org, &headers, Bucket::UserWrite, &id, |mut user| {
         if user.get().status == "DEPROVISIONED" {
             user.remove();
         } else {

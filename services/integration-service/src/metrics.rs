@@ -65,9 +65,9 @@ impl ServiceMetrics {
             rate_limit_remaining: metrics.register(IntGaugeVec::new(
                 Opts::new(
                     "integration_rate_limit_remaining",
-                    "Requests left in the upstream's current rate-limit window",
+                    "Requests left in the current window of one of the upstream's rate-limit buckets",
                 ),
-                &["tenant", "integration"],
+                &["tenant", "integration", "bucket"],
             )?),
             rate_limited: metrics.register(IntCounterVec::new(
                 Opts::new(

@@ -93,7 +93,12 @@ pub struct UpstreamRequest {
     pub query: Vec<(String, String)>,
     pub idempotency: Idempotency,
     pub accept: Option<Acceptance>,
+    /// The upstream's rate-limit bucket this request counts against (see `throttle`).
+    pub bucket: &'static str,
 }
+
+/// The bucket of upstreams with one quota for everything.
+pub const WHOLE_UPSTREAM: &str = "all";
 
 impl UpstreamRequest {
     fn new(
@@ -109,6 +114,7 @@ impl UpstreamRequest {
             query: Vec::new(),
             idempotency,
             accept: None,
+            bucket: WHOLE_UPSTREAM,
         }
     }
 
@@ -141,6 +147,11 @@ impl UpstreamRequest {
 
     pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
         self.idempotency = idempotency;
+        self
+    }
+
+    pub fn bucket(mut self, bucket: &'static str) -> Self {
+        self.bucket = bucket;
         self
     }
 
@@ -248,11 +259,14 @@ impl Upstream {
                 policy.clone(),
             )),
         };
-        let labels = [tenant, integration];
         let limiter = RateLimiter::new(
             config.slowdown_below,
-            metrics.rate_limit_remaining.with_label_values(&labels),
-            metrics.rate_limited.with_label_values(&labels),
+            metrics.rate_limit_remaining.clone(),
+            tenant,
+            integration,
+            metrics
+                .rate_limited
+                .with_label_values(&[tenant, integration]),
         );
         Self {
             tenant: tenant.to_owned(),
@@ -287,7 +301,7 @@ impl Upstream {
         let result = policy
             .run(
                 |_| self.attempt(request, deadline, &reauthenticated),
-                |error| self.classify(error, request.idempotency, deadline),
+                |error| self.classify(error, request, deadline),
                 |attempt, error, wait| {
                     self.metrics
                         .retries
@@ -323,7 +337,7 @@ impl Upstream {
         reauthenticated: &AtomicBool,
     ) -> Result<Exchange, AttemptError> {
         self.limiter
-            .wait_turn(deadline)
+            .wait_turn(request.bucket, deadline)
             .await
             .map_err(AttemptError::Throttled)?;
         let left = deadline.saturating_duration_since(Instant::now());
@@ -367,7 +381,7 @@ impl Upstream {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        self.limiter.observe(status, &headers);
+        self.limiter.observe(request.bucket, status, &headers);
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => {
@@ -401,12 +415,21 @@ impl Upstream {
         Ok(exchange)
     }
 
-    fn classify(&self, error: &AttemptError, idempotency: Idempotency, deadline: Instant) -> Retry {
+    fn classify(
+        &self,
+        error: &AttemptError,
+        request: &UpstreamRequest,
+        deadline: Instant,
+    ) -> Retry {
+        let idempotency = request.idempotency;
         match error {
             AttemptError::Transport(error) => classify_transport(error, idempotency),
             AttemptError::Status(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
                 // A 429 is a refusal: safe to repeat, but only after the reset.
-                let wait = self.limiter.until_reset().unwrap_or(Duration::from_secs(1));
+                let wait = self
+                    .limiter
+                    .until_reset(request.bucket)
+                    .unwrap_or(Duration::from_secs(1));
                 if Instant::now() + wait > deadline {
                     Retry::No
                 } else {
@@ -446,7 +469,10 @@ impl Upstream {
             )),
             AttemptError::Status(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
                 UpstreamError::RateLimited {
-                    retry_after: self.limiter.until_reset().unwrap_or(Duration::from_secs(1)),
+                    retry_after: self
+                        .limiter
+                        .until_reset(request.bucket)
+                        .unwrap_or(Duration::from_secs(1)),
                 }
             }
             AttemptError::Status(exchange)

@@ -1,24 +1,33 @@
 //! Client-side throttling from the upstream's rate-limit headers (Okta's
 //! `X-Rate-Limit-Limit` / `-Remaining` / `-Reset`, reset in UTC epoch seconds).
 //!
-//! One limiter per tenant and integration (an Okta org's limits are the org's, shared by
-//! every client of it). Before each request: when the window is used up, wait for the
-//! reset if the caller's deadline allows it, else refuse at once with the time to wait;
-//! when little is left, spread the remaining requests over the rest of the window.
-//! Upstreams that send no such headers are never delayed.
+//! One window per tenant, integration and **bucket**: Okta counts its limits per endpoint
+//! bucket, not per org (`GET/POST /api/v1/users`, `GET /api/v1/users/{id}` and
+//! `POST/PUT/DELETE /api/v1/users/{id}` are separate quotas; "Management rate limits",
+//! https://developer.okta.com/docs/reference/rl-global-mgmt/, and "Rate limits overview":
+//! "a rate limiting bucket is a collection of one or more endpoints that share a defined
+//! quota", https://developer.okta.com/docs/reference/rl-previous). So a 429 on listing
+//! never delays a suspend. Requests name their bucket (`UpstreamRequest::bucket`);
+//! upstreams with one org-wide quota leave the default.
+//!
+//! Before each request: when the bucket's window is used up, wait for the reset if the
+//! caller's deadline allows it, else refuse at once with the time to wait; when little is
+//! left, spread the remaining requests over the rest of the window. Upstreams that send no
+//! such headers are never delayed.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus::{IntCounter, IntGauge};
-use reqwest::header::HeaderMap;
+use prometheus::{IntCounter, IntGauge, IntGaugeVec};
+use reqwest::header::{HeaderMap, DATE};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
 const LIMIT: &str = "x-rate-limit-limit";
 const REMAINING: &str = "x-rate-limit-remaining";
 const RESET: &str = "x-rate-limit-reset";
-/// The reset is given in whole seconds and clocks differ a little: wait slightly longer.
+/// The reset is given in whole seconds: wait slightly longer.
 const RESET_MARGIN: Duration = Duration::from_millis(250);
 /// Pacing never holds one request longer than this.
 const MAX_PACE: Duration = Duration::from_secs(2);
@@ -31,62 +40,87 @@ struct Window {
 }
 
 pub struct RateLimiter {
-    window: Mutex<Window>,
+    /// Keyed by the bucket names the integrations' code gives: a bounded set.
+    windows: Mutex<HashMap<&'static str, Window>>,
     slowdown_below: f64,
-    remaining_gauge: IntGauge,
+    /// `integration_rate_limit_remaining`, and its tenant and integration labels.
+    remaining_gauge: IntGaugeVec,
+    labels: [String; 2],
     throttled: IntCounter,
 }
 
 impl RateLimiter {
-    pub fn new(slowdown_below: f64, remaining_gauge: IntGauge, throttled: IntCounter) -> Self {
+    pub fn new(
+        slowdown_below: f64,
+        remaining_gauge: IntGaugeVec,
+        tenant: &str,
+        integration: &str,
+        throttled: IntCounter,
+    ) -> Self {
         Self {
-            window: Mutex::new(Window::default()),
+            windows: Mutex::new(HashMap::new()),
             slowdown_below,
             remaining_gauge,
+            labels: [tenant.to_owned(), integration.to_owned()],
             throttled,
         }
     }
 
-    fn window(&self) -> std::sync::MutexGuard<'_, Window> {
-        self.window
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Window>> {
+        self.windows
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Learns the window from a response. A 429 means nothing is left until the reset.
-    pub fn observe(&self, status: StatusCode, headers: &HeaderMap) {
-        let number =
-            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-        let reset_at = number(RESET).map(epoch_to_instant);
-        let mut window = self.window();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.throttled.inc();
-            window.remaining = Some(0);
-            window.reset_at = reset_at
-                .or_else(|| common::http_client::retry_after(headers).map(|d| Instant::now() + d))
-                .or_else(|| Some(Instant::now() + Duration::from_secs(1)));
-        } else if let Some(remaining) = number(REMAINING) {
-            window.remaining = Some(remaining);
-            window.limit = number(LIMIT).or(window.limit);
-            window.reset_at = reset_at.or(window.reset_at);
-        } else {
-            return;
-        }
+    fn gauge(&self, bucket: &str) -> IntGauge {
+        let [tenant, integration] = &self.labels;
         self.remaining_gauge
-            .set(window.remaining.unwrap_or_default().min(i64::MAX as u64) as i64);
+            .with_label_values(&[tenant.as_str(), integration.as_str(), bucket])
     }
 
-    /// How long until the current window resets, when one is known.
-    pub fn until_reset(&self) -> Option<Duration> {
-        let reset_at = self.window().reset_at?;
+    /// Learns `bucket`'s window from a response. A 429 means nothing is left until the reset.
+    pub fn observe(&self, bucket: &'static str, status: StatusCode, headers: &HeaderMap) {
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        let reset_at = number(RESET).map(|reset| reset_instant(reset, headers));
+        let remaining = {
+            let mut windows = self.windows();
+            let window = windows.entry(bucket).or_default();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                self.throttled.inc();
+                window.remaining = Some(0);
+                window.reset_at = reset_at
+                    .or_else(|| {
+                        common::http_client::retry_after(headers).map(|d| Instant::now() + d)
+                    })
+                    .or_else(|| Some(Instant::now() + Duration::from_secs(1)));
+            } else if let Some(remaining) = number(REMAINING) {
+                window.remaining = Some(remaining);
+                window.limit = number(LIMIT).or(window.limit);
+                window.reset_at = reset_at.or(window.reset_at);
+            } else {
+                return;
+            }
+            window.remaining.unwrap_or_default()
+        };
+        self.gauge(bucket)
+            .set(remaining.min(i64::MAX as u64) as i64);
+    }
+
+    /// How long until `bucket`'s current window resets, when one is known.
+    pub fn until_reset(&self, bucket: &'static str) -> Option<Duration> {
+        let reset_at = self.windows().get(bucket)?.reset_at?;
         Some(reset_at.saturating_duration_since(Instant::now()) + RESET_MARGIN)
     }
 
-    /// Waits until a request may go out. Errs with the time to wait when that is past
-    /// `deadline` (the caller answers "retry after" instead of holding the request).
-    pub async fn wait_turn(&self, deadline: Instant) -> Result<(), Duration> {
+    /// Waits until a request to `bucket` may go out. Errs with the time to wait when that
+    /// is past `deadline` (the caller answers "retry after" instead of holding the request).
+    pub async fn wait_turn(&self, bucket: &'static str, deadline: Instant) -> Result<(), Duration> {
         let (delay, must_wait) = {
-            let mut window = self.window();
+            let mut windows = self.windows();
+            let Some(window) = windows.get_mut(bucket) else {
+                return Ok(());
+            };
             let now = Instant::now();
             match (window.remaining, window.reset_at) {
                 (_, Some(reset_at)) if reset_at <= now => {
@@ -121,66 +155,92 @@ impl RateLimiter {
             // Pacing is a courtesy: with quota left the request may still go now.
             return if must_wait { Err(delay) } else { Ok(()) };
         }
-        tracing::debug!(delay_ms = delay.as_millis() as u64, "rate limit: waiting");
+        tracing::debug!(
+            bucket,
+            delay_ms = delay.as_millis() as u64,
+            "rate limit: waiting"
+        );
         tokio::time::sleep(delay).await;
         Ok(())
     }
 }
 
-/// Converts the upstream's epoch-seconds reset into a local instant (the past becomes now).
-fn epoch_to_instant(epoch_seconds: u64) -> Instant {
-    let target = UNIX_EPOCH + Duration::from_secs(epoch_seconds);
-    match target.duration_since(SystemTime::now()) {
-        Ok(ahead) => Instant::now() + ahead,
-        Err(_) => Instant::now(),
-    }
+/// When the upstream's epoch-seconds reset comes, as a local instant (the past becomes
+/// now). Measured against the response's own `Date` header, as okta-sdk-golang does
+/// (`Get429BackoffTime` in okta/requestExecutor.go: `X-Rate-Limit-Reset - Date + 1`), so a
+/// local clock that is off does not shorten or stretch the wait. Without a usable `Date`,
+/// the local clock.
+fn reset_instant(reset_epoch: u64, headers: &HeaderMap) -> Instant {
+    let reset = UNIX_EPOCH + Duration::from_secs(reset_epoch);
+    let upstream_now = headers
+        .get(DATE)
+        .and_then(|date| date.to_str().ok())
+        .and_then(|date| {
+            time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc2822).ok()
+        })
+        .map(SystemTime::from);
+    let ahead = reset
+        .duration_since(upstream_now.unwrap_or_else(SystemTime::now))
+        .unwrap_or_default();
+    Instant::now() + ahead
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prometheus::Opts;
+
+    const BUCKET: &str = "users";
 
     fn limiter() -> RateLimiter {
         RateLimiter::new(
             0.1,
-            IntGauge::new("remaining", "r").unwrap(),
+            IntGaugeVec::new(
+                Opts::new("remaining", "r"),
+                &["tenant", "integration", "bucket"],
+            )
+            .unwrap(),
+            "acme",
+            "okta",
             IntCounter::new("throttled", "t").unwrap(),
         )
     }
 
-    fn headers(limit: u64, remaining: u64, reset_in: u64) -> HeaderMap {
-        let reset = SystemTime::now()
+    fn epoch_now() -> u64 {
+        SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs()
-            + reset_in;
+    }
+
+    fn headers(limit: u64, remaining: u64, reset_in: u64) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(LIMIT, limit.into());
         headers.insert(REMAINING, remaining.into());
-        headers.insert(RESET, reset.into());
+        headers.insert(RESET, (epoch_now() + reset_in).into());
         headers
     }
 
     #[tokio::test]
     async fn plenty_left_means_no_wait() {
         let limiter = limiter();
-        limiter.observe(StatusCode::OK, &headers(100, 50, 60));
+        limiter.observe(BUCKET, StatusCode::OK, &headers(100, 50, 60));
         let started = Instant::now();
         limiter
-            .wait_turn(Instant::now() + Duration::from_secs(1))
+            .wait_turn(BUCKET, Instant::now() + Duration::from_secs(1))
             .await
             .unwrap();
         assert!(started.elapsed() < Duration::from_millis(50));
-        assert_eq!(limiter.remaining_gauge.get(), 50);
+        assert_eq!(limiter.gauge(BUCKET).get(), 50);
     }
 
     #[tokio::test]
     async fn an_exhausted_window_past_the_deadline_is_refused_with_the_wait() {
         let limiter = limiter();
-        limiter.observe(StatusCode::TOO_MANY_REQUESTS, &headers(100, 0, 30));
+        limiter.observe(BUCKET, StatusCode::TOO_MANY_REQUESTS, &headers(100, 0, 30));
         assert_eq!(limiter.throttled.get(), 1);
         let wait = limiter
-            .wait_turn(Instant::now() + Duration::from_secs(2))
+            .wait_turn(BUCKET, Instant::now() + Duration::from_secs(2))
             .await
             .unwrap_err();
         assert!(
@@ -190,12 +250,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_used_up_bucket_leaves_the_other_buckets_alone() {
+        let limiter = limiter();
+        limiter.observe(BUCKET, StatusCode::TOO_MANY_REQUESTS, &headers(100, 0, 30));
+        limiter.observe("user_write", StatusCode::OK, &headers(100, 99, 30));
+        let deadline = Instant::now() + Duration::from_secs(1);
+        assert!(limiter.wait_turn(BUCKET, deadline).await.is_err());
+        let started = Instant::now();
+        limiter.wait_turn("user_write", deadline).await.unwrap();
+        limiter.wait_turn("user", deadline).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(50));
+        assert_eq!(limiter.until_reset("user"), None);
+    }
+
+    #[tokio::test]
+    async fn the_reset_is_measured_against_the_upstream_s_date_header() {
+        // The upstream's clock is 40 s ahead of ours: its reset, 2 s after its `Date`, is
+        // 42 s away by our clock but only 2 s away in truth.
+        let upstream_now = epoch_now() + 40;
+        let mut headers = headers(100, 0, 0);
+        headers.insert(RESET, (upstream_now + 2).into());
+        let date = time::OffsetDateTime::from_unix_timestamp(upstream_now as i64)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap()
+            .replace("+0000", "GMT");
+        headers.insert(DATE, date.parse().unwrap());
+        let limiter = limiter();
+        limiter.observe(BUCKET, StatusCode::TOO_MANY_REQUESTS, &headers);
+        let wait = limiter.until_reset(BUCKET).unwrap();
+        assert!(
+            wait >= Duration::from_secs(2) && wait <= Duration::from_secs(3),
+            "{wait:?} (Date: {:?})",
+            headers[DATE]
+        );
+    }
+
+    #[test]
+    fn an_http_date_parses() {
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        let mut headers = HeaderMap::new();
+        headers.insert(DATE, date.parse().unwrap());
+        // 1994-11-06T08:49:37Z is 784111777; a reset 5 s later is 5 s away.
+        let wait = reset_instant(784_111_782, &headers) - Instant::now();
+        assert!(
+            wait > Duration::from_secs(4) && wait <= Duration::from_secs(5),
+            "{wait:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_exhausted_window_within_the_deadline_is_waited_out() {
         let limiter = limiter();
-        limiter.observe(StatusCode::OK, &headers(100, 0, 1));
+        limiter.observe(BUCKET, StatusCode::OK, &headers(100, 0, 1));
         let started = Instant::now();
         limiter
-            .wait_turn(Instant::now() + Duration::from_secs(5))
+            .wait_turn(BUCKET, Instant::now() + Duration::from_secs(5))
             .await
             .unwrap();
         assert!(
@@ -205,7 +315,7 @@ mod tests {
         // The window is over: the next request goes at once.
         let started = Instant::now();
         limiter
-            .wait_turn(Instant::now() + Duration::from_secs(5))
+            .wait_turn(BUCKET, Instant::now() + Duration::from_secs(5))
             .await
             .unwrap();
         assert!(started.elapsed() < Duration::from_millis(50));
@@ -214,10 +324,10 @@ mod tests {
     #[tokio::test]
     async fn little_left_spreads_requests_over_the_window() {
         let limiter = limiter();
-        limiter.observe(StatusCode::OK, &headers(100, 3, 2));
+        limiter.observe(BUCKET, StatusCode::OK, &headers(100, 3, 2));
         let started = Instant::now();
         limiter
-            .wait_turn(Instant::now() + Duration::from_secs(5))
+            .wait_turn(BUCKET, Instant::now() + Duration::from_secs(5))
             .await
             .unwrap();
         let waited = started.elapsed();
@@ -230,11 +340,11 @@ mod tests {
     #[tokio::test]
     async fn no_headers_no_throttling() {
         let limiter = limiter();
-        limiter.observe(StatusCode::OK, &HeaderMap::new());
+        limiter.observe(BUCKET, StatusCode::OK, &HeaderMap::new());
         limiter
-            .wait_turn(Instant::now() + Duration::from_millis(1))
+            .wait_turn(BUCKET, Instant::now() + Duration::from_millis(1))
             .await
             .unwrap();
-        assert!(limiter.until_reset().is_none());
+        assert!(limiter.until_reset(BUCKET).is_none());
     }
 }

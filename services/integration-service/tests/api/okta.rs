@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use stand_ins::okta::{rsa_key_pair, OktaOrg};
+use stand_ins::okta::{rsa_key_pair, Bucket, OktaOrg};
 
 use crate::helpers::{
     assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, two_okta_orgs,
@@ -55,6 +55,27 @@ fn metric(metrics: &str, name: &str, labels: &str) -> f64 {
         .and_then(|line| line.rsplit(' ').next())
         .map(|v| v.parse().unwrap())
         .unwrap_or(0.0)
+}
+
+/// Lists users as acme, expecting the rate-limit problem.
+async fn rate_limited_listing(app: &TestApp) {
+    let body = assert_problem(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:problem:upstream-rate-limited");
+}
+
+/// Someone else lists acme's users, spending the listing bucket's quota.
+async fn use_listing_quota(org: &OktaOrg) {
+    reqwest::Client::new()
+        .get(format!("{}/api/v1/users", org.url))
+        .header("authorization", "SSWS acme-token-1")
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -294,12 +315,7 @@ async fn a_429_waits_for_the_reset_then_succeeds() {
     org.add_users(3);
     org.set_rate_limit(1, Duration::from_secs(2));
     // Someone else used the org's quota: the service learns it from the 429.
-    reqwest::Client::new()
-        .get(format!("{}/api/v1/users", org.url))
-        .header("authorization", "SSWS acme-token-1")
-        .send()
-        .await
-        .unwrap();
+    use_listing_quota(&org).await;
     let started = Instant::now();
     let body = assert_json(
         app.get("/okta/list_users", Some("acme")).await,
@@ -327,9 +343,9 @@ async fn a_429_waits_for_the_reset_then_succeeds() {
             "reason=\"rate_limited\""
         ) >= 1.0
     );
-    assert!(
-        metrics.contains("integration_rate_limit_remaining{integration=\"okta\",tenant=\"acme\"}")
-    );
+    assert!(metrics.contains(
+        "integration_rate_limit_remaining{bucket=\"users\",integration=\"okta\",tenant=\"acme\"}"
+    ));
 }
 
 #[tokio::test]
@@ -358,13 +374,62 @@ async fn a_reset_beyond_the_deadline_is_a_503_with_retry_after_and_spares_the_or
     );
     // The window is known to be used up: the next call does not even reach Okta.
     let before = org.api_requests();
-    assert_problem(
+    rate_limited_listing(&app).await;
+    assert_eq!(org.api_requests(), before);
+}
+
+#[tokio::test]
+async fn a_429_on_listing_never_slows_suspends() {
+    let Acme { app, org, .. } = acme().await;
+    let user = org.add_user("ACTIVE");
+    // Okta counts each endpoint bucket on its own: listing is used up for a minute.
+    org.set_bucket_rate_limit(Bucket::Users, 1, Duration::from_secs(60));
+    org.set_bucket_rate_limit(Bucket::UserWrite, 100, Duration::from_secs(60));
+    assert_json(
         app.get("/okta/list_users", Some("acme")).await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        None,
+        StatusCode::OK,
     )
     .await;
-    assert_eq!(org.api_requests(), before);
+    rate_limited_listing(&app).await;
+    let started = Instant::now();
+    assert_json(
+        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the suspend was held back by the listing bucket: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(org.status_of(&user).as_deref(), Some("SUSPENDED"));
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "integration_rate_limit_remaining",
+            "bucket=\"user_write\""
+        ),
+        99.0
+    );
+}
+
+#[tokio::test]
+async fn the_wait_for_a_reset_follows_the_org_s_clock_not_ours() {
+    let Acme { app, org, .. } = acme().await;
+    org.add_users(2);
+    // The org's clock is 30 s ahead of this machine's: its reset, 2 s away in truth, is
+    // 32 s away by the local clock (past the 6 s deadline).
+    org.set_clock_ahead(Duration::from_secs(30));
+    org.set_bucket_rate_limit(Bucket::Users, 1, Duration::from_secs(2));
+    use_listing_quota(&org).await;
+    let body = assert_json(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body).len(), 2);
 }
 
 #[tokio::test]

@@ -77,6 +77,14 @@ impl Integration for Okta {
     }
 }
 
+/// Okta's rate-limit buckets for the Users API ("Management rate limits",
+/// https://developer.okta.com/docs/reference/rl-global-mgmt/): listing and creating users,
+/// reading one user, and changing one user (lifecycle operations included) are separate
+/// quotas, so exhausting one never holds back the others.
+const USERS_BUCKET: &str = "users";
+const USER_READ_BUCKET: &str = "user";
+const USER_WRITE_BUCKET: &str = "user_write";
+
 fn user_path(id: &str) -> String {
     // Ids are validated to [A-Za-z0-9_-]: nothing to escape.
     format!("/api/v1/users/{id}")
@@ -97,6 +105,7 @@ impl Okta {
                 limit
             };
             let mut request = UpstreamRequest::get("list_users", "/api/v1/users")
+                .bucket(USERS_BUCKET)
                 .query("limit", page_size.to_string());
             for (name, value) in [
                 ("after", &after),
@@ -135,7 +144,7 @@ async fn get_user(call: &Call, id: &str) -> Result<Exchange, ApiError> {
     let exchange = call
         .upstream
         .call(
-            &UpstreamRequest::get("get_user", user_path(id)),
+            &UpstreamRequest::get("get_user", user_path(id)).bucket(USER_READ_BUCKET),
             call.deadline,
         )
         .await?;
@@ -152,7 +161,8 @@ async fn suspend_user(call: &Call, id: &str) -> Result<LifecycleResult, ApiError
     let request = UpstreamRequest::post(
         "suspend_user",
         format!("{}/lifecycle/suspend", user_path(id)),
-    );
+    )
+    .bucket(USER_WRITE_BUCKET);
     let exchange = call.upstream.call(&request, call.deadline).await?;
     if exchange.status.is_success() {
         Ok(LifecycleResult {
@@ -167,8 +177,9 @@ async fn suspend_user(call: &Call, id: &str) -> Result<LifecycleResult, ApiError
 async fn delete_user(call: &Call, id: &str) -> Result<DeleteResult, ApiError> {
     let user: WireUser = get_user(call, id).await?.json()?;
     // Repeating either DELETE cannot overshoot the goal (a deleted user), so both retry.
-    let delete =
-        UpstreamRequest::delete("delete_user", user_path(id)).idempotency(Idempotency::Idempotent);
+    let delete = UpstreamRequest::delete("delete_user", user_path(id))
+        .idempotency(Idempotency::Idempotent)
+        .bucket(USER_WRITE_BUCKET);
     let deactivated = user.status != "DEPROVISIONED";
     if deactivated {
         let exchange = call.upstream.call(&delete, call.deadline).await?;
