@@ -46,6 +46,23 @@ pub enum Bucket {
     UserWrite,
 }
 
+/// How the org refuses to suspend a user that is not ACTIVE. Okta's management API
+/// documents only that suspend is for ACTIVE users (`suspendUser`, "Perform this operation
+/// only on users with an ACTIVE status",
+/// https://developer.okta.com/docs/api/openapi/okta-management/management/tag/UserLifecycle/#tag/UserLifecycle/operation/suspendUser),
+/// and its error table gives both shapes (https://developer.okta.com/docs/reference/error-codes/):
+/// E0000001 (400, "the documentation for Suspend User indicates that suspending a user
+/// who is not active will result in the E0000001 error code") and E0000038 (403, "This
+/// operation is not allowed in the user's current status").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NotActiveSuspend {
+    /// `400 E0000001`, cause "Cannot suspend a user that is not active".
+    #[default]
+    ValidationFailed,
+    /// `403 E0000038`.
+    NotAllowedInStatus,
+}
+
 /// A window of `limit` requests that resets at the advertised epoch second, as Okta's do.
 struct RateLimit {
     limit: u64,
@@ -68,6 +85,7 @@ struct Org {
     oauth: Option<OauthClient>,
     access_tokens: HashSet<String>,
     rates: HashMap<Bucket, RateLimit>,
+    not_active_suspend: NotActiveSuspend,
     /// How far the org's clock is ahead of ours (its `Date` and `X-Rate-Limit-Reset`).
     clock_ahead: Duration,
     /// Statuses to answer the next requests to /api/v1/users* with, before any logic.
@@ -221,6 +239,11 @@ impl OktaOrg {
                 window_reset_epoch: reset,
             },
         );
+    }
+
+    /// Which documented shape a suspend of a non-ACTIVE user is refused with.
+    pub fn set_not_active_suspend(&self, answer: NotActiveSuspend) {
+        self.org().not_active_suspend = answer;
     }
 
     /// The org's clock runs `ahead` of this machine's: its `Date` header and rate-limit
@@ -481,20 +504,29 @@ async fn get_user(
     })
 }
 
-/// Only ACTIVE users can be suspended.
+/// Only ACTIVE users can be suspended (see [`NotActiveSuspend`]).
 async fn suspend_user(
     State(org): State<Arc<Mutex<Org>>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
+    let refusal = org.lock().unwrap().not_active_suspend;
     on_user(&org, &headers, Bucket::UserWrite, &id, |mut user| {
         if user.get().status != "ACTIVE" {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "E0000001",
-                "Api validation failed: suspend",
-                &["Cannot suspend a user that is not active"],
-            );
+            return match refusal {
+                NotActiveSuspend::ValidationFailed => error(
+                    StatusCode::BAD_REQUEST,
+                    "E0000001",
+                    "Api validation failed: suspend",
+                    &["Cannot suspend a user that is not active"],
+                ),
+                NotActiveSuspend::NotAllowedInStatus => error(
+                    StatusCode::FORBIDDEN,
+                    "E0000038",
+                    "This operation is not allowed in the user's current status.",
+                    &[],
+                ),
+            };
         }
         user.get_mut().status = "SUSPENDED".into();
         Json(json!({})).into_response()

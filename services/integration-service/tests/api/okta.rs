@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use stand_ins::okta::{rsa_key_pair, Bucket, OktaOrg};
+use stand_ins::okta::{rsa_key_pair, Bucket, NotActiveSuspend, OktaOrg};
 
 use crate::helpers::{
     assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, two_okta_orgs,
@@ -76,6 +76,17 @@ async fn use_listing_quota(org: &OktaOrg) {
         .send()
         .await
         .unwrap();
+}
+
+/// Suspends `user` as acme, expecting a problem with `status`.
+async fn suspend_refused(app: &TestApp, user: &str, status: StatusCode) -> Value {
+    assert_problem(
+        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
+            .await,
+        status,
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -175,46 +186,31 @@ async fn suspend_only_active_users() {
     assert_eq!(org.status_of(&active).as_deref(), Some("SUSPENDED"));
 
     // Suspending again (or any non-active user): a clear conflict, with Okta's reason.
-    let body = assert_problem(
-        app.post(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": active}),
-        )
-        .await,
-        StatusCode::CONFLICT,
-        None,
-    )
-    .await;
+    let body = suspend_refused(&app, &active, StatusCode::CONFLICT).await;
     let detail = body["detail"].as_str().unwrap();
     assert!(
         detail.contains("only ACTIVE users") && detail.contains("not active"),
         "{detail}"
     );
     let staged = org.add_user("STAGED");
-    assert_problem(
-        app.post(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": staged}),
-        )
-        .await,
-        StatusCode::CONFLICT,
-        None,
-    )
-    .await;
+    suspend_refused(&app, &staged, StatusCode::CONFLICT).await;
     assert_eq!(org.status_of(&staged).as_deref(), Some("STAGED"));
-    assert_problem(
-        app.post(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": "00unobody"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        None,
-    )
-    .await;
+    suspend_refused(&app, "00unobody", StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_403_e0000038_suspend_is_a_conflict_not_a_credentials_problem() {
+    let Acme { app, org, .. } = acme().await;
+    org.set_not_active_suspend(NotActiveSuspend::NotAllowedInStatus);
+    let suspended = org.add_user("SUSPENDED");
+    let body = suspend_refused(&app, &suspended, StatusCode::CONFLICT).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("only ACTIVE") && detail.contains("current status"),
+        "{detail}"
+    );
+    assert!(!body.to_string().contains("credentials"), "{body}");
+    assert_eq!(org.status_of(&suspended).as_deref(), Some("SUSPENDED"));
 }
 
 #[tokio::test]

@@ -259,7 +259,11 @@ fn okta_error(exchange: &Exchange, context: Context<'_>) -> ApiError {
         (StatusCode::NOT_FOUND, _, Context::User(id) | Context::Suspend(id)) => {
             ApiError::NotFound(format!("The tenant's Okta org has no user `{id}`"))
         }
-        (StatusCode::BAD_REQUEST, "E0000001", Context::Suspend(id)) => ApiError::Conflict(format!(
+        // Okta refuses a suspend of a non-ACTIVE user with either 400 E0000001 or 403
+        // E0000038 ("not allowed in the user's current status"): both are the user's state,
+        // not our credentials (https://developer.okta.com/docs/reference/error-codes/).
+        (StatusCode::BAD_REQUEST, "E0000001", Context::Suspend(id))
+        | (StatusCode::FORBIDDEN, "E0000038", Context::Suspend(id)) => ApiError::Conflict(format!(
             "User `{id}` cannot be suspended: only ACTIVE users can be. Okta says: {okta_says}"
         )),
         (StatusCode::BAD_REQUEST, _, Context::List(params)) => {
