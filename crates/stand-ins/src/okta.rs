@@ -6,7 +6,7 @@
 //! [`Bucket`]), with a `Date` header from the org's own clock, and both auth schemes (SSWS API token; OAuth client
 //! credentials with a private_key_jwt assertion).
 use std::collections::btree_map::{Entry, OccupiedEntry};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -75,7 +75,16 @@ struct OauthClient {
     client_id: String,
     public_key_pem: String,
     token_lifetime: u64,
+    /// The Okta API scopes granted to the app (Okta API Scopes tab).
+    granted_scopes: Vec<String>,
+    /// Whether the app has an admin role. Okta's guide: a service app needs both the
+    /// scopes and an admin role; without a role its reads find nothing
+    /// (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/#assign-admin-roles-to-the-oauth-2-0-service-app).
+    admin_role: bool,
 }
+
+const USERS_READ: &str = "okta.users.read";
+const USERS_MANAGE: &str = "okta.users.manage";
 
 #[derive(Default)]
 struct Org {
@@ -83,7 +92,8 @@ struct Org {
     users: BTreeMap<String, User>,
     api_token: Option<String>,
     oauth: Option<OauthClient>,
-    access_tokens: HashSet<String>,
+    /// Issued access tokens and the scopes each carries.
+    access_tokens: HashMap<String, Vec<String>>,
     rates: HashMap<Bucket, RateLimit>,
     not_active_suspend: NotActiveSuspend,
     /// How far the org's clock is ahead of ours (its `Date` and `X-Rate-Limit-Reset`).
@@ -215,6 +225,8 @@ impl OktaOrg {
             client_id: client_id.to_owned(),
             public_key_pem: public_key_pem.to_owned(),
             token_lifetime,
+            granted_scopes: vec![USERS_READ.into(), USERS_MANAGE.into()],
+            admin_role: true,
         });
     }
 
@@ -293,6 +305,18 @@ impl OktaOrg {
         self.org().users.get_mut(id).unwrap().status = status.to_owned();
     }
 
+    /// Grants the OAuth app exactly `scopes` (tokens already issued keep theirs).
+    /// Panics without an OAuth app.
+    pub fn set_granted_scopes(&self, scopes: &[&str]) {
+        self.org().oauth.as_mut().unwrap().granted_scopes =
+            scopes.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// Gives the OAuth app an admin role or takes it away. Panics without an OAuth app.
+    pub fn set_admin_role(&self, assigned: bool) {
+        self.org().oauth.as_mut().unwrap().admin_role = assigned;
+    }
+
     /// Forgets every issued access token (as if they expired early).
     pub fn revoke_access_tokens(&self) {
         self.org().access_tokens.clear();
@@ -329,19 +353,47 @@ fn admit(org: &mut Org, headers: &HeaderMap, bucket: Bucket) -> Result<HeaderMap
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let authorized = match authorization.split_once(' ') {
-        Some(("SSWS", token)) => org.api_token.as_deref() == Some(token),
-        Some(("Bearer", token)) => org.access_tokens.contains(token),
-        _ => false,
+    // An API token acts with its admin's permissions; an access token with its scopes.
+    let token_scopes = match authorization.split_once(' ') {
+        Some(("SSWS", token)) if org.api_token.as_deref() == Some(token) => None,
+        Some(("Bearer", token)) if org.access_tokens.contains_key(token) => {
+            Some(org.access_tokens[token].clone())
+        }
+        _ => {
+            org.rejected_auth += 1;
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "E0000011",
+                "Invalid token provided",
+                &[],
+            ));
+        }
     };
-    if !authorized {
-        org.rejected_auth += 1;
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "E0000011",
-            "Invalid token provided",
+    let needed = match bucket {
+        Bucket::Users | Bucket::UserRead => USERS_READ,
+        Bucket::UserWrite => USERS_MANAGE,
+    };
+    if token_scopes.is_some_and(|scopes| !scopes.iter().any(|s| s == needed)) {
+        // Okta's answer to a token without the endpoint's scope: 403, the missing scope
+        // in `WWW-Authenticate` (RFC 6750 section 3.1 `insufficient_scope`), E0000006 in
+        // the body (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/,
+        // https://developer.okta.com/docs/reference/error-codes/).
+        let mut response = error(
+            StatusCode::FORBIDDEN,
+            "E0000006",
+            "You do not have permission to perform the requested action",
             &[],
-        ));
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&format!(
+                "Bearer authorization_uri=\"/oauth2/v1/authorize\", realm=\"IdP\", \
+                 scope=\"{needed}\", error=\"insufficient_scope\", \
+                 error_description=\"The access token provided does not contain the required scopes.\""
+            ))
+            .expect("a valid header"),
+        );
+        return Err(response);
     }
     let mut rate_headers = HeaderMap::new();
     // The org's own clock, which `X-Rate-Limit-Reset` is relative to (okta-sdk-golang
@@ -448,7 +500,16 @@ async fn list_users(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     let base = format!("http://{host}/api/v1/users");
+    let authorization = headers.get(header::AUTHORIZATION).cloned();
     admitted(&org, &headers, Bucket::Users, |org| {
+        let bearer = authorization
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("Bearer "));
+        if bearer && org.oauth.as_ref().is_some_and(|app| !app.admin_role) {
+            // A service app without an admin role sees no users: `200 []`, not a 403.
+            return Json(Vec::<Value>::new()).into_response();
+        }
         let limit = query.limit.unwrap_or(200).clamp(1, 200);
         let mut selected = Vec::new();
         for user in org.users.values() {
@@ -552,6 +613,7 @@ async fn delete_user(
 #[derive(Deserialize)]
 struct TokenForm {
     grant_type: String,
+    scope: Option<String>,
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
 }
@@ -608,14 +670,38 @@ async fn token(
     if claims.iss != client.client_id || claims.sub != client.client_id {
         return invalid_client();
     }
+    // Client credentials must ask for scopes, and only granted ones: Okta answers
+    // `400 invalid_scope` otherwise (RFC 6749 section 5.2;
+    // https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/#get-an-access-token).
+    let requested: Vec<String> = form
+        .scope
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if requested.is_empty()
+        || requested
+            .iter()
+            .any(|scope| !client.granted_scopes.contains(scope))
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "error": "invalid_scope",
+                "error_description": "One or more scopes are not configured for the authorization server resource.",
+            })),
+        )
+            .into_response();
+    }
     let lifetime = client.token_lifetime;
     let access = format!("at-{}", uuid::Uuid::new_v4().simple());
-    org.access_tokens.insert(access.clone());
+    let scope = requested.join(" ");
+    org.access_tokens.insert(access.clone(), requested);
     Json(json!({
         "token_type": "Bearer",
         "expires_in": lifetime,
         "access_token": access,
-        "scope": "okta.users.read okta.users.manage",
+        "scope": scope,
     }))
     .into_response()
 }

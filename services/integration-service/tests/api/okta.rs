@@ -78,15 +78,15 @@ async fn use_listing_quota(org: &OktaOrg) {
         .unwrap();
 }
 
+/// `POST /okta/suspend_user` of `user` as `tenant`.
+async fn suspend(app: &TestApp, tenant: &str, user: &str) -> reqwest::Response {
+    app.post("/okta/suspend_user", Some(tenant), json!({"user_id": user}))
+        .await
+}
+
 /// Suspends `user` as acme, expecting a problem with `status`.
 async fn suspend_refused(app: &TestApp, user: &str, status: StatusCode) -> Value {
-    assert_problem(
-        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
-            .await,
-        status,
-        None,
-    )
-    .await
+    assert_problem(suspend(app, "acme", user).await, status, None).await
 }
 
 #[tokio::test]
@@ -172,16 +172,7 @@ async fn all_pages_at_once_and_the_hard_cap() {
 async fn suspend_only_active_users() {
     let Acme { app, org, .. } = acme().await;
     let active = org.add_user("ACTIVE");
-    let body = assert_json(
-        app.post(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": active}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let body = assert_json(suspend(&app, "acme", &active).await, StatusCode::OK).await;
     assert_eq!(body, json!({"id": active, "status": "SUSPENDED"}));
     assert_eq!(org.status_of(&active).as_deref(), Some("SUSPENDED"));
 
@@ -287,8 +278,7 @@ async fn server_errors_are_retried_for_reads_but_never_for_suspend() {
     org.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR]);
     let before = org.api_requests();
     let body = assert_problem(
-        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
-            .await,
+        suspend(&app, "acme", &user).await,
         StatusCode::GATEWAY_TIMEOUT,
         None,
     )
@@ -388,12 +378,7 @@ async fn a_429_on_listing_never_slows_suspends() {
     .await;
     rate_limited_listing(&app).await;
     let started = Instant::now();
-    assert_json(
-        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    assert_json(suspend(&app, "acme", &user).await, StatusCode::OK).await;
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "the suspend was held back by the listing bucket: {:?}",
@@ -560,14 +545,86 @@ async fn oauth_private_key_jwt_with_a_cached_access_token() {
     let (other_key, _) = rsa_key_pair();
     put_secret(&secret, &json!({"private_key": other_key}).to_string()).await;
     org.revoke_access_tokens();
-    let body = assert_problem(
+    let body = globex_listing_refused(&app).await;
+    assert_eq!(body["title"], "Tenant credentials rejected");
+    assert!(body["detail"].as_str().unwrap().contains("invalid_client"));
+}
+
+/// Lists users as globex, expecting the upstream-credentials problem (502).
+async fn globex_listing_refused(app: &TestApp) -> Value {
+    assert_problem(
         app.get("/okta/list_users", Some("globex")).await,
         StatusCode::BAD_GATEWAY,
         None,
     )
+    .await
+}
+
+/// Tenant `globex` on an Okta org through an OAuth service app asking for `scopes`.
+async fn globex_oauth(scopes: &[&str]) -> (TestApp, OktaOrg) {
+    let org = OktaOrg::spawn("globex").await;
+    let (private_key, public_key) = rsa_key_pair();
+    org.set_oauth_client("0oa-globex-service", &public_key, 3600);
+    let secret = secret_name("globex-okta");
+    put_secret(&secret, &json!({"private_key": private_key}).to_string()).await;
+    let app = spawn_app(test_config(json!({
+        "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
+            "method": "oauth_private_key_jwt", "client_id": "0oa-globex-service", "key_id": "k1",
+            "scopes": scopes}}}
+    })))
     .await;
-    assert_eq!(body["title"], "Tenant credentials rejected");
-    assert!(body["detail"].as_str().unwrap().contains("invalid_client"));
+    (app, org)
+}
+
+#[tokio::test]
+async fn a_read_only_tenant_gets_a_problem_naming_the_missing_scope_on_suspend() {
+    let (app, org) = globex_oauth(&["okta.users.read"]).await;
+    let user = org.add_user("ACTIVE");
+    assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let body = assert_problem(
+        suspend(&app, "globex", &user).await,
+        StatusCode::BAD_GATEWAY,
+        None,
+    )
+    .await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("`okta.users.manage`"), "{detail}");
+    assert_eq!(org.status_of(&user).as_deref(), Some("ACTIVE"));
+
+    // Asking for a scope the app was never granted: the token request itself is refused.
+    org.set_granted_scopes(&["okta.users.manage"]);
+    org.revoke_access_tokens();
+    let body = globex_listing_refused(&app).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("invalid_scope"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_without_an_admin_role_sees_no_users_and_the_answer_says_so() {
+    let (app, org) = globex_oauth(&["okta.users.read", "okta.users.manage"]).await;
+    org.add_users(2);
+    let body = assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body).len(), 2);
+    assert_eq!(body["warnings"], json!([]));
+    org.set_admin_role(false);
+    let body = assert_json(
+        app.get("/okta/list_users", Some("globex")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&body).len(), 0);
+    let warning = body["warnings"][0].as_str().unwrap_or_default();
+    assert!(warning.contains("admin role"), "{body}");
 }
 
 #[tokio::test]

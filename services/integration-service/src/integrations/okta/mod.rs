@@ -85,6 +85,9 @@ const USERS_BUCKET: &str = "users";
 const USER_READ_BUCKET: &str = "user";
 const USER_WRITE_BUCKET: &str = "user_write";
 
+const EMPTY_ORG_WARNING: &str = "Okta listed no users at all, which a real org never has: \
+     the tenant's Okta app probably has no admin role (Okta then answers an empty list)";
+
 fn user_path(id: &str) -> String {
     // Ids are validated to [A-Za-z0-9_-]: nothing to escape.
     format!("/api/v1/users/{id}")
@@ -131,11 +134,23 @@ impl Okta {
                 break true;
             }
         };
+        // Okta answers `200 []` to a service app without an admin role instead of a 403
+        // (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/#assign-admin-roles-to-the-oauth-2-0-service-app).
+        // An org always holds at least its admin, so an empty unfiltered first page is
+        // never the truth about the org: say so rather than present it as fact.
+        let unfiltered_start =
+            params.after.is_none() && params.search.is_none() && params.filter.is_none();
+        let warnings = if users.is_empty() && unfiltered_start {
+            vec![EMPTY_ORG_WARNING.to_owned()]
+        } else {
+            Vec::new()
+        };
         Ok(UsersPage {
             users,
             next: after,
             truncated,
             pages,
+            warnings,
         })
     }
 }
@@ -233,6 +248,31 @@ fn next_cursor(exchange: &Exchange) -> Option<String> {
         })
 }
 
+/// The scope a 403 names as missing: Okta sends `WWW-Authenticate: Bearer ...,
+/// scope="okta.users.manage", error="insufficient_scope"` (RFC 6750 section 3.1;
+/// https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).
+/// Only scope-shaped values are passed on.
+fn missing_scope(exchange: &Exchange) -> Option<String> {
+    let challenge = exchange
+        .headers
+        .get(reqwest::header::WWW_AUTHENTICATE)?
+        .to_str()
+        .ok()?;
+    let parameter = |name: &str| {
+        challenge.split(',').find_map(|part| {
+            let (key, value) = part.trim().trim_start_matches("Bearer ").split_once('=')?;
+            (key.trim() == name).then(|| value.trim().trim_matches('"').to_owned())
+        })
+    };
+    let scope = parameter("scope")?;
+    let well_formed = !scope.is_empty()
+        && scope.len() <= 100
+        && scope
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ' '));
+    (parameter("error").as_deref() == Some("insufficient_scope") && well_formed).then_some(scope)
+}
+
 /// What the failed call was about, for a precise error.
 enum Context<'a> {
     List(&'a ListUsersParams),
@@ -279,12 +319,16 @@ fn okta_error(exchange: &Exchange, context: Context<'_>) -> ApiError {
                 message: format!("rejected by Okta: {okta_says}"),
             }
         }
-        (StatusCode::FORBIDDEN, _, _) => {
-            ApiError::Upstream(UpstreamError::CredentialsRejected(format!(
+        (StatusCode::FORBIDDEN, _, _) => match missing_scope(exchange) {
+            Some(scope) => ApiError::Upstream(UpstreamError::CredentialsRejected(format!(
+                "the tenant's Okta access token lacks the scope `{scope}`: grant it to the \
+                 Okta app and add it to the tenant's `scopes`"
+            ))),
+            None => ApiError::Upstream(UpstreamError::CredentialsRejected(format!(
                 "the credentials lack the permission for this call ({})",
                 error.error_code
-            )))
-        }
+            ))),
+        },
         (status, code, _) => ApiError::Upstream(UpstreamError::InvalidResponse(format!(
             "Okta answered {status} {code}: {okta_says} (errorId {})",
             error.error_id

@@ -152,6 +152,9 @@ pub struct UsersPage {
     pub truncated: bool,
     /// Okta pages fetched for this answer.
     pub pages: u32,
+    /// What the answer may not show as it is, e.g. an empty list that more likely means
+    /// missing permissions than an empty org.
+    pub warnings: Vec<String>,
 }
 
 impl Output for UsersPage {}
