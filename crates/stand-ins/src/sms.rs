@@ -13,8 +13,17 @@
 //!   KES 0.8000 per message part (160 characters, 153 per part when split; 70/67 for
 //!   non-ASCII text).
 //!
-//! Knobs for tests: injected HTTP failures, a delay, an outage (connections reset), and
-//! per-number recipient statuses. For local runs, `GET /__stand-in/messages` lists what was
+//! - account-level refusals come as the same envelope with a `Message` naming the reason
+//!   and no recipient at all: `{"SMSMessageData":{"Message":"InsufficientBalance",
+//!   "Recipients":[]}}` when the balance is used up, `"Message":"InvalidSenderId"` when
+//!   `from` is not a sender id registered on the account. Africa's Talking's SDKs pass this
+//!   body through untouched (africastalking-node `test/mocks.js` fixes only the envelope,
+//!   `SMSMessageData.Message` + `Recipients`); the recipient-less form is what live
+//!   integrations report (public clients test for `{"Message":"InvalidSenderId",
+//!   "Recipients":[]}` with a 201).
+//!
+//! Knobs for tests: injected HTTP failures, a delay, an outage (connections reset),
+//! per-number recipient statuses, an exhausted balance and registered sender ids. For local runs, `GET /__stand-in/messages` lists what was
 //! delivered, and every delivered message is logged.
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -89,6 +98,9 @@ struct GatewayState {
     delivered: Vec<Sms>,
     failures: VecDeque<StatusCode>,
     recipient_statuses: HashMap<String, u16>,
+    balance_exhausted: bool,
+    /// Sender ids registered on the account; `None`: any `from` is accepted.
+    sender_ids: Option<Vec<String>>,
 }
 
 impl Shared {
@@ -187,6 +199,20 @@ impl SmsGateway {
             .state()
             .recipient_statuses
             .insert(number.to_owned(), status_code);
+    }
+}
+
+impl SmsGateway {
+    /// While exhausted, every send is refused as a whole with `Message: InsufficientBalance`
+    /// and no recipients (topping up, `false`, ends it).
+    pub fn set_balance_exhausted(&self, exhausted: bool) {
+        self.shared.state().balance_exhausted = exhausted;
+    }
+
+    /// Only these sender ids may be used as `from`; any other is refused as a whole with
+    /// `Message: InvalidSenderId` and no recipients.
+    pub fn register_sender_ids(&self, sender_ids: &[&str]) {
+        self.shared.state().sender_ids = Some(sender_ids.iter().map(|s| s.to_string()).collect());
     }
 }
 
@@ -319,6 +345,24 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     let part_cost = parts(&message) * PART_COST;
 
     let mut state = shared.state();
+    let unregistered_sender = match (&state.sender_ids, &from) {
+        (Some(registered), Some(from)) => !registered.contains(from),
+        _ => false,
+    };
+    let refusal = if state.balance_exhausted {
+        Some("InsufficientBalance")
+    } else if unregistered_sender {
+        Some("InvalidSenderId")
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        return (
+            StatusCode::CREATED,
+            Json(json!({"SMSMessageData": {"Message": refusal, "Recipients": []}})),
+        )
+            .into_response();
+    }
     let mut recipients = Vec::with_capacity(numbers.len());
     let (mut sent, mut total_cost) = (0, 0);
     for number in &numbers {

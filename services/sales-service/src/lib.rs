@@ -58,6 +58,13 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         config.sms.username.clone(),
         config.sms.sender_id.clone(),
         api_key,
+        metrics.register(
+            prometheus::IntCounter::new(
+                "sms_provider_insufficient_balance_total",
+                "SMS sends refused because the provider account's balance is used up",
+            )
+            .expect("valid metric"),
+        ),
     );
     let sms_metrics = SmsMetrics::register(&metrics);
     let dispatcher = config.outbox.enabled.then(|| {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use common::secrets::{Secret, SecretError, SecretStore};
+use prometheus::IntCounter;
 use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -27,6 +28,9 @@ pub struct AfricasTalking {
     username: String,
     sender_id: Option<String>,
     api_key: ApiKey,
+    /// `sms_provider_insufficient_balance_total`: sends refused until the account is
+    /// topped up (an alert: only a person can fix it).
+    insufficient_balance: IntCounter,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +64,7 @@ impl AfricasTalking {
         username: String,
         sender_id: Option<String>,
         api_key: ApiKey,
+        insufficient_balance: IntCounter,
     ) -> Self {
         let endpoint = base_url
             .join("/version1/messaging")
@@ -70,6 +75,7 @@ impl AfricasTalking {
             username,
             sender_id,
             api_key,
+            insufficient_balance,
         }
     }
 
@@ -88,24 +94,57 @@ impl AfricasTalking {
     }
 }
 
-/// The provider's per-recipient status codes: 100 Processed, 101 Sent and 102 Queued
-/// are accepted; 405 InsufficientBalance and 500-502 (its own or a gateway's error) may
-/// pass later; the rest (401 RiskHold, 402 InvalidSenderId, 403 InvalidPhoneNumber,
-/// 404 UnsupportedNumberType, 406 UserInBlacklist, 407 CouldNotRoute,
-/// 409 DoNotDisturbRejection) will not.
-fn recipient_outcome(recipient: Recipient) -> SendOutcome {
-    let described = format!("{} ({})", recipient.status, recipient.status_code);
-    match recipient.status_code {
-        100..=102 => SendOutcome::Sent {
-            message_id: recipient.message_id,
-        },
-        405 | 500..=502 => SendOutcome::Retry {
-            reason: format!("the provider could not send it now: {described}"),
+impl AfricasTalking {
+    /// The provider's per-recipient status codes: 100 Processed, 101 Sent and 102 Queued
+    /// are accepted; 405 InsufficientBalance and 500-502 (its own or a gateway's error) may
+    /// pass later; the rest (401 RiskHold, 402 InvalidSenderId, 403 InvalidPhoneNumber,
+    /// 404 UnsupportedNumberType, 406 UserInBlacklist, 407 CouldNotRoute,
+    /// 409 DoNotDisturbRejection) will not.
+    fn recipient_outcome(&self, recipient: Recipient) -> SendOutcome {
+        let described = format!("{} ({})", recipient.status, recipient.status_code);
+        match recipient.status_code {
+            100..=102 => SendOutcome::Sent {
+                message_id: recipient.message_id,
+            },
+            405 => self.out_of_balance(&described),
+            500..=502 => SendOutcome::Retry {
+                reason: format!("the provider could not send it now: {described}"),
+                after: None,
+            },
+            _ => SendOutcome::Reject {
+                reason: format!("the provider refused the recipient: {described}"),
+            },
+        }
+    }
+
+    /// An answer without recipients: the account, not the number, was refused, and
+    /// `Message` says why (see the stand-in, `stand_ins::sms`). A used-up balance passes once
+    /// someone tops it up: retried with the outbox's backoff, and counted for an alert. An
+    /// unregistered sender id, or anything else, will not pass by itself.
+    fn account_outcome(&self, message: &str) -> SendOutcome {
+        match message {
+            "InsufficientBalance" => self.out_of_balance(message),
+            "InvalidSenderId" => SendOutcome::Reject {
+                reason: format!(
+                    "the provider refused the sender id {:?}: InvalidSenderId (register it on the account)",
+                    self.sender_id.as_deref().unwrap_or_default()
+                ),
+            },
+            _ => SendOutcome::Reject {
+                reason: format!("the provider accepted no recipient: {message}"),
+            },
+        }
+    }
+
+    fn out_of_balance(&self, described: &str) -> SendOutcome {
+        self.insufficient_balance.inc();
+        tracing::warn!(
+            "the SMS provider account has no balance left: SMS wait until it is topped up"
+        );
+        SendOutcome::Retry {
+            reason: format!("the provider account's balance is used up: {described}"),
             after: None,
-        },
-        _ => SendOutcome::Reject {
-            reason: format!("the provider refused the recipient: {described}"),
-        },
+        }
     }
 }
 
@@ -161,13 +200,8 @@ impl SmsSender for AfricasTalking {
         match status {
             StatusCode::OK | StatusCode::CREATED => match response.json::<Answer>().await {
                 Ok(answer) => match answer.data.recipients.into_iter().next() {
-                    Some(recipient) => recipient_outcome(recipient),
-                    None => SendOutcome::Reject {
-                        reason: format!(
-                            "the provider accepted no recipient: {}",
-                            answer.data.message
-                        ),
-                    },
+                    Some(recipient) => self.recipient_outcome(recipient),
+                    None => self.account_outcome(&answer.data.message),
                 },
                 Err(_) => SendOutcome::Retry {
                     reason: "the SMS provider's answer was unreadable".into(),

@@ -103,6 +103,46 @@ async fn a_permanent_refusal_fails_at_once_with_the_reason() {
 }
 
 #[tokio::test]
+async fn an_exhausted_balance_is_retried_and_alerted_until_the_account_is_topped_up() {
+    let app = spawn_app_with(|config| config.outbox.max_attempts = 50).await;
+    app.sms.set_balance_exhausted(true);
+    let id = order_for_new_customer(&app, PHONE).await;
+    let pending = app
+        .wait_for_order(&id, WAIT, "retried for the balance", |order| {
+            order["sms"]["attempts"].as_u64() >= Some(2)
+        })
+        .await;
+    assert_eq!(pending["sms"]["status"], "pending", "{pending}");
+    let reason = pending["sms"]["reason"].as_str().unwrap();
+    assert!(reason.contains("InsufficientBalance"), "{reason}");
+    let metrics = app.metrics().await;
+    let alerts: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("sms_provider_insufficient_balance_total "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_default();
+    assert!(alerts >= 2, "{metrics}");
+    app.sms.set_balance_exhausted(false);
+    app.wait_for_sms(&id, "sent", WAIT).await;
+    assert_eq!(app.sms.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unregistered_sender_id_fails_at_once() {
+    let app = spawn_app_with(|config| config.sms.sender_id = Some("SHOPX".into())).await;
+    app.sms.register_sender_ids(&["ACME"]);
+    let id = order_for_new_customer(&app, PHONE).await;
+    let order = app.wait_for_sms(&id, "failed", WAIT).await;
+    assert_eq!(order["sms"]["attempts"], 1, "not retried: {order}");
+    let reason = order["sms"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("InvalidSenderId") && reason.contains("SHOPX"),
+        "{reason}"
+    );
+    assert!(app.sms.delivered().is_empty());
+}
+
+#[tokio::test]
 async fn retries_are_bounded_and_then_the_sms_is_failed() {
     let app = spawn_app().await; // 4 attempts in tests
     app.sms.fail_next(&[500; 10]);
