@@ -99,6 +99,7 @@ struct GatewayState {
     failures: VecDeque<StatusCode>,
     recipient_statuses: HashMap<String, u16>,
     balance_exhausted: bool,
+    finish_abandoned: bool,
     /// Sender ids registered on the account; `None`: any `from` is accepted.
     sender_ids: Option<Vec<String>>,
 }
@@ -131,6 +132,7 @@ impl SmsGateway {
             .route("/version1/messaging", post(send))
             .route_layer(from_fn_with_state(shared.clone(), fail_if_due))
             .route_layer(from_fn_with_state(shared.pressure.clone(), pressure))
+            .route_layer(from_fn_with_state(shared.clone(), finish_if_abandoned))
             .route("/__stand-in/messages", get(messages))
             .with_state(shared.clone())
             .layer(from_fn_with_state(Arc::from("sms"), crate::log_request));
@@ -203,6 +205,14 @@ impl SmsGateway {
 }
 
 impl SmsGateway {
+    /// When on, a request whose client gave up (timed out, closed the connection) is
+    /// still processed to the end, and its SMS sent, as a real HTTP server does: it only
+    /// learns of the disconnect when it writes the answer. Off by default: an abandoned
+    /// request is then cancelled (nothing sent), which no real provider does.
+    pub fn set_finish_abandoned(&self, finish: bool) {
+        self.shared.state().finish_abandoned = finish;
+    }
+
     /// While exhausted, every send is refused as a whole with `Message: InsufficientBalance`
     /// and no recipients (topping up, `false`, ends it).
     pub fn set_balance_exhausted(&self, exhausted: bool) {
@@ -221,6 +231,20 @@ fn status_name(code: u16) -> Option<&'static str> {
         .iter()
         .find(|(known, _)| *known == code)
         .map(|(_, name)| *name)
+}
+
+/// Runs the request detached from its connection when abandoned requests must finish.
+async fn finish_if_abandoned(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !shared.state().finish_abandoned {
+        return next.run(request).await;
+    }
+    tokio::spawn(next.run(request))
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// Answers an injected failure if one is due (after the delay, before any other logic).

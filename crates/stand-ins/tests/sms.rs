@@ -43,6 +43,16 @@ fn order_sms(to: &str) -> Vec<(&str, &str)> {
     ]
 }
 
+/// Sends an SMS to `to` with a client that gives up after 100 ms (before the answer).
+async fn give_up_on(gateway: &SmsGateway, to: &str) {
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let gave_up = send_with(&impatient, gateway, API_KEY, &order_sms(to)).await;
+    assert!(gave_up.unwrap_err().is_timeout());
+}
+
 #[tokio::test]
 async fn a_message_to_one_number_is_sent_and_answered_as_africas_talking_does() {
     let gateway = gateway().await;
@@ -243,12 +253,7 @@ async fn a_delay_stalls_answers_and_a_client_that_gives_up_sends_nothing() {
     let delay = Duration::from_millis(300);
     gateway.set_delay(Some(delay));
 
-    let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    let gave_up = send_with(&impatient, &gateway, API_KEY, &order_sms("+254711000111")).await;
-    assert!(gave_up.unwrap_err().is_timeout());
+    give_up_on(&gateway, "+254711000111").await;
 
     let started = Instant::now();
     let patient = send(&gateway, &order_sms("+254722000222")).await;
@@ -266,4 +271,21 @@ async fn a_delay_stalls_answers_and_a_client_that_gives_up_sends_nothing() {
     let started = Instant::now();
     send(&gateway, &order_sms("+254711000111")).await;
     assert!(started.elapsed() < delay);
+}
+
+#[tokio::test]
+async fn with_finish_abandoned_a_client_that_gives_up_still_sends() {
+    let gateway = gateway().await;
+    gateway.set_finish_abandoned(true);
+    gateway.set_delay(Some(Duration::from_millis(300)));
+    give_up_on(&gateway, "+254711000111").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gateway.delivered().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned request was not finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(gateway.delivered()[0].to, "+254711000111");
 }

@@ -181,17 +181,22 @@ impl SmsSender for AfricasTalking {
             .await;
         let response = match response {
             Ok(response) => response,
+            // Never connected: nothing reached the provider.
+            Err(error) if error.is_connect() => {
+                return SendOutcome::Retry {
+                    reason: "the SMS provider could not connect".into(),
+                    after: None,
+                };
+            }
+            // The request may have been sent: the provider keeps going without us.
             Err(error) => {
                 let what = if error.is_timeout() {
                     "timed out"
-                } else if error.is_connect() {
-                    "could not connect"
                 } else {
                     "the connection failed"
                 };
-                return SendOutcome::Retry {
+                return SendOutcome::Unknown {
                     reason: format!("the SMS provider {what}"),
-                    after: None,
                 };
             }
         };

@@ -47,6 +47,7 @@ pub struct SmsMetrics {
     failed: IntCounter,
     retried: IntCounter,
     released: IntCounter,
+    ambiguous_resends: IntCounter,
     backlog: IntGauge,
     send_seconds: Histogram,
 }
@@ -69,6 +70,10 @@ impl SmsMetrics {
             released: counter(
                 "sms_claims_released_total",
                 "SMS claims given back unsent: the store left too little of the lease for a send",
+            ),
+            ambiguous_resends: counter(
+                "sms_ambiguous_resends_total",
+                "SMS rescheduled after an attempt the provider may have sent (timeout, dropped connection): a possible duplicate",
             ),
             backlog: metrics.register(
                 IntGauge::new("sms_outbox_backlog", "SMS waiting in the outbox")
@@ -271,6 +276,18 @@ impl Dispatcher {
         }
     }
 
+    /// The next attempt after `attempt` failed: the backoff, or the provider's wait if longer.
+    fn retry_at(&self, attempt: u32, reason: String, after: Option<Duration>) -> Outcome {
+        let wait = after
+            .unwrap_or_default()
+            .max(self.retry.backoff(attempt))
+            .min(self.config.retry_max);
+        Outcome::Retry {
+            at_ms: self.clock.now_ms() + millis(wait),
+            reason,
+        }
+    }
+
     /// Sends the claimed SMS (cut off at the send timeout) and records the outcome.
     async fn send_and_record(
         &self,
@@ -283,10 +300,10 @@ impl Dispatcher {
             self.sender.send(&claimed.to, &claimed.message),
         )
         .await
-        .unwrap_or_else(|_| SendOutcome::Retry {
+        .unwrap_or_else(|_| SendOutcome::Unknown {
             reason: "the SMS provider timed out".into(),
-            after: None,
         });
+        let ambiguous = matches!(sent, SendOutcome::Unknown { .. });
         self.metrics
             .send_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -297,21 +314,15 @@ impl Dispatcher {
                 at: timestamp(time::OffsetDateTime::now_utc()),
             }),
             SendOutcome::Reject { reason } => Outcome::Done(Delivery::Failed { reason }),
-            SendOutcome::Retry { reason, .. } if attempt >= self.config.max_attempts => {
+            SendOutcome::Retry { reason, .. } | SendOutcome::Unknown { reason }
+                if attempt >= self.config.max_attempts =>
+            {
                 Outcome::Done(Delivery::Failed {
                     reason: format!("gave up after {attempt} attempts: {reason}"),
                 })
             }
-            SendOutcome::Retry { reason, after } => {
-                let wait = after
-                    .unwrap_or_default()
-                    .max(self.retry.backoff(attempt))
-                    .min(self.config.retry_max);
-                Outcome::Retry {
-                    at_ms: self.clock.now_ms() + millis(wait),
-                    reason,
-                }
-            }
+            SendOutcome::Retry { reason, after } => self.retry_at(attempt, reason, after),
+            SendOutcome::Unknown { reason } => self.retry_at(attempt, reason, None),
         };
         self.record(claimed, lease_until, &outcome).await?;
         let order_id = claimed.order_id.as_str();
@@ -326,6 +337,9 @@ impl Dispatcher {
             }
             Outcome::Retry { at_ms, reason } => {
                 self.metrics.retried.inc();
+                if ambiguous {
+                    self.metrics.ambiguous_resends.inc();
+                }
                 let retry_in_ms = at_ms - self.clock.now_ms();
                 tracing::warn!(order_id, attempt, retry_in_ms, %reason, "SMS not sent; will retry");
             }

@@ -23,6 +23,9 @@ pub enum SendOutcome {
     },
     /// Retrying cannot help (an invalid or blacklisted number, a malformed request).
     Reject { reason: String },
+    /// The request may have reached the provider and been sent (a timeout or a dropped
+    /// connection after sending): retried like `Retry`, but the resend may duplicate it.
+    Unknown { reason: String },
 }
 
 #[async_trait]

@@ -28,6 +28,15 @@ fn per_recipient(app: &TestApp) -> HashMap<String, usize> {
     counts
 }
 
+/// The value of the unlabelled counter `name` in a metrics page (0 when absent).
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn each_order_sends_one_sms_with_the_rendered_template() {
     let app = spawn_app().await;
@@ -87,6 +96,30 @@ async fn a_timeout_is_retried() {
 }
 
 #[tokio::test]
+async fn a_send_that_timed_out_may_still_be_delivered_and_its_resend_is_counted() {
+    let app = spawn_app_with(|config| config.outbox.max_attempts = 50).await;
+    // A real provider finishes a request whose client gave up: the first SMS goes out
+    // after the dispatcher's 800 ms timeout, and the retry sends it again.
+    app.sms.set_finish_abandoned(true);
+    app.sms.set_delay(Some(Duration::from_millis(1500)));
+    let id = order_for_new_customer(&app, PHONE).await;
+    app.wait_for_order(&id, WAIT, "timed out", |order| {
+        order["sms"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("timed out"))
+    })
+    .await;
+    app.sms.set_delay(None);
+    app.wait_for_sms(&id, "sent", WAIT).await;
+    app.wait_until_quiet(WAIT).await;
+    let delivered = per_recipient(&app)[PHONE];
+    assert!(delivered >= 2, "at least once, here twice: {delivered}");
+    let metrics = app.metrics().await;
+    let resends = counter(&metrics, "sms_ambiguous_resends_total") as usize;
+    assert_eq!(resends, delivered - 1, "{metrics}");
+}
+
+#[tokio::test]
 async fn a_permanent_refusal_fails_at_once_with_the_reason() {
     let app = spawn_app().await;
     app.sms.reject_number(PHONE, 403);
@@ -116,11 +149,7 @@ async fn an_exhausted_balance_is_retried_and_alerted_until_the_account_is_topped
     let reason = pending["sms"]["reason"].as_str().unwrap();
     assert!(reason.contains("InsufficientBalance"), "{reason}");
     let metrics = app.metrics().await;
-    let alerts: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("sms_provider_insufficient_balance_total "))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_default();
+    let alerts = counter(&metrics, "sms_provider_insufficient_balance_total");
     assert!(alerts >= 2, "{metrics}");
     app.sms.set_balance_exhausted(false);
     app.wait_for_sms(&id, "sent", WAIT).await;
