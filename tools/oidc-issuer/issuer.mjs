@@ -26,9 +26,12 @@ import Provider from 'oidc-provider';
 
 const SCOPES = 'sales:read sales:write integrations:read integrations:write';
 
-// Local development values, not secrets. `short-lived` gives tests a genuinely expired token.
+// Local development values, not secrets. `short-lived` gives tests a genuinely expired token;
+// `second-service` is another calling service, for tests of what one caller may do that
+// another may not.
 const DEFAULT_CLIENTS = [
   { client_id: 'platform-dev', client_secret: 'platform-dev-secret' },
+  { client_id: 'second-service', client_secret: 'second-service-secret' },
   { client_id: 'short-lived', client_secret: 'short-lived-secret', access_token_ttl: 1 },
 ];
 

@@ -23,6 +23,9 @@ use tokio::sync::OnceCell;
 /// The issuer's default client (`client_secret_basic` or `client_secret_post`).
 pub const CLIENT_ID: &str = "platform-dev";
 pub const CLIENT_SECRET: &str = "platform-dev-secret";
+/// Another calling service, for tests of what one caller may do that another may not.
+pub const SECOND_CLIENT_ID: &str = "second-service";
+const SECOND_CLIENT_SECRET: &str = "second-service-secret";
 /// A client whose access tokens live one second.
 const SHORT_LIVED_ID: &str = "short-lived";
 const SHORT_LIVED_SECRET: &str = "short-lived-secret";
@@ -167,6 +170,12 @@ impl OidcIssuer {
     /// `api://sales`) with `scopes`, from the default client.
     pub async fn token(&self, audience: &str, scopes: &[&str]) -> String {
         self.client_credentials(CLIENT_ID, CLIENT_SECRET, audience, scopes)
+            .await
+    }
+
+    /// A fresh access token like [`OidcIssuer::token`], from [`SECOND_CLIENT_ID`].
+    pub async fn second_client_token(&self, audience: &str, scopes: &[&str]) -> String {
+        self.client_credentials(SECOND_CLIENT_ID, SECOND_CLIENT_SECRET, audience, scopes)
             .await
     }
 

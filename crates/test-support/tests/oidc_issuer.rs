@@ -71,6 +71,18 @@ async fn expired_tokens_are_past_their_expiry() {
 }
 
 #[tokio::test]
+async fn the_second_client_is_another_caller() {
+    let issuer = OidcIssuer::shared().await;
+    let token = issuer
+        .second_client_token("api://integrations", &["integrations:write"])
+        .await;
+    let claims = part(&token, 1);
+    assert_eq!(claims["client_id"], test_support::oidc::SECOND_CLIENT_ID);
+    assert_eq!(claims["sub"], test_support::oidc::SECOND_CLIENT_ID);
+    assert_eq!(claims["scope"], "integrations:write");
+}
+
+#[tokio::test]
 async fn the_shared_issuer_is_one_process_for_the_whole_binary() {
     let (first, second) = tokio::join!(OidcIssuer::shared(), OidcIssuer::shared());
     assert_eq!(first.url(), second.url());
