@@ -112,6 +112,7 @@ for service in "${SERVICES[@]}"; do
       ;;
     integration-service)
       tenants="{\"acme\":{
+        \"callers\":{\"integrations:read\":[\"platform-dev\"],\"integrations:write\":[\"platform-dev\"]},
         \"okta\":{\"base_url\":\"http://127.0.0.1:$okta_port\",\"auth\":{\"method\":\"api_token\"}},
         \"providers\":{\"base_url\":\"http://127.0.0.1:$partner_port\",\"auth\":{\"method\":\"checksum\"}}}}"
       launch "$service" env BIND_ADDR="127.0.0.1:${port[$service]}" \

@@ -45,6 +45,9 @@ const OKTA_USERS: usize = 200;
 const OKTA_TOKEN: &str = "bench-okta-token";
 const SMS_API_KEY: &str = "bench-sms-key";
 const TENANT: &str = "bench";
+/// The issuer's default client: the bench's caller, listed for the bench tenant.
+const CLIENT_ID: &str = "platform-dev";
+const CLIENT_SECRET: &str = "platform-dev-secret";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Settings {
@@ -550,10 +553,13 @@ impl Run {
 
     fn integration_spec(&self) -> anyhow::Result<(Spec, SocketAddr)> {
         let addr = free_addr()?;
-        let tenants = json!({TENANT: {"okta": {
-            "base_url": format!("http://{}", self.okta),
-            "auth": {"method": "api_token"},
-        }}});
+        let tenants = json!({TENANT: {
+            "callers": {"integrations:read": [CLIENT_ID], "integrations:write": [CLIENT_ID]},
+            "okta": {
+                "base_url": format!("http://{}", self.okta),
+                "auth": {"method": "api_token"},
+            },
+        }});
         let spec = self
             .service("integration-service", addr)
             .args(["serve"])
@@ -630,7 +636,7 @@ impl Run {
         let response = self
             .http
             .post(format!("{}/token", self.issuer))
-            .basic_auth("platform-dev", Some("platform-dev-secret"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("resource", audience),

@@ -122,7 +122,11 @@ def check_compose(path: Path) -> None:
                     problem(f"{path}: {name} TENANTS_JSON is not JSON: {err}")
                     continue
                 for tenant, integrations in tenants.items():
+                    if "callers" not in integrations:
+                        problem(f"{path}: tenant {tenant} lists no callers (the service refuses to start)")
                     for integration, settings in integrations.items():
+                        if integration == "callers":
+                            continue
                         if settings.get("auth", {}).get("method") in ("api_token", "oauth_private_key_jwt"):
                             secret = settings.get("secret", f"integrations/{tenant}/{integration}")
                             if secret not in created_secrets:

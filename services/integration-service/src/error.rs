@@ -19,6 +19,13 @@ pub enum ApiError {
     },
     #[error("no tenant `{0}`")]
     UnknownTenant(String),
+    /// The caller's client id is not listed for the scope in the tenant's `callers`.
+    #[error("client `{client}` may not use {scope} on tenant `{tenant}`")]
+    TenantForbidden {
+        tenant: String,
+        client: String,
+        scope: String,
+    },
     #[error("tenant `{tenant}` does not use `{integration}`")]
     NotConfigured { tenant: String, integration: String },
     #[error("{capability} must be called with {allow}")]
@@ -59,6 +66,7 @@ impl ApiError {
             | Self::UnknownTenant(_)
             | Self::NotConfigured { .. }
             | Self::MethodNotAllowed { .. } => "not_routed",
+            Self::TenantForbidden { .. } => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Upstream(UpstreamError::RateLimited { .. }) => "rate_limited",
@@ -165,6 +173,14 @@ impl IntoResponse for ApiError {
                 Problem::of_kind(StatusCode::NOT_FOUND, "unknown-tenant", "Unknown tenant")
                     .detail(format!("There is no tenant `{tenant}`"))
             }
+            Self::TenantForbidden {
+                tenant,
+                client,
+                scope,
+            } => Problem::of_kind(StatusCode::FORBIDDEN, "tenant-forbidden", "Not authorised for this tenant")
+                .detail(format!(
+                    "Client `{client}` may not use {scope} on tenant `{tenant}`: the tenant's configuration does not list it"
+                )),
             Self::NotConfigured {
                 tenant,
                 integration,

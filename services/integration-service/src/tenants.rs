@@ -1,14 +1,20 @@
-//! Tenant configuration: which integrations each tenant uses, where their APIs live, how
-//! to authenticate, and which secret holds the credentials. Secrets themselves are never
-//! in this file; it names them.
+//! Tenant configuration: which callers may act for each tenant, which integrations it
+//! uses, where their APIs live, how to authenticate, and which secret holds the
+//! credentials. Secrets themselves are never in this file; it names them.
+//!
+//! `callers` lists, per scope, the OIDC client ids (the token's `client_id`, Okta's `cid`,
+//! or `azp`) allowed to call for the tenant; every other key is an integration.
 //!
 //! ```json
 //! {
 //!   "acme": {
+//!     "callers":   { "integrations:read": ["0oa-billing", "0oa-admin-portal"],
+//!                    "integrations:write": ["0oa-admin-portal"] },
 //!     "okta":      { "base_url": "https://acme.okta.com", "auth": { "method": "api_token" } },
 //!     "providers": { "base_url": "https://partner.example", "auth": { "method": "checksum" } }
 //!   },
 //!   "globex": {
+//!     "callers": { "integrations:read": ["0oa-admin-portal"], "integrations:write": [] },
 //!     "okta": { "base_url": "https://globex.okta.com",
 //!               "auth": { "method": "oauth_private_key_jwt", "client_id": "0oa1", "key_id": "k1",
 //!                         "scopes": ["okta.users.read", "okta.users.manage"] },
@@ -19,13 +25,21 @@
 //! }
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::time::Duration;
 
+use common::auth::Principal;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use url::Url;
 
+use crate::capability::{READ_SCOPE, WRITE_SCOPE};
+use crate::error::ApiError;
 use crate::integrations::providers::model::FieldMapping;
+
+/// The key of a tenant's caller lists; no integration can have this name.
+const CALLERS: &str = "callers";
 
 /// How the service authenticates to a tenant's upstream API.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -101,23 +115,80 @@ impl IntegrationSettings {
     }
 }
 
-/// tenant id → integration name → settings.
+/// One tenant: who may call for it (scope → client ids), and its integrations by name.
+#[derive(Debug, Clone, Default)]
+pub struct Tenant {
+    pub callers: BTreeMap<String, BTreeSet<String>>,
+    pub integrations: BTreeMap<String, IntegrationSettings>,
+}
+
+/// A tenant is one JSON object: `callers` (required, so no tenant is open by omission)
+/// beside its integrations. Read entry by entry, so an error keeps its path
+/// (`acme.okta.auth`).
+impl<'de> Deserialize<'de> for Tenant {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TenantVisitor;
+        impl<'de> Visitor<'de> for TenantVisitor {
+            type Value = Tenant;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of `callers` and integrations")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tenant, A::Error> {
+                let mut callers = None;
+                let mut integrations = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == CALLERS {
+                        callers = Some(map.next_value()?);
+                    } else {
+                        let settings = map.next_value()?;
+                        integrations.insert(key, settings);
+                    }
+                }
+                let callers = callers.ok_or_else(|| {
+                    serde::de::Error::custom(
+                        "missing `callers`: the OIDC client ids allowed per scope, e.g. \
+                         {\"integrations:read\": [\"0oa...\"], \"integrations:write\": []}",
+                    )
+                })?;
+                Ok(Tenant {
+                    callers,
+                    integrations,
+                })
+            }
+        }
+        deserializer.deserialize_map(TenantVisitor)
+    }
+}
+
+/// tenant id → its callers and integrations.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(transparent)]
-pub struct Tenants(pub BTreeMap<String, BTreeMap<String, IntegrationSettings>>);
+pub struct Tenants(pub BTreeMap<String, Tenant>);
 
 impl Tenants {
     pub fn parse(json: &str) -> Result<Self, String> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let tenants: Self = serde_path_to_error::deserialize(de)
             .map_err(|e| format!("tenant config at `{}`: {}", e.path(), e.inner()))?;
-        for (tenant, integrations) in &tenants.0 {
+        for (tenant, config) in &tenants.0 {
             if !valid_tenant_id(tenant) {
                 return Err(format!(
                     "tenant id `{tenant}`: use 1-64 lowercase letters, digits and dashes"
                 ));
             }
-            for (name, settings) in integrations {
+            for (scope, clients) in &config.callers {
+                if ![READ_SCOPE, WRITE_SCOPE].contains(&scope.as_str()) {
+                    return Err(format!(
+                        "{tenant}.callers: `{scope}` is not a scope of this service ({READ_SCOPE}, {WRITE_SCOPE})"
+                    ));
+                }
+                if clients.iter().any(|client| client.trim().is_empty()) {
+                    return Err(format!(
+                        "{tenant}.callers.{scope}: a client id must not be empty"
+                    ));
+                }
+            }
+            for (name, settings) in &config.integrations {
                 if !matches!(settings.base_url.scheme(), "http" | "https") {
                     return Err(format!("{tenant}.{name}.base_url must be http(s)"));
                 }
@@ -143,17 +214,46 @@ impl Tenants {
     }
 
     pub fn get(&self, tenant: &str, integration: &str) -> Option<&IntegrationSettings> {
-        self.0.get(tenant)?.get(integration)
+        self.0.get(tenant)?.integrations.get(integration)
     }
 
     pub fn contains(&self, tenant: &str) -> bool {
         self.0.contains_key(tenant)
     }
 
+    /// Whether `caller` may use `scope` on `tenant` (already resolved): its client id must
+    /// be in the tenant's `callers` for that scope. A 403 naming the tenant otherwise.
+    pub fn authorise(&self, tenant: &str, caller: &Principal, scope: &str) -> Result<(), ApiError> {
+        let listed = |client: &str| {
+            self.0
+                .get(tenant)
+                .and_then(|config| config.callers.get(scope))
+                .is_some_and(|clients| clients.contains(client))
+        };
+        match caller.client_id.as_deref() {
+            Some(client) if listed(client) => Ok(()),
+            client => {
+                let client = client.unwrap_or("(none)");
+                tracing::warn!(
+                    tenant,
+                    client,
+                    scope,
+                    "caller refused: not listed for the tenant"
+                );
+                Err(ApiError::TenantForbidden {
+                    tenant: tenant.to_owned(),
+                    client: client.to_owned(),
+                    scope: scope.to_owned(),
+                })
+            }
+        }
+    }
+
     /// Every (tenant, integration, settings) triple.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &IntegrationSettings)> {
-        self.0.iter().flat_map(|(tenant, integrations)| {
-            integrations
+        self.0.iter().flat_map(|(tenant, config)| {
+            config
+                .integrations
                 .iter()
                 .map(move |(name, settings)| (tenant.as_str(), name.as_str(), settings))
         })
@@ -176,8 +276,8 @@ mod tests {
     fn parses_every_auth_method_and_defaults_the_secret_name() {
         let tenants = Tenants::parse(
             r#"{
-              "acme": {"okta": {"base_url": "http://127.0.0.1:9102", "auth": {"method": "api_token"}}},
-              "globex": {"okta": {"base_url": "http://127.0.0.1:9103", "secret": "custom/name",
+              "acme": {"callers": {}, "okta": {"base_url": "http://127.0.0.1:9102", "auth": {"method": "api_token"}}},
+              "globex": {"callers": {}, "okta": {"base_url": "http://127.0.0.1:9103", "secret": "custom/name",
                           "auth": {"method": "oauth_private_key_jwt", "client_id": "c1", "scopes": ["okta.users.read"]}},
                          "providers": {"base_url": "http://127.0.0.1:9104", "auth": {"method": "checksum"}}}
             }"#,
@@ -195,29 +295,84 @@ mod tests {
     #[test]
     fn rejects_typos_and_bad_ids_with_the_place() {
         let err = Tenants::parse(
-            r#"{"acme": {"okta": {"base_url": "http://x", "auth": {"method": "api_token"}, "secrt": "a"}}}"#,
+            r#"{"acme": {"callers": {}, "okta": {"base_url": "http://x", "auth": {"method": "api_token"}, "secrt": "a"}}}"#,
         )
         .unwrap_err();
         assert!(err.contains("acme.okta") && err.contains("secrt"), "{err}");
         let err = Tenants::parse(
-            r#"{"acme": {"okta": {"base_url": "http://x", "auth": {"method": "magic"}}}}"#,
+            r#"{"acme": {"callers": {}, "okta": {"base_url": "http://x", "auth": {"method": "magic"}}}}"#,
         )
         .unwrap_err();
         assert!(err.contains("magic"), "{err}");
         let err = Tenants::parse(
-            r#"{"acme": {"okta": {"base_url": "http://x", "auth": {"method": "api_token"}, "fields": {"name": "{n}"}}}}"#,
+            r#"{"acme": {"callers": {}, "okta": {"base_url": "http://x", "auth": {"method": "api_token"}, "fields": {"name": "{n}"}}}}"#,
         )
         .unwrap_err();
         assert!(err.contains("acme.okta.fields"), "{err}");
         let err = Tenants::parse(
-            r#"{"acme": {"providers": {"base_url": "http://x", "auth": {"method": "checksum"}, "fields": {"nmae": "{n}"}}}}"#,
+            r#"{"acme": {"callers": {}, "providers": {"base_url": "http://x", "auth": {"method": "checksum"}, "fields": {"nmae": "{n}"}}}}"#,
         )
         .unwrap_err();
         assert!(
             err.contains("acme.providers.fields") && err.contains("nmae"),
             "{err}"
         );
-        let err = Tenants::parse(r#"{"Acme Co": {}}"#).unwrap_err();
+        let err = Tenants::parse(r#"{"Acme Co": {"callers": {}}}"#).unwrap_err();
         assert!(err.contains("Acme Co"), "{err}");
+    }
+
+    #[test]
+    fn every_tenant_names_its_callers_per_known_scope() {
+        let okta = r#""okta": {"base_url": "http://x", "auth": {"method": "api_token"}}"#;
+        let err = Tenants::parse(&format!(r#"{{"acme": {{{okta}}}}}"#)).unwrap_err();
+        assert!(err.contains("acme") && err.contains("callers"), "{err}");
+        let err =
+            Tenants::parse(r#"{"acme": {"callers": {"integrations:admin": ["c1"]}}}"#).unwrap_err();
+        assert!(err.contains("integrations:admin"), "{err}");
+        let err =
+            Tenants::parse(r#"{"acme": {"callers": {"integrations:read": [" "]}}}"#).unwrap_err();
+        assert!(err.contains("acme.callers.integrations:read"), "{err}");
+        let err =
+            Tenants::parse(r#"{"acme": {"callers": {"integrations:read": "c1"}}}"#).unwrap_err();
+        assert!(err.contains("acme.callers"), "{err}");
+    }
+
+    #[test]
+    fn only_listed_clients_are_authorised_per_scope() {
+        let tenants = Tenants::parse(
+            r#"{"acme": {"callers": {"integrations:read": ["reader", "writer"], "integrations:write": ["writer"]}},
+                "globex": {"callers": {"integrations:read": ["other"]}}}"#,
+        )
+        .unwrap();
+        let caller = |client: Option<&str>| Principal {
+            subject: "s".into(),
+            client_id: client.map(str::to_owned),
+            scopes: Default::default(),
+        };
+        let allowed =
+            |tenant, client, scope| tenants.authorise(tenant, &caller(client), scope).is_ok();
+        assert!(allowed("acme", Some("writer"), WRITE_SCOPE));
+        assert!(allowed("acme", Some("reader"), READ_SCOPE));
+        assert!(!allowed("acme", Some("reader"), WRITE_SCOPE));
+        assert!(!allowed("globex", Some("writer"), READ_SCOPE));
+        assert!(
+            !allowed("globex", Some("other"), WRITE_SCOPE),
+            "no write list"
+        );
+        assert!(!allowed("acme", None, READ_SCOPE), "no client id");
+        assert!(!allowed("initech", Some("writer"), READ_SCOPE));
+        match tenants.authorise("globex", &caller(Some("writer")), READ_SCOPE) {
+            Err(ApiError::TenantForbidden {
+                tenant,
+                client,
+                scope,
+            }) => {
+                assert_eq!(
+                    (tenant.as_str(), client.as_str(), scope.as_str()),
+                    ("globex", "writer", READ_SCOPE)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -55,6 +55,10 @@ async fn run(
     let (mut parts, body) = request.into_parts();
     let Tenant(tenant) = Tenant::from_request_parts(&mut parts, state).await?;
     let request = Request::from_parts(parts, body);
+    // After the tenant is resolved, before anything about it is looked at or called.
+    state
+        .tenants
+        .authorise(&tenant, caller, capability.kind.scope())?;
     let upstream = state
         .upstreams
         .get(&tenant, registered.name)

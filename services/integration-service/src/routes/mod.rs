@@ -17,7 +17,7 @@ use crate::state::AppState;
 #[openapi(
     info(
         title = "integration-service",
-        description = "Integration capabilities per tenant: `GET|POST /{integration}/{capability}` with the tenant in the `X-Tenant-Id` header (or the deployment's DEFAULT_TENANT when it is absent). Read capabilities are GET with query parameters and need scope `integrations:read`; write capabilities are POST with a JSON body and need `integrations:write`.",
+        description = "Integration capabilities per tenant: `GET|POST /{integration}/{capability}` with the tenant in the `X-Tenant-Id` header (or the deployment's DEFAULT_TENANT when it is absent). Read capabilities are GET with query parameters and need scope `integrations:read`; write capabilities are POST with a JSON body and need `integrations:write`. The token's client must also be listed for that scope in the tenant's configuration (403 naming the tenant otherwise).",
     ),
     tags(
         (name = "catalogue", description = "Integrations and their capabilities"),

@@ -1,5 +1,5 @@
-//! Which tenant a capability call acts for: the one place that decides it, so that
-//! per-tenant caller authorisation can be added here.
+//! Which tenant a capability call acts for: the one place that decides it. Whether the
+//! caller may act for it is the next step (`Tenants::authorise`, in `execute`).
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 

@@ -4,11 +4,11 @@ use common::config::CommonConfig;
 use integration_service::config::{Config, SecretsBackend, UpstreamConfig};
 use integration_service::tenants::Tenants;
 use reqwest::Response;
-use serde_json::Value;
+use serde_json::{json, Value};
 pub use test_support::http::{assert_json, assert_problem};
 
 use common::auth::OidcSettings;
-use test_support::oidc::OidcIssuer;
+use test_support::oidc::{OidcIssuer, CLIENT_ID};
 
 pub const AUDIENCE: &str = "api://integrations";
 
@@ -24,12 +24,34 @@ pub struct TestApp {
     _app: test_support::app::RunningApp,
 }
 
-/// Test settings: short timeouts and backoff so fault tests take seconds, fresh tables.
+/// The tenant config with `callers` added where a tenant names none: the issuer's default
+/// client (the token `get` and `post` send) may use both scopes. Tests of who may call
+/// name their own.
+pub fn with_default_callers(mut tenants: Value) -> Value {
+    for tenant in tenants
+        .as_object_mut()
+        .expect("tenants are an object")
+        .values_mut()
+    {
+        tenant
+            .as_object_mut()
+            .expect("a tenant is an object")
+            .entry("callers")
+            .or_insert_with(
+                || json!({"integrations:read": [CLIENT_ID], "integrations:write": [CLIENT_ID]}),
+            );
+    }
+    tenants
+}
+
+/// Test settings: short timeouts and backoff so fault tests take seconds, fresh tables;
+/// tenants as [`with_default_callers`] makes them.
 pub fn test_config(tenants: Value) -> Config {
     let prefix = test_support::emulator::unique_prefix();
     Config {
         common: CommonConfig::for_tests(prefix),
-        tenants: Tenants::parse(&tenants.to_string()).expect("valid tenant config"),
+        tenants: Tenants::parse(&with_default_callers(tenants).to_string())
+            .expect("valid tenant config"),
         default_tenant: None,
         secrets_backend: SecretsBackend::Aws,
         secret_cache_ttl: Duration::from_secs(300),

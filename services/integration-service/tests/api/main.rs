@@ -1,5 +1,6 @@
 //! Integration tests: the real router on a random port against the AWS emulator (fresh
 //! tables per test), with in-process Okta orgs and partner API as upstreams.
+mod callers;
 mod helpers;
 mod okta;
 mod providers;

@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use stand_ins::partner::{Fault, Partner};
 
-use crate::helpers::{assert_json, assert_problem, direct_sdk, spawn_app, test_config, TestApp};
+use crate::helpers::{
+    assert_json, assert_problem, direct_sdk, spawn_app, test_config, with_default_callers, TestApp,
+};
 
 fn providers() -> Vec<Value> {
     vec![
@@ -311,7 +313,10 @@ async fn the_sync_job_exits_non_zero_when_a_run_fails() {
     let run_binary = |partner: &Partner| {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_integration-service"))
             .arg("sync-providers")
-            .env("TENANTS_JSON", tenants(partner).to_string())
+            .env(
+                "TENANTS_JSON",
+                with_default_callers(tenants(partner)).to_string(),
+            )
             .env("TABLE_PREFIX", &config.common.table_prefix)
             .env("AUTO_CREATE_RESOURCES", "true")
             .env("UPSTREAM_TIMEOUT_SECONDS", "1")

@@ -407,7 +407,7 @@ async fn without_a_tenant_header_calls_act_for_the_default_tenant() {
 async fn a_default_tenant_that_is_not_configured_stops_the_start() {
     let started = tokio::process::Command::new(env!("CARGO_BIN_EXE_integration-service"))
         .arg("serve")
-        .env("TENANTS_JSON", r#"{"acme": {}}"#)
+        .env("TENANTS_JSON", r#"{"acme": {"callers": {}}}"#)
         .env("DEFAULT_TENANT", "initech")
         .env("BIND_ADDR", "127.0.0.1:0")
         .kill_on_drop(true)

@@ -1,0 +1,157 @@
+//! Which caller may act on which tenant: each tenant lists the OIDC client ids allowed per
+//! scope, and a valid token with the right scope is not enough on its own.
+use reqwest::StatusCode;
+use serde_json::json;
+use stand_ins::okta::OktaOrg;
+use test_support::oidc::{CLIENT_ID, SECOND_CLIENT_ID};
+
+use crate::helpers::{
+    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp, AUDIENCE,
+};
+
+struct TwoTenants {
+    app: TestApp,
+    acme: OktaOrg,
+    globex: OktaOrg,
+}
+
+/// `acme` is the second service's tenant (both scopes); `globex` lets the second service
+/// read only, and the default client (the platform) do both. Requests without a tenant
+/// header act for `default_tenant`.
+async fn two_tenants(default_tenant: Option<&str>) -> TwoTenants {
+    let acme = OktaOrg::spawn("acme").await;
+    let globex = OktaOrg::spawn("globex").await;
+    acme.set_api_token("acme-token");
+    globex.set_api_token("globex-token");
+    let (acme_secret, globex_secret) = (secret_name("acme"), secret_name("globex"));
+    put_secret(&acme_secret, "acme-token").await;
+    put_secret(&globex_secret, "globex-token").await;
+    let mut config = test_config(json!({
+        "acme": {
+            "callers": {"integrations:read": [SECOND_CLIENT_ID], "integrations:write": [SECOND_CLIENT_ID]},
+            "okta": {"base_url": acme.url, "auth": {"method": "api_token"}, "secret": acme_secret},
+        },
+        "globex": {
+            "callers": {"integrations:read": [CLIENT_ID, SECOND_CLIENT_ID], "integrations:write": [CLIENT_ID]},
+            "okta": {"base_url": globex.url, "auth": {"method": "api_token"}, "secret": globex_secret},
+        },
+    }));
+    config.default_tenant = default_tenant.map(str::to_owned);
+    let app = spawn_app(config).await;
+    TwoTenants { app, acme, globex }
+}
+
+#[tokio::test]
+async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
+    let TwoTenants { app, acme, globex } = two_tenants(None).await;
+    let victim = globex.add_user("ACTIVE");
+    let own_user = acme.add_user("ACTIVE");
+    let attacker = app
+        .issuer
+        .second_client_token(AUDIENCE, &["integrations:read", "integrations:write"])
+        .await;
+
+    // Its own tenant: allowed.
+    assert_json(
+        app.post_with(
+            "/okta/suspend_user",
+            Some("acme"),
+            json!({"user_id": own_user}),
+            Some(&attacker),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(acme.status_of(&own_user).as_deref(), Some("SUSPENDED"));
+
+    // The same token with X-Tenant-Id: globex is refused before anything reaches its org.
+    let before = globex.api_requests();
+    let body = assert_problem(
+        app.post_with(
+            "/okta/suspend_user",
+            Some("globex"),
+            json!({"user_id": victim}),
+            Some(&attacker),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        None,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:problem:tenant-forbidden");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`globex`") && detail.contains("integrations:write"),
+        "{detail}"
+    );
+    assert_eq!(globex.status_of(&victim).as_deref(), Some("ACTIVE"));
+    assert_eq!(
+        globex.api_requests(),
+        before,
+        "nothing reached globex's org"
+    );
+
+    // Per scope: globex lets it read (the user is there, now unchanged), not write.
+    let read = assert_json(
+        app.get_with(
+            &format!("/okta/get_user?user_id={victim}"),
+            Some("globex"),
+            Some(&attacker),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["status"], "ACTIVE");
+
+    // The platform's client may write on globex, and nothing on acme.
+    assert_json(
+        app.post(
+            "/okta/suspend_user",
+            Some("globex"),
+            json!({"user_id": victim}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let body = assert_problem(
+        app.get("/okta/list_users", Some("acme")).await,
+        StatusCode::FORBIDDEN,
+        None,
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("`acme`"));
+}
+
+#[tokio::test]
+async fn the_default_tenant_is_authorised_like_a_named_one() {
+    let TwoTenants { app, globex, .. } = two_tenants(Some("globex")).await;
+    let victim = globex.add_user("ACTIVE");
+    let attacker = app
+        .issuer
+        .second_client_token(AUDIENCE, &["integrations:write"])
+        .await;
+    let body = assert_problem(
+        app.post_with(
+            "/okta/suspend_user",
+            None,
+            json!({"user_id": victim}),
+            Some(&attacker),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        None,
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("`globex`"));
+    assert_eq!(globex.status_of(&victim).as_deref(), Some("ACTIVE"));
+    // The platform's client may.
+    assert_json(
+        app.post("/okta/suspend_user", None, json!({"user_id": victim}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+}
