@@ -147,7 +147,7 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant:
                 )),
             };
             let generic = [
-                ("400", "Malformed parameters (the field is named)"),
+                ("400", "Malformed parameters, or X-Tenant-Id sent more than once (the field is named)"),
                 ("401", "Missing or invalid bearer token"),
                 ("403", "The token lacks the capability's scope, or its client is not listed for the scope in the tenant's callers"),
                 ("404", "Unknown integration, capability or tenant, or the integration is not configured for the tenant"),

@@ -8,9 +8,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tenants::valid_tenant_id;
 
-/// The tenant named by `X-Tenant-Id` (well-formed and configured), or without the header
-/// the deployment's `DEFAULT_TENANT` (single-tenant deployments and local runs, as the
-/// original service worked); neither is a 422 naming the header.
+/// The tenant named by `X-Tenant-Id` (sent once, well-formed and configured), or without
+/// the header the deployment's `DEFAULT_TENANT` (single-tenant deployments and local runs,
+/// as the original service worked); neither is a 422 naming the header, two are a 400.
 pub struct Tenant(pub String);
 
 impl FromRequestParts<AppState> for Tenant {
@@ -20,6 +20,14 @@ impl FromRequestParts<AppState> for Tenant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if parts.headers.get_all(TENANT_HEADER).iter().nth(1).is_some() {
+            // Which copy a proxy or framework would take differs: take none.
+            return Err(
+                common::Problem::malformed("X-Tenant-Id is sent more than once")
+                    .field(TENANT_HEADER, "send this header exactly once")
+                    .into(),
+            );
+        }
         let Some(value) = parts.headers.get(TENANT_HEADER) else {
             return state
                 .default_tenant

@@ -211,6 +211,25 @@ async fn every_original_route_in_the_readme_compatibility_table_is_served() {
 }
 
 #[tokio::test]
+async fn a_repeated_tenant_header_is_a_400_naming_it() {
+    let (app, org) = app_with_acme().await;
+    // Which of two values wins differs between proxies and frameworks: take neither.
+    for second in ["acme", "globex"] {
+        let response = app
+            .client
+            .get(app.url("/okta/list_users"))
+            .bearer_auth(&app.token)
+            .header("X-Tenant-Id", "acme")
+            .header("X-Tenant-Id", second)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::BAD_REQUEST, Some("X-Tenant-Id")).await;
+    }
+    assert_eq!(org.api_requests(), 0, "nothing reached Okta");
+}
+
+#[tokio::test]
 async fn every_capability_is_in_the_openapi_with_its_schemas_and_scope() {
     let (app, _) = app_with_acme().await;
     let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
