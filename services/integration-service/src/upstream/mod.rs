@@ -282,6 +282,13 @@ impl Upstream {
         }
     }
 
+    /// Whether the tenant's rate-limit window for `bucket` has more left than the slowdown
+    /// reserve: bulk work (more pages) goes on only then, and leaves the rest to single
+    /// calls.
+    pub fn rate_has_spare(&self, bucket: &'static str) -> bool {
+        self.limiter.has_spare(bucket)
+    }
+
     /// Sends `request`, retrying within `deadline` as its idempotency allows. Any final
     /// HTTP answer other than 401, 429 and 5xx is returned for the integration to map.
     pub async fn call(

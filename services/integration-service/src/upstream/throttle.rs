@@ -107,6 +107,29 @@ impl RateLimiter {
             .set(remaining.min(i64::MAX as u64) as i64);
     }
 
+    /// Whether `bucket`'s window has more left than the share below which calls are paced
+    /// (`slowdown_below` of the limit; anything at all when the limit is unknown). True
+    /// when nothing is known, or the window has reset.
+    pub fn has_spare(&self, bucket: &'static str) -> bool {
+        let windows = self.windows();
+        let Some(window) = windows.get(bucket) else {
+            return true;
+        };
+        if window
+            .reset_at
+            .is_some_and(|reset_at| reset_at <= Instant::now())
+        {
+            return true;
+        }
+        match (window.remaining, window.limit) {
+            (Some(remaining), Some(limit)) => {
+                remaining > 0 && (remaining as f64) > (limit as f64) * self.slowdown_below
+            }
+            (Some(remaining), None) => remaining > 0,
+            (None, _) => true,
+        }
+    }
+
     /// How long until `bucket`'s current window resets, when one is known.
     pub fn until_reset(&self, bucket: &'static str) -> Option<Duration> {
         let reset_at = self.windows().get(bucket)?.reset_at?;
@@ -335,6 +358,24 @@ mod tests {
             waited >= Duration::from_millis(200) && waited <= MAX_PACE,
             "{waited:?}"
         );
+    }
+
+    #[test]
+    fn spare_quota_is_what_lies_above_the_slowdown_share() {
+        let limiter = limiter();
+        assert!(limiter.has_spare(BUCKET), "nothing known yet");
+        limiter.observe(BUCKET, StatusCode::OK, &headers(100, 11, 60));
+        assert!(limiter.has_spare(BUCKET));
+        limiter.observe(BUCKET, StatusCode::OK, &headers(100, 10, 60));
+        assert!(!limiter.has_spare(BUCKET), "10 of 100 is the reserve");
+        assert!(
+            limiter.has_spare("user_write"),
+            "other buckets are their own"
+        );
+        limiter.observe(BUCKET, StatusCode::TOO_MANY_REQUESTS, &headers(100, 0, 60));
+        assert!(!limiter.has_spare(BUCKET));
+        limiter.observe(BUCKET, StatusCode::OK, &headers(100, 0, 0));
+        assert!(limiter.has_spare(BUCKET), "the window has reset");
     }
 
     #[tokio::test]

@@ -120,29 +120,37 @@ async fn pages_through_250_users_with_the_next_cursor() {
 
 #[tokio::test]
 async fn all_pages_at_once_and_the_hard_cap() {
-    let Acme { app, org, .. } = acme_with(|config| config.okta_list_all_max_users = 120).await;
-    let created = org.add_users(250);
+    let Acme { app, org, .. } = acme_with(|config| config.okta_list_all_max_users = 320).await;
+    let created = org.add_users(450);
     let capped = assert_json(
-        app.get("/okta/list_users?all=true&limit=50", Some("acme"))
-            .await,
+        app.get("/okta/list_users?all=true", Some("acme")).await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(ids(&capped), created[..120], "stops exactly at the cap");
+    assert_eq!(ids(&capped), created[..320], "stops exactly at the cap");
     assert_eq!(capped["truncated"], true);
-    assert_eq!(capped["pages"], 3);
+    assert_eq!(capped["pages"], 2, "Okta's largest pages: 200 + 120");
     let next = capped["next"].as_str().expect("a cursor to continue");
+    // A limit above the cap is held to the cap.
     let rest = assert_json(
         app.get(
-            &format!("/okta/list_users?all=true&limit=100&after={next}"),
+            &format!("/okta/list_users?all=true&limit=5000&after={next}"),
             Some("acme"),
         )
         .await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(ids(&rest), created[120..240]);
-    assert_eq!(rest["truncated"], true);
+    assert_eq!(ids(&rest), created[320..]);
+    assert_eq!(rest["truncated"], false);
+    assert!(rest["next"].is_null());
+    // Without all=true a limit is one Okta page at most.
+    assert_problem(
+        app.get("/okta/list_users?limit=201", Some("acme")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("limit"),
+    )
+    .await;
 
     // Under the cap: everything, not truncated. A filter narrows it.
     org.set_status(&created[0], "SUSPENDED");
@@ -166,6 +174,66 @@ async fn all_pages_at_once_and_the_hard_cap() {
         Some("search"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn all_pages_stop_at_the_caller_s_limit() {
+    let Acme { app, org, .. } = acme().await;
+    let created = org.add_users(250);
+    let before = org.api_requests();
+    let page = assert_json(
+        app.get("/okta/list_users?all=true&limit=5", Some("acme"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&page), created[..5]);
+    assert_eq!(page["truncated"], true);
+    assert_eq!(
+        org.api_requests() - before,
+        1,
+        "one Okta call for five users, not one per five"
+    );
+    let next = page["next"].as_str().expect("a cursor to continue");
+    let rest = assert_json(
+        app.get(
+            &format!("/okta/list_users?all=true&limit=300&after={next}"),
+            Some("acme"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&rest), created[5..]);
+    assert_eq!(rest["pages"], 2);
+}
+
+#[tokio::test]
+async fn all_pages_leave_the_tenant_s_okta_rate_for_other_calls() {
+    // Pacing starts below half the window: the listing stops before it gets there.
+    let Acme { app, org, .. } = acme_with(|config| config.upstream.slowdown_below = 0.5).await;
+    let created = org.add_users(1000);
+    let user = created[999].clone();
+    org.set_rate_limit(4, Duration::from_secs(60));
+    let started = Instant::now();
+    let page = assert_json(
+        app.get("/okta/list_users?all=true", Some("acme")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page["pages"], 2, "stopped with half the window left");
+    assert_eq!(ids(&page), created[..400]);
+    assert_eq!(page["truncated"], true);
+    assert!(page["next"].is_string());
+    assert!(started.elapsed() < Duration::from_secs(2), "not paced");
+    // What the listing left is there for the tenant's other calls, at once.
+    assert_json(
+        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(org.status_of(&user).as_deref(), Some("SUSPENDED"));
 }
 
 #[tokio::test]

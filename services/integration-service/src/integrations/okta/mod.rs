@@ -94,19 +94,23 @@ fn user_path(id: &str) -> String {
 }
 
 impl Okta {
+    /// One page, or with `all=true` Okta's largest pages until `limit` (held to the cap),
+    /// the last page, or the tenant's rate limit down to its reserve: one caller's listing
+    /// must not spend what the tenant's other calls need.
     async fn list_users(&self, call: Call, params: ListUsersParams) -> Result<UsersPage, ApiError> {
         let all = params.all.unwrap_or(false);
-        let limit = params.limit.unwrap_or(MAX_PAGE) as usize;
+        let wanted = match (all, params.limit) {
+            (true, limit) => limit.map_or(self.list_all_max_users, |limit| {
+                (limit as usize).min(self.list_all_max_users)
+            }),
+            (false, limit) => limit.unwrap_or(MAX_PAGE) as usize,
+        };
         let mut users = Vec::new();
         let mut after = params.after.clone();
         let mut pages = 0;
         let truncated = loop {
-            // The last page under the cap is shortened so `next` continues exactly there.
-            let page_size = if all {
-                limit.min(self.list_all_max_users - users.len())
-            } else {
-                limit
-            };
+            // The last page is shortened so `next` continues exactly where this stops.
+            let page_size = (wanted - users.len()).min(MAX_PAGE as usize);
             let mut request = UpstreamRequest::get("list_users", "/api/v1/users")
                 .bucket(USERS_BUCKET)
                 .query("limit", page_size.to_string());
@@ -130,7 +134,15 @@ impl Okta {
             if !all || after.is_none() {
                 break false;
             }
-            if users.len() >= self.list_all_max_users {
+            if users.len() >= wanted {
+                break true;
+            }
+            if !call.upstream.rate_has_spare(USERS_BUCKET) {
+                tracing::info!(
+                    tenant = %call.tenant,
+                    pages,
+                    "list_users stopped early: the tenant's Okta rate limit is down to its reserve"
+                );
                 break true;
             }
         };

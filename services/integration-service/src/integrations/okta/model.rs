@@ -89,14 +89,19 @@ impl From<WireUser> for OktaUser {
     }
 }
 
+/// Okta's largest page (and its default).
 pub const MAX_PAGE: u32 = 200;
+/// The largest `limit` with `all=true`; the service's cap (OKTA_LIST_ALL_MAX_USERS) holds
+/// the answer lower when it is lower.
+pub const MAX_LIST_ALL: u32 = 10_000;
 
 /// Parameters of `list_users`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersParams {
-    /// Users per page, 1 to 200 (Okta's default: 200).
-    #[schema(minimum = 1, maximum = 200)]
+    /// The most users in the answer: 1 to 200 (one Okta page; default 200), or with
+    /// `all=true` 1 to 10000 across pages (default and ceiling: the service's cap).
+    #[schema(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
     #[schema(min_length = 1, max_length = 512)]
@@ -107,7 +112,8 @@ pub struct ListUsersParams {
     /// Okta filter expression, e.g. `status eq "ACTIVE"`.
     #[schema(min_length = 1, max_length = 1024)]
     pub filter: Option<String>,
-    /// Follow every page up to the service's cap (`truncated` says when it was reached).
+    /// Follow the pages up to `limit`, the service's cap, or while the tenant's Okta rate
+    /// limit has more than the reserve left (`truncated` and `next` say it stopped early).
     pub all: Option<bool>,
 }
 
@@ -115,10 +121,17 @@ impl Params for ListUsersParams {
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(limit) = self.limit {
-            if !(1..=MAX_PAGE).contains(&limit) {
+            let max = if self.all == Some(true) {
+                MAX_LIST_ALL
+            } else {
+                MAX_PAGE
+            };
+            if !(1..=max).contains(&limit) {
                 errors.push(FieldError::new(
                     "limit",
-                    format!("must be between 1 and {MAX_PAGE}"),
+                    format!(
+                        "must be between 1 and {MAX_PAGE} (with all=true, 1 and {MAX_LIST_ALL})"
+                    ),
                 ));
             }
         }
@@ -148,7 +161,8 @@ pub struct UsersPage {
     pub users: Vec<OktaUser>,
     /// Pass as `after` to continue; absent when there is nothing more.
     pub next: Option<String>,
-    /// With `all=true`: the cap was reached before the last page (`next` continues).
+    /// With `all=true`: stopped before the last page (at `limit`, the service's cap, or to
+    /// leave the tenant's Okta rate limit its reserve); `next` continues.
     pub truncated: bool,
     /// Okta pages fetched for this answer.
     pub pages: u32,
