@@ -1,6 +1,7 @@
 //! Types that validate themselves on construction: once a value exists, it is valid.
 mod customer;
 mod idempotency;
+mod iso4217;
 mod order;
 mod template;
 

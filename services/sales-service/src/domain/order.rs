@@ -83,17 +83,21 @@ impl fmt::Display for Amount {
     }
 }
 
-/// An ISO 4217 alphabetic currency code, upper case (`KES`, `USD`).
+/// An ISO 4217 alphabetic currency code of a real currency, upper case (`KES`, `USD`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Currency(String);
 
 impl Currency {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let code = raw.trim();
-        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
-            Ok(Self(code.to_ascii_uppercase()))
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err("must be a three-letter ISO 4217 code such as KES".into());
+        }
+        let code = code.to_ascii_uppercase();
+        if super::iso4217::is_currency(&code) {
+            Ok(Self(code))
         } else {
-            Err("must be a three-letter ISO 4217 code such as KES".into())
+            Err(format!("{code} is not an ISO 4217 currency code"))
         }
     }
 
@@ -259,7 +263,7 @@ mod tests {
     #[test]
     fn currencies_are_three_letters_upper_cased() {
         assert_eq!(Currency::parse("kes").unwrap().as_str(), "KES");
-        for bad in ["", "KE", "KESH", "K3S", "€UR"] {
+        for bad in ["", "KE", "KESH", "K3S", "€UR", "ZZZ", "XTS"] {
             assert!(Currency::parse(bad).is_err(), "{bad}");
         }
     }

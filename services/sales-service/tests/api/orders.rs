@@ -80,6 +80,15 @@ async fn bad_orders_name_their_fields_and_write_nothing() {
             json!({"customer": customer["id"], "item": "Rice", "amount": "1", "currency": "shillings"}),
             "currency",
         ),
+        // Three letters that ISO 4217 does not list, or lists as no money.
+        (
+            json!({"customer": customer["id"], "item": "Rice", "amount": "1", "currency": "ZZZ"}),
+            "currency",
+        ),
+        (
+            json!({"customer": customer["id"], "item": "Rice", "amount": "1", "currency": "XTS"}),
+            "currency",
+        ),
         (
             json!({"customer": "someone", "item": "Rice", "amount": "1"}),
             "customer",
