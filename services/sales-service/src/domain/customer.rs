@@ -55,14 +55,17 @@ pub struct NewCustomer {
 }
 
 impl NewCustomer {
-    /// Checks every field and reports all problems at once.
+    /// Checks every field and reports all problems at once. The name goes into SMS, so it
+    /// must be text an SMS may carry (stored normalised).
     pub fn parse(
         name: Option<String>,
         phone_number: Option<String>,
         email: Option<String>,
     ) -> Result<Self, Vec<FieldError>> {
         let mut errors = FieldErrors::new();
-        let name = errors.required("name", name, |n| DisplayName::parse(&n));
+        let name = errors.required("name", name, |n| {
+            DisplayName::parse(&super::sms_text::checked(&n)?)
+        });
         let phone_number =
             errors.required("phone_number", phone_number, |p| PhoneNumber::parse(&p));
         let email = errors.optional("email", email, |e| Email::parse(&e));

@@ -3,6 +3,7 @@ mod customer;
 mod idempotency;
 mod iso4217;
 mod order;
+mod sms_text;
 mod template;
 
 pub use customer::{CustomerCode, NewCustomer, PhoneNumber};

@@ -2,6 +2,8 @@ use std::str::FromStr;
 
 use common::template::{self, Part};
 
+use super::sms_text;
+
 /// The SMS text, with placeholders filled per order: `{customer_name}`, `{customer_code}`,
 /// `{item}`, `{amount}`, `{currency}`, `{order_id}`. Parsed when the service starts, so an
 /// unknown placeholder stops it instead of reaching a customer's phone. `{{` and `}}`
@@ -35,18 +37,24 @@ impl MessageTemplate {
     pub const DEFAULT: &'static str =
         "Hi {customer_name}, we have received your order of {item} for {currency} {amount}. Thank you!";
 
+    /// The message for `values`. Every value is sanitised first ([`sms_text::sanitised`]):
+    /// whatever was stored, no value can break a line, reorder the text or add a link.
     pub fn render(&self, values: &MessageValues<'_>) -> String {
         let mut text = String::new();
         for part in &self.parts {
-            text.push_str(match part {
-                Part::Text(literal) => literal,
+            let value = match part {
+                Part::Text(literal) => {
+                    text.push_str(literal);
+                    continue;
+                }
                 Part::Placeholder(Field::CustomerName) => values.customer_name,
                 Part::Placeholder(Field::CustomerCode) => values.customer_code,
                 Part::Placeholder(Field::Item) => values.item,
                 Part::Placeholder(Field::Amount) => values.amount,
                 Part::Placeholder(Field::Currency) => values.currency,
                 Part::Placeholder(Field::OrderId) => values.order_id,
-            });
+            };
+            text.push_str(&sms_text::sanitised(value));
         }
         text
     }
@@ -93,6 +101,20 @@ mod tests {
         );
         let all: MessageTemplate = "{customer_code}/{order_id} {{literal}}".parse().unwrap();
         assert_eq!(all.render(&values()), "CUS-000001/o-1 {literal}");
+    }
+
+    #[test]
+    fn values_cannot_add_lines_reorder_text_or_links() {
+        let template: MessageTemplate = MessageTemplate::DEFAULT.parse().unwrap();
+        let hostile = MessageValues {
+            customer_name: "Ada\u{2028}Your account is locked, visit pay.example",
+            item: "Rice\u{202E}gnirts",
+            ..values()
+        };
+        assert_eq!(
+            template.render(&hostile),
+            "Hi Ada Your account is locked, visit, we have received your order of Ricegnirts for KES 56000.68. Thank you!"
+        );
     }
 
     #[test]

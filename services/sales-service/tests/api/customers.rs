@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, assert_problem, spawn_app};
+use crate::helpers::{assert_json, assert_problem, spawn_app, PHONE};
 
 #[tokio::test]
 async fn creating_a_customer_returns_it_with_a_code_and_a_location() {
@@ -183,4 +183,47 @@ async fn bad_paging_and_unknown_ids_are_client_errors() {
         None,
     )
     .await;
+}
+
+#[tokio::test]
+async fn names_that_could_rewrite_the_sms_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let hostile = [
+        "Jane\u{2028}Your account is locked",
+        "Jane\u{2029}Pay now",
+        "Jane\r\nPay now",
+        "Jane \u{202E}lanif",
+        "Jane \u{2066}x\u{2069}",
+        "Ja\u{200B}ne",
+        "Jane\u{E000}",
+        "Jane http://pay.example/now",
+        "Jane www.pay.example",
+        "Jane pay.example",
+        "Jane bit.ly/x",
+    ];
+    for name in hostile {
+        let response = app
+            .post(
+                "/api/v1/sales/customers",
+                &json!({"name": name, "phone_number": PHONE}),
+            )
+            .await;
+        let problem =
+            assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("name")).await;
+        assert_eq!(problem["errors"].as_array().unwrap().len(), 1, "{name:?}");
+    }
+    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    assert_eq!(page["customers"], json!([]), "nothing was written");
+
+    // Real names pass, normalised: NFC, one space between words.
+    for (name, stored) in [
+        ("Zoe\u{0308}  Wanjiku", "Zo\u{00EB} Wanjiku"),
+        ("J.R.R. Tolkien", "J.R.R. Tolkien"),
+        ("Amina\u{00A0}Hassan", "Amina Hassan"),
+        ("አበበ ቢቂላ", "አበበ ቢቂላ"),
+        ("أحمد علي", "أحمد علي"),
+    ] {
+        let customer = app.customer(name, PHONE).await;
+        assert_eq!(customer["name"], stored, "{name:?}");
+    }
 }

@@ -2,7 +2,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sales_service::store::{unix_millis, DynamoSalesStore, Outbox};
+use sales_service::store::{
+    timestamp, unix_millis, CustomerRecord, DynamoSalesStore, Outbox, SalesStore,
+};
 use test_support::proxy::TcpProxy;
 
 use crate::helpers::{spawn_app, spawn_app_with, start, TestApp, PHONE, SMS_USERNAME};
@@ -360,4 +362,43 @@ async fn a_stalled_provider_slows_no_order_and_sees_bounded_concurrency() {
         app.wait_for_sms(id.as_str().unwrap(), "sent", WAIT).await;
     }
     assert!(app.sms.peak_in_flight() <= 4);
+}
+
+/// A customer written straight to the table, as one created before today's rules was.
+async fn legacy_customer(app: &TestApp, name: &str, phone: &str) -> String {
+    let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
+    let store = DynamoSalesStore::new(common::aws::dynamodb(&sdk), &app.config.common.table_prefix);
+    let id = uuid::Uuid::now_v7().to_string();
+    let record = CustomerRecord {
+        id: id.clone(),
+        code: "CUS-900001".into(),
+        name: name.into(),
+        phone_number: phone.into(),
+        email: None,
+        created_at: timestamp(time::OffsetDateTime::now_utc()),
+    };
+    store.insert_customer(&record, None).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn placeholders_are_made_safe_when_the_message_is_rendered() {
+    let app = spawn_app().await;
+    let customer = legacy_customer(
+        &app,
+        "Jane \u{202E}Doe\u{2028}Pay at pay.example now",
+        PHONE,
+    )
+    .await;
+    // The item is the caller's text: line and paragraph separators get through its rules.
+    let order = app
+        .order(&customer, "Rice\u{2029}Call http://pay.example/x", "10")
+        .await;
+    app.wait_for_sms(order["id"].as_str().unwrap(), "sent", WAIT)
+        .await;
+    let delivered = app.sms.delivered();
+    assert_eq!(
+        delivered[0].message,
+        "Hi Jane Doe Pay at now, order Rice Call KES 10.00"
+    );
 }
