@@ -50,5 +50,14 @@ locals {
       ttl_attribute            = "expires_at"
       global_secondary_indexes = {}
     }
+
+    # The orders whose SMS went to a number in one clock hour ("<number>#<hour>"), for the
+    # per-number limit; DynamoDB purges them an hour after their hour (expires_at).
+    "sms-sends" = {
+      hash_key                 = { name = "number_hour", type = "S" }
+      range_key                = null
+      ttl_attribute            = "expires_at"
+      global_secondary_indexes = {}
+    }
   }
 }

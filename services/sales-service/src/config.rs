@@ -6,7 +6,7 @@ use common::config::{CommonConfig, ConfigError, Env};
 use common::secrets::Secret;
 use url::Url;
 
-use crate::domain::{Currency, MessageTemplate};
+use crate::domain::{Currency, Destinations, MessageTemplate};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -42,6 +42,10 @@ pub struct SmsConfig {
     pub template: MessageTemplate,
     /// One send attempt, connect to last byte.
     pub timeout: Duration,
+    /// The country calling codes SMS may go to; customers' numbers must be of them.
+    pub destinations: Destinations,
+    /// SMS per number per clock hour, across replicas; an SMS over it fails unsent.
+    pub max_per_number_per_hour: u32,
 }
 
 /// Where the Africa's Talking API key comes from.
@@ -120,6 +124,8 @@ impl Config {
                         .expect("the default template is valid"),
                 ),
                 timeout: sms_timeout,
+                destinations: env.or("SMS_ALLOWED_COUNTRY_CODES", Destinations::default()),
+                max_per_number_per_hour: env.or("SMS_MAX_PER_NUMBER_PER_HOUR", 10),
             },
             outbox: OutboxConfig {
                 enabled: env.flag_or("OUTBOX_DISPATCHER_ENABLED", true),
@@ -137,9 +143,10 @@ impl Config {
             || config.outbox.batch_size == 0
             || config.outbox.concurrency == 0
             || config.legacy_list_max_items == 0
+            || config.sms.max_per_number_per_hour == 0
         {
             env.invalid(
-                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE, OUTBOX_CONCURRENCY and LEGACY_LIST_MAX_ITEMS must be at least 1",
+                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE, OUTBOX_CONCURRENCY, LEGACY_LIST_MAX_ITEMS and SMS_MAX_PER_NUMBER_PER_HOUR must be at least 1",
             );
         }
         env.finish()?;

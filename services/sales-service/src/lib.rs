@@ -73,6 +73,8 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
             Arc::new(sender),
             config.outbox.clone(),
             config.sms.timeout,
+            config.sms.destinations.clone(),
+            config.sms.max_per_number_per_hour,
             sms_metrics,
         )
     });
@@ -89,6 +91,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         scopes: Arc::new(config.scopes.clone()),
         default_currency: config.default_currency.clone(),
         template: Arc::new(config.sms.template.clone()),
+        destinations: Arc::new(config.sms.destinations.clone()),
         idempotency_ttl: config.idempotency_ttl,
         dispatcher: dispatcher.clone(),
         legacy_list_max_items: config.legacy_list_max_items,

@@ -5,7 +5,7 @@ use axum::extract::FromRef;
 use common::auth::OidcVerifier;
 
 use crate::config::Scopes;
-use crate::domain::{Currency, MessageTemplate};
+use crate::domain::{Currency, Destinations, MessageTemplate};
 use crate::sms::Dispatcher;
 use crate::store::SalesStore;
 
@@ -17,6 +17,8 @@ pub struct AppState {
     pub scopes: Arc<Scopes>,
     pub default_currency: Currency,
     pub template: Arc<MessageTemplate>,
+    /// Where SMS may go: a customer's number must be one of these.
+    pub destinations: Arc<Destinations>,
     pub idempotency_ttl: Duration,
     /// This process's dispatcher, woken when an order is created (none when disabled:
     /// another replica's dispatcher picks the SMS up at its next poll).

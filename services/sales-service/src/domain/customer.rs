@@ -1,6 +1,8 @@
 use common::domain::{DisplayName, Email};
 use common::{FieldError, FieldErrors};
 
+use super::Destinations;
+
 /// A phone number in E.164 form: `+`, then 7 to 15 digits (country code first, never 0).
 /// Spaces, dashes, dots and parentheses people type are dropped first, so
 /// `+254 711 000-000` is stored as `+254711000000`.
@@ -56,18 +58,23 @@ pub struct NewCustomer {
 
 impl NewCustomer {
     /// Checks every field and reports all problems at once. The name goes into SMS, so it
-    /// must be text an SMS may carry (stored normalised).
+    /// must be text an SMS may carry (stored normalised); the number must be one SMS may
+    /// be sent to.
     pub fn parse(
         name: Option<String>,
         phone_number: Option<String>,
         email: Option<String>,
+        destinations: &Destinations,
     ) -> Result<Self, Vec<FieldError>> {
         let mut errors = FieldErrors::new();
         let name = errors.required("name", name, |n| {
             DisplayName::parse(&super::sms_text::checked(&n)?)
         });
-        let phone_number =
-            errors.required("phone_number", phone_number, |p| PhoneNumber::parse(&p));
+        let phone_number = errors.required("phone_number", phone_number, |p| {
+            let number = PhoneNumber::parse(&p)?;
+            destinations.check(&number)?;
+            Ok(number)
+        });
         let email = errors.optional("email", email, |e| Email::parse(&e));
         match (name, phone_number) {
             (Some(name), Some(phone_number)) if errors.is_empty() => Ok(Self {
@@ -131,7 +138,13 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported() {
-        let errors = NewCustomer::parse(None, Some("12".into()), Some("nope".into())).unwrap_err();
+        let errors = NewCustomer::parse(
+            None,
+            Some("12".into()),
+            Some("nope".into()),
+            &Destinations::default(),
+        )
+        .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "phone_number", "email"]);
         assert!(errors[0].message.contains("required"));
@@ -139,10 +152,18 @@ mod tests {
 
     #[test]
     fn email_is_optional_and_fingerprints_follow_content() {
-        let a = NewCustomer::parse(Some("Ada".into()), Some("+254711000000".into()), None).unwrap();
-        let b =
-            NewCustomer::parse(Some(" Ada ".into()), Some("+254 711 000000".into()), None).unwrap();
-        let c = NewCustomer::parse(Some("Ada".into()), Some("+254711000001".into()), None).unwrap();
+        let parse = |name: &str, phone: &str| {
+            NewCustomer::parse(
+                Some(name.into()),
+                Some(phone.into()),
+                None,
+                &Destinations::default(),
+            )
+            .unwrap()
+        };
+        let a = parse("Ada", "+254711000000");
+        let b = parse(" Ada ", "+254 711 000000");
+        let c = parse("Ada", "+254711000001");
         assert_eq!(
             a.fingerprint(),
             b.fingerprint(),

@@ -1,5 +1,6 @@
 //! Types that validate themselves on construction: once a value exists, it is valid.
 mod customer;
+mod destination;
 mod idempotency;
 mod iso4217;
 mod order;
@@ -7,6 +8,7 @@ mod sms_text;
 mod template;
 
 pub use customer::{CustomerCode, NewCustomer, PhoneNumber};
+pub use destination::Destinations;
 pub use idempotency::IdempotencyKey;
 pub use order::{Amount, Currency, Item, NewOrder, SmsStatus};
 pub use template::{MessageTemplate, MessageValues};

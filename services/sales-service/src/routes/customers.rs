@@ -98,8 +98,13 @@ pub async fn create_customer(
     Json(request): Json<CreateCustomer>,
 ) -> Result<Response, ApiError> {
     caller.require_scope(&state.scopes.write)?;
-    let new = NewCustomer::parse(request.name, request.phone_number, request.email)
-        .map_err(ApiError::Invalid)?;
+    let new = NewCustomer::parse(
+        request.name,
+        request.phone_number,
+        request.email,
+        &state.destinations,
+    )
+    .map_err(ApiError::Invalid)?;
     let idempotency = key.scoped("create-customer", &caller, new.fingerprint());
     if let Some(replayed) = idempotency::replay(&state, idempotency.as_ref()).await? {
         return Ok(replayed);

@@ -4,13 +4,17 @@
 //! unfinished record is claimed again once its lease runs out.
 //!
 //! A lease only keeps others out while it lasts, so a send must never outlive it:
-//! - a claim that comes back with less than [`Dispatcher::send_budget`] of its lease left
-//!   (a slow store ate it) is released unused instead of sent;
+//! - a claim that has less than [`Dispatcher::send_budget`] of its lease left once it is
+//!   checked (a slow store ate it) is released unused instead of sent;
 //! - a send is cut off at the SMS timeout;
 //! - before the outcome is written, a lease less than half left is extended, and a write
 //!   the store refused for being busy is tried again while the claim is held;
 //! - every write under a claim is fenced by its claim id, so a dispatcher that lost its
 //!   claim writes nothing.
+//!
+//! Before a send, the number is checked against the allowed destinations and its share
+//! of SMS for the hour (counted in the store, across replicas); an SMS refused there is
+//! marked failed with the reason, never sent and never dropped unseen.
 //!
 //! Nothing writes the record while another write of ours to it is in flight: DynamoDB
 //! cancels a transaction that meets a concurrent write to one of its items.
@@ -25,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SendOutcome, SmsSender};
 use crate::config::OutboxConfig;
+use crate::domain::Destinations;
 use crate::store::{timestamp, unix_millis, Delivery, Outbox, OutboxRecord, StoreError};
 use common::metrics::Metrics;
 use common::retry::RetryPolicy;
@@ -48,6 +53,7 @@ pub struct SmsMetrics {
     retried: IntCounter,
     released: IntCounter,
     ambiguous_resends: IntCounter,
+    limited: IntCounter,
     backlog: IntGauge,
     send_seconds: Histogram,
 }
@@ -61,7 +67,7 @@ impl SmsMetrics {
             sent: counter("sms_sent_total", "SMS accepted by the provider"),
             failed: counter(
                 "sms_failed_total",
-                "SMS given up: refused by the provider or out of attempts",
+                "SMS given up: refused by the provider or before sending, or out of attempts",
             ),
             retried: counter(
                 "sms_retried_total",
@@ -74,6 +80,10 @@ impl SmsMetrics {
             ambiguous_resends: counter(
                 "sms_ambiguous_resends_total",
                 "SMS rescheduled after an attempt the provider may have sent (timeout, dropped connection): a possible duplicate",
+            ),
+            limited: counter(
+                "sms_destination_limited_total",
+                "SMS failed unsent: the number is not an allowed destination, or had its SMS for the hour",
             ),
             backlog: metrics.register(
                 IntGauge::new("sms_outbox_backlog", "SMS waiting in the outbox")
@@ -100,6 +110,11 @@ pub struct Dispatcher {
     config: OutboxConfig,
     /// The most one send may take; the dispatcher cuts it off there.
     send_timeout: Duration,
+    /// Where SMS may go (checked again before each send: a number stored before a rule or
+    /// a settings change does not get past it).
+    destinations: Destinations,
+    /// SMS per number per clock hour, across every replica.
+    max_per_number_per_hour: u32,
     retry: RetryPolicy,
     metrics: SmsMetrics,
     /// Names this process in claims (unique per start).
@@ -140,6 +155,8 @@ impl Dispatcher {
         sender: Arc<dyn SmsSender>,
         config: OutboxConfig,
         send_timeout: Duration,
+        destinations: Destinations,
+        max_per_number_per_hour: u32,
         metrics: SmsMetrics,
     ) -> Self {
         let retry = RetryPolicy {
@@ -154,6 +171,8 @@ impl Dispatcher {
             sender,
             config,
             send_timeout,
+            destinations,
+            max_per_number_per_hour,
             retry,
             metrics,
             worker: format!("dispatcher-{}", uuid::Uuid::new_v4().simple()),
@@ -241,11 +260,13 @@ impl Dispatcher {
         else {
             return Ok(false);
         };
+        let refusal = self.refusal(&claimed).await?;
+        // Only a send needs the budget: a refusal is recorded without one.
         let left = lease_until - self.clock.now_ms();
-        if left < millis(self.send_budget()) {
+        if refusal.is_none() && left < millis(self.send_budget()) {
             return self.release(&claimed, left).await;
         }
-        let recorded = self.send_and_record(&claimed, lease_until).await;
+        let recorded = self.send_and_record(&claimed, lease_until, refusal).await;
         match recorded {
             Ok(()) => Ok(true),
             // The lease could not be kept (the store was unreachable for longer than it)
@@ -276,6 +297,66 @@ impl Dispatcher {
         }
     }
 
+    /// Why the claimed SMS must not be sent at all, if it must not: its number is not an
+    /// allowed destination, or already had its SMS for the hour. Such an SMS fails with
+    /// the reason on its order; nothing is dropped unseen.
+    async fn refusal(&self, claimed: &OutboxRecord) -> Result<Option<String>, StoreError> {
+        if let Err(why) = self.destinations.check_e164(&claimed.to) {
+            return Ok(Some(format!(
+                "not sent: the number is not an allowed destination: it {why}"
+            )));
+        }
+        let max = self.max_per_number_per_hour;
+        let counted = self
+            .outbox
+            .count_send(&claimed.to, &claimed.order_id, self.clock.now_ms(), max)
+            .await?;
+        Ok((!counted).then(|| {
+            format!(
+                "not sent: at most {max} SMS per hour go to one number, and this one has had them"
+            )
+        }))
+    }
+
+    /// Sends the claimed SMS (cut off at the send timeout) unless it was refused, and
+    /// records the outcome.
+    async fn send_and_record(
+        &self,
+        claimed: &OutboxRecord,
+        lease_until: i64,
+        refusal: Option<String>,
+    ) -> Result<(), StoreError> {
+        let (outcome, ambiguous) = match refusal {
+            Some(reason) => {
+                self.metrics.limited.inc();
+                (Outcome::Done(Delivery::Failed { reason }), false)
+            }
+            None => self.send(claimed).await,
+        };
+        self.record(claimed, lease_until, &outcome).await?;
+        let order_id = claimed.order_id.as_str();
+        let attempt = claimed.attempts;
+        match outcome {
+            Outcome::Done(Delivery::Sent { .. }) => {
+                self.metrics.sent.inc();
+                tracing::info!(order_id, attempt, "SMS sent");
+            }
+            Outcome::Done(Delivery::Failed { reason }) => {
+                self.metrics.failed.inc();
+                tracing::warn!(order_id, attempt, %reason, "SMS failed");
+            }
+            Outcome::Retry { at_ms, reason } => {
+                self.metrics.retried.inc();
+                if ambiguous {
+                    self.metrics.ambiguous_resends.inc();
+                }
+                let retry_in_ms = at_ms - self.clock.now_ms();
+                tracing::warn!(order_id, attempt, retry_in_ms, %reason, "SMS not sent; will retry");
+            }
+        }
+        Ok(())
+    }
+
     /// The next attempt after `attempt` failed: the backoff, or the provider's wait if longer.
     fn retry_at(&self, attempt: u32, reason: String, after: Option<Duration>) -> Outcome {
         let wait = after
@@ -288,12 +369,9 @@ impl Dispatcher {
         }
     }
 
-    /// Sends the claimed SMS (cut off at the send timeout) and records the outcome.
-    async fn send_and_record(
-        &self,
-        claimed: &OutboxRecord,
-        lease_until: i64,
-    ) -> Result<(), StoreError> {
+    /// One send, cut off at the send timeout, and what it leaves behind; `true` when the
+    /// provider may have sent it all the same (a retry is then a possible duplicate).
+    async fn send(&self, claimed: &OutboxRecord) -> (Outcome, bool) {
         let started = Instant::now();
         let sent = tokio::time::timeout(
             self.send_timeout,
@@ -324,27 +402,7 @@ impl Dispatcher {
             SendOutcome::Retry { reason, after } => self.retry_at(attempt, reason, after),
             SendOutcome::Unknown { reason } => self.retry_at(attempt, reason, None),
         };
-        self.record(claimed, lease_until, &outcome).await?;
-        let order_id = claimed.order_id.as_str();
-        match outcome {
-            Outcome::Done(Delivery::Sent { .. }) => {
-                self.metrics.sent.inc();
-                tracing::info!(order_id, attempt, "SMS sent");
-            }
-            Outcome::Done(Delivery::Failed { reason }) => {
-                self.metrics.failed.inc();
-                tracing::warn!(order_id, attempt, %reason, "SMS failed");
-            }
-            Outcome::Retry { at_ms, reason } => {
-                self.metrics.retried.inc();
-                if ambiguous {
-                    self.metrics.ambiguous_resends.inc();
-                }
-                let retry_in_ms = at_ms - self.clock.now_ms();
-                tracing::warn!(order_id, attempt, retry_in_ms, %reason, "SMS not sent; will retry");
-            }
-        }
-        Ok(())
+        (outcome, ambiguous)
     }
 
     /// Writes the outcome under the claim (held until `lease_until`). A lease less than
@@ -422,6 +480,8 @@ mod tests {
         latency: Mutex<Latency>,
         /// Calls to refuse once each, as a busy store does (a transaction conflict).
         busy: Mutex<Vec<Call>>,
+        /// The per-number hourly windows: order ids by window key.
+        sends: Mutex<HashMap<String, std::collections::HashSet<String>>>,
     }
 
     impl MemoryOutbox {
@@ -436,6 +496,7 @@ mod tests {
                 outcomes: Mutex::default(),
                 latency: Mutex::new(Box::new(|_| Duration::ZERO)),
                 busy: Mutex::default(),
+                sends: Mutex::default(),
             })
         }
 
@@ -588,6 +649,24 @@ mod tests {
         async fn backlog(&self) -> Result<u64, StoreError> {
             Ok(self.records.lock().unwrap().len() as u64)
         }
+
+        async fn count_send(
+            &self,
+            to: &str,
+            order_id: &str,
+            now_ms: i64,
+            max: u32,
+        ) -> Result<bool, StoreError> {
+            let (window, _) = crate::store::send_window(to, now_ms);
+            let mut sends = self.sends.lock().unwrap();
+            let orders = sends.entry(window).or_default();
+            if orders.contains(order_id) || orders.len() < max as usize {
+                orders.insert(order_id.to_owned());
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        }
     }
 
     /// A provider that takes `delay` per send and records each one it completes.
@@ -654,6 +733,8 @@ mod tests {
             provider.clone(),
             config,
             SEND_TIMEOUT,
+            Destinations::default(),
+            u32::MAX,
             SmsMetrics::register(&Metrics::new()),
         )
     }
@@ -761,7 +842,7 @@ mod tests {
         let taken = outbox.claim("order-00", "other", "claim-2", 2, 3_000).await;
         assert!(taken.unwrap().is_some());
         assert!(matches!(
-            late.send_and_record(&claimed, 1).await,
+            late.send_and_record(&claimed, 1, None).await,
             Err(StoreError::LostClaim)
         ));
         assert!(matches!(

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use super::{
     CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, Outbox, OutboxRecord, Page,
     SalesStore, StoreError, CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_BY_CUSTOMER, ORDERS_TABLE,
-    OUTBOX_TABLE, SEQUENCES_TABLE,
+    OUTBOX_TABLE, SEQUENCES_TABLE, SMS_SENDS_TABLE,
 };
 
 const STORE: &str = "The sales store";
@@ -47,6 +47,7 @@ struct Tables {
     orders: String,
     outbox: String,
     idempotency: String,
+    sms_sends: String,
 }
 
 pub struct DynamoSalesStore {
@@ -64,6 +65,7 @@ impl DynamoSalesStore {
                 orders: format!("{prefix}{ORDERS_TABLE}"),
                 outbox: format!("{prefix}{OUTBOX_TABLE}"),
                 idempotency: format!("{prefix}{IDEMPOTENCY_TABLE}"),
+                sms_sends: format!("{prefix}{SMS_SENDS_TABLE}"),
             },
         }
     }
@@ -77,6 +79,7 @@ impl DynamoSalesStore {
             &t.orders,
             &t.outbox,
             &t.idempotency,
+            &t.sms_sends,
         ]
         .into_iter()
         .cloned()
@@ -579,6 +582,39 @@ impl Outbox for DynamoSalesStore {
             TransactWriteItem::builder().update(order).build(),
         ])
         .await
+    }
+
+    async fn count_send(
+        &self,
+        to: &str,
+        order_id: &str,
+        now_ms: i64,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        let (window, expires_at) = super::send_window(to, now_ms);
+        // A set of order ids, not a counter: a retried send of a counted order matches
+        // `contains` and adds nothing, so retries never use up the number's share.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sms_sends)
+            .key("number_hour", string(&window))
+            .update_expression("ADD order_ids :order SET expires_at = :expires")
+            .condition_expression(
+                "attribute_not_exists(order_ids) OR contains(order_ids, :id) \
+                 OR size(order_ids) < :max",
+            )
+            .expression_attribute_values(":order", AttributeValue::Ss(vec![order_id.to_owned()]))
+            .expression_attribute_values(":id", string(order_id))
+            .expression_attribute_values(":max", number(max))
+            .expression_attribute_values(":expires", number(expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if common::aws::is_conditional_failure(&error) => Ok(false),
+            Err(error) => Err(aws_error(OUTBOX, error)),
+        }
     }
 
     async fn backlog(&self) -> Result<u64, StoreError> {

@@ -21,6 +21,8 @@ pub const SEQUENCES_TABLE: &str = "sequences";
 pub const ORDERS_TABLE: &str = "orders";
 pub const OUTBOX_TABLE: &str = "sms-outbox";
 pub const IDEMPOTENCY_TABLE: &str = "idempotency-keys";
+/// Which orders' SMS went to a number in an hour, for the per-number limit.
+pub const SMS_SENDS_TABLE: &str = "sms-sends";
 pub const ORDERS_BY_CUSTOMER: &str = "customer-index";
 
 /// Key attributes of a page cursor, per listing.
@@ -55,6 +57,10 @@ pub fn tables() -> Vec<TableSpec> {
             ttl_attribute: Some("expires_at"),
             ..plain(IDEMPOTENCY_TABLE, "key")
         },
+        TableSpec {
+            ttl_attribute: Some("expires_at"),
+            ..plain(SMS_SENDS_TABLE, "number_hour")
+        },
     ]
 }
 
@@ -67,6 +73,15 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(TIMESTAMP)
         .expect("every UTC time formats")
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The key of `to`'s hour at `now_ms` in the sends table, and when the entry may go
+/// (Unix seconds, an hour after its hour ends).
+pub fn send_window(to: &str, now_ms: i64) -> (String, i64) {
+    let hour = now_ms.div_euclid(HOUR_MS);
+    (format!("{to}#{hour}"), (hour + 2) * HOUR_MS / 1000)
 }
 
 /// Unix milliseconds: the outbox's time unit (due times and leases).
@@ -259,4 +274,14 @@ pub trait Outbox: Send + Sync {
     ) -> Result<(), StoreError>;
     /// How many SMS are waiting (for the backlog gauge).
     async fn backlog(&self) -> Result<u64, StoreError>;
+    /// Counts `order_id`'s SMS against `to`'s share of the hour that holds `now_ms`:
+    /// `false` when `max` other orders' SMS already count there. Counting the same order
+    /// again (a retry) takes nothing more.
+    async fn count_send(
+        &self,
+        to: &str,
+        order_id: &str,
+        now_ms: i64,
+        max: u32,
+    ) -> Result<bool, StoreError>;
 }

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, assert_problem, spawn_app, PHONE};
+use crate::helpers::{assert_json, assert_problem, spawn_app, spawn_app_with, TestApp, PHONE};
 
 #[tokio::test]
 async fn creating_a_customer_returns_it_with_a_code_and_a_location() {
@@ -225,5 +225,55 @@ async fn names_that_could_rewrite_the_sms_are_refused_naming_the_field() {
     ] {
         let customer = app.customer(name, PHONE).await;
         assert_eq!(customer["name"], stored, "{name:?}");
+    }
+}
+
+/// Asserts that a customer with `phone` is refused with a 422 naming `phone_number`.
+async fn assert_phone_refused(app: &TestApp, phone: &str) {
+    let response = app
+        .post(
+            "/api/v1/sales/customers",
+            &json!({"name": "Jane", "phone_number": phone}),
+        )
+        .await;
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("phone_number"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn phone_numbers_outside_the_allowed_countries_or_premium_are_refused() {
+    let app = spawn_app().await;
+    for phone in [
+        "+12125550123",
+        "+447700900123",
+        "+19005550123",
+        "+881612345678",
+        "+882161234567",
+        "+8701234567",
+        "+979123456789",
+    ] {
+        assert_phone_refused(&app, phone).await;
+    }
+    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    assert_eq!(page["customers"], json!([]), "nothing was written");
+    // The default countries: Kenya, Tanzania, Uganda, Rwanda.
+    for phone in [
+        "+254711000001",
+        "+255712000001",
+        "+256772000001",
+        "+250788000001",
+    ] {
+        app.customer("Jane", phone).await;
+    }
+
+    // Premium-rate numbers stay refused inside an allowed country code.
+    let app = spawn_app_with(|config| config.sms.destinations = "1,254".parse().unwrap()).await;
+    app.customer("Jane", "+12125550123").await;
+    for phone in ["+19005550123", "+19765550123", "+447700900123"] {
+        assert_phone_refused(&app, phone).await;
     }
 }

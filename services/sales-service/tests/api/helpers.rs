@@ -4,7 +4,7 @@ use common::auth::OidcSettings;
 use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
 use sales_service::config::{ApiKeySource, Config, OutboxConfig, Scopes, SmsConfig};
-use sales_service::domain::{Currency, MessageTemplate};
+use sales_service::domain::{Currency, Destinations, MessageTemplate};
 use serde_json::{json, Value};
 use stand_ins::sms::SmsGateway;
 use test_support::app::RunningApp;
@@ -56,6 +56,9 @@ pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
             sender_id: None,
             template: TEMPLATE.parse::<MessageTemplate>().unwrap(),
             timeout: Duration::from_millis(800),
+            destinations: Destinations::default(),
+            // Tests that are not about the per-number limit send as many as they need.
+            max_per_number_per_hour: u32::MAX,
         },
         outbox: OutboxConfig {
             enabled: true,

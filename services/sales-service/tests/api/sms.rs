@@ -5,6 +5,7 @@ use std::time::Duration;
 use sales_service::store::{
     timestamp, unix_millis, CustomerRecord, DynamoSalesStore, Outbox, SalesStore,
 };
+use serde_json::Value;
 use test_support::proxy::TcpProxy;
 
 use crate::helpers::{spawn_app, spawn_app_with, start, TestApp, PHONE, SMS_USERNAME};
@@ -401,4 +402,65 @@ async fn placeholders_are_made_safe_when_the_message_is_rendered() {
         delivered[0].message,
         "Hi Jane Doe Pay at now, order Rice Call KES 10.00"
     );
+}
+
+#[tokio::test]
+async fn a_destination_no_longer_allowed_fails_its_sms_without_sending() {
+    let app = spawn_app().await;
+    let customer = legacy_customer(&app, "Jane", "+19005550123").await;
+    let order = app.order(&customer, "Rice", "10").await;
+    let order = app
+        .wait_for_sms(order["id"].as_str().unwrap(), "failed", WAIT)
+        .await;
+    let reason = order["sms"]["reason"].as_str().unwrap();
+    assert!(reason.contains("not an allowed destination"), "{reason}");
+    app.wait_until_quiet(WAIT).await;
+    assert!(
+        app.sms.delivered().is_empty(),
+        "nothing reached the provider"
+    );
+}
+
+#[tokio::test]
+async fn sms_to_one_number_are_limited_per_hour_and_the_rest_fail_with_the_reason() {
+    let app = spawn_app_with(|config| config.sms.max_per_number_per_hour = 2).await;
+    // The first send fails and is retried once the number's share is taken: a retry of a
+    // counted SMS must not count again, or be refused.
+    app.sms.fail_next(&[500]);
+    let customer = app.customer("Jane", PHONE).await;
+    let customer = customer["id"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let order = app.order(customer, &format!("Rice {n}"), "10").await;
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    let other = order_for_new_customer(&app, "+254711000002").await;
+    let mut outcomes = Vec::new();
+    for id in &ids {
+        let order = app
+            .wait_for_order(id, WAIT, "SMS finished", |order| {
+                order["sms"]["status"] != "pending"
+            })
+            .await;
+        outcomes.push(order["sms"].clone());
+    }
+    app.wait_for_sms(&other, "sent", WAIT).await;
+    let sent = outcomes
+        .iter()
+        .filter(|sms| sms["status"] == "sent")
+        .count();
+    let failed: Vec<&Value> = outcomes
+        .iter()
+        .filter(|sms| sms["status"] == "failed")
+        .collect();
+    assert_eq!((sent, failed.len()), (2, 1), "{outcomes:?}");
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("2 SMS per hour"), "{reason}");
+    app.wait_until_quiet(WAIT).await;
+    assert_eq!(per_recipient(&app)[PHONE], 2);
+    assert_eq!(per_recipient(&app)["+254711000002"], 1);
+    assert!(app
+        .metrics()
+        .await
+        .contains("sms_destination_limited_total 1"));
 }
