@@ -19,10 +19,13 @@ const CUSTOMER_CODES: &str = "customer-code";
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Jane Wanjiku", "phone_number": "+254711000000", "email": "jane@example.com"}))]
 pub struct CreateCustomer {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters of one line of plain text: it goes into the customer's SMS, so
+    /// no line breaks, bidirectional or invisible characters, and no web addresses. Stored
+    /// in Unicode NFC with whitespace collapsed.
     #[schema(value_type = String, required = true)]
     name: Option<String>,
-    /// E.164: `+`, country code and number (spaces and dashes are dropped).
+    /// E.164: `+`, country code and number (spaces and dashes are dropped), of a country
+    /// SMS are sent to; premium-rate and satellite numbers are refused.
     #[schema(value_type = String, required = true)]
     phone_number: Option<String>,
     /// Optional.

@@ -35,7 +35,7 @@ pub struct CreateOrder {
     /// its literal text, never through a float, so it is exact).
     #[schema(schema_with = amount_schema, required = true)]
     amount: Option<Box<RawValue>>,
-    /// ISO 4217 code; the service's default (e.g. KES) when absent.
+    /// An ISO 4217 currency code; the service's default (e.g. KES) when absent.
     currency: Option<String>,
 }
 
