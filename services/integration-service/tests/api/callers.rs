@@ -41,6 +41,22 @@ async fn two_tenants(default_tenant: Option<&str>) -> TwoTenants {
     TwoTenants { app, acme, globex }
 }
 
+/// `POST /okta/suspend_user` of `user` as `tenant` (None: no header) with `token`.
+async fn suspend(
+    app: &TestApp,
+    tenant: Option<&str>,
+    user: &str,
+    token: &str,
+) -> reqwest::Response {
+    app.post_with(
+        "/okta/suspend_user",
+        tenant,
+        json!({"user_id": user}),
+        Some(token),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
     let TwoTenants { app, acme, globex } = two_tenants(None).await;
@@ -53,13 +69,7 @@ async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
 
     // Its own tenant: allowed.
     assert_json(
-        app.post_with(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": own_user}),
-            Some(&attacker),
-        )
-        .await,
+        suspend(&app, Some("acme"), &own_user, &attacker).await,
         StatusCode::OK,
     )
     .await;
@@ -68,13 +78,7 @@ async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
     // The same token with X-Tenant-Id: globex is refused before anything reaches its org.
     let before = globex.api_requests();
     let body = assert_problem(
-        app.post_with(
-            "/okta/suspend_user",
-            Some("globex"),
-            json!({"user_id": victim}),
-            Some(&attacker),
-        )
-        .await,
+        suspend(&app, Some("globex"), &victim, &attacker).await,
         StatusCode::FORBIDDEN,
         None,
     )
@@ -107,12 +111,7 @@ async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
 
     // The platform's client may write on globex, and nothing on acme.
     assert_json(
-        app.post(
-            "/okta/suspend_user",
-            Some("globex"),
-            json!({"user_id": victim}),
-        )
-        .await,
+        suspend(&app, Some("globex"), &victim, &app.token).await,
         StatusCode::OK,
     )
     .await;
@@ -134,13 +133,7 @@ async fn the_default_tenant_is_authorised_like_a_named_one() {
         .second_client_token(AUDIENCE, &["integrations:write"])
         .await;
     let body = assert_problem(
-        app.post_with(
-            "/okta/suspend_user",
-            None,
-            json!({"user_id": victim}),
-            Some(&attacker),
-        )
-        .await,
+        suspend(&app, None, &victim, &attacker).await,
         StatusCode::FORBIDDEN,
         None,
     )
@@ -149,8 +142,7 @@ async fn the_default_tenant_is_authorised_like_a_named_one() {
     assert_eq!(globex.status_of(&victim).as_deref(), Some("ACTIVE"));
     // The platform's client may.
     assert_json(
-        app.post("/okta/suspend_user", None, json!({"user_id": victim}))
-            .await,
+        suspend(&app, None, &victim, &app.token).await,
         StatusCode::OK,
     )
     .await;
