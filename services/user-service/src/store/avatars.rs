@@ -47,6 +47,10 @@ impl AvatarStore for S3AvatarStore {
             .key(key)
             .content_type(content_type)
             .cache_control("private, max-age=300")
+            // Served by S3 itself: a browser that opens the URL saves the file instead of
+            // rendering it (an upload is checked to be an image, but polyglots exist); an
+            // <img> ignores the header.
+            .content_disposition(r#"attachment; filename="avatar""#)
             .body(bytes.into())
             .send()
             .await

@@ -38,6 +38,11 @@ async fn multipart_sign_up_stores_the_avatar_privately_and_links_it() {
     );
     let fetched = reqwest::get(url).await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
+    // Opened on its own, it is a download, never a page (an image that is also HTML).
+    assert_eq!(
+        fetched.headers()["content-disposition"],
+        r#"attachment; filename="avatar""#
+    );
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), PNG);
 
     let object = app
