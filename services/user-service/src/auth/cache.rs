@@ -213,8 +213,8 @@ impl UserStore for ForgetfulUsers {
         self.store.another_admin(username).await
     }
 
-    async fn delete_admin(&self, username: &Username) -> Result<(), StoreError> {
-        let result = self.store.delete_admin(username).await;
+    async fn delete_admin(&self, username: &Username, keeper: String) -> Result<(), StoreError> {
+        let result = self.store.delete_admin(username, keeper).await;
         self.cache.forget_user(username.as_str());
         result
     }

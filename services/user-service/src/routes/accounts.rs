@@ -496,21 +496,28 @@ pub async fn delete_user(
         .ok_or(ApiError::UserNotFound)?;
     // Sessions and avatar first, the item last: if anything fails midway the account
     // still exists and a retry finishes the job.
-    let admin = user.role == Role::Admin;
     // An admin goes only while another remains: checked before anything is undone, and
-    // again atomically with the delete.
-    if admin && state.users.another_admin(&username).await?.is_none() {
-        return Err(ApiError::LastAdmin);
-    }
+    // again atomically with the delete (against the admin found here, first).
+    let keeper = match user.role {
+        Role::Admin => Some(
+            state
+                .users
+                .another_admin(&username)
+                .await?
+                .ok_or(ApiError::LastAdmin)?,
+        ),
+        Role::User => None,
+    };
     let revoked = state.sessions.delete_all_for(&username).await?;
     if let Some(key) = &user.avatar_key {
         state.avatars.delete(key).await?;
     }
-    if admin {
-        state.users.delete_admin(&username).await?;
-        state.audit.admin_deleted(&username, &current.user.username);
-    } else {
-        state.users.delete(&username).await?;
+    match keeper {
+        Some(keeper) => {
+            state.users.delete_admin(&username, keeper).await?;
+            state.audit.admin_deleted(&username, &current.user.username);
+        }
+        None => state.users.delete(&username).await?,
     }
     tracing::info!(%username, revoked, by = %current.user.username, "account deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -195,12 +195,17 @@ impl UserStore for DynamoUserStore {
         }
     }
 
-    async fn delete_admin(&self, username: &Username) -> Result<(), StoreError> {
+    async fn delete_admin(&self, username: &Username, keeper: String) -> Result<(), StoreError> {
         // Each try names another admin that must still be one when the delete commits: two
         // admins deleting each other at once cannot both succeed.
+        let mut known = Some(keeper);
         for _ in 0..3 {
-            let Some(keeper) = self.another_admin(username).await? else {
-                return Err(StoreError::LastAdmin);
+            let keeper = match known.take() {
+                Some(keeper) => keeper,
+                None => self
+                    .another_admin(username)
+                    .await?
+                    .ok_or(StoreError::LastAdmin)?,
             };
             let delete = Delete::builder()
                 .table_name(&self.table)

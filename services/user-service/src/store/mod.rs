@@ -139,9 +139,10 @@ pub trait UserStore: Send + Sync {
     async fn delete(&self, username: &Username) -> Result<(), StoreError>;
     /// An admin other than `username` (read consistently), if there is one.
     async fn another_admin(&self, username: &Username) -> Result<Option<String>, StoreError>;
-    /// Deletes an admin account, atomically with a check that another admin remains
-    /// (`LastAdmin` when none would).
-    async fn delete_admin(&self, username: &Username) -> Result<(), StoreError>;
+    /// Deletes an admin account, atomically with a check that another admin remains:
+    /// `keeper` first, another found afresh if it stopped being one (`LastAdmin` when
+    /// none is left).
+    async fn delete_admin(&self, username: &Username, keeper: String) -> Result<(), StoreError>;
     async fn list(
         &self,
         limit: i32,
