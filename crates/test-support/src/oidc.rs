@@ -13,7 +13,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -46,7 +46,7 @@ struct Inner {
     /// No idle connections are kept: tests run on runtimes of their own, and a pooled
     /// connection would belong to a runtime that may be gone.
     http: reqwest::Client,
-    process: Mutex<Child>,
+    process: Child,
     /// Held open for the process's life: the issuer exits when it closes, so no issuer
     /// outlives a test binary that was killed or exited without dropping it.
     _lifeline: ChildStdin,
@@ -54,9 +54,8 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let process = self.process.get_mut().unwrap_or_else(|p| p.into_inner());
-        let _ = process.kill();
-        let _ = process.wait();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }
 
@@ -155,7 +154,7 @@ impl OidcIssuer {
                 jwks_uri: discovery.jwks_uri,
                 admin,
                 http,
-                process: Mutex::new(process),
+                process,
                 _lifeline: lifeline,
             }),
         }
