@@ -50,6 +50,9 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Idle
 pub struct IdleTimeout<T> {
     inner: T,
     idle: Duration,
+    last_progress: Instant,
+    /// Armed at most once per idle period: progress only records its time, and the timer
+    /// is moved when it fires early, so reads and writes never touch the timer wheel.
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -58,22 +61,25 @@ impl<T> IdleTimeout<T> {
         Self {
             inner,
             idle,
+            last_progress: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(idle)),
         }
     }
 
     /// Progress moves the deadline; no progress past it is an error.
     fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
-        match poll {
-            Poll::Ready(result) => {
-                self.deadline.as_mut().reset(Instant::now() + self.idle);
-                Poll::Ready(result)
-            }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::ErrorKind::TimedOut.into())),
-                Poll::Pending => Poll::Pending,
-            },
+        if poll.is_ready() {
+            self.last_progress = Instant::now();
+            return poll;
         }
+        while self.deadline.as_mut().poll(cx).is_ready() {
+            let due = self.last_progress + self.idle;
+            if due <= Instant::now() {
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+            }
+            self.deadline.as_mut().reset(due);
+        }
+        Poll::Pending
     }
 }
 
