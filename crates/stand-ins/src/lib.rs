@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::net::TcpListener;
 
+mod dpop;
 mod gate;
 pub mod okta;
 pub mod partner;

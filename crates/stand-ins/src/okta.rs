@@ -3,22 +3,25 @@
 //! deactivates, a second DELETE deletes), error bodies
 //! (`errorCode/errorSummary/errorId/errorCauses`), rate-limit headers on every answer to an
 //! authenticated request and 429s, counted per endpoint bucket as Okta does (see
-//! [`Bucket`]), with a `Date` header from the org's own clock, and both auth schemes (SSWS API token; OAuth client
-//! credentials with a private_key_jwt assertion).
+//! [`Bucket`]), with a `Date` header from the org's own clock, and both auth schemes (SSWS API
+//! token; OAuth client credentials with a private_key_jwt assertion, optionally bound to a
+//! key with DPoP, see [`OktaOrg::require_dpop`]).
 use std::collections::btree_map::{Entry, OccupiedEntry};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::dpop;
 use crate::Pressure;
 
 #[derive(Debug)]
@@ -81,6 +84,17 @@ struct OauthClient {
     /// scopes and an admin role; without a role its reads find nothing
     /// (https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/#assign-admin-roles-to-the-oauth-2-0-service-app).
     admin_role: bool,
+    /// "Require Demonstrating Proof of Possession (DPoP) header in token requests", on by
+    /// default for new API Services apps (Okta developer forum, "Client Credentials OAuth
+    /// for Okta with DPoP enabled", https://devforum.okta.com/t/client-credentials-oauth-for-okta-with-dpop-enabled/30239).
+    dpop_required: bool,
+}
+
+/// What an access token may do: its scopes, and the thumbprint of the DPoP key it is
+/// bound to (`cnf.jkt`, RFC 9449 section 6), if any.
+struct Grant {
+    scopes: Vec<String>,
+    jkt: Option<String>,
 }
 
 const USERS_READ: &str = "okta.users.read";
@@ -92,8 +106,18 @@ struct Org {
     users: BTreeMap<String, User>,
     api_token: Option<String>,
     oauth: Option<OauthClient>,
-    /// Issued access tokens and the scopes each carries.
-    access_tokens: HashMap<String, Vec<String>>,
+    /// Issued access tokens and what each may do.
+    access_tokens: HashMap<String, Grant>,
+    /// DPoP nonces handed out and still accepted.
+    dpop_nonces: HashSet<String>,
+    /// Every proof's nonce is stale: a server that never settles on one.
+    dpop_nonce_churn: bool,
+    /// API calls need a nonce in their proofs too.
+    dpop_resource_nonce: bool,
+    /// `jti`s of accepted proofs: each is accepted once.
+    dpop_jtis: HashSet<String>,
+    /// Why proofs were refused, in order.
+    dpop_refusals: Vec<String>,
     rates: HashMap<Bucket, RateLimit>,
     not_active_suspend: NotActiveSuspend,
     /// How far the org's clock is ahead of ours (its `Date` and `X-Rate-Limit-Reset`).
@@ -227,7 +251,38 @@ impl OktaOrg {
             token_lifetime,
             granted_scopes: vec![USERS_READ.into(), USERS_MANAGE.into()],
             admin_role: true,
+            dpop_required: false,
         });
+    }
+
+    /// The OAuth app's "Require DPoP header in token requests" (on for new API Services
+    /// apps). When on, a token request without a valid proof is `400 invalid_dpop_proof`,
+    /// one without a current nonce `400 use_dpop_nonce` with a `DPoP-Nonce` header, and
+    /// the token is bound to the proof's key (`token_type: DPoP`): API calls must then
+    /// send `Authorization: DPoP <token>` with a proof of that key carrying `ath`. When
+    /// off, proofs are ignored and tokens are Bearer tokens. Panics without an OAuth app.
+    pub fn require_dpop(&self, required: bool) {
+        self.org().oauth.as_mut().unwrap().dpop_required = required;
+    }
+
+    /// API calls with a DPoP-bound token must carry a nonce the org handed out, or get
+    /// `401` `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` (RFC 9449
+    /// section 9). Okta does not ask for it today ("The nonce parameter isn't currently
+    /// required in this DPoP JWT": okta/okta-developer-docs,
+    /// `guides/dpop/main/oktaresourceserver/requestresource.md`); a server may.
+    pub fn require_dpop_nonce_on_api_calls(&self, required: bool) {
+        self.org().dpop_resource_nonce = required;
+    }
+
+    /// While on, no proof's nonce is current: every one is answered `use_dpop_nonce` with
+    /// a fresh nonce (nonces rotated faster than a client can use them).
+    pub fn churn_dpop_nonces(&self, churn: bool) {
+        self.org().dpop_nonce_churn = churn;
+    }
+
+    /// Why DPoP proofs were refused so far (token endpoint and API), in order.
+    pub fn dpop_refusals(&self) -> Vec<String> {
+        self.org().dpop_refusals.clone()
     }
 
     /// `limit` API requests per `window` in every bucket (each counted on its own), then
@@ -343,21 +398,127 @@ impl Org {
     fn epoch_now(&self) -> u64 {
         epoch_now() + self.clock_ahead.as_secs()
     }
+
+    /// A new DPoP nonce, accepted from now on.
+    fn dpop_nonce(&mut self) -> String {
+        let nonce = format!("n-{}", uuid::Uuid::new_v4().simple());
+        self.dpop_nonces.insert(nonce.clone());
+        nonce
+    }
+
+    /// Checks the request's one `DPoP` header against `expected` and the org's state
+    /// (unused `jti`; a current nonce when `nonce_needed`). `Err` is the refusal.
+    fn check_proof(
+        &mut self,
+        headers: &HeaderMap,
+        expected: &dpop::Expected<'_>,
+        nonce_needed: bool,
+    ) -> Result<dpop::Proof, ProofRefusal> {
+        let mut proofs = headers.get_all("dpop").iter();
+        let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+            return Err(self.refuse("The DPoP proof JWT header is missing."));
+        };
+        let proof = dpop::verify(proof.to_str().unwrap_or_default(), expected)
+            .map_err(|why| self.refuse(&why))?;
+        if self.dpop_jtis.contains(&proof.jti) {
+            return Err(self.refuse("`jti` was used before (a replayed proof)"));
+        }
+        let current = proof
+            .nonce
+            .as_ref()
+            .is_some_and(|nonce| self.dpop_nonces.contains(nonce));
+        if nonce_needed && (self.dpop_nonce_churn || !current) {
+            self.dpop_refusals.push("no current nonce".into());
+            return Err(ProofRefusal::NonceNeeded(self.dpop_nonce()));
+        }
+        self.dpop_jtis.insert(proof.jti.clone());
+        Ok(proof)
+    }
+
+    fn refuse(&mut self, why: &str) -> ProofRefusal {
+        self.dpop_refusals.push(why.to_owned());
+        ProofRefusal::Invalid(why.to_owned())
+    }
+}
+
+/// Why a DPoP proof was refused.
+enum ProofRefusal {
+    Invalid(String),
+    /// The proof needs this nonce (handed out in `DPoP-Nonce`).
+    NonceNeeded(String),
+}
+
+/// The parts of an API request the org's checks read.
+struct Call {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl Call {
+    /// `http://host/path`: what a proof's `htu` must be.
+    fn htu(&self) -> String {
+        let host = self
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}{}", self.path)
+    }
+}
+
+/// An API call's refusal for its DPoP proof: 401 with the challenge of RFC 9449 section
+/// 7.1 (`WWW-Authenticate: DPoP algs=..., error=...`), Okta's E0000011 body, and the nonce
+/// to use when that is what was missing (section 9).
+fn dpop_challenge(error_code: &str, description: &str, nonce: Option<&str>) -> Response {
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        "E0000011",
+        "Invalid token provided",
+        &[],
+    );
+    let headers = response.headers_mut();
+    headers.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(&format!(
+            r#"DPoP algs="ES256 RS256", error="{error_code}", error_description="{}""#,
+            description.replace('"', "'")
+        ))
+        .expect("a valid header"),
+    );
+    if let Some(nonce) = nonce {
+        headers.insert("dpop-nonce", HeaderValue::from_str(nonce).expect("ascii"));
+    }
+    response
 }
 
 /// Auth, injected failures and the bucket's rate limit, in Okta's order; `Err` is the
 /// answer. The headers to add to any answer come back either way.
-fn admit(org: &mut Org, headers: &HeaderMap, bucket: Bucket) -> Result<HeaderMap, Response> {
+fn admit(org: &mut Org, call: &Call, bucket: Bucket) -> Result<HeaderMap, Response> {
     org.api_requests += 1;
-    let authorization = headers
+    let authorization = call
+        .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     // An API token acts with its admin's permissions; an access token with its scopes.
     let token_scopes = match authorization.split_once(' ') {
         Some(("SSWS", token)) if org.api_token.as_deref() == Some(token) => None,
-        Some(("Bearer", token)) if org.access_tokens.contains_key(token) => {
-            Some(org.access_tokens[token].clone())
+        Some((scheme @ ("Bearer" | "DPoP"), token)) if org.access_tokens.contains_key(token) => {
+            check_binding(org, call, scheme, token).inspect_err(|_| org.rejected_auth += 1)?;
+            Some(org.access_tokens[token].scopes.clone())
         }
         _ => {
             org.rejected_auth += 1;
@@ -451,15 +612,68 @@ fn matches(expression: &Option<String>, user: &User) -> Result<bool, ()> {
     Ok(user.status == status)
 }
 
+/// A token bound to a key must come as `Authorization: DPoP` with a proof of that key for
+/// this request and token (RFC 9449 section 7; Okta: "Make a request to an Okta resource",
+/// okta/okta-developer-docs `guides/dpop/main/oktaresourceserver/requestresource.md`); an
+/// unbound one only as `Bearer`.
+fn check_binding(org: &mut Org, call: &Call, scheme: &str, token: &str) -> Result<(), Response> {
+    let jkt = org.access_tokens[token].jkt.clone();
+    let Some(jkt) = jkt else {
+        return match scheme {
+            "Bearer" => Ok(()),
+            _ => Err(dpop_challenge(
+                "invalid_token",
+                "The token is not DPoP-bound.",
+                None,
+            )),
+        };
+    };
+    if scheme != "DPoP" {
+        org.dpop_refusals
+            .push("a DPoP-bound token sent as a bearer token".into());
+        return Err(dpop_challenge(
+            "invalid_token",
+            "The DPoP-bound access token is sent with the Bearer scheme.",
+            None,
+        ));
+    }
+    let htu = call.htu();
+    let expected = dpop::Expected {
+        method: call.method.as_str(),
+        htu: &htu,
+        now: org.epoch_now(),
+        access_token: Some(token),
+    };
+    let nonce_needed = org.dpop_resource_nonce;
+    match org.check_proof(&call.headers, &expected, nonce_needed) {
+        Ok(proof) if proof.jkt == jkt => Ok(()),
+        Ok(_) => {
+            org.dpop_refusals
+                .push("the proof's key is not the token's".into());
+            Err(dpop_challenge(
+                "invalid_dpop_proof",
+                "The DPoP proof is not signed by the key the token is bound to.",
+                None,
+            ))
+        }
+        Err(ProofRefusal::Invalid(why)) => Err(dpop_challenge("invalid_dpop_proof", &why, None)),
+        Err(ProofRefusal::NonceNeeded(nonce)) => Err(dpop_challenge(
+            "use_dpop_nonce",
+            "Resource server requires nonce in DPoP proof.",
+            Some(&nonce),
+        )),
+    }
+}
+
 /// Runs `act` on an admitted request; the rate-limit headers go on whatever it answers.
 fn admitted(
     org: &Mutex<Org>,
-    headers: &HeaderMap,
+    call: &Call,
     bucket: Bucket,
     act: impl FnOnce(&mut Org) -> Response,
 ) -> Response {
     let mut org = org.lock().unwrap();
-    match admit(&mut org, headers, bucket) {
+    match admit(&mut org, call, bucket) {
         Ok(rate_headers) => {
             let mut response = act(&mut org);
             response.headers_mut().extend(rate_headers);
@@ -472,12 +686,12 @@ fn admitted(
 /// Runs `act` on user `id` of an admitted request, or answers Okta's 404.
 fn on_user(
     org: &Mutex<Org>,
-    headers: &HeaderMap,
+    call: &Call,
     bucket: Bucket,
     id: &str,
     act: impl FnOnce(OccupiedEntry<'_, String, User>) -> Response,
 ) -> Response {
-    admitted(org, headers, bucket, |org| {
+    admitted(org, call, bucket, |org| {
         match org.users.entry(id.to_owned()) {
             Entry::Occupied(user) => act(user),
             Entry::Vacant(_) => error(
@@ -492,21 +706,17 @@ fn on_user(
 
 async fn list_users(
     State(org): State<Arc<Mutex<Org>>>,
-    headers: HeaderMap,
+    call: Call,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let base = format!("http://{host}/api/v1/users");
-    let authorization = headers.get(header::AUTHORIZATION).cloned();
-    admitted(&org, &headers, Bucket::Users, |org| {
-        let bearer = authorization
-            .as_ref()
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("Bearer "));
-        if bearer && org.oauth.as_ref().is_some_and(|app| !app.admin_role) {
+    let base = call.htu();
+    let access_token = call
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| !value.starts_with("SSWS "));
+    admitted(&org, &call, Bucket::Users, |org| {
+        if access_token && org.oauth.as_ref().is_some_and(|app| !app.admin_role) {
             // A service app without an admin role sees no users: `200 []`, not a 403.
             return Json(Vec::<Value>::new()).into_response();
         }
@@ -557,10 +767,10 @@ async fn list_users(
 
 async fn get_user(
     State(org): State<Arc<Mutex<Org>>>,
-    headers: HeaderMap,
+    call: Call,
     Path(id): Path<String>,
 ) -> Response {
-    on_user(&org, &headers, Bucket::UserRead, &id, |user| {
+    on_user(&org, &call, Bucket::UserRead, &id, |user| {
         Json(user_json(user.get())).into_response()
     })
 }
@@ -568,11 +778,11 @@ async fn get_user(
 /// Only ACTIVE users can be suspended (see [`NotActiveSuspend`]).
 async fn suspend_user(
     State(org): State<Arc<Mutex<Org>>>,
-    headers: HeaderMap,
+    call: Call,
     Path(id): Path<String>,
 ) -> Response {
     let refusal = org.lock().unwrap().not_active_suspend;
-    on_user(&org, &headers, Bucket::UserWrite, &id, |mut user| {
+    on_user(&org, &call, Bucket::UserWrite, &id, |mut user| {
         if user.get().status != "ACTIVE" {
             return match refusal {
                 NotActiveSuspend::ValidationFailed => error(
@@ -597,10 +807,10 @@ async fn suspend_user(
 /// Okta's two steps: the first DELETE deactivates (DEPROVISIONED), the second deletes.
 async fn delete_user(
     State(org): State<Arc<Mutex<Org>>>,
-    headers: HeaderMap,
+    call: Call,
     Path(id): Path<String>,
 ) -> Response {
-    on_user(&org, &headers, Bucket::UserWrite, &id, |mut user| {
+    on_user(&org, &call, Bucket::UserWrite, &id, |mut user| {
         if user.get().status == "DEPROVISIONED" {
             user.remove();
         } else {
@@ -624,11 +834,27 @@ struct Assertion {
     sub: String,
 }
 
+/// A token endpoint's OAuth error (RFC 6749 section 5.2), with a DPoP nonce when given.
+fn oauth_error(code: &str, description: &str, nonce: Option<&str>) -> Response {
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response();
+    if let Some(nonce) = nonce {
+        response
+            .headers_mut()
+            .insert("dpop-nonce", HeaderValue::from_str(nonce).expect("ascii"));
+    }
+    response
+}
+
 async fn token(
     State(org): State<Arc<Mutex<Org>>>,
-    headers: HeaderMap,
+    call: Call,
     Form(form): Form<TokenForm>,
 ) -> Response {
+    let headers = &call.headers;
     let mut org = org.lock().unwrap();
     org.token_requests += 1;
     let invalid_client = || {
@@ -651,16 +877,12 @@ async fn token(
         )
             .into_response();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let audience = format!("http://{host}/oauth2/v1/token");
+    let audience = call.htu();
     let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(client.public_key_pem.as_bytes()) else {
         return invalid_client();
     };
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_audience(&[audience]);
+    validation.set_audience(&[&audience]);
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
     let assertion = form.client_assertion.unwrap_or_default();
     let claims = match jsonwebtoken::decode::<Assertion>(&assertion, &key, &validation) {
@@ -693,12 +915,48 @@ async fn token(
         )
             .into_response();
     }
-    let lifetime = client.token_lifetime;
+    let (lifetime, dpop_required) = (client.token_lifetime, client.dpop_required);
+    // DPoP at the token endpoint (RFC 9449 sections 5 and 8), with Okta's answers: no proof
+    // is `invalid_dpop_proof` "The DPoP proof JWT header is missing." (Okta support, "The
+    // DPoP Proof JWT Header Is Missing",
+    // https://support.okta.com/help/s/article/the-dpop-proof-jwt-header-is-missing), a
+    // proof without the current nonce `use_dpop_nonce` "Authorization server requires
+    // nonce in DPoP proof." with the nonce in `DPoP-Nonce` (devforum thread above).
+    let jkt = if dpop_required {
+        let expected = dpop::Expected {
+            method: "POST",
+            htu: &audience,
+            now: org.epoch_now(),
+            access_token: None,
+        };
+        match org.check_proof(headers, &expected, true) {
+            Ok(proof) => Some(proof.jkt),
+            Err(ProofRefusal::Invalid(why)) => {
+                return oauth_error("invalid_dpop_proof", &why, None)
+            }
+            Err(ProofRefusal::NonceNeeded(nonce)) => {
+                return oauth_error(
+                    "use_dpop_nonce",
+                    "Authorization server requires nonce in DPoP proof.",
+                    Some(&nonce),
+                )
+            }
+        }
+    } else {
+        None
+    };
     let access = format!("at-{}", uuid::Uuid::new_v4().simple());
     let scope = requested.join(" ");
-    org.access_tokens.insert(access.clone(), requested);
+    let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+    org.access_tokens.insert(
+        access.clone(),
+        Grant {
+            scopes: requested,
+            jkt,
+        },
+    );
     Json(json!({
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": lifetime,
         "access_token": access,
         "scope": scope,
