@@ -58,6 +58,11 @@ pub enum AuthConfig {
         /// Defaults to `<base_url>/oauth2/v1/token` (Okta's org authorization server).
         #[serde(default)]
         token_url: Option<Url>,
+        /// Bind tokens to a key with DPoP proofs (RFC 9449) from the first token request.
+        /// Without it, the client switches to DPoP when the token endpoint answers
+        /// `invalid_dpop_proof` (one refused request per start).
+        #[serde(default)]
+        dpop: bool,
     },
     /// The partner scheme: `GET /auth` yields a token, each call carries
     /// `X-Request-Checksum: hex(sha256(token + path))`. Needs no stored secret.

@@ -5,19 +5,23 @@
 //! [`Upstream`](super::Upstream) calls [`Authenticator::invalidate`] and tries once more,
 //! which picks up a rotated secret without a restart.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use common::http_client::{classify_status, classify_transport, Idempotency};
 use common::retry::{Retry, RetryPolicy};
 use common::secrets::{Secret, SecretError, SecretStore};
-use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
+
+use super::dpop::{self, DpopKey};
 
 /// Why a request could not be given credentials.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,6 +47,12 @@ pub trait Authenticator: Send + Sync {
     ) -> Result<(), AuthError>;
     /// The upstream rejected the credentials: forget every cached piece of them.
     async fn invalidate(&self);
+    /// Reads what an upstream answer tells the credentials (a DPoP nonce). True when the
+    /// answer is a 401 asking for a nonce just handed out: the request should be sent again
+    /// at once, with the same credentials and a fresh proof.
+    fn challenged(&self, _status: StatusCode, _headers: &HeaderMap) -> bool {
+        false
+    }
 }
 
 fn sensitive(value: String) -> HeaderValue {
@@ -115,6 +125,11 @@ impl Authenticator for ApiToken {
 
 /// OAuth 2.0 client credentials with a `private_key_jwt` client assertion (RFC 7523),
 /// as Okta service apps use. The access token is cached until shortly before it expires.
+///
+/// With DPoP (configured, or learned from the token endpoint's `invalid_dpop_proof`, as
+/// Okta's own SDK does: okta/terraform-provider-okta `sdk/requestExecutor.go`,
+/// `getAccessTokenForPrivateKey`), every token request and every API call carries a fresh
+/// proof signed with this client's [`DpopKey`], and API calls send `Authorization: DPoP`.
 pub struct OauthPrivateKeyJwt {
     http: reqwest::Client,
     secrets: Arc<dyn SecretStore>,
@@ -126,11 +141,53 @@ pub struct OauthPrivateKeyJwt {
     policy: RetryPolicy,
     /// Held while fetching, so concurrent calls share one token request.
     cached: Mutex<Option<CachedToken>>,
+    dpop: Dpop,
 }
 
 struct CachedToken {
     token: Secret,
     refresh_at: Instant,
+    /// `token_type: DPoP`: bound to the DPoP key, sent as `Authorization: DPoP`.
+    bound: bool,
+}
+
+/// The client's DPoP state: whether it is on, its key, and the last nonce each server
+/// (token endpoint, API) handed out (RFC 9449 sections 8 and 9).
+#[derive(Default)]
+struct Dpop {
+    enabled: AtomicBool,
+    key: OnceLock<DpopKey>,
+    token_nonce: std::sync::Mutex<Option<String>>,
+    resource_nonce: std::sync::Mutex<Option<String>>,
+}
+
+impl Dpop {
+    fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    fn key(&self) -> &DpopKey {
+        self.key.get_or_init(DpopKey::generate)
+    }
+
+    fn remember(slot: &std::sync::Mutex<Option<String>>, headers: &HeaderMap) {
+        if let Some(nonce) = dpop::nonce_of(headers) {
+            *slot.lock().expect("never poisoned") = Some(nonce);
+        }
+    }
+
+    fn nonce(slot: &std::sync::Mutex<Option<String>>) -> Option<String> {
+        slot.lock().expect("never poisoned").clone()
+    }
+}
+
+/// What a token endpoint asked of DPoP (RFC 9449 sections 5 and 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DpopDemand {
+    /// `400 invalid_dpop_proof`: a proof is missing or was refused.
+    Proof,
+    /// `400 use_dpop_nonce`: the proof must carry the nonce of `DPoP-Nonce`.
+    Nonce,
 }
 
 #[derive(Serialize)]
@@ -148,12 +205,16 @@ struct TokenResponse {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
+    #[serde(default)]
+    token_type: Option<String>,
 }
 
 /// What one token request came to.
 enum TokenFailure {
     Retryable(String, Retry),
     Final(AuthError),
+    /// A DPoP demand that the request loop answers, or that ends it (see `bound_token`).
+    Dpop(DpopDemand),
 }
 
 impl OauthPrivateKeyJwt {
@@ -167,8 +228,9 @@ impl OauthPrivateKeyJwt {
         scopes: &[String],
         token_url: Url,
         policy: RetryPolicy,
+        dpop: bool,
     ) -> Self {
-        Self {
+        let client = Self {
             http,
             secrets,
             secret_name,
@@ -178,7 +240,13 @@ impl OauthPrivateKeyJwt {
             token_url,
             policy,
             cached: Mutex::new(None),
+            dpop: Dpop::default(),
+        };
+        if dpop {
+            client.dpop.enabled.store(true, Ordering::Relaxed);
+            client.dpop.key();
         }
+        client
     }
 
     /// A fresh, short-lived client assertion signed with the tenant's RSA key.
@@ -212,9 +280,16 @@ impl OauthPrivateKeyJwt {
     ) -> Result<CachedToken, TokenFailure> {
         let assertion = self.assertion(private_key).map_err(TokenFailure::Final)?;
         let timeout = deadline.saturating_duration_since(Instant::now());
-        let response = self
-            .http
-            .post(self.token_url.clone())
+        let mut request = self.http.post(self.token_url.clone());
+        if self.dpop.enabled() {
+            let nonce = Dpop::nonce(&self.dpop.token_nonce);
+            let proof =
+                self.dpop
+                    .key()
+                    .proof(&Method::POST, &self.token_url, nonce.as_deref(), None);
+            request = request.header(dpop::DPOP_HEADER, sensitive(proof));
+        }
+        let response = request
             .timeout(timeout.max(Duration::from_millis(1)))
             .form(&[
                 ("grant_type", "client_credentials"),
@@ -236,6 +311,9 @@ impl OauthPrivateKeyJwt {
             })?;
         let status = response.status();
         let headers = response.headers().clone();
+        if self.dpop.enabled() {
+            Dpop::remember(&self.dpop.token_nonce, &headers);
+        }
         let body = response.bytes().await.map_err(|error| {
             TokenFailure::Retryable(
                 format!("token endpoint: {}", transport_kind(&error)),
@@ -252,9 +330,15 @@ impl OauthPrivateKeyJwt {
             let lifetime = Duration::from_secs(token.expires_in.unwrap_or(300));
             // Refresh a little early so no request leaves with a token about to expire.
             let margin = (lifetime / 10).min(Duration::from_secs(60));
+            // A server that ignored the proof issues a Bearer token (RFC 9449 section 5).
+            let bound = self.dpop.enabled()
+                && token
+                    .token_type
+                    .is_some_and(|kind| kind.eq_ignore_ascii_case("DPoP"));
             return Ok(CachedToken {
                 token: Secret::new(token.access_token),
                 refresh_at: Instant::now() + lifetime - margin,
+                bound,
             });
         }
         let retry = classify_status(status, &headers, Idempotency::Idempotent);
@@ -270,9 +354,41 @@ impl OauthPrivateKeyJwt {
             .ok()
             .and_then(|json| json.get("error")?.as_str().map(str::to_owned))
             .unwrap_or_else(|| status.to_string());
-        Err(TokenFailure::Final(AuthError::Rejected(format!(
-            "token endpoint refused the client assertion ({code})"
-        ))))
+        Err(match code.as_str() {
+            "invalid_dpop_proof" => TokenFailure::Dpop(DpopDemand::Proof),
+            "use_dpop_nonce" => TokenFailure::Dpop(DpopDemand::Nonce),
+            _ => TokenFailure::Final(AuthError::Rejected(format!(
+                "token endpoint refused the client assertion ({code})"
+            ))),
+        })
+    }
+
+    /// One token, answering the token endpoint's DPoP demands: a refusal for want of a
+    /// proof turns DPoP on, and a demand for a nonce is answered once with the nonce just
+    /// handed out. At most three requests; a demand repeated after it was answered ends
+    /// it (a server that never settles on a nonce is not helped by more requests).
+    async fn bound_token(
+        &self,
+        private_key: &Secret,
+        deadline: Instant,
+    ) -> Result<CachedToken, TokenFailure> {
+        let mut nonce_answered = false;
+        loop {
+            match self.request_token(private_key, deadline).await {
+                Err(TokenFailure::Dpop(DpopDemand::Proof)) if !self.dpop.enabled() => {
+                    tracing::warn!(
+                        client_id = %self.client_id,
+                        "the token endpoint requires DPoP proofs; using them from now on \
+                         (\"dpop\": true in the tenant's auth saves this refused request)"
+                    );
+                    self.dpop.enabled.store(true, Ordering::Relaxed);
+                }
+                Err(TokenFailure::Dpop(DpopDemand::Nonce)) if !nonce_answered => {
+                    nonce_answered = true;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn fetch(&self, deadline: Instant) -> Result<CachedToken, AuthError> {
@@ -285,10 +401,10 @@ impl OauthPrivateKeyJwt {
             let key = read_secret(self.secrets.as_ref(), &self.secret_name, "private_key").await?;
             let result = policy
                 .run(
-                    |_| self.request_token(&key, deadline),
+                    |_| self.bound_token(&key, deadline),
                     |failure| match failure {
                         TokenFailure::Retryable(_, retry) => *retry,
-                        TokenFailure::Final(_) => Retry::No,
+                        TokenFailure::Final(_) | TokenFailure::Dpop(_) => Retry::No,
                     },
                     |attempt, failure, _| {
                         if let TokenFailure::Retryable(why, _) = failure {
@@ -307,6 +423,19 @@ impl OauthPrivateKeyJwt {
                     reread_secret = false;
                 }
                 Err(TokenFailure::Final(error)) => return Err(error),
+                // Not the key's fault: re-reading it would change nothing.
+                Err(TokenFailure::Dpop(DpopDemand::Proof)) => {
+                    return Err(AuthError::Rejected(
+                        "token endpoint refused the DPoP proof (invalid_dpop_proof)".into(),
+                    ))
+                }
+                Err(TokenFailure::Dpop(DpopDemand::Nonce)) => {
+                    return Err(AuthError::Rejected(
+                        "token endpoint asked for a new DPoP nonce again after one was sent \
+                         (use_dpop_nonce)"
+                            .into(),
+                    ))
+                }
             }
         }
     }
@@ -320,26 +449,52 @@ impl Authenticator for OauthPrivateKeyJwt {
         deadline: Instant,
     ) -> Result<(), AuthError> {
         let mut cached = self.cached.lock().await;
-        let token = match cached.as_ref() {
-            Some(token) if Instant::now() < token.refresh_at => token.token.clone(),
+        let (token, bound) = match cached.as_ref() {
+            Some(token) if Instant::now() < token.refresh_at => (token.token.clone(), token.bound),
             _ => {
                 let fresh = self.fetch(deadline).await?;
-                let token = fresh.token.clone();
+                let token = (fresh.token.clone(), fresh.bound);
                 *cached = Some(fresh);
                 token
             }
         };
         drop(cached);
-        request.headers_mut().insert(
-            AUTHORIZATION,
-            sensitive(format!("Bearer {}", token.expose())),
+        if !bound {
+            request.headers_mut().insert(
+                AUTHORIZATION,
+                sensitive(format!("Bearer {}", token.expose())),
+            );
+            return Ok(());
+        }
+        // RFC 9449 section 7: `Authorization: DPoP <token>` and a proof of this very
+        // request, `ath` tying it to the token (Okta: "Make a request to an Okta resource",
+        // okta/okta-developer-docs `guides/dpop/main/oktaresourceserver/requestresource.md`).
+        let nonce = Dpop::nonce(&self.dpop.resource_nonce);
+        let proof = self.dpop.key().proof(
+            request.method(),
+            request.url(),
+            nonce.as_deref(),
+            Some(token.expose()),
         );
+        let headers = request.headers_mut();
+        headers.insert(AUTHORIZATION, sensitive(format!("DPoP {}", token.expose())));
+        headers.insert(HeaderName::from_static(dpop::DPOP_HEADER), sensitive(proof));
         Ok(())
     }
 
     async fn invalidate(&self) {
         *self.cached.lock().await = None;
         self.secrets.invalidate(&self.secret_name).await;
+    }
+
+    fn challenged(&self, status: StatusCode, headers: &HeaderMap) -> bool {
+        if !self.dpop.enabled() {
+            return false;
+        }
+        Dpop::remember(&self.dpop.resource_nonce, headers);
+        status == StatusCode::UNAUTHORIZED
+            && dpop::asks_for_nonce(headers)
+            && dpop::nonce_of(headers).is_some()
     }
 }
 

@@ -4,6 +4,7 @@
 //! the caller's deadline (only where repeating cannot double an effect), one
 //! re-authentication after a 401, and metrics.
 pub mod auth;
+pub mod dpop;
 pub mod throttle;
 
 use std::collections::HashMap;
@@ -168,6 +169,8 @@ enum AttemptError {
     Status(Exchange),
     /// 401 with credentials that are now forgotten: try once more with fresh ones.
     Reauthenticate,
+    /// 401 asking for the DPoP nonce it hands out: try once more with it.
+    DpopNonce,
     /// The rate-limit wait does not fit the deadline.
     Throttled(Duration),
     Auth(AuthError),
@@ -186,10 +189,18 @@ impl AttemptError {
             }
             Self::Status(_) => "server_error",
             Self::Reauthenticate => "reauthenticate",
+            Self::DpopNonce => "dpop_nonce",
             Self::Invalid(_) => "invalid_response",
             Self::Throttled(_) | Self::Auth(_) | Self::DeadlineExceeded => "other",
         }
     }
+}
+
+/// What one call may do only once, whatever the number of attempts.
+#[derive(Default)]
+struct OnceOnly {
+    reauthenticated: AtomicBool,
+    nonce_answered: AtomicBool,
 }
 
 /// One tenant's connection to one integration's upstream.
@@ -240,6 +251,7 @@ impl Upstream {
                 key_id,
                 scopes,
                 token_url,
+                dpop,
             } => Arc::new(auth::OauthPrivateKeyJwt::new(
                 http.clone(),
                 secrets,
@@ -251,6 +263,7 @@ impl Upstream {
                     .clone()
                     .unwrap_or_else(|| join(&settings.base_url, "/oauth2/v1/token")),
                 policy.clone(),
+                *dpop,
             )),
             AuthConfig::Checksum => Arc::new(auth::ChecksumToken::new(
                 http.clone(),
@@ -304,10 +317,10 @@ impl Upstream {
             deadline: deadline.saturating_duration_since(Instant::now()),
             ..self.policy.clone()
         };
-        let reauthenticated = AtomicBool::new(false);
+        let once = OnceOnly::default();
         let result = policy
             .run(
-                |_| self.attempt(request, deadline, &reauthenticated),
+                |_| self.attempt(request, deadline, &once),
                 |error| self.classify(error, request, deadline),
                 |attempt, error, wait| {
                     self.metrics
@@ -328,9 +341,12 @@ impl Upstream {
             .await;
         match result {
             Ok(exchange) if exchange.status == StatusCode::UNAUTHORIZED => {
-                Err(UpstreamError::CredentialsRejected(
-                    "the upstream answered 401 to fresh credentials".into(),
-                ))
+                Err(UpstreamError::CredentialsRejected(format!(
+                    "the upstream answered 401 to fresh credentials{}",
+                    dpop::challenge_error(&exchange.headers)
+                        .map(|error| format!(" ({error})"))
+                        .unwrap_or_default()
+                )))
             }
             Ok(exchange) => Ok(exchange),
             Err(error) => Err(self.final_error(error, request)),
@@ -341,7 +357,7 @@ impl Upstream {
         &self,
         request: &UpstreamRequest,
         deadline: Instant,
-        reauthenticated: &AtomicBool,
+        once: &OnceOnly,
     ) -> Result<Exchange, AttemptError> {
         self.limiter
             .wait_turn(request.bucket, deadline)
@@ -389,6 +405,7 @@ impl Upstream {
         let status = response.status();
         let headers = response.headers().clone();
         self.limiter.observe(request.bucket, status, &headers);
+        let nonce_demanded = self.authenticator.challenged(status, &headers);
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => {
@@ -402,7 +419,11 @@ impl Upstream {
             headers,
             body,
         };
-        if status == StatusCode::UNAUTHORIZED && !reauthenticated.swap(true, Ordering::SeqCst) {
+        if nonce_demanded && !once.nonce_answered.swap(true, Ordering::SeqCst) {
+            return Err(AttemptError::DpopNonce);
+        }
+        if status == StatusCode::UNAUTHORIZED && !once.reauthenticated.swap(true, Ordering::SeqCst)
+        {
             self.metrics
                 .auth_refreshes
                 .with_label_values(&[&self.tenant, self.integration])
@@ -446,7 +467,7 @@ impl Upstream {
             AttemptError::Status(exchange) => {
                 classify_status(exchange.status, &exchange.headers, idempotency)
             }
-            AttemptError::Reauthenticate => Retry::After(Duration::ZERO),
+            AttemptError::Reauthenticate | AttemptError::DpopNonce => Retry::After(Duration::ZERO),
             AttemptError::Invalid(_) if idempotency == Idempotency::Idempotent => Retry::Backoff,
             AttemptError::Invalid(_)
             | AttemptError::Throttled(_)
@@ -497,6 +518,9 @@ impl Upstream {
             AttemptError::Reauthenticate => {
                 UpstreamError::CredentialsRejected("the upstream rejected the credentials".into())
             }
+            AttemptError::DpopNonce => UpstreamError::CredentialsRejected(
+                "the upstream kept asking for a new DPoP nonce (use_dpop_nonce)".into(),
+            ),
             AttemptError::Throttled(retry_after) => UpstreamError::RateLimited { retry_after },
             AttemptError::Auth(error) => error.into(),
             AttemptError::Invalid(why) => UpstreamError::InvalidResponse(format!(
