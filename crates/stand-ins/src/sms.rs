@@ -22,9 +22,14 @@
 //!   integrations report (public clients test for `{"Message":"InvalidSenderId",
 //!   "Recipients":[]}` with a 201).
 //!
+//! Like a real server, it finishes a request whose client gave up and sends its SMS (see
+//! [`SmsGateway::set_finish_abandoned`]), so a client's resend after a timeout shows as the
+//! duplicate it is in production.
+//!
 //! Knobs for tests: injected HTTP failures, a delay, an outage (connections reset),
-//! per-number recipient statuses, an exhausted balance and registered sender ids. For local runs, `GET /__stand-in/messages` lists what was
-//! delivered, and every delivered message is logged.
+//! per-number recipient statuses, an exhausted balance and registered sender ids. For local
+//! runs, `GET /__stand-in/messages` lists what was delivered, and every delivered message is
+//! logged.
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -126,7 +131,10 @@ impl SmsGateway {
             api_key: api_key.to_owned(),
             gate: Arc::default(),
             pressure: Arc::default(),
-            state: Mutex::default(),
+            state: Mutex::new(GatewayState {
+                finish_abandoned: true,
+                ..GatewayState::default()
+            }),
         });
         let router = Router::new()
             .route("/version1/messaging", post(send))
@@ -205,10 +213,12 @@ impl SmsGateway {
 }
 
 impl SmsGateway {
-    /// When on, a request whose client gave up (timed out, closed the connection) is
-    /// still processed to the end, and its SMS sent, as a real HTTP server does: it only
-    /// learns of the disconnect when it writes the answer. Off by default: an abandoned
-    /// request is then cancelled (nothing sent), which no real provider does.
+    /// When on (the default), a request whose client gave up (timed out, closed the
+    /// connection) is still processed to the end, and its SMS sent, as a real HTTP server
+    /// does: it only learns of the disconnect when it writes the answer (RFC 9110 section
+    /// 9.2.2: a client cannot know whether a request it gave up on took effect). Off, an
+    /// abandoned request is cancelled (nothing sent), which no real provider does: only for
+    /// tests that measure what the client alone has in flight.
     pub fn set_finish_abandoned(&self, finish: bool) {
         self.shared.state().finish_abandoned = finish;
     }

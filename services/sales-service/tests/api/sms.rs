@@ -101,9 +101,9 @@ async fn a_timeout_is_retried() {
 #[tokio::test]
 async fn a_send_that_timed_out_may_still_be_delivered_and_its_resend_is_counted() {
     let app = spawn_app_with(|config| config.outbox.max_attempts = 50).await;
-    // A real provider finishes a request whose client gave up: the first SMS goes out
-    // after the dispatcher's 800 ms timeout, and the retry sends it again.
-    app.sms.set_finish_abandoned(true);
+    // A real provider (and the stand-in, by default) finishes a request whose client gave
+    // up: the first SMS goes out after the dispatcher's 800 ms timeout, and the retry sends
+    // it again.
     app.sms.set_delay(Some(Duration::from_millis(1500)));
     let id = order_for_new_customer(&app, PHONE).await;
     app.wait_for_order(&id, WAIT, "timed out", |order| {
@@ -330,6 +330,9 @@ async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
 async fn a_stalled_provider_slows_no_order_and_sees_bounded_concurrency() {
     // 4 sends in flight at most, 800 ms send timeout; enough attempts to outlast the stall.
     let app = spawn_app_with(|config| config.outbox.max_attempts = 50).await;
+    // What the dispatcher has in flight: requests it gave up on are cancelled, not left
+    // running at the provider (which would count them too).
+    app.sms.set_finish_abandoned(false);
     app.sms.set_delay(Some(Duration::from_secs(5)));
     let customer = app.customer("Jane", PHONE).await;
     let customer_id = customer["id"].as_str().unwrap();
