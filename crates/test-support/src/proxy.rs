@@ -20,6 +20,8 @@ pub struct TcpProxy {
     latency_ms: Arc<AtomicU64>,
     /// Connections refused or dropped because of a cut.
     dropped: Arc<AtomicUsize>,
+    /// Connections accepted, cut or not.
+    accepted: Arc<AtomicUsize>,
     cut_signal: watch::Sender<u64>,
     task: JoinHandle<()>,
 }
@@ -32,18 +34,21 @@ impl TcpProxy {
         let cut = Arc::new(AtomicBool::new(false));
         let latency_ms = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
         let (cut_signal, _) = watch::channel(0u64);
         let target = target.to_owned();
         let task = tokio::spawn({
             let cut = cut.clone();
             let latency_ms = latency_ms.clone();
             let dropped = dropped.clone();
+            let accepted = accepted.clone();
             let cut_signal = cut_signal.clone();
             async move {
                 loop {
                     let Ok((inbound, _)) = listener.accept().await else {
                         continue;
                     };
+                    accepted.fetch_add(1, Ordering::SeqCst);
                     if cut.load(Ordering::SeqCst) {
                         dropped.fetch_add(1, Ordering::SeqCst);
                         drop(inbound);
@@ -75,6 +80,7 @@ impl TcpProxy {
             cut,
             latency_ms,
             dropped,
+            accepted,
             cut_signal,
             task,
         }
@@ -99,6 +105,11 @@ impl TcpProxy {
     /// Connections refused or dropped by cuts so far.
     pub fn dropped(&self) -> usize {
         self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far: how many a client opened.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// Every chunk forwarded from now on, either way, waits `latency` first (zero: none).

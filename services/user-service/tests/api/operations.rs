@@ -217,3 +217,23 @@ async fn oversized_request_heads_and_deep_json_are_refused_cleanly() {
         "still serving"
     );
 }
+
+/// DynamoDB keeps connections open and the SDK must reuse them: a new TCP (and, on AWS,
+/// TLS) connection per call would cost every request a handshake. The emulator keeps
+/// connections alive as AWS does (scripts/emulator_server.py).
+#[tokio::test]
+async fn aws_connections_are_reused_across_requests() {
+    let emulator = test_support::emulator::endpoint();
+    let proxy = TcpProxy::start(emulator.trim_start_matches("http://")).await;
+    let app = spawn_app_with(test_config(), Some(proxy.url())).await;
+    let token = app.user_with_token("ada").await;
+    let opened_before = proxy.accepted();
+    for _ in 0..40 {
+        let response = app.get("/user/ada", Some(&token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let opened = proxy.accepted() - opened_before;
+    // 40 requests, one at a time, each reading the store: the pool's idle connection
+    // serves them all (a couple more for background readiness checks overlapping one).
+    assert!(opened <= 3, "40 reads opened {opened} connections");
+}
