@@ -11,6 +11,12 @@ cd "$(dirname "$0")/.."
 
 scripts/emulator.sh install
 scripts/oidc-issuer.sh
+if [[ " $* " == *" --profile "* ]]; then
+  # Flamegraphs of perf's samples (bench --profile): inferno, pinned, under .tools/.
+  [[ -x .tools/inferno/bin/inferno-flamegraph ]] ||
+    cargo install --quiet --locked inferno --version 0.12.3 --root .tools/inferno
+  command -v perf >/dev/null || { echo "bench: --profile needs perf (apt-get install linux-perf)" >&2; exit 2; }
+fi
 
 echo "bench: building release binaries (the first build takes a while)..." >&2
 cargo build --release --quiet \

@@ -90,6 +90,9 @@ pub struct Outcome {
     pub transport_errors: u64,
     /// CPU time the process under test spent during the measured window.
     pub server_cpu: Duration,
+    /// Answers over warm-up and measured window together: the denominator of counts
+    /// taken around the whole run (the AWS calls a route makes).
+    pub answers_with_warmup: u64,
 }
 
 impl Outcome {
@@ -101,6 +104,7 @@ impl Outcome {
             unexpected: BTreeMap::new(),
             transport_errors: 0,
             server_cpu: Duration::ZERO,
+            answers_with_warmup: 0,
         }
     }
 
@@ -113,6 +117,7 @@ impl Outcome {
             *self.unexpected.entry(status).or_default() += count;
         }
         self.transport_errors += other.transport_errors;
+        self.answers_with_warmup += other.answers_with_warmup;
     }
 
     /// Answered requests per second (any status), over the measured window.
@@ -213,6 +218,9 @@ async fn one_connection(
         }
         .await;
         let finished = Instant::now();
+        if answer.is_some() && finished <= end {
+            outcome.answers_with_warmup += 1;
+        }
         if started < measure_from || finished > end {
             if answer.is_none() {
                 sender = None;

@@ -4,8 +4,10 @@
 //! machine. Prints the figures and writes them to a Markdown file. Run it with
 //! `bench/run.sh` (which builds first); `bench --help` lists the options.
 
+mod floor;
 mod load;
 mod procs;
+mod profile;
 mod report;
 
 use std::net::SocketAddr;
@@ -35,6 +37,9 @@ OPTIONS:
     --out FILE        where the Markdown report goes (default bench/results/latest.md)
     --services DIR    run the three services' binaries from DIR instead (e.g. another
                       checkout's target/release, to compare two versions on one machine)
+    --profile DIR     sample each route's service with `perf record` while it is loaded
+                      and draw a flamegraph per route into DIR (needs linux-perf; bench/run.sh
+                      installs inferno)
 ";
 
 const BENCH_USER: &str = "bench";
@@ -56,6 +61,7 @@ struct Settings {
     duration: Duration,
     out: PathBuf,
     services: Option<PathBuf>,
+    profile: Option<PathBuf>,
 }
 
 fn settings(root: &Path) -> anyhow::Result<Settings> {
@@ -65,6 +71,7 @@ fn settings(root: &Path) -> anyhow::Result<Settings> {
         duration: Duration::from_secs(5),
         out: root.join("bench/results/latest.md"),
         services: None,
+        profile: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -86,6 +93,7 @@ fn settings(root: &Path) -> anyhow::Result<Settings> {
             "--duration" => settings.duration = seconds()?,
             "--out" => settings.out = PathBuf::from(&value),
             "--services" => settings.services = Some(PathBuf::from(&value)),
+            "--profile" => settings.profile = Some(PathBuf::from(&value)),
             other => anyhow::bail!("unknown option {other}\n\n{USAGE}"),
         }
     }
@@ -106,6 +114,8 @@ struct Run {
     issuer: String,
     sms: SocketAddr,
     okta: SocketAddr,
+    /// The emulator's address (`http://...`).
+    emulator: String,
     /// Kept alive (killed on drop) for the whole run.
     peers: Vec<Proc>,
 }
@@ -155,6 +165,13 @@ async fn main() -> anyhow::Result<()> {
     let [user, sales, integration] =
         <[Started; 3]>::try_from(services).map_err(|_| anyhow::anyhow!("three services"))?;
 
+    let floor = floor::measure(hello.addr, "bench-users").await?;
+
+    eprintln!(
+        "bench: SDK floor: {} us CPU per DynamoDB GetItem, {} us per plain HTTP POST",
+        floor.sdk_get_item.as_micros(),
+        floor.plain_post.as_micros()
+    );
     eprintln!("bench: timing argon2id at user-service's default cost");
     let hashing = time_hashing().await?;
 
@@ -228,6 +245,17 @@ async fn main() -> anyhow::Result<()> {
         let pid = started.proc.pid();
         let rss_rest_kib = started.proc.rss_kib().unwrap_or_default();
         let peak = RssPeak::watch(pid);
+        let aws_before = run.emulator_stats().await?;
+        let recording = match &settings.profile {
+            Some(dir) => Some(profile::start(
+                dir,
+                &slug(service, route),
+                &format!("{service} {route}"),
+                pid,
+                settings.warmup + settings.duration,
+            )?),
+            None => None,
+        };
         let outcome = load::run(
             target,
             pid,
@@ -237,17 +265,24 @@ async fn main() -> anyhow::Result<()> {
         )
         .await;
         let rss_peak_kib = peak.finish();
+        let aws = run.emulator_stats().await?.since(&aws_before);
+        if let Some(recording) = recording {
+            let svg = recording.finish(&root.join(".tools/inferno/bin")).await?;
+            eprintln!("bench: profile in {}", svg.display());
+        }
         eprintln!(
-            "bench: {service} {route}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} us CPU/request, errors {}",
+            "bench: {service} {route}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} us CPU/request, AWS calls/request {}, errors {}",
             outcome.requests_per_second(),
             outcome.percentile_ms(50.0),
             outcome.percentile_ms(99.0),
             outcome.cpu_per_request_us(),
+            aws.per_request(outcome.answers_with_warmup),
             outcome.errors()
         );
         routes.push(RouteRow {
             service,
             route: route.to_owned(),
+            aws_calls: aws.per_request(outcome.answers_with_warmup),
             outcome,
             rss_rest_kib,
             rss_peak_kib,
@@ -316,6 +351,21 @@ fn order(customer: &str) -> Value {
     json!({"customer": customer, "item": "Bag of rice", "amount": "56000.68"})
 }
 
+/// A file name for a route: `user-service GET /user/{name} (session)` becomes
+/// `user-service-get-user-name-session`.
+fn slug(service: &str, route: &str) -> String {
+    let mut slug = String::from(service);
+    for word in route
+        .to_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+    {
+        slug.push('-');
+        slug.push_str(word);
+    }
+    slug
+}
+
 fn first_three(loadavg: &str) -> String {
     loadavg
         .split_whitespace()
@@ -369,7 +419,7 @@ fn header(root: &Path, settings: &Settings, prefix: &str, load_before: &str) -> 
             "AWS: a private moto emulator (Python) on loopback, tables prefixed `{prefix}`; every DynamoDB call is a local HTTP round trip to a single-process Python server, far slower than DynamoDB: read the figures as ratios to hello, not as production capacity."
         ),
         format!(
-            "Not defaults: login limits raised to 1000000/min (one user logs in from one address); the Okta stand-in's rate limit raised; user-service seeded with {DIRECTORY_USERS} users, sales-service with one customer and {SEEDED_ORDERS} orders, the Okta stand-in with {OKTA_USERS} users."
+            "Not defaults: login and sign-up limits raised to 1000000/min (one client signs up and logs in from one address); the Okta stand-in's rate limit raised; user-service seeded with {DIRECTORY_USERS} users, sales-service with one customer and {SEEDED_ORDERS} orders, the Okta stand-in with {OKTA_USERS} users."
         ),
     ]
 }
@@ -402,7 +452,67 @@ async fn time_hashing() -> anyhow::Result<HashTiming> {
     })
 }
 
+/// What the emulator counted (scripts/emulator_server.py, `GET /__emulator/stats`).
+#[derive(serde::Deserialize, Default)]
+struct EmulatorStats {
+    connections_accepted: u64,
+    requests: std::collections::BTreeMap<String, u64>,
+}
+
+impl EmulatorStats {
+    fn since(self, before: &EmulatorStats) -> EmulatorStats {
+        EmulatorStats {
+            connections_accepted: self.connections_accepted - before.connections_accepted,
+            requests: self
+                .requests
+                .into_iter()
+                .map(|(operation, count)| {
+                    let earlier = before.requests.get(&operation).copied().unwrap_or(0);
+                    (operation, count - earlier)
+                })
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+        }
+    }
+
+    /// `GetItem 1.00`: each operation's calls per answered request, and new connections.
+    fn per_request(&self, answers: u64) -> String {
+        let answers = answers.max(1) as f64;
+        // Background work (readiness checks, the SMS outbox) shows as small fractions.
+        let mut parts: Vec<String> = self
+            .requests
+            .iter()
+            .map(|(operation, count)| (operation, *count as f64 / answers))
+            .filter(|(_, per_request)| *per_request >= 0.005)
+            .map(|(operation, per_request)| {
+                let name = operation.rsplit('.').next().unwrap_or(operation);
+                format!("{name} {per_request:.2}")
+            })
+            .collect();
+        if parts.is_empty() {
+            parts.push("none".to_owned());
+        }
+        parts.push(format!(
+            "(connections opened: {})",
+            self.connections_accepted
+        ));
+        parts.join(", ")
+    }
+}
+
 impl Run {
+    async fn emulator_stats(&self) -> anyhow::Result<EmulatorStats> {
+        let url = format!("{}/__emulator/stats", self.emulator);
+        Ok(self
+            .http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     async fn start_peers(
         root: PathBuf,
         bin: PathBuf,
@@ -415,28 +525,29 @@ impl Run {
         let mut peers = Vec::new();
 
         let moto = free_addr()?;
-        let moto_server = root.join(".tools/moto/bin/moto_server");
+        // The emulator the tests use (keep-alive, DynamoDB requests atomic): see
+        // scripts/emulator_server.py.
+        let python = root.join(".tools/moto/bin/python");
         anyhow::ensure!(
-            moto_server.exists(),
+            python.exists(),
             "{} is missing: run bench/run.sh (it installs the emulator)",
-            moto_server.display()
+            python.display()
         );
         peers.push(
-            Spec::new("moto", moto_server)
-                .args(["-H", "127.0.0.1", "-p", &moto.port().to_string()])
+            Spec::new("moto", python)
+                .args(["scripts/emulator_server.py", "-H", "127.0.0.1"])
+                .args(["-p", &moto.port().to_string()])
+                .dir(&root)
                 .spawn(&logs)?,
         );
         let emulator = format!("http://{moto}");
         wait_for_emulator(&http, &emulator).await?;
 
         let issuer_addr = free_addr()?;
-        let mut issuer_spec = Spec::new("oidc-issuer", "node").args([
-            "issuer.mjs",
-            "--port",
-            &issuer_addr.port().to_string(),
-        ]);
-        issuer_spec.dir = Some(root.join("tools/oidc-issuer"));
-        let mut issuer_proc = issuer_spec.spawn(&logs)?;
+        let mut issuer_proc = Spec::new("oidc-issuer", "node")
+            .args(["issuer.mjs", "--port", &issuer_addr.port().to_string()])
+            .dir(&root.join("tools/oidc-issuer"))
+            .spawn(&logs)?;
         let issuer = format!("http://{issuer_addr}");
         wait_ready(
             &http,
@@ -494,6 +605,7 @@ impl Run {
             issuer,
             sms,
             okta,
+            emulator,
             peers,
         })
     }
@@ -535,7 +647,8 @@ impl Run {
             .env("ADMIN_USERNAME", "admin")
             .env("ADMIN_PASSWORD", "admin-password-1")
             .env("LOGIN_ATTEMPTS_PER_USERNAME_PER_MINUTE", "1000000")
-            .env("LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "1000000");
+            .env("LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "1000000")
+            .env("SIGNUPS_PER_ADDRESS_PER_MINUTE", "1000000");
         Ok((spec, addr))
     }
 

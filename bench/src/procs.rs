@@ -77,6 +77,12 @@ impl Spec {
         self
     }
 
+    /// The working directory of the process.
+    pub fn dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
     pub fn envs(mut self, vars: &[(String, String)]) -> Self {
         self.env.extend_from_slice(vars);
         self

@@ -9,6 +9,8 @@ pub struct RouteRow {
     pub service: &'static str,
     pub route: String,
     pub outcome: Outcome,
+    /// AWS operations per answered request, as the emulator counted them.
+    pub aws_calls: String,
     pub rss_rest_kib: u64,
     pub rss_peak_kib: u64,
 }
@@ -62,14 +64,14 @@ impl Report {
             .unwrap_or(f64::NAN);
         out.push_str(
             "\n## Routes\n\n\
-             | service | route | req/s | % of hello | p50 ms | p99 ms | server CPU us/req | errors | RSS at rest MiB | RSS peak MiB |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n",
+             | service | route | req/s | % of hello | p50 ms | p99 ms | server CPU us/req | AWS calls per request | errors | RSS at rest MiB | RSS peak MiB |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |\n",
         );
         for row in &self.routes {
             let rate = row.outcome.requests_per_second();
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} | {} | {} |",
                 row.service,
                 row.route,
                 rate,
@@ -77,6 +79,7 @@ impl Report {
                 row.outcome.percentile_ms(50.0),
                 row.outcome.percentile_ms(99.0),
                 row.outcome.cpu_per_request_us(),
+                row.aws_calls,
                 row.outcome.errors(),
                 mib(row.rss_rest_kib),
                 mib(row.rss_peak_kib),
