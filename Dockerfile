@@ -3,23 +3,43 @@
 # One image recipe for every binary of the workspace:
 #   docker build --build-arg SERVICE=user-service -t user-service .
 #   docker build --build-arg SERVICE=stand-ins    -t stand-ins .
+#   scripts/build-images.sh      # all four, with buildx or (no Docker engine) buildah
+#
+# Compiled once for all images: the builder stage does not depend on SERVICE, so it is one
+# cached stage for every image: one `cargo chef cook` of the dependencies of all four
+# binaries, one `cargo auditable build` of the four; each image's runtime stage only copies
+# its binary out of it. Building the second, third and fourth image compiles nothing.
 #
 # Layer caching: cargo-chef turns the workspace manifests + Cargo.lock into recipe.json;
 # `cargo chef cook` builds only the dependencies from it, so that (slow) layer is reused
 # until a Cargo.toml/Cargo.lock changes. The crates.io registry and git checkouts live in
-# BuildKit cache mounts, so even a dependency bump does not re-download everything.
+# BuildKit cache mounts (cargo locks its registry itself, so the default `shared` sharing
+# is safe; buildah 1.28 hangs on a second `sharing=locked` mount).
 #
-# Base images are pinned by tag. Production builds should pin by digest too
-# (`image:tag@sha256:...`, e.g. kept fresh by Renovate/Dependabot); digests cannot be
-# looked up from the offline machine where this file is linted.
+# cargo auditable embeds each binary's dependency list (crate names, versions, sources) in
+# a `.dep-v0` section: `cargo audit bin`, syft and trivy read it from the image.
+#
+# Base images are pinned by digest (the tag stays for readers): a tag that moves cannot
+# change what is built. No image registry is reachable from the machines this file was
+# written on: the digests are those public builds resolved the two tags to (a BuildKit log
+# `FROM docker.io/library/rust:1.95-bookworm@sha256:6258...`, distroless in many public
+# Dockerfiles), not looked up from the registries here. Check and refresh them with
+# `docker buildx imagetools inspect rust:1.95-bookworm` (or Renovate/Dependabot's docker
+# ecosystem). scripts/build-images.sh overrides both ARGs with local stand-ins when no
+# Docker engine runs.
+ARG RUST_IMAGE=rust:1.95-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
+ARG CARGO_CHEF_VERSION=0.1.78
+ARG CARGO_AUDITABLE_VERSION=0.7.7
 
-ARG RUST_VERSION=1.95
-ARG CARGO_CHEF_VERSION=0.1.76
-
-# ---- toolchain + cargo-chef ----------------------------------------------------------
-FROM rust:${RUST_VERSION}-bookworm AS chef
+# ---- toolchain + cargo-chef + cargo-auditable ------------------------------------------
+#checkov:skip=CKV_DOCKER_7:The base is the RUST_IMAGE/RUNTIME_IMAGE arg, whose default is pinned by tag and digest (checked by the Dockerfile contract); checkov does not resolve args
+FROM ${RUST_IMAGE} AS chef
 ARG CARGO_CHEF_VERSION
-RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
+ARG CARGO_AUDITABLE_VERSION
+RUN cargo install --locked cargo-chef --version "${CARGO_CHEF_VERSION}" \
+ && cargo install --locked cargo-auditable --version "${CARGO_AUDITABLE_VERSION}" \
+ && rm -rf /usr/local/cargo/registry /usr/local/cargo/git
 WORKDIR /app
 
 # ---- dependency recipe (changes only when manifests / lockfile change) ---------------
@@ -27,28 +47,35 @@ FROM chef AS planner
 COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
-# ---- build ----------------------------------------------------------------------------
+# ---- build: every binary an image ships, once (no SERVICE here) ------------------------
 FROM chef AS builder
-ARG SERVICE=user-service
 COPY --from=planner /app/recipe.json recipe.json
-# Dependencies only: this layer is cached across source-only changes.
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
-    cargo chef cook --release --locked --package "${SERVICE}" --recipe-path recipe.json
+# Dependencies only: this layer is cached across source-only changes. The package
+# selection is the same as the build's below, so cargo resolves the same features and
+# reuses every compiled dependency.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    cargo chef cook --release --locked --recipe-path recipe.json \
+      -p user-service -p sales-service -p integration-service -p stand-ins
 COPY . .
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
-    cargo build --release --locked --package "${SERVICE}" --bin "${SERVICE}" \
- && install -m 0755 "target/release/${SERVICE}" /app/service
+# cargo auditable wraps rustc for workspace crates only (RUSTC_WORKSPACE_WRAPPER): the
+# dependencies cooked above are reused as they are.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    cargo auditable build --release --locked \
+      -p user-service -p sales-service -p integration-service -p stand-ins \
+ && mkdir -p /app/bin \
+ && install -m 0755 target/release/user-service target/release/sales-service \
+      target/release/integration-service target/release/stand-ins /app/bin/
 
 # ---- runtime: distroless, glibc + libgcc + CA certificates, no shell, no package manager
 # uid/gid 65532 ("nonroot"). Debian 12 matches the bookworm builder's glibc.
-FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 ARG SERVICE=user-service
 LABEL org.opencontainers.image.title="${SERVICE}" \
       org.opencontainers.image.source="https://github.com/example/platform" \
       org.opencontainers.image.licenses="MIT"
-COPY --from=builder --chown=0:0 /app/service /usr/local/bin/service
+COPY --from=builder --chown=0:0 /app/bin/${SERVICE} /usr/local/bin/service
 # Services write nothing to disk: run with a read-only root filesystem in Kubernetes.
 ENV BIND_ADDR=0.0.0.0:8080 \
     LOG_FORMAT=json \

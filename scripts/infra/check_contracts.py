@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Contract checks the generic linters cannot express (run by scripts/check-infra.sh).
 
-  check_contracts.py dockerfile Dockerfile        runtime stage: distroless, non-root, no RUN
+  check_contracts.py dockerfile Dockerfile        runtime stage: distroless, non-root, no RUN;
+                                                  bases pinned by digest, one shared build
   check_contracts.py compose FILE                 compose wiring: secrets, peers, tenants
   check_contracts.py values-doc CHART_DIR         values.yaml documents every field
   check_contracts.py rendered DIR                 rendered manifests (helm template output)
-  check_contracts.py workflows .github/workflows   deploy = one atomic umbrella release; PRs validate Terraform
+  check_contracts.py workflows .github/workflows   deploy = one atomic umbrella release; PRs validate Terraform;
+                                                  actions pinned by commit; PRs build the images
 
 Each prints one line per problem and exits 1 if there is any. Needs PyYAML (in the infra venv).
 """
@@ -47,7 +49,8 @@ def check_dockerfile(path: Path) -> None:
         problem(f"{path}: expected a multi-stage build (builder + runtime), found {len(stages)} stage(s)")
         return
     runtime = stages[-1]
-    base = runtime[0].split()[1]
+    args = dict(re.findall(r"(?m)^\s*ARG\s+(\w+)=(\S+)", text))
+    base = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), runtime[0].split()[1])
     if not base.startswith("gcr.io/distroless/"):
         problem(f"{path}: runtime stage must be a distroless image (no shell, no package manager), is {base}")
     instructions = [line.split()[0].upper() for line in runtime]
@@ -68,8 +71,33 @@ def check_dockerfile(path: Path) -> None:
         problem(f"{path}: no ARG SERVICE: one Dockerfile must build any service (--build-arg SERVICE=...)")
     if not any("cargo chef cook" in line for stage in stages for line in stage):
         problem(f"{path}: dependencies are not built in their own cached layer (cargo chef cook)")
+    check_dockerfile_supply_chain(path, text, stages)
     if not PROBLEMS:
         print(f"ok: {path}: runtime {base}, USER {users[-1]}, {len(stages)} stages")
+
+
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def check_dockerfile_supply_chain(path: Path, text: str, stages: list[list[str]]) -> None:
+    """Bases pinned by digest, binaries built once for every image and auditable."""
+    args = dict(re.findall(r"(?m)^\s*ARG\s+(\w+)=(\S+)", text))
+    names: set[str] = set()
+    for stage in stages:
+        words = stage[0].split()
+        base = next(w for w in words[1:] if not w.startswith("--"))
+        ref = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), base)
+        if base not in names and not DIGEST.search(ref):
+            problem(f"{path}: `{stage[0]}`: base image {ref} is not pinned by digest (image:tag@sha256:...)")
+        if len(words) >= 4 and words[-2].upper() == "AS":
+            names.add(words[-1])
+    if any("sharing=locked" in line for stage in stages for line in stage):
+        problem(f"{path}: a cache mount with sharing=locked (buildah 1.28 hangs on the second one; cargo locks its own cache)")
+    for stage in stages[:-1]:
+        if any(re.match(r"(?i)^ARG\s+SERVICE\b", line) for line in stage):
+            problem(f"{path}: `{stage[0]}` depends on SERVICE: every image would compile the workspace again")
+    if not any(re.search(r"cargo auditable build", line) for stage in stages for line in stage):
+        problem(f"{path}: binaries not built with `cargo auditable build` (no dependency list in the image)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,6 +484,40 @@ def run_scripts(job: dict) -> str:
     return "\n".join(step.get("run", "") for step in job.get("steps", []))
 
 
+def check_actions_pinned(directory: Path) -> None:
+    """Every action from another repository is pinned by commit, its version in a comment."""
+    for workflow in sorted(directory.glob("*.yml")):
+        for number, line in enumerate(workflow.read_text(encoding="utf-8").splitlines(), 1):
+            match = re.match(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", line)
+            if not match or match.group(1).startswith("./"):
+                continue
+            action, comment = match.group(1), match.group(2).strip()
+            if not re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", action):
+                problem(f"{workflow.name}:{number}: {action} is not pinned by commit SHA (owner/action@<40 hex>)")
+            elif not re.fullmatch(r"# v\d+(\.\d+)*", comment):
+                problem(f"{workflow.name}:{number}: {action} has no `# vX.Y.Z` comment naming the pinned version")
+
+
+def check_image_builds(directory: Path) -> None:
+    """Some workflow builds the four images on pull requests that change them."""
+    images = {"user-service", "sales-service", "integration-service", "stand-ins"}
+    for workflow in sorted(directory.glob("*.yml")):
+        doc = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+        on = doc.get("on") or doc.get(True) or {}
+        pull_request = on.get("pull_request") if isinstance(on, dict) else None
+        if not isinstance(on, dict) or "pull_request" not in on:
+            continue
+        paths = set((pull_request or {}).get("paths", ["**"]))
+        built = {
+            m for job in doc.get("jobs", {}).values() for step in job.get("steps", [])
+            if "docker/build-push-action" in step.get("uses", "")
+            for m in re.findall(r"SERVICE=([\w-]+)", str((step.get("with") or {}).get("build-args", "")))
+        }
+        if built >= images and (paths >= {"Dockerfile", "Cargo.lock", "services/**", "crates/**"} or "**" in paths):
+            return
+    problem(f"{directory}: no workflow builds all of {sorted(images)} on pull requests touching Dockerfile, Cargo.lock, services/, crates/")
+
+
 def check_workflows(directory: Path) -> None:
     main = yaml.safe_load((directory / "main.yml").read_text(encoding="utf-8"))
     pr = yaml.safe_load((directory / "pr.yml").read_text(encoding="utf-8"))
@@ -474,6 +536,8 @@ def check_workflows(directory: Path) -> None:
         problem("main.yml deploy: must `helm dependency build charts/platform` before installing it")
     if "PLATFORM_VALUES_JSON" not in deploy:
         problem("main.yml deploy: the environment's values must come from terraform output helm_values (PLATFORM_VALUES_JSON)")
+    check_actions_pinned(directory)
+    check_image_builds(directory)
     terraform = "\n".join(run_scripts(job) for job in pr["jobs"].values())
     for command in ("terraform init -backend=false", "terraform validate", "tflint"):
         if command not in terraform:
