@@ -19,12 +19,7 @@ RUN=.run/fuzz
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 SERVICES=(user-service sales-service integration-service)
 if [ $# -gt 0 ]; then
-  for service in "$@"; do
-    case " ${SERVICES[*]} " in
-      *" $service "*) ;;
-      *) echo "fuzz: unknown service $service (one of: ${SERVICES[*]})" >&2; exit 2 ;;
-    esac
-  done
+  only_known "fuzz: unknown service" "${SERVICES[*]}" "$@"
   SERVICES=("$@")
 fi
 
