@@ -148,13 +148,15 @@ layers() {
     local json
     json=$("${BUILDAH[@]}" inspect --type image "$1" 2>/dev/null) || return 0
     python3 -c '
-import json, sys
+import json, re, sys
 oci = json.loads(sys.argv[1])["OCIv1"]
 made = [h.get("created_by", "?") for h in oci.get("history", []) if not h.get("empty_layer")]
 ids = oci["rootfs"]["diff_ids"]
 made = ["(base)"] * (len(ids) - len(made)) + made
 for diff, by in zip(ids, made):
-    print(diff, " ".join(by.replace("/bin/sh -c #(nop) ", "").split())[:90])' "$json"
+    by = re.sub(r"(file|dir):([0-9a-f]{12})[0-9a-f]*", r"\1:\2", by.replace("/bin/sh -c #(nop) ", ""))
+    by = "(base image)" if by.strip() in ("", "/bin/sh") else by
+    print(diff, " ".join(by.split())[:90])' "$json"
   fi
 }
 
