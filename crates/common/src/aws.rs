@@ -43,8 +43,14 @@ pub async fn load_sdk_config(endpoint: Option<&str>) -> SdkConfig {
         .await
 }
 
+/// DynamoDB without the SDK's stalled-stream protection: it watches streaming bodies
+/// (S3 objects) for throughput, costing a timer future and a check per poll of every
+/// call, while DynamoDB's small JSON bodies are already bounded by the attempt timeout.
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(config)
+    let builder = aws_sdk_dynamodb::config::Builder::from(config).stalled_stream_protection(
+        aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled(),
+    );
+    aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
 /// S3 with path-style addressing whenever an endpoint override is set: emulators on
@@ -55,8 +61,12 @@ pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
+/// Secrets Manager, like [`dynamodb`]: small JSON bodies, no stalled-stream protection.
 pub fn secrets_manager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(config)
+    let builder = aws_sdk_secretsmanager::config::Builder::from(config).stalled_stream_protection(
+        aws_sdk_secretsmanager::config::StalledStreamProtectionConfig::disabled(),
+    );
+    aws_sdk_secretsmanager::Client::from_conf(builder.build())
 }
 
 /// True when the failure says "the dependency is not answering right now" (connection
