@@ -1,5 +1,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use argon2::password_hash::{
     rand_core::OsRng, Output, ParamsString, PasswordHash, Salt, SaltString,
@@ -37,10 +38,12 @@ pub enum HashError {
 /// and must not stall the async runtime), at most one hash per core in flight (and at most
 /// [`MAX_PARALLEL_HASHES`]), so a login flood queues instead of exhausting CPU and memory.
 ///
-/// Each hash in flight works in a buffer of its own that is allocated once and then
-/// reused: a fresh allocation per hash cost a third of the hash's time (zeroing and
+/// Each hash in flight works in a buffer of its own that is reused while hashes keep
+/// coming: a fresh allocation per hash cost a third of the hash's time (zeroing and
 /// faulting in the pages), and the allocator kept the freed buffers in its per-thread
 /// arenas, so RSS grew by the memory cost per blocking thread (600 MiB after 31 sign-ups).
+/// Buffers unused for [`IDLE_RELEASE`] are freed, so an idle service does not hold a
+/// buffer per core (19 MiB each) between bursts.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
@@ -61,24 +64,65 @@ impl Drop for Queued<'_> {
     }
 }
 
+/// How long the hasher's working memory outlives the last hash.
+const IDLE_RELEASE: Duration = Duration::from_secs(1);
+
 /// The working memory of the hashes in flight: never more buffers than permits.
 #[derive(Default)]
-struct Buffers(Mutex<Vec<Vec<Block>>>);
+struct Buffers {
+    pool: Mutex<Vec<Vec<Block>>>,
+    /// Buffers given back so far: the pool is idle while this does not move.
+    returned: AtomicUsize,
+    #[cfg(test)]
+    created: AtomicUsize,
+}
 
 impl Buffers {
     fn take(&self) -> Vec<Block> {
-        self.0
+        let reused = self
+            .pool
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .unwrap_or_default()
+            .pop();
+        #[cfg(test)]
+        if reused.is_none() {
+            self.created.fetch_add(1, Ordering::SeqCst);
+        }
+        reused.unwrap_or_default()
     }
 
-    fn give_back(&self, buffer: Vec<Block>) {
-        self.0
+    /// Keeps `buffer` for the next hash, and frees the pool once no buffer has come back
+    /// for [`IDLE_RELEASE`].
+    fn give_back(self: &Arc<Self>, buffer: Vec<Block>, runtime: &tokio::runtime::Handle) {
+        self.pool
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(buffer);
+        let returned = self.returned.fetch_add(1, Ordering::SeqCst) + 1;
+        let buffers = self.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(IDLE_RELEASE).await;
+            if buffers.returned.load(Ordering::SeqCst) == returned {
+                buffers
+                    .pool
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clear();
+                give_free_memory_back();
+            }
+        });
+    }
+}
+
+/// glibc keeps freed 19 MiB buffers in its arenas (its mmap threshold rises past their
+/// size after the first one is freed), so RSS would stay at its peak; `malloc_trim` hands
+/// the free pages of every arena back to the kernel.
+fn give_free_memory_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers and is thread-safe; it only releases memory
+    // the allocator holds as free.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -133,10 +177,11 @@ impl PasswordHasher {
             .await
             .map_err(anyhow::Error::from)?;
         let buffers = self.buffers.clone();
+        let runtime = tokio::runtime::Handle::current();
         let result = tokio::task::spawn_blocking(move || {
             let mut buffer = buffers.take();
             let result = work(&mut buffer);
-            buffers.give_back(buffer);
+            buffers.give_back(buffer, &runtime);
             drop((permit, lane_permit));
             result
         })
@@ -306,15 +351,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn working_memory_is_reused_one_buffer_per_hash_in_flight() {
+    async fn working_memory_is_reused_in_a_burst_and_freed_after_it() {
         let hasher = cheap();
         let password = Password::parse("correct horse battery".into()).unwrap();
         let hashes = (0..8).map(|_| hasher.hash(&password));
         futures::future::try_join_all(hashes).await.unwrap();
-        let buffers = hasher.buffers.0.lock().unwrap();
-        assert!(!buffers.is_empty());
-        assert!(buffers.len() <= hasher.permits.available_permits());
-        assert!(buffers.iter().all(|buffer| buffer.len() == 1024));
+        let created = hasher.buffers.created.load(Ordering::SeqCst);
+        assert!(
+            (1..=hasher.permits.available_permits()).contains(&created),
+            "8 hashes made {created} buffers: one per hash in flight, reused"
+        );
+        assert!(!hasher.buffers.pool.lock().unwrap().is_empty());
+        let deadline = std::time::Instant::now() + IDLE_RELEASE * 30;
+        while !hasher.buffers.pool.lock().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "an idle hasher frees its buffers"
+            );
+            tokio::time::sleep(IDLE_RELEASE / 10).await;
+        }
     }
 
     fn password() -> Password {
