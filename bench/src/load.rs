@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// One request, sent over and over.
+#[derive(Clone)]
 pub struct Target {
     pub addr: SocketAddr,
     pub method: Method,

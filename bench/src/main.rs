@@ -22,7 +22,7 @@ use user_service::config::HashCost;
 
 use crate::load::Target;
 use crate::procs::{free_addr, wait_ready, Proc, RssPeak, Spec};
-use crate::report::{HashTiming, Report, RouteRow, StartRow};
+use crate::report::{Comparison, HashTiming, MemoryComparison, Report, RouteRow, StartRow};
 
 const USAGE: &str = "\
 bench: each service's main routes under concurrent load, against the AWS emulator on loopback
@@ -37,6 +37,9 @@ OPTIONS:
     --out FILE        where the Markdown report goes (default bench/results/latest.md)
     --services DIR    run the three services' binaries from DIR instead (e.g. another
                       checkout's target/release, to compare two versions on one machine)
+    --baseline DIR    also run the three services' binaries from DIR (another build, e.g.
+                      of the commit before a change), route by route beside this build's,
+                      and print the before/after table of CPU per request
     --profile DIR     sample each route's service with `perf record` while it is loaded
                       and draw a flamegraph per route into DIR (needs linux-perf; bench/run.sh
                       installs inferno)
@@ -62,6 +65,7 @@ struct Settings {
     out: PathBuf,
     services: Option<PathBuf>,
     profile: Option<PathBuf>,
+    baseline: Option<PathBuf>,
 }
 
 fn settings(root: &Path) -> anyhow::Result<Settings> {
@@ -72,6 +76,7 @@ fn settings(root: &Path) -> anyhow::Result<Settings> {
         out: root.join("bench/results/latest.md"),
         services: None,
         profile: None,
+        baseline: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -94,6 +99,7 @@ fn settings(root: &Path) -> anyhow::Result<Settings> {
             "--out" => settings.out = PathBuf::from(&value),
             "--services" => settings.services = Some(PathBuf::from(&value)),
             "--profile" => settings.profile = Some(PathBuf::from(&value)),
+            "--baseline" => settings.baseline = Some(PathBuf::from(&value)),
             other => anyhow::bail!("unknown option {other}\n\n{USAGE}"),
         }
     }
@@ -103,6 +109,7 @@ fn settings(root: &Path) -> anyhow::Result<Settings> {
 
 /// The peers and services of one run, and where they listen.
 struct Run {
+    root: PathBuf,
     bin: PathBuf,
     /// Where the services' binaries are (`bin` unless `--services` says otherwise).
     services: PathBuf,
@@ -150,23 +157,13 @@ async fn main() -> anyhow::Result<()> {
         hello_start,
         None,
     ));
-    let mut services = Vec::new();
-    for (name, spec) in [
-        ("user-service", run.user_spec()?),
-        ("sales-service", run.sales_spec()?),
-        ("integration-service", run.integration_spec()?),
-    ] {
-        let (first, first_start) = run.start_measured(spec.clone()).await?;
-        first.proc.stop().await;
-        let (service, cold_start) = run.start_measured(spec).await?;
-        starts.push(start_row(name, &service, cold_start, Some(first_start)));
-        services.push(service);
-    }
-    let [user, sales, integration] =
-        <[Started; 3]>::try_from(services).map_err(|_| anyhow::anyhow!("three services"))?;
+    let current = run.start_services(&run.services, Some(&mut starts)).await?;
+    let baseline = match &settings.baseline {
+        Some(dir) => Some(run.start_services(dir, None).await?),
+        None => None,
+    };
 
     let floor = floor::measure(hello.addr, "bench-users").await?;
-
     eprintln!(
         "bench: SDK floor: {} us CPU per DynamoDB GetItem, {} us per plain HTTP POST",
         floor.sdk_get_item.as_micros(),
@@ -176,126 +173,90 @@ async fn main() -> anyhow::Result<()> {
     let hashing = time_hashing().await?;
 
     eprintln!("bench: seeding users, a customer and orders; fetching tokens");
-    let session = run.seed_users(user.addr).await?;
-    let sales_token = run
-        .access_token("api://sales", "sales:read sales:write")
-        .await?;
-    let customer = run.seed_sales(sales.addr, &sales_token).await?;
-    let integrations_token = run
-        .access_token("api://integrations", "integrations:read")
-        .await?;
+    // Both builds share the tables, so the seed and the tokens serve both.
+    let credentials = Credentials {
+        session: run.seed_users(current.user.addr).await?,
+        sales: run
+            .access_token("api://sales", "sales:read sales:write")
+            .await?,
+        integrations: run
+            .access_token("api://integrations", "integrations:read")
+            .await?,
+        customer: String::new(),
+    };
+    let credentials = Credentials {
+        customer: run
+            .seed_sales(current.sales.addr, &credentials.sales)
+            .await?,
+        ..credentials
+    };
 
-    // Routes that add data run after those that read it (a scan reads the whole table
-    // in the emulator), and orders last: their SMS keep the dispatcher busy afterwards.
-    let plan: Vec<(&'static str, &Started, &str, Target)> = vec![
-        ("hello", &hello, "GET /", Target::get(hello.addr, "/")),
-        (
-            "user-service",
-            &user,
-            "GET /healthz (shared middleware, no AWS)",
-            Target::get(user.addr, "/healthz"),
-        ),
-        (
-            "user-service",
-            &user,
-            "POST /auth",
-            Target::post_json(
-                user.addr,
-                "/auth",
-                &json!({"username": BENCH_USER, "password": BENCH_PASSWORD}),
-            ),
-        ),
-        (
-            "user-service",
-            &user,
-            "GET /user/{name} (session)",
-            Target::get(user.addr, &format!("/user/{BENCH_USER}")).bearer(&session),
-        ),
-        (
-            "user-service",
-            &user,
-            "GET /users (session)",
-            Target::get(user.addr, "/users").bearer(&session),
-        ),
-        (
-            "integration-service",
-            &integration,
-            "GET /okta/list_users?limit=20 (JWT)",
-            Target::get(integration.addr, "/okta/list_users?limit=20")
-                .bearer(&integrations_token)
-                .header("x-tenant-id", TENANT),
-        ),
-        (
-            "sales-service",
-            &sales,
-            "GET /api/v1/sales/orders (JWT)",
-            Target::get(sales.addr, "/api/v1/sales/orders").bearer(&sales_token),
-        ),
-        (
-            "sales-service",
-            &sales,
-            "POST /api/v1/sales/orders (JWT)",
-            Target::post_json(sales.addr, "/api/v1/sales/orders", &order(&customer))
-                .bearer(&sales_token)
-                .expect(StatusCode::CREATED),
-        ),
-    ];
-    let mut routes = Vec::new();
-    for (service, started, route, target) in plan {
-        let pid = started.proc.pid();
-        let rss_rest_kib = started.proc.rss_kib().unwrap_or_default();
-        let peak = RssPeak::watch(pid);
-        let aws_before = run.emulator_stats().await?;
-        let recording = match &settings.profile {
-            Some(dir) => Some(profile::start(
-                dir,
-                &slug(service, route),
-                &format!("{service} {route}"),
-                pid,
-                settings.warmup + settings.duration,
-            )?),
+    let hello_row = run
+        .measure_route(
+            &settings,
+            "hello",
+            &hello,
+            "GET /",
+            Target::get(hello.addr, "/"),
+        )
+        .await?;
+    let hello_cpu = hello_row.outcome.cpu_per_request_us();
+    let mut routes = vec![hello_row];
+    let mut comparison = Vec::new();
+    let baseline_plan = baseline.as_ref().map(|set| plan(set, &credentials));
+    for (index, (service, started, route, target)) in
+        plan(&current, &credentials).into_iter().enumerate()
+    {
+        // Interleaved, route by route: both builds meet the same tables and machine.
+        let before = match &baseline_plan {
+            Some(plan) => {
+                let (_, started, _, target) = &plan[index];
+                let label = format!("{route} [baseline]");
+                Some(
+                    run.measure_route(&settings, service, started, &label, target.clone())
+                        .await?,
+                )
+            }
             None => None,
         };
-        let outcome = load::run(
-            target,
-            pid,
-            settings.connections,
-            settings.warmup,
-            settings.duration,
-        )
-        .await;
-        let rss_peak_kib = peak.finish();
-        let aws = run.emulator_stats().await?.since(&aws_before);
-        if let Some(recording) = recording {
-            let svg = recording.finish(&root.join(".tools/inferno/bin")).await?;
-            eprintln!("bench: profile in {}", svg.display());
+        let after = run
+            .measure_route(&settings, service, started, route, target)
+            .await?;
+        if let Some(before) = before {
+            comparison.push(Comparison {
+                route: format!("{service} {route}"),
+                before_us: before.outcome.cpu_per_request_us(),
+                after_us: after.outcome.cpu_per_request_us(),
+                hello_us: hello_cpu,
+                target_us: TARGETS
+                    .iter()
+                    .find(|(name, _)| *name == route)
+                    .map(|(_, target)| *target),
+            });
+            routes.push(before);
         }
-        eprintln!(
-            "bench: {service} {route}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} us CPU/request, AWS calls/request {}, errors {}",
-            outcome.requests_per_second(),
-            outcome.percentile_ms(50.0),
-            outcome.percentile_ms(99.0),
-            outcome.cpu_per_request_us(),
-            aws.per_request(outcome.answers_with_warmup),
-            outcome.errors()
-        );
-        routes.push(RouteRow {
-            service,
-            route: route.to_owned(),
-            aws_calls: aws.per_request(outcome.answers_with_warmup),
-            outcome,
-            rss_rest_kib,
-            rss_peak_kib,
-        });
+        routes.push(after);
     }
+    let rss_after_load = |set: &Services| set.user.proc.rss_kib().unwrap_or_default();
+    let memory = baseline.as_ref().map(|baseline| MemoryComparison {
+        before_kib: rss_after_load(baseline),
+        after_kib: rss_after_load(&current),
+        target_mib: USER_SERVICE_RSS_TARGET_MIB,
+    });
 
-    for (row, started) in starts.iter_mut().zip([&hello, &user, &sales, &integration]) {
+    for (row, started) in
+        starts
+            .iter_mut()
+            .zip([&hello, &current.user, &current.sales, &current.integration])
+    {
         row.rss_after_load_kib = started.proc.rss_kib();
     }
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let report = Report {
         header: header(&root, &settings, &run.prefix, &load_before),
         routes,
+        comparison,
+        memory,
         starts,
         hashing: Some(hashing),
         footer: vec![
@@ -318,8 +279,10 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("bench: written to {}", settings.out.display());
 
     hello.proc.stop().await;
-    for started in [user, sales, integration] {
-        started.proc.stop().await;
+    for set in std::iter::once(current).chain(baseline) {
+        for started in [set.user, set.sales, set.integration] {
+            started.proc.stop().await;
+        }
     }
     for peer in run.peers.drain(..) {
         peer.stop().await;
@@ -330,6 +293,96 @@ async fn main() -> anyhow::Result<()> {
 struct Started {
     proc: Proc,
     addr: SocketAddr,
+}
+
+/// The three services of one build.
+struct Services {
+    user: Started,
+    sales: Started,
+    integration: Started,
+}
+
+/// What the routes' requests carry, made once for both builds.
+struct Credentials {
+    session: String,
+    sales: String,
+    integrations: String,
+    customer: String,
+}
+
+/// Issue 16's targets, in server CPU us per request on this machine.
+const TARGETS: [(&str, f64); 4] = [
+    ("GET /user/{name} (session)", 400.0),
+    ("GET /users (session)", 600.0),
+    ("GET /api/v1/sales/orders (JWT)", 900.0),
+    ("POST /api/v1/sales/orders (JWT)", 1500.0),
+];
+const USER_SERVICE_RSS_TARGET_MIB: f64 = 30.0;
+
+/// Every route after hello, in order: those that add data run after those that read it
+/// (a scan reads the whole table in the emulator), and orders last: their SMS keep the
+/// dispatcher busy afterwards.
+fn plan<'a>(
+    set: &'a Services,
+    credentials: &Credentials,
+) -> Vec<(&'static str, &'a Started, &'static str, Target)> {
+    let (user, sales, integration) = (&set.user, &set.sales, &set.integration);
+    vec![
+        (
+            "user-service",
+            user,
+            "GET /healthz (shared middleware, no AWS)",
+            Target::get(user.addr, "/healthz"),
+        ),
+        (
+            "user-service",
+            user,
+            "POST /auth",
+            Target::post_json(
+                user.addr,
+                "/auth",
+                &json!({"username": BENCH_USER, "password": BENCH_PASSWORD}),
+            ),
+        ),
+        (
+            "user-service",
+            user,
+            "GET /user/{name} (session)",
+            Target::get(user.addr, &format!("/user/{BENCH_USER}")).bearer(&credentials.session),
+        ),
+        (
+            "user-service",
+            user,
+            "GET /users (session)",
+            Target::get(user.addr, "/users").bearer(&credentials.session),
+        ),
+        (
+            "integration-service",
+            integration,
+            "GET /okta/list_users?limit=20 (JWT)",
+            Target::get(integration.addr, "/okta/list_users?limit=20")
+                .bearer(&credentials.integrations)
+                .header("x-tenant-id", TENANT),
+        ),
+        (
+            "sales-service",
+            sales,
+            "GET /api/v1/sales/orders (JWT)",
+            Target::get(sales.addr, "/api/v1/sales/orders").bearer(&credentials.sales),
+        ),
+        (
+            "sales-service",
+            sales,
+            "POST /api/v1/sales/orders (JWT)",
+            Target::post_json(
+                sales.addr,
+                "/api/v1/sales/orders",
+                &order(&credentials.customer),
+            )
+            .bearer(&credentials.sales)
+            .expect(StatusCode::CREATED),
+        ),
+    ]
 }
 
 fn start_row(
@@ -596,6 +649,7 @@ impl Run {
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .to_vec();
         Ok(Self {
+            root,
             bin,
             services,
             logs,
@@ -607,6 +661,99 @@ impl Run {
             okta,
             emulator,
             peers,
+        })
+    }
+
+    /// Starts the three services from `dir`. With `starts`, each is started twice and the
+    /// second start, with its tables in place, is recorded as the cold start.
+    async fn start_services(
+        &self,
+        dir: &Path,
+        mut starts: Option<&mut Vec<StartRow>>,
+    ) -> anyhow::Result<Services> {
+        let mut services = Vec::new();
+        for (name, spec) in [
+            ("user-service", self.user_spec(dir)?),
+            ("sales-service", self.sales_spec(dir)?),
+            ("integration-service", self.integration_spec(dir)?),
+        ] {
+            let service = match starts.as_deref_mut() {
+                Some(starts) => {
+                    let (first, first_start) = self.start_measured(spec.clone()).await?;
+                    first.proc.stop().await;
+                    let (service, cold_start) = self.start_measured(spec).await?;
+                    starts.push(start_row(name, &service, cold_start, Some(first_start)));
+                    service
+                }
+                None => self.start_measured(spec).await?.0,
+            };
+            services.push(service);
+        }
+        let [user, sales, integration] =
+            <[Started; 3]>::try_from(services).map_err(|_| anyhow::anyhow!("three services"))?;
+        Ok(Services {
+            user,
+            sales,
+            integration,
+        })
+    }
+
+    /// Loads one route and measures it: throughput, latency, the service's CPU and
+    /// memory, the AWS calls it makes, and (with `--profile`) a flamegraph.
+    async fn measure_route(
+        &self,
+        settings: &Settings,
+        service: &'static str,
+        started: &Started,
+        route: &str,
+        target: Target,
+    ) -> anyhow::Result<RouteRow> {
+        let pid = started.proc.pid();
+        let rss_rest_kib = started.proc.rss_kib().unwrap_or_default();
+        let peak = RssPeak::watch(pid);
+        let aws_before = self.emulator_stats().await?;
+        let recording = match &settings.profile {
+            Some(dir) => Some(profile::start(
+                dir,
+                &slug(service, route),
+                &format!("{service} {route}"),
+                pid,
+                settings.warmup + settings.duration,
+            )?),
+            None => None,
+        };
+        let outcome = load::run(
+            target,
+            pid,
+            settings.connections,
+            settings.warmup,
+            settings.duration,
+        )
+        .await;
+        let rss_peak_kib = peak.finish();
+        let aws = self.emulator_stats().await?.since(&aws_before);
+        if let Some(recording) = recording {
+            let svg = recording
+                .finish(&self.root.join(".tools/inferno/bin"))
+                .await?;
+            eprintln!("bench: profile in {}", svg.display());
+        }
+        eprintln!(
+            "bench: {service} {route}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} us CPU/request, AWS calls/request {}, errors {}",
+            outcome.requests_per_second(),
+            outcome.percentile_ms(50.0),
+            outcome.percentile_ms(99.0),
+            outcome.cpu_per_request_us(),
+            aws.per_request(outcome.answers_with_warmup),
+            outcome.errors()
+        );
+        Ok(RouteRow {
+            service,
+            route: route.to_owned(),
+            aws_calls: aws.per_request(outcome.answers_with_warmup),
+            outcome,
+            rss_rest_kib,
+            rss_peak_kib,
         })
     }
 
@@ -633,16 +780,21 @@ impl Run {
         Ok((spec, addr))
     }
 
-    fn service(&self, name: &str, addr: SocketAddr) -> Spec {
-        Spec::new(name, self.services.join(name))
+    fn service(&self, dir: &Path, name: &str, addr: SocketAddr) -> Spec {
+        let log_name = if dir == self.services {
+            name.to_owned()
+        } else {
+            format!("{name}-baseline")
+        };
+        Spec::new(&log_name, dir.join(name))
             .envs(&self.service_env)
             .env("BIND_ADDR", addr.to_string())
     }
 
-    fn user_spec(&self) -> anyhow::Result<(Spec, SocketAddr)> {
+    fn user_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
         let addr = free_addr()?;
         let spec = self
-            .service("user-service", addr)
+            .service(dir, "user-service", addr)
             .env("AVATAR_BUCKET", format!("{}avatars", self.prefix))
             .env("ADMIN_USERNAME", "admin")
             .env("ADMIN_PASSWORD", "admin-password-1")
@@ -652,10 +804,10 @@ impl Run {
         Ok((spec, addr))
     }
 
-    fn sales_spec(&self) -> anyhow::Result<(Spec, SocketAddr)> {
+    fn sales_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
         let addr = free_addr()?;
         let spec = self
-            .service("sales-service", addr)
+            .service(dir, "sales-service", addr)
             .env("OIDC_ISSUER_URL", &self.issuer)
             .env("OIDC_AUDIENCE", "api://sales")
             .env("AFRICASTALKING_BASE_URL", format!("http://{}", self.sms))
@@ -667,7 +819,7 @@ impl Run {
         Ok((spec, addr))
     }
 
-    fn integration_spec(&self) -> anyhow::Result<(Spec, SocketAddr)> {
+    fn integration_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
         let addr = free_addr()?;
         let tenants = json!({TENANT: {
             "callers": {"integrations:read": [CLIENT_ID], "integrations:write": [CLIENT_ID]},
@@ -677,7 +829,7 @@ impl Run {
             },
         }});
         let spec = self
-            .service("integration-service", addr)
+            .service(dir, "integration-service", addr)
             .args(["serve"])
             .env("TENANTS_JSON", tenants.to_string())
             .env("SECRETS_BACKEND", "env")

@@ -15,6 +15,23 @@ pub struct RouteRow {
     pub rss_peak_kib: u64,
 }
 
+/// One route of this build beside the same route of the `--baseline` build.
+pub struct Comparison {
+    pub route: String,
+    pub before_us: f64,
+    pub after_us: f64,
+    /// Hello's CPU per request in the same run: the unit of the ratios.
+    pub hello_us: f64,
+    pub target_us: Option<f64>,
+}
+
+/// user-service's resident memory after the whole load, both builds.
+pub struct MemoryComparison {
+    pub before_kib: u64,
+    pub after_kib: u64,
+    pub target_mib: f64,
+}
+
 pub struct StartRow {
     pub process: &'static str,
     /// Process start to `/readyz` 200, with its tables already there (as in production).
@@ -38,6 +55,8 @@ pub struct HashTiming {
 pub struct Report {
     pub header: Vec<String>,
     pub routes: Vec<RouteRow>,
+    pub comparison: Vec<Comparison>,
+    pub memory: Option<MemoryComparison>,
     pub starts: Vec<StartRow>,
     pub hashing: Option<HashTiming>,
     pub footer: Vec<String>,
@@ -84,6 +103,47 @@ impl Report {
                 mib(row.rss_rest_kib),
                 mib(row.rss_peak_kib),
             );
+        }
+        if !self.comparison.is_empty() {
+            out.push_str(
+                "\n## Before and after: server CPU us per request, both builds in this run\n\n\
+                 Before: the `--baseline` build; after: this build. Each route ran for both, one \
+                 after the other, against the same tables. x hello: the route's CPU per request \
+                 over hello's in this run.\n\n\
+                 | route | before | after | cut | before x hello | after x hello | target | met |\n\
+                 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+            );
+            for row in &self.comparison {
+                let met =
+                    row.target_us.map_or(
+                        "-",
+                        |target| if row.after_us <= target { "yes" } else { "no" },
+                    );
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.0} | {:.0} | {:.1}x | {:.0} | {:.0} | {} | {met} |",
+                    row.route,
+                    row.before_us,
+                    row.after_us,
+                    row.before_us / row.after_us,
+                    row.before_us / row.hello_us,
+                    row.after_us / row.hello_us,
+                    row.target_us.map_or("-".to_owned(), |t| format!("{t:.0}")),
+                );
+            }
+            if let Some(memory) = &self.memory {
+                let after_mib = memory.after_kib as f64 / 1024.0;
+                let _ =
+                    writeln!(
+                    out,
+                    "| user-service RSS after the load (MiB) | {} | {} | {:.1}x | | | {:.0} | {} |",
+                    mib(memory.before_kib),
+                    mib(memory.after_kib),
+                    memory.before_kib as f64 / memory.after_kib.max(1) as f64,
+                    memory.target_mib,
+                    if after_mib <= memory.target_mib { "yes" } else { "no" },
+                );
+            }
         }
         out.push_str(
             "\n## Start and memory\n\n\
