@@ -94,15 +94,37 @@ impl App {
             .merge(self.api)
             .merge(operations)
             .split_for_parts();
-        // What the layers below answer before any route runs.
+        // What the layers below and the shared extractors answer before a handler decides
+        // anything; each operation documents only its own statuses.
         let shared = [
+            (
+                "401",
+                "No valid credentials: the bearer token is missing, invalid or expired",
+                Answers::Authenticated,
+            ),
+            (
+                "403",
+                "The token lacks a scope this operation needs (see its security)",
+                Answers::Scoped,
+            ),
             ("413", "Request body too large", Answers::WithBody),
             ("414", "URI too long", Answers::Every),
+            (
+                "415",
+                "The body's content type is none this operation takes (see its request body)",
+                Answers::WithBody,
+            ),
             ("431", "Request headers too large", Answers::Every),
+            (
+                "503",
+                "Unavailable for now: a dependency is down, or the request ran past REQUEST_TIMEOUT_SECONDS; retry later",
+                Answers::Every,
+            ),
         ];
         for (status, description, answers) in shared {
             openapi::add_shared_response(&mut spec, status, description, answers);
         }
+        openapi::add_problem_bodies(&mut spec);
 
         let request_timeout = config.request_timeout;
         router

@@ -1,27 +1,23 @@
 //! Generates an OpenAPI operation for every capability of every registered integration,
 //! from its descriptor: `GET|POST /{integration}/{capability}`, the tenant header, query
 //! parameters or request body from the parameter schema, the result schema, the caller
-//! scope, and the statuses every capability can answer.
+//! scope, and the statuses every capability can answer (beyond those `common::server` adds
+//! to every secured operation).
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{ContentBuilder, Header, OpenApi, Ref, RefOr, Required, ResponseBuilder};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::PartialSchema;
 
 use super::{Capability, Kind, Registry};
 
 pub const TENANT_HEADER: &str = "X-Tenant-Id";
 pub const OIDC_SCHEME: &str = "oidc";
-const PROBLEM_JSON: &str = "application/problem+json";
 
+/// An error answer: `common::server` gives every bodiless error response the problem body.
 fn problem_response(description: &str) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        PROBLEM_JSON,
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name(common::Problem::name())))
-            .build(),
-    )
+    ResponseBuilder::new().description(description)
 }
 
 fn result_response(description: &str, capability: &Capability) -> ResponseBuilder {
@@ -70,12 +66,7 @@ fn query_parameters(capability: &Capability) -> Vec<utoipa::openapi::path::Param
 /// With a default tenant (`DEFAULT_TENANT`), the tenant header is optional.
 pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant: bool) {
     let components = spec.components.get_or_insert_with(Default::default);
-    components.schemas.insert(
-        common::Problem::name().into_owned(),
-        common::Problem::schema(),
-    );
     let mut dependencies = Vec::new();
-    common::Problem::schemas(&mut dependencies);
     for integration in registry.iter() {
         for capability in &integration.capabilities {
             for named in [&capability.params, &capability.result] {
@@ -148,7 +139,6 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant:
             };
             let generic = [
                 ("400", "Malformed parameters, or X-Tenant-Id sent more than once (the field is named)"),
-                ("401", "Missing or invalid bearer token"),
                 ("403", "The token lacks the capability's scope, or its client is not listed for the scope in the tenant's callers"),
                 ("404", "Unknown integration, capability or tenant, or the integration is not configured for the tenant"),
                 ("405", "Wrong method for this capability (see Allow)"),

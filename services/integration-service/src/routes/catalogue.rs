@@ -70,8 +70,6 @@ fn descriptor(integration: &Registered, capability: &Capability) -> CapabilityDe
     security(("oidc" = ["integrations:read"])),
     responses(
         (status = 200, description = "The integrations", body = IntegrationList),
-        (status = 401, description = "Missing or invalid bearer token", body = common::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks scope integrations:read", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_integrations(
     State(state): State<AppState>,
@@ -98,9 +96,7 @@ pub async fn list_integrations(
     security(("oidc" = ["integrations:read"])),
     responses(
         (status = 200, description = "The integration's capabilities", body = IntegrationCapabilities),
-        (status = 401, description = "Missing or invalid bearer token", body = common::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks scope integrations:read", body = common::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such integration", body = common::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such integration"),
     ))]
 pub async fn list_capabilities(
     State(state): State<AppState>,

@@ -206,14 +206,13 @@ fn avatar_key(username: &Username) -> String {
     responses(
         (status = 201, description = "The account was created", body = UserView,
             headers(("location" = String, description = "The account's URL"))),
-        (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The username is taken", body = common::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The avatar or body is too large", body = common::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON, a urlencoded form nor multipart", body = common::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = common::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many sign-ups from this address", body = common::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed body"),
+        (status = 409, description = "The username is taken"),
+        (status = 413, description = "The avatar or body is too large"),
+        (status = 422, description = "Invalid fields"),
+        (status = 429, description = "Too many sign-ups from this address",
             headers(("retry-after" = u64, description = "Seconds until the next sign-up is allowed"))),
-        (status = 503, description = "A dependency is unavailable, or too many passwords are being hashed", body = common::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is unavailable, or too many passwords are being hashed"),
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
@@ -383,10 +382,8 @@ fn parse_username(raw: &str) -> Result<Username, ApiError> {
     security(("session" = [])),
     responses(
         (status = 200, description = "The account", body = UserView),
-        (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the owner nor an admin", body = common::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = common::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the owner nor an admin"),
+        (status = 404, description = "No such user"),
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -410,14 +407,11 @@ pub async fn get_user(
     security(("session" = [])),
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the owner nor an admin", body = common::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = common::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed concurrently; retry", body = common::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = common::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = common::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body"),
+        (status = 403, description = "Neither the owner nor an admin"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "Changed concurrently; retry"),
+        (status = 422, description = "Invalid fields"),
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -476,11 +470,9 @@ pub async fn update_user(
     security(("session" = [])),
     responses(
         (status = 204, description = "The account, its sessions and its avatar are gone"),
-        (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the owner nor an admin", body = common::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = common::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The last admin account, which cannot be deleted", body = common::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the owner nor an admin"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "The last admin account, which cannot be deleted"),
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
@@ -537,14 +529,11 @@ pub async fn delete_user(
     security(("session" = [])),
     responses(
         (status = 200, description = "The account with its new avatar", body = UserView),
-        (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the owner nor an admin", body = common::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = common::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The avatar is too large", body = common::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither multipart nor an image", body = common::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an image", body = common::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body"),
+        (status = 403, description = "Neither the owner nor an admin"),
+        (status = 404, description = "No such user"),
+        (status = 413, description = "The avatar is too large"),
+        (status = 422, description = "Not an image"),
     ))]
 pub async fn put_avatar(
     State(state): State<AppState>,

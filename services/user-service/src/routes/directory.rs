@@ -36,10 +36,9 @@ pub struct DirectoryEntry {
     responses(
         (status = 200, description = "A page of users; a session is needed unless USER_DIRECTORY_PUBLIC is set", body = Vec<DirectoryEntry>,
             headers(("link" = String, description = "`</users?limit=..&after=..>; rel=\"next\"` when there are more users"))),
-        (status = 400, description = "Bad cursor or query", body = common::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session (private directory)", body = common::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Limit out of range", body = common::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The user store is unavailable", body = common::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad cursor or query"),
+        (status = 401, description = "No valid session (private directory)"),
+        (status = 422, description = "Limit out of range"),
     ))]
 pub async fn list_users(
     State(state): State<AppState>,

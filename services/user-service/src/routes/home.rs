@@ -24,7 +24,6 @@ pub struct Greeting {
     security((), ("session" = [])),
     responses(
         (status = 200, description = "A greeting", body = Greeting),
-        (status = 503, description = "The session store is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn home(
     axum::extract::State(state): axum::extract::State<AppState>,

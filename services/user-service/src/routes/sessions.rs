@@ -43,12 +43,10 @@ pub struct LoginResponse {
     )),
     responses(
         (status = 200, description = "A new session", body = LoginResponse),
-        (status = 400, description = "Malformed body", body = common::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong username or password", body = common::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = common::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts for this username or from this address", body = common::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed body"),
+        (status = 401, description = "Wrong username or password"),
+        (status = 429, description = "Too many attempts for this username or from this address",
             headers(("retry-after" = u64, description = "Seconds until the next attempt is allowed"))),
-        (status = 503, description = "A dependency is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -111,8 +109,6 @@ pub async fn login(
     security(("session" = [])),
     responses(
         (status = 204, description = "The token is revoked"),
-        (status = 401, description = "No valid session", body = common::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The session store is unavailable", body = common::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(
     State(state): State<AppState>,
