@@ -1,6 +1,24 @@
 //! What every service of the platform shares, so that no service writes it itself:
 //! typed configuration, telemetry, metrics, health probes, RFC 9457 errors, request
 //! extraction, AWS clients, secrets, retries, OIDC auth, OpenAPI and the server loop.
+//!
+//! # Layout
+//!
+//! - [`server`]: turns a service's routes into the application (operations endpoints,
+//!   docs, the middleware stack: request ids, limits, timeout, panics) and serves it.
+//! - [`error`]: [`Problem`], the RFC 9457 body of every error; [`extract`]: `Json`,
+//!   `Query`, `JsonOrForm` whose rejections are problems naming the field.
+//! - [`auth`]: OpenID Connect access tokens (`Authenticated`), verified against the
+//!   issuer's keys; [`domain`]: values more than one service validates (`Email`, names).
+//! - [`aws`]: AWS clients, table and bucket bootstrap, DynamoDB helpers; [`secrets`];
+//!   [`retry`]; [`http_client`]: outbound HTTP with timeouts.
+//! - [`config`], [`telemetry`], [`metrics`], [`health`], [`openapi`], [`idle`],
+//!   [`rate_limit`], [`template`].
+//!
+//! A request's path through a service: [`server`]'s layers (request id, size limits,
+//! timeout), then the service's extractors (an `auth` or session extractor, an
+//! [`extract`] body), the handler and its domain types, and the service's error type,
+//! which becomes a [`Problem`].
 pub mod auth;
 pub mod aws;
 pub mod config;

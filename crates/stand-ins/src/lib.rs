@@ -3,9 +3,17 @@
 //! its own port: in process for tests (`spawn`, on a random loopback port), or from the
 //! `stand-ins` binary for local runs and docker-compose (`spawn_on`).
 //!
+//! # Layout
+//!
 //! - [`sms`]: Africa's Talking SMS API (`POST /version1/messaging`).
-//! - [`okta`]: an Okta org's Users API and OAuth token endpoint.
+//! - [`okta`]: an Okta org's Users API and OAuth token endpoint (`dpop`: how it checks
+//!   DPoP proofs).
 //! - [`partner`]: the partner's providers API (token + checksum auth, transport faults).
+//! - `gate`: a listener that can play dead (outages); `sample`: deterministic sample data.
+//! - `main.rs`: the `stand-ins` binary, every stand-in in one process.
+//!
+//! A request's path: each stand-in is an axum router over its in-memory state; its fault
+//! knobs are methods on the handle `spawn` returns, or flags of the binary.
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,16 @@
 //! Shared pieces of the services' integration-test harnesses.
+//!
+//! # Layout
+//!
+//! - [`app`]: runs a service as `main` does, on a random loopback port.
+//! - [`emulator`]: the shared AWS emulator, and fresh table prefixes per test.
+//! - [`oidc`]: a real OpenID Connect issuer (one per test binary), and its tokens.
+//! - [`http`]: assertions on answers (`assert_json`, `assert_problem`).
+//! - [`proxy`]: a TCP proxy that can be cut, for "the dependency went away".
+//! - [`compat`]: the README's compatibility table checked against a served spec.
+//! - [`logs`]: the services' logs in a failing test's output.
+//!
+//! Each service's `tests/api/helpers.rs` builds its `TestApp` from these pieces.
 pub mod app;
 pub mod compat;
 pub mod emulator;

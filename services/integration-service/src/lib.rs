@@ -1,5 +1,27 @@
 //! integration-service: integration capabilities per tenant (Okta users, partner
 //! providers) behind one generic capability model, and the provider sync job.
+//!
+//! # Layout
+//!
+//! - [`routes`]: HTTP only: the catalogue, the tenant header, and `execute`, the one route
+//!   (`GET|POST /{integration}/{capability}`) that runs every capability.
+//! - [`capability`]: the model every integration fills in (read or write, typed
+//!   parameters and result, handler), its registry, and the OpenAPI made from it.
+//! - [`integrations`]: one module per integration (`okta`, `providers` with its sync job).
+//! - [`upstream`]: calls to a tenant's upstream API: credentials per auth method, DPoP,
+//!   throttling from rate-limit headers, concurrency caps, retries, metrics.
+//! - [`tenants`]: which callers may act for a tenant, and its integrations' settings.
+//! - [`store`]: the provider sync's `ProviderStore` trait and its DynamoDB implementation.
+//! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
+//! - [`config`], [`state`], [`metrics`]; [`parts`] and [`build`] assemble the service (the
+//!   `sync-providers` command uses the same parts without serving).
+//!
+//! A request's path: `common::auth::Authenticated` verifies the OIDC token (401); `execute`
+//! finds the integration and capability (404, 405), checks the scope (403), resolves the
+//! tenant (`routes::tenant`, 400 or 422) and whether the caller may act for it (403),
+//! parses the parameters against the capability's types (`capability::params`, 422), and
+//! invokes the handler through the tenant's `upstream`; `ApiError` turns any failure,
+//! upstream ones included (502, 503, 504), into a problem.
 pub mod capability;
 pub mod config;
 pub mod error;

@@ -1,5 +1,23 @@
 //! sales-service: customers and orders behind OpenID Connect, with one SMS per order
 //! sent through a transactional outbox.
+//!
+//! # Layout
+//!
+//! - [`routes`]: HTTP only: `customers`, `orders`, the old-style paths in `legacy`, and
+//!   the `Idempotency-Key` replay flow every POST goes through.
+//! - [`domain`]: values that are valid once they exist (`NewCustomer`, `NewOrder`,
+//!   `Amount`, phone numbers and the countries SMS may go to, currencies, SMS text).
+//! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation: an
+//!   order, its outbox record and its idempotency record are written in one transaction.
+//! - [`sms`]: the Africa's Talking sender and the dispatcher that works through the outbox
+//!   in the background ([`Application::dispatcher`]).
+//! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
+//! - [`config`], [`state`]; [`build`] assembles the service and the dispatcher.
+//!
+//! A request's path: `common::auth::Authenticated` verifies the OIDC token (401), the
+//! handler checks its scope (403), `common::extract::Json` reads the body (400, 415),
+//! `domain` parses every field (one 422 naming them all), the idempotency flow replays a
+//! repeated key, and the store writes; `ApiError` turns any failure into a problem.
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -1,5 +1,24 @@
 //! user-service: accounts with profile data and avatars, session tokens, and the user
 //! directory, on DynamoDB and S3.
+//!
+//! # Layout
+//!
+//! - [`routes`]: HTTP only, one file per resource (`accounts`: sign-up, account, avatar;
+//!   `sessions`: login, logout; `directory`; `home`) and the router with its spec.
+//! - [`auth`]: sessions: the `CurrentUser`/`MaybeUser` extractors, session tokens, the
+//!   session cache, and the two-lane password hasher.
+//! - [`domain`]: values that are valid once they exist (`Username`, `Password`,
+//!   `Profile`, `AvatarImage`, `Role`).
+//! - [`store`]: `UserStore`, `SessionStore` (DynamoDB) and `AvatarStore` (S3) traits and
+//!   their implementations; [`state`]: what handlers share.
+//! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
+//! - [`config`]: the environment, read once; [`build`] assembles the service from it.
+//!
+//! A request's path: an extractor authenticates it (`auth::CurrentUser`, a 401 otherwise)
+//! and reads the body (`common::extract::Json`, a 400 or 415 otherwise); the handler
+//! parses each field into a `domain` type (every failure collected into one 422), checks
+//! who may act (`CurrentUser::may_act_on`, a 403), calls the stores, and returns the view;
+//! any `StoreError` or `ApiError` becomes a problem in `error`.
 pub mod auth;
 pub mod config;
 pub mod domain;

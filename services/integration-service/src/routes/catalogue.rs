@@ -1,3 +1,4 @@
+//! `GET /integrations` and `GET /capabilities/{integration}`: what can be called, for whom.
 use axum::extract::{Path, State};
 use common::auth::Authenticated;
 use common::extract::Json;

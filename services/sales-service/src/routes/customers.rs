@@ -1,3 +1,4 @@
+//! `/api/v1/sales/customers`: create (idempotent), list a page at a time, get one.
 use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;

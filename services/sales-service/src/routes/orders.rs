@@ -1,3 +1,4 @@
+//! `/api/v1/sales/orders`: create (idempotent, with its SMS in the outbox), list, get one.
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,3 +1,4 @@
+//! `/user` and `/user/{username}`: sign-up, the account (read, update, delete), its avatar.
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};

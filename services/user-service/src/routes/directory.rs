@@ -1,3 +1,4 @@
+//! `GET /users`: the user directory, a page at a time, as the original service answered it.
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};

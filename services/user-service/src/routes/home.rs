@@ -1,3 +1,4 @@
+//! `GET /`: the greeting, personal with a valid session.
 use common::extract::Json;
 use serde::Serialize;
 use utoipa::ToSchema;

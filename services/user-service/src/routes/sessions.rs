@@ -1,3 +1,4 @@
+//! `POST /auth` and `DELETE /auth`: log in for a session token, log out.
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
