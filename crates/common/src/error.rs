@@ -1,7 +1,10 @@
-//! RFC 9457 problem details: the one error body every service returns.
+//! RFC 9457 problem details: the one error body every service returns, and
+//! [`ApiError`], the error type every handler returns.
 //!
-//! Each service keeps its own error enum and converts it into a [`Problem`] in one
-//! place (`impl IntoResponse`); this type only knows how to look like RFC 9457.
+//! A service declares its own failures as an enum implementing [`ServiceError`] (its
+//! `error.rs`, the one place that decides their statuses) and names
+//! `common::error::ApiError<ItsEnum>` as its `ApiError`; the failures every service shares
+//! (invalid fields, a ready-made [`Problem`], an internal error) are arms of that type.
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -95,6 +98,10 @@ pub struct Problem {
     /// The fields at fault, for validation problems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Extension members (RFC 9457 section 3.2): what a client needs beyond the standard
+    /// members, e.g. the id of a failed run.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
     /// Extra response headers (`WWW-Authenticate`, `Retry-After`, `Allow`).
     #[serde(skip)]
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -109,6 +116,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
             headers: Vec::new(),
         }
     }
@@ -129,6 +137,18 @@ impl Problem {
 
     pub fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
         self.errors.push(FieldError::new(field, message));
+        self
+    }
+
+    /// Adds an extension member; a standard member's name (`type`, `title`, `status`,
+    /// `detail`, `errors`) is refused, so an extension cannot contradict the problem.
+    pub fn extension(mut self, name: &str, value: impl Serialize) -> Self {
+        const STANDARD: [&str; 5] = ["type", "title", "status", "detail", "errors"];
+        debug_assert!(!STANDARD.contains(&name), "`{name}` is a standard member");
+        if !STANDARD.contains(&name) {
+            let value = serde_json::to_value(value).unwrap_or_default();
+            self.extensions.insert(name.to_owned(), value);
+        }
         self
     }
 
@@ -227,6 +247,75 @@ impl IntoResponse for Problem {
     }
 }
 
+/// A service's own failures: each becomes a problem in the service's `error.rs`.
+pub trait ServiceError: std::error::Error {
+    fn into_problem(self) -> Problem;
+}
+
+/// The error every handler of a service returns: the failures all services share, and the
+/// service's own (`E`). Its response is always a [`Problem`].
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError<E> {
+    /// Fields that break a rule: a 422 naming every one.
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    /// A problem decided where it arose (an extractor, a dependency, a shared check).
+    #[error("{}", .0.title)]
+    Problem(Problem),
+    /// A bug or an unexpected failure: logged here, once, with its causes; the client
+    /// gets a bare 500.
+    #[error(transparent)]
+    Internal(anyhow::Error),
+    /// The service's own failures.
+    #[error(transparent)]
+    Service(E),
+}
+
+impl<E> ApiError<E> {
+    /// A 422 naming one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl<E> From<Problem> for ApiError<E> {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
+impl<E> From<anyhow::Error> for ApiError<E> {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Internal(error)
+    }
+}
+
+impl<E: ServiceError> From<E> for ApiError<E> {
+    fn from(error: E) -> Self {
+        Self::Service(error)
+    }
+}
+
+impl<E: ServiceError> From<ApiError<E>> for Problem {
+    fn from(error: ApiError<E>) -> Self {
+        match error {
+            ApiError::Invalid(errors) => Problem::validation(errors),
+            ApiError::Problem(problem) => problem,
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Problem::internal()
+            }
+            ApiError::Service(error) => error.into_problem(),
+        }
+    }
+}
+
+impl<E: ServiceError> IntoResponse for ApiError<E> {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}
+
 /// Router fallback: unknown paths get a problem body too.
 pub async fn not_found_fallback(uri: axum::http::Uri) -> Problem {
     Problem::not_found(format!("No route for {}", uri.path()))
@@ -256,5 +345,48 @@ mod tests {
         assert_eq!(json["status"], 422);
         assert_eq!(json["errors"][0]["field"], "password");
         assert_eq!(json["detail"], "password: too short");
+    }
+
+    #[test]
+    fn extension_members_sit_beside_the_standard_ones() {
+        let problem = Problem::of_kind(StatusCode::BAD_GATEWAY, "run-failed", "Run failed")
+            .extension("run_id", "r-1")
+            .extension("run", serde_json::json!({"status": "failed"}));
+        let json = serde_json::to_value(&problem).unwrap();
+        assert_eq!(json["run_id"], "r-1");
+        assert_eq!(json["run"]["status"], "failed");
+        assert_eq!(json["status"], 502);
+        let plain = serde_json::to_value(Problem::internal()).unwrap();
+        let mut members: Vec<_> = plain.as_object().unwrap().keys().cloned().collect();
+        members.sort();
+        assert_eq!(
+            members,
+            ["detail", "status", "title", "type"],
+            "none when unused"
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("gone")]
+    struct Gone;
+
+    impl ServiceError for Gone {
+        fn into_problem(self) -> Problem {
+            Problem::not_found("gone")
+        }
+    }
+
+    #[test]
+    fn the_shared_arms_and_the_service_s_own_become_problems() {
+        let status = |error: ApiError<Gone>| Problem::from(error).status;
+        assert_eq!(status(Gone.into()), 404);
+        assert_eq!(status(ApiError::field("name", "is required")), 422);
+        assert_eq!(status(Problem::conflict("taken").into()), 409);
+        let internal = Problem::from(ApiError::<Gone>::from(anyhow::anyhow!("secret cause")));
+        assert_eq!(internal.status, 500);
+        assert!(
+            !internal.to_string().contains("secret"),
+            "causes stay in the log"
+        );
     }
 }

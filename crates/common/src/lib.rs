@@ -37,4 +37,4 @@ pub mod server;
 pub mod telemetry;
 pub mod template;
 
-pub use error::{FieldError, FieldErrors, Problem};
+pub use error::{ApiError, FieldError, FieldErrors, Problem, ServiceError};

@@ -1,15 +1,16 @@
 //! The service's errors, mapped to HTTP in one place.
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, StatusCode};
 use common::{FieldError, Problem};
 
 use crate::store::{StoreError, SyncRun};
 use crate::upstream::UpstreamError;
 
+/// What every handler returns: the shared failures (`Invalid`, `Problem`, `Internal`) and
+/// this service's own ([`Error`]).
+pub type ApiError = common::ApiError<Error>;
+
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("invalid fields")]
-    Invalid(Vec<FieldError>),
+pub enum Error {
     #[error("no integration `{0}`")]
     UnknownIntegration(String),
     #[error("integration `{integration}` has no capability `{capability}`")]
@@ -46,47 +47,41 @@ pub enum ApiError {
     Upstream(#[from] UpstreamError),
     #[error("provider sync failed")]
     SyncFailed(Box<SyncRun>),
-    #[error("{}", .0.title)]
-    Problem(Problem),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-impl ApiError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![FieldError::new(field, message)])
-    }
-
-    /// The `outcome` label of the capability call metrics.
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            Self::Invalid(_) | Self::Rejected { .. } => "invalid",
-            Self::UnknownIntegration(_)
-            | Self::UnknownCapability { .. }
-            | Self::UnknownTenant(_)
-            | Self::NotConfigured { .. }
-            | Self::MethodNotAllowed { .. } => "not_routed",
-            Self::TenantForbidden { .. } => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::Conflict(_) => "conflict",
-            Self::Upstream(UpstreamError::RateLimited { .. }) => "rate_limited",
-            Self::Upstream(UpstreamError::Busy) => "busy",
-            Self::Upstream(UpstreamError::Unavailable(_)) => "unavailable",
-            Self::Upstream(UpstreamError::OutcomeUnknown(_)) => "outcome_unknown",
-            Self::Upstream(
-                UpstreamError::CredentialsRejected(_) | UpstreamError::CredentialsMissing(_),
-            ) => "credentials",
-            Self::Upstream(UpstreamError::InvalidResponse(_)) => "invalid_response",
-            Self::SyncFailed(_) => "sync_failed",
-            Self::Problem(problem) if problem.status < 500 => "invalid",
-            Self::Problem(_) | Self::Internal(_) => "error",
-        }
+impl From<UpstreamError> for ApiError {
+    fn from(error: UpstreamError) -> Self {
+        Self::Service(error.into())
     }
 }
 
-impl From<Problem> for ApiError {
-    fn from(problem: Problem) -> Self {
-        Self::Problem(problem)
+/// The `outcome` label of the capability call metrics.
+pub fn outcome(error: &ApiError) -> &'static str {
+    let own = match error {
+        ApiError::Invalid(_) => return "invalid",
+        ApiError::Problem(problem) if problem.status < 500 => return "invalid",
+        ApiError::Problem(_) | ApiError::Internal(_) => return "error",
+        ApiError::Service(own) => own,
+    };
+    match own {
+        Error::Rejected { .. } => "invalid",
+        Error::UnknownIntegration(_)
+        | Error::UnknownCapability { .. }
+        | Error::UnknownTenant(_)
+        | Error::NotConfigured { .. }
+        | Error::MethodNotAllowed { .. } => "not_routed",
+        Error::TenantForbidden { .. } => "forbidden",
+        Error::NotFound(_) => "not_found",
+        Error::Conflict(_) => "conflict",
+        Error::Upstream(UpstreamError::RateLimited { .. }) => "rate_limited",
+        Error::Upstream(UpstreamError::Busy) => "busy",
+        Error::Upstream(UpstreamError::Unavailable(_)) => "unavailable",
+        Error::Upstream(UpstreamError::OutcomeUnknown(_)) => "outcome_unknown",
+        Error::Upstream(
+            UpstreamError::CredentialsRejected(_) | UpstreamError::CredentialsMissing(_),
+        ) => "credentials",
+        Error::Upstream(UpstreamError::InvalidResponse(_)) => "invalid_response",
+        Error::SyncFailed(_) => "sync_failed",
     }
 }
 
@@ -154,10 +149,9 @@ fn upstream_problem(error: UpstreamError) -> Problem {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let problem = match self {
-            Self::Invalid(errors) => Problem::validation(errors),
+impl common::ServiceError for Error {
+    fn into_problem(self) -> Problem {
+        match self {
             Self::UnknownIntegration(name) => {
                 Problem::of_kind(StatusCode::NOT_FOUND, "unknown-integration", "Unknown integration")
                     .detail(format!("There is no integration `{name}`; GET /integrations lists them"))
@@ -199,21 +193,15 @@ impl IntoResponse for ApiError {
             Self::Conflict(detail) => Problem::conflict(detail),
             Self::Rejected { field, message } => Problem::validation(vec![FieldError::new(field, message)]),
             Self::Upstream(error) => upstream_problem(error),
-            Self::SyncFailed(run) => return sync_failed(*run),
-            Self::Problem(problem) => problem,
-            Self::Internal(error) => {
-                tracing::error!(error = format!("{error:#}"), "internal error");
-                Problem::internal()
-            }
-        };
-        problem.into_response()
+            Self::SyncFailed(run) => sync_failed(*run),
+        }
     }
 }
 
 /// 502 with the run's id and summary as extension members, so the caller can find the
 /// recorded run (RFC 9457 allows extra members).
-fn sync_failed(run: SyncRun) -> Response {
-    let problem = Problem::of_kind(
+fn sync_failed(run: SyncRun) -> Problem {
+    Problem::of_kind(
         StatusCode::BAD_GATEWAY,
         "provider-sync-failed",
         "Provider sync failed",
@@ -225,16 +213,7 @@ fn sync_failed(run: SyncRun) -> Response {
             .first()
             .map(String::as_str)
             .unwrap_or("unknown error")
-    ));
-    let mut body = serde_json::to_value(&problem).unwrap_or_default();
-    if let Some(object) = body.as_object_mut() {
-        object.insert("run_id".into(), run.run_id.clone().into());
-        object.insert("run".into(), serde_json::to_value(&run).unwrap_or_default());
-    }
-    let mut response = (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(common::error::PROBLEM_JSON),
-    );
-    response
+    ))
+    .extension("run_id", &run.run_id)
+    .extension("run", &run)
 }

@@ -35,7 +35,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::capability::{READ_SCOPE, WRITE_SCOPE};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::integrations::providers::model::FieldMapping;
 
 /// The key of a tenant's caller lists; no integration can have this name.
@@ -228,7 +228,7 @@ impl Tenants {
 
     /// Whether `caller` may use `scope` on `tenant` (already resolved): its client id must
     /// be in the tenant's `callers` for that scope. A 403 naming the tenant otherwise.
-    pub fn authorise(&self, tenant: &str, caller: &Principal, scope: &str) -> Result<(), ApiError> {
+    pub fn authorise(&self, tenant: &str, caller: &Principal, scope: &str) -> Result<(), Error> {
         let listed = |client: &str| {
             self.0
                 .get(tenant)
@@ -245,7 +245,7 @@ impl Tenants {
                     scope,
                     "caller refused: not listed for the tenant"
                 );
-                Err(ApiError::TenantForbidden {
+                Err(Error::TenantForbidden {
                     tenant: tenant.to_owned(),
                     client: client.to_owned(),
                     scope: scope.to_owned(),
@@ -367,7 +367,7 @@ mod tests {
         assert!(!allowed("acme", None, READ_SCOPE), "no client id");
         assert!(!allowed("initech", Some("writer"), READ_SCOPE));
         match tenants.authorise("globex", &caller(Some("writer")), READ_SCOPE) {
-            Err(ApiError::TenantForbidden {
+            Err(Error::TenantForbidden {
                 tenant,
                 client,
                 scope,

@@ -1,14 +1,15 @@
 //! The service's errors, mapped to HTTP in one place.
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use common::{FieldError, Problem};
 
 use crate::store::StoreError;
 
+/// What every handler returns: the shared failures (`Invalid`, `Problem`, `Internal`) and
+/// this service's own ([`Error`]).
+pub type ApiError = common::ApiError<Error>;
+
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("invalid fields")]
-    Invalid(Vec<FieldError>),
+pub enum Error {
     #[error("the order names no existing customer")]
     UnknownCustomer,
     #[error("no such customer")]
@@ -17,20 +18,6 @@ pub enum ApiError {
     OrderNotFound,
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
-    #[error("{}", .0.title)]
-    Problem(Problem),
-}
-
-impl ApiError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<Problem> for ApiError {
-    fn from(problem: Problem) -> Self {
-        Self::Problem(problem)
-    }
 }
 
 impl From<StoreError> for ApiError {
@@ -43,17 +30,15 @@ impl From<StoreError> for ApiError {
                 "A request with this Idempotency-Key was being processed; retry it",
             )),
             StoreError::LostClaim => {
-                tracing::error!("an outbox claim error reached a route");
-                Self::Problem(Problem::internal())
+                Self::Internal(anyhow::anyhow!("an outbox claim error reached a route"))
             }
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let problem = match self {
-            Self::Invalid(errors) => Problem::validation(errors),
+impl common::ServiceError for Error {
+    fn into_problem(self) -> Problem {
+        match self {
             Self::UnknownCustomer => Problem::validation(vec![FieldError::new(
                 "customer",
                 "no customer has this id",
@@ -67,8 +52,6 @@ impl IntoResponse for ApiError {
             )
             .detail("This Idempotency-Key was already used with a different request body; use a new key for a new request")
             .field("Idempotency-Key", "was used for a different request"),
-            Self::Problem(problem) => problem,
-        };
-        problem.into_response()
+        }
     }
 }

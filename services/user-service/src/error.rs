@@ -1,16 +1,17 @@
 //! The service's errors, mapped to HTTP in one place.
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use common::{FieldError, Problem};
 
 use crate::auth::HashError;
 use crate::domain::AvatarError;
 use crate::store::StoreError;
 
+/// What every handler returns: the shared failures (`Invalid`, `Problem`, `Internal`) and
+/// this service's own ([`Error`]).
+pub type ApiError = common::ApiError<Error>;
+
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("invalid fields")]
-    Invalid(Vec<FieldError>),
+pub enum Error {
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),
     #[error("forbidden")]
@@ -25,21 +26,11 @@ pub enum ApiError {
     LastAdmin,
     #[error(transparent)]
     Avatar(#[from] AvatarError),
-    #[error("{}", .0.title)]
-    Problem(Problem),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
 }
 
-impl ApiError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<Problem> for ApiError {
-    fn from(problem: Problem) -> Self {
-        Self::Problem(problem)
+impl From<AvatarError> for ApiError {
+    fn from(error: AvatarError) -> Self {
+        Self::Service(error.into())
     }
 }
 
@@ -57,19 +48,18 @@ impl From<HashError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::AlreadyExists => Self::UsernameTaken,
-            StoreError::NotFound => Self::UserNotFound,
-            StoreError::Conflict => Self::ConcurrentUpdate,
-            StoreError::LastAdmin => Self::LastAdmin,
+            StoreError::AlreadyExists => Error::UsernameTaken.into(),
+            StoreError::NotFound => Error::UserNotFound.into(),
+            StoreError::Conflict => Error::ConcurrentUpdate.into(),
+            StoreError::LastAdmin => Error::LastAdmin.into(),
             StoreError::Aws(problem) => Self::Problem(problem),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let problem = match self {
-            Self::Invalid(errors) => Problem::validation(errors),
+impl common::ServiceError for Error {
+    fn into_problem(self) -> Problem {
+        match self {
             Self::Unauthenticated(why) => Problem::unauthorized(why),
             Self::Forbidden => {
                 Problem::forbidden("Only the account's owner or an admin may do this")
@@ -96,12 +86,6 @@ impl IntoResponse for ApiError {
             Self::Avatar(error) => {
                 Problem::validation(vec![FieldError::new("avatar", error.to_string())])
             }
-            Self::Problem(problem) => problem,
-            Self::Internal(error) => {
-                tracing::error!(error = format!("{error:#}"), "internal error");
-                Problem::internal()
-            }
-        };
-        problem.into_response()
+        }
     }
 }

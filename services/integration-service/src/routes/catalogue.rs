@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::capability::{Capability, Kind, Registered, READ_SCOPE};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::tenants::AuthKind;
 
@@ -108,7 +108,7 @@ pub async fn list_capabilities(
     let registered = state
         .registry
         .get(&integration)
-        .ok_or(ApiError::UnknownIntegration(integration))?;
+        .ok_or(Error::UnknownIntegration(integration))?;
     Ok(Json(IntegrationCapabilities {
         integration: registered.name,
         description: registered.description,

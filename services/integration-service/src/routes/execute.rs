@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::tenant::Tenant;
 use crate::capability::{Call, Input, Kind};
-use crate::error::ApiError;
+use crate::error::{self, ApiError, Error};
 use crate::state::AppState;
 
 pub async fn execute(
@@ -37,19 +37,19 @@ async fn run(
     let registered = state
         .registry
         .get(integration)
-        .ok_or_else(|| ApiError::UnknownIntegration(integration.to_owned()))?;
-    let capability =
-        registered
-            .capability(capability)
-            .ok_or_else(|| ApiError::UnknownCapability {
-                integration: integration.to_owned(),
-                capability: capability.to_owned(),
-            })?;
+        .ok_or_else(|| Error::UnknownIntegration(integration.to_owned()))?;
+    let capability = registered
+        .capability(capability)
+        .ok_or_else(|| Error::UnknownCapability {
+            integration: integration.to_owned(),
+            capability: capability.to_owned(),
+        })?;
     if method != capability.kind.method() {
-        return Err(ApiError::MethodNotAllowed {
+        return Err(Error::MethodNotAllowed {
             capability: format!("{integration}/{}", capability.name),
             allow: capability.kind.method_name(),
-        });
+        }
+        .into());
     }
     caller.require_scope(capability.kind.scope())?;
     let (mut parts, body) = request.into_parts();
@@ -62,7 +62,7 @@ async fn run(
     let upstream = state
         .upstreams
         .get(&tenant, registered.name)
-        .ok_or_else(|| ApiError::NotConfigured {
+        .ok_or_else(|| Error::NotConfigured {
             tenant: tenant.clone(),
             integration: registered.name.to_owned(),
         })?;
@@ -95,7 +95,7 @@ async fn run(
     let result = capability.invoke(call, input).await;
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(error) => error.outcome(),
+        Err(error) => error::outcome(error),
     };
     let labels = [registered.name, capability.name];
     state

@@ -4,7 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::capability::openapi::TENANT_HEADER;
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::tenants::valid_tenant_id;
 
@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for Tenant {
                 )
             })?;
         if !state.tenants.contains(tenant) {
-            return Err(ApiError::UnknownTenant(tenant.to_owned()));
+            return Err(Error::UnknownTenant(tenant.to_owned()).into());
         }
         Ok(Self(tenant.to_owned()))
     }

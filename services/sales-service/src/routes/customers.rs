@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{self, Created, IdempotencyHeader};
 use crate::domain::{CustomerCode, NewCustomer};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::store::{timestamp, CustomerRecord, CUSTOMER_CURSOR_KEYS};
 
@@ -170,11 +170,11 @@ pub async fn get_customer(
 ) -> Result<Json<Customer>, ApiError> {
     caller.require_scope(&state.scopes.read)?;
     // Ids are UUIDs: anything else names no customer, and never reaches the store.
-    uuid::Uuid::parse_str(&id).map_err(|_| ApiError::CustomerNotFound)?;
+    uuid::Uuid::parse_str(&id).map_err(|_| Error::CustomerNotFound)?;
     let record = state
         .store
         .customer(&id)
         .await?
-        .ok_or(ApiError::CustomerNotFound)?;
+        .ok_or(Error::CustomerNotFound)?;
     Ok(Json(record.into()))
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::domain::IdempotencyKey;
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::store::{IdempotencyRecord, StoreError};
 
@@ -164,6 +164,6 @@ pub async fn replay(
             let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
             Ok(Some(created(status, &record.location, record.body, true)))
         }
-        Some(_) => Err(ApiError::IdempotencyKeyReused),
+        Some(_) => Err(Error::IdempotencyKeyReused.into()),
     }
 }

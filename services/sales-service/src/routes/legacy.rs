@@ -171,8 +171,9 @@ async fn as_legacy_order(response: Response) -> Result<Response, ApiError> {
 
 /// Our own answer could not be read back: a bug, not the client's fault.
 fn internal(error: impl std::fmt::Display) -> ApiError {
-    tracing::error!(%error, "the order answer could not be rewritten for the legacy path");
-    common::Problem::internal().into()
+    ApiError::Internal(anyhow::anyhow!(
+        "the order answer could not be rewritten for the legacy path: {error}"
+    ))
 }
 
 /// Deprecated: use `GET /api/v1/sales/customers`. Every customer as a bare array.

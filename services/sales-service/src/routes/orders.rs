@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{self, Created, IdempotencyHeader};
 use crate::domain::{MessageValues, NewOrder, SmsStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::store::{
     timestamp, unix_millis, OrderRecord, OutboxRecord, CUSTOMER_ORDER_CURSOR_KEYS,
@@ -169,7 +169,7 @@ pub async fn create_order(
         .store
         .customer(&new.customer_id)
         .await?
-        .ok_or(ApiError::UnknownCustomer)?;
+        .ok_or(Error::UnknownCustomer)?;
     let now = OffsetDateTime::now_utc();
     let id = uuid::Uuid::now_v7().to_string();
     let amount = new.amount.to_string();
@@ -271,11 +271,7 @@ pub async fn get_order(
 ) -> Result<Json<Order>, ApiError> {
     caller.require_scope(&state.scopes.read)?;
     // Ids are UUIDs: anything else names no order, and never reaches the store.
-    uuid::Uuid::parse_str(&id).map_err(|_| ApiError::OrderNotFound)?;
-    let record = state
-        .store
-        .order(&id)
-        .await?
-        .ok_or(ApiError::OrderNotFound)?;
+    uuid::Uuid::parse_str(&id).map_err(|_| Error::OrderNotFound)?;
+    let record = state.store.order(&id).await?.ok_or(Error::OrderNotFound)?;
     Ok(Json(record.into()))
 }

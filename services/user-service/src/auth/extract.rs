@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::SessionToken;
 use crate::domain::{Role, Username};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::store::UserRecord;
 
@@ -24,7 +24,7 @@ impl CurrentUser {
         if self.is_admin() || self.user.username == username.as_str() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden)
+            Err(Error::Forbidden.into())
         }
     }
 }
@@ -37,7 +37,7 @@ fn bearer(parts: &Parts) -> Result<SessionToken, ApiError> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthenticated(
+        .ok_or(Error::Unauthenticated(
             "A session token is required: Authorization: Bearer <token>",
         ))?;
     value
@@ -48,15 +48,15 @@ fn bearer(parts: &Parts) -> Result<SessionToken, ApiError> {
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(|token| SessionToken::presented(token.trim()))
-        .ok_or(ApiError::Unauthenticated(
-            "The Authorization header must be: Bearer <token>",
-        ))
+        .ok_or_else(|| {
+            Error::Unauthenticated("The Authorization header must be: Bearer <token>").into()
+        })
 }
 
 /// The session's account: from the session cache when it was checked moments ago,
 /// otherwise from the stores (two strongly consistent reads), then cached.
 async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUser, ApiError> {
-    let invalid = ApiError::Unauthenticated("The session token is invalid, expired or revoked");
+    let invalid = Error::Unauthenticated("The session token is invalid, expired or revoked");
     let token_hash = token.hash();
     let now = OffsetDateTime::now_utc();
     let ticket = match state.session_cache.get(&token_hash, now) {
@@ -69,16 +69,15 @@ async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUs
         .await?
         .filter(|session| token.matches(&session.token_hash))
         .ok_or(invalid)?;
-    let username = Username::parse(&session.username).map_err(|_| {
-        ApiError::Unauthenticated("The session token is invalid, expired or revoked")
-    })?;
+    let username = Username::parse(&session.username)
+        .map_err(|_| Error::Unauthenticated("The session token is invalid, expired or revoked"))?;
     let user = state
         .users
         .get(&username)
         .await?
         // Opened for this very account, not an earlier one of the same name.
         .filter(|user| session.account_created_at == Some(user.created_at))
-        .ok_or(ApiError::Unauthenticated(
+        .ok_or(Error::Unauthenticated(
             "The session's account no longer exists",
         ))?;
     state
@@ -110,7 +109,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         };
         match authenticate(token, state).await {
             Ok(user) => Ok(Self(Some(user))),
-            Err(ApiError::Unauthenticated(_)) => Ok(Self(None)),
+            Err(ApiError::Service(Error::Unauthenticated(_))) => Ok(Self(None)),
             // The store being down is not "anonymous": say so.
             Err(other) => Err(other),
         }

@@ -17,7 +17,7 @@ use crate::auth::CurrentUser;
 use crate::domain::{
     AvatarError, AvatarImage, DisplayName, Email, Password, Profile, Role, Username,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::store::{DetailsUpdate, StoreError, UserRecord};
 
@@ -240,7 +240,7 @@ pub async fn sign_up(
     let account = validate(input, state.avatar_max_bytes)?;
     // The bootstrap admin's name is never anyone else's, even after that account is gone.
     if state.bootstrap_admin.as_ref() == Some(&account.username) {
-        return Err(ApiError::UsernameTaken);
+        return Err(Error::UsernameTaken.into());
     }
     let password_hash = state.hasher.hash(&account.password).await?;
     let now = OffsetDateTime::now_utc();
@@ -374,7 +374,7 @@ impl From<axum::extract::multipart::MultipartRejection> for MultipartFailure {
 
 fn parse_username(raw: &str) -> Result<Username, ApiError> {
     // An invalid name cannot exist, so it is not found rather than a validation error.
-    Username::parse(raw).map_err(|_| ApiError::UserNotFound)
+    Username::parse(raw).map_err(|_| Error::UserNotFound.into())
 }
 
 /// Reads an account (owner or admin).
@@ -397,7 +397,7 @@ pub async fn get_user(
         .users
         .get(&username)
         .await?
-        .ok_or(ApiError::UserNotFound)?;
+        .ok_or(Error::UserNotFound)?;
     Ok(Json(UserView::from_record(user, &state).await?))
 }
 
@@ -443,7 +443,7 @@ pub async fn update_user(
             .users
             .get(&username)
             .await?
-            .ok_or(ApiError::UserNotFound)?;
+            .ok_or(Error::UserNotFound)?;
         let current_profile = Profile::parse(user.profile.clone()).unwrap_or_default();
         let merged = Profile::parse(current_profile.merged(&patch))
             .map_err(|problems| ApiError::field("profile", problems[0].1.clone()))?;
@@ -462,7 +462,7 @@ pub async fn update_user(
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ApiError::ConcurrentUpdate)
+    Err(Error::ConcurrentUpdate.into())
 }
 
 /// Deletes an account with its sessions and avatar (owner or admin). Safe to retry.
@@ -486,7 +486,7 @@ pub async fn delete_user(
         .users
         .get(&username)
         .await?
-        .ok_or(ApiError::UserNotFound)?;
+        .ok_or(Error::UserNotFound)?;
     // Sessions and avatar first, the item last: if anything fails midway the account
     // still exists and a retry finishes the job.
     // An admin goes only while another remains: checked before anything is undone, and
@@ -497,7 +497,7 @@ pub async fn delete_user(
                 .users
                 .another_admin(&username)
                 .await?
-                .ok_or(ApiError::LastAdmin)?,
+                .ok_or(Error::LastAdmin)?,
         ),
         Role::User => None,
     };
@@ -547,7 +547,7 @@ pub async fn put_avatar(
     let bytes = read_avatar_body(request, &state).await?;
     let avatar = AvatarImage::parse(bytes, state.avatar_max_bytes)?;
     if state.users.get(&username).await?.is_none() {
-        return Err(ApiError::UserNotFound);
+        return Err(Error::UserNotFound.into());
     }
     let key = avatar_key(&username);
     state
@@ -562,7 +562,7 @@ pub async fn put_avatar(
         .users
         .get(&username)
         .await?
-        .ok_or(ApiError::UserNotFound)?;
+        .ok_or(Error::UserNotFound)?;
     Ok(Json(UserView::from_record(user, &state).await?))
 }
 

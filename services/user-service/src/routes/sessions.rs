@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{CurrentUser, SessionToken};
 use crate::domain::Username;
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::state::AppState;
 use crate::store::SessionRecord;
 
@@ -82,7 +82,7 @@ pub async fn login(
         )
         .await?;
     let Some(user) = user.filter(|_| valid) else {
-        return Err(ApiError::Unauthenticated("Wrong username or password"));
+        return Err(Error::Unauthenticated("Wrong username or password").into());
     };
     let token = SessionToken::generate();
     let now = OffsetDateTime::now_utc();

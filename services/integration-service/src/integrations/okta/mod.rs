@@ -8,7 +8,7 @@ use common::http_client::Idempotency;
 use reqwest::header::LINK;
 
 use crate::capability::{Call, Capability, Integration};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::tenants::AuthKind;
 use crate::upstream::{Exchange, UpstreamError, UpstreamRequest};
 use model::{
@@ -125,7 +125,7 @@ impl Okta {
             }
             let exchange = call.upstream.call(&request, call.deadline).await?;
             if !exchange.status.is_success() {
-                return Err(okta_error(&exchange, Context::List(&params)));
+                return Err(okta_error(&exchange, Context::List(&params)).into());
             }
             let page: Vec<WireUser> = exchange.json()?;
             pages += 1;
@@ -178,7 +178,7 @@ async fn get_user(call: &Call, id: &str) -> Result<Exchange, ApiError> {
     if exchange.status.is_success() {
         Ok(exchange)
     } else {
-        Err(okta_error(&exchange, Context::User(id)))
+        Err(okta_error(&exchange, Context::User(id)).into())
     }
 }
 
@@ -197,7 +197,7 @@ async fn suspend_user(call: &Call, id: &str) -> Result<LifecycleResult, ApiError
             status: "SUSPENDED".into(),
         })
     } else {
-        Err(okta_error(&exchange, Context::Suspend(id)))
+        Err(okta_error(&exchange, Context::Suspend(id)).into())
     }
 }
 
@@ -220,13 +220,13 @@ async fn delete_user(call: &Call, id: &str) -> Result<DeleteResult, ApiError> {
             });
         }
         if !exchange.status.is_success() {
-            return Err(okta_error(&exchange, Context::User(id)));
+            return Err(okta_error(&exchange, Context::User(id)).into());
         }
     }
     let exchange = call.upstream.call(&delete, call.deadline).await?;
     // 404 here means a retried first DELETE already went through as the second one.
     if !exchange.status.is_success() && exchange.status != StatusCode::NOT_FOUND {
-        return Err(okta_error(&exchange, Context::User(id)));
+        return Err(okta_error(&exchange, Context::User(id)).into());
     }
     Ok(DeleteResult {
         id: id.to_owned(),
@@ -294,7 +294,7 @@ enum Context<'a> {
 
 /// Maps Okta's error answers to this service's errors. Okta's summaries and error ids
 /// are safe to pass on (they never contain credentials) and help support find the call.
-fn okta_error(exchange: &Exchange, context: Context<'_>) -> ApiError {
+fn okta_error(exchange: &Exchange, context: Context<'_>) -> Error {
     let error: WireError = serde_json::from_slice(&exchange.body).unwrap_or_default();
     let causes: Vec<&str> = error
         .error_causes
@@ -309,13 +309,13 @@ fn okta_error(exchange: &Exchange, context: Context<'_>) -> ApiError {
     };
     match (exchange.status, error.error_code.as_str(), &context) {
         (StatusCode::NOT_FOUND, _, Context::User(id) | Context::Suspend(id)) => {
-            ApiError::NotFound(format!("The tenant's Okta org has no user `{id}`"))
+            Error::NotFound(format!("The tenant's Okta org has no user `{id}`"))
         }
         // Okta refuses a suspend of a non-ACTIVE user with either 400 E0000001 or 403
         // E0000038 ("not allowed in the user's current status"): both are the user's state,
         // not our credentials (https://developer.okta.com/docs/reference/error-codes/).
         (StatusCode::BAD_REQUEST, "E0000001", Context::Suspend(id))
-        | (StatusCode::FORBIDDEN, "E0000038", Context::Suspend(id)) => ApiError::Conflict(format!(
+        | (StatusCode::FORBIDDEN, "E0000038", Context::Suspend(id)) => Error::Conflict(format!(
             "User `{id}` cannot be suspended: only ACTIVE users can be. Okta says: {okta_says}"
         )),
         (StatusCode::BAD_REQUEST, _, Context::List(params)) => {
@@ -326,22 +326,22 @@ fn okta_error(exchange: &Exchange, context: Context<'_>) -> ApiError {
             } else {
                 "after"
             };
-            ApiError::Rejected {
+            Error::Rejected {
                 field: field.into(),
                 message: format!("rejected by Okta: {okta_says}"),
             }
         }
         (StatusCode::FORBIDDEN, _, _) => match missing_scope(exchange) {
-            Some(scope) => ApiError::Upstream(UpstreamError::CredentialsRejected(format!(
+            Some(scope) => Error::Upstream(UpstreamError::CredentialsRejected(format!(
                 "the tenant's Okta access token lacks the scope `{scope}`: grant it to the \
                  Okta app and add it to the tenant's `scopes`"
             ))),
-            None => ApiError::Upstream(UpstreamError::CredentialsRejected(format!(
+            None => Error::Upstream(UpstreamError::CredentialsRejected(format!(
                 "the credentials lack the permission for this call ({})",
                 error.error_code
             ))),
         },
-        (status, code, _) => ApiError::Upstream(UpstreamError::InvalidResponse(format!(
+        (status, code, _) => Error::Upstream(UpstreamError::InvalidResponse(format!(
             "Okta answered {status} {code}: {okta_says} (errorId {})",
             error.error_id
         ))),
@@ -388,7 +388,7 @@ mod tests {
             body: br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: suspend","errorId":"oae1","errorCauses":[{"errorSummary":"Cannot suspend a user that is not active"}]}"#.as_slice().into(),
         };
         match okta_error(&exchange, Context::Suspend("00u1")) {
-            ApiError::Conflict(detail) => {
+            Error::Conflict(detail) => {
                 assert!(
                     detail.contains("only ACTIVE") && detail.contains("not active"),
                     "{detail}"

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::capability::{Call, Capability, Integration, NoParams, Output, Params};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::store::{ProviderStore, RunStatus, StoredProvider, SyncRun, PROVIDER_KEYS, RUN_KEYS};
 use crate::tenants::AuthKind;
 use sync::SyncJob;
@@ -177,7 +177,7 @@ impl Providers {
             Ok(joined) => joined.map_err(|error| ApiError::Internal(error.into()))??,
         };
         if run.status == RunStatus::Failed {
-            Err(ApiError::SyncFailed(Box::new(run)))
+            Err(Error::SyncFailed(Box::new(run)).into())
         } else {
             Ok(run)
         }
