@@ -8,7 +8,7 @@
 //! - [`capability`]: the model every integration fills in (read or write, typed
 //!   parameters and result, handler), its registry, and the OpenAPI made from it.
 //! - [`integrations`]: one module per integration (`okta`, `providers` with its sync job).
-//! - [`upstream`]: calls to a tenant's upstream API: credentials per auth method, DPoP,
+//! - [`upstream`]: calls to a tenant's upstream API: `credentials` (a file per auth method), DPoP,
 //!   throttling from rate-limit headers, concurrency caps, retries, metrics.
 //! - [`tenants`]: which callers may act for a tenant, and its integrations' settings.
 //! - [`store`]: the provider sync's `ProviderStore` trait and its DynamoDB implementation.

@@ -3,7 +3,7 @@
 //! headers, a concurrency cap per tenant, bounded retries with backoff and jitter within
 //! the caller's deadline (only where repeating cannot double an effect), one
 //! re-authentication after a 401, and metrics.
-pub mod auth;
+pub mod credentials;
 pub mod dpop;
 pub mod throttle;
 
@@ -26,7 +26,7 @@ use url::Url;
 use crate::config::UpstreamConfig;
 use crate::metrics::ServiceMetrics;
 use crate::tenants::{AuthConfig, IntegrationSettings};
-use auth::{transport_kind, AuthError, Authenticator};
+use credentials::{transport_kind, AuthError, Authenticator};
 use throttle::RateLimiter;
 
 /// Why an upstream call failed, after whatever retrying was allowed.
@@ -245,14 +245,14 @@ impl Upstream {
         };
         let secret_name = settings.secret_name(tenant, integration);
         let authenticator: Arc<dyn Authenticator> = match &settings.auth {
-            AuthConfig::ApiToken => Arc::new(auth::ApiToken::new(secrets, secret_name)),
+            AuthConfig::ApiToken => Arc::new(credentials::ApiToken::new(secrets, secret_name)),
             AuthConfig::OauthPrivateKeyJwt {
                 client_id,
                 key_id,
                 scopes,
                 token_url,
                 dpop,
-            } => Arc::new(auth::OauthPrivateKeyJwt::new(
+            } => Arc::new(credentials::OauthPrivateKeyJwt::new(
                 http.clone(),
                 secrets,
                 secret_name,
@@ -265,7 +265,7 @@ impl Upstream {
                 policy.clone(),
                 *dpop,
             )),
-            AuthConfig::Checksum => Arc::new(auth::ChecksumToken::new(
+            AuthConfig::Checksum => Arc::new(credentials::ChecksumToken::new(
                 http.clone(),
                 &settings.base_url,
                 attempt_timeout,
