@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! - [`routes`]: HTTP only: `customers`, `orders`, the old-style paths in `legacy`, and
-//!   the `Idempotency-Key` replay flow every POST goes through.
+//!   `replay`, the `Idempotency-Key` replay flow every POST goes through.
 //! - [`domain`]: values that are valid once they exist (`NewCustomer`, `NewOrder`,
 //!   `Amount`, phone numbers and the countries SMS may go to, currencies, SMS text).
 //! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation: an

@@ -1,7 +1,7 @@
 //! Types that validate themselves on construction: once a value exists, it is valid.
 mod customer;
 mod destination;
-mod idempotency;
+mod idempotency_key;
 mod iso4217;
 mod order;
 mod sms_text;
@@ -9,7 +9,7 @@ mod template;
 
 pub use customer::{CustomerCode, NewCustomer, PhoneNumber};
 pub use destination::Destinations;
-pub use idempotency::IdempotencyKey;
+pub use idempotency_key::IdempotencyKey;
 pub use order::{Amount, Currency, Item, NewOrder, SmsStatus};
 pub use template::{MessageTemplate, MessageValues};
 

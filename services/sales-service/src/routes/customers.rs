@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::idempotency::{self, Created, IdempotencyHeader};
+use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{CustomerCode, NewCustomer};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
@@ -105,7 +105,7 @@ pub async fn create_customer(
     )
     .map_err(ApiError::Invalid)?;
     let idempotency = key.scoped("create-customer", &caller, new.fingerprint());
-    if let Some(replayed) = idempotency::replay(&state, idempotency.as_ref()).await? {
+    if let Some(replayed) = replay::stored(&state, idempotency.as_ref()).await? {
         return Ok(replayed);
     }
     let number = state.store.next_number(CUSTOMER_CODES).await?;
@@ -119,7 +119,7 @@ pub async fn create_customer(
     };
     let created = Created::new(location(&record.id), &Customer::from(record.clone()));
     let (store, record) = (&state.store, &record);
-    idempotency::commit(&state, idempotency.as_ref(), created, |stored| async move {
+    replay::commit(&state, idempotency.as_ref(), created, |stored| async move {
         store.insert_customer(record, stored.as_ref()).await?;
         tracing::info!(customer_id = %record.id, code = %record.code, "customer created");
         Ok(())

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::customers::{self, CreateCustomer};
-use super::idempotency::IdempotencyHeader;
 use super::orders::{self, CreateOrder, Order, OrderDetails};
+use super::replay::IdempotencyHeader;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Page, StoreError, CUSTOMER_CURSOR_KEYS};

@@ -1,8 +1,8 @@
 //! HTTP only: parse requests, call the domain and store, shape responses.
 mod customers;
-mod idempotency;
 mod legacy;
 mod orders;
+mod replay;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;

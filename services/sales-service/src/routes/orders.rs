@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
-use super::idempotency::{self, Created, IdempotencyHeader};
+use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{MessageValues, NewOrder, SmsStatus};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
@@ -162,7 +162,7 @@ pub async fn create_order(
     )
     .map_err(ApiError::Invalid)?;
     let idempotency = key.scoped("create-order", &caller, new.fingerprint());
-    if let Some(replayed) = idempotency::replay(&state, idempotency.as_ref()).await? {
+    if let Some(replayed) = replay::stored(&state, idempotency.as_ref()).await? {
         return Ok(replayed);
     }
     let customer = state
@@ -198,7 +198,7 @@ pub async fn create_order(
     let sms = OutboxRecord::new(id.clone(), customer.phone_number, message, unix_millis(now));
     let created = Created::new(location(&id), &Order::from(order.clone()));
     let (store, dispatcher, order, sms) = (&state.store, &state.dispatcher, &order, &sms);
-    idempotency::commit(&state, idempotency.as_ref(), created, |stored| async move {
+    replay::commit(&state, idempotency.as_ref(), created, |stored| async move {
         store.insert_order(order, sms, stored.as_ref()).await?;
         tracing::info!(order_id = %order.id, customer_id = %order.customer_id, "order created");
         if let Some(dispatcher) = dispatcher {

@@ -1,4 +1,5 @@
-//! `Idempotency-Key` on POST: the first response to a key is stored in the same
+//! The replay flow of `Idempotency-Key` on POST (the key type is
+//! `domain::IdempotencyKey`): the first response to a key is stored in the same
 //! transaction as what the request created; a retry with the same key and the same
 //! request gets that response again (and creates nothing); the same key with another
 //! request is a 422.
@@ -137,7 +138,7 @@ where
     let record = idempotency.map(|key| created.record(key, state.idempotency_ttl));
     match write(record).await {
         Ok(()) => Ok(created.into_response()),
-        Err(StoreError::IdempotencyKeyTaken) => replay(state, idempotency)
+        Err(StoreError::IdempotencyKeyTaken) => stored(state, idempotency)
             .await?
             .ok_or(StoreError::IdempotencyKeyTaken.into()),
         Err(other) => Err(other.into()),
@@ -146,7 +147,7 @@ where
 
 /// The stored answer for the key, if there is one: replayed when the request is the same,
 /// a 422 when the key was used for another request.
-pub async fn replay(
+pub async fn stored(
     state: &AppState,
     idempotency: Option<&Idempotency>,
 ) -> Result<Option<Response>, ApiError> {
