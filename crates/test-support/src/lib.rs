@@ -10,7 +10,11 @@
 //! - [`compat`]: the README's compatibility table checked against a served spec.
 //! - [`logs`]: the services' logs in a failing test's output.
 //!
-//! Each service's `tests/api/helpers.rs` builds its `TestApp` from these pieces.
+//! Each service's `tests/api/helpers.rs` builds its `TestApp` from these pieces, with one
+//! vocabulary: `spawn_app()` (the default test settings on fresh resources),
+//! `spawn_app_with(adjust)` (the same, settings adjusted first; integration-service's
+//! also take the tenants, which it cannot run without) and `start(config, ..)` (exactly
+//! this config: a replica on another's tables, an endpoint behind a cuttable proxy).
 pub mod app;
 pub mod compat;
 pub mod emulator;

@@ -6,7 +6,7 @@ use stand_ins::okta::OktaOrg;
 use test_support::oidc::{CLIENT_ID, SECOND_CLIENT_ID};
 
 use crate::helpers::{
-    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, TestApp, AUDIENCE,
+    assert_json, assert_problem, put_secret, secret_name, spawn_app_with, TestApp, AUDIENCE,
 };
 
 struct TwoTenants {
@@ -26,7 +26,7 @@ async fn two_tenants(default_tenant: Option<&str>) -> TwoTenants {
     let (acme_secret, globex_secret) = (secret_name("acme"), secret_name("globex"));
     put_secret(&acme_secret, "acme-token").await;
     put_secret(&globex_secret, "globex-token").await;
-    let mut config = test_config(json!({
+    let tenants = json!({
         "acme": {
             "callers": {"integrations:read": [SECOND_CLIENT_ID], "integrations:write": [SECOND_CLIENT_ID]},
             "okta": {"base_url": acme.url, "auth": {"method": "api_token"}, "secret": acme_secret},
@@ -35,9 +35,11 @@ async fn two_tenants(default_tenant: Option<&str>) -> TwoTenants {
             "callers": {"integrations:read": [CLIENT_ID, SECOND_CLIENT_ID], "integrations:write": [CLIENT_ID]},
             "okta": {"base_url": globex.url, "auth": {"method": "api_token"}, "secret": globex_secret},
         },
-    }));
-    config.default_tenant = default_tenant.map(str::to_owned);
-    let app = spawn_app(config).await;
+    });
+    let app = spawn_app_with(tenants, |config| {
+        config.default_tenant = default_tenant.map(str::to_owned)
+    })
+    .await;
     TwoTenants { app, acme, globex }
 }
 

@@ -8,9 +8,7 @@ use url::Url;
 
 use integration_service::upstream::dpop::DpopKey;
 
-use crate::helpers::{
-    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config,
-};
+use crate::helpers::{assert_json, assert_problem, put_secret, secret_name, spawn_app};
 
 const CLIENT_ID: &str = "0oa-globex-service";
 
@@ -29,11 +27,11 @@ async fn dpop_org() -> (OktaOrg, String) {
 async fn globex(org: &OktaOrg, private_key: &str, dpop: bool) -> crate::helpers::TestApp {
     let secret = secret_name("globex-okta");
     put_secret(&secret, &json!({"private_key": private_key}).to_string()).await;
-    spawn_app(test_config(json!({
+    spawn_app(json!({
         "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
             "method": "oauth_private_key_jwt", "client_id": CLIENT_ID,
             "scopes": ["okta.users.read", "okta.users.manage"], "dpop": dpop}}}
-    })))
+    }))
     .await
 }
 

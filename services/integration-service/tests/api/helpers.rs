@@ -99,8 +99,21 @@ pub async fn put_secret(name: &str, value: &str) {
     }
 }
 
-/// Spawns the app with `config`, its callers' tokens from the shared issuer.
-pub async fn spawn_app(mut config: Config) -> TestApp {
+/// The app serving `tenants` (as [`test_config`] takes them) with the default test
+/// settings. Every test names its tenants: without one, the service has nothing to call.
+pub async fn spawn_app(tenants: Value) -> TestApp {
+    spawn_app_with(tenants, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the settings adjusted first.
+pub async fn spawn_app_with(tenants: Value, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(tenants);
+    adjust(&mut config);
+    start(config).await
+}
+
+/// Starts the app with exactly `config`, its callers' tokens from the shared issuer.
+pub async fn start(mut config: Config) -> TestApp {
     let issuer = OidcIssuer::shared().await;
     config.oidc = Some(OidcSettings {
         leeway: Duration::ZERO,

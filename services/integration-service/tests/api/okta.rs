@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use stand_ins::okta::{rsa_key_pair, Bucket, NotActiveSuspend, OktaOrg};
 
 use crate::helpers::{
-    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, two_okta_orgs,
+    assert_json, assert_problem, put_secret, secret_name, spawn_app, spawn_app_with, two_okta_orgs,
     TestApp, TwoOrgs,
 };
 
@@ -24,12 +24,11 @@ async fn acme_with(tune: impl FnOnce(&mut integration_service::config::Config)) 
     org.set_api_token("acme-token-1");
     let secret = secret_name("acme-okta");
     put_secret(&secret, r#"{"api_token": "acme-token-1"}"#).await;
-    let mut config = test_config(json!({
+    let tenants = json!({
         "acme": {"okta": {"base_url": org.url, "auth": {"method": "api_token"}, "secret": secret}}
-    }));
-    tune(&mut config);
+    });
     Acme {
-        app: spawn_app(config).await,
+        app: spawn_app_with(tenants, tune).await,
         org,
         secret,
     }
@@ -536,7 +535,7 @@ async fn two_tenants_see_only_their_own_org() {
         globex_users,
         tenants,
     } = two_okta_orgs().await;
-    let app = spawn_app(test_config(tenants)).await;
+    let app = spawn_app(tenants).await;
     let body = assert_json(
         app.get("/okta/list_users", Some("acme")).await,
         StatusCode::OK,
@@ -579,11 +578,11 @@ async fn oauth_private_key_jwt_with_a_cached_access_token() {
     org.add_users(2);
     let secret = secret_name("globex-okta");
     put_secret(&secret, &json!({"private_key": private_key}).to_string()).await;
-    let app = spawn_app(test_config(json!({
+    let app = spawn_app(json!({
         "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
             "method": "oauth_private_key_jwt", "client_id": "0oa-globex-service", "key_id": "k1",
             "scopes": ["okta.users.read", "okta.users.manage"]}}}
-    })))
+    }))
     .await;
     for _ in 0..3 {
         let body = assert_json(
@@ -635,11 +634,11 @@ async fn globex_oauth(scopes: &[&str]) -> (TestApp, OktaOrg) {
     org.set_oauth_client("0oa-globex-service", &public_key, 3600);
     let secret = secret_name("globex-okta");
     put_secret(&secret, &json!({"private_key": private_key}).to_string()).await;
-    let app = spawn_app(test_config(json!({
+    let app = spawn_app(json!({
         "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
             "method": "oauth_private_key_jwt", "client_id": "0oa-globex-service", "key_id": "k1",
             "scopes": scopes}}}
-    })))
+    }))
     .await;
     (app, org)
 }
@@ -702,10 +701,10 @@ async fn oauth_tokens_are_renewed_shortly_before_they_expire() {
     org.set_oauth_client("0oa-short", &public_key, 2);
     let secret = secret_name("globex-okta");
     put_secret(&secret, &private_key).await;
-    let app = spawn_app(test_config(json!({
+    let app = spawn_app(json!({
         "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
             "method": "oauth_private_key_jwt", "client_id": "0oa-short", "scopes": ["okta.users.read"]}}}
-    })))
+    }))
     .await;
     assert_json(
         app.get("/okta/list_users", Some("globex")).await,

@@ -26,7 +26,7 @@ fn tenants(partner: &Partner) -> Value {
 async fn setup() -> (TestApp, Partner) {
     let partner = Partner::spawn().await;
     partner.set_providers(providers());
-    let app = spawn_app(test_config(tenants(&partner))).await;
+    let app = spawn_app(tenants(&partner)).await;
     (app, partner)
 }
 
@@ -403,7 +403,7 @@ async fn a_tenants_field_templates_map_the_partners_records_and_keep_them_raw() 
         "fields": {"id": "{id}", "name": "{first_name} {last_name}", "specialty": "{specialty}",
                    "npi": "{npi}", "city": "{address.city}"}
     }}});
-    let app = spawn_app(test_config(tenants)).await;
+    let app = spawn_app(tenants).await;
     let run = assert_json(sync(&app).await, StatusCode::OK).await;
     assert_eq!(
         (run["status"].as_str(), run["stored"].as_u64()),

@@ -6,7 +6,7 @@ use stand_ins::okta::OktaOrg;
 use test_support::compat::unserved_original_routes;
 
 use crate::helpers::{
-    assert_json, assert_problem, put_secret, secret_name, spawn_app, test_config, two_okta_orgs,
+    assert_json, assert_problem, put_secret, secret_name, spawn_app, spawn_app_with, two_okta_orgs,
     TestApp, TwoOrgs, AUDIENCE,
 };
 
@@ -16,9 +16,9 @@ async fn app_with_acme() -> (TestApp, OktaOrg) {
     let secret = secret_name("acme-okta");
     org.set_api_token("acme-token");
     put_secret(&secret, "acme-token").await;
-    let app = spawn_app(test_config(json!({
+    let app = spawn_app(json!({
         "acme": {"okta": {"base_url": org.url, "auth": {"method": "api_token"}, "secret": secret}}
-    })))
+    }))
     .await;
     (app, org)
 }
@@ -379,9 +379,10 @@ async fn without_a_tenant_header_calls_act_for_the_default_tenant() {
         tenants,
         ..
     } = two_okta_orgs().await;
-    let mut config = test_config(tenants);
-    config.default_tenant = Some("acme".into());
-    let app = spawn_app(config).await;
+    let app = spawn_app_with(tenants, |config| {
+        config.default_tenant = Some("acme".into())
+    })
+    .await;
     let ids = |page: &Value| -> Vec<String> {
         let users = page["users"].as_array().unwrap();
         users

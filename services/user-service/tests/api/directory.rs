@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use test_support::http::{assert_json, pages_by_link};
 
 use crate::helpers::{
-    assert_problem, spawn_app, spawn_app_with, test_config, TestApp, PASSWORD, PNG,
+    assert_problem, spawn_app, spawn_app_with, start, test_config, TestApp, PASSWORD, PNG,
 };
 
 #[tokio::test]
@@ -72,9 +72,7 @@ async fn the_directory_is_private_unless_configured_public() {
     )
     .await;
 
-    let mut config = test_config();
-    config.directory_public = true;
-    let public = spawn_app_with(config, None).await;
+    let public = spawn_app_with(|config| config.directory_public = true).await;
     public.create_user("gil").await;
     for token in [None, Some("not-a-session-token")] {
         let users = assert_json(public.get("/users", token).await, StatusCode::OK).await;
@@ -126,7 +124,7 @@ async fn directory_avatar(app: &TestApp, name: &str) -> String {
 async fn avatar_urls_in_the_directory_load_in_a_browser() {
     let mut config = test_config();
     config.directory_public = true;
-    let presigned = spawn_app_with(config.clone(), None).await;
+    let presigned = start(config.clone(), None).await;
     sign_up_with_avatar(&presigned, "hal").await;
     let url = directory_avatar(&presigned, "hal").await;
     assert!(
@@ -144,7 +142,7 @@ async fn avatar_urls_in_the_directory_load_in_a_browser() {
         config.avatar_bucket
     );
     config.avatar_public_base_url = Some(format!("{base}/"));
-    let public = spawn_app_with(config, None).await;
+    let public = start(config, None).await;
     // What the origin behind such a base grants: anonymous reads of the avatars.
     let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",

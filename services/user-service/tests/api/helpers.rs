@@ -61,12 +61,21 @@ pub fn test_config() -> Config {
     }
 }
 
+/// The app with the default test settings, on fresh resources.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(test_config(), None).await
+    spawn_app_with(|_| {}).await
 }
 
-/// Spawns the app with `config`, talking to AWS at `endpoint` (the emulator by default).
-pub async fn spawn_app_with(config: Config, endpoint: Option<String>) -> TestApp {
+/// Like [`spawn_app`], with the settings adjusted first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config();
+    adjust(&mut config);
+    start(config, None).await
+}
+
+/// Starts the app with exactly `config` (a replica shares another's), talking to AWS at
+/// `endpoint` (the emulator by default; e.g. a cuttable proxy).
+pub async fn start(config: Config, endpoint: Option<String>) -> TestApp {
     let emulator = test_support::emulator::endpoint();
     let sdk = common::aws::load_sdk_config(Some(endpoint.as_deref().unwrap_or(&emulator))).await;
     let service = user_service::build(&config, &sdk)

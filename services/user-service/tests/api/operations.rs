@@ -5,7 +5,7 @@ use serde_json::Value;
 use test_support::compat::unserved_original_routes;
 use test_support::proxy::{creates_through_outage, TcpProxy};
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config};
+use crate::helpers::{assert_problem, spawn_app, start, test_config};
 
 #[tokio::test]
 async fn liveness_is_always_ok() {
@@ -19,7 +19,7 @@ async fn liveness_is_always_ok() {
 async fn readiness_follows_the_aws_endpoint_down_and_back_up() {
     let emulator = test_support::emulator::endpoint();
     let proxy = TcpProxy::start(emulator.trim_start_matches("http://")).await;
-    let app = spawn_app_with(test_config(), Some(proxy.url())).await;
+    let app = start(test_config(), Some(proxy.url())).await;
     let ready: Value = app.get("/readyz", None).await.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
 
@@ -151,7 +151,7 @@ async fn unknown_routes_and_methods_are_problems() {
 async fn losing_dynamodb_under_load_answers_503_and_loses_no_acknowledged_sign_up() {
     let emulator = test_support::emulator::endpoint();
     let proxy = TcpProxy::start(emulator.trim_start_matches("http://")).await;
-    let app = spawn_app_with(test_config(), Some(proxy.url())).await;
+    let app = start(test_config(), Some(proxy.url())).await;
     let (client, url) = (app.client.clone(), app.url("/user"));
     let acknowledged = creates_through_outage(&proxy, move |worker, n| {
         let (client, url) = (client.clone(), url.clone());
@@ -225,7 +225,7 @@ async fn oversized_request_heads_and_deep_json_are_refused_cleanly() {
 async fn aws_connections_are_reused_across_requests() {
     let emulator = test_support::emulator::endpoint();
     let proxy = TcpProxy::start(emulator.trim_start_matches("http://")).await;
-    let app = spawn_app_with(test_config(), Some(proxy.url())).await;
+    let app = start(test_config(), Some(proxy.url())).await;
     let token = app.user_with_token("ada").await;
     let opened_before = proxy.accepted();
     for _ in 0..40 {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use user_service::config::{Admin, AdminPassword};
 
 use crate::helpers::{
-    assert_problem, spawn_app, spawn_app_with, test_config, TestApp, ADMIN, ADMIN_PASSWORD,
+    assert_problem, spawn_app, spawn_app_with, start, test_config, TestApp, ADMIN, ADMIN_PASSWORD,
     PASSWORD,
 };
 
@@ -25,7 +25,7 @@ async fn delete(app: &TestApp, username: &str, token: &str) -> reqwest::Response
 #[tokio::test]
 async fn the_bootstrap_admin_name_cannot_be_taken_over() {
     let config = test_config();
-    let app = spawn_app_with(config.clone(), None).await;
+    let app = start(config.clone(), None).await;
     let admin = app.admin_token().await;
 
     let refused = delete(&app, ADMIN, &admin).await;
@@ -41,7 +41,7 @@ async fn the_bootstrap_admin_name_cannot_be_taken_over() {
     assert_problem(squatter, StatusCode::CONFLICT, Some("username")).await;
 
     // A restart finds the real admin and keeps its password.
-    let restarted = spawn_app_with(config.clone(), None).await;
+    let restarted = start(config.clone(), None).await;
     assert_eq!(
         restarted.login(ADMIN, ADMIN_PASSWORD).await.status(),
         StatusCode::OK
@@ -55,7 +55,7 @@ async fn the_bootstrap_admin_name_cannot_be_taken_over() {
 #[tokio::test]
 async fn an_existing_account_is_never_promoted_to_admin() {
     let mut config = test_config();
-    let app = spawn_app_with(config.clone(), None).await;
+    let app = start(config.clone(), None).await;
     app.create_user("mallory").await;
 
     // The operator renames the admin to a name somebody already registered.
@@ -161,10 +161,11 @@ fn png_header(width: u32, height: u32) -> Vec<u8> {
 /// username's quota; the owner, from elsewhere, still logs in.
 #[tokio::test]
 async fn guessing_a_password_never_locks_its_owner_out() {
-    let mut config = test_config();
-    config.abuse_limits.trusted_proxy_hops = 1;
-    config.abuse_limits.login_per_username = NonZeroU32::new(3).unwrap();
-    let app = spawn_app_with(config, None).await;
+    let app = spawn_app_with(|config| {
+        config.abuse_limits.trusted_proxy_hops = 1;
+        config.abuse_limits.login_per_username = NonZeroU32::new(3).unwrap();
+    })
+    .await;
     app.create_user("rex").await;
     for _ in 0..3 {
         let guess = app
@@ -182,10 +183,11 @@ async fn guessing_a_password_never_locks_its_owner_out() {
 /// balancer appends the real address. The real one is counted.
 #[tokio::test]
 async fn a_forged_forwarded_for_line_is_not_the_address_counted() {
-    let mut config = test_config();
-    config.abuse_limits.trusted_proxy_hops = 1;
-    config.abuse_limits.login_per_address = NonZeroU32::new(4).unwrap();
-    let app = spawn_app_with(config, None).await;
+    let app = spawn_app_with(|config| {
+        config.abuse_limits.trusted_proxy_hops = 1;
+        config.abuse_limits.login_per_address = NonZeroU32::new(4).unwrap();
+    })
+    .await;
     for n in 0..4 {
         let forged = format!("10.9.8.{n}");
         let attempt = app
@@ -209,9 +211,10 @@ async fn a_forged_forwarded_for_line_is_not_the_address_counted() {
 
 #[tokio::test]
 async fn sign_ups_are_rate_limited_per_address() {
-    let mut config = test_config();
-    config.abuse_limits.signup_per_address = NonZeroU32::new(2).unwrap();
-    let app = spawn_app_with(config, None).await;
+    let app = spawn_app_with(|config| {
+        config.abuse_limits.signup_per_address = NonZeroU32::new(2).unwrap()
+    })
+    .await;
     app.create_user("one").await;
     app.create_user("two").await;
     let third = app
@@ -260,9 +263,10 @@ async fn tokens_and_account_data_are_never_cached_nor_sniffed() {
 async fn quiet_connections_are_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let mut config = test_config();
-    config.common.idle_connection_timeout = std::time::Duration::from_secs(1);
-    let app = spawn_app_with(config, None).await;
+    let app = spawn_app_with(|config| {
+        config.common.idle_connection_timeout = std::time::Duration::from_secs(1)
+    })
+    .await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let closed_within = |mut stream: tokio::net::TcpStream| async move {
         let started = std::time::Instant::now();

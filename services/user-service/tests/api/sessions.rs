@@ -3,7 +3,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, test_config, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_problem, spawn_app, spawn_app_with, start, test_config, TestApp, PASSWORD,
+};
 
 #[tokio::test]
 async fn login_with_json_or_form_returns_a_bearer_token() {
@@ -118,9 +120,7 @@ async fn logout_revokes_the_presented_token_only() {
 #[tokio::test]
 async fn expired_tokens_are_rejected_even_before_the_store_purges_them() {
     let ttl = Duration::from_secs(4);
-    let mut config = test_config();
-    config.session_ttl = ttl;
-    let app = spawn_app_with(config, None).await;
+    let app = spawn_app_with(|config| config.session_ttl = ttl).await;
     let before_login = tokio::time::Instant::now();
     let token = app.user_with_token("pia").await;
     assert_eq!(
@@ -172,10 +172,11 @@ async fn malformed_authorization_headers_are_401_with_a_challenge() {
 
 #[tokio::test]
 async fn login_attempts_are_rate_limited_per_username_and_per_address() {
-    let mut config = test_config();
-    config.abuse_limits.login_per_username = std::num::NonZeroU32::new(3).unwrap();
-    config.abuse_limits.login_per_address = std::num::NonZeroU32::new(6).unwrap();
-    let app = spawn_app_with(config, None).await;
+    let app = spawn_app_with(|config| {
+        config.abuse_limits.login_per_username = std::num::NonZeroU32::new(3).unwrap();
+        config.abuse_limits.login_per_address = std::num::NonZeroU32::new(6).unwrap();
+    })
+    .await;
     app.create_user("rex").await;
     for _ in 0..3 {
         assert_eq!(
@@ -275,8 +276,8 @@ async fn cached_sessions_are_refused_at_once_after_logout_or_account_deletion() 
 async fn another_replica_sees_a_logout_within_the_session_cache_ttl() {
     let mut config = test_config();
     config.session_cache_ttl = Duration::from_millis(500);
-    let first = spawn_app_with(config.clone(), None).await;
-    let second = spawn_app_with(config, None).await;
+    let first = start(config.clone(), None).await;
+    let second = start(config, None).await;
     let token = first.user_with_token("rui").await;
     assert_eq!(
         second.get("/user/rui", Some(&token)).await.status(),
@@ -303,8 +304,8 @@ async fn another_replica_sees_a_logout_within_the_session_cache_ttl() {
 async fn without_the_session_cache_every_replica_sees_a_logout_at_once() {
     let mut config = test_config();
     config.session_cache_ttl = Duration::ZERO;
-    let first = spawn_app_with(config.clone(), None).await;
-    let second = spawn_app_with(config, None).await;
+    let first = start(config.clone(), None).await;
+    let second = start(config, None).await;
     let token = first.user_with_token("sol").await;
     assert_eq!(
         second.get("/user/sol", Some(&token)).await.status(),
