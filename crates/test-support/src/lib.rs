@@ -5,6 +5,7 @@
 //! - [`app`]: runs a service as `main` does, on a random loopback port.
 //! - [`emulator`]: the shared AWS emulator, and fresh table prefixes per test.
 //! - [`oidc`]: a real OpenID Connect issuer (one per test binary), and its tokens.
+//! - [`caller`]: per-credential HTTP clients (`Caller`: anonymous, a bearer token, headers).
 //! - [`http`]: assertions on answers (`assert_json`, `assert_problem`).
 //! - [`proxy`]: a TCP proxy that can be cut, for "the dependency went away".
 //! - [`compat`]: the README's compatibility table checked against a served spec.
@@ -16,6 +17,7 @@
 //! also take the tenants, which it cannot run without) and `start(config, ..)` (exactly
 //! this config: a replica on another's tables, an endpoint behind a cuttable proxy).
 pub mod app;
+pub mod caller;
 pub mod compat;
 pub mod emulator;
 pub mod http;

@@ -6,7 +6,7 @@ use stand_ins::okta::OktaOrg;
 use test_support::oidc::{CLIENT_ID, SECOND_CLIENT_ID};
 
 use crate::helpers::{
-    assert_json, assert_problem, put_secret, secret_name, spawn_app_with, TestApp, AUDIENCE,
+    assert_json, assert_problem, put_secret, secret_name, spawn_app_with, TestApp, AUDIENCE, TENANT,
 };
 
 struct TwoTenants {
@@ -50,13 +50,13 @@ async fn suspend(
     user: &str,
     token: &str,
 ) -> reqwest::Response {
-    app.post_with(
-        "/okta/suspend_user",
-        tenant,
-        json!({"user_id": user}),
-        Some(token),
-    )
-    .await
+    let mut caller = app.as_client(token);
+    if let Some(tenant) = tenant {
+        caller = caller.header(TENANT, tenant);
+    }
+    caller
+        .post("/okta/suspend_user", &json!({"user_id": user}))
+        .await
 }
 
 #[tokio::test]
@@ -100,12 +100,10 @@ async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
 
     // Per scope: globex lets it read (the user is there, now unchanged), not write.
     let read = assert_json(
-        app.get_with(
-            &format!("/okta/get_user?user_id={victim}"),
-            Some("globex"),
-            Some(&attacker),
-        )
-        .await,
+        app.as_client(&attacker)
+            .header(TENANT, "globex")
+            .get(&format!("/okta/get_user?user_id={victim}"))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -118,7 +116,7 @@ async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
     )
     .await;
     let body = assert_problem(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::FORBIDDEN,
         None,
     )

@@ -37,7 +37,7 @@ async fn globex(org: &OktaOrg, private_key: &str, dpop: bool) -> crate::helpers:
 
 async fn list(app: &crate::helpers::TestApp) -> Value {
     assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await
@@ -54,12 +54,9 @@ async fn a_dpop_tenant_lists_and_suspends_users_end_to_end() {
 
     let user = org.add_user("ACTIVE");
     let body = assert_json(
-        app.post(
-            "/okta/suspend_user",
-            Some("globex"),
-            json!({"user_id": user}),
-        )
-        .await,
+        app.tenant("globex")
+            .post("/okta/suspend_user", &json!({"user_id": user}))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -93,7 +90,7 @@ async fn a_nonce_demanded_again_is_a_clear_refusal_not_a_loop() {
     org.churn_dpop_nonces(true);
     let app = globex(&org, &private_key, true).await;
     let body = assert_problem(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::BAD_GATEWAY,
         None,
     )
@@ -117,7 +114,7 @@ async fn an_api_nonce_is_answered_once_then_kept() {
     // An API that never settles on a nonce: answered once, then a clear 502.
     org.churn_dpop_nonces(true);
     let body = assert_problem(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::BAD_GATEWAY,
         None,
     )

@@ -3,14 +3,16 @@ use std::time::Duration;
 use common::config::CommonConfig;
 use integration_service::config::{Config, SecretsBackend, UpstreamConfig};
 use integration_service::tenants::Tenants;
-use reqwest::Response;
 use serde_json::{json, Value};
+use test_support::caller::Caller;
 pub use test_support::http::{assert_json, assert_problem};
 
 use common::auth::OidcSettings;
 use test_support::oidc::{OidcIssuer, CLIENT_ID};
 
 pub const AUDIENCE: &str = "api://integrations";
+/// The header naming the tenant a call acts for.
+pub const TENANT: &str = "X-Tenant-Id";
 
 pub struct TestApp {
     pub address: String,
@@ -142,49 +144,24 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// `GET path` as tenant `tenant` (None: no tenant header), with the full-scope token.
-    pub async fn get(&self, path: &str, tenant: Option<&str>) -> Response {
-        self.get_with(path, tenant, Some(&self.token)).await
+    /// A caller without a token.
+    pub fn anonymous(&self) -> Caller {
+        Caller::anonymous(&self.client, &self.address)
     }
 
-    /// `GET path` with `token` (None: no Authorization header).
-    pub async fn get_with(
-        &self,
-        path: &str,
-        tenant: Option<&str>,
-        token: Option<&str>,
-    ) -> Response {
-        let mut request = self.client.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(tenant) = tenant {
-            request = request.header("X-Tenant-Id", tenant);
-        }
-        request.send().await.unwrap()
+    /// A caller presenting the access token `token`.
+    pub fn as_client(&self, token: &str) -> Caller {
+        self.anonymous().bearer(token)
     }
 
-    /// `POST path` with a JSON body as tenant `tenant`, with the full-scope token.
-    pub async fn post(&self, path: &str, tenant: Option<&str>, body: Value) -> Response {
-        self.post_with(path, tenant, body, Some(&self.token)).await
+    /// The tests' usual caller: a token with both scopes, and no tenant header.
+    pub fn authorized(&self) -> Caller {
+        self.as_client(&self.token)
     }
 
-    /// `POST path` with `token` (None: no Authorization header).
-    pub async fn post_with(
-        &self,
-        path: &str,
-        tenant: Option<&str>,
-        body: Value,
-        token: Option<&str>,
-    ) -> Response {
-        let mut request = self.client.post(self.url(path)).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(tenant) = tenant {
-            request = request.header("X-Tenant-Id", tenant);
-        }
-        request.send().await.unwrap()
+    /// The usual caller, acting for `tenant` (`X-Tenant-Id`).
+    pub fn tenant(&self, tenant: &str) -> Caller {
+        self.authorized().header(TENANT, tenant)
     }
 
     /// Every item of a tenant's partition in `table` (unprefixed name).

@@ -59,7 +59,7 @@ fn metric(metrics: &str, name: &str, labels: &str) -> f64 {
 /// Lists users as acme, expecting the rate-limit problem.
 async fn rate_limited_listing(app: &TestApp) {
     let body = assert_problem(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::SERVICE_UNAVAILABLE,
         None,
     )
@@ -79,7 +79,8 @@ async fn use_listing_quota(org: &OktaOrg) {
 
 /// `POST /okta/suspend_user` of `user` as `tenant`.
 async fn suspend(app: &TestApp, tenant: &str, user: &str) -> reqwest::Response {
-    app.post("/okta/suspend_user", Some(tenant), json!({"user_id": user}))
+    app.tenant(tenant)
+        .post("/okta/suspend_user", &json!({"user_id": user}))
         .await
 }
 
@@ -96,7 +97,7 @@ async fn pages_through_250_users_with_the_next_cursor() {
     let mut path = "/okta/list_users?limit=100".to_owned();
     let mut pages = 0;
     loop {
-        let page = assert_json(app.get(&path, Some("acme")).await, StatusCode::OK).await;
+        let page = assert_json(app.tenant("acme").get(&path).await, StatusCode::OK).await;
         pages += 1;
         assert_eq!(page["truncated"], false);
         seen.extend(ids(&page));
@@ -108,7 +109,7 @@ async fn pages_through_250_users_with_the_next_cursor() {
     assert_eq!(pages, 3);
     assert_eq!(seen, created, "every user once, in order");
     let first = assert_json(
-        app.get("/okta/list_users?limit=1", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users?limit=1").await,
         StatusCode::OK,
     )
     .await;
@@ -122,7 +123,7 @@ async fn all_pages_at_once_and_the_hard_cap() {
     let Acme { app, org, .. } = acme_with(|config| config.okta_list_all_max_users = 320).await;
     let created = org.add_users(450);
     let capped = assert_json(
-        app.get("/okta/list_users?all=true", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users?all=true").await,
         StatusCode::OK,
     )
     .await;
@@ -132,11 +133,11 @@ async fn all_pages_at_once_and_the_hard_cap() {
     let next = capped["next"].as_str().expect("a cursor to continue");
     // A limit above the cap is held to the cap.
     let rest = assert_json(
-        app.get(
-            &format!("/okta/list_users?all=true&limit=5000&after={next}"),
-            Some("acme"),
-        )
-        .await,
+        app.tenant("acme")
+            .get(&format!(
+                "/okta/list_users?all=true&limit=5000&after={next}"
+            ))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -145,7 +146,7 @@ async fn all_pages_at_once_and_the_hard_cap() {
     assert!(rest["next"].is_null());
     // Without all=true a limit is one Okta page at most.
     assert_problem(
-        app.get("/okta/list_users?limit=201", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users?limit=201").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("limit"),
     )
@@ -154,11 +155,9 @@ async fn all_pages_at_once_and_the_hard_cap() {
     // Under the cap: everything, not truncated. A filter narrows it.
     org.set_status(&created[0], "SUSPENDED");
     let filtered = assert_json(
-        app.get(
-            "/okta/list_users?all=true&filter=status%20eq%20%22SUSPENDED%22",
-            Some("acme"),
-        )
-        .await,
+        app.tenant("acme")
+            .get("/okta/list_users?all=true&filter=status%20eq%20%22SUSPENDED%22")
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -167,7 +166,8 @@ async fn all_pages_at_once_and_the_hard_cap() {
     assert!(filtered["next"].is_null());
     // An expression Okta rejects is the caller's: 422 naming it.
     assert_problem(
-        app.get("/okta/list_users?search=name%20sw%20%22a%22", Some("acme"))
+        app.tenant("acme")
+            .get("/okta/list_users?search=name%20sw%20%22a%22")
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("search"),
@@ -181,7 +181,8 @@ async fn all_pages_stop_at_the_caller_s_limit() {
     let created = org.add_users(250);
     let before = org.api_requests();
     let page = assert_json(
-        app.get("/okta/list_users?all=true&limit=5", Some("acme"))
+        app.tenant("acme")
+            .get("/okta/list_users?all=true&limit=5")
             .await,
         StatusCode::OK,
     )
@@ -195,11 +196,9 @@ async fn all_pages_stop_at_the_caller_s_limit() {
     );
     let next = page["next"].as_str().expect("a cursor to continue");
     let rest = assert_json(
-        app.get(
-            &format!("/okta/list_users?all=true&limit=300&after={next}"),
-            Some("acme"),
-        )
-        .await,
+        app.tenant("acme")
+            .get(&format!("/okta/list_users?all=true&limit=300&after={next}"))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -216,7 +215,7 @@ async fn all_pages_leave_the_tenant_s_okta_rate_for_other_calls() {
     org.set_rate_limit(4, Duration::from_secs(60));
     let started = Instant::now();
     let page = assert_json(
-        app.get("/okta/list_users?all=true", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users?all=true").await,
         StatusCode::OK,
     )
     .await;
@@ -227,7 +226,8 @@ async fn all_pages_leave_the_tenant_s_okta_rate_for_other_calls() {
     assert!(started.elapsed() < Duration::from_secs(2), "not paced");
     // What the listing left is there for the tenant's other calls, at once.
     assert_json(
-        app.post("/okta/suspend_user", Some("acme"), json!({"user_id": user}))
+        app.tenant("acme")
+            .post("/okta/suspend_user", &json!({"user_id": user}))
             .await,
         StatusCode::OK,
     )
@@ -276,7 +276,8 @@ async fn delete_does_both_steps_and_a_retry_after_a_half_done_delete_finishes_it
     let Acme { app, org, .. } = acme().await;
     let user = org.add_user("ACTIVE");
     let body = assert_json(
-        app.post("/okta/delete_user", Some("acme"), json!({"user_id": user}))
+        app.tenant("acme")
+            .post("/okta/delete_user", &json!({"user_id": user}))
             .await,
         StatusCode::OK,
     )
@@ -291,7 +292,8 @@ async fn delete_does_both_steps_and_a_retry_after_a_half_done_delete_finishes_it
     let half = org.add_user("ACTIVE");
     org.set_status(&half, "DEPROVISIONED");
     let body = assert_json(
-        app.post("/okta/delete_user", Some("acme"), json!({"user_id": half}))
+        app.tenant("acme")
+            .post("/okta/delete_user", &json!({"user_id": half}))
             .await,
         StatusCode::OK,
     )
@@ -304,7 +306,8 @@ async fn delete_does_both_steps_and_a_retry_after_a_half_done_delete_finishes_it
     let flaky = org.add_user("ACTIVE");
     org.fail_next(&[StatusCode::SERVICE_UNAVAILABLE]);
     assert_json(
-        app.post("/okta/delete_user", Some("acme"), json!({"user_id": flaky}))
+        app.tenant("acme")
+            .post("/okta/delete_user", &json!({"user_id": flaky}))
             .await,
         StatusCode::OK,
     )
@@ -313,7 +316,8 @@ async fn delete_does_both_steps_and_a_retry_after_a_half_done_delete_finishes_it
 
     // Already deleted: the first lookup says so.
     assert_problem(
-        app.post("/okta/delete_user", Some("acme"), json!({"user_id": user}))
+        app.tenant("acme")
+            .post("/okta/delete_user", &json!({"user_id": user}))
             .await,
         StatusCode::NOT_FOUND,
         None,
@@ -328,7 +332,7 @@ async fn server_errors_are_retried_for_reads_but_never_for_suspend() {
     org.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_GATEWAY]);
     let before = org.api_requests();
     let body = assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -337,7 +341,7 @@ async fn server_errors_are_retried_for_reads_but_never_for_suspend() {
 
     // Three failures exhaust the attempts: 503 with Retry-After.
     org.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR; 3]);
-    let response = app.get("/okta/list_users", Some("acme")).await;
+    let response = app.tenant("acme").get("/okta/list_users").await;
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
 
@@ -371,7 +375,7 @@ async fn a_429_waits_for_the_reset_then_succeeds() {
     use_listing_quota(&org).await;
     let started = Instant::now();
     let body = assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -407,12 +411,12 @@ async fn a_reset_beyond_the_deadline_is_a_503_with_retry_after_and_spares_the_or
     org.add_users(1);
     org.set_rate_limit(1, Duration::from_secs(60));
     assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
     let started = Instant::now();
-    let response = app.get("/okta/list_users", Some("acme")).await;
+    let response = app.tenant("acme").get("/okta/list_users").await;
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -439,7 +443,7 @@ async fn a_429_on_listing_never_slows_suspends() {
     org.set_bucket_rate_limit(Bucket::Users, 1, Duration::from_secs(60));
     org.set_bucket_rate_limit(Bucket::UserWrite, 100, Duration::from_secs(60));
     assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -473,7 +477,7 @@ async fn the_wait_for_a_reset_follows_the_org_s_clock_not_ours() {
     org.set_bucket_rate_limit(Bucket::Users, 1, Duration::from_secs(2));
     use_listing_quota(&org).await;
     let body = assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -485,7 +489,7 @@ async fn a_rotated_secret_is_picked_up_without_restart() {
     let Acme { app, org, secret } = acme().await;
     org.add_users(2);
     assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -493,7 +497,7 @@ async fn a_rotated_secret_is_picked_up_without_restart() {
     org.set_api_token("acme-token-2");
     put_secret(&secret, r#"{"api_token": "acme-token-2"}"#).await;
     let body = assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -516,7 +520,7 @@ async fn a_rotated_secret_is_picked_up_without_restart() {
     // A token Okta never accepts: 502 naming the cause, the secret nowhere in it.
     org.set_api_token("acme-token-3");
     let body = assert_problem(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::BAD_GATEWAY,
         None,
     )
@@ -537,25 +541,22 @@ async fn two_tenants_see_only_their_own_org() {
     } = two_okta_orgs().await;
     let app = spawn_app(tenants).await;
     let body = assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(ids(&body), acme_users);
     let body = assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(ids(&body), globex_users);
     // Acting as globex on an acme user: globex's org has no such user.
     assert_problem(
-        app.post(
-            "/okta/suspend_user",
-            Some("globex"),
-            json!({"user_id": acme_users[0]}),
-        )
-        .await,
+        app.tenant("globex")
+            .post("/okta/suspend_user", &json!({"user_id": acme_users[0]}))
+            .await,
         StatusCode::NOT_FOUND,
         None,
     )
@@ -586,7 +587,7 @@ async fn oauth_private_key_jwt_with_a_cached_access_token() {
     .await;
     for _ in 0..3 {
         let body = assert_json(
-            app.get("/okta/list_users", Some("globex")).await,
+            app.tenant("globex").get("/okta/list_users").await,
             StatusCode::OK,
         )
         .await;
@@ -601,7 +602,7 @@ async fn oauth_private_key_jwt_with_a_cached_access_token() {
     // Okta stops accepting the token early: one 401, a new token, success.
     org.revoke_access_tokens();
     assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -620,7 +621,7 @@ async fn oauth_private_key_jwt_with_a_cached_access_token() {
 /// Lists users as globex, expecting the upstream-credentials problem (502).
 async fn globex_listing_refused(app: &TestApp) -> Value {
     assert_problem(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::BAD_GATEWAY,
         None,
     )
@@ -648,7 +649,7 @@ async fn a_read_only_tenant_gets_a_problem_naming_the_missing_scope_on_suspend()
     let (app, org) = globex_oauth(&["okta.users.read"]).await;
     let user = org.add_user("ACTIVE");
     assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -677,7 +678,7 @@ async fn an_app_without_an_admin_role_sees_no_users_and_the_answer_says_so() {
     let (app, org) = globex_oauth(&["okta.users.read", "okta.users.manage"]).await;
     org.add_users(2);
     let body = assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -685,7 +686,7 @@ async fn an_app_without_an_admin_role_sees_no_users_and_the_answer_says_so() {
     assert_eq!(body["warnings"], json!([]));
     org.set_admin_role(false);
     let body = assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -707,19 +708,19 @@ async fn oauth_tokens_are_renewed_shortly_before_they_expire() {
     }))
     .await;
     assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
     assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(org.token_requests(), 1);
     tokio::time::sleep(Duration::from_millis(1900)).await;
     assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
@@ -739,7 +740,7 @@ async fn a_slow_org_answers_within_the_deadline_without_piling_up_calls() {
     org.add_users(1);
     org.set_delay(Some(Duration::from_secs(3)));
     let started = Instant::now();
-    let calls = (0..12).map(|_| app.get("/okta/list_users", Some("acme")));
+    let calls = (0..12).map(|_| app.tenant("acme").get("/okta/list_users"));
     for response in futures::future::join_all(calls).await {
         let body = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
         assert!(body["detail"].is_string());
@@ -758,7 +759,7 @@ async fn a_slow_org_answers_within_the_deadline_without_piling_up_calls() {
     // Once the org is fast again, calls succeed at once.
     org.set_delay(None);
     assert_json(
-        app.get("/okta/list_users", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;

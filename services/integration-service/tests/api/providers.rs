@@ -9,6 +9,7 @@ use stand_ins::partner::{Fault, Partner};
 
 use crate::helpers::{
     assert_json, assert_problem, direct_sdk, spawn_app, test_config, with_default_callers, TestApp,
+    TENANT,
 };
 
 fn providers() -> Vec<Value> {
@@ -34,7 +35,7 @@ async fn sync(app: &TestApp) -> reqwest::Response {
     app.client
         .post(app.url("/providers/sync_providers"))
         .bearer_auth(&app.token)
-        .header("X-Tenant-Id", "acme")
+        .header(TENANT, "acme")
         .send()
         .await
         .unwrap()
@@ -64,7 +65,8 @@ async fn a_clean_sync_stores_every_provider_and_records_the_run() {
     assert_eq!((partner.auth_calls(), partner.provider_calls()), (1, 1));
 
     let page = assert_json(
-        app.get("/providers/list_providers?limit=2", Some("acme"))
+        app.tenant("acme")
+            .get("/providers/list_providers?limit=2")
             .await,
         StatusCode::OK,
     )
@@ -76,18 +78,16 @@ async fn a_clean_sync_stores_every_provider_and_records_the_run() {
     assert!(first["first_seen_at"].is_string() && first["last_sync_run_id"] == run["run_id"]);
     let next = page["next"].as_str().expect("more");
     let rest = assert_json(
-        app.get(
-            &format!("/providers/list_providers?next={next}"),
-            Some("acme"),
-        )
-        .await,
+        app.tenant("acme")
+            .get(&format!("/providers/list_providers?next={next}"))
+            .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(rest["providers"][0]["id"], "p-3");
 
     let runs = assert_json(
-        app.get("/providers/list_sync_runs", Some("acme")).await,
+        app.tenant("acme").get("/providers/list_sync_runs").await,
         StatusCode::OK,
     )
     .await;
@@ -95,7 +95,8 @@ async fn a_clean_sync_stores_every_provider_and_records_the_run() {
     assert_eq!(runs["runs"][0]["status"], "succeeded");
     // A cursor is checked, not passed to DynamoDB blindly.
     assert_problem(
-        app.get("/providers/list_providers?next=garbage", Some("acme"))
+        app.tenant("acme")
+            .get("/providers/list_providers?next=garbage")
             .await,
         StatusCode::BAD_REQUEST,
         Some("next"),
@@ -211,7 +212,7 @@ async fn exhausted_retries_record_a_failed_run_and_answer_502_with_its_id() {
     );
 
     let runs = assert_json(
-        app.get("/providers/list_sync_runs", Some("acme")).await,
+        app.tenant("acme").get("/providers/list_sync_runs").await,
         StatusCode::OK,
     )
     .await;
@@ -376,7 +377,7 @@ async fn records_fetched_but_none_stored_fail_the_run_with_a_502() {
         (Some("failed"), Some(2), Some(0), Some(2))
     );
     let runs = assert_json(
-        app.get("/providers/list_sync_runs", Some("acme")).await,
+        app.tenant("acme").get("/providers/list_sync_runs").await,
         StatusCode::OK,
     )
     .await;
@@ -412,7 +413,7 @@ async fn a_tenants_field_templates_map_the_partners_records_and_keep_them_raw() 
     );
 
     let page = assert_json(
-        app.get("/providers/list_providers", Some("acme")).await,
+        app.tenant("acme").get("/providers/list_providers").await,
         StatusCode::OK,
     )
     .await;

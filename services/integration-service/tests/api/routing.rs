@@ -7,7 +7,7 @@ use test_support::compat::unserved_original_routes;
 
 use crate::helpers::{
     assert_json, assert_problem, put_secret, secret_name, spawn_app, spawn_app_with, two_okta_orgs,
-    TestApp, TwoOrgs, AUDIENCE,
+    TestApp, TwoOrgs, AUDIENCE, TENANT,
 };
 
 /// One tenant `acme` with Okta only.
@@ -26,7 +26,7 @@ async fn app_with_acme() -> (TestApp, OktaOrg) {
 #[tokio::test]
 async fn the_catalogue_lists_integrations_and_describes_capabilities() {
     let (app, _) = app_with_acme().await;
-    let body = assert_json(app.get("/integrations", None).await, StatusCode::OK).await;
+    let body = assert_json(app.authorized().get("/integrations").await, StatusCode::OK).await;
     let names: Vec<&str> = body["integrations"]
         .as_array()
         .unwrap()
@@ -39,7 +39,11 @@ async fn the_catalogue_lists_integrations_and_describes_capabilities() {
         json!(["api_token", "oauth_private_key_jwt"])
     );
 
-    let okta = assert_json(app.get("/capabilities/okta", None).await, StatusCode::OK).await;
+    let okta = assert_json(
+        app.authorized().get("/capabilities/okta").await,
+        StatusCode::OK,
+    )
+    .await;
     let list = &okta["capabilities"][0];
     assert_eq!(list["name"], "list_users");
     assert_eq!(list["method"], "GET");
@@ -55,7 +59,7 @@ async fn the_catalogue_lists_integrations_and_describes_capabilities() {
     assert_eq!(suspend["scope"], "integrations:write");
 
     let body = assert_problem(
-        app.get("/capabilities/salesforce", None).await,
+        app.authorized().get("/capabilities/salesforce").await,
         StatusCode::NOT_FOUND,
         None,
     )
@@ -89,7 +93,11 @@ async fn unknown_integration_capability_and_tenant_are_404_problems() {
         ),
     ];
     for (path, tenant, kind) in cases {
-        let body = assert_problem(app.get(path, tenant).await, StatusCode::NOT_FOUND, None).await;
+        let caller = match tenant {
+            Some(tenant) => app.tenant(tenant),
+            None => app.authorized(),
+        };
+        let body = assert_problem(caller.get(path).await, StatusCode::NOT_FOUND, None).await;
         assert_eq!(body["type"], kind, "{path}");
     }
     assert_eq!(org.api_requests(), 0, "nothing reached Okta");
@@ -98,11 +106,14 @@ async fn unknown_integration_capability_and_tenant_are_404_problems() {
 #[tokio::test]
 async fn the_wrong_method_is_405_with_allow() {
     let (app, org) = app_with_acme().await;
-    let response = app.post("/okta/list_users", Some("acme"), json!({})).await;
+    let response = app
+        .tenant("acme")
+        .post("/okta/list_users", &json!({}))
+        .await;
     assert_eq!(response.headers()["allow"], "GET");
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
 
-    let response = app.get("/okta/suspend_user?user_id=x", Some("acme")).await;
+    let response = app.tenant("acme").get("/okta/suspend_user?user_id=x").await;
     assert_eq!(response.headers()["allow"], "POST");
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
 
@@ -110,7 +121,7 @@ async fn the_wrong_method_is_405_with_allow() {
         .client
         .delete(app.url("/okta/delete_user"))
         .bearer_auth(&app.token)
-        .header("X-Tenant-Id", "acme")
+        .header(TENANT, "acme")
         .send()
         .await
         .unwrap();
@@ -124,7 +135,8 @@ async fn parameters_are_validated_before_any_upstream_call() {
     let (app, org) = app_with_acme().await;
     // Rules broken: 422 naming every field.
     let body = assert_problem(
-        app.get("/okta/list_users?limit=500&search=", Some("acme"))
+        app.tenant("acme")
+            .get("/okta/list_users?limit=500&search=")
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("limit"),
@@ -132,39 +144,38 @@ async fn parameters_are_validated_before_any_upstream_call() {
     .await;
     assert_eq!(body["errors"][1]["field"], "search");
     assert_problem(
-        app.post(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": "../../admin"}),
-        )
-        .await,
+        app.tenant("acme")
+            .post("/okta/suspend_user", &json!({"user_id": "../../admin"}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("user_id"),
     )
     .await;
     // Shape wrong: 400 naming the field (wrong type, missing, unknown).
     assert_problem(
-        app.get("/okta/list_users?limit=many", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users?limit=many").await,
         StatusCode::BAD_REQUEST,
         Some("limit"),
     )
     .await;
     assert_problem(
-        app.post("/okta/suspend_user", Some("acme"), json!({}))
+        app.tenant("acme")
+            .post("/okta/suspend_user", &json!({}))
             .await,
         StatusCode::BAD_REQUEST,
         Some("user_id"),
     )
     .await;
     assert_problem(
-        app.get("/okta/list_users?limt=5", Some("acme")).await,
+        app.tenant("acme").get("/okta/list_users?limt=5").await,
         StatusCode::BAD_REQUEST,
         Some("limt"),
     )
     .await;
     // Parameters are an object, not an array of their values (serde would take that).
     assert_problem(
-        app.post("/okta/suspend_user", Some("acme"), json!(["00u1"]))
+        app.tenant("acme")
+            .post("/okta/suspend_user", &json!(["00u1"]))
             .await,
         StatusCode::BAD_REQUEST,
         Some("params"),
@@ -172,13 +183,13 @@ async fn parameters_are_validated_before_any_upstream_call() {
     .await;
     // The tenant header: required and well-formed.
     assert_problem(
-        app.get("/okta/list_users", None).await,
+        app.authorized().get("/okta/list_users").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("X-Tenant-Id"),
     )
     .await;
     assert_problem(
-        app.get("/okta/list_users", Some("ACME Inc")).await,
+        app.tenant("ACME Inc").get("/okta/list_users").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("X-Tenant-Id"),
     )
@@ -188,7 +199,7 @@ async fn parameters_are_validated_before_any_upstream_call() {
         .client
         .post(app.url("/okta/suspend_user"))
         .bearer_auth(&app.token)
-        .header("X-Tenant-Id", "acme")
+        .header(TENANT, "acme")
         .header("content-type", "text/plain")
         .body("user_id=1")
         .send()
@@ -201,7 +212,13 @@ async fn parameters_are_validated_before_any_upstream_call() {
 #[tokio::test]
 async fn every_original_route_in_the_readme_compatibility_table_is_served() {
     let (app, _) = app_with_acme().await;
-    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let spec: Value = app
+        .authorized()
+        .get("/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     for system in ["integrations:", "provider sync:"] {
         assert_eq!(
             unserved_original_routes(system, &spec),
@@ -219,8 +236,8 @@ async fn a_repeated_tenant_header_is_a_400_naming_it() {
             .client
             .get(app.url("/okta/list_users"))
             .bearer_auth(&app.token)
-            .header("X-Tenant-Id", "acme")
-            .header("X-Tenant-Id", second)
+            .header(TENANT, "acme")
+            .header(TENANT, second)
             .send()
             .await
             .unwrap();
@@ -232,7 +249,13 @@ async fn a_repeated_tenant_header_is_a_400_naming_it() {
 #[tokio::test]
 async fn every_capability_is_in_the_openapi_with_its_schemas_and_scope() {
     let (app, _) = app_with_acme().await;
-    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let spec: Value = app
+        .authorized()
+        .get("/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     let list = &spec["paths"]["/okta/list_users"]["get"];
     assert_eq!(list["security"][0]["oidc"][0], "integrations:read");
     let params: Vec<&str> = list["parameters"]
@@ -285,14 +308,18 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     let (app, org) = app_with_acme().await;
     let user = org.add_user("ACTIVE");
     // No token, a garbage token, a wrong audience, an expired one: 401 before anything else.
-    let no_token = app.get_with("/okta/list_users", Some("acme"), None).await;
+    let no_token = app
+        .anonymous()
+        .header(TENANT, "acme")
+        .get("/okta/list_users")
+        .await;
     assert!(no_token.headers()["www-authenticate"]
         .to_str()
         .unwrap()
         .starts_with("Bearer"));
     assert_problem(no_token, StatusCode::UNAUTHORIZED, None).await;
     assert_problem(
-        app.get_with("/nope/nope", None, None).await,
+        app.anonymous().get("/nope/nope").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -309,12 +336,14 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
         stranger.token(AUDIENCE, &["integrations:read"]).await,
     ] {
         let response = app
-            .get_with("/okta/list_users", Some("acme"), Some(&token))
+            .as_client(&token)
+            .header(TENANT, "acme")
+            .get("/okta/list_users")
             .await;
         assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
     }
     assert_problem(
-        app.get_with("/integrations", None, None).await,
+        app.anonymous().get("/integrations").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -323,23 +352,22 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     // Read scope: reads and the catalogue, not writes.
     let reader = app.issuer.token(AUDIENCE, &["integrations:read"]).await;
     assert_json(
-        app.get_with("/okta/list_users", Some("acme"), Some(&reader))
+        app.as_client(&reader)
+            .header(TENANT, "acme")
+            .get("/okta/list_users")
             .await,
         StatusCode::OK,
     )
     .await;
     assert_json(
-        app.get_with("/integrations", None, Some(&reader)).await,
+        app.as_client(&reader).get("/integrations").await,
         StatusCode::OK,
     )
     .await;
     let response = app
-        .post_with(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": user}),
-            Some(&reader),
-        )
+        .as_client(&reader)
+        .header(TENANT, "acme")
+        .post("/okta/suspend_user", &json!({"user_id": user}))
         .await;
     assert!(response.headers()["www-authenticate"]
         .to_str()
@@ -351,20 +379,19 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     // Write scope: writes, not reads.
     let writer = app.issuer.token(AUDIENCE, &["integrations:write"]).await;
     assert_problem(
-        app.get_with("/okta/list_users", Some("acme"), Some(&writer))
+        app.as_client(&writer)
+            .header(TENANT, "acme")
+            .get("/okta/list_users")
             .await,
         StatusCode::FORBIDDEN,
         None,
     )
     .await;
     assert_json(
-        app.post_with(
-            "/okta/suspend_user",
-            Some("acme"),
-            json!({"user_id": user}),
-            Some(&writer),
-        )
-        .await,
+        app.as_client(&writer)
+            .header(TENANT, "acme")
+            .post("/okta/suspend_user", &json!({"user_id": user}))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -392,31 +419,45 @@ async fn without_a_tenant_header_calls_act_for_the_default_tenant() {
     };
 
     // The original smoke test: a bearer token and nothing else.
-    assert_json(app.get("/capabilities/okta", None).await, StatusCode::OK).await;
-    let page = assert_json(app.get("/okta/list_users", None).await, StatusCode::OK).await;
+    assert_json(
+        app.authorized().get("/capabilities/okta").await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = assert_json(
+        app.authorized().get("/okta/list_users").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(ids(&page), acme_users);
     // The header still chooses, and is still checked.
     let page = assert_json(
-        app.get("/okta/list_users", Some("globex")).await,
+        app.tenant("globex").get("/okta/list_users").await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(ids(&page), globex_users);
     let body = assert_problem(
-        app.get("/okta/list_users", Some("initech")).await,
+        app.tenant("initech").get("/okta/list_users").await,
         StatusCode::NOT_FOUND,
         None,
     )
     .await;
     assert_eq!(body["type"], "urn:problem:unknown-tenant");
     assert_problem(
-        app.get("/okta/list_users", Some("ACME Inc")).await,
+        app.tenant("ACME Inc").get("/okta/list_users").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("X-Tenant-Id"),
     )
     .await;
     // The spec says the header may be left out here.
-    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let spec: Value = app
+        .authorized()
+        .get("/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         spec["paths"]["/okta/list_users"]["get"]["parameters"][0]["required"],
         false

@@ -21,11 +21,11 @@ fn challenge(response: &reqwest::Response) -> String {
 #[tokio::test]
 async fn a_missing_or_malformed_token_is_a_401_with_a_challenge() {
     let app = spawn_app().await;
-    let missing = app.get_with(ORDERS, None).await;
+    let missing = app.anonymous().get(ORDERS).await;
     assert!(challenge(&missing).starts_with("Bearer"));
     assert_problem(missing, StatusCode::UNAUTHORIZED, None).await;
 
-    let garbage = app.get_with(ORDERS, Some("not-a-jwt")).await;
+    let garbage = app.as_client("not-a-jwt").get(ORDERS).await;
     assert!(challenge(&garbage).contains("invalid_token"));
     assert_problem(garbage, StatusCode::UNAUTHORIZED, None).await;
 
@@ -45,29 +45,27 @@ async fn read_routes_need_the_read_scope_and_write_routes_the_write_scope() {
     let reader = app.issuer.token(AUDIENCE, &["sales:read"]).await;
     let writer = app.issuer.token(AUDIENCE, &["sales:write"]).await;
 
-    assert_json(app.get_with(ORDERS, Some(&reader)).await, StatusCode::OK).await;
+    assert_json(app.as_client(&reader).get(ORDERS).await, StatusCode::OK).await;
     let denied = app
-        .post_with(
+        .as_client(&reader)
+        .post(
             "/api/v1/sales/customers",
             &json!({"name": "Jane", "phone_number": "+254711000001"}),
-            Some(&reader),
-            None,
         )
         .await;
     assert!(challenge(&denied).contains("insufficient_scope"));
     assert_problem(denied, StatusCode::FORBIDDEN, None).await;
 
     let created = app
-        .post_with(
+        .as_client(&writer)
+        .post(
             "/api/v1/sales/customers",
             &json!({"name": "Jane", "phone_number": "+254711000001"}),
-            Some(&writer),
-            None,
         )
         .await;
     assert_json(created, StatusCode::CREATED).await;
     assert_problem(
-        app.get_with(ORDERS, Some(&writer)).await,
+        app.as_client(&writer).get(ORDERS).await,
         StatusCode::FORBIDDEN,
         None,
     )
@@ -79,7 +77,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
     let app = spawn_app().await;
     let expired = app.issuer.expired_token(AUDIENCE, &["sales:read"]).await;
     assert_problem(
-        app.get_with(ORDERS, Some(&expired)).await,
+        app.as_client(&expired).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -90,7 +88,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
         .token("api://integrations", &["sales:read"])
         .await;
     assert_problem(
-        app.get_with(ORDERS, Some(&other_api)).await,
+        app.as_client(&other_api).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -102,7 +100,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
     bytes[0] = if bytes[0] == b'A' { b'B' } else { b'A' };
     let tampered = format!("{signed}.{}", String::from_utf8(bytes).unwrap());
     assert_problem(
-        app.get_with(ORDERS, Some(&tampered)).await,
+        app.as_client(&tampered).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -114,7 +112,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
     let (_, own_signature) = app.token.rsplit_once('.').unwrap();
     let spliced = format!("{header_payload}.{own_signature}");
     assert_problem(
-        app.get_with(ORDERS, Some(&spliced)).await,
+        app.as_client(&spliced).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -129,7 +127,7 @@ async fn a_token_from_another_issuer_is_rejected() {
         .token(AUDIENCE, &["sales:read", "sales:write"])
         .await;
     assert_problem(
-        app.get_with(ORDERS, Some(&foreign)).await,
+        app.as_client(&foreign).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -142,14 +140,14 @@ async fn rotated_signing_keys_are_picked_up_without_a_restart() {
     let issuer = OidcIssuer::start().await;
     let sms = SmsGateway::spawn(SMS_USERNAME, SMS_API_KEY).await;
     let app = start(test_config(&issuer, &sms), issuer, sms, None).await;
-    assert_json(app.get(ORDERS).await, StatusCode::OK).await;
+    assert_json(app.authorized().get(ORDERS).await, StatusCode::OK).await;
     app.issuer.rotate_keys().await;
     let fresh = app.issuer.token(AUDIENCE, &["sales:read"]).await;
     // The service refetches the issuer's keys on the new key id once its minimum refresh
     // interval (200 ms in tests) has passed since the last fetch: 401 until then.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let answer = app.get_with(ORDERS, Some(&fresh)).await;
+        let answer = app.as_client(&fresh).get(ORDERS).await;
         if answer.status() != StatusCode::UNAUTHORIZED || tokio::time::Instant::now() > deadline {
             assert_json(answer, StatusCode::OK).await;
             break;

@@ -6,11 +6,7 @@ use crate::helpers::{assert_json, assert_problem, spawn_app, spawn_app_with, Tes
 #[tokio::test]
 async fn creating_a_customer_returns_it_with_a_code_and_a_location() {
     let app = spawn_app().await;
-    let response = app
-        .post(
-            "/api/v1/sales/customers",
-            &json!({"name": " Jane Wanjiku ", "phone_number": "+254 711 000-001", "email": "jane@example.com"}),
-        )
+    let response = app.authorized().post("/api/v1/sales/customers", &json!({"name": " Jane Wanjiku ", "phone_number": "+254 711 000-001", "email": "jane@example.com"}))
         .await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let customer = assert_json(response, StatusCode::CREATED).await;
@@ -21,7 +17,7 @@ async fn creating_a_customer_returns_it_with_a_code_and_a_location() {
     let id = customer["id"].as_str().unwrap();
     assert_eq!(location, format!("/api/v1/sales/customers/{id}"));
 
-    let fetched = assert_json(app.get(&location).await, StatusCode::OK).await;
+    let fetched = assert_json(app.authorized().get(&location).await, StatusCode::OK).await;
     assert_eq!(fetched, customer);
 }
 
@@ -33,7 +29,7 @@ async fn customer_codes_are_unique_and_never_reused_even_under_concurrency() {
         .collect();
     let creations = bodies
         .iter()
-        .map(|body| app.post("/api/v1/sales/customers", body));
+        .map(|body| app.authorized().post("/api/v1/sales/customers", body));
     let mut codes = Vec::new();
     for response in futures::future::join_all(creations).await {
         let customer = assert_json(response, StatusCode::CREATED).await;
@@ -48,6 +44,7 @@ async fn customer_codes_are_unique_and_never_reused_even_under_concurrency() {
 async fn every_invalid_field_is_named_and_nothing_is_written() {
     let app = spawn_app().await;
     let response = app
+        .authorized()
         .post(
             "/api/v1/sales/customers",
             &json!({"phone_number": "0711000000", "email": "not-an-address"}),
@@ -63,7 +60,11 @@ async fn every_invalid_field_is_named_and_nothing_is_written() {
     assert_eq!(fields, ["name", "phone_number", "email"]);
     assert!(problem["detail"].as_str().unwrap().contains("E.164"));
 
-    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    let page = assert_json(
+        app.authorized().get("/api/v1/sales/customers").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(page["customers"], json!([]));
 }
 
@@ -71,6 +72,7 @@ async fn every_invalid_field_is_named_and_nothing_is_written() {
 async fn malformed_bodies_are_client_errors() {
     let app = spawn_app().await;
     let wrong_type = app
+        .authorized()
         .post(
             "/api/v1/sales/customers",
             &json!({"name": 5, "phone_number": "+254711000001"}),
@@ -80,13 +82,18 @@ async fn malformed_bodies_are_client_errors() {
 
     // An array of the field values is not the object (serde alone would accept it).
     let array = app
+        .authorized()
         .post(
             "/api/v1/sales/customers",
             &json!(["Jane", "+254711000001", null]),
         )
         .await;
     assert_problem(array, StatusCode::BAD_REQUEST, Some("body")).await;
-    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    let page = assert_json(
+        app.authorized().get("/api/v1/sales/customers").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(page["customers"], json!([]), "nothing was written");
 
     let not_json = app
@@ -111,6 +118,7 @@ async fn malformed_bodies_are_client_errors() {
     assert_problem(form, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
 
     let huge = app
+        .authorized()
         .post(
             "/api/v1/sales/customers",
             &json!({"name": "x".repeat(100_000), "phone_number": "+254711000001"}),
@@ -129,7 +137,7 @@ async fn customers_are_listed_a_page_at_a_time() {
     let mut seen = Vec::new();
     let mut path = "/api/v1/sales/customers?limit=2".to_owned();
     loop {
-        let page = assert_json(app.get(&path).await, StatusCode::OK).await;
+        let page = assert_json(app.authorized().get(&path).await, StatusCode::OK).await;
         let customers = page["customers"].as_array().unwrap();
         assert!(customers.len() <= 2);
         seen.extend(
@@ -152,33 +160,43 @@ async fn customers_are_listed_a_page_at_a_time() {
 async fn bad_paging_and_unknown_ids_are_client_errors() {
     let app = spawn_app().await;
     assert_problem(
-        app.get("/api/v1/sales/customers?limit=0").await,
+        app.authorized()
+            .get("/api/v1/sales/customers?limit=0")
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("limit"),
     )
     .await;
     assert_problem(
-        app.get("/api/v1/sales/customers?limit=many").await,
+        app.authorized()
+            .get("/api/v1/sales/customers?limit=many")
+            .await,
         StatusCode::BAD_REQUEST,
         Some("limit"),
     )
     .await;
     assert_problem(
-        app.get("/api/v1/sales/customers?next=garbage").await,
+        app.authorized()
+            .get("/api/v1/sales/customers?next=garbage")
+            .await,
         StatusCode::BAD_REQUEST,
         Some("next"),
     )
     .await;
     let unknown = uuid::Uuid::now_v7();
     assert_problem(
-        app.get(&format!("/api/v1/sales/customers/{unknown}")).await,
+        app.authorized()
+            .get(&format!("/api/v1/sales/customers/{unknown}"))
+            .await,
         StatusCode::NOT_FOUND,
         None,
     )
     .await;
     let long = "x".repeat(5000);
     assert_problem(
-        app.get(&format!("/api/v1/sales/customers/{long}")).await,
+        app.authorized()
+            .get(&format!("/api/v1/sales/customers/{long}"))
+            .await,
         StatusCode::NOT_FOUND,
         None,
     )
@@ -203,6 +221,7 @@ async fn names_that_could_rewrite_the_sms_are_refused_naming_the_field() {
     ];
     for name in hostile {
         let response = app
+            .authorized()
             .post(
                 "/api/v1/sales/customers",
                 &json!({"name": name, "phone_number": PHONE}),
@@ -212,7 +231,11 @@ async fn names_that_could_rewrite_the_sms_are_refused_naming_the_field() {
             assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("name")).await;
         assert_eq!(problem["errors"].as_array().unwrap().len(), 1, "{name:?}");
     }
-    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    let page = assert_json(
+        app.authorized().get("/api/v1/sales/customers").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(page["customers"], json!([]), "nothing was written");
 
     // Real names pass, normalised: NFC, one space between words.
@@ -231,6 +254,7 @@ async fn names_that_could_rewrite_the_sms_are_refused_naming_the_field() {
 /// Asserts that a customer with `phone` is refused with a 422 naming `phone_number`.
 async fn assert_phone_refused(app: &TestApp, phone: &str) {
     let response = app
+        .authorized()
         .post(
             "/api/v1/sales/customers",
             &json!({"name": "Jane", "phone_number": phone}),
@@ -258,7 +282,11 @@ async fn phone_numbers_outside_the_allowed_countries_or_premium_are_refused() {
     ] {
         assert_phone_refused(&app, phone).await;
     }
-    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    let page = assert_json(
+        app.authorized().get("/api/v1/sales/customers").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(page["customers"], json!([]), "nothing was written");
     // The default countries: Kenya, Tanzania, Uganda, Rwanda.
     for phone in [

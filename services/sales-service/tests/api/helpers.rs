@@ -8,6 +8,7 @@ use sales_service::domain::{Currency, Destinations, MessageTemplate};
 use serde_json::{json, Value};
 use stand_ins::sms::SmsGateway;
 use test_support::app::RunningApp;
+use test_support::caller::Caller;
 pub use test_support::http::{assert_json, assert_problem};
 use test_support::oidc::OidcIssuer;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -133,39 +134,19 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    pub async fn get(&self, path: &str) -> Response {
-        self.get_with(path, Some(&self.token)).await
+    /// A caller without a token.
+    pub fn anonymous(&self) -> Caller {
+        Caller::anonymous(&self.client, &self.address)
     }
 
-    /// `GET path` with `token` (None: no Authorization header).
-    pub async fn get_with(&self, path: &str, token: Option<&str>) -> Response {
-        let mut request = self.client.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
+    /// A caller presenting the access token `token`.
+    pub fn as_client(&self, token: &str) -> Caller {
+        self.anonymous().bearer(token)
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.post_with(path, body, Some(&self.token), None).await
-    }
-
-    /// `POST path` with `token` (None: none) and an `Idempotency-Key` (None: none).
-    pub async fn post_with(
-        &self,
-        path: &str,
-        body: &Value,
-        token: Option<&str>,
-        idempotency_key: Option<&str>,
-    ) -> Response {
-        let mut request = self.client.post(self.url(path)).json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
-        }
-        request.send().await.unwrap()
+    /// The tests' usual caller: a token with both scopes.
+    pub fn authorized(&self) -> Caller {
+        self.as_client(&self.token)
     }
 
     /// `POST path` with `body` sent as written (a JSON literal no serialiser touched).
@@ -199,6 +180,7 @@ impl TestApp {
     /// Creates a customer with `phone` and returns it; panics unless that worked.
     pub async fn customer(&self, name: &str, phone: &str) -> Value {
         let response = self
+            .authorized()
             .post(
                 "/api/v1/sales/customers",
                 &json!({"name": name, "phone_number": phone, "email": "buyer@example.com"}),
@@ -210,6 +192,7 @@ impl TestApp {
     /// Creates an order for `customer_id` and returns it; panics unless that worked.
     pub async fn order(&self, customer_id: &str, item: &str, amount: &str) -> Value {
         let response = self
+            .authorized()
             .post(
                 "/api/v1/sales/orders",
                 &json!({"customer": customer_id, "item": item, "amount": amount}),
@@ -221,7 +204,9 @@ impl TestApp {
     /// The order as the API shows it now.
     pub async fn order_now(&self, id: &str) -> Value {
         assert_json(
-            self.get(&format!("/api/v1/sales/orders/{id}")).await,
+            self.authorized()
+                .get(&format!("/api/v1/sales/orders/{id}"))
+                .await,
             StatusCode::OK,
         )
         .await
@@ -275,7 +260,7 @@ impl TestApp {
     }
 
     pub async fn metrics(&self) -> String {
-        self.get_with("/metrics", None).await.text().await.unwrap()
+        self.anonymous().get("/metrics").await.text().await.unwrap()
     }
 
     /// How many records wait in the outbox table.

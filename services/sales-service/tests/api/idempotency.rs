@@ -11,12 +11,9 @@ async fn a_retried_order_returns_the_first_result_and_sends_one_sms() {
     let customer = app.customer("Jane", PHONE).await;
     let body = json!({"customer": customer["id"], "item": "Rice", "amount": "100"});
     let first = app
-        .post_with(
-            "/api/v1/sales/orders",
-            &body,
-            Some(&app.token),
-            Some("order-key-1"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "order-key-1")
+        .post("/api/v1/sales/orders", &body)
         .await;
     assert!(first.headers().get("idempotent-replayed").is_none());
     let first = assert_json(first, StatusCode::CREATED).await;
@@ -24,12 +21,9 @@ async fn a_retried_order_returns_the_first_result_and_sends_one_sms() {
     // The same request again, even written differently ("100.00" is the same amount).
     let again = json!({"customer": customer["id"], "item": "Rice", "amount": "100.00"});
     let retry = app
-        .post_with(
-            "/api/v1/sales/orders",
-            &again,
-            Some(&app.token),
-            Some("order-key-1"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "order-key-1")
+        .post("/api/v1/sales/orders", &again)
         .await;
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     assert_eq!(
@@ -39,7 +33,11 @@ async fn a_retried_order_returns_the_first_result_and_sends_one_sms() {
     let retry = assert_json(retry, StatusCode::CREATED).await;
     assert_eq!(retry, first, "the first result, unchanged");
 
-    let orders = assert_json(app.get("/api/v1/sales/orders").await, StatusCode::OK).await;
+    let orders = assert_json(
+        app.authorized().get("/api/v1/sales/orders").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(orders["orders"].as_array().unwrap().len(), 1, "one order");
     app.wait_for_sms(
         first["id"].as_str().unwrap(),
@@ -57,22 +55,16 @@ async fn a_key_reused_for_a_different_request_is_refused() {
     let customer = app.customer("Jane", PHONE).await;
     let body = json!({"customer": customer["id"], "item": "Rice", "amount": "100"});
     let first = app
-        .post_with(
-            "/api/v1/sales/orders",
-            &body,
-            Some(&app.token),
-            Some("key-2"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "key-2")
+        .post("/api/v1/sales/orders", &body)
         .await;
     assert_json(first, StatusCode::CREATED).await;
     let other = json!({"customer": customer["id"], "item": "Rice", "amount": "200"});
     let reused = app
-        .post_with(
-            "/api/v1/sales/orders",
-            &other,
-            Some(&app.token),
-            Some("key-2"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "key-2")
+        .post("/api/v1/sales/orders", &other)
         .await;
     assert_problem(
         reused,
@@ -83,16 +75,20 @@ async fn a_key_reused_for_a_different_request_is_refused() {
 
     // A key is per operation: the same key on customers is a new request.
     let customer = app
-        .post_with(
+        .authorized()
+        .header("Idempotency-Key", "key-2")
+        .post(
             "/api/v1/sales/customers",
             &json!({"name": "John", "phone_number": "+254711000009"}),
-            Some(&app.token),
-            Some("key-2"),
         )
         .await;
     assert_json(customer, StatusCode::CREATED).await;
 
-    let orders = assert_json(app.get("/api/v1/sales/orders").await, StatusCode::OK).await;
+    let orders = assert_json(
+        app.authorized().get("/api/v1/sales/orders").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(orders["orders"].as_array().unwrap().len(), 1);
 }
 
@@ -101,12 +97,9 @@ async fn concurrent_retries_with_one_key_create_one_customer() {
     let app = spawn_app().await;
     let body = json!({"name": "Jane", "phone_number": PHONE});
     let attempts = (0..8).map(|_| {
-        app.post_with(
-            "/api/v1/sales/customers",
-            &body,
-            Some(&app.token),
-            Some("race-key"),
-        )
+        app.authorized()
+            .header("Idempotency-Key", "race-key")
+            .post("/api/v1/sales/customers", &body)
     });
     let mut ids = Vec::new();
     for response in futures::future::join_all(attempts).await {
@@ -121,7 +114,11 @@ async fn concurrent_retries_with_one_key_create_one_customer() {
     }
     assert!(!ids.is_empty());
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
-    let page = assert_json(app.get("/api/v1/sales/customers").await, StatusCode::OK).await;
+    let page = assert_json(
+        app.authorized().get("/api/v1/sales/customers").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         page["customers"].as_array().unwrap().len(),
         1,
@@ -136,12 +133,9 @@ async fn malformed_keys_are_rejected() {
     let long = "k".repeat(256);
     for key in ["", long.as_str(), "with space"] {
         let response = app
-            .post_with(
-                "/api/v1/sales/customers",
-                &body,
-                Some(&app.token),
-                Some(key),
-            )
+            .authorized()
+            .header("Idempotency-Key", key)
+            .post("/api/v1/sales/customers", &body)
             .await;
         assert_problem(response, StatusCode::BAD_REQUEST, Some("Idempotency-Key")).await;
     }

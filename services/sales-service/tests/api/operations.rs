@@ -10,9 +10,9 @@ use crate::helpers::{assert_json, assert_problem, spawn_app, start, test_config,
 #[tokio::test]
 async fn health_and_readiness_need_no_token() {
     let app = spawn_app().await;
-    let live = assert_json(app.get_with("/healthz", None).await, StatusCode::OK).await;
+    let live = assert_json(app.anonymous().get("/healthz").await, StatusCode::OK).await;
     assert_eq!(live["status"], "ok");
-    let ready = assert_json(app.get_with("/readyz", None).await, StatusCode::OK).await;
+    let ready = assert_json(app.anonymous().get("/readyz").await, StatusCode::OK).await;
     assert_eq!(ready["checks"]["dynamodb"], "ok");
 }
 
@@ -32,6 +32,7 @@ async fn losing_dynamodb_is_a_503_and_nothing_acknowledged_is_lost() {
     proxy.cut();
     let started = std::time::Instant::now();
     let refused = app
+        .authorized()
         .post(
             "/api/v1/sales/orders",
             &serde_json::json!({"customer": customer["id"], "item": "Tea", "amount": "5"}),
@@ -44,7 +45,7 @@ async fn losing_dynamodb_is_a_503_and_nothing_acknowledged_is_lost() {
     );
     // The background readiness checks notice too (tests use no sustained period).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while app.get_with("/readyz", None).await.status() != StatusCode::SERVICE_UNAVAILABLE {
+    while app.anonymous().get("/readyz").await.status() != StatusCode::SERVICE_UNAVAILABLE {
         assert!(std::time::Instant::now() < deadline, "never unready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -53,7 +54,7 @@ async fn losing_dynamodb_is_a_503_and_nothing_acknowledged_is_lost() {
     let mut recovered = false;
     // Up to 30 s: a busy machine takes a while to reconnect.
     for _ in 0..300 {
-        if app.get_with("/readyz", None).await.status() == StatusCode::OK {
+        if app.anonymous().get("/readyz").await.status() == StatusCode::OK {
             recovered = true;
             break;
         }
@@ -68,7 +69,11 @@ async fn losing_dynamodb_is_a_503_and_nothing_acknowledged_is_lost() {
         )
         .await;
     assert_eq!(order["amount"], "10.00", "the acknowledged order survived");
-    let orders = assert_json(app.get("/api/v1/sales/orders").await, StatusCode::OK).await;
+    let orders = assert_json(
+        app.authorized().get("/api/v1/sales/orders").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         orders["orders"].as_array().unwrap().len(),
         1,
@@ -79,7 +84,7 @@ async fn losing_dynamodb_is_a_503_and_nothing_acknowledged_is_lost() {
 #[tokio::test]
 async fn metrics_cover_requests_and_the_sms_pipeline() {
     let app = spawn_app().await;
-    app.get("/api/v1/sales/customers").await;
+    app.authorized().get("/api/v1/sales/customers").await;
     let text = app.metrics().await;
     assert!(
         text.contains(
@@ -103,7 +108,8 @@ async fn metrics_cover_requests_and_the_sms_pipeline() {
 async fn the_spec_lists_every_route_and_marks_the_old_ones_deprecated() {
     let app = spawn_app().await;
     let spec: Value = app
-        .get_with("/openapi.json", None)
+        .anonymous()
+        .get("/openapi.json")
         .await
         .json()
         .await
@@ -157,7 +163,7 @@ async fn the_spec_lists_every_route_and_marks_the_old_ones_deprecated() {
         spec["components"]["securitySchemes"]["oidc"]["scheme"],
         "bearer"
     );
-    let ui = app.get_with("/swagger/", None).await;
+    let ui = app.anonymous().get("/swagger/").await;
     assert_eq!(ui.status(), StatusCode::OK);
 }
 

@@ -11,6 +11,7 @@ async fn an_order_keeps_its_exact_amount_and_starts_with_a_pending_sms() {
     let app = spawn_app().await;
     let customer = app.customer("Jane", PHONE).await;
     let response = app
+        .authorized()
         .post(
             "/api/v1/sales/orders",
             &json!({"customer": customer["id"], "item": "Bag of rice", "amount": "56000.68"}),
@@ -39,6 +40,7 @@ async fn an_order_keeps_its_exact_amount_and_starts_with_a_pending_sms() {
     assert_eq!(stored["amount"], "56000.68");
 
     let usd = app
+        .authorized()
         .post(
             "/api/v1/sales/orders",
             &json!({"customer": customer["id"], "item": "Tea", "amount": "10", "currency": "usd"}),
@@ -96,19 +98,25 @@ async fn bad_orders_name_their_fields_and_write_nothing() {
         (json!({"item": "Rice", "amount": "1"}), "customer"),
     ];
     for (body, field) in cases {
-        let response = app.post("/api/v1/sales/orders", &body).await;
+        let response = app.authorized().post("/api/v1/sales/orders", &body).await;
         assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some(field)).await;
     }
     let unknown = json!({"customer": uuid::Uuid::now_v7(), "item": "Rice", "amount": "1"});
     let problem = assert_problem(
-        app.post("/api/v1/sales/orders", &unknown).await,
+        app.authorized()
+            .post("/api/v1/sales/orders", &unknown)
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("customer"),
     )
     .await;
     assert!(problem["detail"].as_str().unwrap().contains("no customer"));
 
-    let orders = assert_json(app.get("/api/v1/sales/orders").await, StatusCode::OK).await;
+    let orders = assert_json(
+        app.authorized().get("/api/v1/sales/orders").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(orders["orders"], json!([]));
     assert_eq!(
         app.outbox_len().await,
@@ -131,24 +139,26 @@ async fn orders_are_listed_and_filtered_by_customer_newest_first() {
         .await;
 
     let all = assert_json(
-        app.get("/api/v1/sales/orders?limit=100").await,
+        app.authorized().get("/api/v1/sales/orders?limit=100").await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(all["orders"].as_array().unwrap().len(), 4);
 
     let first = assert_json(
-        app.get(&format!("/api/v1/sales/orders?customer={jane_id}&limit=2"))
+        app.authorized()
+            .get(&format!("/api/v1/sales/orders?customer={jane_id}&limit=2"))
             .await,
         StatusCode::OK,
     )
     .await;
     let next = first["next"].as_str().expect("a second page").to_owned();
     let second = assert_json(
-        app.get(&format!(
-            "/api/v1/sales/orders?customer={jane_id}&limit=2&next={next}"
-        ))
-        .await,
+        app.authorized()
+            .get(&format!(
+                "/api/v1/sales/orders?customer={jane_id}&limit=2&next={next}"
+            ))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -163,14 +173,18 @@ async fn orders_are_listed_and_filtered_by_customer_newest_first() {
     assert_eq!(ids, janes, "newest first, only Jane's");
 
     assert_problem(
-        app.get("/api/v1/sales/orders?customer=nobody").await,
+        app.authorized()
+            .get("/api/v1/sales/orders?customer=nobody")
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         Some("customer"),
     )
     .await;
     let unknown = uuid::Uuid::now_v7();
     assert_problem(
-        app.get(&format!("/api/v1/sales/orders/{unknown}")).await,
+        app.authorized()
+            .get(&format!("/api/v1/sales/orders/{unknown}"))
+            .await,
         StatusCode::NOT_FOUND,
         None,
     )
@@ -181,6 +195,7 @@ async fn orders_are_listed_and_filtered_by_customer_newest_first() {
 async fn the_old_style_paths_still_work_and_point_to_their_successors() {
     let app = spawn_app().await;
     let response = app
+        .authorized()
         .post(
             "/ap1/v1/sales/create-customer/",
             &json!({"name": "Legacy", "phone_number": PHONE}),
@@ -194,6 +209,7 @@ async fn the_old_style_paths_still_work_and_point_to_their_successors() {
     let customer = assert_json(response, StatusCode::CREATED).await;
 
     let order = app
+        .authorized()
         .post(
             "/ap1/v1/sales/create-order/",
             &json!({"customer": customer["id"], "item": "Rice", "amount": "12.50"}),
@@ -204,13 +220,17 @@ async fn the_old_style_paths_still_work_and_point_to_their_successors() {
     assert_eq!(order["customer"], customer["id"], "named as in the request");
     assert!(order.get("customer_id").is_none(), "{order}");
 
-    let customers = assert_json(app.get("/ap1/v1/sales/customers/").await, StatusCode::OK).await;
+    let customers = assert_json(
+        app.authorized().get("/ap1/v1/sales/customers/").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         customers,
         json!([customer]),
         "a bare array of every customer"
     );
-    let orders = app.get("/ap1/v1/sales/orders/").await;
+    let orders = app.authorized().get("/ap1/v1/sales/orders/").await;
     assert_eq!(orders.headers()["deprecation"], "true");
     assert_eq!(next_link(&orders), None, "everything fits under the cap");
     let orders = assert_json(orders, StatusCode::OK).await;
@@ -221,7 +241,7 @@ async fn the_old_style_paths_still_work_and_point_to_their_successors() {
         (&order["id"], &customer["id"])
     );
 
-    let unauthenticated = app.get_with("/ap1/v1/sales/orders/", None).await;
+    let unauthenticated = app.anonymous().get("/ap1/v1/sales/orders/").await;
     assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, None).await;
 }
 
@@ -267,22 +287,16 @@ async fn a_number_and_its_string_are_the_same_order_for_an_idempotency_key() {
     let id = customer["id"].as_str().unwrap();
     let as_number = json!({"customer": id, "item": "Rice", "amount": 100});
     let first = app
-        .post_with(
-            "/api/v1/sales/orders",
-            &as_number,
-            Some(&app.token),
-            Some("k-1"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "k-1")
+        .post("/api/v1/sales/orders", &as_number)
         .await;
     let first = assert_json(first, StatusCode::CREATED).await;
     let as_string = json!({"customer": id, "item": "Rice", "amount": "100.00"});
     let again = app
-        .post_with(
-            "/api/v1/sales/orders",
-            &as_string,
-            Some(&app.token),
-            Some("k-1"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "k-1")
+        .post("/api/v1/sales/orders", &as_string)
         .await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(
@@ -294,7 +308,7 @@ async fn a_number_and_its_string_are_the_same_order_for_an_idempotency_key() {
 /// Every page of a legacy listing, each naming its successor route.
 async fn every_page(app: &TestApp, first: &str) -> Vec<Vec<Value>> {
     pages_by_link(first, |path| async move {
-        let response = app.get(&path).await;
+        let response = app.authorized().get(&path).await;
         let links: Vec<&str> = response
             .headers()
             .get_all("link")
@@ -363,7 +377,9 @@ async fn legacy_listings_return_every_record_up_to_the_cap_then_link_the_rest() 
         .sum();
     assert_eq!(all, 4);
     assert_problem(
-        app.get("/ap1/v1/sales/orders/?next=garbage").await,
+        app.authorized()
+            .get("/ap1/v1/sales/orders/?next=garbage")
+            .await,
         StatusCode::BAD_REQUEST,
         Some("next"),
     )
@@ -376,21 +392,15 @@ async fn a_replay_on_the_legacy_path_answers_in_the_legacy_shape() {
     let customer = app.customer("Jane", PHONE).await;
     let body = json!({"customer": customer["id"], "item": "Rice", "amount": "3"});
     let first = app
-        .post_with(
-            "/api/v1/sales/orders",
-            &body,
-            Some(&app.token),
-            Some("same-key"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "same-key")
+        .post("/api/v1/sales/orders", &body)
         .await;
     let first = assert_json(first, StatusCode::CREATED).await;
     let replay = app
-        .post_with(
-            "/ap1/v1/sales/create-order/",
-            &body,
-            Some(&app.token),
-            Some("same-key"),
-        )
+        .authorized()
+        .header("Idempotency-Key", "same-key")
+        .post("/ap1/v1/sales/create-order/", &body)
         .await;
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     let replay = assert_json(replay, StatusCode::CREATED).await;

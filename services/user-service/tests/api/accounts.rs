@@ -26,7 +26,8 @@ async fn owners_read_and_update_their_account_merging_profile_data() {
     assert_eq!(body["profile"], json!({"city": "Bergen", "pets": 2}));
 
     let read: Value = app
-        .get("/user/quinn", Some(&token))
+        .as_user(&token)
+        .get("/user/quinn")
         .await
         .json()
         .await
@@ -67,7 +68,7 @@ async fn other_users_get_403_and_anonymous_callers_401() {
     app.create_user("sam").await;
     let intruder = app.user_with_token("tess").await;
     assert_problem(
-        app.get("/user/sam", Some(&intruder)).await,
+        app.as_user(&intruder).get("/user/sam").await,
         StatusCode::FORBIDDEN,
         None,
     )
@@ -100,7 +101,7 @@ async fn other_users_get_403_and_anonymous_callers_401() {
         .unwrap();
     assert_problem(response, StatusCode::FORBIDDEN, None).await;
     assert_problem(
-        app.get("/user/sam", None).await,
+        app.anonymous().get("/user/sam").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -117,7 +118,8 @@ async fn admins_may_read_update_and_delete_any_account() {
     app.create_user("uma").await;
     let admin = app.admin_token().await;
     let read: Value = app
-        .get("/user/uma", Some(&admin))
+        .as_user(&admin)
+        .get("/user/uma")
         .await
         .json()
         .await
@@ -142,13 +144,14 @@ async fn admins_may_read_update_and_delete_any_account() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(app.stored_user("uma").await.is_none());
     assert_problem(
-        app.get("/user/uma", Some(&admin)).await,
+        app.as_user(&admin).get("/user/uma").await,
         StatusCode::NOT_FOUND,
         None,
     )
     .await;
     let me: Value = app
-        .get("/user/admin", Some(&admin))
+        .as_user(&admin)
+        .get("/user/admin")
         .await
         .json()
         .await
@@ -187,7 +190,7 @@ async fn deleting_an_account_removes_its_sessions_and_avatar() {
     );
     for token in [&first, &second] {
         assert_problem(
-            app.get("/users", Some(token)).await,
+            app.as_user(token).get("/users").await,
             StatusCode::UNAUTHORIZED,
             None,
         )
@@ -225,7 +228,8 @@ async fn profile_data_the_store_cannot_keep_is_refused_and_nothing_is_written() 
         .unwrap();
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("pets")).await;
     let read: Value = app
-        .get("/user/xena", Some(&token))
+        .as_user(&token)
+        .get("/user/xena")
         .await
         .json()
         .await

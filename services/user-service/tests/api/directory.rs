@@ -18,7 +18,7 @@ async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
 
     let pages = pages_by_link("/users?limit=2", |path| {
         let (app, token) = (&app, &token);
-        async move { app.get(&path, Some(token)).await }
+        async move { app.as_user(token).get(&path).await }
     })
     .await;
     let mut emails = HashSet::new();
@@ -57,7 +57,7 @@ async fn bad_paging_input_is_a_client_error() {
             "after",
         ),
     ] {
-        let response = app.get(&format!("/users?{query}"), Some(&token)).await;
+        let response = app.as_user(&token).get(&format!("/users?{query}")).await;
         assert_problem(response, status, Some(field)).await;
     }
 }
@@ -66,7 +66,7 @@ async fn bad_paging_input_is_a_client_error() {
 async fn the_directory_is_private_unless_configured_public() {
     let private = spawn_app().await;
     assert_problem(
-        private.get("/users", None).await,
+        private.anonymous().get("/users").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -74,8 +74,8 @@ async fn the_directory_is_private_unless_configured_public() {
 
     let public = spawn_app_with(|config| config.directory_public = true).await;
     public.create_user("gil").await;
-    for token in [None, Some("not-a-session-token")] {
-        let users = assert_json(public.get("/users", token).await, StatusCode::OK).await;
+    for caller in [public.anonymous(), public.as_user("not-a-session-token")] {
+        let users = assert_json(caller.get("/users").await, StatusCode::OK).await;
         let names: Vec<&str> = users
             .as_array()
             .unwrap()
@@ -109,7 +109,11 @@ async fn assert_loads_as_png(url: &str) {
 }
 
 async fn directory_avatar(app: &TestApp, name: &str) -> String {
-    let users = assert_json(app.get("/users?limit=100", None).await, StatusCode::OK).await;
+    let users = assert_json(
+        app.anonymous().get("/users?limit=100").await,
+        StatusCode::OK,
+    )
+    .await;
     users
         .as_array()
         .unwrap()

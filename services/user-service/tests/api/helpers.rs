@@ -4,6 +4,7 @@ use std::time::Duration;
 use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
+use test_support::caller::Caller;
 pub use test_support::http::assert_problem;
 use user_service::config::{AbuseLimits, Admin, AdminPassword, Config, HashCost};
 
@@ -173,12 +174,14 @@ impl TestApp {
         self.token(ADMIN, ADMIN_PASSWORD).await
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        let mut request = self.client.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
+    /// A caller without a session.
+    pub fn anonymous(&self) -> Caller {
+        Caller::anonymous(&self.client, &self.address)
+    }
+
+    /// A caller presenting the session `token`.
+    pub fn as_user(&self, token: &str) -> Caller {
+        self.anonymous().bearer(token)
     }
 
     /// The user item exactly as stored.

@@ -10,7 +10,7 @@ use crate::helpers::{assert_problem, spawn_app, start, test_config};
 #[tokio::test]
 async fn liveness_is_always_ok() {
     let app = spawn_app().await;
-    let response = app.get("/healthz", None).await;
+    let response = app.anonymous().get("/healthz").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<Value>().await.unwrap()["status"], "ok");
 }
@@ -20,14 +20,14 @@ async fn readiness_follows_the_aws_endpoint_down_and_back_up() {
     let emulator = test_support::emulator::endpoint();
     let proxy = TcpProxy::start(emulator.trim_start_matches("http://")).await;
     let app = start(test_config(), Some(proxy.url())).await;
-    let ready: Value = app.get("/readyz", None).await.json().await.unwrap();
+    let ready: Value = app.anonymous().get("/readyz").await.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
 
     proxy.cut();
     // The background checks notice (tests use no sustained period); poll for it.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let body: Value = loop {
-        let response = app.get("/readyz", None).await;
+        let response = app.anonymous().get("/readyz").await;
         if response.status() == StatusCode::SERVICE_UNAVAILABLE {
             break response.json().await.unwrap();
         }
@@ -46,7 +46,7 @@ async fn readiness_follows_the_aws_endpoint_down_and_back_up() {
     let mut recovered = false;
     // Up to 30 s: a busy machine takes a while to reconnect.
     for _ in 0..300 {
-        if app.get("/readyz", None).await.status() == StatusCode::OK {
+        if app.anonymous().get("/readyz").await.status() == StatusCode::OK {
             recovered = true;
             break;
         }
@@ -59,9 +59,9 @@ async fn readiness_follows_the_aws_endpoint_down_and_back_up() {
 async fn metrics_count_requests_by_route_template() {
     let app = spawn_app().await;
     let token = app.user_with_token("gus").await;
-    app.get("/user/gus", Some(&token)).await;
-    app.get("/no/such/route", None).await;
-    let response = app.get("/metrics", None).await;
+    app.as_user(&token).get("/user/gus").await;
+    app.anonymous().get("/no/such/route").await;
+    let response = app.anonymous().get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -83,7 +83,13 @@ async fn metrics_count_requests_by_route_template() {
 #[tokio::test]
 async fn the_spec_lists_every_route_and_swagger_ui_is_served() {
     let app = spawn_app().await;
-    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let spec: Value = app
+        .anonymous()
+        .get("/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     // The README's compatibility table: every original route is served.
     assert_eq!(
         unserved_original_routes("users:", &spec),
@@ -119,7 +125,7 @@ async fn the_spec_lists_every_route_and_swagger_ui_is_served() {
         ]
     );
     assert!(spec["components"]["securitySchemes"]["session"].is_object());
-    let ui = app.get("/swagger/", None).await;
+    let ui = app.anonymous().get("/swagger/").await;
     assert_eq!(ui.status(), StatusCode::OK);
     assert!(ui.text().await.unwrap().contains("swagger"));
 }
@@ -127,7 +133,7 @@ async fn the_spec_lists_every_route_and_swagger_ui_is_served() {
 #[tokio::test]
 async fn request_ids_are_generated_or_echoed() {
     let app = spawn_app().await;
-    let generated = app.get("/healthz", None).await;
+    let generated = app.anonymous().get("/healthz").await;
     assert_eq!(generated.headers()["x-request-id"].len(), 36, "a UUID");
     let echoed = app
         .client
@@ -142,7 +148,12 @@ async fn request_ids_are_generated_or_echoed() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = spawn_app().await;
-    assert_problem(app.get("/nope", None).await, StatusCode::NOT_FOUND, None).await;
+    assert_problem(
+        app.anonymous().get("/nope").await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
     let response = app.client.patch(app.url("/users")).send().await.unwrap();
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
 }
@@ -196,7 +207,8 @@ async fn oversized_request_heads_and_deep_json_are_refused_cleanly() {
     .await;
 
     let long_uri = app
-        .get(&format!("/users?next={}", "a".repeat(9 * 1024)), None)
+        .anonymous()
+        .get(&format!("/users?next={}", "a".repeat(9 * 1024)))
         .await;
     assert_problem(long_uri, StatusCode::URI_TOO_LONG, None).await;
 
@@ -212,7 +224,7 @@ async fn oversized_request_heads_and_deep_json_are_refused_cleanly() {
         .unwrap();
     assert_problem(response, StatusCode::BAD_REQUEST, None).await;
     assert_eq!(
-        app.get("/healthz", None).await.status(),
+        app.anonymous().get("/healthz").await.status(),
         StatusCode::OK,
         "still serving"
     );
@@ -229,7 +241,7 @@ async fn aws_connections_are_reused_across_requests() {
     let token = app.user_with_token("ada").await;
     let opened_before = proxy.accepted();
     for _ in 0..40 {
-        let response = app.get("/user/ada", Some(&token)).await;
+        let response = app.as_user(&token).get("/user/ada").await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let opened = proxy.accepted() - opened_before;

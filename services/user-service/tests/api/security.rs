@@ -106,11 +106,11 @@ async fn a_session_never_opens_a_later_account_of_the_same_name() {
         .unwrap();
     app.create_user("eve").await;
 
-    let response = app.get("/user/eve", Some(&victim)).await;
+    let response = app.as_user(&victim).get("/user/eve").await;
     assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
     let owner = app.token("eve", PASSWORD).await;
     assert_eq!(
-        app.get("/user/eve", Some(&owner)).await.status(),
+        app.as_user(&owner).get("/user/eve").await.status(),
         StatusCode::OK
     );
 }
@@ -237,7 +237,7 @@ async fn made_up_methods_add_no_metric_series() {
             .await
             .unwrap();
     }
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let metrics = app.anonymous().get("/metrics").await.text().await.unwrap();
     assert!(!metrics.contains("XATTACK"), "client-chosen label values");
     assert!(metrics.contains(r#"method="other""#), "{metrics}");
 }
@@ -247,8 +247,8 @@ async fn tokens_and_account_data_are_never_cached_nor_sniffed() {
     let app = spawn_app().await;
     let token = app.user_with_token("ida").await;
     let login = app.login("ida", PASSWORD).await;
-    let account = app.get("/user/ida", Some(&token)).await;
-    let docs = app.get("/swagger/", None).await;
+    let account = app.as_user(&token).get("/user/ida").await;
+    let docs = app.anonymous().get("/swagger/").await;
     for response in [&login, &account, &docs] {
         let headers = response.headers();
         assert_eq!(headers["cache-control"], "no-store", "{}", response.url());

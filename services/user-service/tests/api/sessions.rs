@@ -65,10 +65,11 @@ async fn wrong_password_and_unknown_user_fail_the_same_way() {
 #[tokio::test]
 async fn home_greets_the_world_or_the_user() {
     let app = spawn_app().await;
-    let anonymous: Value = app.get("/", None).await.json().await.unwrap();
+    let anonymous: Value = app.anonymous().get("/").await.json().await.unwrap();
     assert_eq!(anonymous, json!({"message": "Hello World"}));
     let garbage: Value = app
-        .get("/", Some("ust_not-a-token"))
+        .as_user("ust_not-a-token")
+        .get("/")
         .await
         .json()
         .await
@@ -76,7 +77,7 @@ async fn home_greets_the_world_or_the_user() {
     assert_eq!(garbage, json!({"message": "Hello World"}));
 
     let token = app.user_with_token("nia").await;
-    let response = app.get("/", Some(&token)).await;
+    let response = app.as_user(&token).get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let signed_in: Value = response.json().await.unwrap();
     assert_eq!(signed_in["message"], "Hello nia");
@@ -98,13 +99,13 @@ async fn logout_revokes_the_presented_token_only() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_problem(
-        app.get("/user/omar", Some(&first)).await,
+        app.as_user(&first).get("/user/omar").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
     .await;
     assert_eq!(
-        app.get("/user/omar", Some(&second)).await.status(),
+        app.as_user(&second).get("/user/omar").await.status(),
         StatusCode::OK
     );
     let response = app
@@ -124,12 +125,12 @@ async fn expired_tokens_are_rejected_even_before_the_store_purges_them() {
     let before_login = tokio::time::Instant::now();
     let token = app.user_with_token("pia").await;
     assert_eq!(
-        app.get("/user/pia", Some(&token)).await.status(),
+        app.as_user(&token).get("/user/pia").await.status(),
         StatusCode::OK
     );
     // Refused once the TTL has passed, and not before.
     let response = loop {
-        let response = app.get("/user/pia", Some(&token)).await;
+        let response = app.as_user(&token).get("/user/pia").await;
         if response.status() != StatusCode::OK {
             break response;
         }
@@ -163,7 +164,7 @@ async fn malformed_authorization_headers_are_401_with_a_challenge() {
         assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
     }
     assert_problem(
-        app.get("/users", None).await,
+        app.anonymous().get("/users").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -226,7 +227,7 @@ async fn cached_sessions_are_refused_at_once_after_logout_or_account_deletion() 
     // Used once: both sessions are in this replica's session cache now.
     for session in [&token, &other] {
         assert_eq!(
-            app.get("/user/quin", Some(session)).await.status(),
+            app.as_user(session).get("/user/quin").await.status(),
             StatusCode::OK
         );
     }
@@ -240,18 +241,18 @@ async fn cached_sessions_are_refused_at_once_after_logout_or_account_deletion() 
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let home: Value = app.get("/", Some(&token)).await.json().await.unwrap();
+    let home: Value = app.as_user(&token).get("/").await.json().await.unwrap();
     assert_eq!(home["data"]["name"], "Quin Again");
 
     assert_eq!(logout(&app, &token).await, StatusCode::NO_CONTENT);
     assert_problem(
-        app.get("/user/quin", Some(&token)).await,
+        app.as_user(&token).get("/user/quin").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
     .await;
     assert_eq!(
-        app.get("/user/quin", Some(&other)).await.status(),
+        app.as_user(&other).get("/user/quin").await.status(),
         StatusCode::OK
     );
 
@@ -265,7 +266,7 @@ async fn cached_sessions_are_refused_at_once_after_logout_or_account_deletion() 
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_problem(
-        app.get("/users", Some(&other)).await,
+        app.as_user(&other).get("/users").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -280,20 +281,20 @@ async fn another_replica_sees_a_logout_within_the_session_cache_ttl() {
     let second = start(config, None).await;
     let token = first.user_with_token("rui").await;
     assert_eq!(
-        second.get("/user/rui", Some(&token)).await.status(),
+        second.as_user(&token).get("/user/rui").await.status(),
         StatusCode::OK,
         "the second replica has the session cached"
     );
     assert_eq!(logout(&first, &token).await, StatusCode::NO_CONTENT);
     assert_problem(
-        first.get("/user/rui", Some(&token)).await,
+        first.as_user(&token).get("/user/rui").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_problem(
-        second.get("/user/rui", Some(&token)).await,
+        second.as_user(&token).get("/user/rui").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -308,12 +309,12 @@ async fn without_the_session_cache_every_replica_sees_a_logout_at_once() {
     let second = start(config, None).await;
     let token = first.user_with_token("sol").await;
     assert_eq!(
-        second.get("/user/sol", Some(&token)).await.status(),
+        second.as_user(&token).get("/user/sol").await.status(),
         StatusCode::OK
     );
     assert_eq!(logout(&first, &token).await, StatusCode::NO_CONTENT);
     assert_problem(
-        second.get("/user/sol", Some(&token)).await,
+        second.as_user(&token).get("/user/sol").await,
         StatusCode::UNAUTHORIZED,
         None,
     )
