@@ -2,8 +2,8 @@
 use axum::http::StatusCode;
 use common::{FieldError, Problem};
 
-use crate::auth::HashError;
 use crate::domain::AvatarError;
+use crate::session::HashError;
 use crate::store::StoreError;
 
 /// What every handler returns: the shared failures (`Invalid`, `Problem`, `Internal`) and

@@ -5,7 +5,7 @@
 //!
 //! - [`routes`]: HTTP only, one file per resource (`accounts`: sign-up, account, avatar;
 //!   `sessions`: login, logout; `directory`; `home`) and the router with its spec.
-//! - [`auth`]: sessions: the `CurrentUser`/`MaybeUser` extractors, session tokens, the
+//! - [`session`]: sessions: the `CurrentUser`/`MaybeUser` extractors, session tokens, the
 //!   session cache, and the two-lane password hasher.
 //! - [`domain`]: values that are valid once they exist (`Username`, `Password`,
 //!   `Profile`, `AvatarImage`, `Role`).
@@ -14,18 +14,21 @@
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
 //! - [`config`]: the environment, read once; [`build`] assembles the service from it.
 //!
-//! A request's path: an extractor authenticates it (`auth::CurrentUser`, a 401 otherwise)
+//! A request's path: an extractor authenticates it (`session::CurrentUser`, a 401 otherwise)
 //! and reads the body (`common::extract::Json`, a 400 or 415 otherwise); the handler
 //! parses each field into a `domain` type (every failure collected into one 422), checks
 //! who may act (`CurrentUser::may_act_on`, a 403), calls the stores, and returns the view;
 //! any `StoreError` or `ApiError` becomes a problem in `error`.
-pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod routes;
+pub mod session;
 pub mod state;
 pub mod store;
+
+/// The module's former name, kept for `bench` until it says `session`.
+pub use session as auth;
 
 use std::sync::Arc;
 
@@ -38,9 +41,9 @@ use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Service};
 use time::OffsetDateTime;
 
-use crate::auth::{ForgetfulSessions, ForgetfulUsers, PasswordHasher, SessionCache};
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, Username};
+use crate::session::{ForgetfulSessions, ForgetfulUsers, PasswordHasher, SessionCache};
 use crate::state::{AbuseLimiters, AppState, Audit};
 use crate::store::{
     DynamoSessionStore, DynamoUserStore, S3AvatarStore, StoreError, UserRecord, SESSIONS_TABLE,

@@ -9,9 +9,9 @@ use common::metrics::Metrics;
 use common::rate_limit::{KeyedLimiter, Limit};
 use prometheus::{IntCounterVec, Opts};
 
-use crate::auth::{PasswordHasher, SessionCache};
 use crate::config::AbuseLimits;
 use crate::domain::Username;
+use crate::session::{PasswordHasher, SessionCache};
 use crate::store::{AvatarStore, SessionStore, UserStore};
 
 /// What the handlers share. Cheap to clone: everything is behind `Arc`.

@@ -13,11 +13,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::auth::CurrentUser;
 use crate::domain::{
     AvatarError, AvatarImage, DisplayName, Email, Password, Profile, Role, Username,
 };
 use crate::error::{ApiError, Error};
+use crate::session::CurrentUser;
 use crate::state::AppState;
 use crate::store::{DetailsUpdate, StoreError, UserRecord};
 

@@ -7,8 +7,8 @@ use common::Problem;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::DirectoryReader;
 use crate::error::ApiError;
+use crate::session::DirectoryReader;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]

@@ -4,8 +4,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::accounts::UserView;
-use crate::auth::MaybeUser;
 use crate::error::ApiError;
+use crate::session::MaybeUser;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]

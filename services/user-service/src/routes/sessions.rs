@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::auth::{CurrentUser, SessionToken};
 use crate::domain::Username;
 use crate::error::{ApiError, Error};
+use crate::session::{CurrentUser, SessionToken};
 use crate::state::AppState;
 use crate::store::SessionRecord;
 
