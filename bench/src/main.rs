@@ -480,7 +480,7 @@ fn header(root: &Path, settings: &Settings, prefix: &str, load_before: &str) -> 
 /// Hashes with user-service's own hasher at its default cost, one at a time.
 async fn time_hashing() -> anyhow::Result<HashTiming> {
     let cost = HashCost::DEFAULT;
-    let hasher = user_service::auth::PasswordHasher::new(cost)?;
+    let hasher = user_service::session::PasswordHasher::new(cost)?;
     let password = user_service::domain::Password::parse(BENCH_PASSWORD.to_owned())
         .map_err(|e| anyhow::anyhow!(e))?;
     let mut samples = Vec::new();

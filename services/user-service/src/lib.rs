@@ -27,9 +27,6 @@ pub mod session;
 pub mod state;
 pub mod store;
 
-/// The module's former name, kept for `bench` until it says `session`.
-pub use session as auth;
-
 use std::sync::Arc;
 
 use anyhow::Context;
