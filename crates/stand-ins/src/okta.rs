@@ -95,6 +95,9 @@ struct OauthClient {
 struct Grant {
     scopes: Vec<String>,
     jkt: Option<String>,
+    /// Okta refuses an expired access token like an unknown one: 401 E0000011 "Invalid
+    /// token provided" (developer.okta.com/docs/reference/error-codes/#E0000011).
+    expires_at: std::time::Instant,
 }
 
 const USERS_READ: &str = "okta.users.read";
@@ -516,7 +519,12 @@ fn admit(org: &mut Org, call: &Call, bucket: Bucket) -> Result<HeaderMap, Respon
     // An API token acts with its admin's permissions; an access token with its scopes.
     let token_scopes = match authorization.split_once(' ') {
         Some(("SSWS", token)) if org.api_token.as_deref() == Some(token) => None,
-        Some((scheme @ ("Bearer" | "DPoP"), token)) if org.access_tokens.contains_key(token) => {
+        Some((scheme @ ("Bearer" | "DPoP"), token))
+            if org
+                .access_tokens
+                .get(token)
+                .is_some_and(|grant| grant.expires_at > std::time::Instant::now()) =>
+        {
             check_binding(org, call, scheme, token).inspect_err(|_| org.rejected_auth += 1)?;
             Some(org.access_tokens[token].scopes.clone())
         }
@@ -953,6 +961,7 @@ async fn token(
         Grant {
             scopes: requested,
             jkt,
+            expires_at: std::time::Instant::now() + Duration::from_secs(lifetime),
         },
     );
     Json(json!({
