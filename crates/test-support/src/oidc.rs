@@ -81,6 +81,56 @@ fn issuer_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/oidc-issuer")
 }
 
+/// How long a starting issuer may stay silent, and how many starts a test tries. The
+/// issuer prints its line within a second or two, even on a saturated machine.
+const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+const STARTUP_ATTEMPTS: u32 = 3;
+
+/// Starts `node issuer.mjs` and reads its first line: the issuer's URL, the process and
+/// its stdin (the issuer exits when that closes). `None` when it stays silent past the
+/// deadline (it is killed); panics with its stderr when it exits without starting.
+fn spawn_issuer(dir: &std::path::Path, admin: bool) -> Option<(String, Child, ChildStdin)> {
+    let mut command = Command::new("node");
+    command
+        .arg("issuer.mjs")
+        .args(["--port", "0", "--exit-with-stdin"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if admin {
+        command.arg("--admin");
+    }
+    let mut process = command
+        .spawn()
+        .expect("spawn `node tools/oidc-issuer/issuer.mjs` (is Node.js installed?)");
+    let lifeline = process.stdin.take().expect("piped stdin");
+    let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
+    let mut stderr = process.stderr.take().expect("piped stderr");
+    let (line_sender, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let _ = line_sender.send(line);
+        // Its warnings (in-memory adapter, Node version) are expected; drain the pipe so
+        // the process never blocks on a full one.
+        std::io::copy(&mut stdout, &mut std::io::sink())
+    });
+    let Ok(first_line) = first_line.recv_timeout(STARTUP_DEADLINE) else {
+        let _ = process.kill();
+        let _ = process.wait();
+        return None;
+    };
+    let Ok(Started { issuer }) = serde_json::from_str(&first_line) else {
+        let _ = process.kill();
+        let mut output = String::new();
+        let _ = stderr.read_to_string(&mut output);
+        panic!("the OIDC issuer did not start (stdout: {first_line:?}):\n{output}");
+    };
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    Some((issuer, process, lifeline))
+}
+
 impl OidcIssuer {
     /// This test binary's issuer, started by the first test that asks for it. Its keys
     /// never change; take your own ([`OidcIssuer::start`]) to rotate them or stop it.
@@ -104,39 +154,20 @@ impl OidcIssuer {
                  scripts/test.sh, or `npm ci` in tools/oidc-issuer"
             );
         }
-        let mut command = Command::new("node");
-        command
-            .arg("issuer.mjs")
-            .args(["--port", "0", "--exit-with-stdin"])
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if admin {
-            command.arg("--admin");
-        }
-        // Reading the first line blocks until the issuer listens, however long a busy
-        // machine makes that: readiness, not a timer, ends the wait.
+        // The issuer's first line ends the wait as soon as it listens. Node has been seen
+        // to hang before printing it (main thread stuck on a futex, port already bound,
+        // for minutes), so a start silent for STARTUP_DEADLINE is killed and retried.
         let (url, process, lifeline) = tokio::task::spawn_blocking(move || {
-            let mut process = command
-                .spawn()
-                .expect("spawn `node tools/oidc-issuer/issuer.mjs` (is Node.js installed?)");
-            let lifeline = process.stdin.take().expect("piped stdin");
-            let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
-            let mut stderr = process.stderr.take().expect("piped stderr");
-            let mut first_line = String::new();
-            let _ = stdout.read_line(&mut first_line);
-            let Ok(Started { issuer }) = serde_json::from_str(&first_line) else {
-                let _ = process.kill();
-                let mut output = String::new();
-                let _ = stderr.read_to_string(&mut output);
-                panic!("the OIDC issuer did not start (stdout: {first_line:?}):\n{output}");
-            };
-            // Its warnings (in-memory adapter, Node version) are expected; drain both
-            // pipes so the process never blocks on a full one.
-            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-            (issuer, process, lifeline)
+            for attempt in 1..=STARTUP_ATTEMPTS {
+                match spawn_issuer(&dir, admin) {
+                    Some(started) => return started,
+                    None => eprintln!(
+                        "the OIDC issuer said nothing for {STARTUP_DEADLINE:?} \
+                         (attempt {attempt} of {STARTUP_ATTEMPTS}); starting another"
+                    ),
+                }
+            }
+            panic!("the OIDC issuer never started in {STARTUP_ATTEMPTS} attempts")
         })
         .await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
