@@ -20,36 +20,37 @@ pub struct Floor {
     pub plain_post: Duration,
 }
 
-pub async fn measure(server: SocketAddr, table: &str) -> anyhow::Result<Floor> {
+/// The table both measurements name; the server answers any request alike.
+const TABLE: &str = "bench-users";
+
+pub async fn measure(server: SocketAddr) -> anyhow::Result<Floor> {
     let endpoint = format!("http://{server}");
-    // The services' settings (timeouts, retries); the emulator's fixed credentials.
-    let config = common::aws::load_sdk_config(Some(&endpoint)).await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test", "test", None, None, "bench",
-            ))
-            .build(),
-    );
-    let get_item = |client: aws_sdk_dynamodb::Client| {
-        let table = table.to_owned();
-        async move {
-            client
-                .get_item()
-                .table_name(table)
-                .key(
-                    "username",
-                    aws_sdk_dynamodb::types::AttributeValue::S("bench".into()),
-                )
-                .consistent_read(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-                })
-        }
+    // The services' client (`common::aws`: timeouts, retries, protections) with the
+    // emulator's fixed region and credentials, which this process's environment lacks.
+    let config = common::aws::load_sdk_config(Some(&endpoint))
+        .await
+        .to_builder()
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "bench"),
+        ))
+        .build();
+    let client = common::aws::dynamodb(&config);
+    let get_item = |client: aws_sdk_dynamodb::Client| async move {
+        client
+            .get_item()
+            .table_name(TABLE)
+            .key(
+                "username",
+                aws_sdk_dynamodb::types::AttributeValue::S("bench".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+            })
     };
     get_item(client.clone()).await?;
     let sdk_get_item = per_call(|| get_item(client.clone())).await?;
@@ -61,7 +62,7 @@ pub async fn measure(server: SocketAddr, table: &str) -> anyhow::Result<Floor> {
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", "DynamoDB_20120810.GetItem")
             .body(Full::new(Bytes::from_static(
-                br#"{"TableName":"benchfloor-users","Key":{"username":{"S":"bench"}},"ConsistentRead":true}"#,
+                br#"{"TableName":"bench-users","Key":{"username":{"S":"bench"}},"ConsistentRead":true}"#,
             )))?;
         let response = http.request(request).await?;
         response.into_body().collect().await?;

@@ -163,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
 
-    let floor = floor::measure(hello.addr, "bench-users").await?;
+    let floor = floor::measure(hello.addr).await?;
     eprintln!(
         "bench: SDK floor: {} us CPU per DynamoDB GetItem, {} us per plain HTTP POST",
         floor.sdk_get_item.as_micros(),
@@ -174,21 +174,16 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("bench: seeding users, a customer and orders; fetching tokens");
     // Both builds share the tables, so the seed and the tokens serve both.
+    let sales = run
+        .access_token("api://sales", "sales:read sales:write")
+        .await?;
     let credentials = Credentials {
         session: run.seed_users(current.user.addr).await?,
-        sales: run
-            .access_token("api://sales", "sales:read sales:write")
-            .await?,
+        customer: run.seed_sales(current.sales.addr, &sales).await?,
+        sales,
         integrations: run
             .access_token("api://integrations", "integrations:read")
             .await?,
-        customer: String::new(),
-    };
-    let credentials = Credentials {
-        customer: run
-            .seed_sales(current.sales.addr, &credentials.sales)
-            .await?,
-        ..credentials
     };
 
     let hello_row = run
@@ -738,19 +733,19 @@ impl Run {
                 .await?;
             eprintln!("bench: profile in {}", svg.display());
         }
+        let aws_calls = aws.per_request(outcome.answers_with_warmup);
         eprintln!(
-            "bench: {service} {route}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} us CPU/request, AWS calls/request {}, errors {}",
+            "bench: {service} {route}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} us CPU/request, AWS calls/request {aws_calls}, errors {}",
             outcome.requests_per_second(),
             outcome.percentile_ms(50.0),
             outcome.percentile_ms(99.0),
             outcome.cpu_per_request_us(),
-            aws.per_request(outcome.answers_with_warmup),
             outcome.errors()
         );
         Ok(RouteRow {
             service,
             route: route.to_owned(),
-            aws_calls: aws.per_request(outcome.answers_with_warmup),
+            aws_calls,
             outcome,
             rss_rest_kib,
             rss_peak_kib,

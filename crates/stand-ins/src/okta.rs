@@ -10,7 +10,7 @@ use std::collections::btree_map::{Entry, OccupiedEntry};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -97,7 +97,7 @@ struct Grant {
     jkt: Option<String>,
     /// Okta refuses an expired access token like an unknown one: 401 E0000011 "Invalid
     /// token provided" (developer.okta.com/docs/reference/error-codes/#E0000011).
-    expires_at: std::time::Instant,
+    expires_at: Instant,
 }
 
 const USERS_READ: &str = "okta.users.read";
@@ -523,7 +523,7 @@ fn admit(org: &mut Org, call: &Call, bucket: Bucket) -> Result<HeaderMap, Respon
             if org
                 .access_tokens
                 .get(token)
-                .is_some_and(|grant| grant.expires_at > std::time::Instant::now()) =>
+                .is_some_and(|grant| grant.expires_at > Instant::now()) =>
         {
             check_binding(org, call, scheme, token).inspect_err(|_| org.rejected_auth += 1)?;
             Some(org.access_tokens[token].scopes.clone())
@@ -961,7 +961,7 @@ async fn token(
         Grant {
             scopes: requested,
             jkt,
-            expires_at: std::time::Instant::now() + Duration::from_secs(lifetime),
+            expires_at: Instant::now() + Duration::from_secs(lifetime),
         },
     );
     Json(json!({
