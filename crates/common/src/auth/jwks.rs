@@ -44,6 +44,9 @@ struct Cache {
     last_attempt_failed: bool,
     /// Counts fetch attempts, so a request that waited for another's fetch uses its result.
     attempts: u64,
+    /// Bumped whenever a fetch replaces the key set: what was verified with an older set
+    /// must be verified again (its key may have been withdrawn).
+    generation: u64,
 }
 
 struct Snapshot {
@@ -52,6 +55,7 @@ struct Snapshot {
     may_fetch: bool,
     last_attempt_failed: bool,
     attempts: u64,
+    generation: u64,
 }
 
 #[derive(Deserialize)]
@@ -76,11 +80,20 @@ impl KeyStore {
         }
     }
 
-    /// The key named `kid`, fetching the issuer's keys when needed and allowed.
-    pub async fn key(&self, kid: &str) -> Result<Arc<VerificationKey>, AuthError> {
+    /// The generation of the current key set.
+    pub fn generation(&self) -> u64 {
+        self.cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .generation
+    }
+
+    /// The key named `kid`, fetching the issuer's keys when needed and allowed, and the
+    /// generation of the key set it is from.
+    pub async fn key(&self, kid: &str) -> Result<(Arc<VerificationKey>, u64), AuthError> {
         let before = self.snapshot(kid);
         if let (Some(key), true) = (&before.key, before.fresh) {
-            return Ok(key.clone());
+            return Ok((key.clone(), before.generation));
         }
         if before.may_fetch {
             let flight = match self.refresh.try_lock() {
@@ -96,9 +109,9 @@ impl KeyStore {
         }
         let after = self.snapshot(kid);
         match (after.key, before.key) {
-            (Some(key), _) => Ok(key),
+            (Some(key), _) => Ok((key, after.generation)),
             // The issuer could not be asked again: a stale key beats refusing every caller.
-            (None, Some(stale)) if after.last_attempt_failed => Ok(stale),
+            (None, Some(stale)) if after.last_attempt_failed => Ok((stale, before.generation)),
             (None, _) if after.last_attempt_failed => Err(AuthError::IssuerUnavailable),
             (None, _) => Err(AuthError::Invalid("the token's signing key is unknown")),
         }
@@ -114,6 +127,7 @@ impl KeyStore {
                 .is_none_or(|at| at.elapsed() >= self.min_refresh_interval),
             last_attempt_failed: cache.last_attempt_failed,
             attempts: cache.attempts,
+            generation: cache.generation,
         }
     }
 
@@ -129,6 +143,7 @@ impl KeyStore {
             Ok(keys) => {
                 tracing::info!(issuer = %self.issuer, keys = keys.len(), "fetched the OIDC issuer's signing keys");
                 cache.keys = keys;
+                cache.generation += 1;
                 cache.fetched_at = cache.attempted_at;
                 cache.last_attempt_failed = false;
             }

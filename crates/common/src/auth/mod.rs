@@ -12,9 +12,12 @@
 //!
 //! Rejections follow RFC 6750: 401 with `WWW-Authenticate: Bearer` (no token, or an invalid
 //! one, with `error="invalid_token"` and why), 403 `insufficient_scope`, and 503 when the
-//! issuer cannot be reached for a key it is needed for. Tokens are never logged.
+//! issuer cannot be reached for a key it is needed for. Tokens are never logged. A token
+//! that verified is not checked again for a minute (`verified`): the cache ends with the
+//! token's expiry and with the issuer's key set.
 
 mod jwks;
+mod verified;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -30,6 +33,7 @@ use serde::Deserialize;
 use crate::config::Env;
 use crate::Problem;
 use jwks::KeyStore;
+use verified::VerifiedTokens;
 
 /// The `realm` of every `WWW-Authenticate` challenge.
 const REALM: &str = "platform";
@@ -145,6 +149,7 @@ impl From<AuthError> for Problem {
 pub struct OidcVerifier {
     settings: OidcSettings,
     keys: KeyStore,
+    verified: VerifiedTokens,
 }
 
 impl std::fmt::Debug for OidcVerifier {
@@ -165,6 +170,9 @@ struct JoseHeader {
 
 #[derive(Deserialize)]
 struct Claims {
+    /// Required (the validation checks it first); a float is taken too, as some issuers
+    /// send one.
+    exp: Option<f64>,
     sub: Option<String>,
     client_id: Option<String>,
     azp: Option<String>,
@@ -202,7 +210,11 @@ impl OidcVerifier {
             http,
             settings.min_jwks_refresh_interval,
         );
-        Self { settings, keys }
+        Self {
+            settings,
+            keys,
+            verified: VerifiedTokens::default(),
+        }
     }
 
     /// The caller behind `token` (the bearer token, without the scheme).
@@ -215,13 +227,17 @@ impl OidcVerifier {
     }
 
     async fn check(&self, token: &str) -> Result<Principal, AuthError> {
+        let now = unix_now();
+        if let Some(principal) = self.verified.get(token, self.keys.generation(), now) {
+            return Ok(principal);
+        }
         let header = jose_header(token)?;
         let alg = accepted_algorithm(&header.alg)
             .ok_or(AuthError::Invalid("the token's algorithm is not accepted"))?;
         let kid = header
             .kid
             .ok_or(AuthError::Invalid("the token names no signing key"))?;
-        let key = self.keys.key(&kid).await?;
+        let (key, generation) = self.keys.key(&kid).await?;
         // The key, not the token, decides the algorithm (no RS256 key read as HS256).
         if !key.algorithms.contains(&alg) {
             return Err(AuthError::Invalid(
@@ -231,6 +247,7 @@ impl OidcVerifier {
 
         let mut validation = Validation::new(alg);
         validation.leeway = self.settings.leeway.as_secs_f64().ceil() as u64;
+        let leeway = validation.leeway;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_audience(&[&self.settings.audience]);
@@ -244,12 +261,24 @@ impl OidcVerifier {
             .sub
             .or_else(|| client_id.clone())
             .ok_or(AuthError::Invalid("the token names no subject"))?;
-        Ok(Principal {
+        let principal = Principal {
             subject,
             client_id,
             scopes: scopes([claims.scope, claims.scp]),
-        })
+        };
+        if let Some(exp) = claims.exp {
+            let valid_until = (exp as u64).saturating_add(leeway);
+            self.verified
+                .insert(token, principal.clone(), valid_until, generation, now);
+        }
+        Ok(principal)
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 fn jose_header(token: &str) -> Result<JoseHeader, AuthError> {

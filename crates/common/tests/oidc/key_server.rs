@@ -347,3 +347,55 @@ async fn a_hanging_issuer_is_503_within_the_client_timeout() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_token_verified_once_is_refused_once_it_expires() {
+    let key = SigningKey::ed25519("ed-1");
+    let server = KeyServer::start(&[&key], Duration::ZERO, None).await;
+    let verifier = verifier(OidcSettings {
+        leeway: Duration::ZERO,
+        ..OidcSettings::new(&server.url, AUDIENCE)
+    });
+    let token = key.sign(&server.claims(json!({"exp": now_plus(1)})));
+    verifier.verify(&token).await.unwrap();
+    verifier.verify(&token).await.unwrap();
+
+    // Accepted again and again (from the cache of verified tokens) until its `exp`, then
+    // refused like any expired token.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let refusal = loop {
+        match verifier.verify(&token).await {
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(_) => panic!("an expired token is still accepted"),
+            Err(refusal) => break refusal,
+        }
+    };
+    assert_eq!(refusal, AuthError::Invalid("the token has expired"));
+}
+
+#[tokio::test]
+async fn a_tampered_copy_of_a_verified_token_is_refused() {
+    let key = SigningKey::ed25519("ed-1");
+    let server = KeyServer::start(&[&key], Duration::ZERO, None).await;
+    let verifier = verifier(OidcSettings::new(&server.url, AUDIENCE));
+    let token = key.sign(&server.claims(json!({"scp": ["sales:read"]})));
+    verifier.verify(&token).await.unwrap();
+
+    // The same signature over more scopes, and the same claims with another signature.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let (header, _) = signed.split_once('.').unwrap();
+    let wider = server.claims(json!({"scp": ["sales:read", "sales:write"]}));
+    let wider = URL_SAFE_NO_PAD.encode(wider.to_string());
+    let forged = [
+        format!("{header}.{wider}.{signature}"),
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode([7u8; 64])),
+    ];
+    for forged in forged {
+        assert_eq!(
+            verifier.verify(&forged).await.unwrap_err(),
+            AuthError::Invalid("the token's signature does not verify"),
+        );
+    }
+}
