@@ -13,7 +13,7 @@
 //! - [`aws`]: AWS clients, table and bucket bootstrap, DynamoDB helpers; [`secrets`];
 //!   [`retry`]; [`http_client`]: outbound HTTP with timeouts.
 //! - [`config`], [`telemetry`], [`metrics`], [`health`], [`openapi`], [`idle`],
-//!   [`rate_limit`], [`template`].
+//!   [`rate_limit`], [`template`], [`cache`] (bounded, entries end after a TTL).
 //!
 //! A request's path through a service: [`server`]'s layers (request id, size limits,
 //! timeout), then the service's extractors (an `auth` or session extractor, an
@@ -21,6 +21,7 @@
 //! which becomes a [`Problem`].
 pub mod auth;
 pub mod aws;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -269,7 +269,7 @@ impl OidcVerifier {
         if let Some(exp) = claims.exp {
             let valid_until = (exp as u64).saturating_add(leeway);
             self.verified
-                .insert(token, principal.clone(), valid_until, generation, now);
+                .insert(token, principal.clone(), valid_until, generation);
         }
         Ok(principal)
     }
