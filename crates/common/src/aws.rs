@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use crate::config::CommonConfig;
 use crate::error::Problem;
 use crate::health::ReadinessCheck;
 
@@ -230,6 +231,26 @@ fn key_schema(hash: &KeyAttribute, range: Option<&KeyAttribute>) -> Vec<KeySchem
         schema.push(element(range, KeyType::Range));
     }
     schema
+}
+
+/// Creates a service's tables, and its bucket if it has one, unless they exist, when
+/// `AUTO_CREATE_RESOURCES` is on (emulators and tests; production's come from Terraform).
+pub async fn ensure_resources(
+    config: &CommonConfig,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    tables: &[TableSpec],
+    bucket: Option<(&aws_sdk_s3::Client, &str)>,
+) -> anyhow::Result<()> {
+    if !config.auto_create_resources {
+        return Ok(());
+    }
+    for table in tables {
+        ensure_table(dynamodb, &config.table_prefix, table).await?;
+    }
+    if let Some((s3, bucket)) = bucket {
+        ensure_bucket(s3, bucket).await?;
+    }
+    Ok(())
 }
 
 /// Creates the table (on-demand billing, its GSIs and TTL) unless it exists, and waits

@@ -5,13 +5,15 @@
 //! # Layout
 //!
 //! - [`server`]: turns a service's routes into the application (operations endpoints,
-//!   docs, the middleware stack: request ids, limits, timeout, panics) and serves it.
+//!   docs, the middleware stack: request ids, limits, timeout, panics) and serves it, with
+//!   its background tasks beside it (`Application`, what every service's `build()` returns).
 //! - [`error`]: [`Problem`], the RFC 9457 body of every error; [`extract`]: `Json`,
 //!   `Query`, `JsonOrForm` whose rejections are problems naming the field.
 //! - [`auth`]: OpenID Connect access tokens (`Authenticated`), verified against the
 //!   issuer's keys; [`domain`]: values more than one service validates (`Email`, names).
-//! - [`aws`]: AWS clients, table and bucket bootstrap, DynamoDB helpers; [`secrets`];
+//! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), DynamoDB helpers; [`secrets`];
 //!   [`retry`]; [`http_client`]: outbound HTTP with timeouts.
+//! - [`command`]: what every service's `main` shares (`print-tables`, the exit status).
 //! - [`config`], [`telemetry`], [`metrics`], [`health`], [`openapi`], [`idle`],
 //!   [`rate_limit`], [`template`], [`cache`] (bounded, entries end after a TTL).
 //!
@@ -22,6 +24,7 @@
 pub mod auth;
 pub mod aws;
 pub mod cache;
+pub mod command;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -13,8 +14,11 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::{middleware, BoxError, Router};
+use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -45,6 +49,77 @@ pub struct App {
 pub struct Service {
     pub router: Router,
     pub health: Health,
+}
+
+/// A task that runs beside the HTTP service (sales' outbox dispatcher) until its token is
+/// cancelled.
+pub type BackgroundTask = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
+
+/// What every service's `build()` returns: the HTTP service and its background tasks.
+pub struct Application {
+    pub service: Service,
+    pub background: Vec<BackgroundTask>,
+}
+
+impl Application {
+    /// A service without background tasks.
+    pub fn new(service: Service) -> Self {
+        Self {
+            service,
+            background: Vec::new(),
+        }
+    }
+
+    /// Adds a task that runs beside the service and returns once its token is cancelled.
+    pub fn with_background<F, Fut>(mut self, task: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background.push(Box::new(|stop| Box::pin(task(stop))));
+        self
+    }
+
+    /// Spawns the background tasks; the service is left to the caller to serve.
+    pub fn start_background(self) -> (Service, BackgroundTasks) {
+        let stop = CancellationToken::new();
+        let handles = self
+            .background
+            .into_iter()
+            .map(|task| tokio::spawn(task(stop.clone())))
+            .collect();
+        (self.service, BackgroundTasks { stop, handles })
+    }
+
+    /// Serves as [`Service::run`] does with the background tasks beside it, then stops them
+    /// and gives them `SHUTDOWN_GRACE_SECONDS` to finish the work they are in.
+    pub async fn run(self, name: &str, config: &CommonConfig) -> anyhow::Result<()> {
+        let (service, background) = self.start_background();
+        let served = service.run(name, config).await;
+        background.stop(config.shutdown_grace).await;
+        served
+    }
+}
+
+/// Running background tasks; dropping this cancels them without waiting.
+pub struct BackgroundTasks {
+    stop: CancellationToken,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl BackgroundTasks {
+    /// Cancels the tasks and waits up to `grace` for them to return.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop.cancel();
+        let handles = std::mem::take(&mut self.handles);
+        let _ = tokio::time::timeout(grace, futures::future::join_all(handles)).await;
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl Service {

@@ -1,7 +1,7 @@
 //! Runs a service the way `main` does, on a random loopback port, inside the test's runtime.
 
 use common::config::CommonConfig;
-use common::server::Service;
+use common::server::{Application, BackgroundTasks};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -11,12 +11,16 @@ pub struct RunningApp {
     pub address: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// Cancelled when the app is dropped, as `main` cancels them once serving ends.
+    _background: BackgroundTasks,
 }
 
-/// Serves `service` with `config`'s drain and grace periods on a random port, once its
-/// readiness checks have run (as a startup probe would wait).
-pub async fn spawn(service: Service, config: &CommonConfig) -> RunningApp {
+/// Serves `application` with `config`'s drain and grace periods on a random port, its
+/// background tasks beside it, once its readiness checks have run (as a startup probe
+/// would wait).
+pub async fn spawn(application: Application, config: &CommonConfig) -> RunningApp {
     crate::logs::init();
+    let (service, background) = application.start_background();
     service.health.first_round().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -35,6 +39,7 @@ pub async fn spawn(service: Service, config: &CommonConfig) -> RunningApp {
         address,
         shutdown: Some(shutdown),
         task,
+        _background: background,
     }
 }
 

@@ -42,7 +42,7 @@ use common::aws::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, EnvSecretStore, SecretStore};
-use common::server::{App, Service};
+use common::server::{App, Application};
 
 use crate::capability::Registry;
 use crate::config::{Config, SecretsBackend};
@@ -50,7 +50,7 @@ use crate::integrations::providers::sync::SyncJob;
 use crate::integrations::Dependencies;
 use crate::metrics::ServiceMetrics;
 use crate::state::AppState;
-use crate::store::{DynamoProviderStore, RunStatus, SyncRun, PROVIDERS_TABLE, SYNC_RUNS_TABLE};
+use crate::store::{DynamoProviderStore, RunStatus, SyncRun};
 use crate::upstream::{Upstream, Upstreams};
 
 /// Everything the service is made of, before it becomes a router (the sync job uses the
@@ -97,19 +97,15 @@ fn connect_tenants(
 /// Builds the parts against the AWS endpoints in `sdk`, creating tables when configured to.
 pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
     let dynamodb = common::aws::dynamodb(sdk);
-    let prefix = &config.common.table_prefix;
-    if config.common.auto_create_resources {
-        for table in store::tables() {
-            common::aws::ensure_table(&dynamodb, prefix, &table).await?;
-        }
-    }
-    let providers_table = format!("{prefix}{PROVIDERS_TABLE}");
-    let runs_table = format!("{prefix}{SYNC_RUNS_TABLE}");
+    common::aws::ensure_resources(&config.common, &dynamodb, &store::tables(), None).await?;
     let store = Arc::new(DynamoProviderStore::new(
         dynamodb.clone(),
-        providers_table.clone(),
-        runs_table.clone(),
+        &config.common.table_prefix,
     ));
+    let health = Health::new(vec![Arc::new(DynamoTablesCheck {
+        client: dynamodb,
+        tables: store.table_names(),
+    })]);
     let secrets: Arc<dyn SecretStore> = match config.secrets_backend {
         SecretsBackend::Aws => Arc::new(AwsSecretStore::new(
             common::aws::secrets_manager(sdk),
@@ -133,10 +129,6 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
         },
     );
     let upstreams = connect_tenants(config, &registry, secrets, &service_metrics)?;
-    let health = Health::new(vec![Arc::new(DynamoTablesCheck {
-        client: dynamodb,
-        tables: vec![providers_table, runs_table],
-    })]);
     Ok(Parts {
         registry,
         upstreams,
@@ -147,8 +139,8 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
     })
 }
 
-/// Builds the HTTP application.
-pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> {
+/// Builds the HTTP application (it has no background tasks: the sync runs as a command).
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
     let oidc = config
         .oidc
         .clone()
@@ -173,7 +165,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         health: parts.health,
         metrics: parts.metrics,
     };
-    Ok(app.into_service(&config.common))
+    Ok(Application::new(app.into_service(&config.common)))
 }
 
 /// The one-shot sync (CronJob): every tenant with the providers integration, or only

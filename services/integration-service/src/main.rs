@@ -11,27 +11,20 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve().await.map(|()| ExitCode::SUCCESS),
         Some("sync-providers") => sync_providers(&args[1..]).await,
-        Some("print-tables") => serde_json::to_string_pretty(&integration_service::store::tables())
-            .map(|json| {
-                println!("{json}");
-                ExitCode::SUCCESS
-            })
-            .map_err(Into::into),
+        Some("print-tables") => {
+            common::command::print_tables(&integration_service::store::tables())
+        }
         Some(other) => Err(anyhow::anyhow!("unknown command `{other}`; {USAGE}")),
     };
-    result.unwrap_or_else(|error| {
-        // Logging may not be set up yet (bad configuration): stderr always works.
-        eprintln!("integration-service: {error:#}");
-        ExitCode::FAILURE
-    })
+    common::command::exit("integration-service", result)
 }
 
 async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
     let sdk = common::aws::load_sdk_config(None).await;
-    let service = integration_service::build(&config, &sdk).await?;
-    service.run("integration-service", &config.common).await
+    let application = integration_service::build(&config, &sdk).await?;
+    application.run("integration-service", &config.common).await
 }
 
 /// One sync per tenant, each run's record printed as a JSON line; exit 1 if any failed.

@@ -10,7 +10,7 @@
 //! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation: an
 //!   order, its outbox record and its idempotency record are written in one transaction.
 //! - [`sms`]: the Africa's Talking sender and the dispatcher that works through the outbox
-//!   in the background ([`Application::dispatcher`]).
+//!   in the background (a background task of the application [`build`] returns).
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
 //! - [`config`], [`state`]; [`build`] assembles the service and the dispatcher.
 //!
@@ -34,30 +34,22 @@ use common::aws::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::AwsSecretStore;
-use common::server::{App, Service};
+use common::server::{App, Application};
 
 use crate::config::{ApiKeySource, Config};
 use crate::sms::{AfricasTalking, ApiKey, Dispatcher, SmsMetrics};
 use crate::state::AppState;
 use crate::store::DynamoSalesStore;
 
-/// The HTTP service, and the outbox dispatcher to run beside it (when enabled).
-pub struct Application {
-    pub service: Service,
-    pub dispatcher: Option<Dispatcher>,
-}
-
 /// Builds the application against the AWS endpoints in `sdk`, creating the tables when
-/// configured to.
+/// configured to: the HTTP service, and the outbox dispatcher beside it (when enabled).
 pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
     let dynamodb = common::aws::dynamodb(sdk);
-    let prefix = &config.common.table_prefix;
-    if config.common.auto_create_resources {
-        for table in store::tables() {
-            common::aws::ensure_table(&dynamodb, prefix, &table).await?;
-        }
-    }
-    let store = Arc::new(DynamoSalesStore::new(dynamodb.clone(), prefix));
+    common::aws::ensure_resources(&config.common, &dynamodb, &store::tables(), None).await?;
+    let store = Arc::new(DynamoSalesStore::new(
+        dynamodb.clone(),
+        &config.common.table_prefix,
+    ));
     let metrics = Arc::new(Metrics::new());
     let api_key = match &config.sms.api_key {
         ApiKeySource::Plain(key) => ApiKey::Fixed(key.clone()),
@@ -120,8 +112,11 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         health,
         metrics,
     };
-    Ok(Application {
-        service: app.into_service(&config.common),
-        dispatcher,
+    let application = Application::new(app.into_service(&config.common));
+    Ok(match dispatcher {
+        // The dispatcher finishes the pass it is in (each send is bounded by its timeout);
+        // whatever it has not claimed stays in the outbox for the other replicas.
+        Some(dispatcher) => application.with_background(|stop| dispatcher.run(stop)),
+        None => application,
     })
 }

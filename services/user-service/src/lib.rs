@@ -35,32 +35,31 @@ use common::aws::{DynamoTablesCheck, S3BucketCheck};
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, SecretStore};
-use common::server::{App, Service};
+use common::server::{App, Application};
 use time::OffsetDateTime;
 
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, Username};
 use crate::session::{ForgetfulSessions, ForgetfulUsers, PasswordHasher, SessionCache};
 use crate::state::{AbuseLimiters, AppState, Audit};
-use crate::store::{
-    DynamoSessionStore, DynamoUserStore, S3AvatarStore, StoreError, UserRecord, SESSIONS_TABLE,
-    USERS_TABLE,
-};
+use crate::store::{DynamoUserStore, S3AvatarStore, StoreError, UserRecord};
 
 /// Builds the application against the AWS endpoints in `sdk`: creates resources when
 /// configured to, makes sure the first admin exists, and assembles the router.
-pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> {
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
     let dynamodb = common::aws::dynamodb(sdk);
     let s3 = common::aws::s3(sdk);
-    let prefix = &config.common.table_prefix;
-    if config.common.auto_create_resources {
-        for table in store::tables() {
-            common::aws::ensure_table(&dynamodb, prefix, &table).await?;
-        }
-        common::aws::ensure_bucket(&s3, &config.avatar_bucket).await?;
-    }
-    let users_table = format!("{prefix}{USERS_TABLE}");
-    let sessions_table = format!("{prefix}{SESSIONS_TABLE}");
+    common::aws::ensure_resources(
+        &config.common,
+        &dynamodb,
+        &store::tables(),
+        Some((&s3, &config.avatar_bucket)),
+    )
+    .await?;
+    let store = Arc::new(DynamoUserStore::new(
+        dynamodb.clone(),
+        &config.common.table_prefix,
+    ));
     let session_cache = Arc::new(SessionCache::new(config.session_cache_ttl));
     let metrics = Arc::new(Metrics::new());
     let bootstrap_admin = config
@@ -71,14 +70,11 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         .map_err(|e| anyhow::anyhow!("ADMIN_USERNAME {e}"))?;
     let state = AppState {
         users: Arc::new(ForgetfulUsers {
-            store: Arc::new(DynamoUserStore::new(dynamodb.clone(), users_table.clone())),
+            store: store.clone(),
             cache: session_cache.clone(),
         }),
         sessions: Arc::new(ForgetfulSessions {
-            store: Arc::new(DynamoSessionStore::new(
-                dynamodb.clone(),
-                sessions_table.clone(),
-            )),
+            store: store.clone(),
             cache: session_cache.clone(),
         }),
         session_cache,
@@ -111,7 +107,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
     let health = Health::new(vec![
         Arc::new(DynamoTablesCheck {
             client: dynamodb,
-            tables: vec![users_table, sessions_table],
+            tables: store.table_names(),
         }),
         Arc::new(S3BucketCheck {
             client: s3,
@@ -124,7 +120,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Service> 
         health,
         metrics,
     };
-    Ok(app.into_service(&config.common))
+    Ok(Application::new(app.into_service(&config.common)))
 }
 
 /// Creates the configured admin account unless it exists. An existing account of that

@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::{Page, ProviderStore, StoreError, StoredProvider, SyncRun};
+use super::{
+    Page, ProviderStore, StoreError, StoredProvider, SyncRun, PROVIDERS_TABLE, SYNC_RUNS_TABLE,
+};
 use crate::integrations::providers::model::Provider;
 
 /// Attributes the store owns; a partner field of the same name would be overwritten.
@@ -37,12 +39,17 @@ pub struct DynamoProviderStore {
 }
 
 impl DynamoProviderStore {
-    pub fn new(client: Client, providers_table: String, runs_table: String) -> Self {
+    pub fn new(client: Client, prefix: &str) -> Self {
         Self {
             client,
-            providers_table,
-            runs_table,
+            providers_table: format!("{prefix}{PROVIDERS_TABLE}"),
+            runs_table: format!("{prefix}{SYNC_RUNS_TABLE}"),
         }
+    }
+
+    /// Every table, for the readiness check.
+    pub fn table_names(&self) -> Vec<String> {
+        vec![self.providers_table.clone(), self.runs_table.clone()]
     }
 
     async fn query<T: serde::de::DeserializeOwned>(

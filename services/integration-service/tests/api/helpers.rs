@@ -122,10 +122,10 @@ pub async fn start(mut config: Config) -> TestApp {
         ..OidcSettings::new(issuer.url(), AUDIENCE)
     });
     let sdk = direct_sdk().await;
-    let service = integration_service::build(&config, &sdk)
+    let application = integration_service::build(&config, &sdk)
         .await
         .expect("app builds");
-    let app = test_support::app::spawn(service, &config.common).await;
+    let app = test_support::app::spawn(application, &config.common).await;
     TestApp {
         address: app.address.clone(),
         client: reqwest::Client::new(),

@@ -11,7 +11,6 @@ use test_support::app::RunningApp;
 use test_support::caller::Caller;
 pub use test_support::http::{assert_json, assert_problem};
 use test_support::oidc::OidcIssuer;
-use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub const AUDIENCE: &str = "api://sales";
 pub const SMS_USERNAME: &str = "sandbox";
@@ -31,7 +30,6 @@ pub struct TestApp {
     /// The emulator directly, to see what the service stored.
     pub dynamodb: aws_sdk_dynamodb::Client,
     _app: RunningApp,
-    _dispatcher: Option<DropGuard>,
 }
 
 /// Test settings: fresh tables, quick outbox polls and retries, short SMS timeouts.
@@ -101,12 +99,7 @@ pub async fn start(
     let application = sales_service::build(&config, &sdk)
         .await
         .expect("app builds");
-    let dispatcher = application.dispatcher.map(|dispatcher| {
-        let stop = CancellationToken::new();
-        tokio::spawn(dispatcher.run(stop.clone()));
-        stop.drop_guard()
-    });
-    let app = test_support::app::spawn(application.service, &config.common).await;
+    let app = test_support::app::spawn(application, &config.common).await;
     let direct = common::aws::load_sdk_config(Some(&emulator)).await;
     let token = issuer.token(AUDIENCE, &["sales:read", "sales:write"]).await;
     TestApp {
@@ -118,7 +111,6 @@ pub async fn start(
         token,
         dynamodb: common::aws::dynamodb(&direct),
         _app: app,
-        _dispatcher: dispatcher,
     }
 }
 

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::{
     DetailsUpdate, DirectoryRecord, Page, SessionRecord, SessionStore, StoreError, UserRecord,
-    UserStore, SESSIONS_BY_USERNAME,
+    UserStore, SESSIONS_BY_USERNAME, SESSIONS_TABLE, USERS_TABLE,
 };
 use crate::domain::{Role, Username};
 
@@ -43,21 +43,33 @@ fn timestamp(at: OffsetDateTime) -> AttributeValue {
     AttributeValue::S(at.format(&Rfc3339).expect("RFC 3339 formats every date"))
 }
 
+/// Users and their sessions, each in its own table.
 pub struct DynamoUserStore {
     client: Client,
-    table: String,
+    users_table: String,
+    sessions_table: String,
 }
 
 impl DynamoUserStore {
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+    pub fn new(client: Client, prefix: &str) -> Self {
+        let table = |name: &str| format!("{prefix}{name}");
+        Self {
+            client,
+            users_table: table(USERS_TABLE),
+            sessions_table: table(SESSIONS_TABLE),
+        }
+    }
+
+    /// Every table, for the readiness check.
+    pub fn table_names(&self) -> Vec<String> {
+        vec![self.users_table.clone(), self.sessions_table.clone()]
     }
 
     async fn read(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let output = self
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(&self.users_table)
             .key("username", string(username))
             .consistent_read(true)
             .send()
@@ -73,7 +85,7 @@ impl UserStore for DynamoUserStore {
         let result = self
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.users_table)
             .set_item(Some(common::aws::to_item(user)))
             .condition_expression("attribute_not_exists(username)")
             .send()
@@ -107,7 +119,7 @@ impl UserStore for DynamoUserStore {
         let mut request = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.users_table)
             .key("username", string(username.as_str()))
             .condition_expression("attribute_exists(username) AND updated_at = :seen")
             .expression_attribute_values(":seen", timestamp(seen_updated_at))
@@ -149,7 +161,7 @@ impl UserStore for DynamoUserStore {
     ) -> Result<(), StoreError> {
         self.client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.users_table)
             .key("username", string(username.as_str()))
             .condition_expression("attribute_exists(username)")
             .update_expression("SET avatar_key = :key, avatar_url = :url, updated_at = :now")
@@ -168,7 +180,7 @@ impl UserStore for DynamoUserStore {
             let output = self
                 .client
                 .scan()
-                .table_name(&self.table)
+                .table_name(&self.users_table)
                 .consistent_read(true)
                 .filter_expression("#role = :admin AND username <> :me")
                 .projection_expression("username")
@@ -208,13 +220,13 @@ impl UserStore for DynamoUserStore {
                     .ok_or(StoreError::LastAdmin)?,
             };
             let delete = Delete::builder()
-                .table_name(&self.table)
+                .table_name(&self.users_table)
                 .key("username", string(username.as_str()))
                 .condition_expression("attribute_exists(username)")
                 .build()
                 .expect("table and key are set");
             let keep = ConditionCheck::builder()
-                .table_name(&self.table)
+                .table_name(&self.users_table)
                 .key("username", string(&keeper))
                 .condition_expression("#role = :admin")
                 .expression_attribute_names("#role", "role")
@@ -253,7 +265,7 @@ impl UserStore for DynamoUserStore {
     async fn delete(&self, username: &Username) -> Result<(), StoreError> {
         self.client
             .delete_item()
-            .table_name(&self.table)
+            .table_name(&self.users_table)
             .key("username", string(username.as_str()))
             .condition_expression("attribute_exists(username)")
             .send()
@@ -270,7 +282,7 @@ impl UserStore for DynamoUserStore {
         let output = self
             .client
             .scan()
-            .table_name(&self.table)
+            .table_name(&self.users_table)
             .limit(limit)
             .set_exclusive_start_key(after)
             .projection_expression("#name, email, avatar_key")
@@ -307,23 +319,12 @@ where
     }
 }
 
-pub struct DynamoSessionStore {
-    client: Client,
-    table: String,
-}
-
-impl DynamoSessionStore {
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
-    }
-}
-
 #[async_trait]
-impl SessionStore for DynamoSessionStore {
+impl SessionStore for DynamoUserStore {
     async fn create(&self, session: &SessionRecord) -> Result<(), StoreError> {
         self.client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.sessions_table)
             .set_item(Some(common::aws::to_item(session)))
             .send()
             .await
@@ -339,7 +340,7 @@ impl SessionStore for DynamoSessionStore {
         let output = self
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(&self.sessions_table)
             .key("token_hash", string(token_hash))
             .consistent_read(true)
             .send()
@@ -355,7 +356,7 @@ impl SessionStore for DynamoSessionStore {
     async fn delete(&self, token_hash: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
-            .table_name(&self.table)
+            .table_name(&self.sessions_table)
             .key("token_hash", string(token_hash))
             .send()
             .await
@@ -370,7 +371,7 @@ impl SessionStore for DynamoSessionStore {
             let page = self
                 .client
                 .query()
-                .table_name(&self.table)
+                .table_name(&self.sessions_table)
                 .index_name(SESSIONS_BY_USERNAME)
                 .key_condition_expression("username = :username")
                 .expression_attribute_values(":username", string(username.as_str()))
@@ -408,13 +409,13 @@ impl SessionStore for DynamoSessionStore {
                 let output = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, requests)
+                    .request_items(&self.sessions_table, requests)
                     .send()
                     .await
                     .map_err(|e| aws_error(SESSION_STORE, e))?;
                 requests = output
                     .unprocessed_items
-                    .and_then(|mut items| items.remove(&self.table))
+                    .and_then(|mut items| items.remove(&self.sessions_table))
                     .unwrap_or_default();
                 if requests.is_empty() {
                     break;

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::domain::{Role, Username};
 
 pub use avatars::S3AvatarStore;
-pub use dynamo::{DynamoSessionStore, DynamoUserStore};
+pub use dynamo::DynamoUserStore;
 
 pub const USERS_TABLE: &str = "users";
 pub const SESSIONS_TABLE: &str = "sessions";

@@ -79,10 +79,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn start(config: Config, endpoint: Option<String>) -> TestApp {
     let emulator = test_support::emulator::endpoint();
     let sdk = common::aws::load_sdk_config(Some(endpoint.as_deref().unwrap_or(&emulator))).await;
-    let service = user_service::build(&config, &sdk)
+    let application = user_service::build(&config, &sdk)
         .await
         .expect("app builds");
-    let app = test_support::app::spawn(service, &config.common).await;
+    let app = test_support::app::spawn(application, &config.common).await;
     let direct = common::aws::load_sdk_config(Some(&emulator)).await;
     TestApp {
         address: app.address.clone(),
