@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`routes`]: HTTP only, one file per resource (`accounts`: sign-up, account, avatar;
-//!   `sessions`: login, logout; `directory`; `home`) and the router with its spec.
+//! - [`routes`]: HTTP only, one file per resource (`signup`; `accounts`: read, update,
+//!   delete; `avatar`; `sessions`: login, logout; `directory`; `home`) and the router with
+//!   its spec.
 //! - [`session`]: sessions: the `CurrentUser`/`MaybeUser` extractors, session tokens, the
 //!   session cache, and the two-lane password hasher.
 //! - [`domain`]: values that are valid once they exist (`Username`, `Password`,

@@ -1,8 +1,10 @@
 //! HTTP only: parse requests, call the domain and stores, shape responses.
 mod accounts;
+mod avatar;
 mod directory;
 mod home;
 mod sessions;
+mod signup;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -40,8 +42,8 @@ pub struct ApiDoc;
 pub fn router(state: AppState, body_limit: usize) -> OpenApiRouter {
     let upload_limit = state.avatar_max_bytes + 256 * 1024;
     let uploads = OpenApiRouter::new()
-        .routes(routes!(accounts::sign_up))
-        .routes(routes!(accounts::put_avatar))
+        .routes(routes!(signup::sign_up))
+        .routes(routes!(avatar::put_avatar))
         .layer(middleware::from_fn_with_state(
             body_limit,
             small_unless_upload,

@@ -1,0 +1,256 @@
+//! `POST /user`: sign-up, as JSON, a urlencoded form, or a multipart form with an avatar.
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use common::extract::{has_content_type, parse_json, Json, JsonOrForm};
+use common::rate_limit::too_many_requests;
+use common::FieldErrors;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::accounts::UserView;
+use super::avatar::{avatar_key, multipart_problem, read_limited};
+use crate::domain::{
+    AvatarError, AvatarImage, DisplayName, Email, Password, Profile, Role, Username,
+};
+use crate::error::{ApiError, Error};
+use crate::state::AppState;
+use crate::store::UserRecord;
+
+/// Sign-up as JSON or as a urlencoded form (`http --form POST :8081/user username=ben
+/// password=...`, as the original service took it): the named fields, and any other key
+/// is profile data (text, from a form).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"username": "ada", "password": "correct horse battery", "name": "Ada Lovelace", "email": "ada@example.com", "city": "London"}))]
+pub struct SignUpRequest {
+    username: String,
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
+    name: Option<String>,
+    email: Option<String>,
+    /// Every other key is stored as profile data.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    profile: Map<String, Value>,
+}
+
+/// Sign-up as a form with an avatar image. Other text fields become profile data.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the multipart body for the OpenAPI spec only
+pub struct SignUpForm {
+    username: String,
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
+    name: Option<String>,
+    email: Option<String>,
+    /// A JSON object of profile data.
+    profile: Option<String>,
+    /// A PNG, JPEG, GIF or WebP image.
+    #[schema(value_type = Option<String>, format = Binary)]
+    avatar: Option<Vec<u8>>,
+}
+
+/// Sign-up fields from either body format, before validation.
+#[derive(Default)]
+struct SignUpInput {
+    username: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    profile: Map<String, Value>,
+    avatar: Option<Bytes>,
+}
+
+impl From<SignUpRequest> for SignUpInput {
+    fn from(body: SignUpRequest) -> Self {
+        Self {
+            username: Some(body.username),
+            password: Some(body.password),
+            name: body.name,
+            email: body.email,
+            profile: body.profile,
+            avatar: None,
+        }
+    }
+}
+
+/// A sign-up that passed validation.
+struct NewAccount {
+    username: Username,
+    password: Password,
+    name: Option<DisplayName>,
+    email: Option<Email>,
+    profile: Profile,
+    avatar: Option<AvatarImage>,
+}
+
+/// Collects every field error at once, so a client fixes its request in one round.
+fn validate(input: SignUpInput, avatar_max_bytes: usize) -> Result<NewAccount, ApiError> {
+    let mut errors = FieldErrors::new();
+    let username = errors.required("username", input.username, |u| Username::parse(&u));
+    let password = errors.required("password", input.password, Password::parse);
+    let name = errors.optional("name", input.name, |n| DisplayName::parse(&n));
+    let email = errors.optional("email", input.email, |e| Email::parse(&e));
+    let profile = Profile::parse(input.profile).map_err(|problems| {
+        for (field, message) in problems {
+            errors.push(field, message);
+        }
+    });
+    let avatar = match input
+        .avatar
+        .map(|bytes| AvatarImage::parse(bytes, avatar_max_bytes))
+    {
+        Some(Err(too_large @ AvatarError::TooLarge { .. })) => return Err(too_large.into()),
+        Some(Err(other)) => {
+            errors.push("avatar", other.to_string());
+            None
+        }
+        Some(Ok(image)) => Some(image),
+        None => None,
+    };
+    match (username, password, name, email, profile) {
+        (Some(username), Some(password), name, email, Ok(profile)) if errors.is_empty() => {
+            Ok(NewAccount {
+                username,
+                password,
+                name,
+                email,
+                profile,
+                avatar,
+            })
+        }
+        _ => Err(ApiError::Invalid(errors.into_vec())),
+    }
+}
+
+/// Signs up a new account, from JSON or from a multipart form with an avatar image.
+#[utoipa::path(post, path = "/user", tag = "accounts",
+    request_body(content(
+        (SignUpRequest = "application/json"),
+        (SignUpRequest = "application/x-www-form-urlencoded"),
+        (SignUpForm = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, description = "The account was created", body = UserView,
+            headers(("location" = String, description = "The account's URL"))),
+        (status = 400, description = "Malformed body"),
+        (status = 409, description = "The username is taken"),
+        (status = 413, description = "The avatar or body is too large"),
+        (status = 422, description = "Invalid fields"),
+        (status = 429, description = "Too many sign-ups from this address",
+            headers(("retry-after" = u64, description = "Seconds until the next sign-up is allowed"))),
+        (status = 503, description = "A dependency is unavailable, or too many passwords are being hashed"),
+    ))]
+pub async fn sign_up(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    // Sign-ups are anonymous and each costs a password hash: a few a minute per address.
+    let address = state.limits.client(request.headers(), peer);
+    state
+        .limits
+        .signup_by_address
+        .check(&address)
+        .map_err(|wait| too_many_requests("sign-ups from this address", wait))?;
+    let input = if has_content_type(request.headers(), "multipart/form-data") {
+        read_sign_up_form(request, &state).await?
+    } else if has_content_type(request.headers(), "application/x-www-form-urlencoded") {
+        // A form carries no avatar: the router holds it to the default body limit.
+        let JsonOrForm(body) = JsonOrForm::<SignUpRequest>::from_request(request, &state).await?;
+        body.into()
+    } else {
+        let Json(body) = Json::<SignUpRequest>::from_request(request, &state).await?;
+        body.into()
+    };
+    let account = validate(input, state.avatar_max_bytes)?;
+    // The bootstrap admin's name is never anyone else's, even after that account is gone.
+    if state.bootstrap_admin.as_ref() == Some(&account.username) {
+        return Err(Error::UsernameTaken.into());
+    }
+    let password_hash = state.hasher.hash(&account.password).await?;
+    let now = OffsetDateTime::now_utc();
+    let key = avatar_key(&account.username);
+    let record = UserRecord {
+        username: account.username.to_string(),
+        password_hash,
+        role: Role::User,
+        name: account
+            .name
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        email: account
+            .email
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default(),
+        avatar_url: account
+            .avatar
+            .as_ref()
+            .map(|_| state.avatars.stored_url(&key))
+            .unwrap_or_default(),
+        avatar_key: account.avatar.as_ref().map(|_| key.clone()),
+        profile: account.profile.into_inner(),
+        created_at: now,
+        updated_at: now,
+    };
+    // The item first: its conditional put is what decides that the username is free, so a
+    // losing racer never overwrites the winner's avatar.
+    state.users.create(&record).await?;
+    if let Some(avatar) = &account.avatar {
+        if let Err(error) = state
+            .avatars
+            .put(&key, avatar.bytes(), avatar.content_type())
+            .await
+        {
+            // No half-made account: undo the item (best effort) and report the failure.
+            if let Err(undo) = state.users.delete(&account.username).await {
+                tracing::error!(?undo, username = %account.username, "could not undo sign-up after avatar failure");
+            }
+            return Err(error.into());
+        }
+    }
+    tracing::info!(username = %account.username, "account created");
+    let location = format!("/user/{}", account.username);
+    let view = UserView::from_record(record, &state).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
+}
+
+async fn read_sign_up_form(request: Request, state: &AppState) -> Result<SignUpInput, ApiError> {
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(multipart_problem)?;
+    let mut input = SignUpInput::default();
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_problem)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "avatar" {
+            input.avatar = Some(read_limited(&mut field, state.avatar_max_bytes).await?);
+            continue;
+        }
+        let text = field.text().await.map_err(multipart_problem)?;
+        match name.as_str() {
+            "username" => input.username = Some(text),
+            "password" => input.password = Some(text),
+            "name" => input.name = Some(text),
+            "email" => input.email = Some(text),
+            "profile" => {
+                let data: Map<String, Value> = parse_json(text.as_bytes())
+                    .map_err(|_| ApiError::field("profile", "must be a JSON object"))?;
+                input.profile.extend(data);
+            }
+            "" => return Err(ApiError::field("body", "every form field needs a name")),
+            _ => {
+                input.profile.insert(name, Value::String(text));
+            }
+        }
+    }
+    Ok(input)
+}
