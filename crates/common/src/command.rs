@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::aws::TableSpec;
+use crate::aws::dynamo::TableSpec;
 
 /// `<service> print-tables`: the table definitions as JSON, for the Terraform drift check.
 pub fn print_tables(tables: &[TableSpec]) -> anyhow::Result<ExitCode> {

@@ -11,7 +11,8 @@
 //!   `Query`, `JsonOrForm` whose rejections are problems naming the field.
 //! - [`auth`]: OpenID Connect access tokens (`Authenticated`), verified against the
 //!   issuer's keys; [`domain`]: values more than one service validates (`Email`, names).
-//! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), DynamoDB helpers; [`secrets`];
+//! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), and in
+//!   `aws::dynamo` what the DynamoDB stores share (pages, opaque [`Cursor`]s, items); [`secrets`];
 //!   [`retry`]; [`http_client`]: outbound HTTP with timeouts.
 //! - [`command`]: what every service's `main` shares (`print-tables`, the exit status).
 //! - [`config`], [`telemetry`], [`metrics`], [`health`], [`openapi`], [`idle`],
@@ -41,4 +42,5 @@ pub mod server;
 pub mod telemetry;
 pub mod template;
 
+pub use aws::dynamo::{Cursor, Page};
 pub use error::{ApiError, FieldError, FieldErrors, Problem, ServiceError};

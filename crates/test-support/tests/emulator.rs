@@ -2,7 +2,7 @@
 //! scripts/emulator_server.py): moto alone undoes concurrent writes when a transaction fails.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use common::aws::{KeyAttribute, TableSpec};
+use common::aws::dynamo::{KeyAttribute, TableSpec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_transaction_never_undoes_a_concurrent_write() {
@@ -16,7 +16,7 @@ async fn a_failed_transaction_never_undoes_a_concurrent_write() {
         ttl_attribute: None,
         global_secondary_indexes: vec![],
     };
-    common::aws::ensure_table(&client, &prefix, &spec)
+    common::aws::dynamo::ensure_table(&client, &prefix, &spec)
         .await
         .unwrap();
     let table = spec.full_name(&prefix);

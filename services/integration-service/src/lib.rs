@@ -38,7 +38,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_config::SdkConfig;
 use common::auth::OidcVerifier;
-use common::aws::DynamoTablesCheck;
+use common::aws::dynamo::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, EnvSecretStore, SecretStore};

@@ -32,7 +32,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use common::aws::{DynamoTablesCheck, S3BucketCheck};
+use common::aws::dynamo::DynamoTablesCheck;
+use common::aws::S3BucketCheck;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, SecretStore};

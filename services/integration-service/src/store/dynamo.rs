@@ -1,13 +1,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::{
-    Page, ProviderStore, StoreError, StoredProvider, SyncRun, PROVIDERS_TABLE, SYNC_RUNS_TABLE,
-};
+use common::aws::aws_error;
+use common::aws::dynamo::paging_error;
+use common::{Cursor, Page};
+
+use super::{ProviderStore, StoreError, StoredProvider, SyncRun, PROVIDERS_TABLE, SYNC_RUNS_TABLE};
 use crate::integrations::providers::model::Provider;
 
 /// Attributes the store owns; a partner field of the same name would be overwritten.
@@ -19,14 +20,6 @@ const OWN_ATTRIBUTES: [&str; 6] = [
     "last_sync_run_id",
     "raw_record",
 ];
-
-fn aws_error<E, R>(what: &str, error: SdkError<E, R>) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Aws(common::aws::problem_for(what, &error))
-}
 
 fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
@@ -57,7 +50,7 @@ impl DynamoProviderStore {
         table: &str,
         tenant: &str,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
         newest_first: bool,
     ) -> Result<Page<T>, StoreError> {
         let output = self
@@ -68,22 +61,16 @@ impl DynamoProviderStore {
             .expression_attribute_values(":tenant", string(tenant))
             .scan_index_forward(!newest_first)
             .limit(limit)
-            .set_exclusive_start_key(after)
+            .set_exclusive_start_key(after.map(Cursor::into_start_key))
             .send()
             .await
-            .map_err(|error| {
-                StoreError::Aws(common::aws::paging_problem("The provider store", &error))
-            })?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| common::aws::from_item("The provider store", item).map_err(StoreError::Aws))
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
-        })
+            .map_err(|error| paging_error("The provider store", error))?;
+        let page = Page::read(
+            "The provider store",
+            output.items,
+            output.last_evaluated_key,
+        );
+        Ok(page?)
     }
 }
 
@@ -138,7 +125,7 @@ impl ProviderStore for DynamoProviderStore {
         &self,
         tenant: &str,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<StoredProvider>, StoreError> {
         self.query(&self.providers_table, tenant, limit, after, false)
             .await
@@ -160,7 +147,7 @@ impl ProviderStore for DynamoProviderStore {
         &self,
         tenant: &str,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<SyncRun>, StoreError> {
         self.query(&self.runs_table, tenant, limit, after, true)
             .await

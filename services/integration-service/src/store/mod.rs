@@ -1,12 +1,10 @@
 //! Persistence of the provider sync behind a small trait, DynamoDB behind it.
 mod dynamo;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
-use common::aws::{KeyAttribute, TableSpec};
+use common::aws::dynamo::{KeyAttribute, TableSpec};
 use common::FieldError;
+use common::{Cursor, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -100,15 +98,10 @@ pub struct SyncRun {
     pub invalid_records: Vec<InvalidRecord>,
 }
 
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next: Option<HashMap<String, AttributeValue>>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
-    Aws(common::Problem),
+    Aws(#[from] common::Problem),
 }
 
 #[async_trait]
@@ -129,7 +122,7 @@ pub trait ProviderStore: Send + Sync {
         &self,
         tenant: &str,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<StoredProvider>, StoreError>;
     /// Writes the run record (start, then again when finished).
     async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError>;
@@ -138,6 +131,6 @@ pub trait ProviderStore: Send + Sync {
         &self,
         tenant: &str,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<SyncRun>, StoreError>;
 }

@@ -3,6 +3,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use common::Cursor;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -146,12 +147,12 @@ pub async fn list_customers(
     let after = query
         .next
         .as_deref()
-        .map(|cursor| common::aws::decode_cursor(cursor, CUSTOMER_CURSOR_KEYS))
+        .map(|cursor| Cursor::parse(cursor, CUSTOMER_CURSOR_KEYS))
         .transpose()?;
     let page = state.store.customers(limit, after).await?;
     Ok(Json(CustomerPage {
         customers: page.items.into_iter().map(Customer::from).collect(),
-        next: page.next.as_ref().map(common::aws::encode_cursor),
+        next: page.next.as_ref().map(Cursor::encode),
     }))
 }
 

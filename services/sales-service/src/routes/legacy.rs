@@ -4,15 +4,14 @@
 //! an order names its customer `customer`, as the request does. Marked deprecated in the
 //! spec; each response names its successor (`Deprecation` and `Link` headers).
 
-use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use common::{Cursor, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -21,7 +20,7 @@ use super::orders::{self, CreateOrder, Order, OrderDetails};
 use super::replay::IdempotencyHeader;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Page, StoreError, CUSTOMER_CURSOR_KEYS};
+use crate::store::{StoreError, CUSTOMER_CURSOR_KEYS};
 
 /// Tells a client this path is deprecated and where its successor is (RFC 9745, RFC 8288).
 fn successor(response: impl IntoResponse, path: &'static str) -> Response {
@@ -72,7 +71,7 @@ pub struct LegacyOrdersQuery {
     next: Option<String>,
 }
 
-type StartKey = Option<HashMap<String, AttributeValue>>;
+type StartKey = Option<Cursor>;
 
 /// Reads page after page until the listing ends or `cap` records are in hand; returns them
 /// and, when the cap cut the listing short, where it resumes.
@@ -100,7 +99,7 @@ where
 /// A bare JSON array, with a `Link: rel="next"` to `path` + the cursor when there is more.
 fn every_record(records: &impl Serialize, rest: StartKey, path: String) -> Response {
     let mut response = Json(records).into_response();
-    if let Some(cursor) = rest.as_ref().map(common::aws::encode_cursor) {
+    if let Some(cursor) = rest.as_ref().map(Cursor::encode) {
         let separator = if path.contains('?') { '&' } else { '?' };
         let link = format!("<{path}{separator}next={cursor}>; rel=\"next\"");
         if let Ok(link) = HeaderValue::from_str(&link) {
@@ -195,7 +194,7 @@ pub async fn list_customers(
     let after = query
         .next
         .as_deref()
-        .map(|cursor| common::aws::decode_cursor(cursor, CUSTOMER_CURSOR_KEYS))
+        .map(|cursor| Cursor::parse(cursor, CUSTOMER_CURSOR_KEYS))
         .transpose()?;
     let store = &state.store;
     let (records, rest) = up_to(state.legacy_list_max_items, after, |limit, after| {

@@ -1,11 +1,10 @@
 //! `/api/v1/sales/orders`: create (idempotent, with its SMS in the outbox), list, get one.
-use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use common::Cursor;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -233,7 +232,7 @@ pub async fn list_orders(
         .await?;
     Ok(Json(OrderPage {
         orders: page.items.into_iter().map(Order::from).collect(),
-        next: page.next.as_ref().map(common::aws::encode_cursor),
+        next: page.next.as_ref().map(Cursor::encode),
     }))
 }
 
@@ -242,7 +241,7 @@ pub async fn list_orders(
 pub(super) fn start_key(
     customer: Option<&str>,
     next: Option<&str>,
-) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
+) -> Result<Option<Cursor>, ApiError> {
     if let Some(customer) = customer {
         uuid::Uuid::parse_str(customer)
             .map_err(|_| ApiError::field("customer", "must be a customer id"))?;
@@ -252,7 +251,7 @@ pub(super) fn start_key(
         None => ORDER_CURSOR_KEYS,
     };
     Ok(next
-        .map(|cursor| common::aws::decode_cursor(cursor, cursor_keys))
+        .map(|cursor| Cursor::parse(cursor, cursor_keys))
         .transpose()?)
 }
 

@@ -1,19 +1,20 @@
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
+use common::aws::aws_error;
+use common::aws::dynamo::{decode, get, is_conditional_failure, paging_error, to_item};
 use common::cache::TtlCache;
+use common::{Cursor, Page};
 
 use super::{
-    CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, Outbox, OutboxRecord, Page,
-    SalesStore, StoreError, CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_BY_CUSTOMER, ORDERS_TABLE,
-    OUTBOX_TABLE, SEQUENCES_TABLE, SMS_SENDS_TABLE,
+    CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, Outbox, OutboxRecord, SalesStore,
+    StoreError, CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_BY_CUSTOMER, ORDERS_TABLE, OUTBOX_TABLE,
+    SEQUENCES_TABLE, SMS_SENDS_TABLE,
 };
 
 const STORE: &str = "The sales store";
@@ -24,21 +25,6 @@ const OUTBOX: &str = "The SMS outbox";
 /// still taken; ~300 bytes each.
 const CUSTOMERS_KEPT: usize = 4096;
 const CUSTOMERS_KEPT_FOR: Duration = Duration::from_secs(300);
-
-fn aws_error<E, R>(what: &str, error: SdkError<E, R>) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Aws(common::aws::problem_for(what, &error))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(
-    what: &str,
-    item: HashMap<String, AttributeValue>,
-) -> Result<T, StoreError> {
-    common::aws::from_item(what, item).map_err(StoreError::Aws)
-}
 
 fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
@@ -101,7 +87,7 @@ impl DynamoSalesStore {
     fn idempotency_put(&self, record: &IdempotencyRecord) -> Put {
         Put::builder()
             .table_name(&self.tables.idempotency)
-            .set_item(Some(common::aws::to_item(record)))
+            .set_item(Some(to_item(record)))
             .condition_expression("attribute_not_exists(#key) OR expires_at < :now")
             .expression_attribute_names("#key", "key")
             .expression_attribute_values(":now", number(unix_now()))
@@ -169,7 +155,7 @@ impl DynamoSalesStore {
                         )));
                     }
                 }
-                Err(aws_error(STORE, error))
+                Err(aws_error(STORE, error).into())
             }
         }
     }
@@ -183,49 +169,26 @@ impl DynamoSalesStore {
         key_name: &str,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(key_name, string(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| aws_error(STORE, error))?;
-        output.item.map(|item| decode(STORE, item)).transpose()
+        Ok(get(&self.client, STORE, table, key_name, key).await?)
     }
 
     async fn scan_page<T: serde::de::DeserializeOwned>(
         &self,
         table: &str,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<T>, StoreError> {
         let output = self
             .client
             .scan()
             .table_name(table)
             .limit(limit)
-            .set_exclusive_start_key(after)
+            .set_exclusive_start_key(after.map(Cursor::into_start_key))
             .send()
             .await
-            .map_err(|error| StoreError::Aws(common::aws::paging_problem(STORE, &error)))?;
-        page(output.items, output.last_evaluated_key)
+            .map_err(|error| paging_error(STORE, error))?;
+        Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
     }
-}
-
-fn page<T: serde::de::DeserializeOwned>(
-    items: Option<Vec<HashMap<String, AttributeValue>>>,
-    last_key: Option<HashMap<String, AttributeValue>>,
-) -> Result<Page<T>, StoreError> {
-    Ok(Page {
-        items: items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| decode(STORE, item))
-            .collect::<Result<_, _>>()?,
-        next: last_key.filter(|key| !key.is_empty()),
-    })
 }
 
 fn unix_now() -> i64 {
@@ -266,7 +229,7 @@ impl SalesStore for DynamoSalesStore {
     ) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.tables.customers)
-            .set_item(Some(common::aws::to_item(customer)))
+            .set_item(Some(to_item(customer)))
             .condition_expression("attribute_not_exists(id)")
             .build()
             .expect("table and item are set");
@@ -291,7 +254,7 @@ impl SalesStore for DynamoSalesStore {
     async fn customers(
         &self,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<CustomerRecord>, StoreError> {
         self.scan_page(&self.tables.customers, limit, after).await
     }
@@ -315,8 +278,8 @@ impl SalesStore for DynamoSalesStore {
                 .build()
         };
         let items = vec![
-            put(&self.tables.orders, common::aws::to_item(order), "id"),
-            put(&self.tables.outbox, common::aws::to_item(sms), "order_id"),
+            put(&self.tables.orders, to_item(order), "id"),
+            put(&self.tables.outbox, to_item(sms), "order_id"),
         ];
         self.transact(items, idempotency).await
     }
@@ -329,7 +292,7 @@ impl SalesStore for DynamoSalesStore {
         &self,
         customer_id: Option<&str>,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<OrderRecord>, StoreError> {
         let Some(customer_id) = customer_id else {
             return self.scan_page(&self.tables.orders, limit, after).await;
@@ -343,11 +306,11 @@ impl SalesStore for DynamoSalesStore {
             .expression_attribute_values(":customer", string(customer_id))
             .scan_index_forward(false)
             .limit(limit)
-            .set_exclusive_start_key(after)
+            .set_exclusive_start_key(after.map(Cursor::into_start_key))
             .send()
             .await
-            .map_err(|error| StoreError::Aws(common::aws::paging_problem(STORE, &error)))?;
-        page(output.items, output.last_evaluated_key)
+            .map_err(|error| paging_error(STORE, error))?;
+        Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
     }
 
     async fn idempotency_record(
@@ -421,8 +384,8 @@ impl DynamoSalesStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if common::aws::is_conditional_failure(&error) => Err(StoreError::LostClaim),
-            Err(error) => Err(aws_error(OUTBOX, error)),
+            Err(error) if is_conditional_failure(&error) => Err(StoreError::LostClaim),
+            Err(error) => Err(aws_error(OUTBOX, error).into()),
         }
     }
 
@@ -452,7 +415,7 @@ impl DynamoSalesStore {
                         "The SMS outbox is busy; retry shortly",
                     )))
                 }
-                _ => Err(aws_error(OUTBOX, error)),
+                _ => Err(aws_error(OUTBOX, error).into()),
             },
         }
     }
@@ -520,12 +483,12 @@ impl Outbox for DynamoSalesStore {
             .send()
             .await;
         match result {
-            Ok(output) => output
+            Ok(output) => Ok(output
                 .attributes
                 .map(|item| decode(OUTBOX, item))
-                .transpose(),
-            Err(error) if common::aws::is_conditional_failure(&error) => Ok(None),
-            Err(error) => Err(aws_error(OUTBOX, error)),
+                .transpose()?),
+            Err(error) if is_conditional_failure(&error) => Ok(None),
+            Err(error) => Err(aws_error(OUTBOX, error).into()),
         }
     }
 
@@ -629,8 +592,8 @@ impl Outbox for DynamoSalesStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error) if common::aws::is_conditional_failure(&error) => Ok(false),
-            Err(error) => Err(aws_error(OUTBOX, error)),
+            Err(error) if is_conditional_failure(&error) => Ok(false),
+            Err(error) => Err(aws_error(OUTBOX, error).into()),
         }
     }
 

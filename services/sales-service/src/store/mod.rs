@@ -2,11 +2,9 @@
 //! records) and the SMS outbox the dispatcher works through. DynamoDB implements both.
 mod dynamo;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
-use common::aws::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use common::{Cursor, Page};
 use serde::{Deserialize, Serialize};
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -177,11 +175,6 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next: Option<HashMap<String, AttributeValue>>,
-}
-
 /// A finished SMS: delivered to the provider, or given up.
 #[derive(Debug, Clone)]
 pub enum Delivery {
@@ -196,7 +189,7 @@ pub enum StoreError {
     #[error("another dispatcher holds the outbox record")]
     LostClaim,
     #[error("{0}")]
-    Aws(common::Problem),
+    Aws(#[from] common::Problem),
 }
 
 #[async_trait]
@@ -214,7 +207,7 @@ pub trait SalesStore: Send + Sync {
     async fn customers(
         &self,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<CustomerRecord>, StoreError>;
     /// Stores the order, its outbox record and the idempotency record in one transaction:
     /// all or nothing.
@@ -230,7 +223,7 @@ pub trait SalesStore: Send + Sync {
         &self,
         customer_id: Option<&str>,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<OrderRecord>, StoreError>;
     /// The live (unexpired at `now`, Unix seconds) record for an idempotency key.
     async fn idempotency_record(

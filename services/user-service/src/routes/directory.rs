@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use common::extract::{Json, Query};
-use common::Problem;
+use common::{Cursor, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -50,7 +50,7 @@ pub async fn list_users(
     let after = query
         .after
         .as_deref()
-        .map(|cursor| common::aws::decode_cursor(cursor, &["username"]))
+        .map(|cursor| Cursor::parse(cursor, &["username"]))
         .transpose()
         .map_err(|problem| named_after(problem.into()))?;
     let page = state
@@ -71,7 +71,7 @@ pub async fn list_users(
         });
     }
     let mut response = Json(users).into_response();
-    if let Some(next) = page.next.as_ref().map(common::aws::encode_cursor) {
+    if let Some(next) = page.next.as_ref().map(Cursor::encode) {
         // Relative to the request (RFC 8288 §3.1): no Host header is trusted to build it.
         let link = format!("</users?limit={limit}&after={next}>; rel=\"next\"");
         if let Ok(value) = HeaderValue::from_str(&link) {

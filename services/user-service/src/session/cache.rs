@@ -12,13 +12,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use common::{Cursor, Page};
 use time::OffsetDateTime;
 
 use crate::domain::Username;
 use crate::store::{
-    DetailsUpdate, DirectoryRecord, Page, SessionRecord, SessionStore, StoreError, UserRecord,
-    UserStore,
+    DetailsUpdate, DirectoryRecord, SessionRecord, SessionStore, StoreError, UserRecord, UserStore,
 };
 
 /// Entries kept at most (each holds an account, profile data included, up to ~16 KiB):
@@ -222,7 +221,7 @@ impl UserStore for ForgetfulUsers {
     async fn list(
         &self,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<DirectoryRecord>, StoreError> {
         self.store.list(limit, after).await
     }

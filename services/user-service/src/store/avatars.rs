@@ -54,7 +54,7 @@ impl AvatarStore for S3AvatarStore {
             .body(bytes.into())
             .send()
             .await
-            .map_err(|e| StoreError::Aws(common::aws::problem_for("Avatar storage", &e)))?;
+            .map_err(|e| common::aws::aws_error("Avatar storage", e))?;
         Ok(())
     }
 
@@ -65,7 +65,7 @@ impl AvatarStore for S3AvatarStore {
             .key(key)
             .send()
             .await
-            .map_err(|e| StoreError::Aws(common::aws::problem_for("Avatar storage", &e)))?;
+            .map_err(|e| common::aws::aws_error("Avatar storage", e))?;
         Ok(())
     }
 
@@ -82,7 +82,7 @@ impl AvatarStore for S3AvatarStore {
             .key(key)
             .presigned(presigning)
             .await
-            .map_err(|e| StoreError::Aws(common::aws::problem_for("Avatar storage", &e)))?;
+            .map_err(|e| common::aws::aws_error("Avatar storage", e))?;
         Ok(request.uri().to_owned())
     }
 }

@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -11,29 +9,18 @@ use aws_sdk_dynamodb::Client;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use common::aws::aws_error;
+use common::aws::dynamo::{decode, get, is_conditional_failure, paging_error, to_item};
+use common::{Cursor, Page};
+
 use super::{
-    DetailsUpdate, DirectoryRecord, Page, SessionRecord, SessionStore, StoreError, UserRecord,
-    UserStore, SESSIONS_BY_USERNAME, SESSIONS_TABLE, USERS_TABLE,
+    DetailsUpdate, DirectoryRecord, SessionRecord, SessionStore, StoreError, UserRecord, UserStore,
+    SESSIONS_BY_USERNAME, SESSIONS_TABLE, USERS_TABLE,
 };
 use crate::domain::{Role, Username};
 
-fn aws_error<E, R>(what: &str, error: SdkError<E, R>) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Aws(common::aws::problem_for(what, &error))
-}
-
 const USER_STORE: &str = "The user store";
 const SESSION_STORE: &str = "The session store";
-
-fn decode<T: serde::de::DeserializeOwned>(
-    store: &str,
-    item: HashMap<String, AttributeValue>,
-) -> Result<T, StoreError> {
-    common::aws::from_item(store, item).map_err(StoreError::Aws)
-}
 
 fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
@@ -66,16 +53,14 @@ impl DynamoUserStore {
     }
 
     async fn read(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.users_table)
-            .key("username", string(username))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| aws_error(USER_STORE, e))?;
-        output.item.map(|item| decode(USER_STORE, item)).transpose()
+        let user = get(
+            &self.client,
+            USER_STORE,
+            &self.users_table,
+            "username",
+            username,
+        );
+        Ok(user.await?)
     }
 }
 
@@ -86,13 +71,13 @@ impl UserStore for DynamoUserStore {
             .client
             .put_item()
             .table_name(&self.users_table)
-            .set_item(Some(common::aws::to_item(user)))
+            .set_item(Some(to_item(user)))
             .condition_expression("attribute_not_exists(username)")
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if common::aws::is_conditional_failure(&error) => {
+            Err(error) if is_conditional_failure(&error) => {
                 // The SDK retries an attempt whose answer was lost; if that attempt had
                 // written the item, the retry fails its condition on our own write. The
                 // salted hash is unique to this request, so it tells the two apart.
@@ -101,7 +86,7 @@ impl UserStore for DynamoUserStore {
                     _ => Err(StoreError::AlreadyExists),
                 }
             }
-            Err(error) => Err(aws_error(USER_STORE, error)),
+            Err(error) => Err(aws_error(USER_STORE, error).into()),
         }
     }
 
@@ -144,13 +129,13 @@ impl UserStore for DynamoUserStore {
             .send()
             .await
             .map_err(|error| {
-                if common::aws::is_conditional_failure(&error) {
+                if is_conditional_failure(&error) {
                     StoreError::Conflict
                 } else {
-                    aws_error(USER_STORE, error)
+                    aws_error(USER_STORE, error).into()
                 }
             })?;
-        decode(USER_STORE, output.attributes.unwrap_or_default())
+        Ok(decode(USER_STORE, output.attributes.unwrap_or_default())?)
     }
 
     async fn set_avatar(
@@ -246,7 +231,7 @@ impl UserStore for DynamoUserStore {
             let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
                 error.as_service_error()
             else {
-                return Err(aws_error(USER_STORE, error));
+                return Err(aws_error(USER_STORE, error).into());
             };
             let code = |index: usize| {
                 cancelled
@@ -277,29 +262,21 @@ impl UserStore for DynamoUserStore {
     async fn list(
         &self,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<DirectoryRecord>, StoreError> {
         let output = self
             .client
             .scan()
             .table_name(&self.users_table)
             .limit(limit)
-            .set_exclusive_start_key(after)
+            .set_exclusive_start_key(after.map(Cursor::into_start_key))
             .projection_expression("#name, email, avatar_key")
             .expression_attribute_names("#name", "name")
             .send()
             .await
-            .map_err(|error| StoreError::Aws(common::aws::paging_problem(USER_STORE, &error)))?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| decode(USER_STORE, item))
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
-        })
+            .map_err(|error| paging_error(USER_STORE, error))?;
+        let page = Page::read(USER_STORE, output.items, output.last_evaluated_key);
+        Ok(page?)
     }
 }
 
@@ -312,10 +289,10 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    if common::aws::is_conditional_failure(&error) {
+    if is_conditional_failure(&error) {
         StoreError::NotFound
     } else {
-        aws_error(what, error)
+        aws_error(what, error).into()
     }
 }
 
@@ -325,7 +302,7 @@ impl SessionStore for DynamoUserStore {
         self.client
             .put_item()
             .table_name(&self.sessions_table)
-            .set_item(Some(common::aws::to_item(session)))
+            .set_item(Some(to_item(session)))
             .send()
             .await
             .map_err(|e| aws_error(SESSION_STORE, e))?;

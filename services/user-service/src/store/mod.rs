@@ -2,11 +2,9 @@
 mod avatars;
 mod dynamo;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
-use common::aws::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use common::{Cursor, Page};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -77,11 +75,6 @@ pub struct DirectoryRecord {
     pub avatar_key: Option<String>,
 }
 
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next: Option<HashMap<String, AttributeValue>>,
-}
-
 /// A session item: the SHA-256 of the token (never the token), its owner, and the expiry
 /// that DynamoDB's TTL eventually purges by.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,7 +103,7 @@ pub enum StoreError {
     #[error("the last admin account")]
     LastAdmin,
     #[error("{0}")]
-    Aws(common::Problem),
+    Aws(#[from] common::Problem),
 }
 
 /// Changes to a user's own details; `None` leaves a field as it is.
@@ -146,7 +139,7 @@ pub trait UserStore: Send + Sync {
     async fn list(
         &self,
         limit: i32,
-        after: Option<HashMap<String, AttributeValue>>,
+        after: Option<Cursor>,
     ) -> Result<Page<DirectoryRecord>, StoreError>;
 }
 

@@ -6,7 +6,7 @@ pub mod sync;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::FieldError;
+use common::{Cursor, FieldError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -61,28 +61,16 @@ impl Params for PageParams {
 }
 
 impl PageParams {
-    /// The DynamoDB start key of the cursor, which must belong to `tenant`.
-    fn start_key(
-        &self,
-        tenant: &str,
-        keys: &[&str],
-    ) -> Result<
-        Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
-        ApiError,
-    > {
+    /// Where the listing resumes: the cursor, which must belong to `tenant`.
+    fn start_key(&self, tenant: &str, keys: &[&str]) -> Result<Option<Cursor>, ApiError> {
         let Some(cursor) = &self.next else {
             return Ok(None);
         };
-        let key = common::aws::decode_cursor(cursor, keys)?;
-        let own = matches!(key.get("tenant_id"), Some(aws_sdk_dynamodb::types::AttributeValue::S(t)) if t == tenant);
-        if !own {
-            return Err(
-                common::Problem::malformed("next: not a cursor returned by this API")
-                    .field("next", "invalid cursor")
-                    .into(),
-            );
+        let cursor = Cursor::parse(cursor, keys)?;
+        if cursor.string("tenant_id") != Some(tenant) {
+            return Err(Cursor::invalid().into());
         }
-        Ok(Some(key))
+        Ok(Some(cursor))
     }
 
     fn limit(&self) -> i32 {
@@ -144,7 +132,7 @@ impl Integration for Providers {
                     let page = this.store.list(&call.tenant, params.limit(), start).await?;
                     Ok(ProvidersPage {
                         providers: page.items,
-                        next: page.next.as_ref().map(common::aws::encode_cursor),
+                        next: page.next.as_ref().map(Cursor::encode),
                     })
                 }
             }),
@@ -155,7 +143,7 @@ impl Integration for Providers {
                     let page = this.store.list_runs(&call.tenant, params.limit(), start).await?;
                     Ok(SyncRunsPage {
                         runs: page.items,
-                        next: page.next.as_ref().map(common::aws::encode_cursor),
+                        next: page.next.as_ref().map(Cursor::encode),
                     })
                 }
             }),
