@@ -12,8 +12,9 @@
 //! - [`auth`]: OpenID Connect access tokens (`Authenticated`), verified against the
 //!   issuer's keys; [`domain`]: values more than one service validates (`Email`, names).
 //! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), and in
-//!   `aws::dynamo` what the DynamoDB stores share (pages, opaque [`Cursor`]s, items); [`secrets`];
-//!   [`retry`]; [`http_client`]: outbound HTTP with timeouts.
+//!   `aws::dynamo` what the DynamoDB stores share (pages, opaque [`Cursor`]s, items);
+//!   [`secrets`]; [`retry`]; [`http_client`]: outbound HTTP with timeouts.
+//! - [`timestamp`]: the one timestamp type, and the forms services store and answer with.
 //! - [`command`]: what every service's `main` shares (`print-tables`, the exit status).
 //! - [`config`], [`telemetry`], [`metrics`], [`health`], [`openapi`], [`idle`],
 //!   [`rate_limit`], [`template`], [`cache`] (bounded, entries end after a TTL).
@@ -41,6 +42,7 @@ pub mod secrets;
 pub mod server;
 pub mod telemetry;
 pub mod template;
+pub mod timestamp;
 
 pub use aws::dynamo::{Cursor, Page};
 pub use error::{ApiError, FieldError, FieldErrors, Problem, ServiceError};

@@ -3,16 +3,16 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use common::timestamp::Timestamp;
 use common::Cursor;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{CustomerCode, NewCustomer};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
-use crate::store::{timestamp, CustomerRecord, CUSTOMER_CURSOR_KEYS};
+use crate::store::{CustomerRecord, CUSTOMER_CURSOR_KEYS};
 
 /// The counter customer codes are numbered from.
 const CUSTOMER_CODES: &str = "customer-code";
@@ -116,7 +116,7 @@ pub async fn create_customer(
         name: new.name.as_str().to_owned(),
         phone_number: new.phone_number.as_str().to_owned(),
         email: new.email.map(|email| email.as_str().to_owned()),
-        created_at: timestamp(OffsetDateTime::now_utc()),
+        created_at: Timestamp::now().sortable(),
     };
     let created = Created::new(location(&record.id), &Customer::from(record.clone()));
     let (store, record) = (&state.store, &record);

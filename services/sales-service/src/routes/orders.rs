@@ -4,11 +4,11 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use common::timestamp::Timestamp;
 use common::Cursor;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,10 +16,7 @@ use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{MessageValues, NewOrder, SmsStatus};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
-use crate::store::{
-    timestamp, unix_millis, OrderRecord, OutboxRecord, CUSTOMER_ORDER_CURSOR_KEYS,
-    ORDER_CURSOR_KEYS,
-};
+use crate::store::{OrderRecord, OutboxRecord, CUSTOMER_ORDER_CURSOR_KEYS, ORDER_CURSOR_KEYS};
 
 /// A new order; the server sets its time. Every problem is reported at once.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -169,7 +166,7 @@ pub async fn create_order(
         .customer(&new.customer_id)
         .await?
         .ok_or(Error::UnknownCustomer)?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let id = uuid::Uuid::now_v7().to_string();
     let amount = new.amount.to_string();
     let message = state.template.render(&MessageValues {
@@ -187,14 +184,19 @@ pub async fn create_order(
         item: new.item.as_str().to_owned(),
         amount,
         currency: new.currency.as_str().to_owned(),
-        ordered_at: timestamp(now),
+        ordered_at: now.sortable(),
         sms_status: SmsStatus::Pending,
         sms_attempts: 0,
         sms_error: None,
         sms_sent_at: None,
         sms_message_id: None,
     };
-    let sms = OutboxRecord::new(id.clone(), customer.phone_number, message, unix_millis(now));
+    let sms = OutboxRecord::new(
+        id.clone(),
+        customer.phone_number,
+        message,
+        now.unix_millis(),
+    );
     let created = Created::new(location(&id), &Order::from(order.clone()));
     let (store, dispatcher, order, sms) = (&state.store, &state.dispatcher, &order, &sms);
     replay::commit(&state, idempotency.as_ref(), created, |stored| async move {

@@ -30,9 +30,10 @@ use tokio_util::sync::CancellationToken;
 use super::{SendOutcome, SmsSender};
 use crate::config::OutboxConfig;
 use crate::domain::Destinations;
-use crate::store::{timestamp, unix_millis, Delivery, Outbox, OutboxRecord, StoreError};
+use crate::store::{Delivery, Outbox, OutboxRecord, StoreError};
 use common::metrics::Metrics;
 use common::retry::RetryPolicy;
+use common::timestamp::Timestamp;
 
 /// How often the backlog gauge is refreshed (a counting scan of the outbox).
 const BACKLOG_REFRESH: Duration = Duration::from_secs(15);
@@ -135,7 +136,7 @@ struct Clock {
 impl Clock {
     fn start() -> Self {
         Self {
-            origin_ms: unix_millis(time::OffsetDateTime::now_utc()),
+            origin_ms: Timestamp::now().unix_millis(),
             origin: Instant::now(),
         }
     }
@@ -389,7 +390,7 @@ impl Dispatcher {
         let outcome = match sent {
             SendOutcome::Sent { message_id } => Outcome::Done(Delivery::Sent {
                 message_id,
-                at: timestamp(time::OffsetDateTime::now_utc()),
+                at: Timestamp::now().sortable(),
             }),
             SendOutcome::Reject { reason } => Outcome::Done(Delivery::Failed { reason }),
             SendOutcome::Retry { reason, .. } | SendOutcome::Unknown { reason }

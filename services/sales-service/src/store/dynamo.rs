@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::Client;
 use common::aws::aws_error;
 use common::aws::dynamo::{decode, get, is_conditional_failure, paging_error, to_item};
 use common::cache::TtlCache;
+use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
 use super::{
@@ -90,7 +91,7 @@ impl DynamoSalesStore {
             .set_item(Some(to_item(record)))
             .condition_expression("attribute_not_exists(#key) OR expires_at < :now")
             .expression_attribute_names("#key", "key")
-            .expression_attribute_values(":now", number(unix_now()))
+            .expression_attribute_values(":now", number(Timestamp::now().unix_seconds()))
             .build()
             .expect("table, item and key are set")
     }
@@ -189,10 +190,6 @@ impl DynamoSalesStore {
             .map_err(|error| paging_error(STORE, error))?;
         Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
     }
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 #[async_trait]

@@ -6,9 +6,6 @@ use async_trait::async_trait;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::{Cursor, Page};
 use serde::{Deserialize, Serialize};
-use time::format_description::FormatItem;
-use time::macros::format_description;
-use time::OffsetDateTime;
 
 use crate::domain::SmsStatus;
 
@@ -62,17 +59,6 @@ pub fn tables() -> Vec<TableSpec> {
     ]
 }
 
-/// UTC with fixed microseconds: every timestamp has the same length, so the text sorts
-/// in time order (the orders-by-customer index sorts on it).
-const TIMESTAMP: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
-
-pub fn timestamp(at: OffsetDateTime) -> String {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(TIMESTAMP)
-        .expect("every UTC time formats")
-}
-
 const HOUR_MS: i64 = 3_600_000;
 
 /// The key of `to`'s hour at `now_ms` in the sends table, and when the entry may go
@@ -80,12 +66,6 @@ const HOUR_MS: i64 = 3_600_000;
 pub fn send_window(to: &str, now_ms: i64) -> (String, i64) {
     let hour = now_ms.div_euclid(HOUR_MS);
     (format!("{to}#{hour}"), (hour + 2) * HOUR_MS / 1000)
-}
-
-/// Unix milliseconds: the outbox's time unit (due times and leases).
-pub fn unix_millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
-        .expect("milliseconds since 1970 fit an i64")
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

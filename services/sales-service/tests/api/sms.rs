@@ -2,9 +2,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sales_service::store::{
-    timestamp, unix_millis, CustomerRecord, DynamoSalesStore, Outbox, SalesStore,
-};
+use common::timestamp::Timestamp;
+use sales_service::store::{CustomerRecord, DynamoSalesStore, Outbox, SalesStore};
 use serde_json::Value;
 use test_support::proxy::TcpProxy;
 
@@ -300,7 +299,7 @@ async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
     // A dispatcher claims the SMS and dies before recording anything (lease: 1.5 s).
     let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
     let store = DynamoSalesStore::new(common::aws::dynamodb(&sdk), &app.config.common.table_prefix);
-    let now_ms = unix_millis(time::OffsetDateTime::now_utc());
+    let now_ms = Timestamp::now().unix_millis();
     let lease_until = now_ms + 1500;
     let claimed = store
         .claim(&id, "crashed-worker", "crashed-claim", now_ms, lease_until)
@@ -320,7 +319,7 @@ async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
     )
     .unwrap();
     assert!(
-        unix_millis(sent_at) > lease_until,
+        Timestamp::from(sent_at).unix_millis() > lease_until,
         "not sent while the lease held: {order}"
     );
     assert_eq!(app.sms.delivered().len(), 1);
@@ -379,7 +378,7 @@ async fn legacy_customer(app: &TestApp, name: &str, phone: &str) -> String {
         name: name.into(),
         phone_number: phone.into(),
         email: None,
-        created_at: timestamp(time::OffsetDateTime::now_utc()),
+        created_at: Timestamp::now().sortable(),
     };
     store.insert_customer(&record, None).await.unwrap();
     id

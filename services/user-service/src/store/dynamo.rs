@@ -6,11 +6,11 @@ use aws_sdk_dynamodb::types::{
     WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use common::aws::aws_error;
 use common::aws::dynamo::{decode, get, is_conditional_failure, paging_error, to_item};
+use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
 use super::{
@@ -27,7 +27,7 @@ fn string(value: &str) -> AttributeValue {
 }
 
 fn timestamp(at: OffsetDateTime) -> AttributeValue {
-    AttributeValue::S(at.format(&Rfc3339).expect("RFC 3339 formats every date"))
+    AttributeValue::S(Timestamp::from(at).rfc3339())
 }
 
 /// Users and their sessions, each in its own table.

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::timestamp::Timestamp;
 use futures::StreamExt;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::model::{self, FieldMapping, Provider};
@@ -23,12 +22,6 @@ const MAX_INVALID_RECORDS: usize = 100;
 const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Concurrent upserts.
 const WRITE_CONCURRENCY: usize = 8;
-
-fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .expect("RFC 3339 formats every date")
-}
 
 /// A 2xx providers response is usable only if it is a complete list.
 fn complete_list(exchange: &Exchange) -> Result<(), String> {
@@ -70,7 +63,7 @@ impl SyncJob {
             run_id: uuid::Uuid::now_v7().to_string(),
             tenant_id: tenant.to_owned(),
             status: RunStatus::Running,
-            started_at: now(),
+            started_at: Timestamp::now().rfc3339(),
             finished_at: None,
             fetched: 0,
             stored: 0,
@@ -109,7 +102,7 @@ impl SyncJob {
                 self.store_records(&mut run, &records).await;
             }
         }
-        run.finished_at = Some(now());
+        run.finished_at = Some(Timestamp::now().rfc3339());
         let status = match run.status {
             RunStatus::Failed => "failed",
             RunStatus::Partial => "partial",
@@ -170,7 +163,7 @@ impl SyncJob {
                 }
             }
         }
-        let now = now();
+        let now = Timestamp::now().rfc3339();
         let results: Vec<Result<(), (String, StoreError)>> =
             futures::stream::iter(valid.iter().cloned())
                 .map(|(provider, raw)| {
