@@ -7,8 +7,9 @@
 //!   `replay`, the `Idempotency-Key` replay flow every POST goes through.
 //! - [`domain`]: values that are valid once they exist (`NewCustomer`, `NewOrder`,
 //!   `Amount`, phone numbers and the countries SMS may go to, currencies, SMS text).
-//! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation: an
-//!   order, its outbox record and its idempotency record are written in one transaction.
+//! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation
+//!   (`store/dynamo/`: `sales.rs` and `outbox.rs`, one per trait): an order, its outbox
+//!   record and its idempotency record are written in one transaction.
 //! - [`sms`]: the Africa's Talking sender and the dispatcher that works through the outbox
 //!   in the background (a background task of the application [`build`] returns).
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.

@@ -1,0 +1,79 @@
+//! The DynamoDB implementation of both store traits: one client and one set of tables,
+//! the sales data in [`sales`], the SMS outbox in [`outbox`].
+mod outbox;
+mod sales;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use common::cache::TtlCache;
+
+use super::{
+    CustomerRecord, CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_TABLE, OUTBOX_TABLE,
+    SEQUENCES_TABLE, SMS_SENDS_TABLE,
+};
+
+/// Customers never change once created (no route updates or deletes one), so each order
+/// for a customer read lately needs no read of its own: one GetItem of the five AWS calls
+/// an order costs. The TTL bounds how long a customer removed by hand from the table is
+/// still taken; ~300 bytes each.
+const CUSTOMERS_KEPT: usize = 4096;
+const CUSTOMERS_KEPT_FOR: Duration = Duration::from_secs(300);
+
+fn string(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn number(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The table names, each with the environment's prefix.
+struct Tables {
+    customers: String,
+    sequences: String,
+    orders: String,
+    outbox: String,
+    idempotency: String,
+    sms_sends: String,
+}
+
+pub struct DynamoSalesStore {
+    client: Client,
+    tables: Tables,
+    customers_read: TtlCache<String, CustomerRecord>,
+}
+
+impl DynamoSalesStore {
+    pub fn new(client: Client, prefix: &str) -> Self {
+        Self {
+            client,
+            tables: Tables {
+                customers: format!("{prefix}{CUSTOMERS_TABLE}"),
+                sequences: format!("{prefix}{SEQUENCES_TABLE}"),
+                orders: format!("{prefix}{ORDERS_TABLE}"),
+                outbox: format!("{prefix}{OUTBOX_TABLE}"),
+                idempotency: format!("{prefix}{IDEMPOTENCY_TABLE}"),
+                sms_sends: format!("{prefix}{SMS_SENDS_TABLE}"),
+            },
+            customers_read: TtlCache::new(CUSTOMERS_KEPT, CUSTOMERS_KEPT_FOR),
+        }
+    }
+
+    /// Every table, for the readiness check.
+    pub fn table_names(&self) -> Vec<String> {
+        let t = &self.tables;
+        [
+            &t.customers,
+            &t.sequences,
+            &t.orders,
+            &t.outbox,
+            &t.idempotency,
+            &t.sms_sends,
+        ]
+        .into_iter()
+        .cloned()
+        .collect()
+    }
+}

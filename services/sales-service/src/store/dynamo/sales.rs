@@ -1,0 +1,257 @@
+//! Customers, orders and idempotency records: each write with its idempotency record in
+//! one transaction.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use common::aws::aws_error;
+use common::aws::dynamo::{get, paging_error, to_item};
+use common::timestamp::Timestamp;
+use common::{Cursor, Page};
+
+use super::{number, string, DynamoSalesStore};
+use crate::store::{
+    CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord, SalesStore, StoreError,
+    ORDERS_BY_CUSTOMER,
+};
+
+const STORE: &str = "The sales store";
+
+impl DynamoSalesStore {
+    /// A put that only succeeds when no live record has the key: an expired one (TTL
+    /// deletes late) may be replaced.
+    fn idempotency_put(&self, record: &IdempotencyRecord) -> Put {
+        Put::builder()
+            .table_name(&self.tables.idempotency)
+            .set_item(Some(to_item(record)))
+            .condition_expression("attribute_not_exists(#key) OR expires_at < :now")
+            .expression_attribute_names("#key", "key")
+            .expression_attribute_values(":now", number(Timestamp::now().unix_seconds()))
+            .build()
+            .expect("table, item and key are set")
+    }
+
+    /// Writes `items` and, last, the idempotency record in one transaction. A failed
+    /// condition on that record means a concurrent request with the same key won.
+    async fn transact(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        if let Some(record) = idempotency {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.idempotency_put(record))
+                    .build(),
+            );
+        }
+        let count = items.len();
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                    error.as_service_error()
+                {
+                    let reasons = cancelled.cancellation_reasons();
+                    let code = |index: usize| reasons.get(index).and_then(|reason| reason.code());
+                    // Another request with the key committed (condition) or is committing
+                    // (conflict) right now.
+                    if idempotency.is_some()
+                        && matches!(
+                            code(count - 1),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
+                    {
+                        return Err(StoreError::IdempotencyKeyTaken);
+                    }
+                    // The first item is keyed by a UUID made for this request: only our own
+                    // earlier attempt can have written it. The SDK retried an attempt whose
+                    // answer was lost, and that attempt committed (all items, atomically).
+                    if code(0) == Some("ConditionalCheckFailed") {
+                        return Ok(());
+                    }
+                    if (0..count).any(|index| {
+                        matches!(
+                            code(index),
+                            Some(
+                                "TransactionConflict"
+                                    | "ThrottlingError"
+                                    | "ProvisionedThroughputExceeded"
+                            )
+                        )
+                    }) {
+                        return Err(StoreError::Aws(common::Problem::unavailable(
+                            "The sales store is busy; retry shortly",
+                        )));
+                    }
+                }
+                Err(aws_error(STORE, error).into())
+            }
+        }
+    }
+
+    /// The item keyed `key_name = key`, read consistently: a customer or idempotency record
+    /// written a moment ago (by this request's previous step, or a retry's first attempt)
+    /// must be seen.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        key_name: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(get(&self.client, STORE, table, key_name, key).await?)
+    }
+
+    async fn scan_page<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        limit: i32,
+        after: Option<Cursor>,
+    ) -> Result<Page<T>, StoreError> {
+        let output = self
+            .client
+            .scan()
+            .table_name(table)
+            .limit(limit)
+            .set_exclusive_start_key(after.map(Cursor::into_start_key))
+            .send()
+            .await
+            .map_err(|error| paging_error(STORE, error))?;
+        Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
+    }
+}
+
+#[async_trait]
+impl SalesStore for DynamoSalesStore {
+    async fn next_number(&self, counter: &str) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sequences)
+            .key("name", string(counter))
+            .update_expression("ADD #value :one")
+            .expression_attribute_names("#value", "value")
+            .expression_attribute_values(":one", number(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|error| aws_error(STORE, error))?;
+        output
+            .attributes
+            .as_ref()
+            .and_then(|attributes| attributes.get("value"))
+            .and_then(|value| value.as_n().ok())
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| {
+                tracing::error!(counter, "the sequence update returned no number");
+                StoreError::Aws(common::Problem::internal())
+            })
+    }
+
+    async fn insert_customer(
+        &self,
+        customer: &CustomerRecord,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .table_name(&self.tables.customers)
+            .set_item(Some(to_item(customer)))
+            .condition_expression("attribute_not_exists(id)")
+            .build()
+            .expect("table and item are set");
+        self.transact(
+            vec![TransactWriteItem::builder().put(put).build()],
+            idempotency,
+        )
+        .await
+    }
+
+    async fn customer(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
+        if let Some(customer) = self.customers_read.get(id) {
+            return Ok(Some(customer));
+        }
+        let customer: Option<CustomerRecord> = self.get(&self.tables.customers, "id", id).await?;
+        if let Some(customer) = &customer {
+            self.customers_read.insert(id.to_owned(), customer.clone());
+        }
+        Ok(customer)
+    }
+
+    async fn customers(
+        &self,
+        limit: i32,
+        after: Option<Cursor>,
+    ) -> Result<Page<CustomerRecord>, StoreError> {
+        self.scan_page(&self.tables.customers, limit, after).await
+    }
+
+    async fn insert_order(
+        &self,
+        order: &OrderRecord,
+        sms: &OutboxRecord,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let put = |table: &str, item, key: &str| {
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(item))
+                        .condition_expression(format!("attribute_not_exists({key})"))
+                        .build()
+                        .expect("table and item are set"),
+                )
+                .build()
+        };
+        let items = vec![
+            put(&self.tables.orders, to_item(order), "id"),
+            put(&self.tables.outbox, to_item(sms), "order_id"),
+        ];
+        self.transact(items, idempotency).await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.get(&self.tables.orders, "id", id).await
+    }
+
+    async fn orders(
+        &self,
+        customer_id: Option<&str>,
+        limit: i32,
+        after: Option<Cursor>,
+    ) -> Result<Page<OrderRecord>, StoreError> {
+        let Some(customer_id) = customer_id else {
+            return self.scan_page(&self.tables.orders, limit, after).await;
+        };
+        let output = self
+            .client
+            .query()
+            .table_name(&self.tables.orders)
+            .index_name(ORDERS_BY_CUSTOMER)
+            .key_condition_expression("customer_id = :customer")
+            .expression_attribute_values(":customer", string(customer_id))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(after.map(Cursor::into_start_key))
+            .send()
+            .await
+            .map_err(|error| paging_error(STORE, error))?;
+        Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
+    }
+
+    async fn idempotency_record(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let record: Option<IdempotencyRecord> =
+            self.get(&self.tables.idempotency, "key", key).await?;
+        Ok(record.filter(|record| record.expires_at > now))
+    }
+}
