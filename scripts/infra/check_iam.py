@@ -53,6 +53,7 @@ COMMON_USES = {
     "DynamoTablesCheck": {"dynamodb:DescribeTable"},
     "S3BucketCheck": {"s3:ListBucket"},
     "AwsSecretStore": {"secretsmanager:GetSecretValue"},
+    "get_consistent": {"dynamodb:GetItem"},
 }
 # SDK calls of crates/common and why each is covered: the types above, or the
 # emulator-only bootstrap (AUTO_CREATE_RESOURCES=false in AWS; Terraform creates them).
@@ -60,6 +61,7 @@ COMMON_CALLS = {
     "describe_table": "DynamoTablesCheck; ensure_table (bootstrap)",
     "head_bucket": "S3BucketCheck; ensure_bucket (bootstrap)",
     "get_secret_value": "AwsSecretStore",
+    "get_item": "get_consistent (the stores' consistent read)",
     "create_table": "bootstrap",
     "update_time_to_live": "bootstrap",
     "create_bucket": "bootstrap",

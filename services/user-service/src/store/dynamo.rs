@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
 use common::aws::aws_error;
-use common::aws::dynamo::{decode, get, is_conditional_failure, paging_error, to_item};
+use common::aws::dynamo::{decode, get_consistent, is_conditional_failure, paging_error, to_item};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
@@ -53,7 +53,7 @@ impl DynamoUserStore {
     }
 
     async fn read(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        let user = get(
+        let user = get_consistent(
             &self.client,
             USER_STORE,
             &self.users_table,

@@ -1,7 +1,7 @@
 //! What the DynamoDB stores share, so that no store writes it again: the table
-//! definitions and their bootstrap, items ([`decode`], [`to_item`]), the consistent
-//! [`get`], pages of a Scan or Query with their opaque [`Cursor`]s, and the errors a
-//! write or a page can meet.
+//! definitions and their bootstrap, items ([`decode`], [`to_item`]), the consistent read
+//! ([`get_consistent`]), pages of a Scan or Query with their opaque [`Cursor`]s, and the
+//! errors a write or a page can meet.
 mod cursor;
 mod tables;
 
@@ -41,7 +41,7 @@ pub fn to_item<T: Serialize>(value: &T) -> Item {
 
 /// The item whose string key `key_name` is `key`, read consistently (a read right after a
 /// write sees it) and decoded; `store` names the store in errors.
-pub async fn get<T: DeserializeOwned>(
+pub async fn get_consistent<T: DeserializeOwned>(
     client: &Client,
     store: &str,
     table: &str,

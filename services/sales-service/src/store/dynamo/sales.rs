@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use common::aws::aws_error;
-use common::aws::dynamo::{get, paging_error, to_item};
+use common::aws::dynamo::{get_consistent, paging_error, to_item};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
@@ -105,7 +105,7 @@ impl DynamoSalesStore {
         key_name: &str,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        Ok(get(&self.client, STORE, table, key_name, key).await?)
+        Ok(get_consistent(&self.client, STORE, table, key_name, key).await?)
     }
 
     async fn scan_page<T: serde::de::DeserializeOwned>(
