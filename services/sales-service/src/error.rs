@@ -18,17 +18,17 @@ pub enum Error {
     OrderNotFound,
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
+    /// Another request holds the key: the replay flow answers with that request's
+    /// response instead, when it can read it.
+    #[error("a request with the idempotency key is in flight")]
+    IdempotencyKeyInFlight,
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Aws(problem) => Self::Problem(problem),
-            // Routes resolve a taken key by replaying it; reaching here means the record
-            // vanished in between (expired): the client's retry will succeed.
-            StoreError::IdempotencyKeyTaken => Self::Problem(Problem::conflict(
-                "A request with this Idempotency-Key was being processed; retry it",
-            )),
+            StoreError::IdempotencyKeyTaken => Error::IdempotencyKeyInFlight.into(),
             StoreError::LostClaim => {
                 Self::Internal(anyhow::anyhow!("an outbox claim error reached a route"))
             }
@@ -52,6 +52,11 @@ impl common::ServiceError for Error {
             )
             .detail("This Idempotency-Key was already used with a different request body; use a new key for a new request")
             .field("Idempotency-Key", "was used for a different request"),
+            // The replay flow answers a taken key with the stored response; reaching here
+            // means that record vanished in between (expired): the client's retry succeeds.
+            Self::IdempotencyKeyInFlight => Problem::conflict(
+                "A request with this Idempotency-Key was being processed; retry it",
+            ),
         }
     }
 }

@@ -4,9 +4,12 @@
 //! # Layout
 //!
 //! - [`routes`]: HTTP only: `customers`, `orders`, the old-style paths in `legacy`, and
-//!   `replay`, the `Idempotency-Key` replay flow every POST goes through.
+//!   `replay`, the `Idempotency-Key` replay flow every POST goes through. They import
+//!   nothing from `store`: they call it through the state, its failures reach them as
+//!   `ApiError`, and it reads the cursors of its own listings.
 //! - [`domain`]: values that are valid once they exist (`NewCustomer`, `NewOrder`,
-//!   `Amount`, phone numbers and the countries SMS may go to, currencies, SMS text).
+//!   `Amount`, phone numbers and the countries SMS may go to, currencies, SMS text), and
+//!   the records the store persists (customer, order, outbox and idempotency records).
 //! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation
 //!   (`store/dynamo/`: `sales.rs` and `outbox.rs`, one per trait): an order, its outbox
 //!   record and its idempotency record are written in one transaction.

@@ -1,9 +1,11 @@
-//! Types that validate themselves on construction: once a value exists, it is valid.
+//! Types that validate themselves on construction: once a value exists, it is valid; and
+//! the records the store persists.
 mod customer;
 mod destination;
 mod idempotency_key;
 mod iso4217;
 mod order;
+mod records;
 mod sms_text;
 mod template;
 
@@ -11,6 +13,7 @@ pub use customer::{CustomerCode, NewCustomer, PhoneNumber};
 pub use destination::Destinations;
 pub use idempotency_key::IdempotencyKey;
 pub use order::{Amount, Currency, Item, NewOrder, SmsStatus};
+pub use records::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
 pub use template::{MessageTemplate, MessageValues};
 
 use sha2::{Digest, Sha256};

@@ -9,10 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::replay::{self, Created, IdempotencyHeader};
-use crate::domain::{CustomerCode, NewCustomer};
+use crate::domain::{CustomerCode, CustomerRecord, NewCustomer};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
-use crate::store::{CustomerRecord, CUSTOMER_CURSOR_KEYS};
 
 /// The counter customer codes are numbered from.
 const CUSTOMER_CODES: &str = "customer-code";
@@ -147,7 +146,7 @@ pub async fn list_customers(
     let after = query
         .next
         .as_deref()
-        .map(|cursor| Cursor::parse(cursor, CUSTOMER_CURSOR_KEYS))
+        .map(|cursor| state.store.customers_cursor(cursor))
         .transpose()?;
     let page = state.store.customers(limit, after).await?;
     Ok(Json(CustomerPage {

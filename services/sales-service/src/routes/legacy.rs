@@ -20,7 +20,6 @@ use super::orders::{self, CreateOrder, Order, OrderDetails};
 use super::replay::IdempotencyHeader;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{StoreError, CUSTOMER_CURSOR_KEYS};
 
 /// Tells a client this path is deprecated and where its successor is (RFC 9745, RFC 8288).
 fn successor(response: impl IntoResponse, path: &'static str) -> Response {
@@ -75,13 +74,14 @@ type StartKey = Option<Cursor>;
 
 /// Reads page after page until the listing ends or `cap` records are in hand; returns them
 /// and, when the cap cut the listing short, where it resumes.
-async fn up_to<T, Fut>(
+async fn up_to<T, E, Fut>(
     cap: usize,
     mut after: StartKey,
     mut page: impl FnMut(i32, StartKey) -> Fut,
 ) -> Result<(Vec<T>, StartKey), ApiError>
 where
-    Fut: Future<Output = Result<Page<T>, StoreError>>,
+    Fut: Future<Output = Result<Page<T>, E>>,
+    ApiError: From<E>,
 {
     let mut records = Vec::new();
     while records.len() < cap {
@@ -194,7 +194,7 @@ pub async fn list_customers(
     let after = query
         .next
         .as_deref()
-        .map(|cursor| Cursor::parse(cursor, CUSTOMER_CURSOR_KEYS))
+        .map(|cursor| state.store.customers_cursor(cursor))
         .transpose()?;
     let store = &state.store;
     let (records, rest) = up_to(state.legacy_list_max_items, after, |limit, after| {
@@ -227,7 +227,7 @@ pub async fn list_orders(
 ) -> Result<Response, ApiError> {
     caller.require_scope(&state.scopes.read)?;
     let customer = query.customer.as_deref();
-    let after = orders::start_key(customer, query.next.as_deref())?;
+    let after = orders::start_key(&state, customer, query.next.as_deref())?;
     let store = &state.store;
     let (records, rest) = up_to(state.legacy_list_max_items, after, |limit, after| {
         store.orders(customer, limit, after)

@@ -13,10 +13,9 @@ use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use super::replay::{self, Created, IdempotencyHeader};
-use crate::domain::{MessageValues, NewOrder, SmsStatus};
+use crate::domain::{MessageValues, NewOrder, OrderRecord, OutboxRecord, SmsStatus};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
-use crate::store::{OrderRecord, OutboxRecord, CUSTOMER_ORDER_CURSOR_KEYS, ORDER_CURSOR_KEYS};
 
 /// A new order; the server sets its time. Every problem is reported at once.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -227,7 +226,7 @@ pub async fn list_orders(
 ) -> Result<Json<OrderPage>, ApiError> {
     caller.require_scope(&state.scopes.read)?;
     let limit = common::extract::page_limit(query.limit)?;
-    let after = start_key(query.customer.as_deref(), query.next.as_deref())?;
+    let after = start_key(&state, query.customer.as_deref(), query.next.as_deref())?;
     let page = state
         .store
         .orders(query.customer.as_deref(), limit, after)
@@ -241,6 +240,7 @@ pub async fn list_orders(
 /// Where a listing of orders (all, or `customer`'s) resumes: checks the customer id and
 /// decodes the `next` cursor of that listing.
 pub(super) fn start_key(
+    state: &AppState,
     customer: Option<&str>,
     next: Option<&str>,
 ) -> Result<Option<Cursor>, ApiError> {
@@ -248,12 +248,8 @@ pub(super) fn start_key(
         uuid::Uuid::parse_str(customer)
             .map_err(|_| ApiError::field("customer", "must be a customer id"))?;
     }
-    let cursor_keys = match customer {
-        Some(_) => CUSTOMER_ORDER_CURSOR_KEYS,
-        None => ORDER_CURSOR_KEYS,
-    };
     Ok(next
-        .map(|cursor| Cursor::parse(cursor, cursor_keys))
+        .map(|cursor| state.store.orders_cursor(customer, cursor))
         .transpose()?)
 }
 

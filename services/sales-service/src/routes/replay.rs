@@ -13,10 +13,9 @@ use common::Problem;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::domain::IdempotencyKey;
+use crate::domain::{IdempotencyKey, IdempotencyRecord};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
-use crate::store::{IdempotencyRecord, StoreError};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a response that replays the first answer to an `Idempotency-Key`.
@@ -133,15 +132,15 @@ pub async fn commit<Fut>(
     write: impl FnOnce(Option<IdempotencyRecord>) -> Fut,
 ) -> Result<Response, ApiError>
 where
-    Fut: Future<Output = Result<(), StoreError>>,
+    Fut: Future<Output = Result<(), ApiError>>,
 {
     let record = idempotency.map(|key| created.record(key, state.idempotency_ttl));
     match write(record).await {
         Ok(()) => Ok(created.into_response()),
-        Err(StoreError::IdempotencyKeyTaken) => stored(state, idempotency)
+        Err(ApiError::Service(Error::IdempotencyKeyInFlight)) => stored(state, idempotency)
             .await?
-            .ok_or(StoreError::IdempotencyKeyTaken.into()),
-        Err(other) => Err(other.into()),
+            .ok_or(Error::IdempotencyKeyInFlight.into()),
+        Err(other) => Err(other),
     }
 }
 

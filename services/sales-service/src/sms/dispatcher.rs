@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SendOutcome, SmsSender};
 use crate::config::OutboxConfig;
-use crate::domain::Destinations;
-use crate::store::{Delivery, Outbox, OutboxRecord, StoreError};
+use crate::domain::{Destinations, OutboxRecord};
+use crate::store::{Delivery, Outbox, StoreError};
 use common::metrics::Metrics;
 use common::retry::RetryPolicy;
 use common::timestamp::Timestamp;

@@ -4,10 +4,9 @@ mod dynamo;
 
 use async_trait::async_trait;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
-use common::{Cursor, Page};
-use serde::{Deserialize, Serialize};
+use common::{Cursor, Page, Problem};
 
-use crate::domain::SmsStatus;
+use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
 
 pub use dynamo::DynamoSalesStore;
 
@@ -21,9 +20,9 @@ pub const SMS_SENDS_TABLE: &str = "sms-sends";
 pub const ORDERS_BY_CUSTOMER: &str = "customer-index";
 
 /// Key attributes of a page cursor, per listing.
-pub const CUSTOMER_CURSOR_KEYS: &[&str] = &["id"];
-pub const ORDER_CURSOR_KEYS: &[&str] = &["id"];
-pub const CUSTOMER_ORDER_CURSOR_KEYS: &[&str] = &["id", "customer_id", "ordered_at"];
+const CUSTOMER_CURSOR_KEYS: &[&str] = &["id"];
+const ORDER_CURSOR_KEYS: &[&str] = &["id"];
+const CUSTOMER_ORDER_CURSOR_KEYS: &[&str] = &["id", "customer_id", "ordered_at"];
 
 /// The tables this service needs; `sales-service print-tables` prints them for the
 /// Terraform drift check.
@@ -68,93 +67,6 @@ pub fn send_window(to: &str, now_ms: i64) -> (String, i64) {
     (format!("{to}#{hour}"), (hour + 2) * HOUR_MS / 1000)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CustomerRecord {
-    pub id: String,
-    pub code: String,
-    pub name: String,
-    pub phone_number: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OrderRecord {
-    pub id: String,
-    pub customer_id: String,
-    pub customer_code: String,
-    pub item: String,
-    /// The exact decimal as text ("56000.68").
-    pub amount: String,
-    pub currency: String,
-    pub ordered_at: String,
-    pub sms_status: SmsStatus,
-    pub sms_attempts: u32,
-    /// Why the SMS failed, or (while pending) why the last attempt did not go through.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_sent_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_message_id: Option<String>,
-}
-
-/// An SMS still to send, written in the same transaction as its order. The recipient
-/// and text are fixed at order time, so the dispatcher needs nothing else.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OutboxRecord {
-    pub order_id: String,
-    pub to: String,
-    pub message: String,
-    /// Attempts claimed so far (a claim counts, so a crash mid-send still counts).
-    pub attempts: u32,
-    /// Unix milliseconds: not before this.
-    pub next_attempt_at: i64,
-    /// Unix milliseconds: while in the future, `claimed_by` owns the record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease_until: Option<i64>,
-    /// The dispatcher holding it (for operators).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claimed_by: Option<String>,
-    /// Unique to one claim: every write made under the claim is conditional on it (a
-    /// fencing token), so a dispatcher whose claim was taken over writes nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim_id: Option<String>,
-}
-
-impl OutboxRecord {
-    /// An SMS to `to`, due at `due_ms`, never tried.
-    pub fn new(order_id: String, to: String, message: String, due_ms: i64) -> Self {
-        Self {
-            order_id,
-            to,
-            message,
-            attempts: 0,
-            next_attempt_at: due_ms,
-            lease_until: None,
-            claimed_by: None,
-            claim_id: None,
-        }
-    }
-}
-
-/// The first response to a POST with an `Idempotency-Key`, replayed to retries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    /// Operation, caller and the client's key: keys of different callers never meet.
-    pub key: String,
-    /// Digest of the validated request, to refuse the key's reuse for another request.
-    pub fingerprint: String,
-    pub status: u16,
-    /// The response body, JSON.
-    pub body: String,
-    /// The created resource's URL.
-    pub location: String,
-    /// Unix seconds; DynamoDB's TTL attribute (reads check it too: TTL deletes late).
-    pub expires_at: i64,
-}
-
 /// A finished SMS: delivered to the provider, or given up.
 #[derive(Debug, Clone)]
 pub enum Delivery {
@@ -189,6 +101,11 @@ pub trait SalesStore: Send + Sync {
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<CustomerRecord>, StoreError>;
+    /// Reads the `next` cursor a page of [`customers`](Self::customers) gave out; anything
+    /// else is the client's mistake (400).
+    fn customers_cursor(&self, next: &str) -> Result<Cursor, Problem> {
+        Cursor::parse(next, CUSTOMER_CURSOR_KEYS)
+    }
     /// Stores the order, its outbox record and the idempotency record in one transaction:
     /// all or nothing.
     async fn insert_order(
@@ -205,6 +122,15 @@ pub trait SalesStore: Send + Sync {
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<OrderRecord>, StoreError>;
+    /// Reads the `next` cursor a page of [`orders`](Self::orders) for the same
+    /// `customer_id` gave out; anything else is the client's mistake (400).
+    fn orders_cursor(&self, customer_id: Option<&str>, next: &str) -> Result<Cursor, Problem> {
+        let key_names = match customer_id {
+            Some(_) => CUSTOMER_ORDER_CURSOR_KEYS,
+            None => ORDER_CURSOR_KEYS,
+        };
+        Cursor::parse(next, key_names)
+    }
     /// The live (unexpired at `now`, Unix seconds) record for an idempotency key.
     async fn idempotency_record(
         &self,

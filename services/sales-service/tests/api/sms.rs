@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::timestamp::Timestamp;
-use sales_service::store::{CustomerRecord, DynamoSalesStore, Outbox, SalesStore};
+use sales_service::domain::CustomerRecord;
+use sales_service::store::{DynamoSalesStore, Outbox, SalesStore};
 use serde_json::Value;
 use test_support::proxy::TcpProxy;
 

@@ -10,9 +10,10 @@ use aws_sdk_dynamodb::Client;
 use common::cache::TtlCache;
 
 use super::{
-    CustomerRecord, CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_TABLE, OUTBOX_TABLE,
-    SEQUENCES_TABLE, SMS_SENDS_TABLE,
+    CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_TABLE, OUTBOX_TABLE, SEQUENCES_TABLE,
+    SMS_SENDS_TABLE,
 };
+use crate::domain::CustomerRecord;
 
 /// Customers never change once created (no route updates or deletes one), so each order
 /// for a customer read lately needs no read of its own: one GetItem of the five AWS calls

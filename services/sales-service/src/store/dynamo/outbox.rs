@@ -10,7 +10,8 @@ use common::aws::aws_error;
 use common::aws::dynamo::{decode, is_conditional_failure};
 
 use super::{number, string, DynamoSalesStore};
-use crate::store::{send_window, Delivery, Outbox, OutboxRecord, StoreError};
+use crate::domain::OutboxRecord;
+use crate::store::{send_window, Delivery, Outbox, StoreError};
 
 const OUTBOX: &str = "The SMS outbox";
 

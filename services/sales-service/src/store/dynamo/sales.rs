@@ -10,10 +10,8 @@ use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
 use super::{number, string, DynamoSalesStore};
-use crate::store::{
-    CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord, SalesStore, StoreError,
-    ORDERS_BY_CUSTOMER,
-};
+use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
+use crate::store::{SalesStore, StoreError, ORDERS_BY_CUSTOMER};
 
 const STORE: &str = "The sales store";
 
