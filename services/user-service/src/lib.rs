@@ -5,11 +5,13 @@
 //!
 //! - [`routes`]: HTTP only, one file per resource (`signup`; `accounts`: read, update,
 //!   delete; `avatar`; `sessions`: login, logout; `directory`; `home`) and the router with
-//!   its spec.
+//!   its spec. They import nothing from `store`: they call it through the state, and its
+//!   failures reach them as `ApiError`.
 //! - [`session`]: sessions: the `CurrentUser`/`MaybeUser` extractors, session tokens, the
 //!   session cache, and the two-lane password hasher.
 //! - [`domain`]: values that are valid once they exist (`Username`, `Password`,
-//!   `Profile`, `AvatarImage`, `Role`).
+//!   `Profile`, `AvatarImage`, `Role`), and the records the store persists (`UserRecord`,
+//!   `SessionRecord`, ...).
 //! - [`store`]: `UserStore`, `SessionStore` (DynamoDB) and `AvatarStore` (S3) traits and
 //!   their implementations; [`state`]: what handlers share.
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
@@ -41,10 +43,10 @@ use common::server::{App, Application};
 use time::OffsetDateTime;
 
 use crate::config::{AdminPassword, Config};
-use crate::domain::{Password, Role, Username};
+use crate::domain::{Password, Role, UserRecord, Username};
 use crate::session::{ForgetfulSessions, ForgetfulUsers, PasswordHasher, SessionCache};
 use crate::state::{AbuseLimiters, AppState, Audit};
-use crate::store::{DynamoUserStore, S3AvatarStore, StoreError, UserRecord};
+use crate::store::{DynamoUserStore, S3AvatarStore, StoreError};
 
 /// Builds the application against the AWS endpoints in `sdk`: creates resources when
 /// configured to, makes sure the first admin exists, and assembles the router.

@@ -8,11 +8,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::domain::{DisplayName, Email, Profile, Role, Username};
+use crate::domain::{DetailsUpdate, DisplayName, Email, Profile, Role, UserRecord, Username};
 use crate::error::{ApiError, Error};
 use crate::session::CurrentUser;
 use crate::state::AppState;
-use crate::store::{DetailsUpdate, StoreError, UserRecord};
 
 /// An account as its owner (or an admin) sees it. Never includes the password hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -149,10 +148,11 @@ pub async fn update_user(
             .users
             .update_details(&username, &update, user.updated_at)
             .await
+            .map_err(ApiError::from)
         {
             Ok(updated) => return Ok(Json(UserView::from_record(updated, &state).await?)),
-            Err(StoreError::Conflict) => continue,
-            Err(other) => return Err(other.into()),
+            Err(ApiError::Service(Error::ConcurrentUpdate)) => continue,
+            Err(other) => return Err(other),
         }
     }
     Err(Error::ConcurrentUpdate.into())

@@ -9,11 +9,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::domain::Username;
+use crate::domain::{SessionRecord, Username};
 use crate::error::{ApiError, Error};
 use crate::session::{CurrentUser, SessionToken};
 use crate::state::AppState;
-use crate::store::SessionRecord;
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {

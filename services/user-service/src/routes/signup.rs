@@ -16,11 +16,10 @@ use utoipa::ToSchema;
 use super::accounts::UserView;
 use super::avatar::{avatar_key, multipart_problem, read_limited};
 use crate::domain::{
-    AvatarError, AvatarImage, DisplayName, Email, Password, Profile, Role, Username,
+    AvatarError, AvatarImage, DisplayName, Email, Password, Profile, Role, UserRecord, Username,
 };
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
-use crate::store::UserRecord;
 
 /// Sign-up as JSON or as a urlencoded form (`http --form POST :8081/user username=ben
 /// password=...`, as the original service took it): the named fields, and any other key

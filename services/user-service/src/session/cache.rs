@@ -15,10 +15,8 @@ use async_trait::async_trait;
 use common::{Cursor, Page};
 use time::OffsetDateTime;
 
-use crate::domain::Username;
-use crate::store::{
-    DetailsUpdate, DirectoryRecord, SessionRecord, SessionStore, StoreError, UserRecord, UserStore,
-};
+use crate::domain::{DetailsUpdate, DirectoryRecord, SessionRecord, UserRecord, Username};
+use crate::store::{SessionStore, StoreError, UserStore};
 
 /// Entries kept at most (each holds an account, profile data included, up to ~16 KiB):
 /// beyond it, new sessions are simply not cached until old entries age out.

@@ -3,10 +3,9 @@ use axum::http::{header, request::Parts};
 use time::OffsetDateTime;
 
 use super::SessionToken;
-use crate::domain::{Role, Username};
+use crate::domain::{Role, UserRecord, Username};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
-use crate::store::UserRecord;
 
 /// The account behind a valid, unexpired session token (`Authorization: Bearer ...`).
 pub struct CurrentUser {

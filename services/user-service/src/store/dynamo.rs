@@ -14,10 +14,9 @@ use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
 use super::{
-    DetailsUpdate, DirectoryRecord, SessionRecord, SessionStore, StoreError, UserRecord, UserStore,
-    SESSIONS_BY_USERNAME, SESSIONS_TABLE, USERS_TABLE,
+    SessionStore, StoreError, UserStore, SESSIONS_BY_USERNAME, SESSIONS_TABLE, USERS_TABLE,
 };
-use crate::domain::{Role, Username};
+use crate::domain::{DetailsUpdate, DirectoryRecord, Role, SessionRecord, UserRecord, Username};
 
 const USER_STORE: &str = "The user store";
 const SESSION_STORE: &str = "The session store";

@@ -5,11 +5,9 @@ mod dynamo;
 use async_trait::async_trait;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::{Cursor, Page};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::domain::{Role, Username};
+use crate::domain::{DetailsUpdate, DirectoryRecord, SessionRecord, UserRecord, Username};
 
 pub use avatars::S3AvatarStore;
 pub use dynamo::DynamoUserStore;
@@ -44,54 +42,6 @@ pub fn tables() -> Vec<TableSpec> {
     ]
 }
 
-/// A user item. `name`, `email` and `avatar_url` are plain string attributes (empty when
-/// unset) because other teams read them straight from the table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub username: String,
-    pub password_hash: String,
-    pub role: Role,
-    pub name: String,
-    pub email: String,
-    /// Where the avatar lives: a public URL when configured, else `s3://bucket/key`.
-    pub avatar_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub avatar_key: Option<String>,
-    pub profile: Map<String, Value>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
-/// What `GET /users` reads of a user item.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DirectoryRecord {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub avatar_key: Option<String>,
-}
-
-/// A session item: the SHA-256 of the token (never the token), its owner, and the expiry
-/// that DynamoDB's TTL eventually purges by.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SessionRecord {
-    pub token_hash: String,
-    pub username: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds; the TTL attribute.
-    pub expires_at: i64,
-    /// The creation time of the account the session was opened for: a session opens only
-    /// that account, never a later one registered under the same username. Sessions
-    /// written before this binding existed have none and open nothing.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub account_created_at: Option<OffsetDateTime>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("already exists")]
@@ -104,14 +54,6 @@ pub enum StoreError {
     LastAdmin,
     #[error("{0}")]
     Aws(#[from] common::Problem),
-}
-
-/// Changes to a user's own details; `None` leaves a field as it is.
-#[derive(Debug, Clone)]
-pub struct DetailsUpdate {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub profile: Map<String, Value>,
 }
 
 #[async_trait]

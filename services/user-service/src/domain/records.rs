@@ -1,0 +1,64 @@
+//! The records the store persists: an account, what the directory reads of one, a
+//! session, and the change to an account's own details. Routes and the session module
+//! build and read them; the store only writes and reads them back.
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::Role;
+
+/// A user item. `name`, `email` and `avatar_url` are plain string attributes (empty when
+/// unset) because other teams read them straight from the table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub name: String,
+    pub email: String,
+    /// Where the avatar lives: a public URL when configured, else `s3://bucket/key`.
+    pub avatar_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_key: Option<String>,
+    pub profile: Map<String, Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What `GET /users` reads of a user item.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DirectoryRecord {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub avatar_key: Option<String>,
+}
+
+/// A session item: the SHA-256 of the token (never the token), its owner, and the expiry
+/// that DynamoDB's TTL eventually purges by.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub username: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the TTL attribute.
+    pub expires_at: i64,
+    /// The creation time of the account the session was opened for: a session opens only
+    /// that account, never a later one registered under the same username. Sessions
+    /// written before this binding existed have none and open nothing.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub account_created_at: Option<OffsetDateTime>,
+}
+
+/// Changes to a user's own details; `None` leaves a field as it is.
+#[derive(Debug, Clone)]
+pub struct DetailsUpdate {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub profile: Map<String, Value>,
+}
