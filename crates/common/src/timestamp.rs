@@ -2,6 +2,10 @@
 //! form stays as it was first written: DynamoDB holds items, and sort keys, in it, and
 //! clients parse it.
 
+use std::ops::Add;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -54,6 +58,29 @@ impl From<OffsetDateTime> for Timestamp {
     }
 }
 
+impl Add<Duration> for Timestamp {
+    type Output = Self;
+
+    fn add(self, duration: Duration) -> Self {
+        Self(self.0 + duration)
+    }
+}
+
+/// Serialised as [`Timestamp::rfc3339`], through `time::serde::rfc3339` itself: the form
+/// user-service's items and answers held as `OffsetDateTime`s with that attribute.
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        time::serde::rfc3339::serialize(&self.0, serializer)
+    }
+}
+
+/// Any RFC 3339 text, kept in UTC.
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        time::serde::rfc3339::deserialize(deserializer).map(Self::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +93,54 @@ mod tests {
         assert_eq!(at.sortable(), "2026-11-29T14:35:00.500000Z");
         assert_eq!(at.unix_seconds(), 1_795_962_900);
         assert_eq!(at.unix_millis(), 1_795_962_900_500);
+    }
+
+    /// What `#[serde(with = "time::serde::rfc3339")]` wrote for a UTC `OffsetDateTime`.
+    #[derive(Serialize)]
+    struct AsTimeWrote(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
+
+    #[test]
+    fn serde_form_is_time_rfc3339s() {
+        for (at, text) in [
+            (datetime!(2026-11-29 14:35:00 UTC), "2026-11-29T14:35:00Z"),
+            (
+                datetime!(2026-11-29 14:35:00.5 UTC),
+                "2026-11-29T14:35:00.5Z",
+            ),
+            (
+                datetime!(2026-11-29 14:35:00.123 UTC),
+                "2026-11-29T14:35:00.123Z",
+            ),
+            (
+                datetime!(2026-11-29 14:35:00.000001 UTC),
+                "2026-11-29T14:35:00.000001Z",
+            ),
+            (
+                datetime!(2026-11-29 14:35:00.123456789 UTC),
+                "2026-11-29T14:35:00.123456789Z",
+            ),
+            (
+                datetime!(1970-01-01 00:00:00.000000001 UTC),
+                "1970-01-01T00:00:00.000000001Z",
+            ),
+        ] {
+            let json = serde_json::to_string(&Timestamp::from(at)).unwrap();
+            assert_eq!(json, serde_json::to_string(&AsTimeWrote(at)).unwrap());
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(
+                serde_json::from_str::<Timestamp>(&json).unwrap(),
+                Timestamp::from(at)
+            );
+        }
+        let elsewhere: Timestamp = serde_json::from_str("\"2026-11-29T17:35:00.5+03:00\"").unwrap();
+        assert_eq!(elsewhere.rfc3339(), "2026-11-29T14:35:00.5Z");
+    }
+
+    #[test]
+    fn adds_a_duration() {
+        let at = Timestamp::from(datetime!(2026-11-29 14:35:00.5 UTC));
+        let later = at + Duration::from_secs(24 * 3600);
+        assert_eq!(later.rfc3339(), "2026-11-30T14:35:00.5Z");
+        assert!(later > at);
     }
 }
