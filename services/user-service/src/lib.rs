@@ -40,7 +40,7 @@ use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Application};
-use time::OffsetDateTime;
+use common::timestamp::Timestamp;
 
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, UserRecord, Username};
@@ -151,7 +151,7 @@ async fn ensure_admin(state: &AppState, username: &Username, password: &str) -> 
     {
         return taken_by(existing.role);
     }
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let record = UserRecord {
         username: username.to_string(),
         password_hash: state.hasher.hash(&password).await?,

@@ -1,9 +1,9 @@
 //! The records the store persists: an account, what the directory reads of one, a
 //! session, and the change to an account's own details. Routes and the session module
 //! build and read them; the store only writes and reads them back.
+use common::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
 use super::Role;
 
@@ -21,10 +21,8 @@ pub struct UserRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_key: Option<String>,
     pub profile: Map<String, Value>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// What `GET /users` reads of a user item.
@@ -51,8 +49,8 @@ pub struct SessionRecord {
     /// The creation time of the account the session was opened for: a session opens only
     /// that account, never a later one registered under the same username. Sessions
     /// written before this binding existed have none and open nothing.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub account_created_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub account_created_at: Option<Timestamp>,
 }
 
 /// Changes to a user's own details; `None` leaves a field as it is.

@@ -2,10 +2,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use common::extract::Json;
+use common::timestamp::Timestamp;
 use common::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::domain::{DetailsUpdate, DisplayName, Email, Profile, Role, UserRecord, Username};
@@ -25,12 +25,10 @@ pub struct UserView {
     /// Free-form profile data.
     #[schema(value_type = Object)]
     profile: Map<String, Value>,
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
-    updated_at: OffsetDateTime,
+    updated_at: Timestamp,
 }
 
 impl UserView {

@@ -5,8 +5,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use common::extract::{Json, JsonOrForm};
 use common::rate_limit::too_many_requests;
+use common::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::domain::{SessionRecord, Username};
@@ -30,9 +30,8 @@ pub struct LoginResponse {
     token_type: &'static str,
     /// Seconds until the token expires.
     expires_in: u64,
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    expires_at: OffsetDateTime,
+    expires_at: Timestamp,
 }
 
 /// Logs in: exchanges username and password (JSON or form) for a session token.
@@ -84,15 +83,15 @@ pub async fn login(
         return Err(Error::Unauthenticated("Wrong username or password").into());
     };
     let token = SessionToken::generate();
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let expires_at = now + state.session_ttl;
     state
         .sessions
         .create(&SessionRecord {
             token_hash: token.hash(),
             username: user.username,
-            created_at: now.unix_timestamp(),
-            expires_at: expires_at.unix_timestamp(),
+            created_at: now.unix_seconds(),
+            expires_at: expires_at.unix_seconds(),
             account_created_at: Some(user.created_at),
         })
         .await?;

@@ -7,10 +7,10 @@ use axum::response::IntoResponse;
 use bytes::Bytes;
 use common::extract::{has_content_type, parse_json, Json, JsonOrForm};
 use common::rate_limit::too_many_requests;
+use common::timestamp::Timestamp;
 use common::FieldErrors;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::accounts::UserView;
@@ -173,7 +173,7 @@ pub async fn sign_up(
         return Err(Error::UsernameTaken.into());
     }
     let password_hash = state.hasher.hash(&account.password).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let key = avatar_key(&account.username);
     let record = UserRecord {
         username: account.username.to_string(),

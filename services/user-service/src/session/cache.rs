@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use common::timestamp::Timestamp;
 use common::{Cursor, Page};
-use time::OffsetDateTime;
 
 use crate::domain::{DetailsUpdate, DirectoryRecord, SessionRecord, UserRecord, Username};
 use crate::store::{SessionStore, StoreError, UserStore};
@@ -61,12 +61,12 @@ impl SessionCache {
 
     /// The account of a live session cached less than `ttl` ago; otherwise a ticket to
     /// cache what the stores answer.
-    pub fn get(&self, token_hash: &str, now: OffsetDateTime) -> Result<UserRecord, Ticket> {
+    pub fn get(&self, token_hash: &str, now: Timestamp) -> Result<UserRecord, Ticket> {
         let entries = self.entries();
         match entries.by_token_hash.get(token_hash) {
             Some(entry)
                 if entry.cached_at.elapsed() < self.ttl
-                    && entry.expires_at > now.unix_timestamp() =>
+                    && entry.expires_at > now.unix_seconds() =>
             {
                 Ok(entry.user.clone())
             }
@@ -179,7 +179,7 @@ impl UserStore for ForgetfulUsers {
         &self,
         username: &Username,
         update: &DetailsUpdate,
-        seen_updated_at: OffsetDateTime,
+        seen_updated_at: Timestamp,
     ) -> Result<UserRecord, StoreError> {
         let result = self
             .store
@@ -231,7 +231,7 @@ mod tests {
     use crate::domain::Role;
 
     fn user(username: &str) -> UserRecord {
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now();
         UserRecord {
             username: username.into(),
             password_hash: String::new(),
@@ -247,7 +247,7 @@ mod tests {
     }
 
     fn session(token_hash: &str, username: &str, expires_in: i64) -> SessionRecord {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = Timestamp::now().unix_seconds();
         SessionRecord {
             token_hash: token_hash.into(),
             username: username.into(),
@@ -259,9 +259,7 @@ mod tests {
 
     /// Caches `token_hash` for `username` as a lookup that missed would.
     fn cache(cache: &SessionCache, token_hash: &str, username: &str, expires_in: i64) {
-        let ticket = cache
-            .get(token_hash, OffsetDateTime::now_utc())
-            .unwrap_err();
+        let ticket = cache.get(token_hash, Timestamp::now()).unwrap_err();
         cache.insert(
             ticket,
             token_hash,
@@ -272,7 +270,7 @@ mod tests {
 
     fn hit(cache: &SessionCache, token_hash: &str) -> Option<String> {
         cache
-            .get(token_hash, OffsetDateTime::now_utc())
+            .get(token_hash, Timestamp::now())
             .ok()
             .map(|user| user.username)
     }
@@ -313,7 +311,7 @@ mod tests {
         assert_eq!(hit(&sessions, "b").as_deref(), Some("bob"));
 
         // A lookup that read the stores before a revocation does not cache its answer.
-        let ticket = sessions.get("c", OffsetDateTime::now_utc()).unwrap_err();
+        let ticket = sessions.get("c", Timestamp::now()).unwrap_err();
         sessions.forget_session("c");
         sessions.insert(ticket, "c", &session("c", "cid", 3600), &user("cid"));
         assert_eq!(hit(&sessions, "c"), None);

@@ -1,6 +1,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
-use time::OffsetDateTime;
+use common::timestamp::Timestamp;
 
 use super::SessionToken;
 use crate::domain::{Role, UserRecord, Username};
@@ -57,14 +57,14 @@ fn bearer(parts: &Parts) -> Result<SessionToken, ApiError> {
 async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUser, ApiError> {
     let invalid = Error::Unauthenticated("The session token is invalid, expired or revoked");
     let token_hash = token.hash();
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let ticket = match state.session_cache.get(&token_hash, now) {
         Ok(user) => return Ok(CurrentUser { user, token_hash }),
         Err(ticket) => ticket,
     };
     let session = state
         .sessions
-        .get_live(&token_hash, now.unix_timestamp())
+        .get_live(&token_hash, now.unix_seconds())
         .await?
         .filter(|session| token.matches(&session.token_hash))
         .ok_or(invalid)?;

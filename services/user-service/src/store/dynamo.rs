@@ -6,7 +6,6 @@ use aws_sdk_dynamodb::types::{
     WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use time::OffsetDateTime;
 
 use common::aws::aws_error;
 use common::aws::dynamo::{decode, get_consistent, is_conditional_failure, paging_error, to_item};
@@ -25,8 +24,8 @@ fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn timestamp(at: OffsetDateTime) -> AttributeValue {
-    AttributeValue::S(Timestamp::from(at).rfc3339())
+fn timestamp(at: Timestamp) -> AttributeValue {
+    AttributeValue::S(at.rfc3339())
 }
 
 /// Users and their sessions, each in its own table.
@@ -97,7 +96,7 @@ impl UserStore for DynamoUserStore {
         &self,
         username: &Username,
         update: &DetailsUpdate,
-        seen_updated_at: OffsetDateTime,
+        seen_updated_at: Timestamp,
     ) -> Result<UserRecord, StoreError> {
         let mut expression = vec!["profile = :profile", "updated_at = :now"];
         let mut request = self
@@ -107,7 +106,7 @@ impl UserStore for DynamoUserStore {
             .key("username", string(username.as_str()))
             .condition_expression("attribute_exists(username) AND updated_at = :seen")
             .expression_attribute_values(":seen", timestamp(seen_updated_at))
-            .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
+            .expression_attribute_values(":now", timestamp(Timestamp::now()))
             .expression_attribute_values(
                 ":profile",
                 serde_dynamo::to_attribute_value(&update.profile).expect("JSON maps convert"),
@@ -151,7 +150,7 @@ impl UserStore for DynamoUserStore {
             .update_expression("SET avatar_key = :key, avatar_url = :url, updated_at = :now")
             .expression_attribute_values(":key", string(key))
             .expression_attribute_values(":url", string(url))
-            .expression_attribute_values(":now", timestamp(OffsetDateTime::now_utc()))
+            .expression_attribute_values(":now", timestamp(Timestamp::now()))
             .send()
             .await
             .map_err(|error| not_found_on_condition(error, USER_STORE))?;

@@ -4,8 +4,8 @@ mod dynamo;
 
 use async_trait::async_trait;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use common::timestamp::Timestamp;
 use common::{Cursor, Page};
-use time::OffsetDateTime;
 
 use crate::domain::{DetailsUpdate, DirectoryRecord, SessionRecord, UserRecord, Username};
 
@@ -66,7 +66,7 @@ pub trait UserStore: Send + Sync {
         &self,
         username: &Username,
         update: &DetailsUpdate,
-        seen_updated_at: OffsetDateTime,
+        seen_updated_at: Timestamp,
     ) -> Result<UserRecord, StoreError>;
     async fn set_avatar(&self, username: &Username, key: &str, url: &str)
         -> Result<(), StoreError>;
