@@ -11,7 +11,8 @@
 //!   `Query`, `JsonOrForm` whose rejections are problems naming the field.
 //! - [`auth`]: OpenID Connect access tokens (`Authenticated`), verified against the
 //!   issuer's keys; [`domain`]: values more than one service validates (`Email`, names).
-//! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), and in
+//! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), the
+//!   `StorageError` every store returns and its one mapping to statuses, and in
 //!   `aws::dynamo` what the DynamoDB stores share (pages, opaque [`Cursor`]s, items);
 //!   [`secrets`]; [`retry`]; [`http_client`]: outbound HTTP with timeouts.
 //! - [`timestamp`]: the one timestamp type, and the forms services store and answer with.

@@ -88,7 +88,7 @@ pub fn outcome(error: &ApiError) -> &'static str {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Aws(problem) => Self::Problem(problem),
+            StoreError::Storage(error) => Self::Problem(error.into()),
         }
     }
 }

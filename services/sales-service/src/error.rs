@@ -27,7 +27,7 @@ pub enum Error {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Aws(problem) => Self::Problem(problem),
+            StoreError::Storage(error) => Self::Problem(error.into()),
             StoreError::IdempotencyKeyTaken => Error::IdempotencyKeyInFlight.into(),
             StoreError::LostClaim => {
                 Self::Internal(anyhow::anyhow!("an outbox claim error reached a route"))

@@ -52,7 +52,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Error::UserNotFound.into(),
             StoreError::Conflict => Error::ConcurrentUpdate.into(),
             StoreError::LastAdmin => Error::LastAdmin.into(),
-            StoreError::Aws(problem) => Self::Problem(problem),
+            StoreError::Storage(error) => Self::Problem(error.into()),
         }
     }
 }

@@ -6,11 +6,14 @@
 //!
 //! # Layout
 //!
-//! - this module: the SDK configuration and clients, SDK errors as problems, the S3
-//!   bucket's bootstrap and readiness, and [`ensure_resources`].
+//! - this module: the SDK configuration and clients, the S3 bucket's bootstrap and
+//!   readiness, and [`ensure_resources`].
+//! - `error`: SDK failures as [`StorageError`]s, and the one mapping of those to
+//!   statuses.
 //! - [`dynamo`]: what the DynamoDB stores share: table definitions, items, consistent
 //!   reads, pages and their opaque cursors, errors.
 pub mod dynamo;
+mod error;
 
 use std::time::Duration;
 
@@ -21,10 +24,10 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::config::CommonConfig;
-use crate::error::Problem;
 use crate::health::ReadinessCheck;
 
 use self::dynamo::TableSpec;
+pub use self::error::{aws_error, StorageError};
 
 /// Loads region and credentials the standard way (env, profile, IRSA web identity) with
 /// timeouts short enough that a dead endpoint becomes a 503 quickly instead of a hang.
@@ -71,40 +74,6 @@ pub fn secrets_manager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::config::StalledStreamProtectionConfig::disabled(),
     );
     aws_sdk_secretsmanager::Client::from_conf(builder.build())
-}
-
-/// True when the failure says "the dependency is not answering right now" (connection
-/// refused, timeout, 5xx, throttling), which callers surface as 503 rather than 500.
-pub fn is_unavailable<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
-    match error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or_default();
-            code.contains("Throttl")
-                || code == "ProvisionedThroughputExceededException"
-                || code == "RequestLimitExceeded"
-                || code == "InternalServerError"
-                || code == "ServiceUnavailable"
-        }
-        _ => false,
-    }
-}
-
-/// The problem for an AWS failure of `what` (a store): 503 when the dependency is down or
-/// throttling, 500 (details logged, not returned) otherwise.
-pub fn aws_error<E, R>(what: &str, error: SdkError<E, R>) -> Problem
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    if is_unavailable(&error) {
-        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "{what}: dependency unavailable");
-        Problem::unavailable(format!("{what} is temporarily unavailable; retry shortly"))
-    } else {
-        tracing::error!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "{what} failed");
-        Problem::internal()
-    }
 }
 
 /// Creates a service's tables, and its bucket if it has one, unless they exist, when

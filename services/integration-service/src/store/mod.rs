@@ -3,6 +3,7 @@ mod dynamo;
 
 use async_trait::async_trait;
 use common::aws::dynamo::{KeyAttribute, TableSpec};
+use common::aws::StorageError;
 use common::FieldError;
 use common::{Cursor, Page};
 use serde::{Deserialize, Serialize};
@@ -100,8 +101,8 @@ pub struct SyncRun {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
-    Aws(#[from] common::Problem),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 #[async_trait]

@@ -435,8 +435,8 @@ impl Dispatcher {
             }
             .await;
             match written {
-                Err(StoreError::Aws(problem)) if tries < RECORD_TRIES => {
-                    tracing::warn!(order_id = claimed.order_id.as_str(), %problem, "recording an SMS outcome failed; trying again");
+                Err(StoreError::Storage(error)) if tries < RECORD_TRIES => {
+                    tracing::warn!(order_id = claimed.order_id.as_str(), %error, "recording an SMS outcome failed; trying again");
                     tokio::time::sleep(self.retry.backoff(tries)).await;
                 }
                 written => return written,
@@ -454,6 +454,7 @@ mod tests {
     use std::sync::Mutex;
 
     use async_trait::async_trait;
+    use common::aws::StorageError;
 
     use super::*;
 
@@ -518,7 +519,7 @@ mod tests {
                 refused.map(|at| busy.remove(at)).is_some()
             };
             let result = if busy {
-                Err(StoreError::Aws(common::Problem::unavailable("busy")))
+                Err(StorageError::Unavailable("busy".into()).into())
             } else {
                 apply(&mut self.records.lock().unwrap())
             };

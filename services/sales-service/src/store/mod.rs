@@ -4,7 +4,8 @@ mod dynamo;
 
 use async_trait::async_trait;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
-use common::{Cursor, Page, Problem};
+use common::aws::StorageError;
+use common::{Cursor, Page};
 
 use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
 
@@ -80,8 +81,8 @@ pub enum StoreError {
     IdempotencyKeyTaken,
     #[error("another dispatcher holds the outbox record")]
     LostClaim,
-    #[error("{0}")]
-    Aws(#[from] common::Problem),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 #[async_trait]
@@ -102,9 +103,9 @@ pub trait SalesStore: Send + Sync {
         after: Option<Cursor>,
     ) -> Result<Page<CustomerRecord>, StoreError>;
     /// Reads the `next` cursor a page of [`customers`](Self::customers) gave out; anything
-    /// else is the client's mistake (400).
-    fn customers_cursor(&self, next: &str) -> Result<Cursor, Problem> {
-        Cursor::parse(next, CUSTOMER_CURSOR_KEYS)
+    /// else is the client's mistake.
+    fn customers_cursor(&self, next: &str) -> Result<Cursor, StoreError> {
+        Ok(Cursor::parse(next, CUSTOMER_CURSOR_KEYS)?)
     }
     /// Stores the order, its outbox record and the idempotency record in one transaction:
     /// all or nothing.
@@ -123,13 +124,13 @@ pub trait SalesStore: Send + Sync {
         after: Option<Cursor>,
     ) -> Result<Page<OrderRecord>, StoreError>;
     /// Reads the `next` cursor a page of [`orders`](Self::orders) for the same
-    /// `customer_id` gave out; anything else is the client's mistake (400).
-    fn orders_cursor(&self, customer_id: Option<&str>, next: &str) -> Result<Cursor, Problem> {
+    /// `customer_id` gave out; anything else is the client's mistake.
+    fn orders_cursor(&self, customer_id: Option<&str>, next: &str) -> Result<Cursor, StoreError> {
         let key_names = match customer_id {
             Some(_) => CUSTOMER_ORDER_CURSOR_KEYS,
             None => ORDER_CURSOR_KEYS,
         };
-        Cursor::parse(next, key_names)
+        Ok(Cursor::parse(next, key_names)?)
     }
     /// The live (unexpired at `now`, Unix seconds) record for an idempotency key.
     async fn idempotency_record(

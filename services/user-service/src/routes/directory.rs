@@ -52,7 +52,7 @@ pub async fn list_users(
         .as_deref()
         .map(|cursor| Cursor::parse(cursor, &["username"]))
         .transpose()
-        .map_err(|problem| named_after(problem.into()))?;
+        .map_err(|error| named_after(Problem::from(error).into()))?;
     let page = state
         .users
         .list(limit, after)

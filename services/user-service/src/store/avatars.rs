@@ -3,6 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::presigning::PresigningConfig;
 use bytes::Bytes;
+use common::aws::{aws_error, StorageError};
 
 use super::{AvatarStore, StoreError};
 
@@ -54,7 +55,7 @@ impl AvatarStore for S3AvatarStore {
             .body(bytes.into())
             .send()
             .await
-            .map_err(|e| common::aws::aws_error("Avatar storage", e))?;
+            .map_err(|e| aws_error("Avatar storage", e))?;
         Ok(())
     }
 
@@ -65,7 +66,7 @@ impl AvatarStore for S3AvatarStore {
             .key(key)
             .send()
             .await
-            .map_err(|e| common::aws::aws_error("Avatar storage", e))?;
+            .map_err(|e| aws_error("Avatar storage", e))?;
         Ok(())
     }
 
@@ -74,7 +75,7 @@ impl AvatarStore for S3AvatarStore {
             return Ok(self.stored_url(key));
         }
         let presigning = PresigningConfig::expires_in(self.url_ttl)
-            .map_err(|_| StoreError::Aws(common::Problem::internal()))?;
+            .map_err(|_| StorageError::Internal("presigning an avatar URL failed".into()))?;
         let request = self
             .client
             .get_object()
@@ -82,7 +83,7 @@ impl AvatarStore for S3AvatarStore {
             .key(key)
             .presigned(presigning)
             .await
-            .map_err(|e| common::aws::aws_error("Avatar storage", e))?;
+            .map_err(|e| aws_error("Avatar storage", e))?;
         Ok(request.uri().to_owned())
     }
 }

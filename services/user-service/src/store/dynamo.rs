@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use common::aws::aws_error;
 use common::aws::dynamo::{decode, get_consistent, is_conditional_failure, paging_error, to_item};
+use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
@@ -398,9 +398,10 @@ impl SessionStore for DynamoUserStore {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             if !requests.is_empty() {
-                return Err(StoreError::Aws(common::Problem::unavailable(
-                    "The session store is throttling; retry shortly",
-                )));
+                return Err(StorageError::Unavailable(
+                    "The session store is throttling; retry shortly".into(),
+                )
+                .into());
             }
         }
         Ok(hashes.len())

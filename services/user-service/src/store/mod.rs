@@ -4,6 +4,7 @@ mod dynamo;
 
 use async_trait::async_trait;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use common::aws::StorageError;
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
@@ -52,8 +53,8 @@ pub enum StoreError {
     Conflict,
     #[error("the last admin account")]
     LastAdmin,
-    #[error("{0}")]
-    Aws(#[from] common::Problem),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 #[async_trait]

@@ -9,8 +9,7 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 
 use super::{decode, Item};
-use crate::aws::aws_error;
-use crate::error::Problem;
+use crate::aws::{aws_error, StorageError};
 
 /// A page of a listing, and where the next one starts (none on the last page).
 pub struct Page<T> {
@@ -25,7 +24,7 @@ impl<T: DeserializeOwned> Page<T> {
         store: &str,
         items: Option<Vec<Item>>,
         last_evaluated_key: Option<Item>,
-    ) -> Result<Self, Problem> {
+    ) -> Result<Self, StorageError> {
         Ok(Self {
             items: items
                 .unwrap_or_default()
@@ -43,30 +42,28 @@ pub struct Cursor(Item);
 
 impl Cursor {
     /// Reads a cursor made by [`Cursor::encode`] for a table or index whose key attributes
-    /// are `key_names`; anything else is the client's mistake (400) and never reaches
-    /// DynamoDB.
-    pub fn parse(cursor: &str, key_names: &[&str]) -> Result<Self, Problem> {
-        let invalid = Self::invalid;
+    /// are `key_names`; anything else is the client's mistake and never reaches DynamoDB.
+    pub fn parse(cursor: &str, key_names: &[&str]) -> Result<Self, StorageError> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(cursor)
-            .map_err(|_| invalid())?;
+            .map_err(|_| StorageError::BadCursor)?;
         let plain: HashMap<String, HashMap<String, String>> =
-            serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+            serde_json::from_slice(&bytes).map_err(|_| StorageError::BadCursor)?;
         let mut names: Vec<&str> = plain.keys().map(String::as_str).collect();
         let mut expected = key_names.to_vec();
         names.sort_unstable();
         expected.sort_unstable();
         if names != expected {
-            return Err(invalid());
+            return Err(StorageError::BadCursor);
         }
         plain
             .into_iter()
             .map(|(name, typed)| {
-                let (kind, value) = typed.into_iter().next().ok_or_else(invalid)?;
+                let (kind, value) = typed.into_iter().next().ok_or(StorageError::BadCursor)?;
                 let value = match kind.as_str() {
                     "S" => AttributeValue::S(value),
                     "N" => AttributeValue::N(value),
-                    _ => return Err(invalid()),
+                    _ => return Err(StorageError::BadCursor),
                 };
                 Ok((name, value))
             })
@@ -101,25 +98,19 @@ impl Cursor {
     pub fn into_start_key(self) -> Item {
         self.0
     }
-
-    /// The answer to a cursor this API did not make: a 400 naming `next`.
-    pub fn invalid() -> Problem {
-        Problem::malformed("next: not a cursor returned by this API")
-            .field("next", "invalid cursor")
-    }
 }
 
-/// The problem for a failed paginated read (Scan/Query with a client's cursor): DynamoDB
-/// rejects a start key that does not fit the table with a `ValidationException`, which is
-/// the client's bad cursor (400), not a server fault.
-pub fn paging_error<E, R>(what: &str, error: SdkError<E, R>) -> Problem
+/// The storage error for a failed paginated read (Scan/Query with a client's cursor):
+/// DynamoDB rejects a start key that does not fit the table with a `ValidationException`,
+/// which is the client's bad cursor, not a server fault.
+pub fn paging_error<E, R>(what: &str, error: SdkError<E, R>) -> StorageError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     match &error {
         SdkError::ServiceError(e) if e.err().code() == Some("ValidationException") => {
-            Cursor::invalid()
+            StorageError::BadCursor
         }
         _ => aws_error(what, error),
     }
@@ -148,7 +139,7 @@ mod tests {
 
     #[test]
     fn garbage_cursor_is_a_400_naming_next() {
-        let problem = Cursor::parse("not*base64", &["id"]).unwrap_err();
+        let problem = crate::Problem::from(Cursor::parse("not*base64", &["id"]).unwrap_err());
         assert_eq!(problem.status, 400);
         assert_eq!(problem.errors[0].field, "next");
         assert!(

@@ -13,8 +13,7 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::aws_error;
-use crate::error::Problem;
+use super::{aws_error, StorageError};
 
 pub use cursor::{paging_error, Cursor, Page};
 pub use tables::{
@@ -26,11 +25,12 @@ pub use tables::{
 pub type Item = HashMap<String, AttributeValue>;
 
 /// Reads a stored item into `T`. An item the code cannot read is a bug or a bad manual edit,
-/// not the client's fault: it is logged (without its content) and answered 500.
-pub fn decode<T: DeserializeOwned>(store: &str, item: Item) -> Result<T, Problem> {
+/// not the client's fault: it is logged (without its content) as an internal failure.
+pub fn decode<T: DeserializeOwned>(store: &str, item: Item) -> Result<T, StorageError> {
     serde_dynamo::from_item(item).map_err(|error| {
-        tracing::error!(%error, "unreadable item in {store}");
-        Problem::internal()
+        let unreadable = format!("unreadable item in {store}");
+        tracing::error!(%error, "{unreadable}");
+        StorageError::Internal(unreadable)
     })
 }
 
@@ -47,7 +47,7 @@ pub async fn get_consistent<T: DeserializeOwned>(
     table: &str,
     key_name: &str,
     key: &str,
-) -> Result<Option<T>, Problem> {
+) -> Result<Option<T>, StorageError> {
     let output = client
         .get_item()
         .table_name(table)

@@ -6,13 +6,16 @@ pub mod sync;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use common::aws::StorageError;
 use common::{Cursor, FieldError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::capability::{Call, Capability, Integration, NoParams, Output, Params};
 use crate::error::{ApiError, Error};
-use crate::store::{ProviderStore, RunStatus, StoredProvider, SyncRun, PROVIDER_KEYS, RUN_KEYS};
+use crate::store::{
+    ProviderStore, RunStatus, StoreError, StoredProvider, SyncRun, PROVIDER_KEYS, RUN_KEYS,
+};
 use crate::tenants::AuthKind;
 use sync::SyncJob;
 
@@ -62,13 +65,13 @@ impl Params for PageParams {
 
 impl PageParams {
     /// Where the listing resumes: the cursor, which must belong to `tenant`.
-    fn start_key(&self, tenant: &str, keys: &[&str]) -> Result<Option<Cursor>, ApiError> {
+    fn start_key(&self, tenant: &str, keys: &[&str]) -> Result<Option<Cursor>, StoreError> {
         let Some(cursor) = &self.next else {
             return Ok(None);
         };
         let cursor = Cursor::parse(cursor, keys)?;
         if cursor.string("tenant_id") != Some(tenant) {
-            return Err(Cursor::invalid().into());
+            return Err(StorageError::BadCursor.into());
         }
         Ok(Some(cursor))
     }

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::model::{self, FieldMapping, Provider};
+use crate::error::ApiError;
 use crate::metrics::ServiceMetrics;
 use crate::store::{InvalidRecord, ProviderStore, RunStatus, StoreError, SyncRun};
 use crate::tenants::Tenants;
@@ -187,8 +188,11 @@ impl SyncJob {
                 Err((id, error)) => {
                     failed_writes += 1;
                     if failed_writes <= 10 {
+                        // As a run has always reported it: the problem the write's
+                        // failure would answer (`Service Unavailable (503): ...`).
+                        let problem = common::Problem::from(ApiError::from(error));
                         run.errors
-                            .push(format!("storing provider {id} failed: {error}"));
+                            .push(format!("storing provider {id} failed: {problem}"));
                     }
                 }
             }

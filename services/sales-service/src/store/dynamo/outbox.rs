@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValue, Select, TransactWriteItem, Update,
 };
-use common::aws::aws_error;
 use common::aws::dynamo::{decode, is_conditional_failure};
+use common::aws::{aws_error, StorageError};
 
 use super::{number, string, DynamoSalesStore};
 use crate::domain::OutboxRecord;
@@ -101,11 +101,10 @@ impl DynamoSalesStore {
                 }
                 // A conflict with another write, or throttling: the claim may well still be
                 // ours, and the write worth another try.
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                    Err(StoreError::Aws(common::Problem::unavailable(
-                        "The SMS outbox is busy; retry shortly",
-                    )))
-                }
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => Err(
+                    StorageError::Unavailable("The SMS outbox is busy; retry shortly".into())
+                        .into(),
+                ),
                 _ => Err(aws_error(OUTBOX, error).into()),
             },
         }

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
-use common::aws::aws_error;
 use common::aws::dynamo::{get_consistent, paging_error, to_item};
+use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
@@ -84,9 +84,10 @@ impl DynamoSalesStore {
                             )
                         )
                     }) {
-                        return Err(StoreError::Aws(common::Problem::unavailable(
-                            "The sales store is busy; retry shortly",
-                        )));
+                        return Err(StorageError::Unavailable(
+                            "The sales store is busy; retry shortly".into(),
+                        )
+                        .into());
                     }
                 }
                 Err(aws_error(STORE, error).into())
@@ -147,8 +148,9 @@ impl SalesStore for DynamoSalesStore {
             .and_then(|value| value.as_n().ok())
             .and_then(|value| value.parse().ok())
             .ok_or_else(|| {
-                tracing::error!(counter, "the sequence update returned no number");
-                StoreError::Aws(common::Problem::internal())
+                let failed = "the sequence update returned no number";
+                tracing::error!(counter, "{failed}");
+                StorageError::Internal(failed.into()).into()
             })
     }
 
