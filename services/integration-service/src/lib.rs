@@ -11,7 +11,8 @@
 //! - [`upstream`]: calls to a tenant's upstream API: `credentials` (a file per auth method), DPoP,
 //!   throttling from rate-limit headers, concurrency caps, retries, metrics.
 //! - [`tenants`]: which callers may act for a tenant, and its integrations' settings.
-//! - [`store`]: the provider sync's `ProviderStore` trait and its DynamoDB implementation.
+//! - [`store`]: the provider sync's `ProviderStore` trait and its DynamoDB implementation;
+//!   its `StoreError` speaks storage (`common::aws::StorageError`), never statuses.
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
 //! - [`config`], [`state`], [`metrics`]; [`parts`] and [`build`] assemble the service (the
 //!   `sync-providers` command uses the same parts without serving).

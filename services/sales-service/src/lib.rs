@@ -12,7 +12,8 @@
 //!   the records the store persists (customer, order, outbox and idempotency records).
 //! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation
 //!   (`store/dynamo/`: `sales.rs` and `outbox.rs`, one per trait): an order, its outbox
-//!   record and its idempotency record are written in one transaction.
+//!   record and its idempotency record are written in one transaction. Its failures are
+//!   `StoreError`s in storage's terms (`common::aws::StorageError`), never statuses.
 //! - [`sms`]: the Africa's Talking sender and the dispatcher that works through the outbox
 //!   in the background (a background task of the application [`build`] returns).
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.

@@ -13,7 +13,8 @@
 //!   `Profile`, `AvatarImage`, `Role`), and the records the store persists (`UserRecord`,
 //!   `SessionRecord`, ...).
 //! - [`store`]: `UserStore`, `SessionStore` (DynamoDB) and `AvatarStore` (S3) traits and
-//!   their implementations; [`state`]: what handlers share.
+//!   their implementations, failing with `StoreError`s in storage's terms
+//!   (`common::aws::StorageError`), never statuses; [`state`]: what handlers share.
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
 //! - [`config`]: the environment, read once; [`build`] assembles the service from it.
 //!
