@@ -31,6 +31,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
 use crate::config::Env;
+use crate::timestamp::Timestamp;
 use crate::Problem;
 use jwks::KeyStore;
 use verified::VerifiedTokens;
@@ -227,7 +228,7 @@ impl OidcVerifier {
     }
 
     async fn check(&self, token: &str) -> Result<Principal, AuthError> {
-        let now = unix_now();
+        let now = Timestamp::now().unix_seconds();
         if let Some(principal) = self.verified.get(token, self.keys.generation(), now) {
             return Ok(principal);
         }
@@ -267,18 +268,12 @@ impl OidcVerifier {
             scopes: scopes([claims.scope, claims.scp]),
         };
         if let Some(exp) = claims.exp {
-            let valid_until = (exp as u64).saturating_add(leeway);
+            let valid_until = (exp as i64).saturating_add_unsigned(leeway);
             self.verified
                 .insert(token, principal.clone(), valid_until, generation);
         }
         Ok(principal)
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 fn jose_header(token: &str) -> Result<JoseHeader, AuthError> {

@@ -27,7 +27,7 @@ pub(super) struct VerifiedTokens {
 struct Entry {
     principal: Principal,
     /// The token's `exp` plus the leeway, unix seconds.
-    valid_until: u64,
+    valid_until: i64,
     key_generation: u64,
 }
 
@@ -42,7 +42,7 @@ impl Default for VerifiedTokens {
 impl VerifiedTokens {
     /// The caller behind `token` if it was verified with the current key set (`generation`)
     /// and has not expired by `now` (unix seconds).
-    pub fn get(&self, token: &str, generation: u64, now: u64) -> Option<Principal> {
+    pub fn get(&self, token: &str, generation: u64, now: i64) -> Option<Principal> {
         self.by_token
             .get(token)
             .filter(|entry| entry.key_generation == generation && now <= entry.valid_until)
@@ -50,7 +50,7 @@ impl VerifiedTokens {
     }
 
     /// Remembers a token verified with key set `generation`, valid until `valid_until`.
-    pub fn insert(&self, token: &str, principal: Principal, valid_until: u64, generation: u64) {
+    pub fn insert(&self, token: &str, principal: Principal, valid_until: i64, generation: u64) {
         let entry = Entry {
             principal,
             valid_until,
