@@ -1,5 +1,6 @@
 //! A bounded map whose entries end a fixed time after they were put in: for values that
-//! are costly to get and may be a little old (verified tokens, records that never change).
+//! are costly to get and may be a little old (verified tokens, secrets, records that never
+//! change).
 //!
 //! When full, it makes room from the entries that have ended; if none has, a new entry is
 //! simply not kept (the caller fetches again next time), so a flood of new keys costs its
@@ -53,16 +54,14 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         entries.insert(key, (Instant::now(), value));
     }
 
-    /// Entries held, ended or not.
-    pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Forgets `key` at once (a value found wrong before its time is up).
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.remove(key);
     }
 }
 
@@ -93,7 +92,12 @@ mod tests {
         assert_eq!(cache.get(&0), Some(0));
         cache.insert(0, 10);
         assert_eq!(cache.get(&0), Some(10), "a key held is updated");
-        assert_eq!(cache.len(), 4);
+        assert_eq!(held(&cache), 4);
+
+        cache.remove(&0);
+        assert_eq!(cache.get(&0), None);
+        cache.insert(4, 4);
+        assert_eq!(cache.get(&4), Some(4), "a removed entry makes room");
     }
 
     #[test]
@@ -102,6 +106,10 @@ mod tests {
         for n in 0..5 {
             cache.insert(n, n);
         }
-        assert_eq!(cache.len(), 1, "the fifth entry replaced four ended ones");
+        assert_eq!(held(&cache), 1, "the fifth entry replaced four ended ones");
+    }
+
+    fn held<K, V>(cache: &TtlCache<K, V>) -> usize {
+        cache.entries.lock().unwrap().len()
     }
 }

@@ -1,13 +1,17 @@
 //! Secrets: one interface, AWS Secrets Manager in production and the environment for
 //! local runs. Values are wrapped so they cannot reach a log by accident.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::RwLock;
+
+use crate::cache::TtlCache;
+
+/// Secrets cached at most (one per tenant integration); beyond it, new ones are read
+/// from Secrets Manager each time until old entries end.
+const SECRETS_KEPT: usize = 1024;
 
 /// A secret value. `Debug` and `Display` print a placeholder; only [`Secret::expose`]
 /// gives the value, which makes every use easy to find in review.
@@ -57,16 +61,14 @@ pub trait SecretStore: Send + Sync {
 /// once after `invalidate`) without restarting.
 pub struct AwsSecretStore {
     client: aws_sdk_secretsmanager::Client,
-    ttl: Duration,
-    cache: RwLock<HashMap<String, (Instant, Secret)>>,
+    cache: TtlCache<String, Secret>,
 }
 
 impl AwsSecretStore {
     pub fn new(client: aws_sdk_secretsmanager::Client, ttl: Duration) -> Self {
         Self {
             client,
-            ttl,
-            cache: RwLock::new(HashMap::new()),
+            cache: TtlCache::new(SECRETS_KEPT, ttl),
         }
     }
 }
@@ -74,10 +76,8 @@ impl AwsSecretStore {
 #[async_trait]
 impl SecretStore for AwsSecretStore {
     async fn get(&self, name: &str) -> Result<Secret, SecretError> {
-        if let Some((fetched, secret)) = self.cache.read().await.get(name) {
-            if fetched.elapsed() < self.ttl {
-                return Ok(secret.clone());
-            }
+        if let Some(secret) = self.cache.get(name) {
+            return Ok(secret);
         }
         let output = self
             .client
@@ -101,15 +101,12 @@ impl SecretStore for AwsSecretStore {
             .secret_string()
             .ok_or_else(|| SecretError::NotFound(format!("{name} (no string value)")))?;
         let secret = Secret::new(value);
-        self.cache
-            .write()
-            .await
-            .insert(name.to_owned(), (Instant::now(), secret.clone()));
+        self.cache.insert(name.to_owned(), secret.clone());
         Ok(secret)
     }
 
     async fn invalidate(&self, name: &str) {
-        self.cache.write().await.remove(name);
+        self.cache.remove(name);
     }
 }
 
