@@ -1,6 +1,20 @@
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+# Whoever runs terraform installs the add-ons through the cluster's API, so it must be one of
+# the cluster admins: their access entries are the only cluster-admin ones (network.tf), and
+# the plan stops here, before anything is created, for an identity that is not listed.
+data "aws_iam_session_context" "applier" {
+  arn = data.aws_caller_identity.current.arn
+
+  lifecycle {
+    postcondition {
+      condition     = contains(var.cluster_admin_principal_arns, self.issuer_arn)
+      error_message = "The identity running terraform (${self.issuer_arn}) is not in cluster_admin_principal_arns: add it, or the add-on installs cannot reach the cluster."
+    }
+  }
+}
+
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:We take a fixed count of AZs (slice below) so a new AZ does not widen the set; subnets are created once per env
   state = "available"

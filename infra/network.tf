@@ -72,9 +72,11 @@ module "eks" {
   # IRSA: creates the IAM OIDC provider the service roles (iam.tf) trust.
   enable_irsa = true
 
-  # Whoever runs `terraform apply` administers the cluster (it installs the add-ons through
-  # the helm and kubernetes providers); humans get cluster_admin_principal_arns below.
-  enable_cluster_creator_admin_permissions = true
+  # No separate entry for whoever created the cluster: it would collide (409) with the same
+  # principal in cluster_admin_principal_arns and move to whoever applies next
+  # (terraform-aws-eks #2968, #2911). The applier must be one of those admins instead
+  # (data.aws_iam_session_context.applier, main.tf).
+  enable_cluster_creator_admin_permissions = false
   cluster_enabled_log_types                = ["api", "audit", "authenticator"]
 
   cluster_addons = {
@@ -112,8 +114,9 @@ module "eks" {
   }
 
   access_entries = merge(
-    # Cluster administrators (people, break-glass roles).
-    { for i, arn in var.cluster_admin_principal_arns : "admin-${i}" => {
+    # Cluster administrators (people, break-glass roles, the identities that apply).
+    # Keyed by ARN, not position: reordering the list changes no entry.
+    { for arn in var.cluster_admin_principal_arns : "admin ${arn}" => {
       principal_arn = arn
       policy_associations = {
         admin = {

@@ -77,7 +77,7 @@ variable "cluster_endpoint_public_access" {
 }
 
 variable "cluster_endpoint_public_access_cidrs" {
-  description = "CIDRs allowed to reach the public EKS API endpoint (operators' VPN, CI runners). Required non-empty when the endpoint is public."
+  description = "CIDRs allowed to reach the public EKS API endpoint (operators' VPN, CI runners). Required non-empty when the endpoint is public; never 0.0.0.0/0."
   type        = list(string)
   default     = []
 
@@ -85,12 +85,40 @@ variable "cluster_endpoint_public_access_cidrs" {
     condition     = alltrue([for cidr in var.cluster_endpoint_public_access_cidrs : can(cidrhost(cidr, 0))])
     error_message = "cluster_endpoint_public_access_cidrs must be CIDRs."
   }
+
+  # The aws provider sends publicAccessCidrs only for a non-empty set (terraform-provider-aws
+  # PR #11442), and EKS then defaults to 0.0.0.0/0: "public, limited to CIDRs" would be
+  # public to the world.
+  validation {
+    condition     = !var.cluster_endpoint_public_access || length(var.cluster_endpoint_public_access_cidrs) > 0
+    error_message = "cluster_endpoint_public_access_cidrs must list the CIDRs that may reach the public endpoint: an empty list opens it to 0.0.0.0/0. Or set cluster_endpoint_public_access = false (docs/deploy.md, \"Reaching the cluster\")."
+  }
+
+  validation {
+    condition     = alltrue([for cidr in var.cluster_endpoint_public_access_cidrs : !endswith(cidr, "/0")])
+    error_message = "cluster_endpoint_public_access_cidrs must not open the endpoint to the whole internet (/0): list your VPN's and runners' egress ranges, or keep the endpoint private."
+  }
 }
 
 variable "cluster_admin_principal_arns" {
-  description = "IAM role/user ARNs given cluster-admin through EKS access entries (operators, break-glass). The identity running terraform is admin too."
+  description = "IAM role/user ARNs given cluster-admin through EKS access entries: the people who operate the cluster, break-glass roles, and every identity that runs `terraform apply` (it installs the add-ons through the cluster's API; the plan refuses to run for an identity not listed here). One access entry each; there is no separate cluster-creator entry."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.cluster_admin_principal_arns) > 0
+    error_message = "cluster_admin_principal_arns must list at least the identity that runs terraform apply (it installs the add-ons)."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.cluster_admin_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", arn))])
+    error_message = "cluster_admin_principal_arns must be IAM role or user ARNs (arn:aws:iam::<account>:role/<name>); for an assumed role give the role's ARN, not the sts:assumed-role session."
+  }
+
+  # Two access entries for one principal: the second fails with 409 ResourceInUseException.
+  validation {
+    condition     = length(distinct(var.cluster_admin_principal_arns)) == length(var.cluster_admin_principal_arns)
+    error_message = "cluster_admin_principal_arns lists a principal twice: EKS allows one access entry per principal (409 ResourceInUseException)."
+  }
 }
 
 variable "acm_certificate_arn" {

@@ -34,7 +34,7 @@ provider "aws" {
 }
 
 # Both talk to the cluster this stack creates, with a token from the AWS CLI of whoever runs
-# terraform (enable_cluster_creator_admin_permissions makes that identity cluster-admin).
+# terraform (one of cluster_admin_principal_arns: main.tf checks it at plan time).
 locals {
   cluster_ca    = base64decode(module.eks.cluster_certificate_authority_data)
   eks_token_cmd = ["eks", "get-token", "--cluster-name", module.eks.cluster_name, "--region", var.region]

@@ -212,6 +212,7 @@ check "terraform fmt"                 terraform fmt -check -recursive -diff infr
 check "checkov terraform"             "${CHECKOV[@]}" -d infra --framework terraform
 check "subnets never overlap (terraform console, every AZ count)" "$PY" scripts/infra/check_subnets.py
 check "IAM actions = what each service's code calls" "$PY" scripts/infra/check_iam.py
+check "terraform variable validations (terraform plan per case)" "$PY" scripts/infra/check_variables.py
 check "table drift self-test"         "${DRIFT[@]}" --self-test
 check "table drift (terraform vs print-tables)" "${DRIFT[@]}"
 # Helm

@@ -10,6 +10,8 @@
 - the platform namespace enforces Pod Security `restricted` and gets the ALB readiness gate;
 - every add-on can be switched off and is pinned to an exact version;
 - the EKS endpoint's public access is an explicit choice (variable without default);
+- the admins are the only cluster-admin access entries (no creator entry), the applier is one of
+  them (N5);
 - there is an admin access-entry variable; the deploy role has no cluster-wide policy, and
   its namespace Role grants exactly the kinds the release renders (RENDERED_RELEASE.yaml,
   the production render with the Prometheus Operator API) plus Helm's own needs;
@@ -88,6 +90,19 @@ def check_network() -> None:
     deploy = re.search(r"github-deploy\s*=\s*\{(.*?)\n\s{6}\}", network, re.S)
     if not deploy or "policy_associations" in deploy.group(1) or "kubernetes_groups" not in deploy.group(1):
         problem("infra/network.tf: the github-deploy access entry must map to a Kubernetes group only (no EKS access policy)")
+
+
+def check_access() -> None:
+    """N5: one cluster-admin access entry per principal, stable whoever applies."""
+    network = text("network.tf")
+    if not re.search(r"enable_cluster_creator_admin_permissions\s*=\s*false", network):
+        problem("infra/network.tf: enable_cluster_creator_admin_permissions must be false: the creator's entry collides (409) with "
+                "the same principal in cluster_admin_principal_arns and moves to whoever applies next (terraform-aws-eks #2968, #2911)")
+    if not re.search(r'data\s+"aws_iam_session_context"\s+"applier"(.|\n)*?contains\(var\.cluster_admin_principal_arns,\s*self\.issuer_arn\)', text("main.tf")):
+        problem("infra/main.tf: the plan must refuse an applier that is not in cluster_admin_principal_arns "
+                "(data.aws_iam_session_context.applier postcondition): it would have no access to install the add-ons")
+    if re.search(r"for\s+i\s*,\s*arn\s+in\s+var\.cluster_admin_principal_arns", network):
+        problem("infra/network.tf: admin access entries keyed by list position: reordering the list replaces them")
 
 
 def check_backend() -> None:
@@ -183,6 +198,7 @@ def check_secrets() -> None:
 
 def main() -> int:
     check_network()
+    check_access()
     check_backend()
     check_namespace()
     check_addons()
