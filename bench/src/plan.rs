@@ -1,13 +1,10 @@
 //! What is measured: every route after hello, in order, and what its requests carry.
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::fixture::{order, BENCH_PASSWORD, BENCH_USER, TENANT};
 use crate::load::Target;
 use crate::run::{Services, Started};
-
-pub const BENCH_USER: &str = "bench";
-pub const BENCH_PASSWORD: &str = "bench-password-1";
-pub const TENANT: &str = "bench";
 
 /// What the routes' requests carry, made once for both builds.
 pub struct Credentials {
@@ -90,8 +87,4 @@ pub fn plan<'a>(
             .expect(StatusCode::CREATED),
         ),
     ]
-}
-
-pub fn order(customer: &str) -> Value {
-    json!({"customer": customer, "item": "Bag of rice", "amount": "56000.68"})
 }

@@ -7,14 +7,12 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::fixture::{CLIENT_ID, OKTA_USERS, TENANT};
 use crate::load::{self, Target};
-use crate::plan::TENANT;
 use crate::procs::{free_addr, wait_ready, Proc, RssPeak, Spec};
+use crate::profile;
 use crate::report::{RouteRow, StartRow};
-use crate::seed::CLIENT_ID;
-use crate::{profile, Settings};
-
-pub const OKTA_USERS: usize = 200;
+use crate::settings::Settings;
 const OKTA_TOKEN: &str = "bench-okta-token";
 const SMS_API_KEY: &str = "bench-sms-key";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -5,14 +5,11 @@ use anyhow::Context;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::plan::{order, BENCH_PASSWORD, BENCH_USER};
+use crate::fixture::{order, BENCH_PASSWORD, BENCH_USER, CLIENT_ID, CLIENT_SECRET};
 use crate::run::Run;
 
 pub const DIRECTORY_USERS: usize = 30;
 pub const SEEDED_ORDERS: usize = 20;
-/// The issuer's default client: the bench's caller, listed for the bench tenant.
-pub const CLIENT_ID: &str = "platform-dev";
-const CLIENT_SECRET: &str = "platform-dev-secret";
 
 impl Run {
     /// Signs up the bench user and the directory's users; returns a session token.
