@@ -3,22 +3,44 @@
 #   - AWS Load Balancer Controller: turns the charts' Ingresses into the one shared ALB
 #     (without it `helm --wait` succeeds and nothing is reachable);
 #   - metrics-server: the resource metrics the HPAs scale on;
-#   - Karpenter with a default NodePool: nodes for pods the managed node group cannot fit;
+#   - Karpenter (CRDs, controller) with a default NodePool: nodes for pods the managed node
+#     group cannot fit;
 #   - kube-prometheus-stack (or only the Prometheus Operator CRDs): scrapes the services'
 #     ServiceMonitors, evaluates their PrometheusRules, loads their Grafana dashboards.
+#
+# Order of a first apply (scripts/infra/check_addons.py checks it): every release depends on
+# the whole EKS module, whose last add-ons (CoreDNS) become ACTIVE only once the managed nodes
+# run pods; then the Load Balancer Controller, whose Service webhook is off (it rejected the
+# other releases' Services until its pods ran); then everything else. The values themselves
+# are in modules/addon_values, evaluated offline by the same check.
 
 locals {
   # Chart versions: bump deliberately, one at a time.
   addon_chart_versions = {
     aws_load_balancer_controller = "1.14.0" # controller v2.14.0
     metrics_server               = "3.12.2" # metrics-server v0.7.2
-    karpenter                    = "1.8.2"  # Kubernetes 1.29 - 1.34
-    kube_prometheus_stack        = "77.7.0"
-    prometheus_operator_crds     = "23.0.0"
+    karpenter                    = "1.12.2" # Kubernetes 1.29 - 1.35 (compatibility matrix)
+    kube_prometheus_stack        = "77.7.0" # Prometheus Operator v0.85.0
+    prometheus_operator_crds     = "23.0.0" # the CRDs of Prometheus Operator v0.85.0
   }
   monitoring_namespace = "monitoring"
   # The charts' ServiceMonitors and PrometheusRules render only when the CRDs exist.
   monitoring_crds = var.monitoring != "none"
+}
+
+module "addon_values" {
+  source = "./modules/addon_values"
+
+  cluster_name                      = module.eks.cluster_name
+  cluster_endpoint                  = module.eks.cluster_endpoint
+  region                            = var.region
+  vpc_id                            = module.vpc.vpc_id
+  load_balancer_controller_role_arn = var.enable_aws_load_balancer_controller ? module.aws_load_balancer_controller_irsa[0].iam_role_arn : ""
+  karpenter_queue_name              = var.enable_karpenter ? module.karpenter[0].queue_name : ""
+  karpenter_node_role_name          = var.enable_karpenter ? module.karpenter[0].node_iam_role_name : ""
+  karpenter_discovery_tag           = local.name
+  karpenter_cpu_limit               = var.karpenter_cpu_limit
+  karpenter_ami_alias               = var.karpenter_ami_alias
 }
 
 # --- AWS Load Balancer Controller ---------------------------------------------------------
@@ -48,18 +70,9 @@ resource "helm_release" "aws_load_balancer_controller" {
   repository = "https://aws.github.io/eks-charts"
   chart      = "aws-load-balancer-controller"
   version    = local.addon_chart_versions.aws_load_balancer_controller
+  values     = [yamlencode(module.addon_values.aws_load_balancer_controller)]
 
-  values = [yamlencode({
-    clusterName = module.eks.cluster_name
-    # Set explicitly: with an IMDS hop limit of 1 the pod cannot look them up.
-    region = var.region
-    vpcId  = module.vpc.vpc_id
-    serviceAccount = {
-      name        = "aws-load-balancer-controller"
-      annotations = { "eks.amazonaws.com/role-arn" = module.aws_load_balancer_controller_irsa[0].iam_role_arn }
-    }
-    replicaCount = 2
-  })]
+  depends_on = [module.eks]
 }
 
 # --- metrics-server -------------------------------------------------------------------------
@@ -71,64 +84,93 @@ resource "helm_release" "metrics_server" {
   repository = "https://kubernetes-sigs.github.io/metrics-server/"
   chart      = "metrics-server"
   version    = local.addon_chart_versions.metrics_server
+  values     = [yamlencode(module.addon_values.metrics_server)]
 
-  values = [yamlencode({ replicas = 2 })]
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller]
 }
 
 # --- Karpenter ------------------------------------------------------------------------------
 
-# Controller role (Pod Identity), node role + access entry, interruption queue and rules.
+# Controller role (Pod Identity) and its association, node role + access entry, interruption
+# queue and rules.
 module "karpenter" {
   #checkov:skip=CKV_TF_1:Registry module pinned to an exact version; registry releases are immutable
   count   = var.enable_karpenter ? 1 : 0
   source  = "terraform-aws-modules/eks/aws//modules/karpenter"
-  version = "20.37.2"
+  version = "21.19.0"
 
-  cluster_name                    = module.eks.cluster_name
-  enable_v1_permissions           = true
-  enable_pod_identity             = true
-  create_pod_identity_association = true
-  namespace                       = "kube-system"
-  service_account                 = "karpenter"
-  node_iam_role_use_name_prefix   = false
-  node_iam_role_name              = "${local.name}-karpenter-node"
+  cluster_name                  = module.eks.cluster_name
+  namespace                     = "kube-system"
+  service_account               = "karpenter"
+  node_iam_role_use_name_prefix = false
+  node_iam_role_name            = "${local.name}-karpenter-node"
+}
+
+# Karpenter's charts live in ECR Public: pulled with a token (us-east-1 only), never with
+# whatever stale credentials the runner's Docker config holds for public.ecr.aws.
+data "aws_ecrpublic_authorization_token" "karpenter" {
+  count  = var.enable_karpenter ? 1 : 0
+  region = "us-east-1"
+}
+
+# The CRDs as templates of their own chart: unlike a chart's crds/ directory, a version bump
+# upgrades them (Karpenter's upgrade guide, "CRD Upgrades").
+resource "helm_release" "karpenter_crd" {
+  count               = var.enable_karpenter ? 1 : 0
+  name                = "karpenter-crd"
+  namespace           = "kube-system"
+  repository          = "oci://public.ecr.aws/karpenter"
+  repository_username = data.aws_ecrpublic_authorization_token.karpenter[0].user_name
+  repository_password = data.aws_ecrpublic_authorization_token.karpenter[0].password
+  chart               = "karpenter-crd"
+  version             = local.addon_chart_versions.karpenter
+
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller]
 }
 
 resource "helm_release" "karpenter" {
-  count      = var.enable_karpenter ? 1 : 0
-  name       = "karpenter"
-  namespace  = "kube-system"
-  repository = "oci://public.ecr.aws/karpenter"
-  chart      = "karpenter"
-  version    = local.addon_chart_versions.karpenter
+  count               = var.enable_karpenter ? 1 : 0
+  name                = "karpenter"
+  namespace           = "kube-system"
+  repository          = "oci://public.ecr.aws/karpenter"
+  repository_username = data.aws_ecrpublic_authorization_token.karpenter[0].user_name
+  repository_password = data.aws_ecrpublic_authorization_token.karpenter[0].password
+  chart               = "karpenter"
+  version             = local.addon_chart_versions.karpenter
+  skip_crds           = true
+  values              = [yamlencode(module.addon_values.karpenter)]
 
-  values = [yamlencode({
-    serviceAccount = { name = "karpenter" }
-    settings = {
-      clusterName       = module.eks.cluster_name
-      interruptionQueue = module.karpenter[0].queue_name
-    }
-  })]
+  # The whole Karpenter module: its Pod Identity association must exist before the pods start,
+  # or they run without credentials or region.
+  depends_on = [module.eks, module.karpenter, helm_release.karpenter_crd, helm_release.aws_load_balancer_controller]
 }
 
-# The default NodePool and EC2NodeClass, as a local chart: their CRDs come with the release
-# above, and a chart (unlike kubernetes_manifest) needs no CRD at plan time.
+# The default NodePool and EC2NodeClass, as a local chart: a chart (unlike kubernetes_manifest)
+# needs no CRD at plan time.
 resource "helm_release" "karpenter_nodepool" {
   count     = var.enable_karpenter ? 1 : 0
   name      = "karpenter-nodepool"
   namespace = "kube-system"
   chart     = "${path.module}/charts/karpenter-nodepool"
+  values    = [yamlencode(module.addon_values.karpenter_nodepool)]
 
-  values = [yamlencode({
-    discoveryTag = local.name
-    nodeRole     = module.karpenter[0].node_iam_role_name
-    cpuLimit     = var.karpenter_cpu_limit
-  })]
-
-  depends_on = [helm_release.karpenter]
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller, helm_release.karpenter_crd, helm_release.karpenter]
 }
 
 # --- Prometheus Operator --------------------------------------------------------------------
+
+# The CRDs, for both monitoring modes: as templates, so chart bumps upgrade them.
+resource "helm_release" "prometheus_operator_crds" {
+  count      = var.monitoring != "none" ? 1 : 0
+  name       = "prometheus-operator-crds"
+  namespace  = "kube-system"
+  repository = "https://prometheus-community.github.io/helm-charts"
+  chart      = "prometheus-operator-crds"
+  version    = local.addon_chart_versions.prometheus_operator_crds
+  values     = [yamlencode(module.addon_values.prometheus_operator_crds)]
+
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller]
+}
 
 resource "random_password" "grafana_admin" {
   count   = var.monitoring == "kube-prometheus-stack" ? 1 : 0
@@ -144,30 +186,14 @@ resource "helm_release" "kube_prometheus_stack" {
   repository       = "https://prometheus-community.github.io/helm-charts"
   chart            = "kube-prometheus-stack"
   version          = local.addon_chart_versions.kube_prometheus_stack
+  values           = [yamlencode(module.addon_values.kube_prometheus_stack)]
+  set_sensitive = [{
+    name  = "grafana.adminPassword"
+    value = random_password.grafana_admin[0].result
+  }]
+  # Operator, Prometheus, Alertmanager, Grafana, kube-state-metrics and node exporters on a
+  # fresh cluster take longer than the default 300 s.
+  timeout = 900
 
-  values = [yamlencode({
-    prometheus = {
-      prometheusSpec = {
-        # Pick up every namespace's ServiceMonitors and PrometheusRules, not only the
-        # ones labelled with this release.
-        serviceMonitorSelectorNilUsesHelmValues = false
-        ruleSelectorNilUsesHelmValues           = false
-        retention                               = "15d"
-      }
-    }
-    grafana = {
-      adminPassword = random_password.grafana_admin[0].result
-      # The charts' dashboard ConfigMaps (label grafana_dashboard: "1") in any namespace.
-      sidecar = { dashboards = { enabled = true, searchNamespace = "ALL" } }
-    }
-  })]
-}
-
-resource "helm_release" "prometheus_operator_crds" {
-  count      = var.monitoring == "crds-only" ? 1 : 0
-  name       = "prometheus-operator-crds"
-  namespace  = "kube-system"
-  repository = "https://prometheus-community.github.io/helm-charts"
-  chart      = "prometheus-operator-crds"
-  version    = local.addon_chart_versions.prometheus_operator_crds
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller, helm_release.prometheus_operator_crds]
 }

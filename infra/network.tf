@@ -12,7 +12,7 @@ module "subnet_layout" {
 module "vpc" {
   #checkov:skip=CKV_TF_1:Registry module pinned to an exact version; registry releases are immutable
   source  = "terraform-aws-modules/vpc/aws"
-  version = "5.21.0"
+  version = "6.6.0"
 
   name = local.name
   cidr = var.vpc_cidr
@@ -54,10 +54,13 @@ resource "aws_vpc_endpoint" "gateway" {
 module "eks" {
   #checkov:skip=CKV_TF_1:Registry module pinned to an exact version; registry releases are immutable
   source  = "terraform-aws-modules/eks/aws"
-  version = "20.37.2"
+  version = "21.19.0"
 
-  cluster_name    = local.name
-  cluster_version = var.kubernetes_version
+  name               = local.name
+  kubernetes_version = var.kubernetes_version
+  # At the end of standard support: extended support (paid) or an automatic upgrade.
+  upgrade_policy      = { support_type = var.eks_support_type }
+  deletion_protection = var.deletion_protection
 
   vpc_id     = module.vpc.vpc_id
   subnet_ids = module.vpc.private_subnets
@@ -65,9 +68,9 @@ module "eks" {
   # Nodes always use the private endpoint. The public one is an explicit choice
   # (docs/deploy.md, "Reaching the cluster"): GitHub-hosted runners and operators outside the
   # VPC need it, limited to cluster_endpoint_public_access_cidrs.
-  cluster_endpoint_private_access      = true
-  cluster_endpoint_public_access       = var.cluster_endpoint_public_access
-  cluster_endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
+  endpoint_private_access      = true
+  endpoint_public_access       = var.cluster_endpoint_public_access
+  endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
 
   # IRSA: creates the IAM OIDC provider the service roles (iam.tf) trust.
   enable_irsa = true
@@ -77,9 +80,12 @@ module "eks" {
   # (terraform-aws-eks #2968, #2911). The applier must be one of those admins instead
   # (data.aws_iam_session_context.applier, main.tf).
   enable_cluster_creator_admin_permissions = false
-  cluster_enabled_log_types                = ["api", "audit", "authenticator"]
+  enabled_log_types                        = ["api", "audit", "authenticator"]
 
-  cluster_addons = {
+  # Add-ons without before_compute are created after the node groups and wait until ACTIVE
+  # (CoreDNS running): addons.tf's releases depend on the whole module, so they start on a
+  # cluster that can run pods.
+  addons = {
     coredns    = {}
     kube-proxy = {}
     # enableNetworkPolicy: the VPC CNI's network policy agent enforces the charts'
@@ -88,7 +94,8 @@ module "eks" {
       before_compute       = true
       configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
-    eks-pod-identity-agent = {}
+    # Before the nodes: Karpenter's credentials (Pod Identity) must exist when its pods start.
+    eks-pod-identity-agent = { before_compute = true }
   }
 
   # Karpenter's nodes join through the access entry its module creates; this tag lets its

@@ -33,9 +33,25 @@ variable "kubernetes_namespace" {
 }
 
 variable "kubernetes_version" {
-  description = "EKS control plane version."
+  description = "EKS control plane version. 1.35: standard support until 27 Mar 2027, extended (paid) until 27 Mar 2028 (docs/deploy.md, \"Kubernetes version\"). Karpenter (addons.tf) must support it."
   type        = string
-  default     = "1.34"
+  default     = "1.35"
+
+  validation {
+    condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
+    error_message = "kubernetes_version must be <major>.<minor>, e.g. 1.35."
+  }
+}
+
+variable "eks_support_type" {
+  description = "What EKS does when kubernetes_version leaves standard support: EXTENDED keeps it for up to 12 more months at the extended-support price per cluster hour; STANDARD upgrades the control plane automatically (nodes and add-ons stay behind)."
+  type        = string
+  default     = "EXTENDED"
+
+  validation {
+    condition     = contains(["EXTENDED", "STANDARD"], var.eks_support_type)
+    error_message = "eks_support_type must be EXTENDED or STANDARD."
+  }
 }
 
 variable "vpc_cidr" {
@@ -162,6 +178,17 @@ variable "monitoring" {
   validation {
     condition     = contains(["kube-prometheus-stack", "crds-only", "none"], var.monitoring)
     error_message = "monitoring must be kube-prometheus-stack, crds-only or none."
+  }
+}
+
+variable "karpenter_ami_alias" {
+  description = "AMI of Karpenter's nodes: an EKS-optimized AL2023 release (al2023@vYYYYMMDD, awslabs/amazon-eks-ami releases), never @latest, which would replace every node whenever AWS publishes an AMI. Bump it deliberately; Karpenter then rolls the nodes (drift)."
+  type        = string
+  default     = "al2023@v20260714"
+
+  validation {
+    condition     = can(regex("^al2023@v[0-9]{8}$", var.karpenter_ami_alias))
+    error_message = "karpenter_ami_alias must pin an AL2023 AMI release, e.g. al2023@v20260714 (not @latest)."
   }
 }
 

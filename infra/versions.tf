@@ -4,14 +4,14 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # terraform-aws-modules/eks 20.x supports aws provider 5.x (>= 5.95).
-      version = "~> 5.95"
+      # terraform-aws-modules/eks 21.19.0 and vpc 6.6.0 need >= 6.28 (their versions.tf).
+      version = "~> 6.28"
     }
     # The cluster add-ons (addons.tf) and the platform namespace and deploy RBAC
-    # (kubernetes.tf). helm 2.x: the 3.x provider changed its block syntax.
+    # (kubernetes.tf). helm 3.x: `kubernetes` and `exec` are objects (v3 upgrade guide).
     helm = {
       source  = "hashicorp/helm"
-      version = "~> 2.17"
+      version = "~> 3.0"
     }
     kubernetes = {
       source  = "hashicorp/kubernetes"
@@ -51,10 +51,10 @@ provider "kubernetes" {
 }
 
 provider "helm" {
-  kubernetes {
+  kubernetes = {
     host                   = module.eks.cluster_endpoint
     cluster_ca_certificate = local.cluster_ca
-    exec {
+    exec = {
       api_version = "client.authentication.k8s.io/v1beta1"
       command     = "aws"
       args        = local.eks_token_cmd

@@ -213,6 +213,7 @@ check "checkov terraform"             "${CHECKOV[@]}" -d infra --framework terra
 check "subnets never overlap (terraform console, every AZ count)" "$PY" scripts/infra/check_subnets.py
 check "IAM actions = what each service's code calls" "$PY" scripts/infra/check_iam.py
 check "terraform variable validations (terraform plan per case)" "$PY" scripts/infra/check_variables.py
+check "add-ons: order, versions, evaluated values" "$PY" scripts/infra/check_addons.py
 check "table drift self-test"         "${DRIFT[@]}" --self-test
 check "table drift (terraform vs print-tables)" "${DRIFT[@]}"
 # Helm
@@ -228,7 +229,7 @@ if [[ -s "$RENDERED/default.yaml" ]]; then
   check "kubernetes-validate $LATEST_K8S (latest)" kube_validate_all "$LATEST_K8S"
   check "checkov kubernetes (rendered)" "${CHECKOV[@]}" -d "$RENDERED" --framework kubernetes
   check "alerts: promtool test rules, runbook" alert_rules_test
-  check "terraform: add-ons, network policy, IMDS, namespace, deploy RBAC" \
+  check "terraform: network policy, IMDS, access, namespace, deploy RBAC" \
                                       "$PY" scripts/infra/check_terraform.py "$RENDERED/platform-production-monitoring.yaml"
 elif wanted "manifest" || wanted "kubernetes-validate" || wanted "checkov kubernetes" || wanted "alerts" || wanted "terraform:"; then
   echo "FAIL  manifests not rendered: manifest checks skipped"; RESULTS+=("FAIL helm template"); FAILED=1
