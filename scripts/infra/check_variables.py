@@ -55,6 +55,10 @@ CASES: list[tuple[str, dict, str | None]] = [
      {"cluster_admin_principal_arns": []}, "cluster_admin_principal_arns"),
     ("N5: an admin that is no IAM role/user ARN", {"cluster_admin_principal_arns": ["platform-admins"]}, "cluster_admin_principal_arns"),
     ("an environment name with capitals", {"environment": "Prod"}, "environment"),
+    # N13: @latest replaces every Karpenter node whenever AWS publishes an AMI.
+    ("N13: Karpenter nodes on whatever AMI is latest", {"karpenter_ami_alias": "al2023@latest"}, "karpenter_ami_alias"),
+    ("a Kubernetes patch version (EKS takes <major>.<minor>)", {"kubernetes_version": "1.35.2"}, "kubernetes_version"),
+    ("an EKS support policy that does not exist", {"eks_support_type": "FOREVER"}, "eks_support_type"),
 ]
 
 
