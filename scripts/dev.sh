@@ -82,7 +82,8 @@ Platform running (logs in .run/dev/; each service has /swagger, /metrics, /ready
   user-service         http://127.0.0.1:8081   (admin / admin-password-1)
   sales-service        http://127.0.0.1:8082   (OIDC token, audience api://sales)
   integration-service  http://127.0.0.1:8083   (OIDC token, audience api://integrations)
-  OIDC issuer          http://127.0.0.1:9000   (client platform-dev / platform-dev-secret)
+  OIDC issuer          http://127.0.0.1:9000   (client platform-dev / platform-dev-secret;
+                                               operator sign-in: operator / operator-password-1)
   SMS stand-in         http://127.0.0.1:9101/__stand-in/messages   (every SMS sent)
   Okta stand-ins       :9102 (acme), :9103 (globex); partner API :9104
 MSG

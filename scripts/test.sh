@@ -3,7 +3,8 @@
 #   - the AWS emulator (moto, pinned, under .tools/), started unless one already answers;
 #   - the OIDC issuer's npm packages (tools/oidc-issuer), installed from its lockfile;
 #   - every crate's unit and integration tests, with the services' warnings in the output
-#     of any test that fails (TEST_LOG, see crates/test-support/src/logs.rs).
+#     of any test that fails (TEST_LOG, see crates/test-support/src/logs.rs);
+#   - with no arguments, also the OIDC issuer's own tests (node --test, about a second).
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p user-service`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +22,7 @@ scripts/oidc-issuer.sh
 export TEST_LOG="${TEST_LOG:-warn}"
 
 cargo test --workspace --all-targets "$@"
+
+if [ $# -eq 0 ]; then
+  node --test tools/oidc-issuer/
+fi
