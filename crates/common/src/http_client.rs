@@ -10,13 +10,18 @@ use crate::retry::Retry;
 
 /// A client with connect and whole-request timeouts: no outbound call can hang forever.
 pub fn client(request_timeout: Duration) -> reqwest::Client {
+    builder(request_timeout)
+        .build()
+        .expect("static client settings are valid")
+}
+
+/// The settings of [`client`], for a caller that adds its own (e.g. no redirects).
+pub fn builder(request_timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3).min(request_timeout))
         .timeout(request_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("platform/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("static client settings are valid")
 }
 
 /// Whether a request may be sent again after a failure.

@@ -56,6 +56,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Hard cap of users returned by `okta/list_users?all=true`.
     pub okta_list_all_max_users: usize,
+    /// More integration definitions (`*.yaml`) beside the built-in ones.
+    pub definitions_dir: Option<std::path::PathBuf>,
     /// Budget of one provider sync run (every attempt of every call).
     pub sync_deadline: Duration,
     /// How callers' access tokens are verified: set when `OIDC_ISSUER_URL` is (serving
@@ -105,6 +107,9 @@ impl Config {
             secret_cache_ttl: env.seconds_or("SECRET_CACHE_TTL_SECONDS", Duration::from_secs(300)),
             upstream,
             okta_list_all_max_users: env.or("OKTA_LIST_ALL_MAX_USERS", 1000),
+            definitions_dir: env
+                .optional::<String>("INTEGRATION_DEFINITIONS_DIR")
+                .map(Into::into),
             sync_deadline: env.seconds_or("SYNC_DEADLINE_SECONDS", Duration::from_secs(120)),
             oidc: env
                 .optional::<String>("OIDC_ISSUER_URL")

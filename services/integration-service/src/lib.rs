@@ -7,7 +7,9 @@
 //!   (`GET|POST /{integration}/{capability}`) that runs every capability.
 //! - [`capability`]: the model every integration fills in (read or write, typed
 //!   parameters and result, handler), its registry, and the OpenAPI made from it.
-//! - [`integrations`]: one module per integration (`okta`, `providers` with its sync job).
+//! - [`definitions`]: integrations declared as data (`definitions/*.yaml`, Okta among
+//!   them): the format, its checker, and the engine that runs their capabilities.
+//! - [`integrations`]: integrations that need Rust (`providers` with its sync job).
 //! - [`upstream`]: calls to a tenant's upstream API: `credentials` (a file per auth method), DPoP,
 //!   throttling from rate-limit headers, concurrency caps, retries, metrics.
 //! - [`tenants`]: which callers may act for a tenant, and its integrations' settings.
@@ -25,6 +27,7 @@
 //! upstream ones included (502, 503, 504), into a problem.
 pub mod capability;
 pub mod config;
+pub mod definitions;
 pub mod error;
 pub mod integrations;
 pub mod metrics;
@@ -83,16 +86,30 @@ fn connect_tenants(
             "tenant {tenant}: integration {name} does not accept auth method {:?}",
             settings.auth.kind()
         );
-        upstreams.insert(Upstream::new(
-            tenant,
-            integration.name,
-            settings,
-            &config.upstream,
-            secrets.clone(),
-            metrics.clone(),
-        ));
+        upstreams.insert(
+            Upstream::new(
+                tenant,
+                &integration.name,
+                settings,
+                &integration.profile,
+                &config.upstream,
+                secrets.clone(),
+                metrics.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        );
     }
     Ok(upstreams)
+}
+
+/// Every mistake of the definitions, one per line: the service does not start with any.
+pub fn definitions_refused(errors: &[definitions::DefinitionError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!(
+        "{} mistake(s) in the integration definitions:\n{}",
+        errors.len(),
+        lines.join("\n")
+    )
 }
 
 /// Builds the parts against the AWS endpoints in `sdk`, creating tables when configured to.
@@ -122,13 +139,16 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
         config.sync_deadline,
         &config.tenants,
     );
+    let definitions = definitions::load(config.definitions_dir.as_deref())
+        .map_err(|errors| anyhow::anyhow!(definitions_refused(&errors)))?;
     let registry = integrations::registry(
         config,
+        &definitions,
         &Dependencies {
             providers: store,
             sync: sync.clone(),
         },
-    );
+    )?;
     let upstreams = connect_tenants(config, &registry, secrets, &service_metrics)?;
     Ok(Parts {
         registry,

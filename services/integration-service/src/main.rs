@@ -2,8 +2,7 @@ use std::process::ExitCode;
 
 use integration_service::config::Config;
 
-const USAGE: &str =
-    "usage: integration-service [serve | sync-providers [--tenant <id>] | print-tables]";
+const USAGE: &str = "usage: integration-service [serve | sync-providers [--tenant <id>] | print-tables | check-definitions [FILE...] | print-definition-schema]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,6 +12,11 @@ async fn main() -> ExitCode {
         Some("sync-providers") => sync_providers(&args[1..]).await,
         Some("print-tables") => {
             common::command::print_tables(&integration_service::store::tables())
+        }
+        Some("check-definitions") => check_definitions(&args[1..]),
+        Some("print-definition-schema") => {
+            print!("{}", integration_service::definitions::json_schema());
+            Ok(ExitCode::SUCCESS)
         }
         Some(other) => Err(anyhow::anyhow!("unknown command `{other}`; {USAGE}")),
     };
@@ -25,6 +29,59 @@ async fn serve() -> anyhow::Result<()> {
     let sdk = common::aws::load_sdk_config(None).await;
     let application = integration_service::build(&config, &sdk).await?;
     application.run("integration-service", &config.common).await
+}
+
+/// Checks definition files (none: the built-in ones and INTEGRATION_DEFINITIONS_DIR's),
+/// printing each integration and its capabilities, or every mistake (exit 1).
+fn check_definitions(files: &[String]) -> anyhow::Result<ExitCode> {
+    use integration_service::definitions;
+    let checked = if files.is_empty() {
+        let dir = std::env::var_os("INTEGRATION_DEFINITIONS_DIR").map(std::path::PathBuf::from);
+        definitions::load(dir.as_deref())
+    } else {
+        let mut compiled = Vec::new();
+        let mut errors = Vec::new();
+        for file in files {
+            match std::fs::read_to_string(file) {
+                Ok(text) => match definitions::parse(file, &text) {
+                    Ok(definition) => compiled.push(std::sync::Arc::new(definition)),
+                    Err(mistakes) => errors.extend(mistakes),
+                },
+                Err(error) => errors.push(definitions::DefinitionError {
+                    file: file.clone(),
+                    path: "(file)".into(),
+                    reason: error.to_string(),
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(compiled)
+        } else {
+            Err(errors)
+        }
+    };
+    match checked {
+        Ok(all) => {
+            for definition in all {
+                let names: Vec<&str> = definition
+                    .capabilities
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                println!(
+                    "{} ({}): {}",
+                    definition.name,
+                    definition.file,
+                    names.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{}", integration_service::definitions_refused(&errors));
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// One sync per tenant, each run's record printed as a JSON line; exit 1 if any failed.

@@ -55,7 +55,8 @@ pub enum AuthConfig {
         #[serde(default)]
         key_id: Option<String>,
         scopes: Vec<String>,
-        /// Defaults to `<base_url>/oauth2/v1/token` (Okta's org authorization server).
+        /// Defaults to the integration's (Okta's definition: `<base_url>/oauth2/v1/token`,
+        /// the org authorization server).
         #[serde(default)]
         token_url: Option<Url>,
         /// Bind tokens to a key with DPoP proofs (RFC 9449) from the first token request.
@@ -86,6 +87,28 @@ pub enum AuthKind {
     ApiToken,
     OauthPrivateKeyJwt,
     Checksum,
+}
+
+impl AuthKind {
+    /// Every method and its name in configuration and definitions.
+    pub const ALL: [(Self, &'static str); 3] = [
+        (Self::ApiToken, "api_token"),
+        (Self::OauthPrivateKeyJwt, "oauth_private_key_jwt"),
+        (Self::Checksum, "checksum"),
+    ];
+
+    /// The method a definition names (`connection.auth`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(kind, _)| *kind)
+    }
+
+    /// Whether the method gets its tokens from an OAuth token endpoint.
+    pub fn is_oauth(self) -> bool {
+        self == Self::OauthPrivateKeyJwt
+    }
 }
 
 /// One tenant's settings for one integration.

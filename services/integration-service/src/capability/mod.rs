@@ -5,7 +5,7 @@
 //! scopes, credentials, retries, throttling, metrics) is generic and lives outside the
 //! integrations.
 pub mod openapi;
-mod params;
+pub(crate) mod params;
 mod registry;
 
 use std::future::Future;
@@ -118,10 +118,10 @@ impl NamedSchema {
 
 /// One capability: its description and its type-erased handler.
 pub struct Capability {
-    pub name: &'static str,
+    pub name: String,
     pub kind: Kind,
-    pub summary: &'static str,
-    pub description: Option<&'static str>,
+    pub summary: String,
+    pub description: Option<String>,
     pub params: NamedSchema,
     pub result: NamedSchema,
     /// Statuses beyond the generic ones, for the OpenAPI (`with_result` = carries the result).
@@ -132,7 +132,7 @@ pub struct Capability {
 #[derive(Clone)]
 pub struct ExtraResponse {
     pub status: StatusCode,
-    pub description: &'static str,
+    pub description: String,
     pub with_result: bool,
 }
 
@@ -183,9 +183,9 @@ impl Capability {
             })
         });
         Self {
-            name,
+            name: name.to_owned(),
             kind,
-            summary,
+            summary: summary.to_owned(),
             description: None,
             params: NamedSchema::of::<P>(),
             result: NamedSchema::of::<R>(),
@@ -194,8 +194,37 @@ impl Capability {
         }
     }
 
+    /// A capability whose parameters and result are known only at run time (declared
+    /// integrations): the handler parses its own input and answers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dynamic<F, Fut>(
+        name: String,
+        kind: Kind,
+        summary: String,
+        description: Option<String>,
+        params: NamedSchema,
+        result: NamedSchema,
+        responses: Vec<ExtraResponse>,
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(Call, Input) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
+    {
+        Self {
+            name,
+            kind,
+            summary,
+            description,
+            params,
+            result,
+            responses,
+            handler: Arc::new(move |call, input| Box::pin(handler(call, input))),
+        }
+    }
+
     pub fn describe(mut self, description: &'static str) -> Self {
-        self.description = Some(description);
+        self.description = Some(description.to_owned());
         self
     }
 
@@ -203,7 +232,7 @@ impl Capability {
     pub fn responds(mut self, status: StatusCode, description: &'static str) -> Self {
         self.responses.push(ExtraResponse {
             status,
-            description,
+            description: description.to_owned(),
             with_result: false,
         });
         self
@@ -213,7 +242,7 @@ impl Capability {
     pub fn responds_with_result(mut self, status: StatusCode, description: &'static str) -> Self {
         self.responses.push(ExtraResponse {
             status,
-            description,
+            description: description.to_owned(),
             with_result: true,
         });
         self

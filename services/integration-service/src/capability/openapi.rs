@@ -103,10 +103,10 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant:
                 ))
                 .build();
             let mut operation = OperationBuilder::new()
-                .tag(integration.name)
+                .tag(&integration.name)
                 .operation_id(Some(format!("{}_{}", integration.name, capability.name)))
-                .summary(Some(capability.summary))
-                .description(capability.description)
+                .summary(Some(&capability.summary))
+                .description(capability.description.as_deref())
                 .parameter(tenant)
                 .security(SecurityRequirement::new(
                     OIDC_SCHEME,
@@ -158,9 +158,9 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant:
             }
             for extra in &capability.responses {
                 let response = if extra.with_result {
-                    result_response(extra.description, capability)
+                    result_response(&extra.description, capability)
                 } else {
-                    problem_response(extra.description)
+                    problem_response(&extra.description)
                 };
                 operation = operation.response(extra.status.as_str(), response);
             }

@@ -42,7 +42,7 @@ pub fn from_body<P: DeserializeOwned>(body: &[u8]) -> Result<P, ApiError> {
 
 /// serde names a missing field in the message at its parent's path; an unknown field is
 /// the path itself.
-fn field_problem(path: String, message: String) -> ApiError {
+pub(crate) fn field_problem(path: String, message: String) -> ApiError {
     let missing = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());

@@ -1,13 +1,15 @@
 use std::sync::Arc;
 
 use crate::tenants::AuthKind;
+use crate::upstream::UpstreamProfile;
 
 use super::Capability;
 
-/// An integration: one module implementing this, plus one line in
-/// `integrations::registry`.
+/// An integration that needs logic (the provider sync): one module implementing this, and
+/// one line in `integrations::registry`. Plain REST integrations are definition files
+/// instead (`crate::definitions`).
 pub trait Integration: Send + Sync + 'static {
-    /// The first path segment of its capabilities, e.g. `okta`.
+    /// The first path segment of its capabilities, e.g. `providers`.
     fn name(&self) -> &'static str;
     fn description(&self) -> &'static str;
     /// The auth methods a tenant may configure for it.
@@ -18,10 +20,12 @@ pub trait Integration: Send + Sync + 'static {
 
 /// An integration as registered: its description and capabilities, in declaration order.
 pub struct Registered {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub auth_methods: &'static [AuthKind],
+    pub name: String,
+    pub description: String,
+    pub auth_methods: Vec<AuthKind>,
     pub capabilities: Vec<Capability>,
+    /// How its tenants' upstreams are reached (token URL, rate-limit headers).
+    pub profile: UpstreamProfile,
 }
 
 impl Registered {
@@ -31,7 +35,13 @@ impl Registered {
 }
 
 /// Names that would shadow the service's own routes.
-const RESERVED: &[&str] = &["capabilities", "integrations", "swagger", "openapi.json"];
+const RESERVED: &[&str] = &[
+    "capabilities",
+    "integrations",
+    "swagger",
+    "openapi.json",
+    "tenants",
+];
 
 #[derive(Default)]
 pub struct Registry {
@@ -39,36 +49,48 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Adds an integration. Duplicate or reserved names are programming errors, caught by
-    /// the first test that builds the app.
-    pub fn with<I: Integration>(mut self, integration: Arc<I>) -> Self {
-        let name = integration.name();
-        assert!(
-            !RESERVED.contains(&name) && self.get(name).is_none(),
-            "integration name `{name}` is reserved or taken"
-        );
-        assert!(
-            name.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-            "integration name `{name}` must be a lowercase path segment"
-        );
+    /// Adds a Rust integration. Duplicate or reserved names are programming errors, caught
+    /// by the first test that builds the app.
+    pub fn with<I: Integration>(self, integration: Arc<I>) -> Self {
         let registered = Registered {
-            name,
-            description: integration.description(),
-            auth_methods: integration.auth_methods(),
+            name: integration.name().to_owned(),
+            description: integration.description().to_owned(),
+            auth_methods: integration.auth_methods().to_vec(),
             capabilities: integration.capabilities(),
+            profile: UpstreamProfile::default(),
         };
+        self.register(registered)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// Adds an integration; refuses a name that is taken or reserved, or a capability
+    /// declared twice.
+    pub fn register(mut self, registered: Registered) -> Result<Self, String> {
+        let name = &registered.name;
+        if RESERVED.contains(&name.as_str()) || self.get(name).is_some() {
+            return Err(format!("integration name `{name}` is reserved or taken"));
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(format!(
+                "integration name `{name}` must be a lowercase path segment"
+            ));
+        }
         for (index, capability) in registered.capabilities.iter().enumerate() {
-            assert!(
-                registered.capabilities[..index]
-                    .iter()
-                    .all(|other| other.name != capability.name),
-                "capability `{name}/{}` declared twice",
-                capability.name
-            );
+            if registered.capabilities[..index]
+                .iter()
+                .any(|other| other.name == capability.name)
+            {
+                return Err(format!(
+                    "capability `{name}/{}` declared twice",
+                    capability.name
+                ));
+            }
         }
         self.integrations.push(registered);
-        self
+        Ok(self)
     }
 
     pub fn get(&self, name: &str) -> Option<&Registered> {

@@ -1,12 +1,14 @@
-//! The integrations. Adding one: a module implementing `capability::Integration`, and one
-//! line in [`registry`].
-pub mod okta;
+//! The integrations. A plain REST integration is a definition file
+//! (`services/integration-service/definitions/*.yaml`, see `crate::definitions`); one that
+//! needs logic is a module implementing `capability::Integration` plus one line in
+//! [`registry`] (the provider sync).
 pub mod providers;
 
 use std::sync::Arc;
 
 use crate::capability::Registry;
 use crate::config::Config;
+use crate::definitions::compiled::Compiled;
 use crate::store::ProviderStore;
 use providers::sync::SyncJob;
 
@@ -16,11 +18,20 @@ pub struct Dependencies {
     pub sync: SyncJob,
 }
 
-pub fn registry(config: &Config, deps: &Dependencies) -> Registry {
-    Registry::default()
-        .with(okta::Okta::new(config.okta_list_all_max_users))
-        .with(providers::Providers::new(
-            deps.providers.clone(),
-            deps.sync.clone(),
-        ))
+/// The declared integrations (in their files' order), then the Rust ones.
+pub fn registry(
+    config: &Config,
+    definitions: &[Arc<Compiled>],
+    deps: &Dependencies,
+) -> anyhow::Result<Registry> {
+    let mut registry = Registry::default();
+    for definition in definitions {
+        let integration =
+            crate::definitions::integration(definition.clone(), config.okta_list_all_max_users);
+        registry = registry.register(integration).map_err(anyhow::Error::msg)?;
+    }
+    Ok(registry.with(providers::Providers::new(
+        deps.providers.clone(),
+        deps.sync.clone(),
+    )))
 }

@@ -12,12 +12,12 @@ use crate::tenants::AuthKind;
 
 #[derive(Serialize, ToSchema)]
 pub struct IntegrationSummary {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
     /// The auth methods a tenant can configure for it.
     pub auth_methods: Vec<AuthKind>,
     /// Capability names; `GET /capabilities/{integration}` describes them.
-    pub capabilities: Vec<&'static str>,
+    pub capabilities: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -27,15 +27,15 @@ pub struct IntegrationList {
 
 #[derive(Serialize, ToSchema)]
 pub struct CapabilityDescriptor {
-    pub name: &'static str,
+    pub name: String,
     pub kind: Kind,
     /// `GET` for read capabilities, `POST` for write capabilities.
     pub method: String,
     pub path: String,
     /// The OAuth scope a caller needs.
     pub scope: &'static str,
-    pub summary: &'static str,
-    pub description: Option<&'static str>,
+    pub summary: String,
+    pub description: Option<String>,
     /// JSON Schema of the parameters (query for GET, body for POST).
     #[schema(value_type = Object)]
     pub params_schema: serde_json::Value,
@@ -46,21 +46,21 @@ pub struct CapabilityDescriptor {
 
 #[derive(Serialize, ToSchema)]
 pub struct IntegrationCapabilities {
-    pub integration: &'static str,
-    pub description: &'static str,
+    pub integration: String,
+    pub description: String,
     pub auth_methods: Vec<AuthKind>,
     pub capabilities: Vec<CapabilityDescriptor>,
 }
 
 fn descriptor(integration: &Registered, capability: &Capability) -> CapabilityDescriptor {
     CapabilityDescriptor {
-        name: capability.name,
+        name: capability.name.clone(),
         kind: capability.kind,
         method: capability.kind.method().to_string(),
         path: format!("/{}/{}", integration.name, capability.name),
         scope: capability.kind.scope(),
-        summary: capability.summary,
-        description: capability.description,
+        summary: capability.summary.clone(),
+        description: capability.description.clone(),
         params_schema: serde_json::to_value(&capability.params.schema).unwrap_or_default(),
         result_schema: serde_json::to_value(&capability.result.schema).unwrap_or_default(),
     }
@@ -82,10 +82,14 @@ pub async fn list_integrations(
             .registry
             .iter()
             .map(|integration| IntegrationSummary {
-                name: integration.name,
-                description: integration.description,
-                auth_methods: integration.auth_methods.to_vec(),
-                capabilities: integration.capabilities.iter().map(|c| c.name).collect(),
+                name: integration.name.clone(),
+                description: integration.description.clone(),
+                auth_methods: integration.auth_methods.clone(),
+                capabilities: integration
+                    .capabilities
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect(),
             })
             .collect(),
     }))
@@ -110,9 +114,9 @@ pub async fn list_capabilities(
         .get(&integration)
         .ok_or(Error::UnknownIntegration(integration))?;
     Ok(Json(IntegrationCapabilities {
-        integration: registered.name,
-        description: registered.description,
-        auth_methods: registered.auth_methods.to_vec(),
+        integration: registered.name.clone(),
+        description: registered.description.clone(),
+        auth_methods: registered.auth_methods.clone(),
         capabilities: registered
             .capabilities
             .iter()

@@ -61,10 +61,10 @@ async fn run(
         .authorise(&tenant, caller, capability.kind.scope())?;
     let upstream = state
         .upstreams
-        .get(&tenant, registered.name)
+        .get(&tenant, &registered.name)
         .ok_or_else(|| Error::NotConfigured {
             tenant: tenant.clone(),
-            integration: registered.name.to_owned(),
+            integration: registered.name.clone(),
         })?;
     let input = match capability.kind {
         Kind::Read => Input::Query(request.uri().query().unwrap_or_default().to_owned()),
@@ -97,11 +97,11 @@ async fn run(
         Ok(_) => "ok",
         Err(error) => error::outcome(error),
     };
-    let labels = [registered.name, capability.name];
+    let labels = [registered.name.as_str(), capability.name.as_str()];
     state
         .metrics
         .calls
-        .with_label_values(&[registered.name, capability.name, outcome])
+        .with_label_values(&[labels[0], labels[1], outcome])
         .inc();
     state
         .metrics

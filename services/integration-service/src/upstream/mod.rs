@@ -25,9 +25,25 @@ use url::Url;
 
 use crate::config::UpstreamConfig;
 use crate::metrics::ServiceMetrics;
-use crate::tenants::{AuthConfig, IntegrationSettings};
+use crate::tenants::{AuthConfig, AuthKind, IntegrationSettings};
 use credentials::{transport_kind, AuthError, Authenticator};
-use throttle::RateLimiter;
+use throttle::{RateHeaderNames, RateLimiter};
+
+/// The largest upstream body read: a bigger one is an invalid answer, not a memory spike.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The token URL of an OAuth auth method, given the tenant's base URL (none: the method
+/// is not the integration's, or has no token URL).
+pub type TokenUrl = Arc<dyn Fn(AuthKind, &Url) -> Option<Url> + Send + Sync>;
+
+/// What an integration tells the upstream layer about its vendor.
+#[derive(Clone, Default)]
+pub struct UpstreamProfile {
+    /// Where OAuth methods get tokens when the tenant names no `token_url`.
+    pub token_url: Option<TokenUrl>,
+    /// The headers that carry rate-limit windows (none: only 429s and `Retry-After`).
+    pub rate_headers: Option<RateHeaderNames>,
+}
 
 /// Why an upstream call failed, after whatever retrying was allowed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -87,7 +103,7 @@ pub type Acceptance = fn(&Exchange) -> Result<(), String>;
 #[derive(Debug, Clone)]
 pub struct UpstreamRequest {
     /// Metric and log label, e.g. `list_users`.
-    pub operation: &'static str,
+    pub operation: Arc<str>,
     pub method: Method,
     /// Path below the base URL, starting with `/`, segments already safe.
     pub path: String,
@@ -95,50 +111,32 @@ pub struct UpstreamRequest {
     pub idempotency: Idempotency,
     pub accept: Option<Acceptance>,
     /// The upstream's rate-limit bucket this request counts against (see `throttle`).
-    pub bucket: &'static str,
+    pub bucket: Arc<str>,
 }
 
 /// The bucket of upstreams with one quota for everything.
 pub const WHOLE_UPSTREAM: &str = "all";
 
 impl UpstreamRequest {
-    fn new(
-        operation: &'static str,
+    pub fn new(
+        operation: impl Into<Arc<str>>,
         method: Method,
         path: String,
         idempotency: Idempotency,
     ) -> Self {
         Self {
-            operation,
+            operation: operation.into(),
             method,
             path,
             query: Vec::new(),
             idempotency,
             accept: None,
-            bucket: WHOLE_UPSTREAM,
+            bucket: Arc::from(WHOLE_UPSTREAM),
         }
     }
 
-    pub fn get(operation: &'static str, path: impl Into<String>) -> Self {
+    pub fn get(operation: impl Into<Arc<str>>, path: impl Into<String>) -> Self {
         Self::new(operation, Method::GET, path.into(), Idempotency::Idempotent)
-    }
-
-    pub fn post(operation: &'static str, path: impl Into<String>) -> Self {
-        Self::new(
-            operation,
-            Method::POST,
-            path.into(),
-            Idempotency::NotIdempotent,
-        )
-    }
-
-    pub fn delete(operation: &'static str, path: impl Into<String>) -> Self {
-        Self::new(
-            operation,
-            Method::DELETE,
-            path.into(),
-            Idempotency::Idempotent,
-        )
     }
 
     pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -146,12 +144,7 @@ impl UpstreamRequest {
         self
     }
 
-    pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
-        self.idempotency = idempotency;
-        self
-    }
-
-    pub fn bucket(mut self, bucket: &'static str) -> Self {
+    pub fn bucket(mut self, bucket: Arc<str>) -> Self {
         self.bucket = bucket;
         self
     }
@@ -206,7 +199,7 @@ struct OnceOnly {
 /// One tenant's connection to one integration's upstream.
 pub struct Upstream {
     pub tenant: String,
-    pub integration: &'static str,
+    pub integration: Arc<str>,
     base_url: Url,
     http: reqwest::Client,
     attempt_timeout: Duration,
@@ -226,16 +219,23 @@ pub fn join(base: &Url, path: &str) -> Url {
 }
 
 impl Upstream {
+    /// The tenant's connection; Err names what the configuration lacks.
     pub fn new(
         tenant: &str,
-        integration: &'static str,
+        integration: &str,
         settings: &IntegrationSettings,
+        profile: &UpstreamProfile,
         config: &UpstreamConfig,
         secrets: Arc<dyn SecretStore>,
         metrics: ServiceMetrics,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let attempt_timeout = settings.timeout().unwrap_or(config.attempt_timeout);
-        let http = common::http_client::client(attempt_timeout);
+        // A redirect would take the tenant's credentials wherever the upstream says: none
+        // is followed (a 3xx is an answer like any other).
+        let http = common::http_client::builder(attempt_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("static client settings are valid");
         let policy = RetryPolicy {
             max_attempts: config.max_attempts,
             base_delay: config.retry_base_delay,
@@ -259,9 +259,14 @@ impl Upstream {
                 client_id.clone(),
                 key_id.clone(),
                 scopes,
-                token_url
-                    .clone()
-                    .unwrap_or_else(|| join(&settings.base_url, "/oauth2/v1/token")),
+                match token_url.clone().or_else(|| {
+                    profile.token_url.as_ref()?(AuthKind::OauthPrivateKeyJwt, &settings.base_url)
+                }) {
+                    Some(url) => url,
+                    None => return Err(format!(
+                        "tenant {tenant}: {integration} has no token URL for oauth_private_key_jwt; set the tenant's `auth.token_url`"
+                    )),
+                },
                 policy.clone(),
                 *dpop,
             )),
@@ -273,6 +278,7 @@ impl Upstream {
             )),
         };
         let limiter = RateLimiter::new(
+            profile.rate_headers.clone(),
             config.slowdown_below,
             metrics.rate_limit_remaining.clone(),
             tenant,
@@ -281,9 +287,9 @@ impl Upstream {
                 .rate_limited
                 .with_label_values(&[tenant, integration]),
         );
-        Self {
+        Ok(Self {
             tenant: tenant.to_owned(),
-            integration,
+            integration: Arc::from(integration),
             base_url: settings.base_url.clone(),
             http,
             attempt_timeout,
@@ -292,13 +298,24 @@ impl Upstream {
             limiter,
             permits: Semaphore::new(settings.max_concurrency.unwrap_or(config.max_concurrency)),
             metrics,
-        }
+        })
+    }
+
+    /// The tenant's base URL of this integration.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// A tenant setting a definition's templates may name (`settings.base_url`, rendered
+    /// without a trailing `/`).
+    pub fn setting(&self, name: &str) -> Option<String> {
+        (name == "base_url").then(|| self.base_url.as_str().trim_end_matches('/').to_owned())
     }
 
     /// Whether the tenant's rate-limit window for `bucket` has more left than the slowdown
     /// reserve: bulk work (more pages) goes on only then, and leaves the rest to single
     /// calls.
-    pub fn rate_has_spare(&self, bucket: &'static str) -> bool {
+    pub fn rate_has_spare(&self, bucket: &str) -> bool {
         self.limiter.has_spare(bucket)
     }
 
@@ -325,12 +342,16 @@ impl Upstream {
                 |attempt, error, wait| {
                     self.metrics
                         .retries
-                        .with_label_values(&[self.integration, request.operation, error.reason()])
+                        .with_label_values(&[
+                            &*self.integration,
+                            &*request.operation,
+                            error.reason(),
+                        ])
                         .inc();
                     tracing::warn!(
                         tenant = %self.tenant,
-                        integration = self.integration,
-                        operation = request.operation,
+                        integration = &*self.integration,
+                        operation = &*request.operation,
                         attempt,
                         reason = error.reason(),
                         wait_ms = wait.as_millis() as u64,
@@ -360,7 +381,7 @@ impl Upstream {
         once: &OnceOnly,
     ) -> Result<Exchange, AttemptError> {
         self.limiter
-            .wait_turn(request.bucket, deadline)
+            .wait_turn(&request.bucket, deadline)
             .await
             .map_err(AttemptError::Throttled)?;
         let left = deadline.saturating_duration_since(Instant::now());
@@ -382,7 +403,7 @@ impl Upstream {
             .await
             .map_err(AttemptError::Auth)?;
 
-        let labels = [self.integration, request.operation];
+        let labels = [&*self.integration, &*request.operation];
         let started = Instant::now();
         let sent = self.http.execute(http_request).await;
         let observe = |status: &str| {
@@ -392,7 +413,7 @@ impl Upstream {
                 .observe(started.elapsed().as_secs_f64());
             self.metrics
                 .upstream_requests
-                .with_label_values(&[self.integration, request.operation, status])
+                .with_label_values(&[&*self.integration, &*request.operation, status])
                 .inc();
         };
         let response = match sent {
@@ -404,13 +425,20 @@ impl Upstream {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        self.limiter.observe(request.bucket, status, &headers);
+        self.limiter.observe(&request.bucket, status, &headers);
         let nonce_demanded = self.authenticator.challenged(status, &headers);
-        let body = match response.bytes().await {
+        let body = match read_capped(response).await {
             Ok(body) => body,
-            Err(error) => {
+            Err(BodyError::Transport(error)) => {
                 observe("error");
                 return Err(AttemptError::Transport(error));
+            }
+            Err(BodyError::TooLarge) => {
+                observe(status.as_str());
+                return Err(AttemptError::Invalid(format!(
+                    "the answer is larger than {} MiB",
+                    MAX_BODY_BYTES / (1024 * 1024)
+                )));
             }
         };
         observe(status.as_str());
@@ -426,9 +454,9 @@ impl Upstream {
         {
             self.metrics
                 .auth_refreshes
-                .with_label_values(&[&self.tenant, self.integration])
+                .with_label_values(&[&self.tenant, &*self.integration])
                 .inc();
-            tracing::warn!(tenant = %self.tenant, integration = self.integration, "credentials rejected; refreshing them once");
+            tracing::warn!(tenant = %self.tenant, integration = &*self.integration, "credentials rejected; refreshing them once");
             self.authenticator.invalidate().await;
             return Err(AttemptError::Reauthenticate);
         }
@@ -456,7 +484,7 @@ impl Upstream {
                 // A 429 is a refusal: safe to repeat, but only after the reset.
                 let wait = self
                     .limiter
-                    .until_reset(request.bucket)
+                    .until_reset(&request.bucket)
                     .unwrap_or(Duration::from_secs(1));
                 if Instant::now() + wait > deadline {
                     Retry::No
@@ -499,7 +527,7 @@ impl Upstream {
                 UpstreamError::RateLimited {
                     retry_after: self
                         .limiter
-                        .until_reset(request.bucket)
+                        .until_reset(&request.bucket)
                         .unwrap_or(Duration::from_secs(1)),
                 }
             }
@@ -532,13 +560,37 @@ impl Upstream {
         };
         tracing::warn!(
             tenant = %self.tenant,
-            integration = self.integration,
-            operation = request.operation,
+            integration = &*self.integration,
+            operation = &*request.operation,
             %error,
             "upstream call failed"
         );
         error
     }
+}
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// The body, refused past [`MAX_BODY_BYTES`] (by its `Content-Length` before reading, or
+/// as it streams in).
+async fn read_capped(mut response: reqwest::Response) -> Result<Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
 }
 
 /// Every configured (tenant, integration) connection, built once at start.
@@ -550,7 +602,7 @@ pub struct Upstreams {
 impl Upstreams {
     pub fn insert(&mut self, upstream: Upstream) {
         self.by_tenant.insert(
-            (upstream.tenant.clone(), upstream.integration.to_owned()),
+            (upstream.tenant.clone(), upstream.integration.to_string()),
             Arc::new(upstream),
         );
     }
@@ -577,6 +629,28 @@ impl Upstreams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn bodies_past_the_cap_are_refused_as_they_stream_in() {
+        let response = |bytes: usize| {
+            reqwest::Response::from(
+                axum::http::Response::builder()
+                    .body(vec![b'x'; bytes])
+                    .unwrap(),
+            )
+        };
+        assert_eq!(
+            read_capped(response(MAX_BODY_BYTES))
+                .await
+                .ok()
+                .map(|b| b.len()),
+            Some(MAX_BODY_BYTES)
+        );
+        assert!(matches!(
+            read_capped(response(MAX_BODY_BYTES + 1)).await,
+            Err(BodyError::TooLarge)
+        ));
+    }
 
     #[test]
     fn join_keeps_the_base_path_and_drops_its_query() {

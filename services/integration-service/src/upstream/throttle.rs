@@ -1,5 +1,6 @@
-//! Client-side throttling from the upstream's rate-limit headers (Okta's
-//! `X-Rate-Limit-Limit` / `-Remaining` / `-Reset`, reset in UTC epoch seconds).
+//! Client-side throttling from the upstream's rate-limit headers (named by the
+//! integration, e.g. Okta's `X-Rate-Limit-Limit` / `-Remaining` / `-Reset`, reset in UTC
+//! epoch seconds), and from 429s (`Retry-After` when given).
 //!
 //! One window per tenant, integration and **bucket**: Okta counts its limits per endpoint
 //! bucket, not per org (`GET/POST /api/v1/users`, `GET /api/v1/users/{id}` and
@@ -20,13 +21,17 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus::{IntCounter, IntGauge, IntGaugeVec};
-use reqwest::header::{HeaderMap, DATE};
+use reqwest::header::{HeaderMap, HeaderName, DATE};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-const LIMIT: &str = "x-rate-limit-limit";
-const REMAINING: &str = "x-rate-limit-remaining";
-const RESET: &str = "x-rate-limit-reset";
+/// The headers of a vendor's rate-limit window; the reset is in UTC epoch seconds.
+#[derive(Debug, Clone)]
+pub struct RateHeaderNames {
+    pub limit: HeaderName,
+    pub remaining: HeaderName,
+    pub reset: HeaderName,
+}
 /// The reset is given in whole seconds: wait slightly longer.
 const RESET_MARGIN: Duration = Duration::from_millis(250);
 /// Pacing never holds one request longer than this.
@@ -40,8 +45,9 @@ struct Window {
 }
 
 pub struct RateLimiter {
-    /// Keyed by the bucket names the integrations' code gives: a bounded set.
-    windows: Mutex<HashMap<&'static str, Window>>,
+    headers: Option<RateHeaderNames>,
+    /// Keyed by the bucket names the integrations give (their definitions): a bounded set.
+    windows: Mutex<HashMap<String, Window>>,
     slowdown_below: f64,
     /// `integration_rate_limit_remaining`, and its tenant and integration labels.
     remaining_gauge: IntGaugeVec,
@@ -51,6 +57,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(
+        headers: Option<RateHeaderNames>,
         slowdown_below: f64,
         remaining_gauge: IntGaugeVec,
         tenant: &str,
@@ -58,6 +65,7 @@ impl RateLimiter {
         throttled: IntCounter,
     ) -> Self {
         Self {
+            headers,
             windows: Mutex::new(HashMap::new()),
             slowdown_below,
             remaining_gauge,
@@ -66,7 +74,7 @@ impl RateLimiter {
         }
     }
 
-    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Window>> {
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
         self.windows
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -79,13 +87,15 @@ impl RateLimiter {
     }
 
     /// Learns `bucket`'s window from a response. A 429 means nothing is left until the reset.
-    pub fn observe(&self, bucket: &'static str, status: StatusCode, headers: &HeaderMap) {
-        let number =
-            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-        let reset_at = number(RESET).map(|reset| reset_instant(reset, headers));
+    pub fn observe(&self, bucket: &str, status: StatusCode, headers: &HeaderMap) {
+        let number = |name: Option<&HeaderName>| -> Option<u64> {
+            headers.get(name?)?.to_str().ok()?.trim().parse().ok()
+        };
+        let names = self.headers.as_ref();
+        let reset_at = number(names.map(|n| &n.reset)).map(|reset| reset_instant(reset, headers));
         let remaining = {
             let mut windows = self.windows();
-            let window = windows.entry(bucket).or_default();
+            let window = windows.entry(bucket.to_owned()).or_default();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 self.throttled.inc();
                 window.remaining = Some(0);
@@ -94,9 +104,9 @@ impl RateLimiter {
                         common::http_client::retry_after(headers).map(|d| Instant::now() + d)
                     })
                     .or_else(|| Some(Instant::now() + Duration::from_secs(1)));
-            } else if let Some(remaining) = number(REMAINING) {
+            } else if let Some(remaining) = number(names.map(|n| &n.remaining)) {
                 window.remaining = Some(remaining);
-                window.limit = number(LIMIT).or(window.limit);
+                window.limit = number(names.map(|n| &n.limit)).or(window.limit);
                 window.reset_at = reset_at.or(window.reset_at);
             } else {
                 return;
@@ -110,7 +120,7 @@ impl RateLimiter {
     /// Whether `bucket`'s window has more left than the share below which calls are paced
     /// (`slowdown_below` of the limit; anything at all when the limit is unknown). True
     /// when nothing is known, or the window has reset.
-    pub fn has_spare(&self, bucket: &'static str) -> bool {
+    pub fn has_spare(&self, bucket: &str) -> bool {
         let windows = self.windows();
         let Some(window) = windows.get(bucket) else {
             return true;
@@ -131,14 +141,14 @@ impl RateLimiter {
     }
 
     /// How long until `bucket`'s current window resets, when one is known.
-    pub fn until_reset(&self, bucket: &'static str) -> Option<Duration> {
+    pub fn until_reset(&self, bucket: &str) -> Option<Duration> {
         let reset_at = self.windows().get(bucket)?.reset_at?;
         Some(reset_at.saturating_duration_since(Instant::now()) + RESET_MARGIN)
     }
 
     /// Waits until a request to `bucket` may go out. Errs with the time to wait when that
     /// is past `deadline` (the caller answers "retry after" instead of holding the request).
-    pub async fn wait_turn(&self, bucket: &'static str, deadline: Instant) -> Result<(), Duration> {
+    pub async fn wait_turn(&self, bucket: &str, deadline: Instant) -> Result<(), Duration> {
         let (delay, must_wait) = {
             let mut windows = self.windows();
             let Some(window) = windows.get_mut(bucket) else {
@@ -215,8 +225,17 @@ mod tests {
 
     const BUCKET: &str = "users";
 
+    const LIMIT: &str = "x-rate-limit-limit";
+    const REMAINING: &str = "x-rate-limit-remaining";
+    const RESET: &str = "x-rate-limit-reset";
+
     fn limiter() -> RateLimiter {
         RateLimiter::new(
+            Some(RateHeaderNames {
+                limit: HeaderName::from_static(LIMIT),
+                remaining: HeaderName::from_static(REMAINING),
+                reset: HeaderName::from_static(RESET),
+            }),
             0.1,
             IntGaugeVec::new(
                 Opts::new("remaining", "r"),

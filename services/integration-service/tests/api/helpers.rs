@@ -66,6 +66,7 @@ pub fn test_config(tenants: Value) -> Config {
             slowdown_below: 0.1,
         },
         okta_list_all_max_users: 1000,
+        definitions_dir: None,
         sync_deadline: Duration::from_secs(20),
         oidc: None,
     }

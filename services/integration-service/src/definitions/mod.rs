@@ -1,0 +1,389 @@
+//! Integrations declared as data: one `integration/v1` YAML file per integration
+//! (`services/integration-service/definitions/`, embedded at build time; more from
+//! `INTEGRATION_DEFINITIONS_DIR`). The engine here reads them, checks every file and
+//! cross-reference (all mistakes at once, each with file, path and reason; the service
+//! does not start with any), and runs their capabilities through the same
+//! [`Upstream`](crate::upstream::Upstream) as the Rust integrations.
+//!
+//! - [`model`]: the format's types (its JSON Schema is generated from them);
+//! - [`check`]: the checker, which compiles a file into [`compiled`] form;
+//! - [`template`]: JSON Pointers and `{name}` templates; [`params`]: callers' parameters;
+//! - [`engine`]: steps and answers; [`paging`]: lists; [`errors`]: error rules;
+//! - [`openapi`]: the capabilities' schemas.
+//!
+//! Safety by construction: a path value is encoded as one segment (and never a dot
+//! segment); next links are followed only on the base URL's origin; a cursor repeated in
+//! one listing stops it; a request that may not be idempotent is never sent again once it
+//! may have reached the vendor; templates reach only parameters, declared settings and
+//! captured values. The upstream layer caps bodies and follows no redirect.
+pub mod check;
+pub mod compiled;
+mod engine;
+mod errors;
+pub mod model;
+mod openapi;
+mod paging;
+pub mod params;
+pub mod template;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use url::Url;
+
+use crate::capability::{Capability, ExtraResponse, Kind, Registered};
+use crate::upstream::UpstreamProfile;
+pub use check::DefinitionError;
+use compiled::{Action, Compiled};
+use model::{CapabilityKind, Definition, ErrorKind};
+use template::Name;
+
+mod built_in {
+    include!(concat!(env!("OUT_DIR"), "/definitions.rs"));
+}
+
+/// Reads one file's text as a definition and checks it.
+pub fn parse(file: &str, text: &str) -> Result<Compiled, Vec<DefinitionError>> {
+    let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+    let definition: Definition =
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            vec![DefinitionError {
+                file: file.to_owned(),
+                path: if path == "." { "(top)".into() } else { path },
+                reason: error.into_inner().to_string(),
+            }]
+        })?;
+    check::compile(file, &definition)
+}
+
+/// The built-in definitions, then those of `dir` (`*.yaml`), every one checked; all the
+/// mistakes of all the files, or the definitions.
+pub fn load(dir: Option<&Path>) -> Result<Vec<Arc<Compiled>>, Vec<DefinitionError>> {
+    let mut sources: Vec<(String, String)> = built_in::BUILT_IN
+        .iter()
+        .map(|(name, text)| (format!("definitions/{name}"), (*text).to_owned()))
+        .collect();
+    let mut errors = Vec::new();
+    if let Some(dir) = dir {
+        match read_dir(dir) {
+            Ok(files) => sources.extend(files),
+            Err(reason) => errors.push(DefinitionError {
+                file: dir.display().to_string(),
+                path: "(directory)".into(),
+                reason,
+            }),
+        }
+    }
+    let mut definitions: Vec<Arc<Compiled>> = Vec::new();
+    for (file, text) in sources {
+        match parse(&file, &text) {
+            Ok(definition) => {
+                if let Some(other) = definitions.iter().find(|d| d.name == definition.name) {
+                    errors.push(DefinitionError {
+                        file,
+                        path: "name".into(),
+                        reason: format!(
+                            "`{}` is already defined by {}",
+                            definition.name, other.file
+                        ),
+                    });
+                } else {
+                    definitions.push(Arc::new(definition));
+                }
+            }
+            Err(mistakes) => errors.extend(mistakes),
+        }
+    }
+    if errors.is_empty() {
+        Ok(definitions)
+    } else {
+        Err(errors)
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|error| error.to_string())?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| format!("{}: {error}", path.display()))?;
+            Ok((path.display().to_string(), text))
+        })
+        .collect()
+}
+
+/// How a tenant's upstream for this definition is reached: its token URL per tenant base
+/// URL, and the rate-limit headers it reads.
+fn profile(definition: &Arc<Compiled>) -> UpstreamProfile {
+    let token_urls = definition.clone();
+    UpstreamProfile {
+        token_url: Some(Arc::new(move |method, base_url: &Url| {
+            let (_, template) = token_urls.auth.iter().find(|(kind, _)| *kind == method)?;
+            let text = template.as_ref()?.render(|name| match name {
+                Name::Setting(setting) if setting == "base_url" => {
+                    Some(base_url.as_str().trim_end_matches('/').to_owned())
+                }
+                _ => None,
+            });
+            Url::parse(&text).ok()
+        })),
+        rate_headers: definition.rate_headers.clone(),
+    }
+}
+
+/// The integration `definition` declares, ready for the registry. `list_all_cap` holds
+/// `all=true` lists.
+pub fn integration(definition: Arc<Compiled>, list_all_cap: usize) -> Registered {
+    let capabilities = definition
+        .capabilities
+        .iter()
+        .enumerate()
+        .map(|(index, capability)| {
+            let kind = match capability.kind {
+                CapabilityKind::Read => Kind::Read,
+                CapabilityKind::Write => Kind::Write,
+            };
+            let shared = definition.clone();
+            let handler = move |call, input| {
+                let shared = shared.clone();
+                async move {
+                    let capability = &shared.capabilities[index];
+                    engine::run(&shared, capability, list_all_cap, call, input).await
+                }
+            };
+            Capability::dynamic(
+                capability.name.clone(),
+                kind,
+                capability.summary.clone(),
+                capability.description.clone(),
+                openapi::params(capability),
+                openapi::result(&definition, capability),
+                responses(capability),
+                handler,
+            )
+        })
+        .collect();
+    Registered {
+        name: definition.name.clone(),
+        description: definition.title.clone(),
+        auth_methods: definition.auth.iter().map(|(kind, _)| *kind).collect(),
+        capabilities,
+        profile: profile(&definition),
+    }
+}
+
+/// The statuses a capability can answer beyond the generic ones, from its rules.
+fn responses(capability: &compiled::CompiledCapability) -> Vec<ExtraResponse> {
+    let mut responses = Vec::new();
+    let mut rules = capability.rules.iter().collect::<Vec<_>>();
+    if let Action::Steps { steps, .. } = &capability.action {
+        rules.extend(steps.iter().flat_map(|step| step.rules.iter()));
+    }
+    if rules.iter().any(|rule| rule.kind == ErrorKind::Conflict) {
+        responses.push(ExtraResponse {
+            status: StatusCode::CONFLICT,
+            description: "The object's state does not allow this (the detail says why)".into(),
+            with_result: false,
+        });
+    }
+    let not_idempotent = match &capability.action {
+        Action::Steps { steps, .. } => steps.iter().any(|step| !step.request.idempotent),
+        Action::List(_) => false,
+    };
+    if not_idempotent {
+        responses.push(ExtraResponse {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            description: "The outcome is unknown (the request may have reached the vendor): check before repeating".into(),
+            with_result: false,
+        });
+    }
+    responses
+}
+
+/// The format's JSON Schema (committed as `docs/integration-definition.schema.json`).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Definition);
+    serde_json::to_string_pretty(&schema).expect("a schema serialises") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OKTA: &str = include_str!("../../definitions/okta.yaml");
+
+    #[test]
+    fn the_committed_json_schema_is_the_format_s() {
+        let committed = include_str!("../../../../docs/integration-definition.schema.json");
+        assert!(
+            committed == json_schema(),
+            "the format changed: run `integration-service print-definition-schema > docs/integration-definition.schema.json`"
+        );
+    }
+
+    #[test]
+    fn the_built_in_definitions_load() {
+        let names: Vec<String> = load(None).unwrap().iter().map(|d| d.name.clone()).collect();
+        assert_eq!(names, ["okta"]);
+    }
+
+    /// The Okta file with `from` replaced by `to` (which must be there).
+    fn broken(from: &str, to: &str) -> Vec<DefinitionError> {
+        assert!(OKTA.contains(from), "{from}");
+        parse("bad.yaml", &OKTA.replacen(from, to, 1)).expect_err("refused")
+    }
+
+    #[test]
+    fn the_checker_refuses_one_bad_file_per_rule_naming_file_path_and_reason() {
+        let cases = [
+            // (rule, from, to, path, reason)
+            (
+                "unknown key",
+                "vendor: Okta",
+                "vendor: Okta\nretries: 3",
+                "retries",
+                "unknown field `retries`",
+            ),
+            (
+                "undeclared placeholder",
+                "path: \"/api/v1/users/{user_id}\" }\n    result",
+                "path: \"/api/v1/users/{user}\" }\n    result",
+                "capabilities.get_user.request.path",
+                "`{user}` is not declared",
+            ),
+            (
+                "template outside params/settings",
+                "{settings.base_url}/oauth2",
+                "{env.home}/oauth2",
+                "connection.auth.oauth_private_key_jwt.token_url",
+                "names nothing",
+            ),
+            (
+                "undeclared setting",
+                "\"{settings.base_url}\"",
+                "\"{settings.org_url}\"",
+                "connection.base_url",
+                "`{settings.org_url}` is not declared",
+            ),
+            (
+                "request in no bucket",
+                "path: \"/api/v1/users/{user_id}\" }\n    result",
+                "path: \"/api/v2/users/{user_id}\" }\n    result",
+                "capabilities.get_user.request",
+                "matches no rate-limit bucket",
+            ),
+            (
+                "request in two buckets",
+                "user: [\"GET /api/v1/users/{id}\"]",
+                "user: [\"GET /api/v1/users/{id}\", \"GET /api/v1/users\"]",
+                "capabilities.list_users.request",
+                "matches several buckets",
+            ),
+            (
+                "unresolved ref",
+                "params: { user_id: { ref: user_id } }\n    request: { method: GET",
+                "params: { user_id: { ref: userid } }\n    request: { method: GET",
+                "capabilities.get_user.params.user_id.ref",
+                "`userid` is not in `params`",
+            ),
+            (
+                "unknown auth method",
+                "api_token: {}",
+                "api_key: {}",
+                "connection.auth.api_key",
+                "no auth method `api_key`",
+            ),
+            (
+                "pointer not RFC 6901",
+                "login: /profile/login",
+                "login: profile/login",
+                "models.okta_user.fields.login",
+                "must start with `/`",
+            ),
+            (
+                "POST without idempotent",
+                ", idempotent: false }",
+                " }",
+                "capabilities.suspend_user.request.idempotent",
+                "POST may not be idempotent",
+            ),
+            (
+                "pattern that is no regex",
+                "\"^[A-Za-z0-9_-]{1,64}$\"",
+                "\"^[A-Z\"",
+                "capabilities.get_user.params.user_id.pattern",
+                "not a regular expression",
+            ),
+            (
+                "unknown model",
+                "model: okta_user }\n    errors",
+                "model: okta_usr }\n    errors",
+                "capabilities.get_user.result.model",
+                "no model `okta_usr`",
+            ),
+            (
+                "unknown step",
+                "step_succeeded: deactivate",
+                "step_succeeded: deactivated",
+                "capabilities.delete_user.result.fields.deactivated",
+                "no step `deactivated`",
+            ),
+            (
+                "unknown error kind",
+                "kind: auth_permission",
+                "kind: permission",
+                "errors.rules[1].kind",
+                "unknown variant `permission`",
+            ),
+            (
+                "blame of no parameter",
+                "first_given: [search, filter, after]",
+                "first_given: [search, filter, cursor]",
+                "capabilities.list_users.errors.0.field",
+                "`cursor` is not a parameter",
+            ),
+            (
+                "key given twice",
+                "  get_user:\n",
+                "  list_users: {}\n  get_user:\n",
+                "capabilities",
+                "`list_users` is given twice",
+            ),
+        ];
+        for (rule, from, to, path, reason) in cases {
+            let errors = broken(from, to);
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.file == "bad.yaml" && e.path == path && e.reason.contains(reason)),
+                "{rule}: expected `{path}: ...{reason}...` in {errors:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_mistake_of_a_file_is_reported_at_once() {
+        let text = OKTA
+            .replacen("api_token: {}", "api_key: {}", 1)
+            .replacen("login: /profile/login", "login: profile/login", 1)
+            .replacen(", idempotent: false }", " }", 1);
+        let errors = parse("bad.yaml", &text).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "connection.auth.api_key",
+                "models.okta_user.fields.login",
+                "capabilities.suspend_user.request.idempotent"
+            ]
+        );
+    }
+}
