@@ -29,9 +29,6 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Storage(error) => Self::Problem(error.into()),
             StoreError::IdempotencyKeyTaken => Error::IdempotencyKeyInFlight.into(),
-            StoreError::LostClaim => {
-                Self::Internal(anyhow::anyhow!("an outbox claim error reached a route"))
-            }
         }
     }
 }

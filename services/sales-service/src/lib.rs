@@ -4,18 +4,24 @@
 //! # Layout
 //!
 //! - [`routes`]: HTTP only: `customers`, `orders`, the old-style paths in `legacy`, and
-//!   `replay`, the `Idempotency-Key` replay flow every POST goes through. They import
-//!   nothing from `store`: they call it through the state, its failures reach them as
-//!   `ApiError`, and it reads the cursors of its own listings.
+//!   `replay`, the `Idempotency-Key` replay flow every POST goes through. They call the
+//!   store through the state; the replay flow matches the one store failure that means
+//!   something to it (a taken key) where it happens, and `?` turns any other into an
+//!   `ApiError`. The store reads the cursors of its own listings.
 //! - [`domain`]: values that are valid once they exist (`NewCustomer`, `NewOrder`,
-//!   `Amount`, phone numbers and the countries SMS may go to, currencies, SMS text), and
-//!   the records the store persists (customer, order, outbox and idempotency records).
-//! - [`store`]: the `SalesStore` and `Outbox` traits and their DynamoDB implementation
-//!   (`store/dynamo/`: `sales.rs` and `outbox.rs`, one per trait): an order, its outbox
-//!   record and its idempotency record are written in one transaction. Its failures are
-//!   `StoreError`s in storage's terms (`common::aws::StorageError`), never statuses.
-//! - [`sms`]: the Africa's Talking sender and the dispatcher that works through the outbox
-//!   in the background (a background task of the application [`build`] returns).
+//!   `Amount`, phone numbers and the countries SMS may go to, currencies, SMS text), what
+//!   became of an SMS (`Delivery`) and the hourly windows sends are counted in, and the
+//!   records the store persists (customer, order, outbox and idempotency records).
+//! - [`store`]: the `SalesStore` and `Outbox` traits, each with its own error
+//!   (`StoreError`, `OutboxError`: a lost outbox claim is the dispatcher's business and
+//!   never reaches a route), their DynamoDB implementation (`store/dynamo/`: `sales.rs`
+//!   and `outbox.rs`, one per trait; an order, its outbox record and its idempotency
+//!   record are written in one transaction) and, for unit tests, the outbox in memory
+//!   (`store/memory.rs`). Failures are in storage's terms (`common::aws::StorageError`),
+//!   never statuses.
+//! - [`sms`]: the Africa's Talking sender, the dispatcher that works through the outbox
+//!   in the background (a background task of the application [`build`] returns), and
+//!   `SmsMetrics`, everything they count.
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
 //! - [`config`], [`state`]; [`build`] assembles the service and the dispatcher.
 //!
@@ -67,21 +73,15 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
             name: name.clone(),
         },
     };
+    let sms_metrics = SmsMetrics::register(&metrics);
     let sender = AfricasTalking::new(
         common::http_client::client(config.sms.timeout),
         &config.sms.base_url,
         config.sms.username.clone(),
         config.sms.sender_id.clone(),
         api_key,
-        metrics.register(
-            prometheus::IntCounter::new(
-                "sms_provider_insufficient_balance_total",
-                "SMS sends refused because the provider account's balance is used up",
-            )
-            .expect("valid metric"),
-        ),
+        &sms_metrics,
     );
-    let sms_metrics = SmsMetrics::register(&metrics);
     let dispatcher = config.outbox.enabled.then(|| {
         Dispatcher::new(
             store.clone(),

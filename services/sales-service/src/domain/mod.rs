@@ -1,6 +1,7 @@
 //! Types that validate themselves on construction: once a value exists, it is valid; and
 //! the records the store persists.
 mod customer;
+mod delivery;
 mod destination;
 mod idempotency_key;
 mod iso4217;
@@ -10,6 +11,7 @@ mod sms_text;
 mod template;
 
 pub use customer::{CustomerCode, NewCustomer, PhoneNumber};
+pub use delivery::{send_window, Delivery};
 pub use destination::Destinations;
 pub use idempotency_key::IdempotencyKey;
 pub use order::{Amount, Currency, Item, NewOrder, SmsStatus};

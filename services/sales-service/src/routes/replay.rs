@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use crate::domain::{IdempotencyKey, IdempotencyRecord};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a response that replays the first answer to an `Idempotency-Key`.
@@ -124,7 +125,7 @@ fn created(status: StatusCode, location: &str, body: String, replayed: bool) -> 
 
 /// Writes what the request created together with its idempotency record (`write` does it
 /// in one transaction) and answers `created`. When a concurrent request with the same key
-/// won the race, answers what that request answered.
+/// won the race (the store found the key taken), answers what that request answered.
 pub async fn commit<Fut>(
     state: &AppState,
     idempotency: Option<&Idempotency>,
@@ -132,15 +133,15 @@ pub async fn commit<Fut>(
     write: impl FnOnce(Option<IdempotencyRecord>) -> Fut,
 ) -> Result<Response, ApiError>
 where
-    Fut: Future<Output = Result<(), ApiError>>,
+    Fut: Future<Output = Result<(), StoreError>>,
 {
     let record = idempotency.map(|key| created.record(key, state.idempotency_ttl));
     match write(record).await {
         Ok(()) => Ok(created.into_response()),
-        Err(ApiError::Service(Error::IdempotencyKeyInFlight)) => stored(state, idempotency)
+        Err(StoreError::IdempotencyKeyTaken) => stored(state, idempotency)
             .await?
             .ok_or(Error::IdempotencyKeyInFlight.into()),
-        Err(other) => Err(other),
+        Err(other) => Err(other.into()),
     }
 }
 

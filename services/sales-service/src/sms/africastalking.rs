@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
 
-use super::{SendOutcome, SmsSender};
+use super::{SendOutcome, SmsMetrics, SmsSender};
 
 /// Where the API key comes from: fixed (development) or a secret store (production).
 pub enum ApiKey {
@@ -64,7 +64,7 @@ impl AfricasTalking {
         username: String,
         sender_id: Option<String>,
         api_key: ApiKey,
-        insufficient_balance: IntCounter,
+        metrics: &SmsMetrics,
     ) -> Self {
         let endpoint = base_url
             .join("/version1/messaging")
@@ -75,7 +75,7 @@ impl AfricasTalking {
             username,
             sender_id,
             api_key,
-            insufficient_balance,
+            insufficient_balance: metrics.insufficient_balance.clone(),
         }
     }
 

@@ -1,14 +1,16 @@
 //! The SMS of each order: a sender for the provider's API, and the dispatcher that works
-//! through the outbox (claim, send, record) with bounded retries.
+//! through the outbox (claim, send, record) with bounded retries, and what they count.
 mod africastalking;
 mod dispatcher;
+mod metrics;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub use africastalking::{AfricasTalking, ApiKey};
-pub use dispatcher::{Dispatcher, SmsMetrics};
+pub use dispatcher::Dispatcher;
+pub use metrics::SmsMetrics;
 
 /// What one send attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

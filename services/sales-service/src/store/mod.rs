@@ -1,13 +1,17 @@
-//! Persistence behind two small traits: the sales data (customers, orders, idempotency
-//! records) and the SMS outbox the dispatcher works through. DynamoDB implements both.
+//! Persistence behind two small traits, each with its own error: the sales data
+//! (customers, orders, idempotency records; [`StoreError`]) and the SMS outbox the
+//! dispatcher works through ([`OutboxError`]). DynamoDB implements both; the outbox also
+//! lives in memory for the dispatcher's unit tests.
 mod dynamo;
+#[cfg(test)]
+pub mod memory;
 
 use async_trait::async_trait;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::aws::StorageError;
 use common::{Cursor, Page};
 
-use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
+use crate::domain::{CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, OutboxRecord};
 
 pub use dynamo::DynamoSalesStore;
 
@@ -59,26 +63,19 @@ pub fn tables() -> Vec<TableSpec> {
     ]
 }
 
-const HOUR_MS: i64 = 3_600_000;
-
-/// The key of `to`'s hour at `now_ms` in the sends table, and when the entry may go
-/// (Unix seconds, an hour after its hour ends).
-pub fn send_window(to: &str, now_ms: i64) -> (String, i64) {
-    let hour = now_ms.div_euclid(HOUR_MS);
-    (format!("{to}#{hour}"), (hour + 2) * HOUR_MS / 1000)
-}
-
-/// A finished SMS: delivered to the provider, or given up.
-#[derive(Debug, Clone)]
-pub enum Delivery {
-    Sent { message_id: String, at: String },
-    Failed { reason: String },
-}
-
+/// How a call to the sales data can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the idempotency key is already recorded")]
     IdempotencyKeyTaken,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// How a call to the outbox can fail: only the dispatcher calls it, so a lost claim never
+/// reaches a route.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
     #[error("another dispatcher holds the outbox record")]
     LostClaim,
     #[error(transparent)]
@@ -143,7 +140,7 @@ pub trait SalesStore: Send + Sync {
 #[async_trait]
 pub trait Outbox: Send + Sync {
     /// Up to `limit` records due at `now_ms` that nobody holds.
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError>;
     /// Takes the record for `worker` under the new `claim_id` until `lease_until_ms`,
     /// counting an attempt; `None` when another dispatcher has it, it is not due, or it is
     /// gone.
@@ -154,16 +151,19 @@ pub trait Outbox: Send + Sync {
         claim_id: &str,
         now_ms: i64,
         lease_until_ms: i64,
-    ) -> Result<Option<OutboxRecord>, StoreError>;
+    ) -> Result<Option<OutboxRecord>, OutboxError>;
     /// Moves the lease of a claim still held to `lease_until_ms` (`LostClaim` otherwise).
-    async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), StoreError>;
+    async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), OutboxError>;
     /// Gives a claim back unused: nothing was sent, so the attempt it counted is undone
     /// and the record is due again at once (`LostClaim` when it was no longer held).
-    async fn release(&self, claimed: &OutboxRecord) -> Result<(), StoreError>;
+    async fn release(&self, claimed: &OutboxRecord) -> Result<(), OutboxError>;
     /// Writes the outcome on the order and removes the record, if the claim is still
     /// held (`LostClaim` otherwise).
-    async fn complete(&self, claimed: &OutboxRecord, delivery: &Delivery)
-        -> Result<(), StoreError>;
+    async fn complete(
+        &self,
+        claimed: &OutboxRecord,
+        delivery: &Delivery,
+    ) -> Result<(), OutboxError>;
     /// A transient failure: the record waits until `next_attempt_at_ms`, and the order
     /// shows the attempts and the error.
     async fn reschedule(
@@ -171,9 +171,9 @@ pub trait Outbox: Send + Sync {
         claimed: &OutboxRecord,
         next_attempt_at_ms: i64,
         error: &str,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), OutboxError>;
     /// How many SMS are waiting (for the backlog gauge).
-    async fn backlog(&self) -> Result<u64, StoreError>;
+    async fn backlog(&self) -> Result<u64, OutboxError>;
     /// Counts `order_id`'s SMS against `to`'s share of the hour that holds `now_ms`:
     /// `false` when `max` other orders' SMS already count there. Counting the same order
     /// again (a retry) takes nothing more.
@@ -183,5 +183,5 @@ pub trait Outbox: Send + Sync {
         order_id: &str,
         now_ms: i64,
         max: u32,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, OutboxError>;
 }

@@ -5,8 +5,10 @@ mod sales;
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
+use common::aws::{aws_error, StorageError};
 use common::cache::TtlCache;
 
 use super::{
@@ -28,6 +30,60 @@ fn string(value: &str) -> AttributeValue {
 
 fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// Why a transaction was not written.
+enum TransactionFailure {
+    /// DynamoDB cancelled it: one reason code per item, in the order the items were sent
+    /// (`None` for an item not at fault).
+    Cancelled(Vec<Option<String>>),
+    /// It failed otherwise (logged where it was met).
+    Failed(StorageError),
+}
+
+impl TransactionFailure {
+    /// Whether the cancellation met a concurrent write or throttling (worth another try
+    /// shortly), rather than a failed condition.
+    fn busy(codes: &[Option<String>]) -> bool {
+        codes.iter().any(|code| {
+            matches!(
+                code.as_deref(),
+                Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+            )
+        })
+    }
+}
+
+impl DynamoSalesStore {
+    /// Writes `items` in one transaction; `what` names the store in errors.
+    async fn transact_write(
+        &self,
+        what: &str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), TransactionFailure> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                Err(TransactionFailure::Cancelled(
+                    cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code().map(str::to_owned))
+                        .collect(),
+                ))
+            }
+            _ => Err(TransactionFailure::Failed(aws_error(what, error))),
+        }
+    }
 }
 
 /// The table names, each with the environment's prefix.

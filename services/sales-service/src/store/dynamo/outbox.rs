@@ -2,16 +2,15 @@
 //! outcomes written with the order's status, and the per-number send counts.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValue, Select, TransactWriteItem, Update,
 };
 use common::aws::dynamo::{decode, is_conditional_failure};
 use common::aws::{aws_error, StorageError};
 
-use super::{number, string, DynamoSalesStore};
-use crate::domain::OutboxRecord;
-use crate::store::{send_window, Delivery, Outbox, StoreError};
+use super::{number, string, DynamoSalesStore, TransactionFailure};
+use crate::domain::{send_window, Delivery, OutboxRecord};
+use crate::store::{Outbox, OutboxError};
 
 const OUTBOX: &str = "The SMS outbox";
 
@@ -56,7 +55,7 @@ impl DynamoSalesStore {
         claimed: &OutboxRecord,
         update: &str,
         values: Vec<(&str, AttributeValue)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), OutboxError> {
         let result = self
             .client
             .update_item()
@@ -75,45 +74,36 @@ impl DynamoSalesStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if is_conditional_failure(&error) => Err(StoreError::LostClaim),
+            Err(error) if is_conditional_failure(&error) => Err(OutboxError::LostClaim),
             Err(error) => Err(aws_error(OUTBOX, error).into()),
         }
     }
 
-    async fn transact_claimed(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match error.as_service_error() {
-                // A failed fence: the claim is another dispatcher's now.
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
-                    if cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
-                {
-                    Err(StoreError::LostClaim)
-                }
-                // A conflict with another write, or throttling: the claim may well still be
-                // ours, and the write worth another try.
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => Err(
-                    StorageError::Unavailable("The SMS outbox is busy; retry shortly".into())
-                        .into(),
-                ),
-                _ => Err(aws_error(OUTBOX, error).into()),
-            },
+    async fn transact_claimed(&self, items: Vec<TransactWriteItem>) -> Result<(), OutboxError> {
+        match self.transact_write(OUTBOX, items).await {
+            Ok(()) => Ok(()),
+            // A failed fence: the claim is another dispatcher's now.
+            Err(TransactionFailure::Cancelled(codes))
+                if codes
+                    .iter()
+                    .any(|code| code.as_deref() == Some("ConditionalCheckFailed")) =>
+            {
+                Err(OutboxError::LostClaim)
+            }
+            // A conflict with another write, or throttling: the claim may well still be
+            // ours, and the write worth another try.
+            Err(TransactionFailure::Cancelled(_)) => Err(StorageError::Unavailable(
+                "The SMS outbox is busy; retry shortly".into(),
+            )
+            .into()),
+            Err(TransactionFailure::Failed(error)) => Err(error.into()),
         }
     }
 }
 
 #[async_trait]
 impl Outbox for DynamoSalesStore {
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError> {
         let mut due = Vec::new();
         let mut start = None;
         // A filtered scan reads past records that do not match, so it pages until it has
@@ -150,7 +140,7 @@ impl Outbox for DynamoSalesStore {
         claim_id: &str,
         now_ms: i64,
         lease_until_ms: i64,
-    ) -> Result<Option<OutboxRecord>, StoreError> {
+    ) -> Result<Option<OutboxRecord>, OutboxError> {
         let result = self
             .client
             .update_item()
@@ -182,7 +172,7 @@ impl Outbox for DynamoSalesStore {
         }
     }
 
-    async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), StoreError> {
+    async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), OutboxError> {
         self.update_claimed(
             claimed,
             "SET lease_until = :lease",
@@ -191,7 +181,7 @@ impl Outbox for DynamoSalesStore {
         .await
     }
 
-    async fn release(&self, claimed: &OutboxRecord) -> Result<(), StoreError> {
+    async fn release(&self, claimed: &OutboxRecord) -> Result<(), OutboxError> {
         self.update_claimed(
             claimed,
             "REMOVE claimed_by, claim_id, lease_until ADD attempts :undo",
@@ -204,7 +194,7 @@ impl Outbox for DynamoSalesStore {
         &self,
         claimed: &OutboxRecord,
         delivery: &Delivery,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), OutboxError> {
         let remove = Delete::builder()
             .table_name(&self.tables.outbox)
             .key("order_id", string(&claimed.order_id))
@@ -226,7 +216,7 @@ impl Outbox for DynamoSalesStore {
         claimed: &OutboxRecord,
         next_attempt_at_ms: i64,
         error: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), OutboxError> {
         let release = Update::builder()
             .table_name(&self.tables.outbox)
             .key("order_id", string(&claimed.order_id))
@@ -260,7 +250,7 @@ impl Outbox for DynamoSalesStore {
         order_id: &str,
         now_ms: i64,
         max: u32,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, OutboxError> {
         let (window, expires_at) = send_window(to, now_ms);
         // A set of order ids, not a counter: a retried send of a counted order matches
         // `contains` and adds nothing, so retries never use up the number's share.
@@ -287,7 +277,7 @@ impl Outbox for DynamoSalesStore {
         }
     }
 
-    async fn backlog(&self) -> Result<u64, StoreError> {
+    async fn backlog(&self) -> Result<u64, OutboxError> {
         let mut count = 0u64;
         let mut start = None;
         loop {

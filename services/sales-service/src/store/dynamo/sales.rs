@@ -2,14 +2,13 @@
 //! one transaction.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use common::aws::dynamo::{get_consistent, paging_error, to_item};
 use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
-use super::{number, string, DynamoSalesStore};
+use super::{number, string, DynamoSalesStore, TransactionFailure};
 use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
 use crate::store::{SalesStore, StoreError, ORDERS_BY_CUSTOMER};
 
@@ -44,55 +43,36 @@ impl DynamoSalesStore {
             );
         }
         let count = items.len();
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                    error.as_service_error()
-                {
-                    let reasons = cancelled.cancellation_reasons();
-                    let code = |index: usize| reasons.get(index).and_then(|reason| reason.code());
-                    // Another request with the key committed (condition) or is committing
-                    // (conflict) right now.
-                    if idempotency.is_some()
-                        && matches!(
-                            code(count - 1),
-                            Some("ConditionalCheckFailed" | "TransactionConflict")
-                        )
-                    {
-                        return Err(StoreError::IdempotencyKeyTaken);
-                    }
-                    // The first item is keyed by a UUID made for this request: only our own
-                    // earlier attempt can have written it. The SDK retried an attempt whose
-                    // answer was lost, and that attempt committed (all items, atomically).
-                    if code(0) == Some("ConditionalCheckFailed") {
-                        return Ok(());
-                    }
-                    if (0..count).any(|index| {
-                        matches!(
-                            code(index),
-                            Some(
-                                "TransactionConflict"
-                                    | "ThrottlingError"
-                                    | "ProvisionedThroughputExceeded"
-                            )
-                        )
-                    }) {
-                        return Err(StorageError::Unavailable(
-                            "The sales store is busy; retry shortly".into(),
-                        )
-                        .into());
-                    }
-                }
-                Err(aws_error(STORE, error).into())
-            }
+        let codes = match self.transact_write(STORE, items).await {
+            Ok(()) => return Ok(()),
+            Err(TransactionFailure::Failed(error)) => return Err(error.into()),
+            Err(TransactionFailure::Cancelled(codes)) => codes,
+        };
+        let code = |index: usize| codes.get(index).cloned().flatten();
+        // Another request with the key committed (condition) or is committing (conflict)
+        // right now.
+        if idempotency.is_some()
+            && matches!(
+                code(count - 1).as_deref(),
+                Some("ConditionalCheckFailed" | "TransactionConflict")
+            )
+        {
+            return Err(StoreError::IdempotencyKeyTaken);
         }
+        // The first item is keyed by a UUID made for this request: only our own earlier
+        // attempt can have written it. The SDK retried an attempt whose answer was lost,
+        // and that attempt committed (all items, atomically).
+        if code(0).as_deref() == Some("ConditionalCheckFailed") {
+            return Ok(());
+        }
+        if TransactionFailure::busy(&codes) {
+            return Err(
+                StorageError::Unavailable("The sales store is busy; retry shortly".into()).into(),
+            );
+        }
+        let failed = format!("{STORE} failed");
+        tracing::error!(?codes, "{failed}: the transaction was cancelled");
+        Err(StorageError::Internal(failed).into())
     }
 
     /// The item keyed `key_name = key`, read consistently: a customer or idempotency record
