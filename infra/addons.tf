@@ -41,6 +41,12 @@ module "addon_values" {
   karpenter_discovery_tag           = local.name
   karpenter_cpu_limit               = var.karpenter_cpu_limit
   karpenter_ami_alias               = var.karpenter_ami_alias
+  storage_class                     = kubernetes_storage_class_v1.gp3.metadata[0].name
+  prometheus_storage_gi             = var.prometheus_storage_gi
+  alert_receivers                   = var.alert_receivers
+  alerts_topic_arn                  = local.alerts_to_sns ? aws_sns_topic.alerts[0].arn : ""
+  alertmanager_role_arn             = local.alerts_to_sns ? module.alertmanager_irsa[0].iam_role_arn : ""
+  alerts_slack_channel              = var.alerts_slack_channel
 }
 
 # --- AWS Load Balancer Controller ---------------------------------------------------------
@@ -195,5 +201,5 @@ resource "helm_release" "kube_prometheus_stack" {
   # fresh cluster take longer than the default 300 s.
   timeout = 900
 
-  depends_on = [module.eks, helm_release.aws_load_balancer_controller, helm_release.prometheus_operator_crds]
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller, helm_release.prometheus_operator_crds, kubernetes_storage_class_v1.gp3]
 }

@@ -96,6 +96,8 @@ module "eks" {
     }
     # Before the nodes: Karpenter's credentials (Pod Identity) must exist when its pods start.
     eks-pod-identity-agent = { before_compute = true }
+    # Volumes for the monitoring stack (monitoring.tf).
+    aws-ebs-csi-driver = { service_account_role_arn = module.ebs_csi_irsa.iam_role_arn }
   }
 
   # Karpenter's nodes join through the access entry its module creates; this tag lets its

@@ -104,3 +104,8 @@ output "grafana_admin_password" {
   value       = var.monitoring == "kube-prometheus-stack" ? random_password.grafana_admin[0].result : null
   sensitive   = true
 }
+
+output "alerts_topic_arn" {
+  description = "SNS topic Alertmanager publishes warning and critical alerts to (subscribe on-call e-mail, PagerDuty or AWS Chatbot); null without it."
+  value       = local.alerts_to_sns ? aws_sns_topic.alerts[0].arn : null
+}

@@ -181,6 +181,55 @@ variable "monitoring" {
   }
 }
 
+variable "alert_receivers" {
+  description = "Where Alertmanager sends warning and critical alerts (with monitoring = kube-prometheus-stack): sns (the topic <project>-<env>-alerts; subscribe people with alert_email_addresses, or PagerDuty / AWS Chatbot to the topic) and/or slack (the webhook URL comes from the Kubernetes Secret monitoring/alertmanager-slack, key webhook-url, created by hand: docs/deploy.md)."
+  type        = list(string)
+  default     = ["sns"]
+
+  validation {
+    condition     = length(var.alert_receivers) > 0 && alltrue([for r in var.alert_receivers : contains(["sns", "slack"], r)])
+    error_message = "alert_receivers must name sns and/or slack: alerts that reach no receiver reach nobody."
+  }
+}
+
+variable "alert_email_addresses" {
+  description = "E-mail addresses subscribed to the alerts topic (each confirms the subscription AWS mails it)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.alert_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "alert_email_addresses must be e-mail addresses."
+  }
+}
+
+variable "alerts_slack_channel" {
+  description = "Slack channel of the alerts, e.g. #platform-alerts (required when alert_receivers has slack)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alerts_slack_channel == "" || can(regex("^[#@][a-z0-9_.-]+$", var.alerts_slack_channel))
+    error_message = "alerts_slack_channel must be a channel (#name) or a user (@name)."
+  }
+
+  validation {
+    condition     = !contains(var.alert_receivers, "slack") || var.alerts_slack_channel != ""
+    error_message = "alerts_slack_channel is required when alert_receivers has slack."
+  }
+}
+
+variable "prometheus_storage_gi" {
+  description = "Size of Prometheus's EBS volume in GiB (retention 15 days, stops at 90 % of it)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.prometheus_storage_gi >= 10 && var.prometheus_storage_gi <= 16384
+    error_message = "prometheus_storage_gi must be between 10 and 16384 (an EBS gp3 volume)."
+  }
+}
+
 variable "karpenter_ami_alias" {
   description = "AMI of Karpenter's nodes: an EKS-optimized AL2023 release (al2023@vYYYYMMDD, awslabs/amazon-eks-ami releases), never @latest, which would replace every node whenever AWS publishes an AMI. Bump it deliberately; Karpenter then rolls the nodes (drift)."
   type        = string

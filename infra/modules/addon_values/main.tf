@@ -64,6 +64,39 @@ variable "monitoring_retention" {
   default     = "15d"
 }
 
+variable "storage_class" {
+  description = "StorageClass of the monitoring volumes (the gp3 class on the EBS CSI driver, infra/kubernetes.tf)."
+  type        = string
+}
+
+variable "prometheus_storage_gi" {
+  description = "Size of Prometheus's volume, GiB."
+  type        = number
+}
+
+variable "alert_receivers" {
+  description = "Where warning and critical alerts go: sns (the alerts topic, through Alertmanager's IRSA role) and/or slack (webhook URL read from the Secret alertmanager-slack)."
+  type        = list(string)
+}
+
+variable "alerts_topic_arn" {
+  description = "SNS topic of the alerts (with sns in alert_receivers)."
+  type        = string
+  default     = ""
+}
+
+variable "alertmanager_role_arn" {
+  description = "IRSA role of Alertmanager (sns:Publish on the alerts topic)."
+  type        = string
+  default     = ""
+}
+
+variable "alerts_slack_channel" {
+  description = "Slack channel of the alerts (with slack in alert_receivers)."
+  type        = string
+  default     = ""
+}
+
 locals {
   # aws-load-balancer-controller chart 1.14.0 (controller v2.14.0), values.yaml.
   aws_load_balancer_controller = {
@@ -121,6 +154,73 @@ locals {
     crds = { annotations = { "helm.sh/resource-policy" = "keep" } }
   }
 
+  # Alertmanager's configuration (kube-prometheus-stack renders it into its Secret). Every
+  # top-level key of the chart's default is set here, so the chart merges nothing of its own
+  # into it (values.yaml 77.7.0, alertmanager.config, which routes everything to 'null') and
+  # scripts/infra/check_alert_routing.py tests exactly what runs, with amtool.
+  slack_secret = "alertmanager-slack"
+  alert_text   = "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}"
+  alert_title  = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})"
+  alertmanager_config = {
+    global    = { resolve_timeout = "5m" }
+    templates = ["/etc/alertmanager/config/*.tmpl"]
+    # A critical alert silences the warning and info of the same alert; a warning its info.
+    inhibit_rules = [
+      { source_matchers = ["severity = critical"], target_matchers = ["severity =~ warning|info"], equal = ["namespace", "alertname"] },
+      { source_matchers = ["severity = warning"], target_matchers = ["severity = info"], equal = ["namespace", "alertname"] },
+      { source_matchers = ["alertname = InfoInhibitor"], target_matchers = ["severity = info"], equal = ["namespace"] },
+      { target_matchers = ["alertname = InfoInhibitor"] },
+    ]
+    # Every alert reaches the people on call, but the always-firing Watchdog (a heartbeat for
+    # an external dead man's switch), InfoInhibitor and severity info.
+    route = {
+      receiver        = "platform"
+      group_by        = ["namespace", "alertname"]
+      group_wait      = "30s"
+      group_interval  = "5m"
+      repeat_interval = "4h"
+      routes = [
+        { receiver = "null", matchers = ["alertname =~ Watchdog|InfoInhibitor"] },
+        { receiver = "null", matchers = ["severity =~ info|none"] },
+      ]
+    }
+    receivers = [
+      { name = "null" },
+      merge(
+        { name = "platform" },
+        contains(var.alert_receivers, "sns") ? {
+          sns_configs = [{
+            topic_arn     = var.alerts_topic_arn
+            sigv4         = { region = var.region }
+            subject       = local.alert_title
+            message       = local.alert_text
+            send_resolved = true
+          }]
+        } : {},
+        contains(var.alert_receivers, "slack") ? {
+          slack_configs = [{
+            api_url_file  = "/etc/alertmanager/secrets/${local.slack_secret}/webhook-url"
+            channel       = var.alerts_slack_channel
+            title         = local.alert_title
+            text          = local.alert_text
+            send_resolved = true
+          }]
+        } : {},
+      ),
+    ]
+  }
+
+  # A PersistentVolumeClaim template on the gp3 class (EBS CSI driver, add-on in network.tf).
+  volume = { for name, gi in { prometheus = var.prometheus_storage_gi, alertmanager = 2 } : name => {
+    volumeClaimTemplate = {
+      spec = {
+        storageClassName = var.storage_class
+        accessModes      = ["ReadWriteOnce"]
+        resources        = { requests = { storage = "${gi}Gi" } }
+      }
+    }
+  } }
+
   # kube-prometheus-stack chart 77.7.0, values.yaml.
   kube_prometheus_stack = {
     # The CRDs come from prometheus_operator_crds: a chart's crds/ directory is installed
@@ -137,11 +237,33 @@ locals {
         serviceMonitorSelectorNilUsesHelmValues = false
         ruleSelectorNilUsesHelmValues           = false
         retention                               = var.monitoring_retention
+        # Stop at 90 % of the volume rather than fill it.
+        retentionSize = "${floor(var.prometheus_storage_gi * 0.9)}GB"
+        # On an EBS volume: Karpenter's consolidation moves the pod, not its history.
+        storageSpec = local.volume.prometheus
+      }
+    }
+    alertmanager = {
+      # A fixed name: Alertmanager's IRSA role trusts monitoring/alertmanager.
+      serviceAccount = {
+        name        = "alertmanager"
+        annotations = var.alertmanager_role_arn == "" ? {} : { "eks.amazonaws.com/role-arn" = var.alertmanager_role_arn }
+      }
+      config = local.alertmanager_config
+      alertmanagerSpec = {
+        # Mounted at /etc/alertmanager/secrets/<name>/ (the Slack webhook URL).
+        secrets = contains(var.alert_receivers, "slack") ? [local.slack_secret] : []
+        # Silences and the notification log survive a restart.
+        storage = local.volume.alertmanager
       }
     }
     grafana = {
       # The charts' dashboard ConfigMaps (label grafana_dashboard: "1") in any namespace.
       sidecar = { dashboards = { enabled = true, searchNamespace = "ALL" } }
+      # Users, folders and edits survive a restart (grafana chart 9.4.5). A ReadWriteOnce
+      # volume cannot be attached to the old and the new pod at once: no rolling update.
+      persistence        = { enabled = true, type = "pvc", storageClassName = var.storage_class, size = "5Gi" }
+      deploymentStrategy = { type = "Recreate" }
     }
   }
 }
@@ -169,6 +291,11 @@ output "karpenter_nodepool" {
 output "prometheus_operator_crds" {
   description = "Values of the prometheus-operator-crds release."
   value       = local.prometheus_operator_crds
+}
+
+output "alertmanager_config" {
+  description = "Alertmanager's configuration (also inside kube_prometheus_stack), for the routing tests."
+  value       = local.alertmanager_config
 }
 
 output "kube_prometheus_stack" {
