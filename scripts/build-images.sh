@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the container images of every binary the Dockerfile ships (user-service,
-# sales-service, integration-service, stand-ins), tagged localhost/platform/<name>:local.
-#   scripts/build-images.sh                  # all four
+# Builds the container images of every binary the Dockerfile ships (each service and the
+# stand-ins: scripts/lib.sh `image_names`), tagged localhost/platform/<name>:local.
+#   scripts/build-images.sh                  # all of them
 #   scripts/build-images.sh sales-service    # some of them
 #   scripts/build-images.sh --cold           # forget the cached layers first: a cold build
 # With a Docker engine: `docker buildx build --load`, the Dockerfile's pinned base images.
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 RUN=.run/images
 BASES=.tools/base-stand-ins
 COLD=
-read -ra WANTED <<<"$(image_names)"
+mapfile -t WANTED < <(image_names)
 if [ "${1:-}" = "--cold" ]; then COLD=1; shift; fi
 if [ $# -gt 0 ]; then
   only_known "build-images: unknown image" "${WANTED[*]}" "$@"

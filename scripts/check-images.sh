@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every image scripts/build-images.sh built as a cluster would, and checks it:
-#   scripts/check-images.sh                  # all four images
+#   scripts/check-images.sh                  # every image (scripts/lib.sh `image_names`)
 #   scripts/check-images.sh user-service     # some (the stand-ins image always runs: it
 #                                            # is the services' SMS, Okta and partner peer)
 # No container engine is needed (podman run does not work in this sandbox): each image's
@@ -12,7 +12,8 @@
 #   libraries          the image's own loader (ld.so --list, chrooted) finds every library
 #   dependency list    the binary carries cargo auditable's .dep-v0 section
 #   /healthz /readyz /swagger/  answer 200 (AUTO_CREATE_RESOURCES=true), with a read-only root
-#   a real request     sign-up + login, a customer, an Okta listing through the stand-in
+#   a real request     each service's smoke_test (services/<name>/local.sh), e.g. sign-up
+#                      + login, a customer, an Okta listing through the stand-in
 #   stand-ins          the SMS, Okta and partner fakes answer
 # Prints PASS/FAIL per check and 'N passed, N failed'; exits 1 if any failed. Needs root
 # (mount, chroot). Logs: .run/check-images/.
@@ -22,13 +23,12 @@ cd "$(dirname "$0")/.." || exit 2
 
 RUN=.run/check-images
 DEADLINE_SECONDS=${DEADLINE_SECONDS:-60}
-read -ra SERVICES <<<"$(image_names)"
+mapfile -t SERVICES < <(services)
 if [ $# -gt 0 ]; then
-  only_known "check-images: unknown image" "${SERVICES[*]}" "$@"
-  SERVICES=("$@")
+  only_known "check-images: unknown image" "$(image_names | tr '\n' ' ')" "$@"
+  # The stand-ins image always runs first (the services' peer), the services after it.
+  read -ra SERVICES <<<"${*/stand-ins/}"
 fi
-# The stand-ins image always runs first (the services' peer), the services after it.
-read -ra SERVICES <<<"${SERVICES[*]/stand-ins/}"
 if [ "$(id -u)" != 0 ]; then
   echo "check-images: needs root (mount, chroot)" >&2
   exit 2
@@ -64,13 +64,6 @@ result() {
   else
     failed=$((failed + 1)); printf 'FAIL  %-52s %s\n' "$1" "${3:-}"
   fi
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-json_field() {
-  python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
 # --- image roots ------------------------------------------------------------------------
@@ -201,77 +194,45 @@ if ! scripts/emulator.sh status >/dev/null 2>&1; then
   emulator_started=1
 fi
 scripts/oidc-issuer.sh
-run_id="images-$(date +%s)-$$-"
+RUN_ID="images-$(date +%s)-$$-"
 issuer_port=$(free_port)
 ISSUER="http://127.0.0.1:$issuer_port"
 launch oidc-issuer node tools/oidc-issuer/issuer.mjs --port "$issuer_port"
 wait_ready oidc-issuer "$ISSUER/.well-known/openid-configuration" || exit 1
-access_token() {
-  curl -fsS -u platform-dev:platform-dev-secret "$ISSUER/token" \
-    -d grant_type=client_credentials -d "resource=$1" -d "scope=$2" | json_field access_token
-}
 
 # --- the stand-ins image: the external APIs' fakes, the services' peers ------------------
-sms_port=$(free_port)
-okta_port=$(free_port)
-partner_port=$(free_port)
+SMS_URL="http://127.0.0.1:$(free_port)" SMS_API_KEY=images-sms-key
+OKTA_URL="http://127.0.0.1:$(free_port)" OKTA_TOKEN=images-okta-token
+PARTNER_URL="http://127.0.0.1:$(free_port)"
 echo "stand-ins:"
 if start stand-ins -- \
-  sms --bind "127.0.0.1:$sms_port" --username sandbox --api-key images-sms-key \
-  okta --bind "127.0.0.1:$okta_port" --org acme --api-token images-okta-token --users 30 \
-  partner --bind "127.0.0.1:$partner_port" --providers 40; then
-  wait_status stand-ins "http://127.0.0.1:$sms_port/__stand-in/messages" 200
-  wait_status stand-ins "http://127.0.0.1:$okta_port/api/v1/users" 200 -H 'authorization: SSWS images-okta-token'
-  wait_status stand-ins "http://127.0.0.1:$partner_port/auth" 200
+  sms --bind "${SMS_URL#http://}" --username sandbox --api-key "$SMS_API_KEY" \
+  okta --bind "${OKTA_URL#http://}" --org acme --api-token "$OKTA_TOKEN" --users 30 \
+  partner --bind "${PARTNER_URL#http://}" --providers 40; then
+  wait_status stand-ins "$SMS_URL/__stand-in/messages" 200
+  wait_status stand-ins "$OKTA_URL/api/v1/users" 200 -H "authorization: SSWS $OKTA_TOKEN"
+  wait_status stand-ins "$PARTNER_URL/auth" 200
   image_checks stand-ins
 fi
 
-# --- the services -----------------------------------------------------------------------
+# --- the services (each one's settings and smoke test: services/<name>/local.sh) --------
 COMMON_ENV=(AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" AWS_REGION="$AWS_REGION"
   AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
-  TABLE_PREFIX="$run_id" AUTO_CREATE_RESOURCES=true SHUTDOWN_DRAIN_SECONDS=0 HOME=/home/nonroot)
+  TABLE_PREFIX="$RUN_ID" AUTO_CREATE_RESOURCES=true SHUTDOWN_DRAIN_SECONDS=0 HOME=/home/nonroot)
 for service in "${SERVICES[@]}"; do
   echo "$service:"
   port=$(free_port)
   base="http://127.0.0.1:$port"
-  env=("${COMMON_ENV[@]}" BIND_ADDR="127.0.0.1:$port")
-  case "$service" in
-    user-service)
-      start "$service" "${env[@]}" AVATAR_BUCKET="${run_id}avatars" \
-        ADMIN_USERNAME=admin ADMIN_PASSWORD=images-admin-password -- || continue ;;
-    sales-service)
-      start "$service" "${env[@]}" OIDC_ISSUER_URL="$ISSUER" OIDC_AUDIENCE=api://sales \
-        AFRICASTALKING_BASE_URL="http://127.0.0.1:$sms_port" AFRICASTALKING_USERNAME=sandbox \
-        AFRICASTALKING_API_KEY=images-sms-key -- || continue ;;
-    integration-service)
-      tenants="{\"acme\":{
-        \"callers\":{\"integrations:read\":[\"platform-dev\"],\"integrations:write\":[\"platform-dev\"]},
-        \"okta\":{\"base_url\":\"http://127.0.0.1:$okta_port\",\"auth\":{\"method\":\"api_token\"}},
-        \"providers\":{\"base_url\":\"http://127.0.0.1:$partner_port\",\"auth\":{\"method\":\"checksum\"}}}}"
-      start "$service" "${env[@]}" TENANTS_JSON="$tenants" DEFAULT_TENANT=acme SECRETS_BACKEND=env \
-        SECRET_INTEGRATIONS_ACME_OKTA=images-okta-token \
-        OIDC_ISSUER_URL="$ISSUER" OIDC_AUDIENCE=api://integrations -- serve || continue ;;
-  esac
+  load_service "$service" images
+  service_env
+  # shellcheck disable=SC2153  # ENV and ARGS: set by service_env
+  start "$service" "${COMMON_ENV[@]}" BIND_ADDR="127.0.0.1:$port" "${ENV[@]}" -- "${ARGS[@]}" || continue
   wait_status "$service" "$base/healthz" 200
   wait_status "$service" "$base/readyz" 200
   wait_status "$service" "$base/swagger/" 200
   image_checks "$service"
-  case "$service" in
-    user-service)
-      curl -fsS -o /dev/null -X POST "$base/user" -H 'content-type: application/json' \
-        -d '{"username":"imagecheck","password":"imagecheck-password","name":"Image Check","email":"imagecheck@example.com"}' &&
-        curl -fsS -X POST "$base/auth" -d username=imagecheck -d password=imagecheck-password | json_field token >/dev/null
-      result "$service: sign-up and login (DynamoDB, argon2)" $? ;;
-    sales-service)
-      token=$(access_token api://sales 'sales:read sales:write') &&
-        curl -fsS -o /dev/null -X POST "$base/api/v1/sales/customers" -H "authorization: Bearer $token" \
-          -H 'content-type: application/json' -d '{"name":"Image Check","phone_number":"+254711000000"}'
-      result "$service: a customer created with an OIDC token" $? ;;
-    integration-service)
-      token=$(access_token api://integrations 'integrations:read integrations:write') &&
-        curl -fsS -o /dev/null "$base/okta/list_users" -H "authorization: Bearer $token"
-      result "$service: Okta users listed through the stand-in" $? ;;
-  esac
+  smoke_test "$base"
+  result "$service: $SMOKE_TEST" $?
 done
 
 echo

@@ -241,7 +241,7 @@ check "yamllint"                      yamllint --strict -c scripts/infra/yamllin
                                         docker-compose.localstack.yml .github charts
 check "actionlint"                    actionlint -shellcheck="$TOOLS/bin/shellcheck"
 check "workflow contract (umbrella deploy, terraform validate)" "${CONTRACTS[@]}" workflows .github/workflows
-check "shellcheck scripts"            bash -c 'shellcheck scripts/*.sh scripts/infra/*.sh .ci/run'
+check "shellcheck scripts"            bash -c 'shellcheck scripts/*.sh scripts/infra/*.sh services/*/local.sh .ci/run'
 check "compose init against moto"     background_result "${COMPOSE_INIT_PID:-}" "$WORK/compose-init.log"
 
 echo

@@ -5,7 +5,8 @@
 #   scripts/dev.sh stop       # stop what --detach started
 # Starts the AWS emulator (each service creates its tables and bucket at start), a local
 # OpenID Connect issuer, the stand-ins for the external APIs (SMS, two Okta orgs, the
-# partner providers API), and the three services. Logs: .run/dev/<name>.log
+# partner providers API), and every service (scripts/lib.sh `services`; each one's settings
+# come from its services/<name>/local.sh). Logs: .run/dev/<name>.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -43,50 +44,43 @@ echo "building the services (debug profile, shared with the tests)..." >&2
 cargo build --bins --quiet
 
 # --- peers: the OIDC issuer and the stand-ins for the external APIs -----------------
+# shellcheck disable=SC2034  # RUN_ID: read by services/<name>/local.sh
+RUN_ID=dev- SMS_URL=http://127.0.0.1:9101 SMS_API_KEY=dev-sms-key
+OKTA_URL=http://127.0.0.1:9102 OKTA_TOKEN=stand-in-token-acme PARTNER_URL=http://127.0.0.1:9104
 launch oidc-issuer node tools/oidc-issuer/issuer.mjs --port 9000
 launch stand-ins target/debug/stand-ins \
-  sms --bind 127.0.0.1:9101 --username sandbox --api-key dev-sms-key \
-  okta --bind 127.0.0.1:9102 --org acme --api-token stand-in-token-acme --users 30 \
+  sms --bind "${SMS_URL#http://}" --username sandbox --api-key "$SMS_API_KEY" \
+  okta --bind "${OKTA_URL#http://}" --org acme --api-token "$OKTA_TOKEN" --users 30 \
   okta --bind 127.0.0.1:9103 --org globex --api-token stand-in-token-globex --users 30 \
-  partner --bind 127.0.0.1:9104 --providers 40
+  partner --bind "${PARTNER_URL#http://}" --providers 40
 wait_ready oidc-issuer "$ISSUER/.well-known/openid-configuration"
-wait_ready stand-ins http://127.0.0.1:9101/__stand-in/messages
+wait_ready stand-ins "$SMS_URL/__stand-in/messages"
 
-# --- the services --------------------------------------------------------------------
-launch user-service env BIND_ADDR=127.0.0.1:8081 AVATAR_BUCKET=dev-avatars \
-  ADMIN_USERNAME=admin ADMIN_PASSWORD=admin-password-1 \
-  target/debug/user-service
+# --- the services (each one's port and settings: services/<name>/local.sh) ------------
+mapfile -t SERVICES < <(services)
+banner=()
+for service in "${SERVICES[@]}"; do
+  load_service "$service" dev
+  service_env
+  launch "$service" env BIND_ADDR="127.0.0.1:$DEV_PORT" "${ENV[@]}" "target/debug/$service" "${ARGS[@]}"
+  banner+=("$(printf '  %-20s http://127.0.0.1:%s   (%s)' "$service" "$DEV_PORT" "$DEV_NOTE")")
+done
+for service in "${SERVICES[@]}"; do
+  load_service "$service" dev
+  wait_ready "$service" "http://127.0.0.1:$DEV_PORT/readyz"
+done
 
-launch sales-service env BIND_ADDR=127.0.0.1:8082 \
-  OIDC_ISSUER_URL="$ISSUER" OIDC_AUDIENCE=api://sales \
-  AFRICASTALKING_BASE_URL=http://127.0.0.1:9101 AFRICASTALKING_USERNAME=sandbox \
-  AFRICASTALKING_API_KEY=dev-sms-key \
-  target/debug/sales-service
-
-# Two demo tenants (acme: Okta :9102 + partner :9104; globex: Okta :9103), credentials
-# from env (SECRETS_BACKEND=env) so no secret has to be seeded into the emulator. Requests
-# without X-Tenant-Id act for acme, as the original service's smoke test expects.
-launch integration-service env BIND_ADDR=127.0.0.1:8083 \
-  TENANTS_FILE=services/integration-service/dev/tenants.json DEFAULT_TENANT=acme SECRETS_BACKEND=env \
-  SECRET_INTEGRATIONS_ACME_OKTA=stand-in-token-acme SECRET_INTEGRATIONS_GLOBEX_OKTA=stand-in-token-globex \
-  OIDC_ISSUER_URL="$ISSUER" OIDC_AUDIENCE=api://integrations \
-  target/debug/integration-service serve
-
-wait_ready user-service http://127.0.0.1:8081/readyz
-wait_ready sales-service http://127.0.0.1:8082/readyz
-wait_ready integration-service http://127.0.0.1:8083/readyz
-
-cat >&2 <<'MSG'
-
-Platform running (logs in .run/dev/; each service has /swagger, /metrics, /readyz):
-  user-service         http://127.0.0.1:8081   (admin / admin-password-1)
-  sales-service        http://127.0.0.1:8082   (OIDC token, audience api://sales)
-  integration-service  http://127.0.0.1:8083   (OIDC token, audience api://integrations)
+{
+  echo
+  echo "Platform running (logs in .run/dev/; each service has /swagger, /metrics, /readyz):"
+  printf '%s\n' "${banner[@]}"
+  cat <<'MSG'
   OIDC issuer          http://127.0.0.1:9000   (client platform-dev / platform-dev-secret;
                                                operator sign-in: operator / operator-password-1)
   SMS stand-in         http://127.0.0.1:9101/__stand-in/messages   (every SMS sent)
   Okta stand-ins       :9102 (acme), :9103 (globex); partner API :9104
 MSG
+} >&2
 
 if [ "${1:-}" = "--detach" ]; then
   echo "detached; stop with: scripts/dev.sh stop" >&2

@@ -90,8 +90,63 @@ docker_engine() {
   command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1
 }
 
-# The images scripts/build-images.sh builds (one per binary the Dockerfile ships).
-image_names() { echo user-service sales-service integration-service stand-ins; }
+# The platform's services: every package under services/ (its directory, package and binary
+# share one name), one a line. Every script that runs, builds, checks or deploys "each
+# service" reads this list, so a new service is found without an edit; what a service
+# needs on this machine comes from its own services/<name>/local.sh (see load_service).
+services() {
+  local manifest
+  for manifest in services/*/Cargo.toml; do
+    sed -n 's/^name = "\(.*\)"$/\1/p' "$manifest" | head -n1
+  done
+}
+
+# The images scripts/build-images.sh builds (one per binary the Dockerfile ships), one a
+# line: the services, and the stand-ins of the external APIs that scripts/check-images.sh
+# runs them against.
+image_names() {
+  services
+  echo stand-ins
+}
+
+# load_service NAME MODE: reads services/NAME/local.sh, how the scripts run NAME on this
+# machine, for MODE: dev (scripts/dev.sh), fuzz (scripts/fuzz.sh) or images
+# (scripts/check-images.sh). The file sets:
+#   DEV_PORT        NAME's port in the dev stack (8080-8089)
+#   DEV_NOTE        how to call it, for the dev stack's banner
+#   SMOKE_TEST      what smoke_test proves, for check-images' report
+# and defines:
+#   service_env     fills ENV (VAR=value words) and ARGS (the binary's arguments)
+#   smoke_test URL  one real request through NAME's storage and peers; fails if it fails
+#   fuzz_service URL  gets credentials, then calls `fuzz TOKEN [SCHEMATHESIS ARGS...]`
+# from what the calling script provides: MODE, RUN_ID (the prefix of this run's tables and
+# buckets), ISSUER (the OIDC issuer), SMS_URL + SMS_API_KEY, OKTA_URL + OKTA_TOKEN (org
+# acme), PARTNER_URL, and the helpers below (access_token, json_field).
+load_service() {
+  unset -f service_env smoke_test fuzz_service
+  unset DEV_PORT DEV_NOTE SMOKE_TEST
+  # shellcheck disable=SC2034  # read by the file
+  MODE=$2
+  # shellcheck source=/dev/null  # one file per service
+  . "services/$1/local.sh"
+}
+
+# free_port: a free loopback port, picked by the kernel.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# json_field FIELD: reads a JSON object on stdin and prints one of its string fields.
+json_field() {
+  python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# access_token RESOURCE SCOPES: a client-credentials token from the local issuer ($ISSUER,
+# tools/oidc-issuer) for the audience RESOURCE.
+access_token() {
+  curl -fsS -u platform-dev:platform-dev-secret "$ISSUER/token" \
+    -d grant_type=client_credentials -d "resource=$1" -d "scope=$2" | json_field access_token
+}
 
 # only_known WHAT KNOWN NAME...: exits (2) at the first NAME that is not a word of KNOWN,
 # saying "WHAT NAME (one of: KNOWN)".
