@@ -3,12 +3,13 @@
 # One image recipe for every binary of the workspace:
 #   docker build --build-arg SERVICE=user-service -t user-service .
 #   docker build --build-arg SERVICE=stand-ins    -t stand-ins .
-#   scripts/build-images.sh      # all four, with buildx or (no Docker engine) buildah
+#   scripts/build-images.sh      # every image, with buildx or (no Docker engine) buildah
 #
 # Compiled once for all images: the builder stage does not depend on SERVICE, so it is one
-# cached stage for every image: one `cargo chef cook` of the dependencies of all four
-# binaries, one `cargo auditable build` of the four; each image's runtime stage only copies
-# its binary out of it. Building the second, third and fourth image compiles nothing.
+# cached stage for every image: one `cargo chef cook` of the workspace's dependencies, one
+# `cargo auditable build --bins` of every binary of the workspace (a new service is built
+# without an edit here); each image's runtime stage only copies its binary out of it.
+# Building the second and every further image compiles nothing.
 #
 # Layer caching: cargo-chef turns the workspace manifests + Cargo.lock into recipe.json;
 # `cargo chef cook` builds only the dependencies from it, so that (slow) layer is reused
@@ -51,22 +52,20 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS builder
 COPY --from=planner /app/recipe.json recipe.json
 # Dependencies only: this layer is cached across source-only changes. The package
-# selection is the same as the build's below, so cargo resolves the same features and
-# reuses every compiled dependency.
+# selection (the whole workspace) is the same as the build's below, so cargo resolves the
+# same features and reuses every compiled dependency.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
-    cargo chef cook --release --locked --recipe-path recipe.json \
-      -p user-service -p sales-service -p integration-service -p stand-ins
+    cargo chef cook --release --locked --recipe-path recipe.json --workspace
 COPY . .
 # cargo auditable wraps rustc for workspace crates only (RUSTC_WORKSPACE_WRAPPER): the
-# dependencies cooked above are reused as they are.
+# dependencies cooked above are reused as they are. Every binary lands in /app/bin (the
+# bench's too: it is small, and excluding it would change the feature resolution).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
-    cargo auditable build --release --locked \
-      -p user-service -p sales-service -p integration-service -p stand-ins \
+    cargo auditable build --release --locked --workspace --bins \
  && mkdir -p /app/bin \
- && install -m 0755 target/release/user-service target/release/sales-service \
-      target/release/integration-service target/release/stand-ins /app/bin/
+ && find target/release -maxdepth 1 -type f -perm -u+x -exec install -m 0755 -t /app/bin {} +
 
 # ---- runtime: distroless, glibc + libgcc + CA certificates, no shell, no package manager
 # uid/gid 65532 ("nonroot"). Debian 12 matches the bookworm builder's glibc.

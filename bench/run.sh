@@ -19,7 +19,6 @@ if [[ " $* " == *" --profile "* ]]; then
 fi
 
 echo "bench: building release binaries (the first build takes a while)..." >&2
-cargo build --release --quiet \
-  -p user-service -p sales-service -p integration-service -p stand-ins -p bench
+cargo build --release --quiet --bins
 
 exec target/release/bench "$@"
