@@ -32,8 +32,10 @@ locals {
   table_prefix = coalesce(var.table_prefix, "${var.environment}-")
   azs          = slice(data.aws_availability_zones.available.names, 0, var.availability_zone_count)
 
-  # The Kubernetes service accounts the Helm charts create (one per service).
-  services = toset(["user-service", "sales-service", "integration-service"])
+  # The Kubernetes service accounts the Helm charts create (one per service): the services
+  # of infra/tables.tf's registry, so a new service is named in one place here
+  # (scripts/infra/check_table_drift.py fails when one of services/ is missing from it).
+  services = toset(keys(local.service_tables))
 
   tags = {
     Project     = var.project

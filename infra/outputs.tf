@@ -50,8 +50,8 @@ output "github_deploy_role_arn" {
 }
 
 locals {
-  # Service-specific environment Terraform knows (resource names); everything else comes
-  # from the chart's overlay (charts/platform-service/services/<service>.yaml).
+  # Service-specific environment Terraform knows (resource names; a service without any has
+  # no entry); everything else comes from the chart's overlay (charts/platform/values.yaml).
   helm_service_env = {
     "user-service" = {
       AVATAR_BUCKET            = aws_s3_bucket.avatars.bucket
@@ -60,7 +60,6 @@ locals {
     "sales-service" = {
       AFRICASTALKING_API_KEY_SECRET_ID = aws_secretsmanager_secret.service["africastalking_apikey"].name
     }
-    "integration-service" = {}
   }
 }
 
@@ -75,7 +74,7 @@ output "helm_values" {
       tablePrefix         = local.table_prefix
       autoCreateResources = false
       serviceAccount      = { roleArn = aws_iam_role.service[service].arn }
-      env                 = local.helm_service_env[service]
+      env                 = lookup(local.helm_service_env, service, {})
       ingress = {
         alb   = { certificateArn = var.acm_certificate_arn }
         hosts = [{ host = "${service}.${var.api_domain}", paths = [{ path = "/", pathType = "Prefix" }] }]

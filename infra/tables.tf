@@ -17,8 +17,8 @@
 #     }
 #   }
 #
-# A new service: create infra/tables-<service>.tf and add it to `service_tables` below and to
-# `local.services` in main.tf. Everything else follows: the table (PAY_PER_REQUEST, PITR,
+# A new service: create infra/tables-<service>.tf and add it to `service_tables` below (an
+# empty map if it has no table): `local.services` (main.tf) is its keys. Everything else follows: the table (PAY_PER_REQUEST, PITR,
 # SSE-KMS, deletion protection, TTL, GSIs), the service's IAM access to it and its indexes,
 # the outputs for Helm. CI (scripts/check-infra.sh -> table drift) compares these entries
 # with `<service> print-tables`, so a mismatch fails the pull request.

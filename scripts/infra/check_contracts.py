@@ -21,6 +21,9 @@ from pathlib import Path
 
 import yaml
 
+from platform_services import image_names
+from platform_services import services as platform_services
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEMS: list[str] = []
 
@@ -167,6 +170,9 @@ def check_compose(path: Path) -> None:
             problem(f"{path}: {name} runs as root")
     if len(prefixes) > 1:
         problem(f"{path}: services and init disagree on TABLE_PREFIX: {sorted(prefixes)}")
+    built = {str(((service.get("build") or {}).get("args") or {}).get("SERVICE")) for service in services.values()}
+    for missing in sorted(set(platform_services()) - built):
+        problem(f"{path}: no container builds {missing} (services/{missing}): add it (docs/development.md#adding-a-service)")
     if not PROBLEMS:
         print(f"ok: {path}: {len(services)} services; secrets, peers, tenants and TABLE_PREFIX consistent")
 
@@ -236,8 +242,9 @@ def _unique_mapping(loader, node, deep=False):
 
 UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
-# Which CronJobs each service renders (charts/platform/values.yaml).
-EXPECTED_CRONJOBS = {"user-service": {}, "sales-service": {}, "integration-service": {"sync-providers": ["sync-providers"]}}
+# Which CronJobs each service renders (charts/platform/values.yaml); a service not named
+# here renders none.
+EXPECTED_CRONJOBS = {"integration-service": {"sync-providers": ["sync-providers"]}}
 # The ALB must never publish these (the chart's ingress.alb.blockedPaths).
 OPERATIONS_PATHS = ("/metrics", "/swagger", "/openapi.json")
 SERVICE_NAME_LABEL = "app.kubernetes.io/name"
@@ -413,8 +420,8 @@ def check_service(name: str, docs: list[dict], file: str, production: bool) -> N
             problem(f"{where}: CronJob/{cronjob['metadata']['name']} runs without the release's ServiceAccount (IRSA)")
         component = cronjob["metadata"]["labels"].get("app.kubernetes.io/component")
         cronjobs[component] = job_pod["spec"]["containers"][0].get("args")
-    if name in EXPECTED_CRONJOBS and cronjobs != EXPECTED_CRONJOBS[name]:
-        problem(f"{where}: CronJobs {cronjobs} != expected {EXPECTED_CRONJOBS[name]}")
+    if cronjobs != EXPECTED_CRONJOBS.get(name, {}):
+        problem(f"{where}: CronJobs {cronjobs} != expected {EXPECTED_CRONJOBS.get(name, {})}")
     data = configmaps.get(name, {})
     check_timeout = float(data.get("READINESS_CHECK_TIMEOUT_SECONDS", 0))
     for ingress in by_kind.get("Ingress", []):
@@ -464,6 +471,10 @@ def check_rendered(directory: Path) -> None:
                 problem(f"{path.name}: {doc['kind']}/{doc['metadata']['name']} has no {SERVICE_NAME_LABEL} label")
                 continue
             services.setdefault(name, []).append(doc)
+        if path.stem.startswith("platform"):
+            for missing in sorted(set(platform_services()) - set(services)):
+                problem(f"{path.name}: the umbrella chart renders nothing of {missing} (services/{missing}): "
+                        "add it to charts/platform (docs/development.md#adding-a-service)")
         monitoring = "-monitoring" in path.stem
         for name, service_docs in sorted(services.items()):
             check_service(name, service_docs, path.name, "-production" in path.stem)
@@ -499,8 +510,8 @@ def check_actions_pinned(directory: Path) -> None:
 
 
 def check_image_builds(directory: Path) -> None:
-    """Some workflow builds the four images on pull requests that change them."""
-    images = {"user-service", "sales-service", "integration-service", "stand-ins"}
+    """Some workflow builds every image (scripts/lib.sh `image_names`, so a new service is
+    included without an edit) on pull requests that change them, in one job."""
     for workflow in sorted(directory.glob("*.yml")):
         doc = yaml.safe_load(workflow.read_text(encoding="utf-8"))
         on = doc.get("on") or doc.get(True) or {}
@@ -508,14 +519,15 @@ def check_image_builds(directory: Path) -> None:
         if not isinstance(on, dict) or "pull_request" not in on:
             continue
         paths = set((pull_request or {}).get("paths", ["**"]))
-        built = {
-            m for job in doc.get("jobs", {}).values() for step in job.get("steps", [])
-            if "docker/build-push-action" in step.get("uses", "")
-            for m in re.findall(r"SERVICE=([\w-]+)", str((step.get("with") or {}).get("build-args", "")))
-        }
-        if built >= images and (paths >= {"Dockerfile", "Cargo.lock", "services/**", "crates/**"} or "**" in paths):
+        builds_all = any(
+            ". scripts/lib.sh" in script and "image_names" in script
+            and re.search(r"docker buildx build [^\n]*--build-arg \"?SERVICE=\$", script)
+            for script in (run_scripts(job) for job in doc.get("jobs", {}).values())
+        )
+        if builds_all and (paths >= {"Dockerfile", "Cargo.lock", "services/**", "crates/**"} or "**" in paths):
             return
-    problem(f"{directory}: no workflow builds all of {sorted(images)} on pull requests touching Dockerfile, Cargo.lock, services/, crates/")
+    problem(f"{directory}: no workflow job builds every image of scripts/lib.sh image_names ({', '.join(image_names())}) "
+            "on pull requests touching Dockerfile, Cargo.lock, services/, crates/")
 
 
 def check_workflows(directory: Path) -> None:

@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 from hcl_tools import locals_of, report
+from platform_services import services
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("user-service", "sales-service", "integration-service")
+SERVICES = services()
 
 # SDK fluent builders (`.put_item()`, no arguments) -> IAM action.
 SDK_CALLS = {

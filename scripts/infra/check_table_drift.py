@@ -38,6 +38,8 @@ from pathlib import Path
 
 import hcl2
 
+from platform_services import services
+
 ROOT = Path(__file__).resolve().parents[2]
 REF = re.compile(r"^\$\{local\.([A-Za-z0-9_]+)\}$")
 
@@ -234,7 +236,10 @@ def run(infra: Path, bin_dir: Path, require_all: bool) -> int:
     except SpecError as err:
         print(f"ERROR: Terraform table definitions: {err}")
         return 1
-    failures: list[str] = []
+    failures: list[str] = [
+        f"{service} (services/{service}) has no entry in infra/tables.tf service_tables (an empty map if it has no table; docs/development.md#adding-a-service)"
+        for service in sorted(set(services()) - set(specs))
+    ]
     for service in sorted(specs):
         binary = bin_dir / service
         if not binary.exists():
