@@ -9,6 +9,8 @@
 //! - [`http`]: assertions on answers (`assert_json`, `assert_problem`).
 //! - [`proxy`]: a TCP proxy that can be cut, for "the dependency went away".
 //! - [`compat`]: the README's compatibility table checked against a served spec.
+//! - [`try_it_out`]: unique operation ids, and each operation sent as Swagger UI's "Try it
+//!   out" would, naming the route that served it.
 //! - [`logs`]: the services' logs in a failing test's output.
 //!
 //! Each service's `tests/api/helpers.rs` builds its `TestApp` from these pieces, with one
@@ -24,3 +26,4 @@ pub mod http;
 pub mod logs;
 pub mod oidc;
 pub mod proxy;
+pub mod try_it_out;
