@@ -111,6 +111,7 @@ fn every_record(records: &impl Serialize, rest: StartKey, path: String) -> Respo
 
 /// Deprecated: use `POST /api/v1/sales/customers`.
 #[utoipa::path(post, path = "/ap1/v1/sales/create-customer/", tag = "deprecated",
+    operation_id = "legacy_create_customer",
     request_body = CreateCustomer,
     params(("Idempotency-Key" = Option<String>, Header, description = "As on the current route")),
     security(("oidc" = ["sales:write"])),
@@ -133,6 +134,7 @@ pub async fn create_customer(
 
 /// Deprecated: use `POST /api/v1/sales/orders`.
 #[utoipa::path(post, path = "/ap1/v1/sales/create-order/", tag = "deprecated",
+    operation_id = "legacy_create_order",
     request_body = CreateOrder,
     params(("Idempotency-Key" = Option<String>, Header, description = "As on the current route")),
     security(("oidc" = ["sales:write"])),
@@ -177,6 +179,7 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
 
 /// Deprecated: use `GET /api/v1/sales/customers`. Every customer as a bare array.
 #[utoipa::path(get, path = "/ap1/v1/sales/customers/", tag = "deprecated",
+    operation_id = "legacy_list_customers",
     params(LegacyCustomersQuery),
     security(("oidc" = ["sales:read"])),
     responses(
@@ -211,6 +214,7 @@ pub async fn list_customers(
 
 /// Deprecated: use `GET /api/v1/sales/orders`. Every order (or a customer's) as a bare array.
 #[utoipa::path(get, path = "/ap1/v1/sales/orders/", tag = "deprecated",
+    operation_id = "legacy_list_orders",
     params(LegacyOrdersQuery),
     security(("oidc" = ["sales:read"])),
     responses(

@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use test_support::compat::unserved_original_routes;
 use test_support::proxy::{creates_through_outage, TcpProxy};
+use test_support::try_it_out::{own_route, try_every_operation};
 
 use crate::helpers::{assert_json, assert_problem, spawn_app, start, test_config, PHONE};
 
@@ -102,6 +103,16 @@ async fn metrics_cover_requests_and_the_sms_pipeline() {
     ] {
         assert!(text.contains(metric), "{metric} missing");
     }
+}
+
+#[tokio::test]
+async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_route() {
+    // Swagger UI executes an operation by its id: a shared id runs another route.
+    let app = spawn_app().await;
+    let customer = app.customer("Try It", PHONE).await;
+    let id = customer["id"].as_str().unwrap();
+    let problems = try_every_operation(&app.authorized(), &[("id", id)], own_route).await;
+    assert_eq!(problems, Vec::<String>::new());
 }
 
 #[tokio::test]
