@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use test_support::compat::unserved_original_routes;
 use test_support::proxy::{creates_through_outage, TcpProxy};
+use test_support::try_it_out::{own_route, try_every_operation};
 
 use crate::helpers::{assert_problem, spawn_app, start, test_config};
 
@@ -128,6 +129,16 @@ async fn the_spec_lists_every_route_and_swagger_ui_is_served() {
     let ui = app.anonymous().get("/swagger/").await;
     assert_eq!(ui.status(), StatusCode::OK);
     assert!(ui.text().await.unwrap().contains("swagger"));
+}
+
+#[tokio::test]
+async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_route() {
+    // Swagger UI executes an operation by its id: a shared id runs another route.
+    let app = spawn_app().await;
+    let token = app.user_with_token("tryitout").await;
+    let problems =
+        try_every_operation(&app.as_user(&token), &[("username", "tryitout")], own_route).await;
+    assert_eq!(problems, Vec::<String>::new());
 }
 
 #[tokio::test]
