@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use stand_ins::okta::OktaOrg;
 use test_support::compat::unserved_original_routes;
+use test_support::try_it_out::{own_route, try_every_operation};
 
 use crate::helpers::{
     assert_json, assert_problem, put_secret, secret_name, spawn_app, spawn_app_with, two_okta_orgs,
@@ -225,6 +226,55 @@ async fn every_original_route_in_the_readme_compatibility_table_is_served() {
             Vec::<String>::new()
         );
     }
+}
+
+#[tokio::test]
+async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_capability() {
+    let okta = OktaOrg::spawn("acme").await;
+    okta.set_api_token("acme-token");
+    let users = okta.add_users(2);
+    let partner = stand_ins::partner::Partner::spawn().await;
+    let secret = secret_name("acme-okta");
+    put_secret(&secret, "acme-token").await;
+    let app = spawn_app(json!({"acme": {
+        "okta": {"base_url": okta.url, "auth": {"method": "api_token"}, "secret": secret},
+        "providers": {"base_url": partner.url, "auth": {"method": "checksum"}},
+    }}))
+    .await;
+    let values = [
+        ("integration", "okta"),
+        ("user_id", users[0].as_str()),
+        (TENANT, "acme"),
+    ];
+    // Capabilities share one route; the capability's own call counter names which ran.
+    let problems = try_every_operation(&app.authorized(), &values, |driven| {
+        let path = &driven.operation.path;
+        let capability = path
+            .strip_prefix('/')
+            .and_then(|path| path.split_once('/'))
+            .filter(|(integration, _)| ["okta", "providers"].contains(integration));
+        let Some((integration, capability)) = capability else {
+            return own_route(driven);
+        };
+        let mut problems: Vec<String> = driven
+            .problem("/{integration}/{capability}")
+            .into_iter()
+            .collect();
+        let own = [
+            "integration_capability_calls_total",
+            &format!("integration=\"{integration}\""),
+            &format!("capability=\"{capability}\""),
+        ];
+        if !driven.counted(&own) {
+            problems.push(format!(
+                "{}: {integration}/{capability} did not run",
+                driven.operation
+            ));
+        }
+        problems
+    })
+    .await;
+    assert_eq!(problems, Vec::<String>::new());
 }
 
 #[tokio::test]
