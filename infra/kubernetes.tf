@@ -6,19 +6,20 @@ locals {
   manage         = ["get", "list", "watch", "create", "update", "patch", "delete"]
   read           = ["get", "list", "watch"]
 
-  # What `helm upgrade --install platform charts/platform --atomic --wait` touches in the
-  # namespace: the kinds the chart renders (scripts/infra/check_terraform.py compares them),
-  # Helm's release records (Secrets; the services keep theirs in Secrets Manager), and read
-  # access to what --wait and `kubectl rollout status` watch.
+  # What `helm upgrade --install platform charts/platform --atomic --wait` and
+  # `helm test platform --logs` touch in the namespace: the kinds the chart renders (the test
+  # Pods included; scripts/infra/check_terraform.py compares them), Helm's release records
+  # (Secrets; the services keep theirs in Secrets Manager), and read access to what --wait,
+  # `kubectl rollout status` and the test logs need.
   deployer_rules = [
-    { api_groups = [""], resources = ["configmaps", "services", "serviceaccounts", "secrets"], verbs = local.manage },
+    { api_groups = [""], resources = ["configmaps", "services", "serviceaccounts", "secrets", "pods"], verbs = local.manage },
     { api_groups = ["apps"], resources = ["deployments"], verbs = local.manage },
     { api_groups = ["batch"], resources = ["cronjobs"], verbs = local.manage },
     { api_groups = ["autoscaling"], resources = ["horizontalpodautoscalers"], verbs = local.manage },
     { api_groups = ["policy"], resources = ["poddisruptionbudgets"], verbs = local.manage },
     { api_groups = ["networking.k8s.io"], resources = ["ingresses", "networkpolicies"], verbs = local.manage },
     { api_groups = ["monitoring.coreos.com"], resources = ["servicemonitors", "prometheusrules"], verbs = local.manage },
-    { api_groups = [""], resources = ["pods", "events"], verbs = local.read },
+    { api_groups = [""], resources = ["pods/log", "events"], verbs = local.read },
     { api_groups = ["apps"], resources = ["replicasets"], verbs = local.read },
     { api_groups = ["batch"], resources = ["jobs"], verbs = local.read },
   ]

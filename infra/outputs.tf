@@ -79,8 +79,9 @@ output "helm_values" {
         alb   = { certificateArn = var.acm_certificate_arn }
         hosts = [{ host = "${service}.${var.api_domain}", paths = [{ path = "/", pathType = "Prefix" }] }]
       }
-      # The ALB's nodes and the kubelets live in the VPC.
-      networkPolicy    = { albSourceCidrs = [var.vpc_cidr], prometheusNamespace = local.monitoring_namespace }
+      # The internet-facing ALB's interfaces live in the public subnets; the VPC CIDR would
+      # admit every pod (the VPC CNI gives pods VPC addresses).
+      networkPolicy    = { albSourceCidrs = module.subnet_layout.public_subnets, prometheusNamespace = local.monitoring_namespace }
       serviceMonitor   = { enabled = local.monitoring_crds }
       prometheusRule   = { enabled = local.monitoring_crds }
       grafanaDashboard = { enabled = var.monitoring == "kube-prometheus-stack" }
@@ -94,8 +95,13 @@ output "integration_secret_prefix" {
 }
 
 output "vpc_cidr" {
-  description = "CIDR of the VPC (the NetworkPolicies admit the ALB from it)."
+  description = "CIDR of the VPC."
   value       = var.vpc_cidr
+}
+
+output "public_subnet_cidrs" {
+  description = "The public subnets, where the ALB's interfaces live: the services' NetworkPolicies admit them (helm_values networkPolicy.albSourceCidrs)."
+  value       = module.subnet_layout.public_subnets
 }
 
 output "grafana_admin_password" {

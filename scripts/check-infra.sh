@@ -112,6 +112,13 @@ helm_render_all() (
     -f "$UMBRELLA/values-production.yaml" >"$RENDERED/platform-production.yaml"
   helm template platform "$UMBRELLA" "${common[@]}" "${MONITORING_API[@]}" \
     -f "$UMBRELLA/values-production.yaml" >"$RENDERED/platform-production-monitoring.yaml"
+  # With the console (off until its image exists), and with the API docs closed on the ALB.
+  helm template platform "$UMBRELLA" "${common[@]}" \
+    -f "$UMBRELLA/values-production.yaml" --set console.enabled=true >"$RENDERED/platform-production-console.yaml"
+  local svc closed=()
+  for svc in user-service sales-service integration-service console; do closed+=(--set "$svc.ingress.alb.apiDocs=false"); done
+  helm template platform "$UMBRELLA" "${common[@]}" \
+    -f "$UMBRELLA/values-production.yaml" --set console.enabled=true "${closed[@]}" >"$RENDERED/platform-production-nodocs.yaml"
   ls -l "$RENDERED"
 )
 
@@ -174,6 +181,10 @@ helm_rejects_bad_values() (
     'ingress: {enabled: true, className: alb, hosts: [{host: a.example.com, paths: [{path: /, pathType: Prefix}]}]}'
     'prometheusRule: {enabled: true, latencyThresholdSeconds: 0.3}'
     'networkPolicy: {enabled: true, albSourceCidrs: [10.0.0.0]}'
+    'networkPolicy: {enabled: true, fromServices: [Console]}'
+    'helmTest: {image: curlimages/curl:8.12.1, route: readyz, expectStatus: 200}'
+    'helmTest: {image: curlimages/curl:8.12.1, route: /, expectStatus: 99}'
+    'ingress: {enabled: false, alb: {apiDocs: "no"}}'
   )
   for case in "${cases[@]}"; do
     printf '%s\n' "$case" >"$WORK/bad-values.yaml"

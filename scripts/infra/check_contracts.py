@@ -246,7 +246,10 @@ UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 # here renders none.
 EXPECTED_CRONJOBS = {"integration-service": {"sync-providers": ["sync-providers"]}}
 # The ALB must never publish these (the chart's ingress.alb.blockedPaths).
-OPERATIONS_PATHS = ("/metrics", "/swagger", "/openapi.json")
+OPERATIONS_PATHS = ("/metrics",)
+# The API docs: public through the ALB by default, answered 404 there in *-nodocs renders
+# (ingress.alb.apiDocs: false).
+API_DOCS_PATHS = ("/swagger", "/swagger/", "/openapi.json")
 SERVICE_NAME_LABEL = "app.kubernetes.io/name"
 
 
@@ -330,7 +333,7 @@ def path_matches(rule: dict, request: str) -> bool:
     return path == "/" or request == path.rstrip("/") or request.startswith(path.rstrip("/") + "/")
 
 
-def check_ingress(where: str, ingress: dict, service: str, check_timeout: float) -> None:
+def check_ingress(where: str, ingress: dict, service: str, check_timeout: float, docs_public: bool) -> None:
     annotations = ingress["metadata"].get("annotations") or {}
     if ingress["spec"].get("ingressClassName") != "alb":
         return
@@ -346,19 +349,49 @@ def check_ingress(where: str, ingress: dict, service: str, check_timeout: float)
         problem(f"{where}: the ALB must health-check /readyz")
     for rule in ingress["spec"]["rules"]:
         paths = rule["http"]["paths"]
-        for ops in OPERATIONS_PATHS:
+        closed = OPERATIONS_PATHS + (() if docs_public else API_DOCS_PATHS)
+        for request in OPERATIONS_PATHS + API_DOCS_PATHS:
             # ALB evaluates an Ingress's paths in order: the first that matches wins.
-            first = next((p for p in paths if path_matches(p, ops)), None)
+            first = next((p for p in paths if path_matches(p, request)), None)
             backend = (first or {}).get("backend", {}).get("service", {})
-            if backend.get("name") == service:
-                problem(f"{where}: host {rule.get('host')} publishes {ops} through the ALB (path {first['path']} reaches the service first)")
+            reaches_service = backend.get("name") == service
+            if request in closed and reaches_service:
+                problem(f"{where}: host {rule.get('host')} publishes {request} through the ALB (path {first['path']} reaches the service first)")
+            elif request not in closed and not reaches_service:
+                problem(f"{where}: host {rule.get('host')} answers {request} with {backend.get('name') or 'no rule'}, not the service: "
+                        "the API docs promised at /swagger are unreachable on the public URL")
             elif backend.get("name") and backend.get("port", {}).get("name") == "use-annotation":
                 action = annotations.get(f"alb.ingress.kubernetes.io/actions.{backend['name']}", "")
                 if '"fixed-response"' not in action:
-                    problem(f"{where}: {ops} goes to action {backend['name']}, which is no fixed response")
+                    problem(f"{where}: {request} goes to action {backend['name']}, which is no fixed response")
 
 
-def check_service(name: str, docs: list[dict], file: str, production: bool) -> None:
+def check_test_pods(where: str, pods: list[dict], services: list[dict]) -> None:
+    """`helm test`: one hook Pod per service asks its Service for /readyz, the spec and a real
+    route, under Pod Security `restricted` like the service itself."""
+    tests = [p for p in pods if (p["metadata"].get("annotations") or {}).get("helm.sh/hook") == "test"]
+    if len(tests) != 1:
+        problem(f"{where}: expected one `helm test` Pod (annotation helm.sh/hook: test), found {len(tests)}")
+        return
+    pod = tests[0]
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e.get("value", "") for e in container.get("env") or []}
+    script = " ".join(container.get("args") or []) + " ".join(container.get("command") or [])
+    service = next(iter(services), {}).get("metadata", {}).get("name", "")
+    if f"http://{service}." not in env.get("BASE", ""):
+        problem(f"{where}: the test Pod asks {env.get('BASE')!r}, not the service's Service {service}")
+    for needed in ("/readyz", "/openapi.json", "$ROUTE"):
+        if needed not in script:
+            problem(f"{where}: the test Pod does not request {needed}")
+    if not env.get("ROUTE", "").startswith("/") or not env.get("EXPECT", "").isdigit():
+        problem(f"{where}: the test Pod needs a real ROUTE and the EXPECTed status")
+    psc = pod["spec"].get("securityContext") or {}
+    csc = container.get("securityContext") or {}
+    if not psc.get("runAsNonRoot") or csc.get("allowPrivilegeEscalation") is not False or "ALL" not in (csc.get("capabilities") or {}).get("drop", []):
+        problem(f"{where}: the test Pod does not meet Pod Security restricted (the namespace enforces it)")
+
+
+def check_service(name: str, docs: list[dict], file: str, production: bool, docs_public: bool = True) -> None:
     by_kind: dict[str, list[dict]] = {}
     for doc in docs:
         by_kind.setdefault(doc["kind"], []).append(doc)
@@ -422,10 +455,11 @@ def check_service(name: str, docs: list[dict], file: str, production: bool) -> N
         cronjobs[component] = job_pod["spec"]["containers"][0].get("args")
     if cronjobs != EXPECTED_CRONJOBS.get(name, {}):
         problem(f"{where}: CronJobs {cronjobs} != expected {EXPECTED_CRONJOBS.get(name, {})}")
+    check_test_pods(where, by_kind.get("Pod", []), by_kind.get("Service", []))
     data = configmaps.get(name, {})
     check_timeout = float(data.get("READINESS_CHECK_TIMEOUT_SECONDS", 0))
     for ingress in by_kind.get("Ingress", []):
-        check_ingress(f"{where} Ingress/{ingress['metadata']['name']}", ingress, name, check_timeout)
+        check_ingress(f"{where} Ingress/{ingress['metadata']['name']}", ingress, name, check_timeout, docs_public)
         policies = by_kind.get("NetworkPolicy", [])
         if policies and not any(
             "ipBlock" in peer for policy in policies for rule in policy["spec"].get("ingress") or [] for peer in rule.get("from") or []
@@ -450,6 +484,86 @@ def check_service(name: str, docs: list[dict], file: str, production: bool) -> N
             problem(f"{where}: production must not auto-create resources or use an emulator endpoint")
 
 
+# The pods `helm test` starts (templates/tests/): admitted by pod selector, never selected by
+# the services' NetworkPolicy (their own egress must reach the Services).
+TEST_POD_COMPONENT = "helm-test"
+CONSOLE = "console"
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions) selects these labels."""
+    if not selector:
+        return True
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if (operator == "In" and labels.get(key) not in values) or (operator == "NotIn" and labels.get(key) in values) \
+                or (operator == "Exists" and key not in labels) or (operator == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def pod_network() -> list:
+    """The private subnets (every pod's address, VPC CNI) of the default VPC and AZ count."""
+    import ipaddress
+
+    from hcl_tools import evaluate_modules, load
+
+    variables = {k: v for block in load(ROOT / "infra/variables.tf")["variable"] for k, v in block.items()}
+    layout = evaluate_modules({"layout": (ROOT / "infra/modules/subnet_layout", {
+        "vpc_cidr": variables["vpc_cidr"]["default"], "az_count": variables["availability_zone_count"]["default"]})})["layout"]
+    return [ipaddress.ip_network(cidr) for cidr in layout["private_subnets"]]
+
+
+def check_network_policies(file: str, docs: list[dict], private_subnets: list) -> None:
+    """N7: who reaches the services' http port. The ALB from the public subnets only (an ipBlock
+    over the pod network admits every pod of the cluster), Prometheus, the helm test pods and
+    the console by pod selector; the console's egress reaches the services' http port."""
+    import ipaddress
+
+    pods = []  # (service, component, labels)
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+        elif doc["kind"] == "Pod":
+            labels = doc["metadata"]["labels"]
+        else:
+            continue
+        pods.append((labels.get(SERVICE_NAME_LABEL), labels.get("app.kubernetes.io/component"), labels))
+    policies = {d["metadata"]["labels"][SERVICE_NAME_LABEL]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    servers = {name: labels for name, component, labels in pods if component == "server"}
+    for name, policy in policies.items():
+        where = f"{file} [{name}] NetworkPolicy/{policy['metadata']['name']}"
+        spec = policy["spec"]
+        peers = [peer for rule in spec.get("ingress") or [] for peer in rule.get("from") or []]
+        for peer in peers:
+            cidr = (peer.get("ipBlock") or {}).get("cidr")
+            if cidr and any(ipaddress.ip_network(cidr).overlaps(net) for net in private_subnets):
+                problem(f"{where}: admits ipBlock {cidr}, which holds pod addresses (private subnets {[str(n) for n in private_subnets]}): "
+                        "every pod of the cluster reaches the http port, /metrics included; admit the public (ALB) subnets (N7)")
+        pod_peers = [peer["podSelector"] for peer in peers if "podSelector" in peer and "namespaceSelector" not in peer]
+        instance = (servers.get(name) or {}).get("app.kubernetes.io/instance")
+        test_labels = {"app.kubernetes.io/instance": instance, "app.kubernetes.io/component": TEST_POD_COMPONENT}
+        if not any(selects(selector, test_labels) and selector for selector in pod_peers):
+            problem(f"{where}: does not admit the helm test pods (podSelector {test_labels}) (N7)")
+        for service, component, labels in pods:
+            if selects(spec["podSelector"], labels) and component == TEST_POD_COMPONENT:
+                problem(f"{where}: selects the helm test pod of {service}: its egress would be limited to DNS and 443 (N7)")
+        if CONSOLE in servers and name != CONSOLE and not any(selects(selector, servers[CONSOLE]) and selector for selector in pod_peers):
+            problem(f"{where}: does not admit the console's pods (contract 9, N7)")
+    console = policies.get(CONSOLE)
+    if console:
+        egress = console["spec"].get("egress") or []
+        for name, labels in servers.items():
+            if name == CONSOLE:
+                continue
+            reaches = any(any(selects(peer.get("podSelector") or {}, labels) and "podSelector" in peer for peer in rule.get("to") or [])
+                          and any(port.get("port") == "http" for port in rule.get("ports") or []) for rule in egress)
+            if not reaches:
+                problem(f"{file} [console]: the console's NetworkPolicy does not let it reach {name}'s http port (contract 9, N7)")
+
+
 def check_rendered(directory: Path) -> None:
     """Every rendered file (one release each); objects are grouped by service name label.
     Files named *-production* hold production renders; *-monitoring* ones were rendered for
@@ -458,6 +572,7 @@ def check_rendered(directory: Path) -> None:
     files = sorted(directory.glob("*.yaml"))
     if not files:
         problem(f"{directory}: no rendered manifests")
+    private_subnets = pod_network()
     for path in files:
         try:
             docs = [d for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader) if d]
@@ -476,8 +591,9 @@ def check_rendered(directory: Path) -> None:
                 problem(f"{path.name}: the umbrella chart renders nothing of {missing} (services/{missing}): "
                         "add it to charts/platform (docs/development.md#adding-a-service)")
         monitoring = "-monitoring" in path.stem
+        check_network_policies(path.name, docs, private_subnets)
         for name, service_docs in sorted(services.items()):
-            check_service(name, service_docs, path.name, "-production" in path.stem)
+            check_service(name, service_docs, path.name, "-production" in path.stem, "-nodocs" not in path.stem)
             kinds = {d["kind"] for d in service_docs}
             for kind in ("ServiceMonitor", "PrometheusRule"):
                 if monitoring and kind not in kinds:

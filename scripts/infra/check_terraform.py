@@ -34,6 +34,7 @@ PROBLEMS: list[str] = []
 # Kind -> (API group, resource) of what the platform chart renders.
 RESOURCES = {
     "ConfigMap": ("", "configmaps"), "Service": ("", "services"), "ServiceAccount": ("", "serviceaccounts"),
+    "Pod": ("", "pods"),  # the `helm test` hooks
     "Deployment": ("apps", "deployments"), "CronJob": ("batch", "cronjobs"),
     "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
     "PodDisruptionBudget": ("policy", "poddisruptionbudgets"),
@@ -44,7 +45,7 @@ RESOURCES = {
 MANAGE = {"get", "list", "watch", "create", "update", "patch", "delete"}
 # Helm keeps release records as Secrets; --wait and rollout status read these.
 HELM_MANAGES = {("", "secrets")}
-HELM_READS = {("", "pods"), ("", "events"), ("apps", "replicasets"), ("batch", "jobs")}
+HELM_READS = {("", "pods/log"), ("", "events"), ("apps", "replicasets"), ("batch", "jobs")}
 
 
 def problem(message: str) -> None:
@@ -89,6 +90,16 @@ def check_network() -> None:
     deploy = re.search(r"github-deploy\s*=\s*\{(.*?)\n\s{6}\}", network, re.S)
     if not deploy or "policy_associations" in deploy.group(1) or "kubernetes_groups" not in deploy.group(1):
         problem("infra/network.tf: the github-deploy access entry must map to a Kubernetes group only (no EKS access policy)")
+
+
+def check_alb_sources() -> None:
+    """N7: the NetworkPolicies admit the ALB from the public subnets, never from the VPC CIDR
+    (the VPC CNI gives pods addresses from it: every pod would reach the services)."""
+    outputs = text("outputs.tf")
+    if not re.search(r"albSourceCidrs\s*=\s*module\.subnet_layout\.public_subnets\b", outputs):
+        found = re.search(r"albSourceCidrs\s*=\s*([^,}\n]+)", outputs)
+        problem(f"infra/outputs.tf: helm_values networkPolicy.albSourceCidrs is {found.group(1).strip() if found else 'missing'}, "
+                "not module.subnet_layout.public_subnets (N7)")
 
 
 def check_access() -> None:
@@ -170,6 +181,7 @@ def check_secrets() -> None:
 
 def main() -> int:
     check_network()
+    check_alb_sources()
     check_access()
     check_backend()
     check_namespace()

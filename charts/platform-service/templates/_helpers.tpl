@@ -19,6 +19,12 @@ Service, the PDB and the topology spread never select them. */}}
 app.kubernetes.io/component: server
 {{- end -}}
 
+{{/* The component label of the `helm test` pods (templates/tests/): the NetworkPolicy
+admits them and never selects them. */}}
+{{- define "platform.testComponent" -}}
+helm-test
+{{- end -}}
+
 {{/* The cluster serves the Prometheus Operator's API (ServiceMonitor, PrometheusRule). */}}
 {{- define "platform.hasMonitoringApi" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end -}}
@@ -85,7 +91,7 @@ app.kubernetes.io/part-of: platform
 {{- end -}}
 {{- end -}}
 {{- if and .Values.ingress.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.albSourceCidrs) -}}
-{{- fail "an Ingress behind the NetworkPolicy needs networkPolicy.albSourceCidrs (the VPC CIDR, Terraform output vpc_cidr), or the load balancer cannot reach the pods" -}}
+{{- fail "an Ingress behind the NetworkPolicy needs networkPolicy.albSourceCidrs (the public subnets, Terraform output public_subnet_cidrs), or the load balancer cannot reach the pods" -}}
 {{- end -}}
 {{- end -}}
 
