@@ -69,7 +69,10 @@ output "helm_values" {
     for service in local.services : service => {
       # Chart keys, not env entries: the chart renders AWS_REGION, TABLE_PREFIX and
       # AUTO_CREATE_RESOURCES from these (and its schema refuses them under env).
-      image               = { registry = split("/", aws_ecr_repository.service[service].repository_url)[0] }
+      image = {
+        registry   = split("/", aws_ecr_repository.service[service].repository_url)[0]
+        repository = aws_ecr_repository.service[service].name # <project>/<service>
+      }
       aws                 = { region = var.region }
       tablePrefix         = local.table_prefix
       autoCreateResources = false

@@ -646,6 +646,78 @@ def check_image_builds(directory: Path) -> None:
             "on pull requests touching Dockerfile, Cargo.lock, services/, crates/")
 
 
+def declared_variables(workflow_text: str, scope: str) -> set[str]:
+    """Variable names a workflow's header declares: `# <scope> variables: A, B, ...` (the
+    list may continue on `#   ` lines)."""
+    match = re.search(rf"^# {scope} variables[^:]*:((?:.*\n)(?:#   .*\n)*)", workflow_text, re.M)
+    return set(re.findall(r"\b([A-Z][A-Z0-9_]+)\b", match.group(1))) if match else set()
+
+
+def check_variable_scopes(path: Path, deploy_doc: Path) -> None:
+    """N2: GitHub gives environment variables only to jobs that name the environment, and
+    evaluates `environment:` itself (and a job's name and concurrency) before any environment
+    is selected: everything else must be a repository variable, declared as such, and
+    docs/deploy.md must tell operators the same."""
+    text = path.read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    repository = declared_variables(text, "Repository")
+    environment = declared_variables(text, "Environment")
+    if not repository:
+        problem(f"{path.name}: the header declares no `# Repository variables:` (what a job without an environment may read)")
+    for job_name, job in workflow.get("jobs", {}).items():
+        selected = "environment" in job
+        before_selection = yaml.safe_dump({k: job.get(k) for k in ("name", "environment", "concurrency", "runs-on") if k in job})
+        for var in sorted(set(re.findall(r"vars\.([A-Z][A-Z0-9_]+)", before_selection)) - repository):
+            problem(f"{path.name} job {job_name}: its name/environment/concurrency read vars.{var} before an environment is selected: "
+                    "only repository variables exist there; declare it under `# Repository variables:` (N2)")
+        used = set(re.findall(r"vars\.([A-Z][A-Z0-9_]+)", yaml.safe_dump(job)))
+        for var in sorted(used - repository - (environment if selected else set())):
+            where = "an environment variable, but the job names no environment" if var in environment else "declared nowhere"
+            problem(f"{path.name} job {job_name}: reads vars.{var}, {where}: it is empty there (N2)")
+    doc = deploy_doc.read_text(encoding="utf-8")
+    section = doc[doc.find("### 9. Continuous deployment"):]
+    said = re.search(r"[Rr]epository variables?([^.]*)", section)
+    for var in sorted(repository):
+        if not said or var not in said.group(1):
+            problem(f"docs/deploy.md step 9: does not tell operators to create {var} as a repository variable (N2)")
+
+
+def check_image_pipeline(main: dict, main_text: str) -> None:
+    """N11: re-running the workflow for a built commit must not push the same immutable tag
+    again. N12: the images go to, and the release pulls from, the repositories Terraform
+    created (<project>/<service>), not a hard-coded `platform/`."""
+    images = run_scripts(main["jobs"].get("images", {}))
+    check, build = images.find("ecr describe-images"), images.find("docker buildx build")
+    if check < 0 or build < 0 or check > build or not re.search(r"then\s*\n[^\n]*\n\s*continue", images[check:build]):
+        problem("main.yml images: before each build, ask ECR whether the commit's image exists (aws ecr describe-images) and skip "
+                "it then: a re-run pushes an existing immutable tag again and fails (N11)")
+    pushed = re.findall(r"--tag\s+\"?([^\s\"]+)", images)
+    if not pushed or any("/platform/" in tag for tag in pushed):
+        problem(f"main.yml images: pushes to {pushed}: the repository must come from IMAGE_REPOSITORY_PREFIX "
+                "(terraform's project), not a hard-coded platform/ (N12)")
+    deploy = run_scripts(main["jobs"].get("deploy", {}))
+    if "ecr describe-images" not in deploy:
+        problem("main.yml deploy: does not check that the release's images exist in the repositories Terraform names before installing (N12)")
+    outputs = (ROOT / "infra/outputs.tf").read_text(encoding="utf-8")
+    if not re.search(r"image\s*=\s*\{[^}]*repository\s*=\s*aws_ecr_repository\.service\[service\]\.name", outputs):
+        problem("infra/outputs.tf: helm_values image must carry repository = aws_ecr_repository.service[service].name (N12)")
+
+
+def check_terraform_lock(pr: dict) -> None:
+    """N15: providers are locked; the lock can only be generated where the registry answers,
+    so the PR job generates it when it is missing (an artifact to commit) and otherwise
+    refuses a lock that does not match."""
+    job = pr["jobs"].get("terraform", {})
+    script = run_scripts(job)
+    uploads = [s for s in job.get("steps", []) if "actions/upload-artifact" in s.get("uses", "")]
+    if "terraform providers lock" not in script or not all(f"-platform={p}" in script for p in ("linux_amd64", "darwin_arm64")):
+        problem("pr.yml terraform: must generate the provider lock (terraform providers lock -platform=linux_amd64 -platform=darwin_arm64 ...) (N15)")
+    if "-lockfile=readonly" not in script:
+        problem("pr.yml terraform: a committed .terraform.lock.hcl must be used read-only (terraform init -lockfile=readonly) (N15)")
+    if not any(".terraform.lock.hcl" in str((s.get("with") or {}).get("path", "")) for s in uploads):
+        problem("pr.yml terraform: the generated .terraform.lock.hcl must be uploaded as an artifact to commit (N15)")
+
+
 def check_workflows(directory: Path) -> None:
     main = yaml.safe_load((directory / "main.yml").read_text(encoding="utf-8"))
     pr = yaml.safe_load((directory / "pr.yml").read_text(encoding="utf-8"))
@@ -666,6 +738,9 @@ def check_workflows(directory: Path) -> None:
         problem("main.yml deploy: the environment's values must come from terraform output helm_values (PLATFORM_VALUES_JSON)")
     check_actions_pinned(directory)
     check_image_builds(directory)
+    check_variable_scopes(directory / "main.yml", ROOT / "docs/deploy.md")
+    check_image_pipeline(main, (directory / "main.yml").read_text(encoding="utf-8"))
+    check_terraform_lock(pr)
     terraform = "\n".join(run_scripts(job) for job in pr["jobs"].values())
     for command in ("terraform init -backend=false", "terraform validate", "tflint"):
         if command not in terraform:
