@@ -30,7 +30,10 @@ def anchors(markdown: str) -> set[str]:
 
 ROOT = Path(__file__).resolve().parents[2]
 # Exported by others: kube-state-metrics, and the prometheus crate's process collector.
-EXTERNAL_METRICS = {"kube_job_status_failed", "kube_deployment_status_replicas_available", "process_resident_memory_bytes"}
+EXTERNAL_METRICS = {
+    "kube_cronjob_status_last_successful_time", "kube_cronjob_created", "kube_cronjob_spec_suspend",
+    "kube_deployment_status_replicas_available", "process_resident_memory_bytes",
+}
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 
