@@ -122,18 +122,32 @@ helm_render_all() (
   ls -l "$RENDERED"
 )
 
-# kube_validate_all VERSION: strict schema validation (unknown fields are errors). The
-# Prometheus Operator's kinds have no schema there: they are checked by promtool and the
+# kube_validate_files VERSION FILE...: strict schema validation (unknown fields are errors).
+# The Prometheus Operator's kinds have no schema there: they are checked by promtool and the
 # manifest contracts instead.
-# shellcheck disable=SC2329  # invoked through check()
-kube_validate_all() (
-  local file rc=0
-  for file in "$RENDERED"/*.yaml; do
+# shellcheck disable=SC2329  # invoked through the checks below
+kube_validate_files() (
+  local version="$1" file rc=0
+  shift
+  for file in "$@"; do
     "$PY" -c 'import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and not d["apiVersion"].startswith("monitoring.coreos.com/")]
-yaml.safe_dump_all(docs, sys.stdout)' "$file" | kubernetes-validate --quiet --strict -k "$1.0" - || rc=1
+yaml.safe_dump_all(docs, sys.stdout)' "$file" | kubernetes-validate --quiet --strict -k "$version.0" - || rc=1
   done
   return "$rc"
+)
+# shellcheck disable=SC2329  # invoked through check()
+kube_validate_all() { kube_validate_files "$1" "$RENDERED"/*.yaml; }
+
+# The kind install test (images.yml runs `scripts/infra/kind/install.sh install` on a kind
+# cluster): here its render half, validated and checked for wiring.
+# shellcheck disable=SC2329  # invoked through check()
+kind_install_render() (
+  set -e
+  local dir="$WORK/kind"
+  scripts/infra/kind/install.sh render "$dir" >/dev/null
+  kube_validate_files "$CLUSTER_K8S" "$dir/peers.yaml" "$dir/platform-kind-monitoring.yaml"
+  "$PY" scripts/infra/check_kind.py "$dir"
 )
 
 # Alerts: the production release's PrometheusRules, unit-tested with promtool; each alert's
@@ -247,12 +261,13 @@ if [[ -s "$RENDERED/default.yaml" ]]; then
 elif wanted "manifest" || wanted "kubernetes-validate" || wanted "checkov kubernetes" || wanted "alerts" || wanted "terraform:"; then
   echo "FAIL  manifests not rendered: manifest checks skipped"; RESULTS+=("FAIL helm template"); FAILED=1
 fi
+check "kind install test: render, validate, wiring" kind_install_render
 # Workflows and scripts
 check "yamllint"                      yamllint --strict -c scripts/infra/yamllint.yml \
                                         docker-compose.localstack.yml .github charts
 check "actionlint"                    actionlint -shellcheck="$TOOLS/bin/shellcheck"
 check "workflow contract (umbrella deploy, terraform validate)" "${CONTRACTS[@]}" workflows .github/workflows
-check "shellcheck scripts"            bash -c 'shellcheck scripts/*.sh scripts/infra/*.sh services/*/local.sh .ci/run'
+check "shellcheck scripts"            bash -c 'shellcheck scripts/*.sh scripts/infra/*.sh scripts/infra/kind/*.sh services/*/local.sh .ci/run'
 check "compose init against moto"     background_result "${COMPOSE_INIT_PID:-}" "$WORK/compose-init.log"
 
 echo

@@ -718,6 +718,32 @@ def check_terraform_lock(pr: dict) -> None:
         problem("pr.yml terraform: the generated .terraform.lock.hcl must be uploaded as an artifact to commit (N15)")
 
 
+def check_install_test(directory: Path) -> None:
+    """A server-side install test: on pull requests, a job builds the images, creates a kind
+    cluster and runs scripts/infra/kind/install.sh install (CRDs, peers, helm install
+    --wait, helm test), the script scripts/check-infra.sh renders offline."""
+    for workflow in sorted(directory.glob("*.yml")):
+        doc = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+        on = doc.get("on") or doc.get(True) or {}
+        if not isinstance(on, dict) or "pull_request" not in on:
+            continue
+        paths = set((on.get("pull_request") or {}).get("paths", ["**"]))
+        for job in doc.get("jobs", {}).values():
+            steps = job.get("steps", [])
+            uses = [s.get("uses", "") for s in steps]
+            runs = [i for i, s in enumerate(steps) if "scripts/infra/kind/install.sh install" in s.get("run", "")]
+            kind = [i for i, u in enumerate(uses) if u.startswith("helm/kind-action@")]
+            loads = [i for i, s in enumerate(steps) if re.search(r"docker buildx build [^\n]*--load", s.get("run", ""))
+                     and "image_names" in s.get("run", "")]
+            if runs and kind and loads and max(loads) < runs[0] and kind[0] < runs[0]:
+                if "**" in paths or {"charts/**", "scripts/infra/kind/**"} <= paths:
+                    return
+                problem(f"{workflow.name}: the kind install test does not run on pull requests touching charts/** and scripts/infra/kind/**")
+                return
+    problem(f"{directory}: no pull-request job builds every image (--load), creates a kind cluster (helm/kind-action) and then runs "
+            "scripts/infra/kind/install.sh install (helm install --wait, helm test)")
+
+
 def check_workflows(directory: Path) -> None:
     main = yaml.safe_load((directory / "main.yml").read_text(encoding="utf-8"))
     pr = yaml.safe_load((directory / "pr.yml").read_text(encoding="utf-8"))
@@ -741,6 +767,7 @@ def check_workflows(directory: Path) -> None:
     check_variable_scopes(directory / "main.yml", ROOT / "docs/deploy.md")
     check_image_pipeline(main, (directory / "main.yml").read_text(encoding="utf-8"))
     check_terraform_lock(pr)
+    check_install_test(directory)
     terraform = "\n".join(run_scripts(job) for job in pr["jobs"].values())
     for command in ("terraform init -backend=false", "terraform validate", "tflint"):
         if command not in terraform:
