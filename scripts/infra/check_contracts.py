@@ -119,9 +119,53 @@ def workspace_binaries() -> set[str]:
     return names
 
 
+# LocalStack's images after 4.14.0 (26 Feb 2026) need LOCALSTACK_AUTH_TOKEN (one unified
+# image since 23 Mar 2026: LocalStack's notices, e.g. spring-cloud-aws#1586); 4.14.0 is the
+# last that starts without an account (quickwit PR #6303).
+LOCALSTACK_FREE_TAG = "4.14.0"
+# A name public DNS maps to 127.0.0.1 (LocalStack's docs, network troubleshooting): with a
+# compose network alias it reaches LocalStack from the containers AND from the host, so the
+# presigned avatar URLs user-service hands out open in the host's browser.
+HOST_VISIBLE_ENDPOINT = "localhost.localstack.cloud"
+# Node.js end of life (nodejs/Release README, release schedule): a major past it gets no
+# security fixes.
+NODE_END_OF_LIFE = {"18": "2025-04-30", "20": "2026-04-30", "22": "2027-04-30", "24": "2028-04-30", "26": "2029-04-30"}
+
+
+def check_compose_images(path: Path, services: dict) -> None:
+    """The third-party images of the local stack: LocalStack pinned to the last free tag (or
+    given an auth token), Node.js still supported, presigned URLs the host can open."""
+    import datetime as dt
+
+    localstack = services.get("localstack", {})
+    image = str(localstack.get("image", ""))
+    env = localstack.get("environment") or {}
+    if not re.fullmatch(rf"\$\{{LOCALSTACK_IMAGE:-localstack/localstack:{re.escape(LOCALSTACK_FREE_TAG)}\}}", image):
+        problem(f"{path}: localstack image {image!r}: pin localstack/localstack:{LOCALSTACK_FREE_TAG}, the last tag that starts without "
+                "an auth token, overridable with LOCALSTACK_IMAGE (later tags need LOCALSTACK_AUTH_TOKEN)")
+    if "LOCALSTACK_AUTH_TOKEN" not in env:
+        problem(f"{path}: localstack does not pass LOCALSTACK_AUTH_TOKEN through (needed with any newer LOCALSTACK_IMAGE)")
+    for name, service in services.items():
+        match = re.match(r"node:(\d+)", str(service.get("image", "")))
+        if match and dt.date.today().isoformat() >= NODE_END_OF_LIFE.get(match.group(1), "0000"):
+            problem(f"{path}: {name} runs {service['image']}: Node.js {match.group(1)} is past its end of life "
+                    f"({NODE_END_OF_LIFE.get(match.group(1), 'unknown')})")
+    aliases = {alias for network in (localstack.get("networks") or {}).values() for alias in (network or {}).get("aliases", [])}
+    user_env = (services.get("user-service") or {}).get("environment") or {}
+    endpoint = str(user_env.get("AWS_ENDPOINT_URL", ""))
+    host, _, port = endpoint.removeprefix("http://").partition(":")
+    published = [str(p) for p in localstack.get("ports", [])]
+    if host != HOST_VISIBLE_ENDPOINT or HOST_VISIBLE_ENDPOINT not in aliases or not any(p.endswith(f":{port}:{port}") for p in published):
+        problem(f"{path}: user-service presigns avatar URLs with AWS_ENDPOINT_URL={endpoint!r}, which the host cannot resolve: use "
+                f"http://{HOST_VISIBLE_ENDPOINT}:4566 with that name as a network alias of localstack and the port published")
+
+
 def check_compose(path: Path) -> None:
     compose = yaml.safe_load(path.read_text(encoding="utf-8"))
     services = compose["services"]
+    check_compose_images(path, services)
+    aliases = {alias for service in services.values() for network in (service.get("networks") or {}).values()
+               for alias in (network or {}).get("aliases", [])}
     init_script = (ROOT / "scripts/infra/localstack-init.sh").read_text(encoding="utf-8")
     created_secrets = set(re.findall(r'put_secret "([^"]+)"', init_script))
     binaries = workspace_binaries()
@@ -143,8 +187,8 @@ def check_compose(path: Path) -> None:
             value = str(value)
             if key.endswith("_SECRET_ID") and value not in created_secrets:
                 problem(f"{path}: {name} {key}={value} but localstack-init.sh creates no such secret")
-            for host in re.findall(r"https?://([a-z0-9-]+):\d+", value):
-                if host not in services:
+            for host in re.findall(r"https?://([a-z0-9.-]+):\d+", value):
+                if host not in services and host not in aliases:
                     problem(f"{path}: {name} {key} points at {host!r}, not a service of this file")
             if key == "TENANTS_JSON":
                 try:
@@ -744,6 +788,20 @@ def check_install_test(directory: Path) -> None:
             "scripts/infra/kind/install.sh install (helm install --wait, helm test)")
 
 
+def check_compose_job(directory: Path) -> None:
+    """The Docker path: a job runs `docker compose up --wait` of the local stack, then the
+    try-it flows (scripts/infra/compose-smoke.sh) from the host."""
+    for workflow in sorted(directory.glob("*.yml")):
+        doc = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+        for job in doc.get("jobs", {}).values():
+            script = run_scripts(job)
+            up = script.find("docker compose -f docker-compose.localstack.yml up")
+            smoke = script.find("scripts/infra/compose-smoke.sh")
+            if up >= 0 and "--wait" in script[up:].splitlines()[0] and smoke > up:
+                return
+    problem(f"{directory}: no job runs `docker compose -f docker-compose.localstack.yml up --wait` and then scripts/infra/compose-smoke.sh")
+
+
 def check_workflows(directory: Path) -> None:
     main = yaml.safe_load((directory / "main.yml").read_text(encoding="utf-8"))
     pr = yaml.safe_load((directory / "pr.yml").read_text(encoding="utf-8"))
@@ -768,6 +826,7 @@ def check_workflows(directory: Path) -> None:
     check_image_pipeline(main, (directory / "main.yml").read_text(encoding="utf-8"))
     check_terraform_lock(pr)
     check_install_test(directory)
+    check_compose_job(directory)
     terraform = "\n".join(run_scripts(job) for job in pr["jobs"].values())
     for command in ("terraform init -backend=false", "terraform validate", "tflint"):
         if command not in terraform:
