@@ -6,7 +6,8 @@
 #   - Karpenter (CRDs, controller) with a default NodePool: nodes for pods the managed node
 #     group cannot fit;
 #   - kube-prometheus-stack (or only the Prometheus Operator CRDs): scrapes the services'
-#     ServiceMonitors, evaluates their PrometheusRules, loads their Grafana dashboards.
+#     ServiceMonitors, evaluates their PrometheusRules, loads their Grafana dashboards;
+#   - optional, off by default: external-dns (edge.tf) and aws-for-fluent-bit (logging.tf).
 #
 # Order of a first apply (scripts/infra/check_addons.py checks it): every release depends on
 # the whole EKS module, whose last add-ons (CoreDNS) become ACTIVE only once the managed nodes
@@ -22,6 +23,8 @@ locals {
     karpenter                    = "1.12.2" # Kubernetes 1.29 - 1.35 (compatibility matrix)
     kube_prometheus_stack        = "77.7.0" # Prometheus Operator v0.85.0
     prometheus_operator_crds     = "23.0.0" # the CRDs of Prometheus Operator v0.85.0
+    external_dns                 = "1.21.1" # external-dns v0.21.0
+    aws_for_fluent_bit           = "0.2.0"  # AWS for Fluent Bit 3.2.1
   }
   monitoring_namespace = "monitoring"
   # The charts' ServiceMonitors and PrometheusRules render only when the CRDs exist.
@@ -45,8 +48,12 @@ module "addon_values" {
   prometheus_storage_gi             = var.prometheus_storage_gi
   alert_receivers                   = var.alert_receivers
   alerts_topic_arn                  = local.alerts_to_sns ? aws_sns_topic.alerts[0].arn : ""
-  alertmanager_role_arn             = local.alerts_to_sns ? module.alertmanager_irsa[0].iam_role_arn : ""
+  alertmanager_role_arn             = local.alerts_to_sns ? module.alertmanager_role[0].iam_role_arn : ""
   alerts_slack_channel              = var.alerts_slack_channel
+  api_domain                        = var.api_domain
+  external_dns_role_arn             = var.enable_external_dns ? module.external_dns_irsa[0].iam_role_arn : ""
+  log_shipping_role_arn             = var.enable_log_shipping ? module.log_shipping_role[0].iam_role_arn : ""
+  container_log_group               = var.enable_log_shipping ? aws_cloudwatch_log_group.containers[0].name : ""
 }
 
 # --- AWS Load Balancer Controller ---------------------------------------------------------
@@ -91,6 +98,34 @@ resource "helm_release" "metrics_server" {
   chart      = "metrics-server"
   version    = local.addon_chart_versions.metrics_server
   values     = [yamlencode(module.addon_values.metrics_server)]
+
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller]
+}
+
+# --- external-dns (optional: edge.tf) -------------------------------------------------------
+
+resource "helm_release" "external_dns" {
+  count      = var.enable_external_dns ? 1 : 0
+  name       = "external-dns"
+  namespace  = "kube-system"
+  repository = "https://kubernetes-sigs.github.io/external-dns/"
+  chart      = "external-dns"
+  version    = local.addon_chart_versions.external_dns
+  values     = [yamlencode(module.addon_values.external_dns)]
+
+  depends_on = [module.eks, helm_release.aws_load_balancer_controller]
+}
+
+# --- log shipping (optional: logging.tf) -----------------------------------------------------
+
+resource "helm_release" "aws_for_fluent_bit" {
+  count      = var.enable_log_shipping ? 1 : 0
+  name       = "aws-for-fluent-bit"
+  namespace  = "kube-system"
+  repository = "https://aws.github.io/eks-charts"
+  chart      = "aws-for-fluent-bit"
+  version    = local.addon_chart_versions.aws_for_fluent_bit
+  values     = [yamlencode(module.addon_values.aws_for_fluent_bit)]
 
   depends_on = [module.eks, helm_release.aws_load_balancer_controller]
 }

@@ -1,6 +1,7 @@
 # One customer-managed key per environment for the platform's data at rest: DynamoDB tables,
-# the avatar bucket, Secrets Manager secrets and ECR images. Principals get to use it through
-# their IAM policies (the key policy delegates to the account), restricted by kms:ViaService.
+# the avatar bucket, Secrets Manager secrets, ECR images and CloudWatch log groups. Principals
+# get to use it through their IAM policies (the key policy delegates to the account),
+# restricted by kms:ViaService; CloudWatch Logs through the key policy.
 data "aws_iam_policy_document" "data_key" {
   #checkov:skip=CKV_AWS_111:Key policy: resource "*" is this key only; the account root statement is AWS's default delegation to IAM policies
   #checkov:skip=CKV_AWS_356:Key policy: resource "*" is this key only (key policies cannot name their own ARN)
@@ -13,6 +14,26 @@ data "aws_iam_policy_document" "data_key" {
     principals {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # CloudWatch Logs encrypts this account's log groups (shipped container logs, WAF logs)
+  # with the key: it needs a grant in the key policy itself (CloudWatch Logs user guide,
+  # "Encrypt log data using AWS KMS"), bound to log groups of this account and region.
+  statement {
+    sid       = "CloudWatchLogsEncryptsLogGroups"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"] # in a key policy "*" means this key
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
     }
   }
 }

@@ -41,28 +41,14 @@ data "aws_iam_policy_document" "alertmanager" {
   }
 }
 
-resource "aws_iam_policy" "alertmanager" {
-  count       = local.alerts_to_sns ? 1 : 0
-  name        = "${local.name}-alertmanager"
-  description = "Alertmanager publishes the alerts of ${local.name} to its SNS topic"
-  policy      = data.aws_iam_policy_document.alertmanager[0].json
-}
-
-module "alertmanager_irsa" {
-  #checkov:skip=CKV_TF_1:Registry module pinned to an exact version; registry releases are immutable
-  count   = local.alerts_to_sns ? 1 : 0
-  source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
-  version = "5.59.0"
-
-  role_name        = "${local.name}-alertmanager"
-  role_policy_arns = { alerts = aws_iam_policy.alertmanager[0].arn }
-
-  oidc_providers = {
-    cluster = {
-      provider_arn               = module.eks.oidc_provider_arn
-      namespace_service_accounts = [local.alertmanager_service_account]
-    }
-  }
+module "alertmanager_role" {
+  count             = local.alerts_to_sns ? 1 : 0
+  source            = "./modules/irsa_role"
+  name              = "${local.name}-alertmanager"
+  description       = "Alertmanager publishes the alerts of ${local.name} to its SNS topic"
+  service_account   = local.alertmanager_service_account
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  policy_json       = data.aws_iam_policy_document.alertmanager[0].json
 }
 
 # The EBS CSI driver's controller (kube-system/ebs-csi-controller-sa) creates and attaches

@@ -79,7 +79,14 @@ output "helm_values" {
       serviceAccount      = { roleArn = aws_iam_role.service[service].arn }
       env                 = lookup(local.helm_service_env, service, {})
       ingress = {
-        alb   = { certificateArn = var.acm_certificate_arn }
+        alb = {
+          certificateArn = local.certificate_arn
+          wafAclArn      = var.enable_waf ? aws_wafv2_web_acl.alb[0].arn : ""
+          accessLogs = {
+            bucket = var.enable_alb_access_logs ? aws_s3_bucket.alb_logs[0].bucket : ""
+            prefix = local.alb_log_prefix
+          }
+        }
         hosts = [{ host = "${service}.${var.api_domain}", paths = [{ path = "/", pathType = "Prefix" }] }]
       }
       # The internet-facing ALB's interfaces live in the public subnets; the VPC CIDR would

@@ -138,18 +138,102 @@ variable "cluster_admin_principal_arns" {
 }
 
 variable "acm_certificate_arn" {
-  description = "ACM certificate (in var.region) covering <service>.<api_domain>, for the shared ALB's HTTPS listener. Request it first (docs/deploy.md)."
+  description = "ACM certificate (in var.region) covering *.<api_domain>, for the shared ALB's HTTPS listener, requested by hand (docs/deploy.md step 2). null: Terraform requests it and validates it by DNS in route53_zone_id."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.acm_certificate_arn))
+    condition     = var.acm_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.acm_certificate_arn))
     error_message = "acm_certificate_arn must be an ACM certificate ARN."
+  }
+
+  validation {
+    condition     = var.acm_certificate_arn != null || var.route53_zone_id != null
+    error_message = "Give acm_certificate_arn, or route53_zone_id so that Terraform requests the certificate and validates it by DNS there."
   }
 }
 
 variable "api_domain" {
-  description = "DNS domain of the APIs: each service answers at <service>.<api_domain> through the shared ALB."
+  description = "DNS domain of the APIs: each service answers at <service>.<api_domain> through the shared ALB, the console at console.<api_domain>."
   type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", var.api_domain))
+    error_message = "api_domain must be a lower-case DNS name, e.g. api.example.com."
+  }
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of api_domain (or a parent). Optional, off by default: with it Terraform can request and DNS-validate the certificate (acm_certificate_arn = null) and external-dns can publish the hosts (enable_external_dns)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.route53_zone_id == null || can(regex("^Z[A-Z0-9]{1,31}$", var.route53_zone_id))
+    error_message = "route53_zone_id must be a hosted zone id (Z...)."
+  }
+}
+
+variable "enable_external_dns" {
+  description = "Install external-dns: it creates and updates the Route 53 records of the Ingress hosts (<service>.<api_domain>, console.<api_domain>) pointing at the ALB, in route53_zone_id only. Off: point them at the ALB by hand (docs/deploy.md step 7)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.enable_external_dns || var.route53_zone_id != null
+    error_message = "enable_external_dns needs route53_zone_id (the only zone it may change)."
+  }
+}
+
+variable "enable_log_shipping" {
+  description = "Ship every container's logs to CloudWatch Logs (aws-for-fluent-bit, a DaemonSet) into the log group /<project>/<env>/containers, kept log_retention_days, encrypted with the data key. Off by default (cost); the example production tfvars turn it on."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch Logs keeps the shipped container logs and the WAF's logs."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "enable_alb_access_logs" {
+  description = "Write the shared ALB's access logs to an S3 bucket of this stack (<project>-<env>-alb-logs-<account>, SSE-S3: ALB delivers no other encryption), kept alb_access_log_days."
+  type        = bool
+  default     = false
+}
+
+variable "alb_access_log_days" {
+  description = "Days the ALB's access logs are kept."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.alb_access_log_days >= 1
+    error_message = "alb_access_log_days must be at least 1."
+  }
+}
+
+variable "enable_waf" {
+  description = "Put an AWS WAF web ACL in front of the shared ALB: AWS managed rules (common, known bad inputs, IP reputation) and a per-IP rate limit; its logs go to CloudWatch Logs."
+  type        = bool
+  default     = false
+}
+
+variable "waf_rate_limit" {
+  description = "Requests one client IP may make in 5 minutes before the WAF blocks it (with enable_waf)."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit >= 100 && var.waf_rate_limit <= 2000000000
+    error_message = "waf_rate_limit must be between 100 and 2000000000 (requests per 5 minutes per IP)."
+  }
 }
 
 variable "enable_aws_load_balancer_controller" {

@@ -65,6 +65,10 @@ SAMPLE_INPUTS = {
     "storage_class": "gp3",
     "prometheus_storage_gi": 50,
     "alert_receivers": ["sns"],
+    "api_domain": "api.example.com",
+    "external_dns_role_arn": "arn:aws:iam::123456789012:role/platform-prod-external-dns",
+    "log_shipping_role_arn": "arn:aws:iam::123456789012:role/platform-prod-log-shipping",
+    "container_log_group": "/platform/prod/containers",
 }
 
 
@@ -208,6 +212,16 @@ def check_values(values: dict) -> None:
         problem("modules/addon_values: the Prometheus Operator CRDs must survive an uninstall (helm.sh/resource-policy: keep): "
                 "deleting them deletes every ServiceMonitor and PrometheusRule")
     check_storage(kps)
+    dns = values.get("external_dns", {})
+    if dns.get("policy") != "upsert-only" or dns.get("domainFilters") != [SAMPLE_INPUTS["api_domain"]] \
+            or {"name": "AWS_DEFAULT_REGION", "value": SAMPLE_INPUTS["region"]} not in dns.get("env", []):
+        problem(f"modules/addon_values: external-dns must only add/update records under api_domain (policy upsert-only, domainFilters) "
+                f"and be given its region; has policy {dns.get('policy')!r}, domainFilters {dns.get('domainFilters')!r}")
+    logs = values.get("aws_for_fluent_bit", {}).get("cloudWatchLogs", {})
+    if logs.get("logGroupName") != SAMPLE_INPUTS["container_log_group"] or logs.get("autoCreateGroup") is not False \
+            or logs.get("region") != SAMPLE_INPUTS["region"]:
+        problem("modules/addon_values: aws-for-fluent-bit must write to Terraform's log group (retention, KMS), never create its own, "
+                f"in the given region; has {logs}")
     nodepool = values["karpenter_nodepool"]
     alias = str(nodepool.get("amiAlias", ""))
     if not re.fullmatch(r"al2023@v\d{8}", alias):

@@ -391,6 +391,14 @@ def check_ingress(where: str, ingress: dict, service: str, check_timeout: float,
         problem(f"{where}: the ALB health check timeout must exceed READINESS_CHECK_TIMEOUT_SECONDS {check_timeout:g}")
     if annotations.get("alb.ingress.kubernetes.io/healthcheck-path") != "/readyz":
         problem(f"{where}: the ALB must health-check /readyz")
+    attributes = dict(a.split("=", 1) for a in annotations.get("alb.ingress.kubernetes.io/load-balancer-attributes", "").split(",") if "=" in a)
+    if attributes.get("routing.http.drop_invalid_header_fields.enabled") != "true":
+        problem(f"{where}: the ALB must drop invalid header fields (load-balancer-attributes routing.http.drop_invalid_header_fields.enabled=true)")
+    if attributes.get("access_logs.s3.enabled") == "true" and not attributes.get("access_logs.s3.bucket"):
+        problem(f"{where}: access logs on without a bucket")
+    waf = annotations.get("alb.ingress.kubernetes.io/wafv2-acl-arn")
+    if waf is not None and not re.match(r"arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/", waf):
+        problem(f"{where}: wafv2-acl-arn {waf!r} is no regional web ACL")
     for rule in ingress["spec"]["rules"]:
         paths = rule["http"]["paths"]
         closed = OPERATIONS_PATHS + (() if docs_public else API_DOCS_PATHS)
@@ -560,6 +568,26 @@ def pod_network() -> list:
     return [ipaddress.ip_network(cidr) for cidr in layout["private_subnets"]]
 
 
+# The controller's "exclusive" annotations: every Ingress of one IngressGroup must give the
+# same value, or the group is not reconciled (aws-load-balancer-controller annotations.md).
+GROUP_EXCLUSIVE = ("alb.ingress.kubernetes.io/load-balancer-attributes", "alb.ingress.kubernetes.io/wafv2-acl-arn",
+                   "alb.ingress.kubernetes.io/scheme", "alb.ingress.kubernetes.io/ssl-policy")
+
+
+def check_ingress_group(file: str, docs: list[dict]) -> None:
+    groups: dict[str, list[dict]] = {}
+    for doc in docs:
+        if doc["kind"] == "Ingress":
+            annotations = doc["metadata"].get("annotations") or {}
+            if group := annotations.get("alb.ingress.kubernetes.io/group.name"):
+                groups.setdefault(group, []).append(annotations)
+    for group, members in groups.items():
+        for key in GROUP_EXCLUSIVE:
+            values = {m.get(key) for m in members}
+            if len(values) > 1:
+                problem(f"{file}: IngressGroup {group}: {key} differs between its Ingresses ({sorted(map(str, values))}): the controller refuses the group")
+
+
 def check_network_policies(file: str, docs: list[dict], private_subnets: list) -> None:
     """N7: who reaches the services' http port. The ALB from the public subnets only (an ipBlock
     over the pod network admits every pod of the cluster), Prometheus, the helm test pods and
@@ -636,6 +664,7 @@ def check_rendered(directory: Path) -> None:
                         "add it to charts/platform (docs/development.md#adding-a-service)")
         monitoring = "-monitoring" in path.stem
         check_network_policies(path.name, docs, private_subnets)
+        check_ingress_group(path.name, docs)
         for name, service_docs in sorted(services.items()):
             check_service(name, service_docs, path.name, "-production" in path.stem, "-nodocs" not in path.stem)
             kinds = {d["kind"] for d in service_docs}

@@ -115,6 +115,58 @@ def check_access() -> None:
         problem("infra/network.tf: admin access entries keyed by list position: reordering the list replaces them")
 
 
+def blocks(name: str, kind: str) -> dict:
+    """Resources of one type (or data sources) in infra/<name>, {} when the file is missing."""
+    if not (INFRA / name).exists():
+        return {}
+    section = "data" if kind.startswith("data.") else "resource"
+    kind = kind.removeprefix("data.")
+    return {n: b for block in load(name).get(section, []) for n, b in block.get(kind, {}).items()}
+
+
+def check_edge() -> None:
+    """DNS and certificate, WAF and the ALB's access logs (optional, off by default), and log
+    shipping: each present, wired to the chart, and safe when switched on."""
+    variables = {k: v for block in load("variables.tf")["variable"] for k, v in block.items()}
+    for switch in ("route53_zone_id", "enable_external_dns", "enable_waf", "enable_alb_access_logs", "enable_log_shipping"):
+        if switch not in variables:
+            problem(f"infra/variables.tf: no {switch} (DNS/certificate, WAF, ALB access logs, log shipping are options)")
+        elif variables[switch].get("default") not in (None, False):
+            problem(f"infra/variables.tf: {switch} must be off by default, is {variables[switch].get('default')!r}")
+    certificate = blocks("edge.tf", "aws_acm_certificate").get("api", {})
+    if certificate.get("validation_method") != "DNS" or not blocks("edge.tf", "aws_acm_certificate_validation"):
+        problem("infra/edge.tf: the certificate must be requested with DNS validation and waited for (aws_acm_certificate_validation)")
+    outputs = text("outputs.tf")
+    for needed, why in (("certificateArn = local.certificate_arn", "the requested or given certificate"),
+                        ("wafAclArn", "the web ACL"), ("accessLogs", "the access-log bucket")):
+        if needed not in outputs:
+            problem(f"infra/outputs.tf: helm_values does not pass {why} to the chart ({needed})")
+    waf = blocks("edge.tf", "aws_wafv2_web_acl").get("alb", {})
+    waf_text = text("edge.tf") if (INFRA / "edge.tf").exists() else ""
+    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAmazonIpReputationList"):
+        if group not in waf_text:
+            problem(f"infra/edge.tf: the web ACL lacks the managed rule group {group}")
+    if waf and "rate_based_statement" not in waf_text:
+        problem("infra/edge.tf: the web ACL has no per-IP rate limit")
+    if waf and not re.search(r'rule_action_override\s*\{\s*name\s*=\s*"SizeRestrictions_BODY"\s*action_to_use\s*\{\s*count', waf_text):
+        problem("infra/edge.tf: the common rule set's SizeRestrictions_BODY (8 KB) would block avatar uploads (5 MiB): override it to count")
+    if not blocks("edge.tf", "aws_wafv2_web_acl_logging_configuration"):
+        problem("infra/edge.tf: the web ACL's requests are not logged")
+    encryption = blocks("edge.tf", "aws_s3_bucket_server_side_encryption_configuration").get("alb_logs", {})
+    if "AES256" not in str(encryption):
+        problem("infra/edge.tf: the ALB log bucket must use SSE-S3 (AES256): ALB delivers access logs to no other encryption")
+    if "logdelivery.elasticloadbalancing.amazonaws.com" not in waf_text or "aws_elb_service_account" not in waf_text:
+        problem("infra/edge.tf: the ALB log bucket policy must admit the log delivery service and, in older regions, the ELB account")
+    if not blocks("edge.tf", "aws_s3_bucket_public_access_block").get("alb_logs"):
+        problem("infra/edge.tf: the ALB log bucket has no public access block")
+    for group, where in ((blocks("logging.tf", "aws_cloudwatch_log_group").get("containers"), "logging.tf containers"),
+                         (blocks("edge.tf", "aws_cloudwatch_log_group").get("waf"), "edge.tf waf")):
+        if not group or "aws_kms_key.data" not in str(group.get("kms_key_id", "")) or "var.log_retention_days" not in str(group.get("retention_in_days", "")):
+            problem(f"infra/{where}: the log group must exist with the data key and log_retention_days")
+    if "logs.${var.region}.amazonaws.com" not in text("kms.tf"):
+        problem("infra/kms.tf: the key policy must let CloudWatch Logs use the data key for this account's log groups")
+
+
 def check_backend() -> None:
     for path in [INFRA / "backend.tf", *INFRA.glob("backend/*")]:
         body = "\n".join(l for l in path.read_text(encoding="utf-8").splitlines() if not l.lstrip().startswith("#"))
@@ -183,6 +235,7 @@ def main() -> int:
     check_network()
     check_alb_sources()
     check_access()
+    check_edge()
     check_backend()
     check_namespace()
     check_deploy_role(Path(sys.argv[1]))

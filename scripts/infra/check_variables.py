@@ -66,6 +66,16 @@ CASES: list[tuple[str, dict, str | None]] = [
     ("N8: Slack without a channel", {"alert_receivers": ["slack"]}, "alerts_slack_channel"),
     ("an alert e-mail that is no address", {"alert_email_addresses": ["oncall"]}, "alert_email_addresses"),
     ("N10: a Prometheus volume too small to hold 15 days", {"prometheus_storage_gi": 1}, "prometheus_storage_gi"),
+    # DNS, certificate, WAF, logs: optional, and refused when half-configured.
+    ("the certificate requested by Terraform in a Route 53 zone, external-dns on",
+     {"acm_certificate_arn": None, "route53_zone_id": "Z0123456789ABCDEFGHIJ", "enable_external_dns": True}, None),
+    ("every option on", {"enable_waf": True, "enable_alb_access_logs": True, "enable_log_shipping": True, "log_retention_days": 90}, None),
+    ("no certificate and no zone to request one in", {"acm_certificate_arn": None}, "acm_certificate_arn"),
+    ("external-dns without a zone it may change", {"enable_external_dns": True}, "enable_external_dns"),
+    ("a hosted zone id that is none", {"route53_zone_id": "example.com"}, "route53_zone_id"),
+    ("a log retention CloudWatch does not offer", {"log_retention_days": 10}, "log_retention_days"),
+    ("a WAF rate limit below WAF's minimum", {"waf_rate_limit": 10}, "waf_rate_limit"),
+    ("an API domain with capitals", {"api_domain": "API.Example.com"}, "api_domain"),
 ]
 
 

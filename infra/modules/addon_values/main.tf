@@ -97,6 +97,30 @@ variable "alerts_slack_channel" {
   default     = ""
 }
 
+variable "api_domain" {
+  description = "DNS domain of the platform's hosts (external-dns manages records under it only)."
+  type        = string
+  default     = "api.example.com"
+}
+
+variable "external_dns_role_arn" {
+  description = "IRSA role of external-dns (changes records in the one hosted zone)."
+  type        = string
+  default     = ""
+}
+
+variable "log_shipping_role_arn" {
+  description = "IRSA role of aws-for-fluent-bit (writes to the container log group)."
+  type        = string
+  default     = ""
+}
+
+variable "container_log_group" {
+  description = "CloudWatch Logs group of the containers' logs."
+  type        = string
+  default     = ""
+}
+
 locals {
   # aws-load-balancer-controller chart 1.14.0 (controller v2.14.0), values.yaml.
   aws_load_balancer_controller = {
@@ -118,6 +142,39 @@ locals {
   }
 
   metrics_server = { replicas = 2 }
+
+  # external-dns chart 1.21.1 (app 0.21.0), values.yaml: the Ingress hosts under api_domain,
+  # as records it owns (TXT registry) and never deletes (upsert-only).
+  external_dns = {
+    provider      = { name = "aws" }
+    sources       = ["ingress"]
+    policy        = "upsert-only"
+    registry      = "txt"
+    txtOwnerId    = var.cluster_name
+    domainFilters = [var.api_domain]
+    serviceAccount = {
+      name        = "external-dns"
+      annotations = { "eks.amazonaws.com/role-arn" = var.external_dns_role_arn }
+    }
+    # One IMDS hop: the region must be given.
+    env = [{ name = "AWS_DEFAULT_REGION", value = var.region }]
+  }
+
+  # aws-for-fluent-bit chart 0.2.0 (AWS for Fluent Bit 3.2.1), values.yaml: every container's
+  # log to one CloudWatch Logs group Terraform made (retention, KMS), streams per pod.
+  aws_for_fluent_bit = {
+    cloudWatchLogs = {
+      enabled         = true
+      region          = var.region
+      logGroupName    = var.container_log_group
+      autoCreateGroup = false
+      logStreamPrefix = "${var.cluster_name}."
+    }
+    serviceAccount = {
+      name        = "aws-for-fluent-bit"
+      annotations = { "eks.amazonaws.com/role-arn" = var.log_shipping_role_arn }
+    }
+  }
 
   # karpenter chart 1.12.2, values.yaml. The CRDs come from the karpenter-crd chart (templates,
   # so chart bumps upgrade them); this release skips its crds/ directory.
@@ -271,6 +328,16 @@ locals {
 output "aws_load_balancer_controller" {
   description = "Values of the aws-load-balancer-controller release."
   value       = local.aws_load_balancer_controller
+}
+
+output "external_dns" {
+  description = "Values of the external-dns release."
+  value       = local.external_dns
+}
+
+output "aws_for_fluent_bit" {
+  description = "Values of the aws-for-fluent-bit release."
+  value       = local.aws_for_fluent_bit
 }
 
 output "metrics_server" {
