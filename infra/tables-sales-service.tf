@@ -7,10 +7,18 @@
 locals {
   sales_service_tables = {
     customers = {
-      hash_key                 = { name = "id", type = "S" }
-      range_key                = null
-      ttl_attribute            = null
-      global_secondary_indexes = {}
+      hash_key      = { name = "id", type = "S" }
+      range_key     = null
+      ttl_attribute = null
+      global_secondary_indexes = {
+        # Every customer newest first: one partition (listing = "customers") sorted by
+        # created_at, so a page is one Query of `limit` items (docs/performance.md).
+        "newest-index" = {
+          hash_key   = { name = "listing", type = "S" }
+          range_key  = { name = "created_at", type = "S" }
+          projection = "ALL"
+        }
+      }
     }
 
     # Atomic counters (UpdateItem ADD) that number the customer codes.
@@ -26,9 +34,15 @@ locals {
       range_key     = null
       ttl_attribute = null
       global_secondary_indexes = {
-        # A customer's orders, oldest first (ordered_at is RFC 3339).
+        # A customer's orders, read newest first (ordered_at sorts as text in time order).
         "customer-index" = {
           hash_key   = { name = "customer_id", type = "S" }
+          range_key  = { name = "ordered_at", type = "S" }
+          projection = "ALL"
+        }
+        # Every order newest first: one partition (listing = "orders") sorted by ordered_at.
+        "newest-index" = {
+          hash_key   = { name = "listing", type = "S" }
           range_key  = { name = "ordered_at", type = "S" }
           projection = "ALL"
         }
@@ -37,10 +51,19 @@ locals {
 
     # Transactional outbox: one SMS per order, written with the order, sent afterwards.
     "sms-outbox" = {
-      hash_key                 = { name = "order_id", type = "S" }
-      range_key                = null
-      ttl_attribute            = null
-      global_secondary_indexes = {}
+      hash_key      = { name = "order_id", type = "S" }
+      range_key     = null
+      ttl_attribute = null
+      global_secondary_indexes = {
+        # The records by due time (a claim moves it to the lease's end), in 4 shards from
+        # the order id, keys only: a dispatcher's poll reads the due ones and never the
+        # waiting ones, and the backlog is counted from it (docs/performance.md).
+        "due-index" = {
+          hash_key   = { name = "due_shard", type = "N" }
+          range_key  = { name = "next_attempt_at", type = "N" }
+          projection = "KEYS_ONLY"
+        }
+      }
     }
 
     # Replayed responses of Idempotency-Key requests; DynamoDB purges them after expires_at.

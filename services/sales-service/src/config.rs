@@ -76,6 +76,9 @@ pub struct OutboxConfig {
     /// Records claimed per pass, and sends in flight at once.
     pub batch_size: usize,
     pub concurrency: usize,
+    /// The backlog is counted up to this many (a count reads what it counts): the gauge
+    /// and the backlog route say "this many or more" beyond it.
+    pub backlog_count_max: u64,
 }
 
 impl Config {
@@ -136,17 +139,19 @@ impl Config {
                 lease,
                 batch_size: env.or("OUTBOX_BATCH_SIZE", 25),
                 concurrency: env.or("OUTBOX_CONCURRENCY", 4),
+                backlog_count_max: env.or("OUTBOX_BACKLOG_COUNT_MAX", 1000),
             },
             legacy_list_max_items: env.or("LEGACY_LIST_MAX_ITEMS", 1000),
         };
         if config.outbox.max_attempts == 0
             || config.outbox.batch_size == 0
             || config.outbox.concurrency == 0
+            || config.outbox.backlog_count_max == 0
             || config.legacy_list_max_items == 0
             || config.sms.max_per_number_per_hour == 0
         {
             env.invalid(
-                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE, OUTBOX_CONCURRENCY, LEGACY_LIST_MAX_ITEMS and SMS_MAX_PER_NUMBER_PER_HOUR must be at least 1",
+                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE, OUTBOX_CONCURRENCY, OUTBOX_BACKLOG_COUNT_MAX, LEGACY_LIST_MAX_ITEMS and SMS_MAX_PER_NUMBER_PER_HOUR must be at least 1",
             );
         }
         env.finish()?;

@@ -1,4 +1,5 @@
-//! What became of an order's SMS, and the hourly windows its sends are counted in.
+//! What became of an order's SMS, the hourly windows its sends are counted in, and the
+//! SMS still waiting.
 
 /// A finished SMS: accepted by the provider, or given up.
 #[derive(Debug, Clone)]
@@ -14,4 +15,15 @@ const HOUR_MS: i64 = 3_600_000;
 pub fn send_window(to: &str, now_ms: i64) -> (String, i64) {
     let hour = now_ms.div_euclid(HOUR_MS);
     (format!("{to}#{hour}"), (hour + 2) * HOUR_MS / 1000)
+}
+
+/// The SMS waiting in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// How many, counted up to the count's limit.
+    pub queued: u64,
+    /// More than `queued` wait: the count stopped at its limit.
+    pub more: bool,
+    /// Unix milliseconds: when the one due first is (or was) due; `None` when none waits.
+    pub oldest_due_ms: Option<i64>,
 }

@@ -127,7 +127,7 @@ pub async fn create_customer(
     .await
 }
 
-/// Lists customers, a page at a time (in no particular order).
+/// Lists customers a page at a time, newest first.
 #[utoipa::path(get, path = "/api/v1/sales/customers", tag = "customers",
     params(CustomersQuery),
     security(("oidc" = ["sales:read"])),

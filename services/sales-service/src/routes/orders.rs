@@ -209,8 +209,7 @@ pub async fn create_order(
     .await
 }
 
-/// Lists orders a page at a time: all of them (in no particular order), or one
-/// customer's, newest first.
+/// Lists orders a page at a time, newest first: all of them, or one customer's.
 #[utoipa::path(get, path = "/api/v1/sales/orders", tag = "orders",
     params(OrdersQuery),
     security(("oidc" = ["sales:read"])),

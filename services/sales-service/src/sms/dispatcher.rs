@@ -33,7 +33,7 @@ use crate::store::{Outbox, OutboxError};
 use common::retry::RetryPolicy;
 use common::timestamp::Timestamp;
 
-/// How often the backlog gauge is refreshed (a counting scan of the outbox).
+/// How often the backlog gauge is refreshed (a count of the due index, capped).
 const BACKLOG_REFRESH: Duration = Duration::from_secs(15);
 /// Tries at writing an outcome the store refused for being busy (throttled, or a
 /// transaction conflict).
@@ -145,11 +145,11 @@ impl Dispatcher {
                 tracing::warn!(%error, "SMS dispatch pass failed; retrying at the next poll");
             }
             if backlog_refreshed.is_none_or(|at| at.elapsed() >= BACKLOG_REFRESH) {
-                match self.outbox.backlog().await {
-                    Ok(count) => {
+                match self.outbox.backlog(self.config.backlog_count_max).await {
+                    Ok(backlog) => {
                         self.metrics
                             .backlog
-                            .set(count.try_into().unwrap_or(i64::MAX));
+                            .set(backlog.queued.try_into().unwrap_or(i64::MAX));
                         backlog_refreshed = Some(Instant::now());
                     }
                     Err(error) => tracing::warn!(%error, "could not count the SMS backlog"),
@@ -172,7 +172,7 @@ impl Dispatcher {
             .due(self.clock.now_ms(), self.config.batch_size)
             .await?;
         let results: Vec<Result<bool, OutboxError>> = futures::stream::iter(due)
-            .map(|record| self.deliver(record))
+            .map(|order_id| self.deliver(order_id))
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
@@ -191,13 +191,13 @@ impl Dispatcher {
 
     /// Claims, sends and records one SMS; `false` when another dispatcher had it, or the
     /// claim came back too late to send.
-    async fn deliver(&self, record: OutboxRecord) -> Result<bool, OutboxError> {
+    async fn deliver(&self, order_id: String) -> Result<bool, OutboxError> {
         let now = self.clock.now_ms();
         let lease_until = now + millis(self.config.lease);
         let claim_id = uuid::Uuid::new_v4().simple().to_string();
         let Some(claimed) = self
             .outbox
-            .claim(&record.order_id, &self.worker, &claim_id, now, lease_until)
+            .claim(&order_id, &self.worker, &claim_id, now, lease_until)
             .await?
         else {
             return Ok(false);
@@ -232,7 +232,7 @@ impl Dispatcher {
             "SMS claim released unsent: too little of its lease was left for a send"
         );
         self.metrics.released.inc();
-        match self.outbox.release(claimed).await {
+        match self.outbox.release(claimed, self.clock.now_ms()).await {
             // Already expired and taken: nothing of ours to give back.
             Ok(()) | Err(OutboxError::LostClaim) => Ok(false),
             Err(other) => Err(other),

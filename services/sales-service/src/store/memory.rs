@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use common::aws::StorageError;
 
 use super::{Outbox, OutboxError};
-use crate::domain::{send_window, Delivery, OutboxRecord};
+use crate::domain::{send_window, Backlog, Delivery, OutboxRecord};
 
 /// Which outbox call is being made, to slow some and not others.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -113,17 +113,15 @@ fn held<'a>(
 
 #[async_trait]
 impl Outbox for MemoryOutbox {
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError> {
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<String>, OutboxError> {
         self.call(Call::Due, |records| {
             let mut due: Vec<_> = records
                 .values()
                 .filter(|r| r.next_attempt_at <= now_ms)
-                .filter(|r| r.lease_until.is_none_or(|until| until < now_ms))
-                .cloned()
+                .map(|r| (r.next_attempt_at, r.order_id.clone()))
                 .collect();
-            due.sort_by(|a, b| a.order_id.cmp(&b.order_id));
-            due.truncate(limit);
-            Ok(due)
+            due.sort();
+            Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
         })
         .await
     }
@@ -148,6 +146,7 @@ impl Outbox for MemoryOutbox {
             record.claimed_by = Some(worker.to_owned());
             record.claim_id = Some(claim_id.to_owned());
             record.lease_until = Some(lease_until_ms);
+            record.next_attempt_at = lease_until_ms;
             record.attempts += 1;
             Ok(Some(record.clone()))
         })
@@ -156,15 +155,18 @@ impl Outbox for MemoryOutbox {
 
     async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), OutboxError> {
         self.call(Call::Extend, |records| {
-            held(records, claimed)?.lease_until = Some(lease_until_ms);
+            let record = held(records, claimed)?;
+            record.lease_until = Some(lease_until_ms);
+            record.next_attempt_at = lease_until_ms;
             Ok(())
         })
         .await
     }
 
-    async fn release(&self, claimed: &OutboxRecord) -> Result<(), OutboxError> {
+    async fn release(&self, claimed: &OutboxRecord, now_ms: i64) -> Result<(), OutboxError> {
         self.call(Call::Release, |records| {
             let record = held(records, claimed)?;
+            record.next_attempt_at = now_ms;
             record.claimed_by = None;
             record.claim_id = None;
             record.lease_until = None;
@@ -209,8 +211,14 @@ impl Outbox for MemoryOutbox {
         .await
     }
 
-    async fn backlog(&self) -> Result<u64, OutboxError> {
-        Ok(self.records.lock().unwrap().len() as u64)
+    async fn backlog(&self, count_up_to: u64) -> Result<Backlog, OutboxError> {
+        let records = self.records.lock().unwrap();
+        let queued = records.len() as u64;
+        Ok(Backlog {
+            queued: queued.min(count_up_to),
+            more: queued > count_up_to,
+            oldest_due_ms: records.values().map(|r| r.next_attempt_at).min(),
+        })
     }
 
     async fn count_send(

@@ -11,7 +11,9 @@ use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::aws::StorageError;
 use common::{Cursor, Page};
 
-use crate::domain::{CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, OutboxRecord};
+use crate::domain::{
+    Backlog, CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, OutboxRecord,
+};
 
 pub use dynamo::DynamoSalesStore;
 
@@ -23,10 +25,20 @@ pub const IDEMPOTENCY_TABLE: &str = "idempotency-keys";
 /// Which orders' SMS went to a number in an hour, for the per-number limit.
 pub const SMS_SENDS_TABLE: &str = "sms-sends";
 pub const ORDERS_BY_CUSTOMER: &str = "customer-index";
+/// Every customer (or order) newest first: one partition (`listing`, the same value on
+/// every item) sorted by the creation time. A page is one Query of `limit` items, however
+/// many there are; docs/performance.md has the reasoning and the write ceiling.
+pub const NEWEST_FIRST: &str = "newest-index";
+/// The outbox records by due time, in [`DUE_SHARDS`] partitions (`due_shard`, from the
+/// order id), keys only: a poll reads the due ones, never the waiting ones.
+pub const OUTBOX_BY_DUE_TIME: &str = "due-index";
+/// How many partitions the outbox's due index spreads its records over: each takes about
+/// 1,000 writes a second. Fixed: a record keeps its shard for life.
+pub const DUE_SHARDS: u32 = 4;
 
-/// Key attributes of a page cursor, per listing.
-const CUSTOMER_CURSOR_KEYS: &[&str] = &["id"];
-const ORDER_CURSOR_KEYS: &[&str] = &["id"];
+/// Key attributes of a page cursor, per listing (the table's key and the index's).
+const CUSTOMER_CURSOR_KEYS: &[&str] = &["id", "listing", "created_at"];
+const ORDER_CURSOR_KEYS: &[&str] = &["id", "listing", "ordered_at"];
 const CUSTOMER_ORDER_CURSOR_KEYS: &[&str] = &["id", "customer_id", "ordered_at"];
 
 /// The tables this service needs; `sales-service print-tables` prints them for the
@@ -39,19 +51,39 @@ pub fn tables() -> Vec<TableSpec> {
         ttl_attribute: None,
         global_secondary_indexes: vec![],
     };
+    let newest_first = |created: &'static str| IndexSpec {
+        name: NEWEST_FIRST,
+        hash_key: KeyAttribute::string("listing"),
+        range_key: Some(KeyAttribute::string(created)),
+        projection: IndexProjection::All,
+    };
     vec![
-        plain(CUSTOMERS_TABLE, "id"),
+        TableSpec {
+            global_secondary_indexes: vec![newest_first("created_at")],
+            ..plain(CUSTOMERS_TABLE, "id")
+        },
         plain(SEQUENCES_TABLE, "name"),
         TableSpec {
-            global_secondary_indexes: vec![IndexSpec {
-                name: ORDERS_BY_CUSTOMER,
-                hash_key: KeyAttribute::string("customer_id"),
-                range_key: Some(KeyAttribute::string("ordered_at")),
-                projection: IndexProjection::All,
-            }],
+            global_secondary_indexes: vec![
+                IndexSpec {
+                    name: ORDERS_BY_CUSTOMER,
+                    hash_key: KeyAttribute::string("customer_id"),
+                    range_key: Some(KeyAttribute::string("ordered_at")),
+                    projection: IndexProjection::All,
+                },
+                newest_first("ordered_at"),
+            ],
             ..plain(ORDERS_TABLE, "id")
         },
-        plain(OUTBOX_TABLE, "order_id"),
+        TableSpec {
+            global_secondary_indexes: vec![IndexSpec {
+                name: OUTBOX_BY_DUE_TIME,
+                hash_key: KeyAttribute::number("due_shard"),
+                range_key: Some(KeyAttribute::number("next_attempt_at")),
+                projection: IndexProjection::KeysOnly,
+            }],
+            ..plain(OUTBOX_TABLE, "order_id")
+        },
         TableSpec {
             ttl_attribute: Some("expires_at"),
             ..plain(IDEMPOTENCY_TABLE, "key")
@@ -113,7 +145,7 @@ pub trait SalesStore: Send + Sync {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError>;
-    /// All orders, or one customer's newest first.
+    /// All orders, or one customer's, newest first.
     async fn orders(
         &self,
         customer_id: Option<&str>,
@@ -139,11 +171,13 @@ pub trait SalesStore: Send + Sync {
 
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Up to `limit` records due at `now_ms` that nobody holds.
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError>;
+    /// The order ids of up to `limit` records due at `now_ms`, the longest due first (a
+    /// claimed record is not due while its lease lasts).
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<String>, OutboxError>;
     /// Takes the record for `worker` under the new `claim_id` until `lease_until_ms`,
-    /// counting an attempt; `None` when another dispatcher has it, it is not due, or it is
-    /// gone.
+    /// counting an attempt, and makes it due again when the lease ends (so a claim whose
+    /// dispatcher died is taken over then); `None` when another dispatcher has it, it is
+    /// not due, or it is gone.
     async fn claim(
         &self,
         order_id: &str,
@@ -152,11 +186,12 @@ pub trait Outbox: Send + Sync {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<OutboxRecord>, OutboxError>;
-    /// Moves the lease of a claim still held to `lease_until_ms` (`LostClaim` otherwise).
+    /// Moves the lease of a claim still held, and with it the time the record is due
+    /// again, to `lease_until_ms` (`LostClaim` otherwise).
     async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), OutboxError>;
     /// Gives a claim back unused: nothing was sent, so the attempt it counted is undone
-    /// and the record is due again at once (`LostClaim` when it was no longer held).
-    async fn release(&self, claimed: &OutboxRecord) -> Result<(), OutboxError>;
+    /// and the record is due again at `now_ms` (`LostClaim` when it was no longer held).
+    async fn release(&self, claimed: &OutboxRecord, now_ms: i64) -> Result<(), OutboxError>;
     /// Writes the outcome on the order and removes the record, if the claim is still
     /// held (`LostClaim` otherwise).
     async fn complete(
@@ -172,8 +207,9 @@ pub trait Outbox: Send + Sync {
         next_attempt_at_ms: i64,
         error: &str,
     ) -> Result<(), OutboxError>;
-    /// How many SMS are waiting (for the backlog gauge).
-    async fn backlog(&self) -> Result<u64, OutboxError>;
+    /// How many SMS are waiting, counted up to `count_up_to` (the count reads what it
+    /// counts), and the earliest due time among them.
+    async fn backlog(&self, count_up_to: u64) -> Result<Backlog, OutboxError>;
     /// Counts `order_id`'s SMS against `to`'s share of the hour that holds `now_ms`:
     /// `false` when `max` other orders' SMS already count there. Counting the same order
     /// again (a retry) takes nothing more.

@@ -128,7 +128,7 @@ async fn malformed_bodies_are_client_errors() {
 }
 
 #[tokio::test]
-async fn customers_are_listed_a_page_at_a_time() {
+async fn customers_are_listed_a_page_at_a_time_newest_first() {
     let app = spawn_app().await;
     for n in 0..5 {
         app.customer(&format!("Customer {n}"), &format!("+25471100000{n}"))
@@ -150,10 +150,8 @@ async fn customers_are_listed_a_page_at_a_time() {
             None => break,
         }
     }
-    seen.sort();
-    assert_eq!(seen.len(), 5, "every customer once: {seen:?}");
-    seen.dedup();
-    assert_eq!(seen.len(), 5);
+    let newest_first: Vec<String> = (1..=5).rev().map(|n| format!("CUS-{n:06}")).collect();
+    assert_eq!(seen, newest_first, "every customer once, newest first");
 }
 
 #[tokio::test]

@@ -68,6 +68,7 @@ pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
             lease: Duration::from_secs(3),
             batch_size: 25,
             concurrency: 4,
+            backlog_count_max: 1000,
         },
         legacy_list_max_items: 1000,
     }

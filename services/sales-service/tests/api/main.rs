@@ -7,4 +7,5 @@ mod helpers;
 mod idempotency;
 mod operations;
 mod orders;
+mod scale;
 mod sms;

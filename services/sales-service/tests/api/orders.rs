@@ -126,7 +126,7 @@ async fn bad_orders_name_their_fields_and_write_nothing() {
 }
 
 #[tokio::test]
-async fn orders_are_listed_and_filtered_by_customer_newest_first() {
+async fn orders_are_listed_newest_first_and_filtered_by_customer() {
     let app = spawn_app().await;
     let jane = app.customer("Jane", "+254711000001").await;
     let john = app.customer("John", "+254711000002").await;
@@ -135,15 +135,28 @@ async fn orders_are_listed_and_filtered_by_customer_newest_first() {
     for n in 0..3 {
         janes.push(app.order(jane_id, &format!("Item {n}"), "5.00").await["id"].clone());
     }
-    app.order(john["id"].as_str().unwrap(), "Other", "7.00")
-        .await;
+    let other = app
+        .order(john["id"].as_str().unwrap(), "Other", "7.00")
+        .await["id"]
+        .clone();
 
     let all = assert_json(
         app.authorized().get("/api/v1/sales/orders?limit=100").await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(all["orders"].as_array().unwrap().len(), 4);
+    let all: Vec<Value> = all["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|order| order["id"].clone())
+        .collect();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0], other, "newest first: John's came last");
+    assert_eq!(
+        all[1..],
+        janes.iter().rev().cloned().collect::<Vec<_>>()[..]
+    );
 
     let first = assert_json(
         app.authorized()
@@ -340,14 +353,16 @@ async fn legacy_listings_return_every_record_up_to_the_cap_then_link_the_rest() 
         [2, 2],
         "capped at 2"
     );
-    let mut listed: Vec<String> = pages
+    let listed: Vec<String> = pages
         .iter()
         .flatten()
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
-    listed.sort();
-    customer_ids.sort();
-    assert_eq!(listed, customer_ids, "every customer exactly once");
+    let newest_first: Vec<String> = customer_ids.iter().rev().cloned().collect();
+    assert_eq!(
+        listed, newest_first,
+        "every customer exactly once, newest first"
+    );
 
     let jane = &customer_ids[0];
     let mut ordered = Vec::new();
@@ -370,12 +385,18 @@ async fn legacy_listings_return_every_record_up_to_the_cap_then_link_the_rest() 
             "{order}"
         );
     }
-    let all: usize = every_page(&app, "/ap1/v1/sales/orders/")
+    let all: Vec<Value> = every_page(&app, "/ap1/v1/sales/orders/")
         .await
         .iter()
-        .map(Vec::len)
-        .sum();
-    assert_eq!(all, 4);
+        .flatten()
+        .map(|order| order["id"].clone())
+        .collect();
+    assert_eq!(all.len(), 4);
+    assert_eq!(
+        all[1..],
+        ordered[..],
+        "newest first: the other customer's came last"
+    );
     assert_problem(
         app.authorized()
             .get("/ap1/v1/sales/orders/?next=garbage")

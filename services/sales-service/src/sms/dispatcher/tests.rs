@@ -71,6 +71,7 @@ fn dispatcher(outbox: &Arc<MemoryOutbox>, provider: &Arc<Provider>) -> Dispatche
         lease: LEASE,
         batch_size: 25,
         concurrency: 4,
+        backlog_count_max: 1000,
     };
     Dispatcher::new(
         outbox.clone(),

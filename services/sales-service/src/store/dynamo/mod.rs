@@ -3,6 +3,7 @@
 mod outbox;
 mod sales;
 
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -100,6 +101,8 @@ pub struct DynamoSalesStore {
     client: Client,
     tables: Tables,
     customers_read: TtlCache<String, CustomerRecord>,
+    /// The due-index shard the next poll starts at.
+    next_due_shard: AtomicU32,
 }
 
 impl DynamoSalesStore {
@@ -115,6 +118,7 @@ impl DynamoSalesStore {
                 sms_sends: format!("{prefix}{SMS_SENDS_TABLE}"),
             },
             customers_read: TtlCache::new(CUSTOMERS_KEPT, CUSTOMERS_KEPT_FOR),
+            next_due_shard: AtomicU32::new(0),
         }
     }
 

@@ -1,20 +1,50 @@
 //! The SMS outbox the dispatcher works through: due records, claims and their leases,
 //! outcomes written with the order's status, and the per-number send counts.
 
+use std::sync::atomic::Ordering;
+
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValue, Select, TransactWriteItem, Update,
 };
-use common::aws::dynamo::{decode, is_conditional_failure};
+use common::aws::dynamo::{decode, is_conditional_failure, to_item, Item};
 use common::aws::{aws_error, StorageError};
 
 use super::{number, string, DynamoSalesStore, TransactionFailure};
-use crate::domain::{send_window, Delivery, OutboxRecord};
-use crate::store::{Outbox, OutboxError};
+use crate::domain::{send_window, Backlog, Delivery, OutboxRecord};
+use crate::store::{Outbox, OutboxError, DUE_SHARDS, OUTBOX_BY_DUE_TIME};
 
 const OUTBOX: &str = "The SMS outbox";
 
+/// The due-index shard of an order's SMS: a stable hash of its id (FNV-1a), so every write
+/// of the record keeps it in the same partition.
+fn due_shard(order_id: &str) -> u32 {
+    let hash = order_id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    hash % DUE_SHARDS
+}
+
 impl DynamoSalesStore {
+    /// An outbox record as an item, in its shard of the due index.
+    pub(super) fn outbox_item(record: &OutboxRecord) -> Item {
+        let mut item = to_item(record);
+        item.insert("due_shard".to_owned(), number(due_shard(&record.order_id)));
+        item
+    }
+
+    /// A Query of one shard of the due index, oldest due first; the key condition, and
+    /// anything else, to add.
+    fn due_index(&self, shard: u32) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.tables.outbox)
+            .index_name(OUTBOX_BY_DUE_TIME)
+            .expression_attribute_values(":shard", number(shard))
+            .scan_index_forward(true)
+    }
+
     /// The order update for a final SMS outcome.
     fn order_outcome(&self, claimed: &OutboxRecord, delivery: &Delivery) -> Update {
         let update = Update::builder()
@@ -103,33 +133,28 @@ impl DynamoSalesStore {
 
 #[async_trait]
 impl Outbox for DynamoSalesStore {
-    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError> {
+    async fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<String>, OutboxError> {
         let mut due = Vec::new();
-        let mut start = None;
-        // A filtered scan reads past records that do not match, so it pages until it has
-        // enough or the table ends. The outbox holds only unsent SMS: it stays small.
-        loop {
+        // Each poll starts at the next shard, so a busy shard cannot starve the others.
+        let first = self.next_due_shard.fetch_add(1, Ordering::Relaxed);
+        for shard in (first..first + DUE_SHARDS).map(|n| n % DUE_SHARDS) {
+            let wanted = limit - due.len();
+            if wanted == 0 {
+                break;
+            }
             let output = self
-                .client
-                .scan()
-                .table_name(&self.tables.outbox)
-                .filter_expression(
-                    "next_attempt_at <= :now AND (attribute_not_exists(lease_until) OR lease_until < :now)",
-                )
+                .due_index(shard)
+                .key_condition_expression("due_shard = :shard AND next_attempt_at <= :now")
                 .expression_attribute_values(":now", number(now_ms))
-                .set_exclusive_start_key(start)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
                 .send()
                 .await
                 .map_err(|error| aws_error(OUTBOX, error))?;
             for item in output.items.unwrap_or_default() {
-                due.push(decode(OUTBOX, item)?);
-            }
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if due.len() >= limit || start.is_none() {
-                break;
+                let key: OutboxKey = decode(OUTBOX, item)?;
+                due.push(key.order_id);
             }
         }
-        due.truncate(limit);
         Ok(due)
     }
 
@@ -147,8 +172,8 @@ impl Outbox for DynamoSalesStore {
             .table_name(&self.tables.outbox)
             .key("order_id", string(order_id))
             .update_expression(
-                "SET claimed_by = :worker, claim_id = :claim, lease_until = :lease \
-                 ADD attempts :one",
+                "SET claimed_by = :worker, claim_id = :claim, lease_until = :lease, \
+                 next_attempt_at = :lease ADD attempts :one",
             )
             .condition_expression(
                 "attribute_exists(order_id) AND next_attempt_at <= :now \
@@ -175,17 +200,18 @@ impl Outbox for DynamoSalesStore {
     async fn extend(&self, claimed: &OutboxRecord, lease_until_ms: i64) -> Result<(), OutboxError> {
         self.update_claimed(
             claimed,
-            "SET lease_until = :lease",
+            "SET lease_until = :lease, next_attempt_at = :lease",
             vec![(":lease", number(lease_until_ms))],
         )
         .await
     }
 
-    async fn release(&self, claimed: &OutboxRecord) -> Result<(), OutboxError> {
+    async fn release(&self, claimed: &OutboxRecord, now_ms: i64) -> Result<(), OutboxError> {
         self.update_claimed(
             claimed,
-            "REMOVE claimed_by, claim_id, lease_until ADD attempts :undo",
-            vec![(":undo", number(-1))],
+            "SET next_attempt_at = :now REMOVE claimed_by, claim_id, lease_until \
+             ADD attempts :undo",
+            vec![(":now", number(now_ms)), (":undo", number(-1))],
         )
         .await
     }
@@ -277,24 +303,59 @@ impl Outbox for DynamoSalesStore {
         }
     }
 
-    async fn backlog(&self) -> Result<u64, OutboxError> {
-        let mut count = 0u64;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.tables.outbox)
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
+    async fn backlog(&self, count_up_to: u64) -> Result<Backlog, OutboxError> {
+        let mut backlog = Backlog {
+            queued: 0,
+            more: false,
+            oldest_due_ms: None,
+        };
+        for shard in 0..DUE_SHARDS {
+            // The first key of each shard is its earliest due time: one item read.
+            let first = self
+                .due_index(shard)
+                .key_condition_expression("due_shard = :shard")
+                .limit(1)
                 .send()
                 .await
                 .map_err(|error| aws_error(OUTBOX, error))?;
-            count += u64::try_from(output.count).unwrap_or_default();
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if start.is_none() {
-                return Ok(count);
+            if let Some(item) = first.items.unwrap_or_default().into_iter().next() {
+                let key: OutboxKey = decode(OUTBOX, item)?;
+                backlog.oldest_due_ms =
+                    Some(backlog.oldest_due_ms.map_or(key.next_attempt_at, |oldest| {
+                        oldest.min(key.next_attempt_at)
+                    }));
+            }
+            // A count reads what it counts: stop at the limit.
+            let mut start = None;
+            loop {
+                let wanted = count_up_to.saturating_sub(backlog.queued);
+                if wanted == 0 {
+                    backlog.more = true;
+                    break;
+                }
+                let page = self
+                    .due_index(shard)
+                    .key_condition_expression("due_shard = :shard")
+                    .select(Select::Count)
+                    .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|error| aws_error(OUTBOX, error))?;
+                backlog.queued += u64::try_from(page.count).unwrap_or_default();
+                start = page.last_evaluated_key.filter(|key| !key.is_empty());
+                if start.is_none() {
+                    break;
+                }
             }
         }
+        Ok(backlog)
     }
+}
+
+/// What the due index holds of a record (keys only).
+#[derive(serde::Deserialize)]
+struct OutboxKey {
+    order_id: String,
+    next_attempt_at: i64,
 }

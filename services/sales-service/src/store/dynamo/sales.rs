@@ -3,14 +3,14 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
-use common::aws::dynamo::{get_consistent, paging_error, to_item};
+use common::aws::dynamo::{get_consistent, paging_error, to_item, Item};
 use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
 use super::{number, string, DynamoSalesStore, TransactionFailure};
 use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
-use crate::store::{SalesStore, StoreError, ORDERS_BY_CUSTOMER};
+use crate::store::{SalesStore, StoreError, NEWEST_FIRST, ORDERS_BY_CUSTOMER};
 
 const STORE: &str = "The sales store";
 
@@ -87,16 +87,25 @@ impl DynamoSalesStore {
         Ok(get_consistent(&self.client, STORE, table, key_name, key).await?)
     }
 
-    async fn scan_page<T: serde::de::DeserializeOwned>(
+    /// A page of `index` newest first: the items whose hash key `key_name` is `key`, read
+    /// in one Query of `limit` items.
+    async fn newest_page<T: serde::de::DeserializeOwned>(
         &self,
         table: &str,
+        index: &str,
+        (key_name, key): (&str, &str),
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<T>, StoreError> {
         let output = self
             .client
-            .scan()
+            .query()
             .table_name(table)
+            .index_name(index)
+            .key_condition_expression("#key = :key")
+            .expression_attribute_names("#key", key_name)
+            .expression_attribute_values(":key", string(key))
+            .scan_index_forward(false)
             .limit(limit)
             .set_exclusive_start_key(after.map(Cursor::into_start_key))
             .send()
@@ -105,6 +114,18 @@ impl DynamoSalesStore {
         Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
     }
 }
+
+/// `record` as an item, with the `listing` attribute that puts it in the newest-first
+/// index of its table.
+fn listed(record: &impl serde::Serialize, listing: &str) -> Item {
+    let mut item = to_item(record);
+    item.insert("listing".to_owned(), string(listing));
+    item
+}
+
+/// The `listing` value of every customer, and of every order.
+const CUSTOMERS: &str = "customers";
+const ORDERS: &str = "orders";
 
 #[async_trait]
 impl SalesStore for DynamoSalesStore {
@@ -141,7 +162,7 @@ impl SalesStore for DynamoSalesStore {
     ) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.tables.customers)
-            .set_item(Some(to_item(customer)))
+            .set_item(Some(listed(customer, CUSTOMERS)))
             .condition_expression("attribute_not_exists(id)")
             .build()
             .expect("table and item are set");
@@ -168,7 +189,9 @@ impl SalesStore for DynamoSalesStore {
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<CustomerRecord>, StoreError> {
-        self.scan_page(&self.tables.customers, limit, after).await
+        let listing = ("listing", CUSTOMERS);
+        self.newest_page(&self.tables.customers, NEWEST_FIRST, listing, limit, after)
+            .await
     }
 
     async fn insert_order(
@@ -190,8 +213,8 @@ impl SalesStore for DynamoSalesStore {
                 .build()
         };
         let items = vec![
-            put(&self.tables.orders, to_item(order), "id"),
-            put(&self.tables.outbox, to_item(sms), "order_id"),
+            put(&self.tables.orders, listed(order, ORDERS), "id"),
+            put(&self.tables.outbox, Self::outbox_item(sms), "order_id"),
         ];
         self.transact(items, idempotency).await
     }
@@ -206,23 +229,12 @@ impl SalesStore for DynamoSalesStore {
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<OrderRecord>, StoreError> {
-        let Some(customer_id) = customer_id else {
-            return self.scan_page(&self.tables.orders, limit, after).await;
+        let (index, key) = match customer_id {
+            Some(customer_id) => (ORDERS_BY_CUSTOMER, ("customer_id", customer_id)),
+            None => (NEWEST_FIRST, ("listing", ORDERS)),
         };
-        let output = self
-            .client
-            .query()
-            .table_name(&self.tables.orders)
-            .index_name(ORDERS_BY_CUSTOMER)
-            .key_condition_expression("customer_id = :customer")
-            .expression_attribute_values(":customer", string(customer_id))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(after.map(Cursor::into_start_key))
-            .send()
+        self.newest_page(&self.tables.orders, index, key, limit, after)
             .await
-            .map_err(|error| paging_error(STORE, error))?;
-        Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
     }
 
     async fn idempotency_record(
