@@ -13,6 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::wait::eventually;
+
 pub struct TcpProxy {
     address: SocketAddr,
     cut: Arc<AtomicBool>,
@@ -148,22 +150,30 @@ impl Drop for TcpProxy {
     }
 }
 
-/// Four loops send create requests while the dependency behind `proxy` is up for 0.7 s,
-/// cut for 1.5 s, and up again for 2 s. `send(worker, n)` makes one request and returns its
-/// status and the id of what it created. Asserts that every answer was a 201 or a 503
-/// within 12 s (the AWS timeouts), that the outage hit the service's traffic (connections
-/// dropped or refused: whether that becomes a 503 or a success after the SDK's retries is
-/// timing), and that creates went through before and after it (more than four 201s);
-/// returns the ids of everything acknowledged, for the caller to find again.
+/// Four loops send create requests while the dependency behind `proxy` goes away and comes
+/// back: up until four creates were acknowledged, cut until the outage has hit the
+/// service's connections and four more requests were answered, then up again until four
+/// more creates were acknowledged (each phase waits for its condition, 30 s at most, not
+/// for a fixed time: a busy machine only makes it longer). `send(worker, n)` makes one
+/// request and returns its status and the id of what it created. Asserts that every
+/// answer was a 201 or a 503 within 12 s (the AWS timeouts), that the outage hit the
+/// service's traffic (connections dropped or refused: whether that becomes a 503 or a
+/// success after the SDK's retries is timing), and that creates went through before and
+/// after it (more than four 201s); returns the ids of everything acknowledged, for the
+/// caller to find again.
 pub async fn creates_through_outage<F, Fut>(proxy: &TcpProxy, send: F) -> Vec<String>
 where
     F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = (reqwest::StatusCode, Option<String>)> + Send,
 {
+    const PHASE: Duration = Duration::from_secs(30);
     let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let created = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..4)
         .map(|worker| {
             let (send, stop) = (send.clone(), stop.clone());
+            let (answered, created) = (answered.clone(), created.clone());
             tokio::spawn(async move {
                 let mut outcomes = Vec::new();
                 let mut n = 0;
@@ -171,17 +181,37 @@ where
                     n += 1;
                     let started = std::time::Instant::now();
                     let (status, id) = send(worker, n).await;
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    if status == reqwest::StatusCode::CREATED {
+                        created.fetch_add(1, Ordering::SeqCst);
+                    }
                     outcomes.push((status, id, started.elapsed()));
                 }
                 outcomes
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let count = |counter: &Arc<AtomicUsize>| counter.load(Ordering::SeqCst);
+    eventually(
+        PHASE,
+        "four creates acknowledged before the outage",
+        || async { count(&created) >= 4 },
+    )
+    .await;
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let answered_before_cut = count(&answered);
+    eventually(PHASE, "the outage met by the service's traffic", || async {
+        proxy.dropped() > 0 && count(&answered) >= answered_before_cut + 4
+    })
+    .await;
     proxy.restore();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let created_before_restore = count(&created);
+    eventually(
+        PHASE,
+        "four creates acknowledged after the outage",
+        || async { count(&created) >= created_before_restore + 4 },
+    )
+    .await;
     stop.store(true, Ordering::SeqCst);
 
     let mut acknowledged = Vec::new();
