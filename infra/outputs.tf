@@ -60,6 +60,13 @@ locals {
     "sales-service" = {
       AFRICASTALKING_API_KEY_SECRET_ID = aws_secretsmanager_secret.service["africastalking_apikey"].name
     }
+    # Used once services/console and its tables are in local.services (contract 9).
+    "console" = {
+      PUBLIC_URL            = "https://console.${var.api_domain}"
+      OIDC_CLIENT_SECRET_ID = aws_secretsmanager_secret.service["console_oidc_client_secret"].name
+      # Avatars load from the bucket's presigned URLs (the page's img-src).
+      IMAGE_ORIGINS = "https://${aws_s3_bucket.avatars.bucket}.s3.${var.region}.amazonaws.com"
+    }
   }
 }
 

@@ -5,6 +5,8 @@ locals {
   secret_names = {
     admin_password        = "${var.environment}/user-service/admin-password"
     africastalking_apikey = "${var.environment}/sales-service/africastalking-api-key"
+    # The console's OIDC client secret (OIDC_CLIENT_SECRET_ID), from the operators' issuer.
+    console_oidc_client_secret = "${var.environment}/console/oidc-client-secret"
   }
 
   # integration-service reads <env>/integration-service/<tenant>/<integration>: the deploy

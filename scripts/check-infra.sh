@@ -199,6 +199,8 @@ helm_rejects_bad_values() (
     'helmTest: {image: curlimages/curl:8.12.1, route: readyz, expectStatus: 200}'
     'helmTest: {image: curlimages/curl:8.12.1, route: /, expectStatus: 99}'
     'ingress: {enabled: false, alb: {apiDocs: "no"}}'
+    'env: {TRUSTED_PROXY_CIDRS: 10.40.0.0/16}'
+    'trustedProxyCidrs: [alb]'
   )
   for case in "${cases[@]}"; do
     printf '%s\n' "$case" >"$WORK/bad-values.yaml"

@@ -636,6 +636,29 @@ def check_network_policies(file: str, docs: list[dict], private_subnets: list) -
                 problem(f"{file} [console]: the console's NetworkPolicy does not let it reach {name}'s http port (contract 9, N7)")
 
 
+def check_client_addresses(file: str, docs: list[dict]) -> None:
+    """Contract 5 (issue 23.3): a service behind the ALB believes X-Forwarded-For from the ALB's
+    subnets only (TRUSTED_PROXY_CIDRS = the NetworkPolicy's ALB sources), and a service that
+    verifies OIDC tokens trusts the console's forwarder token when the console calls it."""
+    configs = {d["metadata"]["name"]: d.get("data") or {} for d in docs
+               if d["kind"] == "ConfigMap" and "grafana_dashboard" not in (d["metadata"].get("labels") or {})}
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    ingresses = {d["metadata"]["name"] for d in docs if d["kind"] == "Ingress" and d["spec"].get("ingressClassName") == "alb"}
+    console_client = configs.get(CONSOLE, {}).get("OIDC_CLIENT_ID")
+    for name in sorted(ingresses):
+        sources = sorted(peer["ipBlock"]["cidr"] for rule in policies.get(name, {}).get("spec", {}).get("ingress") or []
+                         for peer in rule.get("from") or [] if "ipBlock" in peer)
+        trusted = sorted(c for c in configs.get(name, {}).get("TRUSTED_PROXY_CIDRS", "").split(",") if c)
+        if trusted != sources:
+            problem(f"{file} [{name}]: TRUSTED_PROXY_CIDRS {trusted} is not the ALB's subnets {sources}: X-Forwarded-For must be "
+                    "believed from the ALB only (contract 5, issue 23.3)")
+    for name, data in sorted(configs.items()):
+        if console_client and name != CONSOLE and "OIDC_ISSUER_URL" in data:
+            if console_client not in data.get("TRUSTED_FORWARDER_CLIENTS", "").split(","):
+                problem(f"{file} [{name}]: TRUSTED_FORWARDER_CLIENTS {data.get('TRUSTED_FORWARDER_CLIENTS')!r} lacks the console's client "
+                        f"{console_client!r}: the person's address it forwards is dropped (contract 5)")
+
+
 def check_rendered(directory: Path) -> None:
     """Every rendered file (one release each); objects are grouped by service name label.
     Files named *-production* hold production renders; *-monitoring* ones were rendered for
@@ -665,6 +688,7 @@ def check_rendered(directory: Path) -> None:
         monitoring = "-monitoring" in path.stem
         check_network_policies(path.name, docs, private_subnets)
         check_ingress_group(path.name, docs)
+        check_client_addresses(path.name, docs)
         for name, service_docs in sorted(services.items()):
             check_service(name, service_docs, path.name, "-production" in path.stem, "-nodocs" not in path.stem)
             kinds = {d["kind"] for d in service_docs}

@@ -25,6 +25,17 @@ admits them and never selects them. */}}
 helm-test
 {{- end -}}
 
+{{/* TRUSTED_PROXY_CIDRS (contract 5): the proxies whose X-Forwarded-For the service
+believes. trustedProxyCidrs, or behind the ALB the subnets its NetworkPolicy admits it from,
+so the two cannot disagree. */}}
+{{- define "platform.trustedProxyCidrs" -}}
+{{- $proxies := .Values.trustedProxyCidrs -}}
+{{- if and (not $proxies) .Values.ingress.enabled (eq .Values.ingress.className "alb") -}}
+{{- $proxies = .Values.networkPolicy.albSourceCidrs -}}
+{{- end -}}
+{{- join "," $proxies -}}
+{{- end -}}
+
 {{/* The cluster serves the Prometheus Operator's API (ServiceMonitor, PrometheusRule). */}}
 {{- define "platform.hasMonitoringApi" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end -}}
