@@ -59,9 +59,42 @@ struct Snapshot {
 }
 
 #[derive(Deserialize)]
-struct Discovery {
+pub(super) struct Discovery {
     issuer: String,
     jwks_uri: String,
+    pub token_endpoint: Option<String>,
+}
+
+/// The discovery document of `issuer`, which must name that issuer.
+pub(super) async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Discovery, String> {
+    let discovery_url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let discovery: Discovery = get_json(http, &discovery_url).await?;
+    if discovery.issuer != issuer {
+        return Err(format!(
+            "its discovery document names the issuer `{}`; check OIDC_ISSUER_URL",
+            discovery.issuer
+        ));
+    }
+    Ok(discovery)
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, String> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|err| format!("GET {url}: {err}"))?;
+    response
+        .json()
+        .await
+        .map_err(|err| format!("GET {url}: unreadable answer: {err}"))
 }
 
 #[derive(Deserialize)]
@@ -155,33 +188,9 @@ impl KeyStore {
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<VerificationKey>>, String> {
-        let discovery_url = format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        );
-        let discovery: Discovery = self.get_json(&discovery_url).await?;
-        if discovery.issuer != self.issuer {
-            return Err(format!(
-                "its discovery document names the issuer `{}`; check OIDC_ISSUER_URL",
-                discovery.issuer
-            ));
-        }
-        let jwks: RawJwks = self.get_json(&discovery.jwks_uri).await?;
+        let discovery = discover(&self.http, &self.issuer).await?;
+        let jwks: RawJwks = get_json(&self.http, &discovery.jwks_uri).await?;
         Ok(jwks.keys.into_iter().filter_map(usable_key).collect())
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|err| format!("GET {url}: {err}"))?;
-        response
-            .json()
-            .await
-            .map_err(|err| format!("GET {url}: unreadable answer: {err}"))
     }
 }
 

@@ -39,6 +39,14 @@ use verified::VerifiedTokens;
 /// The `realm` of every `WWW-Authenticate` challenge.
 const REALM: &str = "platform";
 
+/// The token endpoint in `issuer`'s discovery document (where clients get tokens).
+pub async fn token_endpoint(http: &reqwest::Client, issuer: &str) -> Result<String, String> {
+    jwks::discover(http, issuer)
+        .await?
+        .token_endpoint
+        .ok_or_else(|| "its discovery document names no token_endpoint".to_owned())
+}
+
 /// Where tokens come from and whom they must be for.
 #[derive(Debug, Clone)]
 pub struct OidcSettings {
