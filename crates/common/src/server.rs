@@ -200,6 +200,7 @@ impl App {
             openapi::add_shared_response(&mut spec, status, description, answers);
         }
         openapi::add_problem_bodies(&mut spec);
+        openapi::finish(&mut spec);
 
         let request_timeout = config.request_timeout;
         router
