@@ -113,7 +113,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
     };
     let app = App {
         api: routes::router(state),
-        spec: routes::spec(),
+        spec: routes::spec(&config.oidc),
         health,
         metrics,
     };

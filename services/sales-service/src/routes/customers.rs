@@ -34,6 +34,9 @@ pub struct CreateCustomer {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "01a24b15-d0bf-7170-ae5e-7ff8e28e6cfb", "code": "CUS-000001",
+    "name": "Jane Wanjiku", "phone_number": "+254711000111", "email": "jane@example.com",
+    "created_at": "2026-12-06T11:20:50.623559Z"}))]
 pub struct Customer {
     id: String,
     /// Short, human-friendly and never reused, e.g. `CUS-000042`.

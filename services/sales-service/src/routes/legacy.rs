@@ -37,6 +37,11 @@ fn successor(response: impl IntoResponse, path: &'static str) -> Response {
 
 /// An order as the original API showed it: the customer's id under `customer`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "01a24b15-d461-701c-a46b-eba8b62f15fb",
+    "customer": "01a24b15-d0bf-7170-ae5e-7ff8e28e6cfb", "customer_code": "CUS-000001",
+    "item": "Bag of rice", "amount": "56000.68", "currency": "KES",
+    "ordered_at": "2026-12-06T11:20:51.553746Z",
+    "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null}}))]
 pub struct LegacyOrder {
     id: String,
     /// The customer's `id`, named as in the request.

@@ -51,14 +51,19 @@ fn legacy_router() -> OpenApiRouter<AppState> {
         .routes(routes!(legacy::list_orders))
 }
 
-/// The spec's base: info, tags and the bearer scheme.
-pub fn spec() -> utoipa::openapi::OpenApi {
+/// The spec's base: info, tags and how to get and present an OIDC token.
+pub fn spec(oidc: &common::auth::OidcSettings) -> utoipa::openapi::OpenApi {
     let mut spec = ApiDoc::openapi();
-    common::openapi::add_bearer_scheme(
+    common::openapi::add_oidc_schemes(
         &mut spec,
         OIDC_SCHEME,
-        "JWT",
-        "An OpenID Connect access token from the configured issuer (client credentials), audience OIDC_AUDIENCE",
+        oidc,
+        &[
+            ("sales:read", "Read customers and orders"),
+            ("sales:write", "Create customers and orders"),
+        ],
+        "Production callers get a client from the platform team: an application of the \
+         issuer's authorization server allowed these scopes (Okta: docs/okta.md).",
     );
     spec
 }

@@ -52,6 +52,8 @@ fn amount_schema() -> Schema {
 
 /// Where the order's SMS stands.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "sent", "attempts": 1, "reason": null,
+    "sent_at": "2026-12-06T11:20:51.749844Z"}))]
 pub struct SmsDelivery {
     status: SmsStatus,
     /// Attempts made so far.
@@ -63,6 +65,11 @@ pub struct SmsDelivery {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "01a24b15-d461-701c-a46b-eba8b62f15fb",
+    "customer_id": "01a24b15-d0bf-7170-ae5e-7ff8e28e6cfb", "customer_code": "CUS-000001",
+    "item": "Bag of rice", "amount": "56000.68", "currency": "KES",
+    "ordered_at": "2026-12-06T11:20:51.553746Z",
+    "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null}}))]
 pub struct Order {
     pub(super) id: String,
     pub(super) customer_id: String,
@@ -139,7 +146,12 @@ pub fn location(id: &str) -> String {
             headers(("location" = String, description = "The order's URL"))),
         (status = 400, description = "Malformed body or Idempotency-Key"),
         (status = 409, description = "A request with this Idempotency-Key is in flight"),
-        (status = 422, description = "Invalid fields, an unknown customer, or an Idempotency-Key reused for another body"),
+        (status = 422, description = "Invalid fields, an unknown customer, or an Idempotency-Key reused for another body",
+            body = common::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:problem:validation", "title": "Invalid request fields", "status": 422,
+                "detail": "amount: must be a positive decimal with at most 2 decimal places, such as \"56000.68\"",
+                "errors": [{"field": "amount",
+                            "message": "must be a positive decimal with at most 2 decimal places, such as \"56000.68\""}]})),
     ))]
 pub async fn create_order(
     State(state): State<AppState>,
