@@ -167,7 +167,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         .clone()
         .context("OIDC_ISSUER_URL is required to serve (callers authenticate with its tokens)")?;
     let parts = parts(config, sdk).await?;
-    let spec = routes::spec(&parts.registry, config.default_tenant.is_some());
+    let spec = routes::spec(&parts.registry, config.default_tenant.is_some(), &oidc);
     let state = AppState {
         registry: Arc::new(parts.registry),
         tenants: Arc::new(config.tenants.clone()),

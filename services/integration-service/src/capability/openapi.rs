@@ -101,6 +101,7 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant:
                         .schema_type(Type::String)
                         .pattern(Some("^[a-z0-9-]{1,64}$")),
                 ))
+                .example(Some(serde_json::json!("acme")))
                 .build();
             let mut operation = OperationBuilder::new()
                 .tag(&integration.name)
@@ -172,6 +173,33 @@ pub fn add_capabilities(spec: &mut OpenApi, registry: &Registry, default_tenant:
                 format!("/{}/{}", integration.name, capability.name),
                 vec![method],
                 operation.build(),
+            );
+        }
+    }
+}
+
+/// `GET /capabilities/{integration}` offers the registered names (a list in Swagger UI,
+/// not a free-text box).
+pub fn name_the_integrations(spec: &mut OpenApi, registry: &Registry) {
+    let names: Vec<String> = registry
+        .iter()
+        .map(|integration| integration.name.clone())
+        .collect();
+    let operation = spec
+        .paths
+        .paths
+        .get_mut("/capabilities/{integration}")
+        .and_then(|item| item.get.as_mut());
+    for parameter in operation
+        .into_iter()
+        .flat_map(|operation| operation.parameters.iter_mut().flatten())
+    {
+        if parameter.name == "integration" {
+            parameter.schema = Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(names.clone()))
+                    .into(),
             );
         }
     }

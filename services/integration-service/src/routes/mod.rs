@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::capability::openapi::{add_capabilities, OIDC_SCHEME};
+use crate::capability::openapi::{add_capabilities, name_the_integrations, OIDC_SCHEME};
 use crate::capability::Registry;
 use crate::state::AppState;
 
@@ -29,22 +29,35 @@ use crate::state::AppState;
 pub struct ApiDoc;
 
 pub fn router(state: AppState) -> OpenApiRouter {
-    OpenApiRouter::new()
+    let registry = state.registry.clone();
+    let mut router = OpenApiRouter::new()
         .routes(routes!(catalogue::list_integrations))
         .routes(routes!(catalogue::list_capabilities))
         // Documented per capability by `add_capabilities`, not as one templated path.
         .route("/{integration}/{capability}", any(execute::execute))
-        .with_state(state)
+        .with_state(state);
+    name_the_integrations(router.get_openapi_mut(), &registry);
+    router
 }
 
-/// The spec's base: info, tags, the bearer scheme and every capability's operation.
-pub fn spec(registry: &Registry, default_tenant: bool) -> utoipa::openapi::OpenApi {
+/// The spec's base: info, tags, how to get and present an OIDC token, and every
+/// capability's operation.
+pub fn spec(
+    registry: &Registry,
+    default_tenant: bool,
+    oidc: &common::auth::OidcSettings,
+) -> utoipa::openapi::OpenApi {
     let mut spec = ApiDoc::openapi();
-    common::openapi::add_bearer_scheme(
+    common::openapi::add_oidc_schemes(
         &mut spec,
         OIDC_SCHEME,
-        "JWT",
-        "An OpenID Connect access token with scope integrations:read (read capabilities, catalogue) or integrations:write (write capabilities)",
+        oidc,
+        &[
+            ("integrations:read", "Read capabilities and the catalogue"),
+            ("integrations:write", "Write capabilities"),
+        ],
+        "The scope is not enough: the token's client must also be listed for it in the \
+         tenant's `callers` (ask the platform team; Okta: docs/okta.md).",
     );
     add_capabilities(&mut spec, registry, default_tenant);
     spec
