@@ -15,6 +15,9 @@ use crate::state::AppState;
 
 /// An account as its owner (or an admin) sees it. Never includes the password hash.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"username": "ada", "name": "Ada Lovelace", "email": "ada@example.com",
+    "avatar_url": null, "role": "user", "profile": {"city": "London"},
+    "created_at": "2026-12-06T11:20:46.448986242Z", "updated_at": "2026-12-06T11:20:46.448986242Z"}))]
 pub struct UserView {
     username: String,
     name: Option<String>,

@@ -22,6 +22,7 @@ pub struct DirectoryQuery {
 
 /// One directory entry: exactly these three fields.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"avatar_url": null, "email": "ada@example.com", "name": "Ada Lovelace"}))]
 pub struct DirectoryEntry {
     /// A link a browser can load: presigned (time-limited) or under `AVATAR_PUBLIC_BASE_URL`.
     avatar_url: Option<String>,

@@ -23,6 +23,8 @@ pub struct LoginRequest {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"token": "ust_VUj5rz_raDJrX7fPbCTVhzWyMzEPSR99qzZ3xGHv85k", "token_type": "Bearer",
+    "expires_in": 86400, "expires_at": "2026-12-07T11:20:47.122048721Z"}))]
 pub struct LoginResponse {
     /// Send as `Authorization: Bearer <token>`.
     token: String,
