@@ -174,7 +174,7 @@ pub fn own_route(driven: &Driven) -> Vec<String> {
 /// with the spec's examples: the operation is looked up by its id ([`resolved_by_id`]),
 /// path parameters and required query parameters and headers take their value from
 /// `values` (by name), else from the spec's example, and a JSON body is the request body's
-/// example (`{}` without one). Operations run in the spec's order, `DELETE`s last (they
+/// example (without one, a sample of its schema, as Swagger UI makes it). Operations run in the spec's order, `DELETE`s last (they
 /// may end the caller's session). Panics on a required parameter without any value.
 pub async fn drive_every_operation(
     caller: &Caller,
@@ -263,7 +263,7 @@ impl ExampleRequest {
         }
         let content = &document["requestBody"]["content"];
         let body = content.get("application/json").map(|json| {
-            let example = example_of(spec, json).unwrap_or_else(|| serde_json::json!({}));
+            let example = example_of(spec, json).unwrap_or_else(|| sample(spec, &json["schema"]));
             (
                 "application/json".to_owned(),
                 serde_json::to_vec(&example).unwrap(),
@@ -308,6 +308,46 @@ fn example_of(spec: &Value, media: &Value) -> Option<Value> {
     };
     let schema = || resolve(spec, &media["schema"]).get("example").cloned();
     own.or_else(first).or_else(schema)
+}
+
+/// What Swagger UI fills a body in with when the spec gives no example: the schema's
+/// example, else a value of its type (`"string"`, `0`, `true`, the first enum value).
+fn sample(spec: &Value, schema: &Value) -> Value {
+    let schema = resolve(spec, schema);
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
+    if let Some(first) = schema["enum"].get(0) {
+        return first.clone();
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        let mut merged = serde_json::Map::new();
+        for part in parts {
+            if let Value::Object(fields) = sample(spec, part) {
+                merged.extend(fields);
+            }
+        }
+        return Value::Object(merged);
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds.iter().find(|kind| *kind != "null").cloned(),
+        kind => Some(kind.clone()),
+    };
+    match kind.as_ref().and_then(Value::as_str) {
+        Some("object") | None if schema["properties"].is_object() => Value::Object(
+            schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, property)| (name.clone(), sample(spec, property)))
+                .collect(),
+        ),
+        Some("array") => Value::Array(vec![sample(spec, &schema["items"])]),
+        Some("string") => Value::from("string"),
+        Some("integer" | "number") => Value::from(0),
+        Some("boolean") => Value::Bool(true),
+        _ => serde_json::json!({}),
+    }
 }
 
 /// `value`, or what its `$ref` (`#/components/...`) points at.
