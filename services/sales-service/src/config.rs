@@ -46,6 +46,9 @@ pub struct SmsConfig {
     pub destinations: Destinations,
     /// SMS per number per clock hour, across replicas; an SMS over it fails unsent.
     pub max_per_number_per_hour: u32,
+    /// SMS per caller (OIDC client; client and person for an operator) per clock hour,
+    /// across replicas; an order's SMS over it fails unsent.
+    pub max_per_caller_per_hour: u32,
 }
 
 /// Where the Africa's Talking API key comes from.
@@ -129,6 +132,7 @@ impl Config {
                 timeout: sms_timeout,
                 destinations: env.or("SMS_ALLOWED_COUNTRY_CODES", Destinations::default()),
                 max_per_number_per_hour: env.or("SMS_MAX_PER_NUMBER_PER_HOUR", 10),
+                max_per_caller_per_hour: env.or("SMS_MAX_PER_CALLER_PER_HOUR", 1000),
             },
             outbox: OutboxConfig {
                 enabled: env.flag_or("OUTBOX_DISPATCHER_ENABLED", true),
@@ -149,9 +153,10 @@ impl Config {
             || config.outbox.backlog_count_max == 0
             || config.legacy_list_max_items == 0
             || config.sms.max_per_number_per_hour == 0
+            || config.sms.max_per_caller_per_hour == 0
         {
             env.invalid(
-                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE, OUTBOX_CONCURRENCY, OUTBOX_BACKLOG_COUNT_MAX, LEGACY_LIST_MAX_ITEMS and SMS_MAX_PER_NUMBER_PER_HOUR must be at least 1",
+                "SMS_MAX_ATTEMPTS, OUTBOX_BATCH_SIZE, OUTBOX_CONCURRENCY, OUTBOX_BACKLOG_COUNT_MAX, LEGACY_LIST_MAX_ITEMS, SMS_MAX_PER_NUMBER_PER_HOUR and SMS_MAX_PER_CALLER_PER_HOUR must be at least 1",
             );
         }
         env.finish()?;

@@ -90,7 +90,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
             config.sms.timeout,
             config.sms.destinations.clone(),
             config.sms.max_per_number_per_hour,
-            sms_metrics,
+            sms_metrics.clone(),
         )
     });
     let health = Health::new(vec![Arc::new(DynamoTablesCheck {
@@ -107,6 +107,8 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         default_currency: config.default_currency.clone(),
         template: Arc::new(config.sms.template.clone()),
         destinations: Arc::new(config.sms.destinations.clone()),
+        max_sms_per_caller_per_hour: config.sms.max_per_caller_per_hour,
+        sms_metrics,
         idempotency_ttl: config.idempotency_ttl,
         dispatcher: dispatcher.clone(),
         legacy_list_max_items: config.legacy_list_max_items,

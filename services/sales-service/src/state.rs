@@ -6,7 +6,7 @@ use common::auth::OidcVerifier;
 
 use crate::config::Scopes;
 use crate::domain::{Currency, Destinations, MessageTemplate};
-use crate::sms::Dispatcher;
+use crate::sms::{Dispatcher, SmsMetrics};
 use crate::store::SalesStore;
 
 /// What the handlers share. Cheap to clone: everything is behind `Arc`.
@@ -19,6 +19,9 @@ pub struct AppState {
     pub template: Arc<MessageTemplate>,
     /// Where SMS may go: a customer's number must be one of these.
     pub destinations: Arc<Destinations>,
+    /// SMS per caller per clock hour (`SMS_MAX_PER_CALLER_PER_HOUR`).
+    pub max_sms_per_caller_per_hour: u32,
+    pub sms_metrics: SmsMetrics,
     pub idempotency_ttl: Duration,
     /// This process's dispatcher, woken when an order is created (none when disabled:
     /// another replica's dispatcher picks the SMS up at its next poll).

@@ -1,35 +1,76 @@
 use common::domain::{DisplayName, Email};
 use common::{FieldError, FieldErrors};
+use phonenumber::{Mode, Type};
 
 use super::Destinations;
 
-/// A phone number in E.164 form: `+`, then 7 to 15 digits (country code first, never 0).
-/// Spaces, dashes, dots and parentheses people type are dropped first, so
-/// `+254 711 000-000` is stored as `+254711000000`.
+/// A mobile number that can receive SMS, parsed with its country's numbering plan
+/// (libphonenumber's metadata, through the `phonenumber` crate) and kept in E.164 form:
+/// `+`, the country code and the national number without its trunk prefix. So
+/// `+254 0796-546 507` and `+254796546507` are the same number (the key of the per-number
+/// limit), a number too short or too long for its country is refused, and so is any
+/// number that is not a mobile one: premium-rate, shared-cost, toll-free, fixed lines and
+/// the rest receive no SMS, or cost the sender to try.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let compact: String = raw
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
         let invalid =
             || "must be an E.164 number: + and the country code, e.g. +254711000000".to_owned();
-        let digits = compact.strip_prefix('+').ok_or_else(invalid)?;
-        let well_formed = (7..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
-        if well_formed {
-            Ok(Self(compact))
-        } else {
-            Err(invalid())
+        let raw = raw.trim();
+        // The international form only (a national number needs a country to guess): `+`, a
+        // country code (never starting with 0), digits and the separators people type; no
+        // letters (libphonenumber would read them as a keypad's digits) or extensions.
+        let Some(digits) = raw.strip_prefix('+') else {
+            return Err(invalid());
+        };
+        let well_formed = digits.starts_with(|c: char| matches!(c, '1'..='9'))
+            && digits
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            && raw.len() <= 32;
+        if !well_formed {
+            return Err(invalid());
         }
+        let parsed = phonenumber::parse(None, raw).map_err(|_| invalid())?;
+        if !parsed.is_valid() {
+            return Err(
+                "is not a valid number of its country (check the length and the digits)".into(),
+            );
+        }
+        match parsed.number_type(&phonenumber::metadata::DATABASE) {
+            Type::Mobile | Type::FixedLineOrMobile => {}
+            Type::PremiumRate | Type::SharedCost => {
+                return Err("is a premium-rate or shared-cost number, which receives no SMS".into())
+            }
+            other => {
+                return Err(format!(
+                    "must be a mobile number; this one is {}",
+                    describe(other)
+                ))
+            }
+        }
+        Ok(Self(parsed.format().mode(Mode::E164).to_string()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A number type in words, for the field's message.
+fn describe(kind: Type) -> &'static str {
+    match kind {
+        Type::FixedLine => "a fixed line",
+        Type::TollFree => "a toll-free number",
+        Type::Voip => "a voice-over-IP number",
+        Type::Pager => "a pager number",
+        Type::PersonalNumber => "a personal (forwarding) number",
+        Type::Uan => "a company number",
+        Type::Voicemail => "a voicemail number",
+        Type::ShortCode | Type::Emergency => "a short code",
+        _ => "not a kind that receives SMS",
     }
 }
 
@@ -100,30 +141,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phone_numbers_are_e164_after_dropping_separators() {
-        assert_eq!(
-            PhoneNumber::parse(" +254 (711) 000-000 ").unwrap().as_str(),
-            "+254711000000"
-        );
-        assert!(
-            PhoneNumber::parse("+1234567").is_ok(),
-            "7 digits is the shortest"
-        );
-        assert!(
-            PhoneNumber::parse("+123456789012345").is_ok(),
-            "15 is the longest"
-        );
-        for bad in [
-            "",
-            "0711000000",
-            "254711000000",
-            "+0711000000",
-            "+123456",
-            "+1234567890123456",
-            "+2547110000a0",
-            "++254711000000",
+    fn phone_numbers_are_parsed_per_country_and_kept_in_e164() {
+        for (raw, e164) in [
+            (" +254 (711) 000-000 ", "+254711000000"),
+            ("+2540796546507", "+254796546507"),
+            ("+254796546507", "+254796546507"),
+            ("+255 712 000 001", "+255712000001"),
+            ("+256772000001", "+256772000001"),
+            ("+250788000001", "+250788000001"),
+            ("+12125550123", "+12125550123"),
         ] {
-            assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
+            assert_eq!(PhoneNumber::parse(raw).unwrap().as_str(), e164, "{raw}");
+        }
+        for (bad, why) in [
+            ("", "E.164"),
+            ("0711000000", "E.164"),
+            ("254711000000", "E.164"),
+            ("+0711000000", "E.164"),
+            ("++254711000000", "E.164"),
+            ("+2547110000a0", "E.164"),
+            ("+2541234", "valid"),
+            ("+2547965465070", "valid"),
+            // The review's 0900 number is outside Kenya's numbering plan altogether.
+            ("+254900123456", "valid"),
+            ("+254900223456", "premium"),
+            ("+254800223456", "toll-free"),
+            ("+254202012345", "fixed line"),
+            ("+19005550123", "premium"),
+            ("+447700900123;ext=1", "E.164"),
+        ] {
+            let error = PhoneNumber::parse(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
         }
     }
 

@@ -11,7 +11,7 @@ mod sms_text;
 mod template;
 
 pub use customer::{CustomerCode, NewCustomer, PhoneNumber};
-pub use delivery::{send_window, Backlog, Delivery};
+pub use delivery::{send_window, Backlog, Delivery, SmsCaller};
 pub use destination::Destinations;
 pub use idempotency_key::IdempotencyKey;
 pub use order::{Amount, Currency, Item, NewOrder, SmsStatus};

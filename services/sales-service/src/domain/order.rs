@@ -113,7 +113,10 @@ impl FromStr for Currency {
     }
 }
 
-/// What was ordered: 1 to 200 characters after trimming, no control characters.
+/// What was ordered: 1 to 200 characters of text an SMS may carry (it goes into the
+/// customer's SMS: one line, no bidirectional or invisible characters, nothing a phone
+/// would show as a link; see `sms_text::checked`), stored in Unicode NFC with whitespace
+/// collapsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item(String);
 
@@ -121,17 +124,14 @@ impl Item {
     pub const MAX: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let item = raw.trim();
+        let item = super::sms_text::checked(raw)?;
         if item.is_empty() {
             return Err("must not be empty".into());
         }
         if item.chars().count() > Self::MAX {
             return Err(format!("must be at most {} characters long", Self::MAX));
         }
-        if item.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
-        Ok(Self(item.to_owned()))
+        Ok(Self(item))
     }
 
     pub fn as_str(&self) -> &str {
@@ -274,8 +274,13 @@ mod tests {
             Item::parse("  Bag of rice ").unwrap().as_str(),
             "Bag of rice"
         );
+        assert_eq!(
+            Item::parse("Bag  of\trice").unwrap().as_str(),
+            "Bag of rice"
+        );
         assert!(Item::parse(" ").is_err());
         assert!(Item::parse("a\nb").is_err());
+        assert!(Item::parse("Rice, see pay\u{2024}example").is_err());
         assert!(Item::parse(&"x".repeat(201)).is_err());
     }
 

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use icu_normalizer::ComposingNormalizerBorrowed;
 use icu_properties::props::GeneralCategory;
 use icu_properties::CodePointMapData;
+use unicode_security::confusable_detection::skeleton;
 
 /// Line breaks: LF, VT, FF, CR, NEL, and the Unicode line and paragraph separators.
 fn is_line_break(c: char) -> bool {
@@ -40,27 +41,49 @@ fn is_hidden(c: char) -> bool {
     )
 }
 
-/// The full stops IDNA treats as the dot between domain labels (UTS #46): a phone may
-/// link `pay。example` as well as `pay.example`.
-fn is_dot(c: char) -> bool {
-    matches!(c, '.' | '\u{3002}' | '\u{FF0E}' | '\u{FF61}')
+/// What a phone, or a person reading the SMS, takes for the full stop, slash or colon of a
+/// web address: the character itself, the full stops IDNA separates domain labels with
+/// (UTS #46: a phone may link `pay。example` as well as `pay.example`), and every character
+/// Unicode lists as confusable with one of them (the UTS #39 skeleton: `pay\u{2024}example`,
+/// `pay\u{FE52}example`, `http:\u{2215}\u{2215}x`), except decimal digits, which are read
+/// as digits. `None` for any other character.
+fn address_punctuation(c: char) -> Option<char> {
+    match c {
+        '.' | '\u{3002}' | '\u{FF0E}' | '\u{FF61}' => return Some('.'),
+        '/' | ':' => return Some(c),
+        _ if c.is_ascii() => return None,
+        _ => {}
+    }
+    if CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::DecimalNumber {
+        return None;
+    }
+    let mut utf8 = [0; 4];
+    let mut skeleton = skeleton(c.encode_utf8(&mut utf8));
+    match (skeleton.next(), skeleton.next()) {
+        (Some(prototype @ ('.' | '/' | ':')), None) => Some(prototype),
+        _ => None,
+    }
 }
 
-/// Whether a word would be shown as a link: a scheme (`://`), `www.`, a dot between a
-/// letter or digit and two or more letters (`pay.example`, `bit.ly`), or three dots
-/// between digits (an IPv4 address). "J.R.R." and "2.5kg" are not.
+/// Whether a word would be shown, or read, as a link: a scheme (`://`), `www.`, a dot
+/// between a letter or digit and two or more letters (`pay.example`, `bit.ly`), or three
+/// dots between digits (an IPv4 address); look-alikes of the dot, slash and colon count as
+/// them. "J.R.R." and "2.5kg" are not.
 fn looks_like_address(word: &str) -> bool {
-    let lower = word.to_lowercase();
-    if lower.contains("://") || (lower.starts_with("www") && lower[3..].starts_with(is_dot)) {
+    let chars: Vec<char> = word
+        .chars()
+        .map(|c| address_punctuation(c).unwrap_or(c))
+        .collect();
+    let folded: String = chars.iter().collect::<String>().to_lowercase();
+    if folded.contains("://") || folded.starts_with("www.") {
         return true;
     }
-    let chars: Vec<char> = word.chars().collect();
     let mut inner_dots = 0;
     for (i, window) in chars.windows(3).enumerate() {
         let [before, dot, after] = *window else {
             continue;
         };
-        if !is_dot(dot) || !before.is_alphanumeric() || !after.is_alphanumeric() {
+        if dot != '.' || !before.is_alphanumeric() || !after.is_alphanumeric() {
             continue;
         }
         inner_dots += 1;
@@ -146,6 +169,9 @@ mod tests {
             ("አበበ ቢቂላ", "አበበ ቢቂላ"),
             ("أحمد علي", "أحمد علي"),
             ("Bag of rice 2.5kg", "Bag of rice 2.5kg"),
+            // An Arabic-Indic zero is a confusable of the dot, and a digit.
+            ("أرز \u{0662}\u{0660}kg", "أرز \u{0662}\u{0660}kg"),
+            ("ノブ 3/4", "ノブ 3/4"),
         ] {
             assert_eq!(checked(raw).as_deref(), Ok(clean), "{raw:?}");
             assert_eq!(sanitised(raw), clean, "{raw:?}");
@@ -173,6 +199,12 @@ mod tests {
             ("pay.example", "web address"),
             ("bit.ly/abc", "web address"),
             ("pay\u{3002}example", "web address"),
+            ("pay\u{2024}example", "web address"),
+            ("pay\u{FE52}example", "web address"),
+            ("pay\u{A4F8}example", "web address"),
+            ("WWW\u{FF0E}x", "web address"),
+            ("http:\u{2215}\u{2215}x", "web address"),
+            ("http\u{A789}//x", "web address"),
             ("10.0.0.1", "web address"),
         ] {
             let error = checked(raw).unwrap_err();

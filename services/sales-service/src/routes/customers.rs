@@ -21,12 +21,15 @@ const CUSTOMER_CODES: &str = "customer-code";
 #[schema(example = json!({"name": "Jane Wanjiku", "phone_number": "+254711000000", "email": "jane@example.com"}))]
 pub struct CreateCustomer {
     /// 1 to 100 characters of one line of plain text: it goes into the customer's SMS, so
-    /// no line breaks, bidirectional or invisible characters, and no web addresses. Stored
-    /// in Unicode NFC with whitespace collapsed.
+    /// no line breaks, bidirectional or invisible characters, and no web addresses (nor
+    /// look-alikes of their dots and slashes). Stored in Unicode NFC with whitespace
+    /// collapsed.
     #[schema(value_type = String, required = true)]
     name: Option<String>,
-    /// E.164: `+`, country code and number (spaces and dashes are dropped), of a country
-    /// SMS are sent to; premium-rate and satellite numbers are refused.
+    /// `+`, country code and number (spaces, dashes, dots and brackets are dropped): a
+    /// valid mobile number of a country SMS are sent to, stored in E.164 without the trunk
+    /// 0 (`+254 0796 546 507` is `+254796546507`); premium-rate, shared-cost, toll-free,
+    /// fixed-line and satellite numbers are refused.
     #[schema(value_type = String, required = true)]
     phone_number: Option<String>,
     /// Optional.

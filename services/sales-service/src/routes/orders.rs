@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use super::replay::{self, Created, IdempotencyHeader};
-use crate::domain::{MessageValues, NewOrder, OrderRecord, OutboxRecord, SmsStatus};
+use crate::domain::{MessageValues, NewOrder, OrderRecord, OutboxRecord, SmsCaller, SmsStatus};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
 
@@ -24,7 +24,9 @@ pub struct CreateOrder {
     /// The customer's `id`.
     #[schema(value_type = String, required = true)]
     customer: Option<String>,
-    /// What was ordered, 1 to 200 characters.
+    /// What was ordered, 1 to 200 characters of one line of plain text: it goes into the
+    /// customer's SMS, so the same rules as a customer's name. Stored in Unicode NFC with
+    /// whitespace collapsed.
     #[schema(value_type = String, required = true)]
     item: Option<String>,
     /// Positive, at most 2 decimals: the string "56000.68" or the number 56000.68 (read from
@@ -142,7 +144,7 @@ pub fn location(id: &str) -> String {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body return the first response, and no second order or SMS")),
     security(("oidc" = ["sales:write"])),
     responses(
-        (status = 201, description = "Created (or replayed: `Idempotent-Replayed: true`); the SMS is pending", body = Order,
+        (status = 201, description = "Created (or replayed: `Idempotent-Replayed: true`); the SMS is pending, or failed when the caller has had its SMS for the hour", body = Order,
             headers(("location" = String, description = "The order's URL"))),
         (status = 400, description = "Malformed body or Idempotency-Key"),
         (status = 409, description = "A request with this Idempotency-Key is in flight"),
@@ -188,7 +190,13 @@ pub async fn create_order(
         currency: new.currency.as_str(),
         order_id: &id,
     });
-    let order = OrderRecord {
+    // The caller's hourly share of SMS, counted now: an SMS over it is never queued.
+    let max = state.max_sms_per_caller_per_hour;
+    let refused = !state
+        .store
+        .count_caller_sms(&SmsCaller::of(&caller), now.unix_millis(), max)
+        .await?;
+    let mut order = OrderRecord {
         id: id.clone(),
         customer_id: customer.id,
         customer_code: customer.code,
@@ -202,18 +210,29 @@ pub async fn create_order(
         sms_sent_at: None,
         sms_message_id: None,
     };
-    let sms = OutboxRecord::new(
-        id.clone(),
-        customer.phone_number,
-        message,
-        now.unix_millis(),
-    );
+    let sms = if refused {
+        state.sms_metrics.caller_limited();
+        order.sms_status = SmsStatus::Failed;
+        order.sms_error = Some(format!(
+            "not sent: at most {max} SMS per hour for one caller, and this caller has had them"
+        ));
+        None
+    } else {
+        Some(OutboxRecord::new(
+            id.clone(),
+            customer.phone_number,
+            message,
+            now.unix_millis(),
+        ))
+    };
     let created = Created::new(location(&id), &Order::from(order.clone()));
     let (store, dispatcher, order, sms) = (&state.store, &state.dispatcher, &order, &sms);
     replay::commit(&state, idempotency.as_ref(), created, |stored| async move {
-        store.insert_order(order, sms, stored.as_ref()).await?;
+        store
+            .insert_order(order, sms.as_ref(), stored.as_ref())
+            .await?;
         tracing::info!(order_id = %order.id, customer_id = %order.customer_id, "order created");
-        if let Some(dispatcher) = dispatcher {
+        if let (Some(dispatcher), Some(_)) = (dispatcher, sms) {
             dispatcher.notify();
         }
         Ok(())

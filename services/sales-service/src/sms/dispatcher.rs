@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SendOutcome, SmsMetrics, SmsSender};
 use crate::config::OutboxConfig;
-use crate::domain::{Delivery, Destinations, OutboxRecord};
+use crate::domain::{Delivery, Destinations, OutboxRecord, PhoneNumber};
 use crate::store::{Outbox, OutboxError};
 use common::retry::RetryPolicy;
 use common::timestamp::Timestamp;
@@ -202,13 +202,15 @@ impl Dispatcher {
         else {
             return Ok(false);
         };
-        let refusal = self.refusal(&claimed).await?;
+        let destination = self.destination(&claimed).await?;
         // Only a send needs the budget: a refusal is recorded without one.
         let left = lease_until - self.clock.now_ms();
-        if refusal.is_none() && left < millis(self.send_budget()) {
+        if destination.is_ok() && left < millis(self.send_budget()) {
             return self.release(&claimed, left).await;
         }
-        let recorded = self.send_and_record(&claimed, lease_until, refusal).await;
+        let recorded = self
+            .send_and_record(&claimed, lease_until, destination)
+            .await;
         match recorded {
             Ok(()) => Ok(true),
             // The lease could not be kept (the store was unreachable for longer than it)
@@ -239,41 +241,53 @@ impl Dispatcher {
         }
     }
 
-    /// Why the claimed SMS must not be sent at all, if it must not: its number is not an
-    /// allowed destination, or already had its SMS for the hour. Such an SMS fails with
-    /// the reason on its order; nothing is dropped unseen.
-    async fn refusal(&self, claimed: &OutboxRecord) -> Result<Option<String>, OutboxError> {
-        if let Err(why) = self.destinations.check_e164(&claimed.to) {
-            return Ok(Some(format!(
-                "not sent: the number is not an allowed destination: it {why}"
-            )));
-        }
+    /// Where the claimed SMS goes (its number parsed again: one stored before today's rules
+    /// is normalised and checked like a new one), or why it must not be sent at all: the
+    /// number is not an allowed destination, or has had its SMS for the hour. Such an SMS
+    /// fails with the reason on its order; nothing is dropped unseen.
+    async fn destination(
+        &self,
+        claimed: &OutboxRecord,
+    ) -> Result<Result<PhoneNumber, String>, OutboxError> {
+        let number = match PhoneNumber::parse(&claimed.to).and_then(|number| {
+            self.destinations.check(&number)?;
+            Ok(number)
+        }) {
+            Ok(number) => number,
+            Err(why) => {
+                return Ok(Err(format!(
+                    "not sent: the number is not an allowed destination: it {why}"
+                )))
+            }
+        };
         let max = self.max_per_number_per_hour;
         let counted = self
             .outbox
-            .count_send(&claimed.to, &claimed.order_id, self.clock.now_ms(), max)
+            .count_send(number.as_str(), &claimed.order_id, self.clock.now_ms(), max)
             .await?;
-        Ok((!counted).then(|| {
-            format!(
+        Ok(if counted {
+            Ok(number)
+        } else {
+            Err(format!(
                 "not sent: at most {max} SMS per hour go to one number, and this one has had them"
-            )
-        }))
+            ))
+        })
     }
 
-    /// Sends the claimed SMS (cut off at the send timeout) unless it was refused, and
-    /// records the outcome.
+    /// Sends the claimed SMS to `destination` (cut off at the send timeout) unless it was
+    /// refused, and records the outcome.
     async fn send_and_record(
         &self,
         claimed: &OutboxRecord,
         lease_until: i64,
-        refusal: Option<String>,
+        destination: Result<PhoneNumber, String>,
     ) -> Result<(), OutboxError> {
-        let (outcome, ambiguous) = match refusal {
-            Some(reason) => {
+        let (outcome, ambiguous) = match destination {
+            Err(reason) => {
                 self.metrics.limited.inc();
                 (Outcome::Done(Delivery::Failed { reason }), false)
             }
-            None => self.send(claimed).await,
+            Ok(number) => self.send(claimed, &number).await,
         };
         self.record(claimed, lease_until, &outcome).await?;
         let order_id = claimed.order_id.as_str();
@@ -313,11 +327,11 @@ impl Dispatcher {
 
     /// One send, cut off at the send timeout, and what it leaves behind; `true` when the
     /// provider may have sent it all the same (a retry is then a possible duplicate).
-    async fn send(&self, claimed: &OutboxRecord) -> (Outcome, bool) {
+    async fn send(&self, claimed: &OutboxRecord, to: &PhoneNumber) -> (Outcome, bool) {
         let started = Instant::now();
         let sent = tokio::time::timeout(
             self.send_timeout,
-            self.sender.send(&claimed.to, &claimed.message),
+            self.sender.send(to.as_str(), &claimed.message),
         )
         .await
         .unwrap_or_else(|_| SendOutcome::Unknown {

@@ -12,6 +12,7 @@ pub struct SmsMetrics {
     pub(super) released: IntCounter,
     pub(super) ambiguous_resends: IntCounter,
     pub(super) limited: IntCounter,
+    caller_limited: IntCounter,
     pub(super) backlog: IntGauge,
     pub(super) send_seconds: Histogram,
     /// `sms_provider_insufficient_balance_total`: sends refused until the account is
@@ -20,6 +21,11 @@ pub struct SmsMetrics {
 }
 
 impl SmsMetrics {
+    /// Counts an order whose SMS its caller's hourly limit refused.
+    pub fn caller_limited(&self) {
+        self.caller_limited.inc();
+    }
+
     pub fn register(metrics: &Metrics) -> Self {
         let counter = |name: &str, help: &str| {
             metrics.register(IntCounter::new(name, help).expect("valid metric"))
@@ -45,6 +51,10 @@ impl SmsMetrics {
             limited: counter(
                 "sms_destination_limited_total",
                 "SMS failed unsent: the number is not an allowed destination, or had its SMS for the hour",
+            ),
+            caller_limited: counter(
+                "sms_caller_limited_total",
+                "SMS failed unsent when the order was made: its caller had had its SMS for the hour",
             ),
             backlog: metrics.register(
                 IntGauge::new("sms_outbox_backlog", "SMS waiting in the outbox")

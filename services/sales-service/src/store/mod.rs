@@ -12,7 +12,7 @@ use common::aws::StorageError;
 use common::{Cursor, Page};
 
 use crate::domain::{
-    Backlog, CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, OutboxRecord,
+    Backlog, CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, OutboxRecord, SmsCaller,
 };
 
 pub use dynamo::DynamoSalesStore;
@@ -22,7 +22,8 @@ pub const SEQUENCES_TABLE: &str = "sequences";
 pub const ORDERS_TABLE: &str = "orders";
 pub const OUTBOX_TABLE: &str = "sms-outbox";
 pub const IDEMPOTENCY_TABLE: &str = "idempotency-keys";
-/// Which orders' SMS went to a number in an hour, for the per-number limit.
+/// Which orders' SMS went to a number in an hour (the per-number limit), and how many SMS
+/// a caller asked for in an hour (the per-caller limit; keys `caller:...`).
 pub const SMS_SENDS_TABLE: &str = "sms-sends";
 pub const ORDERS_BY_CUSTOMER: &str = "customer-index";
 /// Every customer (or order) newest first: one partition (`listing`, the same value on
@@ -136,14 +137,22 @@ pub trait SalesStore: Send + Sync {
     fn customers_cursor(&self, next: &str) -> Result<Cursor, StoreError> {
         Ok(Cursor::parse(next, CUSTOMER_CURSOR_KEYS)?)
     }
-    /// Stores the order, its outbox record and the idempotency record in one transaction:
-    /// all or nothing.
+    /// Stores the order, its outbox record (none when its SMS was refused before it was
+    /// queued) and the idempotency record in one transaction: all or nothing.
     async fn insert_order(
         &self,
         order: &OrderRecord,
-        sms: &OutboxRecord,
+        sms: Option<&OutboxRecord>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
+    /// Counts one SMS against `caller`'s share of the clock hour that holds `now_ms`
+    /// (across replicas): `false`, counting nothing, when `max` are already counted there.
+    async fn count_caller_sms(
+        &self,
+        caller: &SmsCaller,
+        now_ms: i64,
+        max: u32,
+    ) -> Result<bool, StoreError>;
     async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError>;
     /// All orders, or one customer's, newest first.
     async fn orders(

@@ -216,6 +216,12 @@ async fn names_that_could_rewrite_the_sms_are_refused_naming_the_field() {
         "Jane www.pay.example",
         "Jane pay.example",
         "Jane bit.ly/x",
+        // Look-alikes of the full stop and the slash (Unicode's confusables, UTS 39).
+        "Eve see pay\u{2024}example",
+        "Eve see pay\u{FE52}example",
+        "Eve see pay\u{A4F8}example",
+        "Eve http:\u{2215}\u{2215}pay",
+        "Eve http:\u{2044}\u{2044}pay",
     ];
     for name in hostile {
         let response = app
@@ -300,6 +306,28 @@ async fn phone_numbers_outside_the_allowed_countries_or_premium_are_refused() {
     let app = spawn_app_with(|config| config.sms.destinations = "1,254".parse().unwrap()).await;
     app.customer("Jane", "+12125550123").await;
     for phone in ["+19005550123", "+19765550123", "+447700900123"] {
+        assert_phone_refused(&app, phone).await;
+    }
+}
+
+#[tokio::test]
+async fn phone_numbers_are_parsed_and_normalised_per_country() {
+    let app = spawn_app().await;
+    // The same Safaricom subscriber written with the national trunk 0 after the code.
+    let trunk = app.customer("Jane", "+2540796546507").await;
+    assert_eq!(
+        trunk["phone_number"], "+254796546507",
+        "E.164, trunk 0 dropped"
+    );
+    let spaced = app.customer("Jane", "+254 79-654 6507").await;
+    assert_eq!(spaced["phone_number"], "+254796546507");
+    for phone in [
+        "+254900123456",  // Kenya's national premium-rate range (0900)
+        "+2541234",       // a 4-digit national number
+        "+254800123456",  // toll-free: no SMS
+        "+254202123456",  // a Nairobi fixed line: no SMS
+        "+2547965465070", // one digit too many
+    ] {
         assert_phone_refused(&app, phone).await;
     }
 }

@@ -56,8 +56,10 @@ pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
             template: TEMPLATE.parse::<MessageTemplate>().unwrap(),
             timeout: Duration::from_millis(800),
             destinations: Destinations::default(),
-            // Tests that are not about the per-number limit send as many as they need.
+            // Tests that are not about the per-number or per-caller limits send as many as
+            // they need.
             max_per_number_per_hour: u32::MAX,
+            max_per_caller_per_hour: u32::MAX,
         },
         outbox: OutboxConfig {
             enabled: true,

@@ -431,3 +431,40 @@ async fn a_replay_on_the_legacy_path_answers_in_the_legacy_shape() {
     );
     assert!(replay.get("customer_id").is_none());
 }
+
+#[tokio::test]
+async fn items_that_could_rewrite_the_sms_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let customer = app.customer("Jane", PHONE).await;
+    for item in [
+        "Rice\u{2029}URGENT: your M-PESA is locked call +254700111222",
+        "Rice\u{2028}Pay now",
+        "Rice \u{202E}lanif",
+        "Rice, visit pay.example",
+        "Rice, visit pay\u{2024}example",
+        "Rice, visit pay\u{FE52}example",
+        "Rice http://pay.example/x",
+    ] {
+        let response = app
+            .authorized()
+            .post(
+                "/api/v1/sales/orders",
+                &json!({"customer": customer["id"], "item": item, "amount": "1"}),
+            )
+            .await;
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("item")).await;
+    }
+    assert_eq!(
+        app.outbox_len().await,
+        0,
+        "no SMS queued for a refused item"
+    );
+    let fine = app
+        .order(
+            customer["id"].as_str().unwrap(),
+            "Bag of rice 2.5kg, J.R.R. brand",
+            "1",
+        )
+        .await;
+    assert_eq!(fine["item"], "Bag of rice 2.5kg, J.R.R. brand");
+}

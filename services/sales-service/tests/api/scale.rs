@@ -125,7 +125,7 @@ async fn seed_orders(
     for n in 0..count {
         let at = start + Duration::from_secs(n as u64);
         let (order, sms) = order(&customers[n % customers.len()], at, at + due_in);
-        store.insert_order(&order, &sms, None).await.unwrap();
+        store.insert_order(&order, Some(&sms), None).await.unwrap();
         ids.push(order.id);
     }
     ids

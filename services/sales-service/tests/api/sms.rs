@@ -394,16 +394,13 @@ async fn placeholders_are_made_safe_when_the_message_is_rendered() {
         PHONE,
     )
     .await;
-    // The item is the caller's text: line and paragraph separators get through its rules.
-    let order = app
-        .order(&customer, "Rice\u{2029}Call http://pay.example/x", "10")
-        .await;
+    let order = app.order(&customer, "Rice", "10").await;
     app.wait_for_sms(order["id"].as_str().unwrap(), "sent", WAIT)
         .await;
     let delivered = app.sms.delivered();
     assert_eq!(
         delivered[0].message,
-        "Hi Jane Doe Pay at now, order Rice Call KES 10.00"
+        "Hi Jane Doe Pay at now, order Rice KES 10.00"
     );
 }
 
@@ -466,4 +463,79 @@ async fn sms_to_one_number_are_limited_per_hour_and_the_rest_fail_with_the_reaso
         .metrics()
         .await
         .contains("sms_destination_limited_total 1"));
+}
+
+#[tokio::test]
+async fn the_per_number_limit_counts_a_number_however_it_was_written() {
+    let app = spawn_app_with(|config| config.sms.max_per_number_per_hour = 2).await;
+    let first = order_for_new_customer(&app, "+254796546507").await;
+    let second = order_for_new_customer(&app, "+254796546507").await;
+    // The same subscriber with the trunk 0: normalised on the way in...
+    let with_trunk = order_for_new_customer(&app, "+2540796546507").await;
+    // ...and by the dispatcher for a number stored before numbers were parsed.
+    let stored_raw = legacy_customer(&app, "Jane", "+2540796546507").await;
+    let stored_raw = app.order(&stored_raw, "Rice", "1").await;
+    for id in [&first, &second] {
+        app.wait_for_sms(id, "sent", WAIT).await;
+    }
+    for id in [&with_trunk, stored_raw["id"].as_str().unwrap()] {
+        let order = app.wait_for_sms(id, "failed", WAIT).await;
+        let reason = order["sms"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("at most 2 SMS per hour go to one number"),
+            "{reason}"
+        );
+    }
+    app.wait_until_quiet(WAIT).await;
+    assert_eq!(
+        per_recipient(&app),
+        HashMap::from([("+254796546507".to_owned(), 2)])
+    );
+}
+
+#[tokio::test]
+async fn sms_per_caller_are_limited_per_hour_beside_the_per_number_limit() {
+    let app = spawn_app_with(|config| config.sms.max_per_caller_per_hour = 2).await;
+    let mut outcomes = Vec::new();
+    for n in 0..3 {
+        let customer = app.customer("Jane", &format!("+25471100040{n}")).await;
+        let order = app
+            .order(customer["id"].as_str().unwrap(), "Rice", "1")
+            .await;
+        outcomes.push(order);
+    }
+    let refused = &outcomes[2];
+    assert_eq!(refused["sms"]["status"], "failed", "{refused}");
+    let reason = refused["sms"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("at most 2 SMS per hour for one caller"),
+        "{reason}"
+    );
+    for order in &outcomes[..2] {
+        app.wait_for_sms(order["id"].as_str().unwrap(), "sent", WAIT)
+            .await;
+    }
+    // Another client has its own share.
+    let other = app
+        .issuer
+        .second_client_token(crate::helpers::AUDIENCE, &["sales:read", "sales:write"])
+        .await;
+    let customer = app.customer("John", "+254711000410").await;
+    let order = app
+        .as_client(&other)
+        .post(
+            "/api/v1/sales/orders",
+            &serde_json::json!({"customer": customer["id"], "item": "Tea", "amount": "1"}),
+        )
+        .await;
+    let order = crate::helpers::assert_json(order, reqwest::StatusCode::CREATED).await;
+    app.wait_for_sms(order["id"].as_str().unwrap(), "sent", WAIT)
+        .await;
+    app.wait_until_quiet(WAIT).await;
+    assert_eq!(
+        app.sms.delivered().len(),
+        3,
+        "the refused SMS never reached the provider"
+    );
+    assert!(app.metrics().await.contains("sms_caller_limited_total 1"));
 }

@@ -187,7 +187,8 @@ async fn a_dispatcher_that_lost_its_claim_records_nothing() {
     let taken = outbox.claim("order-00", "other", "claim-2", 2, 3_000).await;
     assert!(taken.unwrap().is_some());
     assert!(matches!(
-        late.send_and_record(&claimed, 1, None).await,
+        late.send_and_record(&claimed, 1, Ok(PhoneNumber::parse(&claimed.to).unwrap()))
+            .await,
         Err(OutboxError::LostClaim)
     ));
     assert!(matches!(

@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
+use common::aws::dynamo::is_conditional_failure;
 use common::aws::{aws_error, StorageError};
 use common::cache::TtlCache;
 
@@ -16,7 +17,7 @@ use super::{
     CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_TABLE, OUTBOX_TABLE, SEQUENCES_TABLE,
     SMS_SENDS_TABLE,
 };
-use crate::domain::CustomerRecord;
+use crate::domain::{send_window, CustomerRecord};
 
 /// Customers never change once created (no route updates or deletes one), so each order
 /// for a customer read lately needs no read of its own: one GetItem of the five AWS calls
@@ -83,6 +84,55 @@ impl DynamoSalesStore {
                 ))
             }
             _ => Err(TransactionFailure::Failed(aws_error(what, error))),
+        }
+    }
+}
+
+/// A count in the sends table: what to add to a window, under which condition.
+struct WindowCount<'a> {
+    /// `ADD` clause, e.g. `sends :one`.
+    add: &'a str,
+    /// The condition that there is room; `:max` is bound to the limit.
+    room: &'a str,
+    values: Vec<(&'a str, AttributeValue)>,
+}
+
+impl DynamoSalesStore {
+    /// Counts in `key`'s window of the clock hour that holds `now_ms`, if the window has
+    /// room for it under `max`; `false`, counting nothing, when it has not. `what` names
+    /// the store in errors.
+    async fn count_in_window(
+        &self,
+        what: &str,
+        (key, now_ms): (&str, i64),
+        max: u32,
+        count: WindowCount<'_>,
+    ) -> Result<bool, StorageError> {
+        let (window, expires_at) = send_window(key, now_ms);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sms_sends)
+            .key("number_hour", string(&window))
+            .update_expression(format!("ADD {} SET expires_at = :expires", count.add))
+            .condition_expression(count.room)
+            .set_expression_attribute_values(Some(
+                count
+                    .values
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .chain([
+                        (":max".to_owned(), number(max)),
+                        (":expires".to_owned(), number(expires_at)),
+                    ])
+                    .collect(),
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_conditional_failure(&error) => Ok(false),
+            Err(error) => Err(aws_error(what, error)),
         }
     }
 }

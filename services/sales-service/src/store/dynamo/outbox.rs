@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::{
 use common::aws::dynamo::{decode, is_conditional_failure, to_item, Item};
 use common::aws::{aws_error, StorageError};
 
-use super::{number, string, DynamoSalesStore, TransactionFailure};
-use crate::domain::{send_window, Backlog, Delivery, OutboxRecord};
+use super::{number, string, DynamoSalesStore, TransactionFailure, WindowCount};
+use crate::domain::{Backlog, Delivery, OutboxRecord};
 use crate::store::{Outbox, OutboxError, DUE_SHARDS, OUTBOX_BY_DUE_TIME};
 
 const OUTBOX: &str = "The SMS outbox";
@@ -277,30 +277,20 @@ impl Outbox for DynamoSalesStore {
         now_ms: i64,
         max: u32,
     ) -> Result<bool, OutboxError> {
-        let (window, expires_at) = send_window(to, now_ms);
         // A set of order ids, not a counter: a retried send of a counted order matches
         // `contains` and adds nothing, so retries never use up the number's share.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sms_sends)
-            .key("number_hour", string(&window))
-            .update_expression("ADD order_ids :order SET expires_at = :expires")
-            .condition_expression(
-                "attribute_not_exists(order_ids) OR contains(order_ids, :id) \
-                 OR size(order_ids) < :max",
-            )
-            .expression_attribute_values(":order", AttributeValue::Ss(vec![order_id.to_owned()]))
-            .expression_attribute_values(":id", string(order_id))
-            .expression_attribute_values(":max", number(max))
-            .expression_attribute_values(":expires", number(expires_at))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if is_conditional_failure(&error) => Ok(false),
-            Err(error) => Err(aws_error(OUTBOX, error).into()),
-        }
+        let count = WindowCount {
+            add: "order_ids :order",
+            room: "attribute_not_exists(order_ids) OR contains(order_ids, :id) \
+                   OR size(order_ids) < :max",
+            values: vec![
+                (":order", AttributeValue::Ss(vec![order_id.to_owned()])),
+                (":id", string(order_id)),
+            ],
+        };
+        Ok(self
+            .count_in_window(OUTBOX, (to, now_ms), max, count)
+            .await?)
     }
 
     async fn backlog(&self, count_up_to: u64) -> Result<Backlog, OutboxError> {

@@ -8,8 +8,8 @@ use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
-use super::{number, string, DynamoSalesStore, TransactionFailure};
-use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord};
+use super::{number, string, DynamoSalesStore, TransactionFailure, WindowCount};
+use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord, SmsCaller};
 use crate::store::{SalesStore, StoreError, NEWEST_FIRST, ORDERS_BY_CUSTOMER};
 
 const STORE: &str = "The sales store";
@@ -197,7 +197,7 @@ impl SalesStore for DynamoSalesStore {
     async fn insert_order(
         &self,
         order: &OrderRecord,
-        sms: &OutboxRecord,
+        sms: Option<&OutboxRecord>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let put = |table: &str, item, key: &str| {
@@ -212,11 +212,29 @@ impl SalesStore for DynamoSalesStore {
                 )
                 .build()
         };
-        let items = vec![
-            put(&self.tables.orders, listed(order, ORDERS), "id"),
-            put(&self.tables.outbox, Self::outbox_item(sms), "order_id"),
-        ];
+        let mut items = vec![put(&self.tables.orders, listed(order, ORDERS), "id")];
+        if let Some(sms) = sms {
+            items.push(put(&self.tables.outbox, Self::outbox_item(sms), "order_id"));
+        }
         self.transact(items, idempotency).await
+    }
+
+    async fn count_caller_sms(
+        &self,
+        caller: &SmsCaller,
+        now_ms: i64,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        // A counter: an order is counted once, when it is created (a replay of its
+        // Idempotency-Key never gets here).
+        let count = WindowCount {
+            add: "sends :one",
+            room: "attribute_not_exists(sends) OR sends < :max",
+            values: vec![(":one", number(1))],
+        };
+        Ok(self
+            .count_in_window(STORE, (caller.as_str(), now_ms), max, count)
+            .await?)
     }
 
     async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
