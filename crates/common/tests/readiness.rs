@@ -2,6 +2,7 @@
 //! dependency makes the pod unready only after the sustained period. The real route and
 //! the real S3 check against the emulator, behind a proxy that can cut it off.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use common::aws::S3BucketCheck;
 use common::health::{readyz, Health, ReadinessCheck, ReadinessPolicy};
 use reqwest::StatusCode;
 use serde_json::Value;
+use test_support::eventually;
 use test_support::proxy::TcpProxy;
 
 /// The real S3 check, counting how often it reaches out.
@@ -82,17 +84,17 @@ impl Probed {
 
     /// Probes until `status` comes back (30 s at most); returns the answers before it.
     async fn until(&self, status: StatusCode) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut before = Vec::new();
-        loop {
+        let before = RefCell::new(Vec::new());
+        eventually(Duration::from_secs(30), &format!("{status}"), || async {
             let (got, body) = self.probe().await;
             if got == status {
-                return before;
+                return Ok(());
             }
-            assert!(Instant::now() < deadline, "no {status}; last answer {body}");
-            before.push(body);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            before.borrow_mut().push(body.clone());
+            Err(body)
+        })
+        .await;
+        before.into_inner()
     }
 }
 

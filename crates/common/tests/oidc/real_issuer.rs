@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::auth::{AuthError, OidcSettings, OidcVerifier, Principal};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use test_support::eventually;
 use test_support::oidc::OidcIssuer;
 
 use crate::{get_orders, orders_api, verifier, AUDIENCE};
@@ -262,11 +263,10 @@ async fn issuer_down_is_503_only_when_a_key_is_needed() {
 /// Waits until nothing listens at `url` any more (the issuer was killed).
 async fn wait_until_refused(url: &str) {
     let address = url.trim_start_matches("http://");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(address).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the issuer at {url} still answers");
+    eventually(
+        Duration::from_secs(30),
+        &format!("the issuer at {url} gone"),
+        || async { tokio::net::TcpStream::connect(address).await.is_err() },
+    )
+    .await;
 }
