@@ -11,8 +11,7 @@ use common::config::CommonConfig;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::server::App;
-use serde_json::Value;
-use tower::ServiceExt;
+use test_support::oneshot::{oneshot, Answer};
 use utoipa::openapi::OpenApiBuilder;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,24 +33,8 @@ fn app() -> Router {
     .router
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
-}
-
 async fn send(request: Request<Body>) -> Answer {
-    let response = app().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1024 * 1024)
-        .await
-        .unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or_default(),
-    }
+    oneshot(&app(), request).await
 }
 
 fn get(uri: &str) -> axum::http::request::Builder {
@@ -67,7 +50,7 @@ fn assert_problem(answer: &Answer, status: StatusCode) {
         "{}",
         answer.body
     );
-    assert_eq!(answer.body["status"], status.as_u16());
+    assert_eq!(answer.json()["status"], status.as_u16());
 }
 
 #[tokio::test]

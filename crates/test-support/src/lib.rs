@@ -10,6 +10,7 @@
 //! - [`wait`]: [`eventually`], polling a condition instead of sleeping a fixed time.
 //! - [`listing`]: [`check_listing`], the checks every list route runs.
 //! - [`http`]: assertions on answers (`assert_json`, `assert_problem`).
+//! - [`oneshot`]: a router called without a socket (for `common`'s shared pieces).
 //! - [`proxy`]: a TCP proxy that can be cut, for "the dependency went away".
 //! - [`compat`]: the README's compatibility table checked against a served spec.
 //! - [`try_it_out`]: unique operation ids, and each operation sent as Swagger UI's "Try it
@@ -32,6 +33,7 @@ pub mod http;
 pub mod listing;
 pub mod logs;
 pub mod oidc;
+pub mod oneshot;
 pub mod proxy;
 pub mod try_it_out;
 pub mod wait;

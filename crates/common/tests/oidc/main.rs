@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, Request};
 use axum::routing::get;
 use axum::Router;
 use common::auth::{Authenticated, OidcSettings, OidcVerifier};
 use common::Problem;
-use tower::ServiceExt;
+use test_support::oneshot::{oneshot, Answer};
 
 /// The audience every test's verifier expects.
 pub const AUDIENCE: &str = "api://sales";
@@ -34,39 +34,11 @@ pub fn orders_api(verifier: Arc<OidcVerifier>) -> Router {
         .with_state(verifier)
 }
 
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Answer {
-    pub fn challenge(&self) -> &str {
-        self.headers
-            .get(header::WWW_AUTHENTICATE)
-            .map_or("", |value| value.to_str().unwrap())
-    }
-}
-
 /// `GET /orders` with `authorization` as the header (none when `None`).
 pub async fn get_orders(api: &Router, authorization: Option<&str>) -> Answer {
     let mut request = Request::get("/orders");
     if let Some(value) = authorization {
         request = request.header(header::AUTHORIZATION, value);
     }
-    let response = api
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
-        .await
-        .unwrap();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
+    oneshot(api, request.body(Body::empty()).unwrap()).await
 }
