@@ -66,6 +66,9 @@ const RECIPIENT_STATUSES: [(u16, &str); 14] = [
     (502, "RejectedByGateway"),
 ];
 
+/// The recipient status of Nigeria's do-not-disturb hours.
+const DO_NOT_DISTURB: u16 = 409;
+
 /// What one message part costs, in ten-thousandths of a shilling (KES 0.8000).
 const PART_COST: u64 = 8_000;
 
@@ -198,8 +201,9 @@ impl SmsGateway {
     }
 
     /// From now on, recipient `number` gets this per-recipient `status_code` (e.g. 403
-    /// InvalidPhoneNumber, 406 UserInBlacklist, 102 Queued) instead of 101 Success; only
-    /// 101 counts as delivered. Panics on a code Africa's Talking does not define.
+    /// InvalidPhoneNumber, 406 UserInBlacklist, 102 Queued, 409 DoNotDisturbRejection, which
+    /// makes the whole answer an HTTP 409) instead of 101 Success; only 101 counts as
+    /// delivered. Panics on a code Africa's Talking does not define.
     pub fn reject_number(&self, number: &str, status_code: u16) {
         assert!(
             status_name(status_code).is_some(),
@@ -398,6 +402,7 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             .into_response();
     }
     let mut recipients = Vec::with_capacity(numbers.len());
+    let mut codes = Vec::with_capacity(numbers.len());
     let (mut sent, mut total_cost) = (0, 0);
     for number in &numbers {
         let default = if is_e164(number) { 101 } else { 403 };
@@ -406,6 +411,7 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             .get(*number)
             .copied()
             .unwrap_or(default);
+        codes.push(code);
         let accepted = matches!(code, 100..=102);
         let (cost, message_id) = if accepted {
             sent += 1;
@@ -439,8 +445,17 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         kes(total_cost)
     };
     let summary = format!("Sent to {sent}/{} Total Cost: {total}", numbers.len());
+    // Nigeria's do-not-disturb refusal comes as HTTP 409 with the usual body (AT's "SMS
+    // Notifications" page: `{"SMSMessageData":{"Message":"Sent to 0/1 Total Cost: 0",
+    // "Recipients":[{"cost":"0","messageId":"None","number":"+2348XXXXXXX",
+    // "status":"DoNotDisturbRejection","statusCode":409}]}}`).
+    let status = if codes.iter().all(|&code| code == DO_NOT_DISTURB) {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::CREATED
+    };
     (
-        StatusCode::CREATED,
+        status,
         Json(json!({"SMSMessageData": {"Message": summary, "Recipients": recipients}})),
     )
         .into_response()

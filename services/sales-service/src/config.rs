@@ -7,6 +7,7 @@ use common::secrets::Secret;
 use url::Url;
 
 use crate::domain::{Currency, Destinations, MessageTemplate};
+use crate::sms::africastalking;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -33,7 +34,9 @@ pub struct Scopes {
 /// Africa's Talking messaging API.
 #[derive(Debug, Clone)]
 pub struct SmsConfig {
-    /// `https://api.sandbox.africastalking.com` (sandbox) or `https://api.africastalking.com`.
+    /// `https://api.sandbox.africastalking.com` for the username `sandbox`, else
+    /// `https://api.africastalking.com`, as Africa's Talking's SDKs choose; overridden by
+    /// `AFRICASTALKING_BASE_URL` (a stand-in), never to the other host.
     pub base_url: Url,
     pub username: String,
     pub api_key: ApiKeySource,
@@ -100,6 +103,15 @@ impl Config {
                 ApiKeySource::Plain(Secret::new(""))
             }
         };
+        let username: String = env.or("AFRICASTALKING_USERNAME", "sandbox".to_owned());
+        let base_url = africastalking::base_url(
+            &username,
+            env.optional::<Url>("AFRICASTALKING_BASE_URL").as_ref(),
+        )
+        .unwrap_or_else(|why| {
+            env.invalid(why);
+            Url::parse("https://invalid.example").expect("a valid URL")
+        });
         let sms_timeout = env.seconds_or("SMS_TIMEOUT_SECONDS", Duration::from_secs(10));
         let lease = env.seconds_or("OUTBOX_LEASE_SECONDS", Duration::from_secs(60));
         if lease <= sms_timeout * 2 {
@@ -116,11 +128,8 @@ impl Config {
             idempotency_ttl: env
                 .seconds_or("IDEMPOTENCY_TTL_SECONDS", Duration::from_secs(24 * 3600)),
             sms: SmsConfig {
-                base_url: env.or(
-                    "AFRICASTALKING_BASE_URL",
-                    Url::parse("https://api.sandbox.africastalking.com").expect("valid URL"),
-                ),
-                username: env.or("AFRICASTALKING_USERNAME", "sandbox".to_owned()),
+                base_url,
+                username,
                 api_key,
                 sender_id: env.optional("AFRICASTALKING_SENDER_ID"),
                 template: env.or(

@@ -81,7 +81,8 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         config.sms.sender_id.clone(),
         api_key,
         &sms_metrics,
-    );
+    )
+    .map_err(anyhow::Error::msg)?;
     let dispatcher = config.outbox.enabled.then(|| {
         Dispatcher::new(
             store.clone(),

@@ -348,7 +348,9 @@ impl Dispatcher {
                 at: Timestamp::now().sortable(),
             }),
             SendOutcome::Reject { reason } => Outcome::Done(Delivery::Failed { reason }),
-            SendOutcome::Retry { reason, .. } | SendOutcome::Unknown { reason }
+            SendOutcome::Retry { reason, .. }
+            | SendOutcome::Unknown { reason }
+            | SendOutcome::Deferred { reason, .. }
                 if attempt >= self.config.max_attempts =>
             {
                 Outcome::Done(Delivery::Failed {
@@ -357,6 +359,11 @@ impl Dispatcher {
             }
             SendOutcome::Retry { reason, after } => self.retry_at(attempt, reason, after),
             SendOutcome::Unknown { reason } => self.retry_at(attempt, reason, None),
+            // A rule with a time, not a failure: its hour, however far beyond the backoff.
+            SendOutcome::Deferred { reason, after } => Outcome::Retry {
+                at_ms: self.clock.now_ms() + millis(after),
+                reason,
+            },
         };
         (outcome, ambiguous)
     }

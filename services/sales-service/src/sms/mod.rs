@@ -1,6 +1,6 @@
 //! The SMS of each order: a sender for the provider's API, and the dispatcher that works
 //! through the outbox (claim, send, record) with bounded retries, and what they count.
-mod africastalking;
+pub mod africastalking;
 mod dispatcher;
 mod metrics;
 
@@ -23,6 +23,9 @@ pub enum SendOutcome {
         reason: String,
         after: Option<Duration>,
     },
+    /// Refused for now, by a rule with a time (Nigeria's do-not-disturb hours): tried again
+    /// `after` from now, however far that is.
+    Deferred { reason: String, after: Duration },
     /// Retrying cannot help (an invalid or blacklisted number, a malformed request).
     Reject { reason: String },
     /// The request may have reached the provider and been sent (a timeout or a dropped

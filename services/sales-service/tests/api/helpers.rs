@@ -258,6 +258,24 @@ impl TestApp {
         self.anonymous().get("/metrics").await.text().await.unwrap()
     }
 
+    /// When order `id`'s SMS is next due (Unix ms), as stored in the outbox.
+    pub async fn outbox_due_ms(&self, id: &str) -> i64 {
+        let item = self
+            .dynamodb
+            .get_item()
+            .table_name(format!("{}sms-outbox", self.config.common.table_prefix))
+            .key(
+                "order_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(id.into()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the SMS waits in the outbox");
+        item["next_attempt_at"].as_n().unwrap().parse().unwrap()
+    }
+
     /// How many records wait in the outbox table.
     pub async fn outbox_len(&self) -> usize {
         self.dynamodb

@@ -219,3 +219,23 @@ async fn losing_dynamodb_under_load_answers_503_and_loses_no_acknowledged_order(
         "every acknowledged order's SMS went out: {sent}"
     );
 }
+
+#[tokio::test]
+async fn a_live_username_with_the_sandbox_host_is_refused_at_start() {
+    let issuer = test_support::oidc::OidcIssuer::shared().await;
+    let sms = stand_ins::sms::SmsGateway::spawn("sandbox", "test-sms-key").await;
+    let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
+    for (username, host) in [
+        ("shop", "https://api.sandbox.africastalking.com"),
+        ("sandbox", "https://api.africastalking.com"),
+    ] {
+        let mut config = test_config(&issuer, &sms);
+        config.sms.username = username.into();
+        config.sms.base_url = host.parse().unwrap();
+        let refused = sales_service::build(&config, &sdk)
+            .await
+            .err()
+            .expect("a pair that cannot work stops the start");
+        assert!(refused.to_string().contains("AFRICASTALKING"), "{refused}");
+    }
+}

@@ -539,3 +539,28 @@ async fn sms_per_caller_are_limited_per_hour_beside_the_per_number_limit() {
     );
     assert!(app.metrics().await.contains("sms_caller_limited_total 1"));
 }
+
+#[tokio::test]
+async fn a_do_not_disturb_refusal_waits_for_eight_in_lagos_and_does_not_fail() {
+    let app = spawn_app_with(|config| config.sms.destinations = "254,234".parse().unwrap()).await;
+    let lagos = "+2348031234567";
+    app.sms.reject_number(lagos, 409);
+    let id = order_for_new_customer(&app, lagos).await;
+    let order = app
+        .wait_for_order(&id, WAIT, "refused for the hour", |order| {
+            order["sms"]["reason"]
+                .as_str()
+                .is_some_and(|reason| reason.contains("DoNotDisturbRejection"))
+        })
+        .await;
+    assert_eq!(order["sms"]["status"], "pending", "{order}");
+    assert_eq!(order["sms"]["attempts"], 1);
+    // Tried again at the next 08:00 WAT: hours away, far beyond any backoff (at most 200 ms
+    // in tests), so nothing is retried meanwhile.
+    let waits_ms = app.outbox_due_ms(&id).await - Timestamp::now().unix_millis();
+    assert!(
+        (60_000..=86_400_000).contains(&waits_ms),
+        "due in {waits_ms} ms"
+    );
+    assert_eq!(app.sms.requests(), 1);
+}
