@@ -10,6 +10,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::health::ReadinessPolicy;
+use crate::paging::{CursorKeySource, CursorKeys};
+use crate::secrets::Secret;
 
 /// Reads variables and remembers what was wrong with them.
 #[derive(Debug, Default)]
@@ -167,10 +169,32 @@ pub struct CommonConfig {
     /// Background readiness checks: `READINESS_INTERVAL_SECONDS` (5),
     /// `READINESS_CHECK_TIMEOUT_SECONDS` (2), `READINESS_UNREADY_AFTER_SECONDS` (30).
     pub readiness: ReadinessPolicy,
+    /// The keys page cursors are sealed with (`crate::paging`): `CURSOR_KEYS_SECRET_ID`
+    /// (Secrets Manager), or `CURSOR_KEYS` (the list itself, local runs); neither: a key
+    /// made at start, for one replica.
+    pub cursor_keys: CursorKeySource,
 }
 
 impl CommonConfig {
     pub fn read(env: &mut Env) -> Self {
+        let cursor_keys = match (
+            env.optional::<String>("CURSOR_KEYS_SECRET_ID"),
+            env.optional::<String>("CURSOR_KEYS"),
+        ) {
+            (Some(secret_id), None) => CursorKeySource::SecretsManager(secret_id),
+            (None, Some(list)) => {
+                let list = Secret::new(list);
+                if let Err(problem) = CursorKeys::parse(&list) {
+                    env.invalid(problem);
+                }
+                CursorKeySource::Plain(list)
+            }
+            (None, None) => CursorKeySource::Ephemeral,
+            (Some(_), Some(_)) => {
+                env.invalid("CURSOR_KEYS_SECRET_ID and CURSOR_KEYS: set one, not both");
+                CursorKeySource::Ephemeral
+            }
+        };
         Self {
             bind_addr: env.or("BIND_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080))),
             log_format: env.or("LOG_FORMAT", LogFormat::Json),
@@ -190,6 +214,7 @@ impl CommonConfig {
                 unready_after: env
                     .seconds_or("READINESS_UNREADY_AFTER_SECONDS", Duration::from_secs(30)),
             },
+            cursor_keys,
         }
     }
 
@@ -212,6 +237,10 @@ impl CommonConfig {
                 check_timeout: Duration::from_secs(2),
                 unready_after: Duration::ZERO,
             },
+            // One fixed key: replicas in a test share it, as replicas in AWS share theirs.
+            cursor_keys: CursorKeySource::Plain(Secret::new(
+                "test:dGVzdC1jdXJzb3Ita2V5LW5vdC1hLXNlY3JldC0hISE",
+            )),
         }
     }
 }

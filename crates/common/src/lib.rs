@@ -37,6 +37,7 @@ pub mod http_client;
 pub mod idle;
 pub mod metrics;
 pub mod openapi;
+pub mod paging;
 pub mod rate_limit;
 pub mod retry;
 pub mod secrets;

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::{aws_error, StorageError};
 
-pub use cursor::{paging_error, Cursor, Page};
+pub use cursor::{paging_error, Cursor, Listing, Page};
 pub use tables::{
     ensure_table, AttributeType, DynamoTablesCheck, IndexProjection, IndexSpec, KeyAttribute,
     TableSpec,
