@@ -2,14 +2,15 @@
 //! stops a pod. Readiness turns 503 at once while the listener keeps serving for the drain
 //! period (the load balancer stops sending), then new connections are refused, in-flight
 //! requests finish, and the process exits 0. No request fails.
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+mod process;
 
 /// A 1x1 PNG, sent in two halves.
 const PNG: &[u8] = &[
@@ -21,65 +22,20 @@ const PNG: &[u8] = &[
 ];
 const DRAIN: Duration = Duration::from_secs(1);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() {
-    test_support::emulator::endpoint(); // sets the AWS variables the binary inherits
-    let prefix = test_support::emulator::unique_prefix();
-    let address = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{address}");
-    let mut service = tokio::process::Command::new(env!("CARGO_BIN_EXE_user-service"))
-        .env("BIND_ADDR", &address)
-        .env("TABLE_PREFIX", &prefix)
-        .env("AUTO_CREATE_RESOURCES", "true")
-        .env("AVATAR_BUCKET", format!("{prefix}avatars"))
-        .env("SHUTDOWN_DRAIN_SECONDS", DRAIN.as_secs().to_string())
-        .env("SHUTDOWN_GRACE_SECONDS", "10")
-        .env("PASSWORD_HASH_MEMORY_KIB", "4096")
-        .env("PASSWORD_HASH_ITERATIONS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the service binary starts");
+    let drain = DRAIN.as_secs().to_string();
+    let mut service = process::start(&[
+        ("SHUTDOWN_DRAIN_SECONDS", &drain),
+        ("SHUTDOWN_GRACE_SECONDS", "10"),
+    ])
+    .await;
+    let base = service.base.clone();
+    let address = base.trim_start_matches("http://").to_owned();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map_or(true, |r| r.status() != StatusCode::OK)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the service did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let signed_up = client
-        .post(format!("{base}/user"))
-        .json(&json!({"username": "ada", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_up.status(), StatusCode::CREATED);
-    let login: Value = client
-        .post(format!("{base}/auth"))
-        .json(&json!({"username": "ada", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let token = service
+        .user_with_token("ada", "correct horse battery")
+        .await;
 
     // Steady load while the load balancer routes to this pod: (answered at, status).
     let routed = Arc::new(AtomicBool::new(true));
@@ -127,7 +83,7 @@ async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() 
     );
 
     tokio::time::sleep_until(sigterm_at.into()).await;
-    let pid = service.id().expect("running").to_string();
+    let pid = service.pid().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -189,7 +145,7 @@ async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() 
         "the in-flight request finished"
     );
 
-    let exit = tokio::time::timeout(Duration::from_secs(15), service.wait())
+    let exit = tokio::time::timeout(Duration::from_secs(15), service.child.wait())
         .await
         .expect("the process exits once in-flight requests are done")
         .unwrap();
