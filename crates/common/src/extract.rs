@@ -173,7 +173,8 @@ pub fn body_problem(status: StatusCode, text: String) -> Problem {
     }
 }
 
-fn unsupported_media_type(expected: &str) -> Problem {
+/// The 415 for a body whose content type is none of `expected` (named in the detail).
+pub fn unsupported_media_type(expected: &str) -> Problem {
     Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE).detail(format!("Expected {expected}"))
 }
 
@@ -188,7 +189,9 @@ pub fn has_content_type(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case(expected))
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+/// True for `application/json` and every `…/…+json` type (RFC 6839's suffix): a body so
+/// labelled is parsed as JSON, and held to the JSON body limit, whatever its prefix.
+pub fn is_json(headers: &HeaderMap) -> bool {
     content_type(headers)
         .and_then(|value| value.split(';').next())
         .map(|media| media.trim().to_ascii_lowercase())

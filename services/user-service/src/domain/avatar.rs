@@ -24,6 +24,9 @@ pub enum AvatarError {
 }
 
 impl AvatarImage {
+    /// The types an avatar may have, exactly: uploads are accepted under these only.
+    pub const CONTENT_TYPES: [&'static str; 4] =
+        ["image/png", "image/jpeg", "image/gif", "image/webp"];
     pub const MAX_SIDE: usize = 8192;
     /// Pixels at most: a header can claim any size in a few bytes, and whoever decodes
     /// the image (a browser, a thumbnailer) allocates width x height x 4 bytes.

@@ -1,12 +1,12 @@
-//! `/user/{username}/avatar`: uploading an avatar, and the upload pieces sign-up shares.
+//! `/user/{username}/avatar`: uploading an avatar.
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, StatusCode};
-use bytes::{Bytes, BytesMut};
-use common::extract::Json;
+use bytes::Bytes;
+use common::extract::{unsupported_media_type, Json};
 use utoipa::ToSchema;
 
 use super::accounts::{parse_username, UserView};
-use crate::domain::{AvatarError, AvatarImage, Username};
+use super::upload::{avatar_key, is_avatar_image, is_multipart, multipart_problem, read_avatar};
+use crate::domain::{AvatarError, AvatarImage};
 use crate::error::{ApiError, Error};
 use crate::session::CurrentUser;
 use crate::state::AppState;
@@ -20,14 +20,15 @@ pub struct AvatarForm {
     avatar: Vec<u8>,
 }
 
-/// A new avatar as the body itself: the image's bytes, with its `image/*` content type.
+/// A new avatar as the body itself: the image's bytes, with its own content type.
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)] // documents the raw-image body for the OpenAPI spec only
 pub struct RawImage(Vec<u8>);
 
 /// Uploads or replaces the avatar (owner or admin): a multipart form with an `avatar`
-/// file, or the raw image as the body with an `image/*` content type.
+/// file, or the raw image as the body with its content type (`image/png`, `image/jpeg`,
+/// `image/gif` or `image/webp`; any other type is a 415).
 #[utoipa::path(put, path = "/user/{username}/avatar", tag = "accounts",
     params(("username" = String, Path, description = "The account's username")),
     request_body(content(
@@ -76,24 +77,20 @@ pub async fn put_avatar(
     Ok(Json(UserView::from_record(user, &state).await?))
 }
 
+/// The image from a multipart form's `avatar` field or from a raw image body; anything
+/// else is refused before a byte of it is read.
 async fn read_avatar_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/form-data") {
+    if is_multipart(request.headers()) {
         let mut multipart = Multipart::from_request(request, state)
             .await
             .map_err(multipart_problem)?;
         while let Some(mut field) = multipart.next_field().await.map_err(multipart_problem)? {
             if field.name() == Some("avatar") {
-                return read_limited(&mut field, state.avatar_max_bytes).await;
+                return read_avatar(&mut field, state.avatar_max_bytes).await;
             }
         }
         Err(ApiError::field("avatar", "is required"))
-    } else if content_type.starts_with("image/") {
+    } else if is_avatar_image(request.headers()) {
         let body = axum::body::to_bytes(request.into_body(), state.avatar_max_bytes + 1)
             .await
             .map_err(|_| AvatarError::TooLarge {
@@ -102,61 +99,10 @@ async fn read_avatar_body(request: Request, state: &AppState) -> Result<Bytes, A
             })?;
         Ok(body)
     } else {
-        Err(ApiError::Problem(
-            common::Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-                .detail("Send multipart/form-data with an `avatar` file, or the image itself with an image/* content type"),
+        Err(unsupported_media_type(&format!(
+            "multipart/form-data with an `avatar` file, or the image itself as {}",
+            AvatarImage::CONTENT_TYPES.join(", ")
         ))
-    }
-}
-
-pub(super) fn avatar_key(username: &Username) -> String {
-    format!("avatars/{username}")
-}
-
-/// Reads a file field, stopping as soon as it passes the limit (never buffering more).
-pub(super) async fn read_limited(
-    field: &mut axum::extract::multipart::Field<'_>,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let mut buffer = BytesMut::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_problem)? {
-        if buffer.len() + chunk.len() > limit {
-            return Err(AvatarError::TooLarge {
-                size: buffer.len() + chunk.len(),
-                limit,
-            }
-            .into());
-        }
-        buffer.extend_from_slice(&chunk);
-    }
-    Ok(buffer.freeze())
-}
-
-pub(super) fn multipart_problem(error: impl Into<MultipartFailure>) -> ApiError {
-    let MultipartFailure { status, text } = error.into();
-    ApiError::Problem(common::extract::body_problem(status, text))
-}
-
-/// A multipart extraction or parsing failure with the status axum chose for it.
-pub(super) struct MultipartFailure {
-    status: StatusCode,
-    text: String,
-}
-
-impl From<axum::extract::multipart::MultipartError> for MultipartFailure {
-    fn from(error: axum::extract::multipart::MultipartError) -> Self {
-        Self {
-            status: error.status(),
-            text: error.body_text(),
-        }
-    }
-}
-
-impl From<axum::extract::multipart::MultipartRejection> for MultipartFailure {
-    fn from(rejection: axum::extract::multipart::MultipartRejection) -> Self {
-        Self {
-            status: rejection.status(),
-            text: rejection.body_text(),
-        }
+        .into())
     }
 }

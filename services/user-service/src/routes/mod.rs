@@ -5,13 +5,13 @@ mod directory;
 mod home;
 mod sessions;
 mod signup;
+mod upload;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header;
+use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use common::extract::has_content_type;
 use http_body_util::Limited;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,19 +36,30 @@ pub const SESSION_SCHEME: &str = "session";
 )]
 pub struct ApiDoc;
 
-/// The service's routes with their state. Routes that take an avatar accept an upload
-/// (a multipart form or a raw image) up to the avatar limit plus room for the other form
-/// fields; every other body, JSON sign-ups included, keeps the default limit.
+/// The service's routes with their state. The two routes that take an avatar accept an
+/// upload up to the avatar limit plus room for the form's text: sign-up as a multipart
+/// form, the avatar route as a form or as a raw image of exactly a type an avatar may
+/// have. Every other body, whatever its route or type (`image/x+json` is JSON), is held to
+/// the default limit while it is read.
 pub fn router(state: AppState, body_limit: usize) -> OpenApiRouter {
     let upload_limit = state.avatar_max_bytes + 256 * 1024;
-    let uploads = OpenApiRouter::new()
-        .routes(routes!(signup::sign_up))
-        .routes(routes!(avatar::put_avatar))
-        .layer(middleware::from_fn_with_state(
-            body_limit,
+    let uploads_only = |is_upload: fn(&HeaderMap) -> bool| {
+        middleware::from_fn_with_state(
+            SmallUnlessUpload {
+                limit: body_limit,
+                is_upload,
+            },
             small_unless_upload,
-        ))
-        .layer(DefaultBodyLimit::max(upload_limit));
+        )
+    };
+    let sign_up = OpenApiRouter::new()
+        .routes(routes!(signup::sign_up))
+        .layer(uploads_only(upload::is_multipart));
+    let avatar = OpenApiRouter::new()
+        .routes(routes!(avatar::put_avatar))
+        .layer(uploads_only(|headers| {
+            upload::is_multipart(headers) || upload::is_avatar_image(headers)
+        }));
     OpenApiRouter::new()
         .routes(routes!(home::home))
         .routes(routes!(
@@ -58,28 +69,32 @@ pub fn router(state: AppState, body_limit: usize) -> OpenApiRouter {
         ))
         .routes(routes!(sessions::login, sessions::logout))
         .routes(routes!(directory::list_users))
-        .merge(uploads)
+        .merge(
+            sign_up
+                .merge(avatar)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .with_state(state)
 }
 
-/// Holds a body that is not an upload to `limit`: a 5 MiB JSON sign-up was parsed whole
-/// before any field was checked.
-async fn small_unless_upload(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let upload = has_content_type(headers, "multipart/form-data")
-        || headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| {
-                value
-                    .trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("image/")
-            });
-    if upload {
+/// A route's small body limit, and which bodies it takes as uploads instead.
+#[derive(Clone, Copy)]
+struct SmallUnlessUpload {
+    limit: usize,
+    is_upload: fn(&HeaderMap) -> bool,
+}
+
+/// Holds a body that is not one of the route's uploads to the small limit while it is
+/// read: a 5 MiB JSON sign-up labelled `image/pt+json` was parsed whole.
+async fn small_unless_upload(
+    State(route): State<SmallUnlessUpload>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if (route.is_upload)(request.headers()) {
         return next.run(request).await;
     }
-    next.run(request.map(|body| Body::new(Limited::new(body, limit))))
+    next.run(request.map(|body| Body::new(Limited::new(body, route.limit))))
         .await
 }
 

@@ -5,16 +5,20 @@ use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use common::extract::{has_content_type, parse_json, Json, JsonOrForm};
+use common::extract::{
+    has_content_type, is_json, parse_json, unsupported_media_type, Json, JsonOrForm,
+};
 use common::rate_limit::too_many_requests;
 use common::timestamp::Timestamp;
-use common::FieldErrors;
+use common::{FieldErrors, Problem};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::accounts::UserView;
-use super::avatar::{avatar_key, multipart_problem, read_limited};
+use super::upload::{
+    avatar_key, field_too_large, is_multipart, multipart_problem, read_avatar, read_text,
+};
 use crate::domain::{
     AvatarError, AvatarImage, DisplayName, Email, Password, Profile, Role, UserRecord, Username,
 };
@@ -162,15 +166,18 @@ pub async fn sign_up(
         .signup_by_address
         .check(&address)
         .map_err(|wait| too_many_requests("sign-ups from this address", wait))?;
-    let input = if has_content_type(request.headers(), "multipart/form-data") {
+    let headers = request.headers();
+    let input = if is_multipart(headers) {
         read_sign_up_form(request, &state).await?
-    } else if has_content_type(request.headers(), "application/x-www-form-urlencoded") {
-        // A form carries no avatar: the router holds it to the default body limit.
+    } else if is_json(headers) || has_content_type(headers, "application/x-www-form-urlencoded") {
+        // Neither carries an avatar: the router holds them to the default body limit.
         let JsonOrForm(body) = JsonOrForm::<SignUpRequest>::from_request(request, &state).await?;
         body.into()
     } else {
-        let Json(body) = Json::<SignUpRequest>::from_request(request, &state).await?;
-        body.into()
+        return Err(unsupported_media_type(
+            "application/json, application/x-www-form-urlencoded or multipart/form-data",
+        )
+        .into());
     };
     let account = validate(input, state.avatar_max_bytes)?;
     // The bootstrap admin's name is never anyone else's, even after that account is gone.
@@ -228,33 +235,76 @@ pub async fn sign_up(
     ))
 }
 
+/// Most bytes of an account field's text in a form (username, password, name, email:
+/// each far shorter once valid).
+const ACCOUNT_FIELD_MAX_BYTES: usize = 1024;
+/// Most fields in a sign-up form.
+const MAX_FORM_FIELDS: usize = 64;
+
+/// Reads a multipart sign-up, each field under its cap while it streams: an account field
+/// 1 KiB, the profile's text (the JSON `profile` field and every other field, names and
+/// values together) the profile's limit, the avatar the avatar limit. Reading stops at the
+/// first field over its cap.
 async fn read_sign_up_form(request: Request, state: &AppState) -> Result<SignUpInput, ApiError> {
     let mut multipart = Multipart::from_request(request, state)
         .await
         .map_err(multipart_problem)?;
     let mut input = SignUpInput::default();
+    let mut profile_left = Profile::MAX_BYTES;
+    let mut fields = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_problem)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "avatar" {
-            input.avatar = Some(read_limited(&mut field, state.avatar_max_bytes).await?);
-            continue;
+        fields += 1;
+        if fields > MAX_FORM_FIELDS {
+            return Err(ApiError::Problem(
+                Problem::of_kind(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-many-fields",
+                    "Too many form fields",
+                )
+                .detail(format!(
+                    "A sign-up form has at most {MAX_FORM_FIELDS} fields"
+                ))
+                .field("body", format!("has more than {MAX_FORM_FIELDS} fields")),
+            ));
         }
-        let text = field.text().await.map_err(multipart_problem)?;
-        match name.as_str() {
-            "username" => input.username = Some(text),
-            "password" => input.password = Some(text),
-            "name" => input.name = Some(text),
-            "email" => input.email = Some(text),
-            "profile" => {
-                let data: Map<String, Value> = parse_json(text.as_bytes())
-                    .map_err(|_| ApiError::field("profile", "must be a JSON object"))?;
-                input.profile.extend(data);
-            }
+        let name = field.name().unwrap_or_default().to_owned();
+        let account_field = match name.as_str() {
             "" => return Err(ApiError::field("body", "every form field needs a name")),
-            _ => {
-                input.profile.insert(name, Value::String(text));
+            "avatar" => {
+                let avatar = read_avatar(&mut field, state.avatar_max_bytes).await?;
+                if input.avatar.replace(avatar).is_some() {
+                    return Err(sent_twice("avatar"));
+                }
+                continue;
             }
+            "username" => &mut input.username,
+            "password" => &mut input.password,
+            "name" => &mut input.name,
+            "email" => &mut input.email,
+            _ => {
+                let limit = profile_left
+                    .checked_sub(name.len())
+                    .ok_or_else(|| field_too_large(&name, profile_left))?;
+                let text = read_text(&mut field, &name, limit).await?;
+                profile_left = limit - text.len();
+                if name == "profile" {
+                    let data: Map<String, Value> = parse_json(text.as_bytes())
+                        .map_err(|_| ApiError::field("profile", "must be a JSON object"))?;
+                    input.profile.extend(data);
+                } else {
+                    input.profile.insert(name, Value::String(text));
+                }
+                continue;
+            }
+        };
+        let text = read_text(&mut field, &name, ACCOUNT_FIELD_MAX_BYTES).await?;
+        if account_field.replace(text).is_some() {
+            return Err(sent_twice(&name));
         }
     }
     Ok(input)
+}
+
+fn sent_twice(field: &str) -> ApiError {
+    ApiError::field(field, "was sent more than once")
 }

@@ -2,6 +2,7 @@
 //! fresh tables and bucket per test.
 mod accounts;
 mod avatars;
+mod body_limits;
 mod directory;
 mod helpers;
 mod operations;
