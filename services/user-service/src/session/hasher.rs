@@ -382,55 +382,46 @@ mod tests {
         let params = Params::new(8192, 2, 1, None).unwrap();
         let hasher = PasswordHasher::with_parallelism(params, 2);
         let stored = hasher.hash(&password()).await.unwrap();
-        let finished = Arc::new(Mutex::new(Vec::new()));
-        let refused = Arc::new(AtomicUsize::new(0));
+        // A flood at its worst: sign-ups whose hashes hold their lane until released, so
+        // the outcome depends on the lanes alone, never on how a busy machine schedules.
+        let (release, _) = tokio::sync::broadcast::channel::<()>(1);
         let flood: Vec<_> = (0..40)
-            .map(|n| {
-                let (hasher, finished, refused) =
-                    (hasher.clone(), finished.clone(), refused.clone());
+            .map(|_| {
+                let (hasher, mut held) = (hasher.clone(), release.subscribe());
                 tokio::spawn(async move {
-                    let result = hasher.hash(&password()).await;
-                    match &result {
-                        Ok(_) => finished.lock().unwrap().push(format!("sign-up {n}")),
-                        Err(HashError::Busy) => _ = refused.fetch_add(1, Ordering::SeqCst),
-                        Err(_) => {}
-                    }
-                    result
+                    hasher
+                        .run(Lane::SignUp, move |_| {
+                            let _ = held.blocking_recv();
+                            Ok(())
+                        })
+                        .await
                 })
             })
             .collect();
-        // The login arrives once the flood has filled the sign-up lane: a refusal happens
-        // only then, and it stays counted however late this task runs on a busy machine
-        // (the queue's depth alone can drain before this task looks at it).
-        while refused.load(Ordering::SeqCst) == 0 {
+        let queued = || hasher.queued[Lane::SignUp as usize].load(Ordering::SeqCst);
+        while queued() < QUEUE_PER_LANE {
             tokio::task::yield_now().await;
         }
-        let finished_before_login = finished.lock().unwrap().len();
-        assert!(hasher
-            .verify("correct horse battery", Some(&stored))
-            .await
-            .unwrap());
-        finished.lock().unwrap().push("login".into());
 
+        // Before sign-ups had a lane of their own, the login waited for all 16 queued.
+        let login = tokio::time::timeout(
+            Duration::from_secs(30),
+            hasher.verify("correct horse battery", Some(&stored)),
+        )
+        .await
+        .expect("the login is hashed while every sign-up holds its lane");
+        assert!(login.unwrap());
+        assert!(queued() >= QUEUE_PER_LANE, "the sign-ups were still held");
+
+        let _ = release.send(());
         let mut busy = 0;
         for sign_up in flood {
             match sign_up.await.unwrap() {
-                Ok(_) => {}
+                Ok(()) => {}
                 Err(HashError::Busy) => busy += 1,
                 Err(other) => panic!("{other}"),
             }
         }
-        assert!(
-            busy >= 40 - QUEUE_PER_LANE,
-            "refused past the queue: {busy}"
-        );
-        // Before sign-ups had a lane of their own, the login waited for all 16 queued.
-        let order = finished.lock().unwrap();
-        let done_before = order.iter().position(|event| event == "login").unwrap();
-        let waited_for = done_before - finished_before_login;
-        assert!(
-            waited_for < QUEUE_PER_LANE / 2,
-            "the login waited for {waited_for} queued sign-ups"
-        );
+        assert_eq!(busy, 40 - QUEUE_PER_LANE, "refused past the queue");
     }
 }
