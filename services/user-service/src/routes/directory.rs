@@ -26,6 +26,7 @@ pub struct DirectoryQuery {
 pub struct DirectoryEntry {
     /// A link a browser can load: presigned (time-limited) or under `AVATAR_PUBLIC_BASE_URL`.
     avatar_url: Option<String>,
+    /// `null` for members unless the directory is public: only admins see emails.
     email: Option<String>,
     name: Option<String>,
 }
@@ -36,7 +37,7 @@ pub struct DirectoryEntry {
     params(DirectoryQuery),
     security((), ("session" = [])),
     responses(
-        (status = 200, description = "A page of users; a session is needed unless USER_DIRECTORY_PUBLIC is set", body = Vec<DirectoryEntry>,
+        (status = 200, description = "A page of users; a session is needed unless USER_DIRECTORY_PUBLIC is set, and only admins see emails (everyone does when it is set)", body = Vec<DirectoryEntry>,
             headers(("link" = String, description = "`</users?limit=..&after=..>; rel=\"next\"` when there are more users"))),
         (status = 400, description = "Bad cursor or query"),
         (status = 401, description = "No valid session (private directory)"),
@@ -44,7 +45,7 @@ pub struct DirectoryEntry {
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
-    _reader: DirectoryReader,
+    reader: DirectoryReader,
     Query(query): Query<DirectoryQuery>,
 ) -> Result<Response, ApiError> {
     let limit = common::extract::page_limit(query.limit)?;
@@ -67,7 +68,7 @@ pub async fn list_users(
         };
         users.push(DirectoryEntry {
             avatar_url,
-            email: Some(record.email).filter(|e| !e.is_empty()),
+            email: Some(record.email).filter(|e| reader.sees_emails && !e.is_empty()),
             name: Some(record.name).filter(|n| !n.is_empty()),
         });
     }

@@ -115,10 +115,14 @@ impl FromRequestParts<AppState> for MaybeUser {
     }
 }
 
-/// A caller allowed to read the user directory: anyone when it is public
-/// (`USER_DIRECTORY_PUBLIC`, as the service this one replaces had it), otherwise the
-/// holder of a valid session.
-pub struct DirectoryReader;
+/// A caller allowed to read the user directory, and whether it sees emails: when the
+/// directory is public (`USER_DIRECTORY_PUBLIC`, the service this one replaces) anyone,
+/// emails included, exactly as the original answered; otherwise the holder of a valid
+/// session, and only an admin sees emails (anyone can sign up, so a session alone proves
+/// nothing about who reads them).
+pub struct DirectoryReader {
+    pub sees_emails: bool,
+}
 
 impl FromRequestParts<AppState> for DirectoryReader {
     type Rejection = ApiError;
@@ -127,9 +131,12 @@ impl FromRequestParts<AppState> for DirectoryReader {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if !state.directory_public {
-            CurrentUser::from_request_parts(parts, state).await?;
+        if state.directory_public {
+            return Ok(Self { sees_emails: true });
         }
-        Ok(Self)
+        let reader = CurrentUser::from_request_parts(parts, state).await?;
+        Ok(Self {
+            sees_emails: reader.is_admin(),
+        })
     }
 }

@@ -14,7 +14,8 @@ async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
     for name in ["ann", "ben", "cat", "dan", "eve"] {
         app.create_user(name).await;
     }
-    let token = app.token("ann", PASSWORD).await;
+    // An admin, who sees every email.
+    let token = app.admin_token().await;
 
     let pages = pages_by_link("/users?limit=2", |path| {
         let (app, token) = (&app, &token);
@@ -39,6 +40,50 @@ async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
     assert_eq!(emails.len(), 5);
     assert!(pages.len() >= 3);
     assert_eq!(pages.iter().map(Vec::len).sum::<usize>(), 6);
+}
+
+/// Security review F2: anyone may sign up, so a session proves nothing about its holder;
+/// a member reading the directory sees names and avatars, and `"email": null` in the
+/// original item shape. Only admins see emails.
+#[tokio::test]
+async fn members_see_no_one_s_email_admins_see_every_one() {
+    let app = spawn_app().await;
+    app.create_user("kim").await;
+    let member = app.user_with_token("lee").await;
+    let admin = app.admin_token().await;
+    let read = |token: String| {
+        let app = &app;
+        async move {
+            let users = assert_json(
+                app.as_user(&token).get("/users?limit=100").await,
+                StatusCode::OK,
+            )
+            .await;
+            users.as_array().unwrap().clone()
+        }
+    };
+
+    let seen_by_member = read(member).await;
+    let kim = seen_by_member
+        .iter()
+        .find(|user| user["name"] == "kim name")
+        .expect("names are listed");
+    assert_eq!(kim.as_object().unwrap().len(), 3, "{kim}");
+    assert!(kim.as_object().unwrap().contains_key("avatar_url"));
+    assert!(
+        seen_by_member.iter().all(|user| user["email"].is_null()),
+        "{seen_by_member:?}"
+    );
+
+    let seen_by_admin = read(admin).await;
+    let emails: HashSet<&str> = seen_by_admin
+        .iter()
+        .filter_map(|user| user["email"].as_str())
+        .collect();
+    assert_eq!(
+        emails,
+        HashSet::from(["kim@example.com", "lee@example.com"])
+    );
 }
 
 #[tokio::test]
@@ -72,17 +117,24 @@ async fn the_directory_is_private_unless_configured_public() {
     )
     .await;
 
+    // Opened on purpose, it is the original directory: anyone sees names and emails.
     let public = spawn_app_with(|config| config.directory_public = true).await;
     public.create_user("gil").await;
-    for caller in [public.anonymous(), public.as_user("not-a-session-token")] {
+    let member = public.user_with_token("hub").await;
+    for caller in [
+        public.anonymous(),
+        public.as_user("not-a-session-token"),
+        public.as_user(&member),
+    ] {
         let users = assert_json(caller.get("/users").await, StatusCode::OK).await;
-        let names: Vec<&str> = users
+        let gil = users
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|u| u["name"].as_str())
-            .collect();
-        assert!(names.contains(&"gil name"), "{users}");
+            .find(|user| user["name"] == "gil name")
+            .unwrap_or_else(|| panic!("gil in {users}"))
+            .clone();
+        assert_eq!(gil["email"], "gil@example.com", "{users}");
     }
 }
 
