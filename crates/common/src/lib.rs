@@ -18,7 +18,8 @@
 //! - [`timestamp`]: the one timestamp type, and the forms services store and answer with.
 //! - [`command`]: what every service's `main` shares (`print-tables`, the exit status).
 //! - [`config`], [`telemetry`], [`metrics`], [`health`], [`openapi`], [`idle`],
-//!   [`rate_limit`], [`template`], [`cache`] (bounded, entries end after a TTL).
+//!   [`rate_limit`], [`template`], [`cache`] (bounded, entries end after a TTL);
+//!   [`client_address`]: who the client is (trusted proxies by subnet, forwarders by token).
 //!
 //! A request's path through a service: [`server`]'s layers (request id, size limits,
 //! timeout), then the service's extractors (an `auth` or session extractor, an
@@ -27,6 +28,7 @@
 pub mod auth;
 pub mod aws;
 pub mod cache;
+pub mod client_address;
 pub mod command;
 pub mod config;
 pub mod domain;

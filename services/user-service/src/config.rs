@@ -2,6 +2,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use common::auth::OidcSettings;
+use common::client_address::ClientAddressSettings;
 use common::config::{CommonConfig, ConfigError, Env};
 
 /// Argon2id cost. The default keeps OWASP's memory (19 MiB, 1 lane: four hashes at once fit
@@ -55,6 +57,11 @@ pub struct Config {
     pub abuse_limits: AbuseLimits,
     /// `GET /users` without a session, as the service this one replaces served it.
     pub directory_public: bool,
+    /// Who may name the client's address (`TRUSTED_PROXY_CIDRS`, `TRUSTED_FORWARDER_CLIENTS`).
+    pub client_addresses: ClientAddressSettings,
+    /// The OIDC issuer whose tokens this service accepts (forwarders'), when
+    /// `OIDC_ISSUER_URL` is set; `OIDC_AUDIENCE` defaults to `api://users`.
+    pub oidc: Option<OidcSettings>,
 }
 
 /// Attempts allowed per minute (each also the burst), per replica.
@@ -65,9 +72,6 @@ pub struct AbuseLimits {
     pub login_per_username: NonZeroU32,
     pub login_per_address: NonZeroU32,
     pub signup_per_address: NonZeroU32,
-    /// Proxies in front of the service that append the caller's address to
-    /// `X-Forwarded-For` (1 behind the ALB); 0 counts the TCP peer.
-    pub trusted_proxy_hops: usize,
 }
 
 impl Config {
@@ -119,9 +123,10 @@ impl Config {
                     "SIGNUPS_PER_ADDRESS_PER_MINUTE",
                     NonZeroU32::new(10).expect("not zero"),
                 ),
-                trusted_proxy_hops: env.or("TRUSTED_PROXY_HOPS", 0),
             },
             directory_public: env.flag_or("USER_DIRECTORY_PUBLIC", false),
+            client_addresses: ClientAddressSettings::read(&mut env),
+            oidc: OidcSettings::read_optional(&mut env, "api://users"),
         };
         env.finish()?;
         Ok(config)

@@ -35,8 +35,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+use common::auth::OidcVerifier;
 use common::aws::dynamo::DynamoTablesCheck;
 use common::aws::S3BucketCheck;
+use common::client_address::ClientAddresses;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::secrets::{AwsSecretStore, SecretStore};
@@ -67,6 +69,11 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
     ));
     let session_cache = Arc::new(SessionCache::new(config.session_cache_ttl));
     let metrics = Arc::new(Metrics::new());
+    let oidc = config.oidc.clone().map(|settings| {
+        let http = common::http_client::client(config.common.request_timeout);
+        Arc::new(OidcVerifier::new(settings, http))
+    });
+    let client_addresses = ClientAddresses::new(config.client_addresses.clone(), oidc)?;
     let bootstrap_admin = config
         .admin
         .as_ref()
@@ -96,6 +103,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         bootstrap_admin: bootstrap_admin.clone(),
         audit: Audit::register(&metrics),
         directory_public: config.directory_public,
+        client_addresses,
     };
     if let (Some(admin), Some(username)) = (&config.admin, &bootstrap_admin) {
         let password = match &admin.password {

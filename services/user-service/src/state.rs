@@ -1,10 +1,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::http::HeaderMap;
-
+use axum::extract::FromRef;
+use common::client_address::ClientAddresses;
 use common::metrics::Metrics;
 use common::rate_limit::{KeyedLimiter, Limit};
 use prometheus::{IntCounterVec, Opts};
@@ -31,6 +31,14 @@ pub struct AppState {
     pub audit: Audit,
     /// Anyone may read the directory (`USER_DIRECTORY_PUBLIC`); otherwise a session must.
     pub directory_public: bool,
+    /// Who the client is, for the per-address limits.
+    pub client_addresses: ClientAddresses,
+}
+
+impl FromRef<AppState> for ClientAddresses {
+    fn from_ref(state: &AppState) -> Self {
+        state.client_addresses.clone()
+    }
 }
 
 /// Changes to who is an admin: each is logged (`audit` target) and counted
@@ -72,7 +80,6 @@ pub struct AbuseLimiters {
     pub login_by_username: KeyedLimiter<(String, IpAddr)>,
     pub login_by_address: KeyedLimiter<IpAddr>,
     pub signup_by_address: KeyedLimiter<IpAddr>,
-    pub trusted_proxy_hops: usize,
 }
 
 impl AbuseLimiters {
@@ -85,12 +92,6 @@ impl AbuseLimiters {
             login_by_username: KeyedLimiter::new(per_minute(limits.login_per_username)),
             login_by_address: KeyedLimiter::new(per_minute(limits.login_per_address)),
             signup_by_address: KeyedLimiter::new(per_minute(limits.signup_per_address)),
-            trusted_proxy_hops: limits.trusted_proxy_hops,
         }
-    }
-
-    /// The caller's address (see [`common::rate_limit::client_address`]).
-    pub fn client(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-        common::rate_limit::client_address(headers, peer.ip(), self.trusted_proxy_hops)
     }
 }

@@ -90,6 +90,13 @@ impl OidcSettings {
             ..defaults
         }
     }
+
+    /// [`Self::read`] when `OIDC_ISSUER_URL` is set; `None` without it, for a service that
+    /// works without an issuer too.
+    pub fn read_optional(env: &mut Env, default_audience: &str) -> Option<Self> {
+        env.optional::<String>("OIDC_ISSUER_URL")?;
+        Some(Self::read(env, default_audience))
+    }
 }
 
 /// A verified caller.

@@ -1,8 +1,7 @@
 //! `POST /auth` and `DELETE /auth`: log in for a session token, log out.
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
+use common::client_address::ClientAddress;
 use common::extract::{Json, JsonOrForm};
 use common::rate_limit::too_many_requests;
 use common::timestamp::Timestamp;
@@ -51,12 +50,10 @@ pub struct LoginResponse {
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientAddress(address): ClientAddress,
     JsonOrForm(request): JsonOrForm<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let limits = &state.limits;
-    let address = limits.client(&headers, peer);
     limits
         .login_by_address
         .check(&address)

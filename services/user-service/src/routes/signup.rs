@@ -1,10 +1,9 @@
 //! `POST /user`: sign-up, as JSON, a urlencoded form, or a multipart form with an avatar.
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
+use common::client_address::ClientAddress;
 use common::extract::{
     has_content_type, is_json, parse_json, unsupported_media_type, Json, JsonOrForm,
 };
@@ -156,11 +155,10 @@ fn validate(input: SignUpInput, avatar_max_bytes: usize) -> Result<NewAccount, A
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     // Sign-ups are anonymous and each costs a password hash: a few a minute per address.
-    let address = state.limits.client(request.headers(), peer);
     state
         .limits
         .signup_by_address

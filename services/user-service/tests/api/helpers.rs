@@ -56,10 +56,17 @@ pub fn test_config() -> Config {
             login_per_username: NonZeroU32::new(10).unwrap(),
             login_per_address: NonZeroU32::new(60).unwrap(),
             signup_per_address: NonZeroU32::new(1000).unwrap(),
-            trusted_proxy_hops: 0,
         },
         directory_public: false,
+        client_addresses: Default::default(),
+        oidc: None,
     }
+}
+
+/// Makes the test client's own address (loopback) a trusted proxy, as the ALB's subnets
+/// are in production.
+pub fn behind_loopback_proxy(config: &mut Config) {
+    config.client_addresses.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
 }
 
 /// The app with the default test settings, on fresh resources.
@@ -144,12 +151,26 @@ impl TestApp {
         password: &str,
         forwarded_for: &[&str],
     ) -> Response {
+        let lines: Vec<_> = forwarded_for
+            .iter()
+            .map(|line| ("x-forwarded-for", *line))
+            .collect();
+        self.login_with_headers(username, password, &lines).await
+    }
+
+    /// Logs in sending `headers` (repeated names are sent as repeated lines).
+    pub async fn login_with_headers(
+        &self,
+        username: &str,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let mut request = self
             .client
             .post(self.url("/auth"))
             .json(&json!({"username": username, "password": password}));
-        for line in forwarded_for {
-            request = request.header("x-forwarded-for", *line);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         request.send().await.unwrap()
     }

@@ -3,6 +3,7 @@
 mod accounts;
 mod avatars;
 mod body_limits;
+mod client_address;
 mod directory;
 mod helpers;
 mod operations;

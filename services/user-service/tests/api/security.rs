@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use user_service::config::{Admin, AdminPassword};
 
 use crate::helpers::{
-    assert_problem, spawn_app, spawn_app_with, start, test_config, TestApp, ADMIN, ADMIN_PASSWORD,
-    PASSWORD,
+    assert_problem, behind_loopback_proxy, spawn_app, spawn_app_with, start, test_config, TestApp,
+    ADMIN, ADMIN_PASSWORD, PASSWORD,
 };
 
 async fn delete(app: &TestApp, username: &str, token: &str) -> reqwest::Response {
@@ -157,12 +157,12 @@ fn png_header(width: u32, height: u32) -> Vec<u8> {
     png
 }
 
-/// Behind the balancer (one trusted hop): the attacker at 198.51.100.1 spends the
+/// Behind the balancer (a trusted proxy): the attacker at 198.51.100.1 spends the
 /// username's quota; the owner, from elsewhere, still logs in.
 #[tokio::test]
 async fn guessing_a_password_never_locks_its_owner_out() {
     let app = spawn_app_with(|config| {
-        config.abuse_limits.trusted_proxy_hops = 1;
+        behind_loopback_proxy(config);
         config.abuse_limits.login_per_username = NonZeroU32::new(3).unwrap();
     })
     .await;
@@ -184,7 +184,7 @@ async fn guessing_a_password_never_locks_its_owner_out() {
 #[tokio::test]
 async fn a_forged_forwarded_for_line_is_not_the_address_counted() {
     let app = spawn_app_with(|config| {
-        config.abuse_limits.trusted_proxy_hops = 1;
+        behind_loopback_proxy(config);
         config.abuse_limits.login_per_address = NonZeroU32::new(4).unwrap();
     })
     .await;
