@@ -87,6 +87,21 @@ impl Default for Metrics {
     }
 }
 
+/// The method as one of a closed set: HTTP's standard methods, or `other` (the method is
+/// any token the client sends, up to kilobytes). Metrics label and logs use it.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware recording count and latency per method, route template and status. Every
 /// label comes from a closed set, so no request can add series: unmatched paths share one
 /// label, and so do methods outside HTTP's standard ones (the method is any token the
@@ -97,16 +112,7 @@ pub async fn track_http(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method: &'static str = match request.method().as_str() {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "PATCH" => "PATCH",
-        "DELETE" => "DELETE",
-        "OPTIONS" => "OPTIONS",
-        _ => "other",
-    };
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -219,6 +219,7 @@ impl App {
             ))
             .layer(
                 ServiceBuilder::new()
+                    .layer(middleware::from_fn(telemetry::drop_unsafe_request_id))
                     .layer(telemetry::set_request_id_layer())
                     .layer(SetSensitiveRequestHeadersLayer::new([
                         header::AUTHORIZATION,

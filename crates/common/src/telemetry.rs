@@ -32,9 +32,39 @@ pub fn init(format: LogFormat) {
 }
 
 /// Generates an `x-request-id` when the caller sent none (a caller's id is kept, so one id
-/// follows a request across services).
+/// follows a request across services; [`drop_unsafe_request_id`] runs first).
 pub fn set_request_id_layer() -> SetRequestIdLayer<MakeRequestUuid> {
     SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)
+}
+
+/// Longest caller-chosen request id kept.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// A caller's request id is kept only if it is one header of 1 to 64 of
+/// `[A-Za-z0-9._-]`: it is echoed and logged, and an 8000-byte id with `}` and spaces
+/// forged fields in the text logs (security review F6). Anything else is dropped, so a
+/// new id is made.
+pub async fn drop_unsafe_request_id(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut ids = request.headers().get_all(REQUEST_ID).iter();
+    let safe = match (ids.next(), ids.next()) {
+        (Some(id), None) => is_safe_request_id(id.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !safe {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Echoes the request id on the response.
@@ -75,7 +105,7 @@ impl<B> MakeSpan<B> for RequestSpan {
         tracing::info_span!(
             "request",
             request_id = %request_id,
-            method = %request.method(),
+            method = crate::metrics::method_label(request.method()),
             path = %request.uri().path(),
         )
     }
@@ -101,5 +131,27 @@ impl<F: std::fmt::Display> OnFailure<F> for AccessLog {
             latency_ms = latency.as_secs_f64() * 1000.0,
             "request failed"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_short_tokens_of_a_closed_alphabet() {
+        for kept in ["trace-me-123", "a", "A.b_C-9", &"x".repeat(64)] {
+            assert!(is_safe_request_id(kept.as_bytes()), "{kept}");
+        }
+        for dropped in [
+            "",
+            &"x".repeat(65),
+            "pt1}: status=200 method=DELETE",
+            "a b",
+            "id\u{e9}",
+            "a/b",
+        ] {
+            assert!(!is_safe_request_id(dropped.as_bytes()), "{dropped}");
+        }
     }
 }
