@@ -1,5 +1,6 @@
-//! Outbound HTTP: one way to build a client (timeouts always set) and to classify an
-//! outcome for [`crate::retry::RetryPolicy`].
+//! Outbound HTTP: one way to build a client (timeouts always set, redirects never
+//! followed), to read an answer's body under a cap, and to classify an outcome for
+//! [`crate::retry::RetryPolicy`].
 
 use std::time::Duration;
 
@@ -9,19 +10,54 @@ use reqwest::StatusCode;
 use crate::retry::Retry;
 
 /// A client with connect and whole-request timeouts: no outbound call can hang forever.
+/// Redirects are never followed (a tenant's upstream or the SMS provider answering `302`
+/// to an internal address must not make the service call it): a 3xx is the answer.
 pub fn client(request_timeout: Duration) -> reqwest::Client {
     builder(request_timeout)
         .build()
         .expect("static client settings are valid")
 }
 
-/// The settings of [`client`], for a caller that adds its own (e.g. no redirects).
+/// The settings of [`client`] (timeouts, no redirects), for a caller that adds its own.
 pub fn builder(request_timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(3).min(request_timeout))
         .timeout(request_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("platform/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Why an answer's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the answer's body is over {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+}
+
+/// Reads `response`'s body chunk by chunk, refusing it as soon as it passes `limit` bytes
+/// (and at once when its `Content-Length` says it will): an upstream's answer is held in
+/// memory only up to the caller's cap, never whole whatever its size.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Whether a request may be sent again after a failure.
