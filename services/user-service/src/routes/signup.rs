@@ -178,8 +178,13 @@ pub async fn sign_up(
         .into());
     };
     let account = validate(input, state.avatar_max_bytes)?;
-    // The bootstrap admin's name is never anyone else's, even after that account is gone.
-    if state.bootstrap_admin.as_ref() == Some(&account.username) {
+    // The bootstrap admin's name, and any name that looks like it, is never anyone
+    // else's, even after that account is gone.
+    if state
+        .bootstrap_admin
+        .as_ref()
+        .is_some_and(|admin| admin.looks_like(&account.username))
+    {
         return Err(Error::UsernameTaken.into());
     }
     let password_hash = state.hasher.hash(&account.password).await?;

@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use user_service::config::{Admin, AdminPassword};
+use user_service::domain::Username;
 
 use crate::helpers::{
     assert_problem, behind_loopback_proxy, spawn_app, spawn_app_with, start, test_config, TestApp,
@@ -50,6 +51,38 @@ async fn the_bootstrap_admin_name_cannot_be_taken_over() {
         restarted.login(ADMIN, "mallory-password").await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Security review F5: `admin.` signed up (201) and showed as "Administrator" next to the
+/// real admin. Names that look like the bootstrap admin's are reserved with it: the same
+/// UTS 39 confusable skeleton once separators are dropped and 0/o, 1/l/i are folded.
+#[tokio::test]
+async fn look_alikes_of_the_admin_name_are_reserved() {
+    let app = spawn_app().await;
+    for look_alike in [
+        "admin.",
+        "adm1n",
+        "Adm1n",
+        "admin_",
+        "ad-min",
+        "a.d.m.i.n",
+        "admln",
+        "adrnin",
+        "adm.in-",
+    ] {
+        let response = app
+            .sign_up(json!({"username": look_alike, "password": "lookalike-pw-1"}))
+            .await;
+        assert_problem(response, StatusCode::CONFLICT, Some("username")).await;
+        let stored = Username::parse(look_alike).unwrap();
+        assert!(
+            app.stored_user(stored.as_str()).await.is_none(),
+            "{look_alike}"
+        );
+    }
+    for distinct in ["admiral", "badmin", "adminx"] {
+        app.create_user(distinct).await;
+    }
 }
 
 #[tokio::test]
