@@ -1,6 +1,8 @@
 use bytes::Bytes;
 use imagesize::ImageType;
 
+use super::image_end::image_end;
+
 /// An avatar whose bytes were parsed as a PNG, JPEG, GIF or WebP image with sane
 /// dimensions. The declared content type is not trusted: the type comes from the bytes.
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ pub enum AvatarError {
     BadDimensions { max: usize },
     #[error("the image has {pixels} pixels; at most {max} are accepted (e.g. 2048x2048)")]
     TooManyPixels { pixels: usize, max: usize },
+    #[error("the avatar has {extra} bytes after the image's end")]
+    TrailingData { extra: usize },
 }
 
 impl AvatarImage {
@@ -42,13 +46,21 @@ impl AvatarImage {
                 limit: max_bytes,
             });
         }
-        let content_type = match imagesize::image_type(&bytes) {
-            Ok(ImageType::Png) => "image/png",
-            Ok(ImageType::Jpeg) => "image/jpeg",
-            Ok(ImageType::Gif) => "image/gif",
-            Ok(ImageType::Webp) => "image/webp",
+        let kind = imagesize::image_type(&bytes).map_err(|_| AvatarError::NotAnImage)?;
+        let content_type = match kind {
+            ImageType::Png => "image/png",
+            ImageType::Jpeg => "image/jpeg",
+            ImageType::Gif => "image/gif",
+            ImageType::Webp => "image/webp",
             _ => return Err(AvatarError::NotAnImage),
         };
+        // A real image with a page after it (a polyglot) is refused, not stored.
+        let end = image_end(&bytes, kind).ok_or(AvatarError::NotAnImage)?;
+        if end < bytes.len() {
+            return Err(AvatarError::TrailingData {
+                extra: bytes.len() - end,
+            });
+        }
         // Parsing the header for dimensions rejects files that only start like an image.
         let size = imagesize::blob_size(&bytes).map_err(|_| AvatarError::NotAnImage)?;
         let side_ok = |side: usize| (1..=Self::MAX_SIDE).contains(&side);
@@ -87,7 +99,7 @@ pub(crate) mod tests {
     pub(crate) const PNG_1X1: &[u8] = &[
         0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
         0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
-        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
+        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
         0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
         0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
     ];
@@ -114,6 +126,29 @@ pub(crate) mod tests {
             AvatarImage::parse(truncated, 1024).unwrap_err(),
             AvatarError::NotAnImage
         );
+    }
+
+    #[test]
+    fn refuses_a_polyglot_with_a_page_after_the_image() {
+        let mut polyglot = PNG_1X1.to_vec();
+        polyglot.extend_from_slice(b"<html><script>alert(1)</script></html>");
+        assert_eq!(
+            AvatarImage::parse(Bytes::from(polyglot), 1024).unwrap_err(),
+            AvatarError::TrailingData { extra: 38 }
+        );
+    }
+
+    #[test]
+    fn takes_gif_jpeg_and_webp_from_their_bytes() {
+        use crate::domain::image_end::tests::{GIF_1X1, JPEG_1X1, WEBP_1X1};
+        for (image, kind) in [
+            (GIF_1X1, "image/gif"),
+            (JPEG_1X1, "image/jpeg"),
+            (WEBP_1X1, "image/webp"),
+        ] {
+            let avatar = AvatarImage::parse(Bytes::from_static(image), 1024).unwrap();
+            assert_eq!(avatar.content_type(), kind);
+        }
     }
 
     #[test]

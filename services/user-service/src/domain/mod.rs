@@ -1,6 +1,7 @@
 //! Types that validate themselves on construction: once a value exists, it is valid; and
 //! the records the store persists.
 mod avatar;
+mod image_end;
 mod password;
 mod profile;
 mod records;

@@ -9,7 +9,7 @@ use user_service::domain::Username;
 
 use crate::helpers::{
     assert_problem, behind_loopback_proxy, spawn_app, spawn_app_with, start, test_config, TestApp,
-    ADMIN, ADMIN_PASSWORD, PASSWORD,
+    ADMIN, ADMIN_PASSWORD, PASSWORD, PNG,
 };
 
 async fn delete(app: &TestApp, username: &str, token: &str) -> reqwest::Response {
@@ -175,6 +175,33 @@ async fn an_avatar_with_too_many_pixels_is_refused() {
         );
     let response = app.sign_up_multipart(form).await;
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("avatar")).await;
+}
+
+/// Security review I2: a real PNG with an SVG or HTML page after its end was stored (a
+/// polyglot: an image to the upload check, a page to whatever renders it as one).
+#[tokio::test]
+async fn an_avatar_with_a_page_after_the_image_is_refused() {
+    let app = spawn_app().await;
+    let token = app.user_with_token("poly").await;
+    for page in [
+        &b"<svg onload=alert(1)>"[..],
+        b"<html><script>alert(1)</script>",
+    ] {
+        let mut polyglot = PNG.to_vec();
+        polyglot.extend_from_slice(page);
+        let response = app
+            .as_user(&token)
+            .request(reqwest::Method::PUT, "/user/poly/avatar")
+            .header("content-type", "image/png")
+            .body(polyglot)
+            .send()
+            .await
+            .unwrap();
+        let problem =
+            assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("avatar")).await;
+        assert!(problem.to_string().contains("after the image"), "{problem}");
+    }
+    assert!(!app.avatar_exists("avatars/poly").await, "nothing stored");
 }
 
 /// A PNG signature and IHDR chunk claiming `width` x `height` (enough for the header parse).
