@@ -35,18 +35,22 @@ struct User {
 
 /// Okta's rate-limit buckets of the Users API: each has its own quota and window
 /// ("Management rate limits", https://developer.okta.com/docs/reference/rl-global-mgmt/:
-/// `/api/v1/users` GET and POST, `/api/v1/users/${id}` GET, and `/api/v1/users/${id}`
-/// POST/PUT/DELETE, lifecycle operations included, are listed as separate limits; a
-/// bucket is "a collection of one or more endpoints that share a defined quota",
-/// https://developer.okta.com/docs/reference/rl-previous).
+/// "Only GET or POST to /api/v1/users", "Only GET to /api/v1/users/${idOrLogin}" and
+/// "Only POST, PUT or DELETE to /api/v1/users/${id}" are separate limits, and every other
+/// path, lifecycle operations like `/api/v1/users/${id}/lifecycle/suspend` included, falls
+/// to "Most other API actions: /api/v1" (where a row means sub-paths too, it says so:
+/// "/api/v1/apps/* including /api/v1/apps/${id}/*"); a bucket is "a collection of one or
+/// more endpoints that share a defined quota", https://developer.okta.com/docs/reference/rl-previous).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
     /// `GET/POST /api/v1/users`.
     Users,
     /// `GET /api/v1/users/{id}`.
     UserRead,
-    /// `POST/PUT/DELETE /api/v1/users/{id}` and `/api/v1/users/{id}/lifecycle/*`.
+    /// `POST/PUT/DELETE /api/v1/users/{id}`.
     UserWrite,
+    /// "Most other API actions": `/api/v1`, e.g. `/api/v1/users/{id}/lifecycle/suspend`.
+    ApiV1,
 }
 
 /// How the org refuses to suspend a user that is not ACTIVE. Okta's management API
@@ -291,7 +295,12 @@ impl OktaOrg {
     /// `limit` API requests per `window` in every bucket (each counted on its own), then
     /// 429 until that bucket's window resets.
     pub fn set_rate_limit(&self, limit: u64, window: Duration) {
-        for bucket in [Bucket::Users, Bucket::UserRead, Bucket::UserWrite] {
+        for bucket in [
+            Bucket::Users,
+            Bucket::UserRead,
+            Bucket::UserWrite,
+            Bucket::ApiV1,
+        ] {
             self.set_bucket_rate_limit(bucket, limit, window);
         }
     }
@@ -540,7 +549,7 @@ fn admit(org: &mut Org, call: &Call, bucket: Bucket) -> Result<HeaderMap, Respon
     };
     let needed = match bucket {
         Bucket::Users | Bucket::UserRead => USERS_READ,
-        Bucket::UserWrite => USERS_MANAGE,
+        Bucket::UserWrite | Bucket::ApiV1 => USERS_MANAGE,
     };
     if token_scopes.is_some_and(|scopes| !scopes.iter().any(|s| s == needed)) {
         // Okta's answer to a token without the endpoint's scope: 403, the missing scope
@@ -790,7 +799,7 @@ async fn suspend_user(
     Path(id): Path<String>,
 ) -> Response {
     let refusal = org.lock().unwrap().not_active_suspend;
-    on_user(&org, &call, Bucket::UserWrite, &id, |mut user| {
+    on_user(&org, &call, Bucket::ApiV1, &id, |mut user| {
         if user.get().status != "ACTIVE" {
             return match refusal {
                 NotActiveSuspend::ValidationFailed => error(
