@@ -792,12 +792,20 @@ async fn get_user(
     })
 }
 
-/// Only ACTIVE users can be suspended (see [`NotActiveSuspend`]).
+/// Only ACTIVE users can be suspended (see [`NotActiveSuspend`]). A bodiless POST must say
+/// `Content-Length: 0`: "Any PUT or POST request with no Content-Length header nor a body
+/// will return a 411 error. To get around this, include a `Content-Length: 0` header"
+/// (okta/okta-developer-docs, reference/api-overview).
 async fn suspend_user(
     State(org): State<Arc<Mutex<Org>>>,
     call: Call,
     Path(id): Path<String>,
 ) -> Response {
+    if !call.headers.contains_key(header::CONTENT_LENGTH)
+        && !call.headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        return StatusCode::LENGTH_REQUIRED.into_response();
+    }
     let refusal = org.lock().unwrap().not_active_suspend;
     on_user(&org, &call, Bucket::ApiV1, &id, |mut user| {
         if user.get().status != "ACTIVE" {

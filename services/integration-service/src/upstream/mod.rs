@@ -398,6 +398,18 @@ impl Upstream {
             reqwest::header::ACCEPT,
             "application/json".parse().expect("static"),
         );
+        if matches!(request.method, Method::POST | Method::PUT | Method::PATCH)
+            && http_request.body().is_none()
+        {
+            // hyper sends an HTTP/1.1 request without a body with neither Content-Length
+            // nor Transfer-Encoding, which Okta answers 411 ("include a Content-Length: 0
+            // header", okta-developer-docs reference/api-overview); Go's net/http and
+            // aiohttp, which Okta's SDKs use, send it.
+            http_request.headers_mut().insert(
+                reqwest::header::CONTENT_LENGTH,
+                reqwest::header::HeaderValue::from_static("0"),
+            );
+        }
         self.authenticator
             .authorize(&mut http_request, deadline)
             .await
