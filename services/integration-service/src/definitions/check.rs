@@ -299,6 +299,7 @@ impl Checker<'_> {
                 min_length: resolved.min_length,
                 max_length: resolved.max_length,
                 pattern,
+                refused: resolved.refused.clone(),
                 message: resolved.message.clone(),
             },
             query: param.query.clone().or(resolved.query),

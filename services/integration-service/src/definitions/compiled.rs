@@ -101,6 +101,7 @@ pub enum ParamRule {
         min_length: Option<u32>,
         max_length: Option<u32>,
         pattern: Option<(String, Regex)>,
+        refused: Vec<String>,
         message: Option<String>,
     },
     /// The caller's page size (`limit`): 1 to `page_max`, or with `all=true` 1 to

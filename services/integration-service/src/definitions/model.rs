@@ -364,6 +364,10 @@ pub struct Param {
     pub min_length: Option<u32>,
     #[serde(default)]
     pub max_length: Option<u32>,
+    /// Strings: values refused whatever the pattern says, compared without case (names the
+    /// vendor reads as something else than an id, e.g. Okta's `me`).
+    #[serde(default)]
+    pub refused: Vec<String>,
     /// What a value that breaks the rules is told (a default names the rules).
     #[serde(default)]
     pub message: Option<String>,

@@ -163,6 +163,7 @@ pub fn validate(specs: &[ParamSpec], values: &Values) -> Vec<FieldError> {
                     min_length,
                     max_length,
                     pattern,
+                    refused,
                     message,
                 },
                 ParamValue::Text(text),
@@ -176,7 +177,8 @@ pub fn validate(specs: &[ParamSpec], values: &Values) -> Vec<FieldError> {
                     .as_ref()
                     .is_some_and(|(_, regex)| !regex.is_match(text));
                 let dots = spec.in_path && is_dot_segment(text);
-                (too_short || too_long || mismatch || dots).then(|| {
+                let refused = refused.iter().any(|value| value.eq_ignore_ascii_case(text));
+                (too_short || too_long || mismatch || dots || refused).then(|| {
                     message
                         .clone()
                         .unwrap_or_else(|| match (min_length, max_length, pattern) {
@@ -216,6 +218,7 @@ mod tests {
                 min_length: Some(1),
                 max_length: Some(64),
                 pattern: pattern.map(|p| (p.to_owned(), regex::Regex::new(p).unwrap())),
+                refused: vec!["me".into()],
                 message: None,
             },
             query: None,
@@ -285,5 +288,11 @@ mod tests {
         let errors = validate(&specs, &with_all);
         assert_eq!(errors.len(), 1, "500 is fine with all=true: {errors:?}");
         assert_eq!(errors[0].message, "must not be `.` or `..`");
+        let me = parse(&specs, Input::Query("user_id=ME".into())).unwrap();
+        assert_eq!(
+            validate(&specs, &me)[0].field,
+            "user_id",
+            "refused, whatever the case"
+        );
     }
 }

@@ -152,6 +152,23 @@ async fn parameters_are_validated_before_any_upstream_call() {
         Some("user_id"),
     )
     .await;
+    // `me` is Okta's alias of the caller (an org admin), never a user to act on.
+    for me in ["me", "Me"] {
+        assert_problem(
+            app.tenant("acme")
+                .post("/okta/suspend_user", &json!({"user_id": me}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("user_id"),
+        )
+        .await;
+    }
+    assert_problem(
+        app.tenant("acme").get("/okta/get_user?user_id=me").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("user_id"),
+    )
+    .await;
     // Shape wrong: 400 naming the field (wrong type, missing, unknown).
     assert_problem(
         app.tenant("acme").get("/okta/list_users?limit=many").await,
