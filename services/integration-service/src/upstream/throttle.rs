@@ -32,8 +32,10 @@ pub struct RateHeaderNames {
     pub remaining: HeaderName,
     pub reset: HeaderName,
 }
-/// The reset is given in whole seconds: wait slightly longer.
-const RESET_MARGIN: Duration = Duration::from_millis(250);
+/// The reset is given in whole seconds: wait a second longer, as Okta's SDKs do
+/// (okta-sdk-golang `Get429BackoffTime`: `X-Rate-Limit-Reset - Date + 1`; okta-sdk-python
+/// `calculate_backoff` the same).
+const RESET_MARGIN: Duration = Duration::from_secs(1);
 /// Pacing never holds one request longer than this.
 const MAX_PACE: Duration = Duration::from_secs(2);
 
@@ -88,8 +90,15 @@ impl RateLimiter {
 
     /// Learns `bucket`'s window from a response. A 429 means nothing is left until the reset.
     pub fn observe(&self, bucket: &str, status: StatusCode, headers: &HeaderMap) {
+        // A header given more than once counts by its smallest value: the tighter of two
+        // windows wins (okta-sdk-golang sorts every `X-Rate-Limit-Reset` and takes the first;
+        // okta-sdk-python takes the minimum of each header).
         let number = |name: Option<&HeaderName>| -> Option<u64> {
-            headers.get(name?)?.to_str().ok()?.trim().parse().ok()
+            headers
+                .get_all(name?)
+                .iter()
+                .filter_map(|value| value.to_str().ok()?.trim().parse().ok())
+                .min()
         };
         let names = self.headers.as_ref();
         let reset_at = number(names.map(|n| &n.reset)).map(|reset| reset_instant(reset, headers));
@@ -321,10 +330,31 @@ mod tests {
         let limiter = limiter();
         limiter.observe(BUCKET, StatusCode::TOO_MANY_REQUESTS, &headers);
         let wait = limiter.until_reset(BUCKET).unwrap();
+        // 2 s to the reset by the org's clock, and the SDKs' 1 s margin.
         assert!(
-            wait >= Duration::from_secs(2) && wait <= Duration::from_secs(3),
+            wait > Duration::from_millis(2500) && wait <= Duration::from_secs(3),
             "{wait:?} (Date: {:?})",
             headers[DATE]
+        );
+    }
+
+    #[test]
+    fn a_repeated_header_counts_by_its_smallest_value() {
+        let mut headers = headers(100, 50, 60);
+        headers.append(LIMIT, 40.into());
+        headers.append(REMAINING, 3.into());
+        headers.append(RESET, (epoch_now() + 5).into());
+        let limiter = limiter();
+        limiter.observe(BUCKET, StatusCode::OK, &headers);
+        assert_eq!(limiter.gauge(BUCKET).get(), 3);
+        assert!(
+            !limiter.has_spare(BUCKET),
+            "3 of 40 is below the 10% reserve"
+        );
+        let wait = limiter.until_reset(BUCKET).unwrap();
+        assert!(
+            wait <= Duration::from_secs(6),
+            "the earlier reset: {wait:?}"
         );
     }
 
