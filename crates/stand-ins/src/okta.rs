@@ -51,6 +51,9 @@ pub enum Bucket {
     UserWrite,
     /// "Most other API actions": `/api/v1`, e.g. `/api/v1/users/{id}/lifecycle/suspend`.
     ApiV1,
+    /// "OAuth2 requests for the Org Authorization Server: /oauth2/v1" (the token
+    /// endpoint), not set by [`OktaOrg::set_rate_limit`].
+    OrgAuthorizationServer,
 }
 
 /// How the org refuses to suspend a user that is not ACTIVE. Okta's management API
@@ -406,6 +409,41 @@ impl OktaOrg {
 }
 
 impl Org {
+    /// Counts a request in `bucket`'s window: the `Date` and rate-limit headers of the
+    /// answer, or the 429 once the window is used up.
+    fn spend(&mut self, bucket: Bucket) -> Result<HeaderMap, Response> {
+        let mut rate_headers = HeaderMap::new();
+        // The org's own clock, which `X-Rate-Limit-Reset` is relative to (okta-sdk-golang
+        // computes its wait as `X-Rate-Limit-Reset - Date`, okta/requestExecutor.go).
+        let now = self.epoch_now();
+        rate_headers.insert(
+            header::DATE,
+            HeaderValue::from_str(&httpdate(now)).expect("a date is a valid header"),
+        );
+        if let Some(rate) = self.rates.get_mut(&bucket) {
+            if now >= rate.window_reset_epoch {
+                rate.used = 0;
+                rate.window_reset_epoch = now + rate.window.as_secs().max(1);
+            }
+            rate.used += 1;
+            let remaining = rate.limit.saturating_sub(rate.used.min(rate.limit));
+            rate_headers.insert("x-rate-limit-limit", rate.limit.into());
+            rate_headers.insert("x-rate-limit-remaining", remaining.into());
+            rate_headers.insert("x-rate-limit-reset", rate.window_reset_epoch.into());
+            if rate.used > rate.limit {
+                let mut response = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "E0000047",
+                    "API call exceeded rate limit due to too many requests.",
+                    &[],
+                );
+                response.headers_mut().extend(rate_headers);
+                return Err(response);
+            }
+        }
+        Ok(rate_headers)
+    }
+
     /// Epoch seconds by the org's clock.
     fn epoch_now(&self) -> u64 {
         epoch_now() + self.clock_ahead.as_secs()
@@ -549,7 +587,7 @@ fn admit(org: &mut Org, call: &Call, bucket: Bucket) -> Result<HeaderMap, Respon
     };
     let needed = match bucket {
         Bucket::Users | Bucket::UserRead => USERS_READ,
-        Bucket::UserWrite | Bucket::ApiV1 => USERS_MANAGE,
+        Bucket::UserWrite | Bucket::ApiV1 | Bucket::OrgAuthorizationServer => USERS_MANAGE,
     };
     if token_scopes.is_some_and(|scopes| !scopes.iter().any(|s| s == needed)) {
         // Okta's answer to a token without the endpoint's scope: 403, the missing scope
@@ -573,35 +611,7 @@ fn admit(org: &mut Org, call: &Call, bucket: Bucket) -> Result<HeaderMap, Respon
         );
         return Err(response);
     }
-    let mut rate_headers = HeaderMap::new();
-    // The org's own clock, which `X-Rate-Limit-Reset` is relative to (okta-sdk-golang
-    // computes its wait as `X-Rate-Limit-Reset - Date`, okta/requestExecutor.go).
-    let now = org.epoch_now();
-    rate_headers.insert(
-        header::DATE,
-        HeaderValue::from_str(&httpdate(now)).expect("a date is a valid header"),
-    );
-    if let Some(rate) = org.rates.get_mut(&bucket) {
-        if now >= rate.window_reset_epoch {
-            rate.used = 0;
-            rate.window_reset_epoch = now + rate.window.as_secs().max(1);
-        }
-        rate.used += 1;
-        let remaining = rate.limit.saturating_sub(rate.used.min(rate.limit));
-        rate_headers.insert("x-rate-limit-limit", rate.limit.into());
-        rate_headers.insert("x-rate-limit-remaining", remaining.into());
-        rate_headers.insert("x-rate-limit-reset", rate.window_reset_epoch.into());
-        if rate.used > rate.limit {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "E0000047",
-                "API call exceeded rate limit due to too many requests.",
-                &[],
-            );
-            response.headers_mut().extend(rate_headers);
-            return Err(response);
-        }
-    }
+    let rate_headers = org.spend(bucket)?;
     if !org.failures.is_empty() {
         let status = org.failures.remove(0);
         return Err(error(status, "E0000009", "Internal Server Error", &[]));
@@ -882,6 +892,10 @@ async fn token(
     let headers = &call.headers;
     let mut org = org.lock().unwrap();
     org.token_requests += 1;
+    let rate_headers = match org.spend(Bucket::OrgAuthorizationServer) {
+        Ok(rate_headers) => rate_headers,
+        Err(too_many) => return too_many,
+    };
     let invalid_client = || {
         (
             StatusCode::UNAUTHORIZED,
@@ -981,13 +995,16 @@ async fn token(
             expires_at: Instant::now() + Duration::from_secs(lifetime),
         },
     );
-    Json(json!({
-        "token_type": token_type,
-        "expires_in": lifetime,
-        "access_token": access,
-        "scope": scope,
-    }))
-    .into_response()
+    (
+        rate_headers,
+        Json(json!({
+            "token_type": token_type,
+            "expires_in": lifetime,
+            "access_token": access,
+            "scope": scope,
+        })),
+    )
+        .into_response()
 }
 
 /// A fresh RSA key pair (private PKCS#8 PEM, public SPKI PEM) from the openssl CLI.

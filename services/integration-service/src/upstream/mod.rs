@@ -75,6 +75,7 @@ impl From<AuthError> for UpstreamError {
             AuthError::Rejected(why) => Self::CredentialsRejected(why),
             AuthError::Missing(why) => Self::CredentialsMissing(why),
             AuthError::Unavailable(why) => Self::Unavailable(why),
+            AuthError::RateLimited(retry_after) => Self::RateLimited { retry_after },
         }
     }
 }
@@ -269,6 +270,7 @@ impl Upstream {
                 },
                 policy.clone(),
                 *dpop,
+                profile.rate_headers.clone(),
             )),
             AuthConfig::Checksum => Arc::new(credentials::ChecksumToken::new(
                 http.clone(),

@@ -207,6 +207,18 @@ impl RateLimiter {
     }
 }
 
+/// How long until the smallest `reset` value of `headers` (epoch seconds, measured against
+/// their `Date`), with the margin: the wait a 429 outside any bucket asks for (the token
+/// endpoint's own quota).
+pub fn wait_for_reset(headers: &HeaderMap, reset: &HeaderName) -> Option<Duration> {
+    let smallest = headers
+        .get_all(reset)
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+        .min()?;
+    Some(reset_instant(smallest, headers).saturating_duration_since(Instant::now()) + RESET_MARGIN)
+}
+
 /// When the upstream's epoch-seconds reset comes, as a local instant (the past becomes
 /// now). Measured against the response's own `Date` header, as okta-sdk-golang does
 /// (`Get429BackoffTime` in okta/requestExecutor.go: `X-Rate-Limit-Reset - Date + 1`), so a

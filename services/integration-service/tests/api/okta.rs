@@ -629,6 +629,69 @@ async fn oauth_private_key_jwt_with_a_cached_access_token() {
     assert!(body["detail"].as_str().unwrap().contains("invalid_client"));
 }
 
+#[tokio::test]
+async fn a_429_of_the_token_endpoint_waits_for_its_own_reset() {
+    let org = OktaOrg::spawn("globex").await;
+    let (private_key, public_key) = rsa_key_pair();
+    org.set_oauth_client("0oa-globex-service", &public_key, 3600);
+    org.add_users(1);
+    let secret = secret_name("globex-okta");
+    put_secret(&secret, &json!({"private_key": private_key}).to_string()).await;
+    let app = spawn_app(json!({
+        "globex": {"okta": {"base_url": org.url, "secret": secret, "auth": {
+            "method": "oauth_private_key_jwt", "client_id": "0oa-globex-service",
+            "scopes": ["okta.users.read"]}}}
+    }))
+    .await;
+    assert_json(
+        app.tenant("globex").get("/okta/list_users").await,
+        StatusCode::OK,
+    )
+    .await;
+    // The org authorization server's own quota, one token per 4 s window, is used up by
+    // someone else; a new token is needed: the 429 says when the window resets, and the
+    // client waits for it (not a 200 ms backoff that would be refused again).
+    org.set_bucket_rate_limit(Bucket::OrgAuthorizationServer, 1, Duration::from_secs(4));
+    reqwest::Client::new()
+        .post(format!("{}/oauth2/v1/token", org.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    org.revoke_access_tokens();
+    let started = Instant::now();
+    assert_json(
+        app.tenant("globex").get("/okta/list_users").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(org.token_requests(), 4, "one refused, one after the reset");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A reset beyond the call's deadline: a 503 saying when to come back.
+    org.set_bucket_rate_limit(Bucket::OrgAuthorizationServer, 1, Duration::from_secs(60));
+    org.revoke_access_tokens();
+    assert_json(
+        app.tenant("globex").get("/okta/list_users").await,
+        StatusCode::OK,
+    )
+    .await;
+    org.revoke_access_tokens();
+    let response = app.tenant("globex").get("/okta/list_users").await;
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((50..=62).contains(&retry_after), "{retry_after}");
+    let body = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+    assert_eq!(body["type"], "urn:problem:upstream-rate-limited");
+}
+
 /// Lists users as globex, expecting the upstream-credentials problem (502).
 async fn globex_listing_refused(app: &TestApp) -> Value {
     assert_problem(

@@ -33,6 +33,9 @@ pub enum AuthError {
     /// The secret store or the token endpoint did not answer (after retries).
     #[error("authentication unavailable: {0}")]
     Unavailable(String),
+    /// The token endpoint's own rate limit is used up for longer than the call may wait.
+    #[error("the token endpoint's rate limit is used up")]
+    RateLimited(std::time::Duration),
 }
 
 #[async_trait]

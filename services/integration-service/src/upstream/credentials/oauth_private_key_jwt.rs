@@ -17,6 +17,7 @@ use url::Url;
 
 use super::{read_secret, sensitive, transport_kind, AuthError, Authenticator};
 use crate::upstream::dpop::{self, DpopKey};
+use crate::upstream::throttle::{self, RateHeaderNames};
 
 /// OAuth 2.0 client credentials with a `private_key_jwt` client assertion (RFC 7523),
 /// as Okta service apps use. The access token is cached until shortly before it expires.
@@ -37,6 +38,8 @@ pub struct OauthPrivateKeyJwt {
     /// Held while fetching, so concurrent calls share one token request.
     cached: Mutex<Option<CachedToken>>,
     dpop: Dpop,
+    /// The vendor's rate-limit headers: a 429 of the token endpoint waits for its reset.
+    rate_headers: Option<RateHeaderNames>,
 }
 
 struct CachedToken {
@@ -107,6 +110,8 @@ struct TokenResponse {
 /// What one token request came to.
 enum TokenFailure {
     Retryable(String, Retry),
+    /// A 429: the token endpoint's quota comes back after this long.
+    RateLimited(Duration),
     Final(AuthError),
     /// A DPoP demand that the request loop answers, or that ends it (see `bound_token`).
     Dpop(DpopDemand),
@@ -124,6 +129,7 @@ impl OauthPrivateKeyJwt {
         token_url: Url,
         policy: RetryPolicy,
         dpop: bool,
+        rate_headers: Option<RateHeaderNames>,
     ) -> Self {
         let client = Self {
             http,
@@ -136,6 +142,7 @@ impl OauthPrivateKeyJwt {
             policy,
             cached: Mutex::new(None),
             dpop: Dpop::default(),
+            rate_headers,
         };
         if dpop {
             client.dpop.enabled.store(true, Ordering::Relaxed);
@@ -236,6 +243,18 @@ impl OauthPrivateKeyJwt {
                 bound,
             });
         }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Okta's org authorization server is its own bucket (`/oauth2/v1`,
+            // developer.okta.com/docs/reference/rl-global-mgmt) and says when it resets in
+            // X-Rate-Limit-Reset, not Retry-After: wait for that, not a 200 ms backoff.
+            let wait = self
+                .rate_headers
+                .as_ref()
+                .and_then(|names| throttle::wait_for_reset(&headers, &names.reset))
+                .or_else(|| common::http_client::retry_after(&headers))
+                .unwrap_or(Duration::from_secs(1));
+            return Err(TokenFailure::RateLimited(wait));
+        }
         let retry = classify_status(status, &headers, Idempotency::Idempotent);
         if retry != Retry::No {
             return Err(TokenFailure::Retryable(
@@ -299,7 +318,12 @@ impl OauthPrivateKeyJwt {
                     |_| self.bound_token(&key, deadline),
                     |failure| match failure {
                         TokenFailure::Retryable(_, retry) => *retry,
-                        TokenFailure::Final(_) | TokenFailure::Dpop(_) => Retry::No,
+                        TokenFailure::RateLimited(wait) if Instant::now() + *wait <= deadline => {
+                            Retry::After(*wait)
+                        }
+                        TokenFailure::RateLimited(_)
+                        | TokenFailure::Final(_)
+                        | TokenFailure::Dpop(_) => Retry::No,
                     },
                     |attempt, failure, _| {
                         if let TokenFailure::Retryable(why, _) = failure {
@@ -311,6 +335,7 @@ impl OauthPrivateKeyJwt {
             match result {
                 Ok(token) => return Ok(token),
                 Err(TokenFailure::Retryable(why, _)) => return Err(AuthError::Unavailable(why)),
+                Err(TokenFailure::RateLimited(wait)) => return Err(AuthError::RateLimited(wait)),
                 // A rejected key may have been rotated since we cached it: read it again once.
                 Err(TokenFailure::Final(AuthError::Rejected(why))) if reread_secret => {
                     tracing::warn!(why, "client assertion rejected; re-reading the key");
