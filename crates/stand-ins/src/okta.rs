@@ -134,6 +134,9 @@ struct Org {
     clock_ahead: Duration,
     /// Statuses to answer the next requests to /api/v1/users* with, before any logic.
     failures: Vec<StatusCode>,
+    /// A list page larger than this takes too long: 500, as Okta answers a listing that
+    /// passes its request timeout.
+    slow_pages_above: Option<usize>,
     token_requests: usize,
     api_requests: usize,
     rejected_auth: usize,
@@ -337,6 +340,14 @@ impl OktaOrg {
     /// The next API requests answer these statuses (with an Okta error body).
     pub fn fail_next(&self, statuses: &[StatusCode]) {
         self.org().failures.extend_from_slice(statuses);
+    }
+
+    /// List pages of more than `limit` users answer 500 (`None`: any page works). Okta: "An
+    /// HTTP 500 status code usually indicates that you have exceeded the request timeout.
+    /// Retry your request with a smaller limit" (okta-developer-docs, reference/api/users,
+    /// List Users).
+    pub fn set_slow_pages_above(&self, limit: Option<usize>) {
+        self.org().slow_pages_above = limit;
     }
 
     /// Adds a user with this lifecycle status (`ACTIVE`, `STAGED`, `SUSPENDED`, ...): the
@@ -748,6 +759,14 @@ async fn list_users(
             return Json(Vec::<Value>::new()).into_response();
         }
         let limit = query.limit.unwrap_or(200).clamp(1, 200);
+        if org.slow_pages_above.is_some_and(|most| limit > most) {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "E0000009",
+                "Internal Server Error",
+                &[],
+            );
+        }
         let mut selected = Vec::new();
         for user in org.users.values() {
             if query

@@ -469,6 +469,7 @@ impl Checker<'_> {
             caller_cursor: page.caller_cursor.param.clone(),
             size_param: page.size.param.clone(),
             page_max: page.size.max,
+            halve_after_server_error: page.size.halve_after_server_error,
             records_at: self.pointer(&format!("{path}.records.at"), &records.at, false),
             model,
             field: Arc::from(records.field.as_str()),

@@ -535,6 +535,10 @@ pub struct PageSize {
     pub param: String,
     /// The vendor's largest page (and the default page).
     pub max: u32,
+    /// A page answered with a 5xx is asked for again with half the size (down to 1),
+    /// instead of as it was: for vendors whose 500 means "too slow".
+    #[serde(default)]
+    pub halve_after_server_error: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -65,6 +65,9 @@ fn next_cursor(
         .map(|(_, value)| value.into_owned()))
 }
 
+/// How often one listing asks for smaller pages after server errors.
+const MAX_HALVINGS: u32 = 2;
+
 pub async fn list(run: &Run<'_>, list: &List, list_all_cap: usize) -> Result<Object, ApiError> {
     let vendor = &run.definition.vendor;
     let all = run.values.get("all") == Some(&ParamValue::Flag(true));
@@ -82,9 +85,14 @@ pub async fn list(run: &Run<'_>, list: &List, list_all_cap: usize) -> Result<Obj
     let mut seen = HashSet::new();
     let mut records = Vec::new();
     let mut pages = 0u32;
+    // Halved after a server error (when the definition says the vendor's 5xx means "too
+    // slow"), for the rest of this listing; twice at most, so a vendor that is down gets
+    // as many requests as a plain retry would send.
+    let mut size_cap = page_max;
+    let mut halvings = 0;
     let truncated = loop {
         // The last page is shortened so `next` continues exactly where this stops.
-        let page_size = (wanted - records.len()).min(page_max);
+        let page_size = (wanted - records.len()).min(size_cap);
         let mut extra = vec![(list.size_param.clone(), page_size.to_string())];
         if let Some(cursor) = &cursor {
             extra.push((list.vendor_cursor.clone(), cursor.clone()));
@@ -94,8 +102,29 @@ pub async fn list(run: &Run<'_>, list: &List, list_all_cap: usize) -> Result<Obj
                 extra.push((query.clone(), value.text()));
             }
         }
-        let request = run.request(&list.request, extra, true);
-        let exchange = run.call.upstream.call(&request, run.call.deadline).await?;
+        let mut request = run.request(&list.request, extra, true);
+        let shrinking = list.halve_after_server_error && page_size > 1;
+        if shrinking {
+            request = request.no_repeat_on_server_errors();
+        }
+        let exchange = match run.call.upstream.call(&request, run.call.deadline).await {
+            Err(UpstreamError::Unavailable(why)) if shrinking && halvings < MAX_HALVINGS => {
+                size_cap = page_size / 2;
+                halvings += 1;
+                run.call
+                    .upstream
+                    .count_retry(&run.capability.name, "smaller_page");
+                tracing::info!(
+                    tenant = %run.call.tenant,
+                    capability = %run.capability.name,
+                    why,
+                    size_cap,
+                    "a page failed; asking for smaller pages"
+                );
+                continue;
+            }
+            result => result?,
+        };
         if !exchange.status.is_success() {
             return Err(match run.refused(&[], &exchange) {
                 Outcome::Done => {

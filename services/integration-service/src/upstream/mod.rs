@@ -113,6 +113,9 @@ pub struct UpstreamRequest {
     pub accept: Option<Acceptance>,
     /// The upstream's rate-limit bucket this request counts against (see `throttle`).
     pub bucket: Arc<str>,
+    /// Whether a 5xx answer is sent again as it was (no: the caller changes the request
+    /// first, e.g. asks for a smaller page).
+    pub repeat_server_errors: bool,
 }
 
 /// The bucket of upstreams with one quota for everything.
@@ -133,6 +136,7 @@ impl UpstreamRequest {
             idempotency,
             accept: None,
             bucket: Arc::from(WHOLE_UPSTREAM),
+            repeat_server_errors: true,
         }
     }
 
@@ -147,6 +151,12 @@ impl UpstreamRequest {
 
     pub fn bucket(mut self, bucket: Arc<str>) -> Self {
         self.bucket = bucket;
+        self
+    }
+
+    /// A 5xx answer ends the call: the caller retries with a changed request.
+    pub fn no_repeat_on_server_errors(mut self) -> Self {
+        self.repeat_server_errors = false;
         self
     }
 
@@ -312,6 +322,15 @@ impl Upstream {
     /// without a trailing `/`).
     pub fn setting(&self, name: &str) -> Option<String> {
         (name == "base_url").then(|| self.base_url.as_str().trim_end_matches('/').to_owned())
+    }
+
+    /// Counts a retry the caller makes itself (with a changed request), beside the ones
+    /// [`Upstream::call`] makes.
+    pub fn count_retry(&self, operation: &str, reason: &str) {
+        self.metrics
+            .retries
+            .with_label_values(&[&*self.integration, operation, reason])
+            .inc();
     }
 
     /// Whether the tenant's rate-limit window for `bucket` has more left than the slowdown
@@ -505,6 +524,11 @@ impl Upstream {
                 } else {
                     Retry::After(wait)
                 }
+            }
+            AttemptError::Status(exchange)
+                if !request.repeat_server_errors && exchange.status.is_server_error() =>
+            {
+                Retry::No
             }
             AttemptError::Status(exchange) => {
                 classify_status(exchange.status, &exchange.headers, idempotency)

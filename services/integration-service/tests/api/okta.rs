@@ -367,6 +367,28 @@ async fn server_errors_are_retried_for_reads_but_never_for_suspend() {
 }
 
 #[tokio::test]
+async fn a_page_too_slow_for_okta_is_asked_for_again_smaller() {
+    let Acme { app, org, .. } = acme().await;
+    let created = org.add_users(250);
+    // Okta times out on pages of more than 60 users (a 500): 200, 100 and then 50 are
+    // asked for, never the same failing size twice.
+    org.set_slow_pages_above(Some(60));
+    let before = org.api_requests();
+    let page = assert_json(
+        app.tenant("acme").get("/okta/list_users?all=true").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&page), created);
+    assert_eq!(page["pages"], 5, "250 users in pages of 50");
+    assert_eq!(
+        org.api_requests() - before,
+        7,
+        "two refused pages, then five of 50"
+    );
+}
+
+#[tokio::test]
 async fn a_429_waits_for_the_reset_then_succeeds() {
     let Acme { app, org, .. } = acme().await;
     org.add_users(3);
