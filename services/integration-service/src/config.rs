@@ -5,6 +5,7 @@ use common::auth::OidcSettings;
 use common::config::{CommonConfig, ConfigError, Env};
 
 use crate::tenants::Tenants;
+pub use crate::upstream::UpstreamConfig;
 
 /// Where tenant credentials come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,24 +25,6 @@ impl std::str::FromStr for SecretsBackend {
             other => Err(format!("`{other}` is not one of aws, env")),
         }
     }
-}
-
-/// How upstream calls behave: the knobs of retries, throttling and concurrency.
-#[derive(Debug, Clone)]
-pub struct UpstreamConfig {
-    /// Per-attempt timeout (a tenant may override it).
-    pub attempt_timeout: Duration,
-    /// Budget of one capability call upstream, retries and rate-limit waits included.
-    /// Kept below REQUEST_TIMEOUT_SECONDS so callers get our answer, not a generic timeout.
-    pub deadline: Duration,
-    /// Attempts per upstream request, the first included.
-    pub max_attempts: u32,
-    /// First backoff step (doubles, full jitter).
-    pub retry_base_delay: Duration,
-    /// Concurrent upstream calls per tenant and integration (a tenant may override it).
-    pub max_concurrency: usize,
-    /// Below this fraction of the rate limit left, calls are spread out until the reset.
-    pub slowdown_below: f64,
 }
 
 #[derive(Debug, Clone)]

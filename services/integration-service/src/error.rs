@@ -3,6 +3,7 @@ use axum::http::{header, StatusCode};
 use common::{FieldError, Problem};
 
 use crate::store::{StoreError, SyncRun};
+use crate::tenants::Forbidden;
 use crate::upstream::UpstreamError;
 
 /// What every handler returns: the shared failures (`Invalid`, `Problem`, `Internal`) and
@@ -47,6 +48,16 @@ pub enum Error {
     Upstream(#[from] UpstreamError),
     #[error("provider sync failed")]
     SyncFailed(Box<SyncRun>),
+}
+
+impl From<Forbidden> for ApiError {
+    fn from(forbidden: Forbidden) -> Self {
+        Self::Service(Error::TenantForbidden {
+            tenant: forbidden.tenant,
+            client: forbidden.client,
+            scope: forbidden.scope,
+        })
+    }
 }
 
 impl From<UpstreamError> for ApiError {

@@ -34,8 +34,10 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use url::Url;
 
-use crate::capability::{READ_SCOPE, WRITE_SCOPE};
-use crate::error::Error;
+/// The scope of read capabilities and the catalogue.
+pub const READ_SCOPE: &str = "integrations:read";
+/// The scope of write capabilities.
+pub const WRITE_SCOPE: &str = "integrations:write";
 use crate::integrations::providers::model::FieldMapping;
 
 /// The key of a tenant's caller lists; no integration can have this name.
@@ -188,6 +190,14 @@ impl<'de> Deserialize<'de> for Tenant {
     }
 }
 
+/// A caller whose client id is not listed for the scope in the tenant's `callers`.
+#[derive(Debug)]
+pub struct Forbidden {
+    pub tenant: String,
+    pub client: String,
+    pub scope: String,
+}
+
 /// tenant id → its callers and integrations.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(transparent)]
@@ -251,7 +261,12 @@ impl Tenants {
 
     /// Whether `caller` may use `scope` on `tenant` (already resolved): its client id must
     /// be in the tenant's `callers` for that scope. A 403 naming the tenant otherwise.
-    pub fn authorise(&self, tenant: &str, caller: &Principal, scope: &str) -> Result<(), Error> {
+    pub fn authorise(
+        &self,
+        tenant: &str,
+        caller: &Principal,
+        scope: &str,
+    ) -> Result<(), Forbidden> {
         let listed = |client: &str| {
             self.0
                 .get(tenant)
@@ -268,7 +283,7 @@ impl Tenants {
                     scope,
                     "caller refused: not listed for the tenant"
                 );
-                Err(Error::TenantForbidden {
+                Err(Forbidden {
                     tenant: tenant.to_owned(),
                     client: client.to_owned(),
                     scope: scope.to_owned(),
@@ -390,7 +405,7 @@ mod tests {
         assert!(!allowed("acme", None, READ_SCOPE), "no client id");
         assert!(!allowed("initech", Some("writer"), READ_SCOPE));
         match tenants.authorise("globex", &caller(Some("writer")), READ_SCOPE) {
-            Err(Error::TenantForbidden {
+            Err(Forbidden {
                 tenant,
                 client,
                 scope,

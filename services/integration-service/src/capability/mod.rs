@@ -35,8 +35,7 @@ pub enum Kind {
     Write,
 }
 
-pub const READ_SCOPE: &str = "integrations:read";
-pub const WRITE_SCOPE: &str = "integrations:write";
+pub use crate::tenants::{READ_SCOPE, WRITE_SCOPE};
 
 impl Kind {
     pub fn method(self) -> Method {

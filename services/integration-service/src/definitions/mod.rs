@@ -8,7 +8,8 @@
 //! - [`model`]: the format's types (its JSON Schema is generated from them);
 //! - [`check`]: the checker, which compiles a file into [`compiled`] form;
 //! - [`template`]: JSON Pointers and `{name}` templates; [`params`]: callers' parameters;
-//! - [`engine`]: steps and answers; [`paging`]: lists; [`errors`]: error rules;
+//! - [`engine`]: a call's steps; [`run`]: its requests; [`paging`]: lists; [`answer`]: the
+//!   answers' shapes; [`errors`]: error rules;
 //! - [`openapi`]: the capabilities' schemas.
 //!
 //! Safety by construction: a path value is encoded as one segment (and never a dot
@@ -16,6 +17,7 @@
 //! one listing stops it; a request that may not be idempotent is never sent again once it
 //! may have reached the vendor; templates reach only parameters, declared settings and
 //! captured values. The upstream layer caps bodies and follows no redirect.
+mod answer;
 pub mod check;
 pub mod compiled;
 mod engine;
@@ -24,6 +26,7 @@ pub mod model;
 mod openapi;
 mod paging;
 pub mod params;
+mod run;
 pub mod template;
 
 use std::path::Path;

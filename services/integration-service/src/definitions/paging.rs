@@ -9,10 +9,11 @@ use reqwest::header::LINK;
 use serde_json::Value;
 use url::Url;
 
+use super::answer::{body_json, map_record, Object};
 use super::compiled::List;
-use super::engine::{body_json, map_record, Object, Run};
 use super::errors::Outcome;
 use super::params::ParamValue;
+use super::run::Run;
 use crate::error::ApiError;
 use crate::upstream::{Exchange, UpstreamError};
 

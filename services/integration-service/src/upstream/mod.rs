@@ -23,11 +23,28 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::config::UpstreamConfig;
 use crate::metrics::ServiceMetrics;
 use crate::tenants::{AuthConfig, AuthKind, IntegrationSettings};
 use credentials::{transport_kind, AuthError, Authenticator};
 use throttle::{RateHeaderNames, RateLimiter};
+
+/// How upstream calls behave: the knobs of retries, throttling and concurrency.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Per-attempt timeout (a tenant may override it).
+    pub attempt_timeout: Duration,
+    /// Budget of one capability call upstream, retries and rate-limit waits included.
+    /// Kept below REQUEST_TIMEOUT_SECONDS so callers get our answer, not a generic timeout.
+    pub deadline: Duration,
+    /// Attempts per upstream request, the first included.
+    pub max_attempts: u32,
+    /// First backoff step (doubles, full jitter).
+    pub retry_base_delay: Duration,
+    /// Concurrent upstream calls per tenant and integration (a tenant may override it).
+    pub max_concurrency: usize,
+    /// Below this fraction of the rate limit left, calls are spread out until the reset.
+    pub slowdown_below: f64,
+}
 
 /// The largest upstream body read: a bigger one is an invalid answer, not a memory spike.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
