@@ -37,8 +37,6 @@ pub struct Config {
     pub secrets_backend: SecretsBackend,
     pub secret_cache_ttl: Duration,
     pub upstream: UpstreamConfig,
-    /// Hard cap of users returned by `okta/list_users?all=true`.
-    pub okta_list_all_max_users: usize,
     /// More integration definitions (`*.yaml`) beside the built-in ones.
     pub definitions_dir: Option<std::path::PathBuf>,
     /// Budget of one provider sync run (every attempt of every call).
@@ -89,7 +87,6 @@ impl Config {
             secrets_backend: env.or("SECRETS_BACKEND", SecretsBackend::Aws),
             secret_cache_ttl: env.seconds_or("SECRET_CACHE_TTL_SECONDS", Duration::from_secs(300)),
             upstream,
-            okta_list_all_max_users: env.or("OKTA_LIST_ALL_MAX_USERS", 1000),
             definitions_dir: env
                 .optional::<String>("INTEGRATION_DEFINITIONS_DIR")
                 .map(Into::into),

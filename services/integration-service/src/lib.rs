@@ -86,6 +86,8 @@ fn connect_tenants(
             "tenant {tenant}: integration {name} does not accept auth method {:?}",
             settings.auth.kind()
         );
+        (integration.check_settings)(&settings.own)
+            .map_err(|why| anyhow::anyhow!("tenant config at `{tenant}.{name}`: {why}"))?;
         upstreams.insert(
             Upstream::new(
                 tenant,
@@ -138,11 +140,11 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
         service_metrics.clone(),
         config.sync_deadline,
         &config.tenants,
-    );
+    )
+    .map_err(anyhow::Error::msg)?;
     let definitions = definitions::load(config.definitions_dir.as_deref())
         .map_err(|errors| anyhow::anyhow!(definitions_refused(&errors)))?;
     let registry = integrations::registry(
-        config,
         &definitions,
         &Dependencies {
             providers: store,

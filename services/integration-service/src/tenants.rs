@@ -38,7 +38,6 @@ use url::Url;
 pub const READ_SCOPE: &str = "integrations:read";
 /// The scope of write capabilities.
 pub const WRITE_SCOPE: &str = "integrations:write";
-use crate::integrations::providers::model::FieldMapping;
 
 /// The key of a tenant's caller lists; no integration can have this name.
 const CALLERS: &str = "callers";
@@ -113,9 +112,10 @@ impl AuthKind {
     }
 }
 
-/// One tenant's settings for one integration.
+/// One tenant's settings for one integration: what every integration has, and the
+/// integration's own settings, which the integration checks when the service starts (a
+/// key it does not take stops the start, as a typo here always has).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IntegrationSettings {
     pub base_url: Url,
     pub auth: AuthConfig,
@@ -128,9 +128,10 @@ pub struct IntegrationSettings {
     /// Per-attempt timeout of upstream calls.
     #[serde(default)]
     pub timeout_seconds: Option<f64>,
-    /// `providers` only: our provider fields as templates over the partner's records.
-    #[serde(default)]
-    pub fields: Option<FieldMapping>,
+    /// The integration's own settings (e.g. the providers' `fields`, a declared list's
+    /// `list_all_max`).
+    #[serde(flatten)]
+    pub own: serde_json::Map<String, serde_json::Value>,
 }
 
 impl IntegrationSettings {
@@ -235,11 +236,6 @@ impl Tenants {
                         "{tenant}.{name}.max_concurrency must be at least 1"
                     ));
                 }
-                if settings.fields.is_some() && name != "providers" {
-                    return Err(format!(
-                        "{tenant}.{name}.fields: only the providers integration maps fields"
-                    ));
-                }
                 if settings
                     .timeout_seconds
                     .is_some_and(|t| !t.is_finite() || t <= 0.0)
@@ -338,28 +334,10 @@ mod tests {
     #[test]
     fn rejects_typos_and_bad_ids_with_the_place() {
         let err = Tenants::parse(
-            r#"{"acme": {"callers": {}, "okta": {"base_url": "http://x", "auth": {"method": "api_token"}, "secrt": "a"}}}"#,
-        )
-        .unwrap_err();
-        assert!(err.contains("acme.okta") && err.contains("secrt"), "{err}");
-        let err = Tenants::parse(
             r#"{"acme": {"callers": {}, "okta": {"base_url": "http://x", "auth": {"method": "magic"}}}}"#,
         )
         .unwrap_err();
         assert!(err.contains("magic"), "{err}");
-        let err = Tenants::parse(
-            r#"{"acme": {"callers": {}, "okta": {"base_url": "http://x", "auth": {"method": "api_token"}, "fields": {"name": "{n}"}}}}"#,
-        )
-        .unwrap_err();
-        assert!(err.contains("acme.okta.fields"), "{err}");
-        let err = Tenants::parse(
-            r#"{"acme": {"callers": {}, "providers": {"base_url": "http://x", "auth": {"method": "checksum"}, "fields": {"nmae": "{n}"}}}}"#,
-        )
-        .unwrap_err();
-        assert!(
-            err.contains("acme.providers.fields") && err.contains("nmae"),
-            "{err}"
-        );
         let err = Tenants::parse(r#"{"Acme Co": {"callers": {}}}"#).unwrap_err();
         assert!(err.contains("Acme Co"), "{err}");
     }

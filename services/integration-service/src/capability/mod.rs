@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::upstream::Upstream;
 
-pub use registry::{Integration, Registered, Registry};
+pub use registry::{only_known, Integration, Registered, Registry, SettingsCheck};
 
 /// Read capabilities only look; write capabilities change something upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

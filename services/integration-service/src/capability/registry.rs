@@ -16,7 +16,15 @@ pub trait Integration: Send + Sync + 'static {
     fn auth_methods(&self) -> &'static [AuthKind];
     /// Its capabilities; handlers keep an `Arc` of the integration for its dependencies.
     fn capabilities(self: Arc<Self>) -> Vec<Capability>;
+    /// The names of its own tenant settings (beside `base_url`, `auth`, ...).
+    fn settings(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
+
+/// Checks a tenant's own settings for an integration; Err says what is wrong.
+pub type SettingsCheck =
+    Arc<dyn Fn(&serde_json::Map<String, serde_json::Value>) -> Result<(), String> + Send + Sync>;
 
 /// An integration as registered: its description and capabilities, in declaration order.
 pub struct Registered {
@@ -26,11 +34,28 @@ pub struct Registered {
     pub capabilities: Vec<Capability>,
     /// How its tenants' upstreams are reached (token URL, rate-limit headers).
     pub profile: UpstreamProfile,
+    /// Checks a tenant's own settings for it at start.
+    pub check_settings: SettingsCheck,
 }
 
 impl Registered {
     pub fn capability(&self, name: &str) -> Option<&Capability> {
         self.capabilities.iter().find(|c| c.name == name)
+    }
+}
+
+/// Refuses a setting that is not one of `known`.
+pub fn only_known(
+    own: &serde_json::Map<String, serde_json::Value>,
+    known: &[&str],
+) -> Result<(), String> {
+    match own.keys().find(|key| !known.contains(&key.as_str())) {
+        None => Ok(()),
+        Some(key) if known.is_empty() => Err(format!("`{key}` is not a setting it takes")),
+        Some(key) => Err(format!(
+            "`{key}` is not a setting it takes (it takes {})",
+            known.join(", ")
+        )),
     }
 }
 
@@ -52,7 +77,9 @@ impl Registry {
     /// Adds a Rust integration. Duplicate or reserved names are programming errors, caught
     /// by the first test that builds the app.
     pub fn with<I: Integration>(self, integration: Arc<I>) -> Self {
+        let known = integration.settings();
         let registered = Registered {
+            check_settings: Arc::new(move |own| only_known(own, known)),
             name: integration.name().to_owned(),
             description: integration.description().to_owned(),
             auth_methods: integration.auth_methods().to_vec(),

@@ -432,6 +432,12 @@ impl Checker<'_> {
         if request.method != Method::GET {
             self.fail(format!("{path}.request.method"), "a list is read with GET");
         }
+        if !(1..=MAX_LIST_ALL).contains(&page.size.all_max) {
+            self.fail(
+                format!("{path}.page.size.all_max"),
+                format!("1 to {MAX_LIST_ALL}"),
+            );
+        }
         let Some(records) = &def.records else {
             self.fail(path, "a list says where its `records` are");
             return Action::Steps {
@@ -469,6 +475,7 @@ impl Checker<'_> {
             caller_cursor: page.caller_cursor.param.clone(),
             size_param: page.size.param.clone(),
             page_max: page.size.max,
+            all_max: page.size.all_max,
             halve_after_server_error: page.size.halve_after_server_error,
             records_at: self.pointer(&format!("{path}.records.at"), &records.at, false),
             model,

@@ -141,6 +141,7 @@ pub struct List {
     pub caller_cursor: String,
     pub size_param: String,
     pub page_max: u32,
+    pub all_max: u32,
     pub halve_after_server_error: bool,
     pub records_at: Pointer,
     pub model: usize,

@@ -86,7 +86,6 @@ async fn steps(
 pub async fn run(
     definition: &Compiled,
     capability: &CompiledCapability,
-    list_all_cap: usize,
     call: Call,
     input: Input,
 ) -> Result<Response, ApiError> {
@@ -103,7 +102,7 @@ pub async fn run(
         captured: BTreeMap::new(),
     };
     let answer = match &capability.action {
-        Action::List(list) => super::paging::list(&run, list, list_all_cap).await?,
+        Action::List(list) => super::paging::list(&run, list).await?,
         Action::Steps {
             steps: list,
             result,

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use url::Url;
 
-use crate::capability::{Capability, ExtraResponse, Kind, Registered};
+use crate::capability::{only_known, Capability, ExtraResponse, Kind, Registered, SettingsCheck};
 use crate::upstream::UpstreamProfile;
 pub use check::DefinitionError;
 use compiled::{Action, Compiled};
@@ -142,9 +142,8 @@ fn profile(definition: &Arc<Compiled>) -> UpstreamProfile {
     }
 }
 
-/// The integration `definition` declares, ready for the registry. `list_all_cap` holds
-/// `all=true` lists.
-pub fn integration(definition: Arc<Compiled>, list_all_cap: usize) -> Registered {
+/// The integration `definition` declares, ready for the registry.
+pub fn integration(definition: Arc<Compiled>) -> Registered {
     let capabilities = definition
         .capabilities
         .iter()
@@ -159,7 +158,7 @@ pub fn integration(definition: Arc<Compiled>, list_all_cap: usize) -> Registered
                 let shared = shared.clone();
                 async move {
                     let capability = &shared.capabilities[index];
-                    engine::run(&shared, capability, list_all_cap, call, input).await
+                    engine::run(&shared, capability, call, input).await
                 }
             };
             Capability::dynamic(
@@ -180,7 +179,39 @@ pub fn integration(definition: Arc<Compiled>, list_all_cap: usize) -> Registered
         auth_methods: definition.auth.iter().map(|(kind, _)| *kind).collect(),
         capabilities,
         profile: profile(&definition),
+        check_settings: settings_check(&definition),
     }
+}
+
+/// A tenant's own settings for a declared integration: `list_all_max` (1 to 10000) when
+/// it has a list, nothing else.
+fn settings_check(definition: &Compiled) -> SettingsCheck {
+    let has_list = definition
+        .capabilities
+        .iter()
+        .any(|capability| matches!(capability.action, Action::List(_)));
+    Arc::new(move |own| {
+        let known: &[&str] = if has_list {
+            &[paging::LIST_ALL_MAX]
+        } else {
+            &[]
+        };
+        only_known(own, known)?;
+        match own.get(paging::LIST_ALL_MAX) {
+            Some(cap)
+                if !cap
+                    .as_u64()
+                    .is_some_and(|cap| (1..=u64::from(check::MAX_LIST_ALL)).contains(&cap)) =>
+            {
+                Err(format!(
+                    "`{}` must be a number from 1 to {}",
+                    paging::LIST_ALL_MAX,
+                    check::MAX_LIST_ALL
+                ))
+            }
+            _ => Ok(()),
+        }
+    })
 }
 
 /// The statuses a capability can answer beyond the generic ones, from its rules.
@@ -236,6 +267,29 @@ mod tests {
     fn the_built_in_definitions_load() {
         let names: Vec<String> = load(None).unwrap().iter().map(|d| d.name.clone()).collect();
         assert_eq!(names, ["okta"]);
+    }
+
+    #[test]
+    fn a_tenant_s_own_settings_are_the_definition_s_to_check() {
+        let okta = integration(load(None).unwrap().remove(0));
+        let own = |json: serde_json::Value| json.as_object().unwrap().clone();
+        assert!((okta.check_settings)(&own(serde_json::json!({}))).is_ok());
+        assert!((okta.check_settings)(&own(serde_json::json!({"list_all_max": 320}))).is_ok());
+        for (bad, says) in [
+            (serde_json::json!({"list_all_max": 0}), "1 to 10000"),
+            (serde_json::json!({"list_all_max": "lots"}), "1 to 10000"),
+            (
+                serde_json::json!({"secrt": "a"}),
+                "`secrt` is not a setting it takes (it takes list_all_max)",
+            ),
+            (
+                serde_json::json!({"fields": {"name": "{n}"}}),
+                "`fields` is not a setting",
+            ),
+        ] {
+            let error = (okta.check_settings)(&own(bad)).unwrap_err();
+            assert!(error.contains(says), "{error}");
+        }
     }
 
     /// The Okta file with `from` replaced by `to` (which must be there).

@@ -535,6 +535,9 @@ pub struct PageSize {
     pub param: String,
     /// The vendor's largest page (and the default page).
     pub max: u32,
+    /// The most records of one `all=true` answer, unless the tenant's `list_all_max`
+    /// setting says otherwise (a caller's larger `limit` is held to it).
+    pub all_max: u32,
     /// A page answered with a 5xx is asked for again with half the size (down to 1),
     /// instead of as it was: for vendors whose 500 means "too slow".
     #[serde(default)]

@@ -66,10 +66,20 @@ fn next_cursor(
         .map(|(_, value)| value.into_owned()))
 }
 
+/// The tenant setting that caps `all=true` answers of a declared list.
+pub const LIST_ALL_MAX: &str = "list_all_max";
+
 /// How often one listing asks for smaller pages after server errors.
 const MAX_HALVINGS: u32 = 2;
 
-pub async fn list(run: &Run<'_>, list: &List, list_all_cap: usize) -> Result<Object, ApiError> {
+pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
+    // The tenant's `list_all_max`, checked at start, or the definition's.
+    let list_all_cap = run
+        .call
+        .upstream
+        .setting(LIST_ALL_MAX)
+        .and_then(|cap| cap.parse().ok())
+        .unwrap_or(list.all_max) as usize;
     let vendor = &run.definition.vendor;
     let all = run.values.get("all") == Some(&ParamValue::Flag(true));
     let limit = match run.values.get("limit") {

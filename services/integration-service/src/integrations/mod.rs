@@ -7,7 +7,6 @@ pub mod providers;
 use std::sync::Arc;
 
 use crate::capability::Registry;
-use crate::config::Config;
 use crate::definitions::compiled::Compiled;
 use crate::store::ProviderStore;
 use providers::sync::SyncJob;
@@ -19,15 +18,10 @@ pub struct Dependencies {
 }
 
 /// The declared integrations (in their files' order), then the Rust ones.
-pub fn registry(
-    config: &Config,
-    definitions: &[Arc<Compiled>],
-    deps: &Dependencies,
-) -> anyhow::Result<Registry> {
+pub fn registry(definitions: &[Arc<Compiled>], deps: &Dependencies) -> anyhow::Result<Registry> {
     let mut registry = Registry::default();
     for definition in definitions {
-        let integration =
-            crate::definitions::integration(definition.clone(), config.okta_list_all_max_users);
+        let integration = crate::definitions::integration(definition.clone());
         registry = registry.register(integration).map_err(anyhow::Error::msg)?;
     }
     Ok(registry.with(providers::Providers::new(

@@ -76,6 +76,8 @@ pub struct Upstream {
     limiter: RateLimiter,
     permits: Semaphore,
     metrics: ServiceMetrics,
+    /// The integration's own settings for this tenant.
+    own: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Upstream {
@@ -159,6 +161,7 @@ impl Upstream {
             limiter,
             permits: Semaphore::new(settings.max_concurrency.unwrap_or(config.max_concurrency)),
             metrics,
+            own: settings.own.clone(),
         })
     }
 
@@ -167,10 +170,16 @@ impl Upstream {
         &self.base_url
     }
 
-    /// A tenant setting a definition's templates may name (`settings.base_url`, rendered
-    /// without a trailing `/`).
+    /// A tenant setting: `base_url` (rendered without a trailing `/`, as definitions'
+    /// templates want it) or one of the integration's own, as text.
     pub fn setting(&self, name: &str) -> Option<String> {
-        (name == "base_url").then(|| self.base_url.as_str().trim_end_matches('/').to_owned())
+        if name == "base_url" {
+            return Some(self.base_url.as_str().trim_end_matches('/').to_owned());
+        }
+        match self.own.get(name)? {
+            serde_json::Value::String(text) => Some(text.clone()),
+            other => Some(other.to_string()),
+        }
     }
 
     /// Counts a retry the caller makes itself (with a changed request), beside the ones

@@ -65,7 +65,6 @@ pub fn test_config(tenants: Value) -> Config {
             max_concurrency: 4,
             slowdown_below: 0.1,
         },
-        okta_list_all_max_users: 1000,
         definitions_dir: None,
         sync_deadline: Duration::from_secs(20),
         oidc: None,

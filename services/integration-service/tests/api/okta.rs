@@ -120,7 +120,16 @@ async fn pages_through_250_users_with_the_next_cursor() {
 
 #[tokio::test]
 async fn all_pages_at_once_and_the_hard_cap() {
-    let Acme { app, org, .. } = acme_with(|config| config.okta_list_all_max_users = 320).await;
+    // The cap is the tenant's own setting of a declared list (the definition's default: 1000).
+    let org = OktaOrg::spawn("acme").await;
+    org.set_api_token("acme-token-1");
+    let secret = secret_name("acme-okta");
+    put_secret(&secret, "acme-token-1").await;
+    let app = spawn_app(json!({
+        "acme": {"okta": {"base_url": org.url, "auth": {"method": "api_token"}, "secret": secret,
+                          "list_all_max": 320}}
+    }))
+    .await;
     let created = org.add_users(450);
     let capped = assert_json(
         app.tenant("acme").get("/okta/list_users?all=true").await,

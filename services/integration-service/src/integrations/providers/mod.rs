@@ -112,6 +112,10 @@ impl Integration for Providers {
         &[AuthKind::Checksum]
     }
 
+    fn settings(&self) -> &'static [&'static str] {
+        &["fields"]
+    }
+
     fn capabilities(self: Arc<Self>) -> Vec<Capability> {
         let (sync, list, runs) = (self.clone(), self.clone(), self);
         vec![

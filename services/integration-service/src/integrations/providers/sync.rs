@@ -40,22 +40,30 @@ pub struct SyncJob {
 }
 
 impl SyncJob {
+    /// Err names a tenant's `fields` setting that is not a valid mapping.
     pub fn new(
         store: Arc<dyn ProviderStore>,
         metrics: ServiceMetrics,
         budget: Duration,
         tenants: &Tenants,
-    ) -> Self {
-        let mappings = tenants
-            .iter()
-            .filter_map(|(tenant, _, settings)| Some((tenant.to_owned(), settings.fields.clone()?)))
-            .collect();
-        Self {
+    ) -> Result<Self, String> {
+        let mut mappings = BTreeMap::new();
+        for (tenant, name, settings) in tenants.iter() {
+            let Some(fields) = settings.own.get("fields").filter(|_| name == "providers") else {
+                continue;
+            };
+            let mapping =
+                serde_json::from_value::<FieldMapping>(fields.clone()).map_err(|error| {
+                    format!("tenant config at `{tenant}.providers.fields`: {error}")
+                })?;
+            mappings.insert(tenant.to_owned(), mapping);
+        }
+        Ok(Self {
             store,
             metrics,
             budget,
             mappings: Arc::new(mappings),
-        }
+        })
     }
 
     /// Records a new run as running; [`SyncJob::finish`] does the work.
