@@ -48,8 +48,11 @@ locals {
       "dynamodb:Query",
       "dynamodb:UpdateItem",
     ]
+    # GetItem and DeleteItem: the provider-sync lease (read who holds it, give it back).
     "integration-service" = [
+      "dynamodb:DeleteItem",
       "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",

@@ -11,6 +11,16 @@ locals {
       global_secondary_indexes = {}
     }
 
+    # One item per tenant while a provider sync runs: a lease taken with a conditional
+    # put, so a second sync of the tenant is refused (409 with the running run's id).
+    # expires_at (epoch seconds) ends a lease whose process died; TTL removes it later.
+    "provider-sync-locks" = {
+      hash_key                 = { name = "tenant_id", type = "S" }
+      range_key                = null
+      ttl_attribute            = "expires_at"
+      global_secondary_indexes = {}
+    }
+
     # One record per sync run; run_id is a UUIDv7, so a reverse Query lists newest first.
     "provider-sync-runs" = {
       hash_key                 = { name = "tenant_id", type = "S" }

@@ -2,7 +2,7 @@
 use axum::http::{header, StatusCode};
 use common::{FieldError, Problem};
 
-use crate::store::{StoreError, SyncRun};
+use crate::store::{StoreError, SyncLockError, SyncRun};
 use crate::tenants::Forbidden;
 use crate::upstream::UpstreamError;
 
@@ -48,6 +48,9 @@ pub enum Error {
     Upstream(#[from] UpstreamError),
     #[error("provider sync failed")]
     SyncFailed(Box<SyncRun>),
+    /// A sync of the tenant is already running.
+    #[error("sync run {0} is running")]
+    SyncRunning(String),
 }
 
 impl From<Forbidden> for ApiError {
@@ -93,6 +96,18 @@ pub fn outcome(error: &ApiError) -> &'static str {
         ) => "credentials",
         Error::Upstream(UpstreamError::InvalidResponse(_)) => "invalid_response",
         Error::SyncFailed(_) => "sync_failed",
+        Error::SyncRunning(_) => "conflict",
+    }
+}
+
+impl From<SyncLockError> for ApiError {
+    fn from(error: SyncLockError) -> Self {
+        match error {
+            SyncLockError::Busy { running_run_id } => {
+                Self::Service(Error::SyncRunning(running_run_id))
+            }
+            SyncLockError::Store(error) => error.into(),
+        }
     }
 }
 
@@ -205,6 +220,15 @@ impl common::ServiceError for Error {
             Self::Rejected { field, message } => Problem::validation(vec![FieldError::new(field, message)]),
             Self::Upstream(error) => upstream_problem(error),
             Self::SyncFailed(run) => sync_failed(*run),
+            Self::SyncRunning(run_id) => Problem::of_kind(
+                StatusCode::CONFLICT,
+                "provider-sync-running",
+                "A provider sync is already running",
+            )
+            .detail(format!(
+                "Sync run {run_id} of this tenant is still running; one sync per tenant at a time (see list_sync_runs)"
+            ))
+            .extension("run_id", &run_id),
         }
     }
 }

@@ -5,10 +5,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use common::aws::aws_error;
-use common::aws::dynamo::paging_error;
+use common::aws::dynamo::{get_consistent, is_conditional_failure, paging_error};
 use common::{Cursor, Page};
 
-use super::{ProviderStore, StoreError, StoredProvider, SyncRun, PROVIDERS_TABLE, SYNC_RUNS_TABLE};
+use super::{
+    ProviderStore, StoreError, StoredProvider, SyncLockError, SyncRun, PROVIDERS_TABLE,
+    SYNC_LOCKS_TABLE, SYNC_RUNS_TABLE,
+};
 use crate::integrations::providers::model::Provider;
 
 /// Attributes the store owns; a partner field of the same name would be overwritten.
@@ -25,10 +28,17 @@ fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
+/// The lease item of a running sync.
+#[derive(serde::Deserialize)]
+struct SyncLock {
+    run_id: String,
+}
+
 pub struct DynamoProviderStore {
     client: Client,
     providers_table: String,
     runs_table: String,
+    locks_table: String,
 }
 
 impl DynamoProviderStore {
@@ -37,12 +47,17 @@ impl DynamoProviderStore {
             client,
             providers_table: format!("{prefix}{PROVIDERS_TABLE}"),
             runs_table: format!("{prefix}{SYNC_RUNS_TABLE}"),
+            locks_table: format!("{prefix}{SYNC_LOCKS_TABLE}"),
         }
     }
 
     /// Every table, for the readiness check.
     pub fn table_names(&self) -> Vec<String> {
-        vec![self.providers_table.clone(), self.runs_table.clone()]
+        vec![
+            self.providers_table.clone(),
+            self.runs_table.clone(),
+            self.locks_table.clone(),
+        ]
     }
 
     async fn query<T: serde::de::DeserializeOwned>(
@@ -141,6 +156,64 @@ impl ProviderStore for DynamoProviderStore {
             .await
             .map_err(|error| aws_error("The sync-run store", error))?;
         Ok(())
+    }
+
+    async fn lock_sync(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        expires_at: i64,
+    ) -> Result<(), SyncLockError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.locks_table)
+            .item("tenant_id", string(tenant))
+            .item("run_id", string(run_id))
+            .item("expires_at", AttributeValue::N(expires_at.to_string()))
+            // A conditional put: exactly one of two racing syncs takes the lease.
+            .condition_expression("attribute_not_exists(tenant_id) OR expires_at < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(error) if is_conditional_failure(&error) => {
+                let held: Option<SyncLock> = get_consistent(
+                    &self.client,
+                    "The sync-lock store",
+                    &self.locks_table,
+                    "tenant_id",
+                    tenant,
+                )
+                .await
+                .map_err(StoreError::from)?;
+                // Released between the put and this read: say so rather than name no run.
+                let running_run_id =
+                    held.map_or_else(|| "(just finished)".into(), |lock| lock.run_id);
+                Err(SyncLockError::Busy { running_run_id })
+            }
+            Err(error) => Err(StoreError::from(aws_error("The sync-lock store", error)).into()),
+        }
+    }
+
+    async fn unlock_sync(&self, tenant: &str, run_id: &str) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.locks_table)
+            .key("tenant_id", string(tenant))
+            .condition_expression("run_id = :run")
+            .expression_attribute_values(":run", string(run_id))
+            .send()
+            .await;
+        match deleted {
+            // Another run took an expired lease meanwhile: it is not ours to give back.
+            Err(error) if is_conditional_failure(&error) => Ok(()),
+            Err(error) => Err(aws_error("The sync-lock store", error).into()),
+            Ok(_) => Ok(()),
+        }
     }
 
     async fn list_runs(

@@ -15,6 +15,7 @@ pub use dynamo::DynamoProviderStore;
 
 pub const PROVIDERS_TABLE: &str = "providers";
 pub const SYNC_RUNS_TABLE: &str = "provider-sync-runs";
+pub const SYNC_LOCKS_TABLE: &str = "provider-sync-locks";
 pub const PROVIDER_KEYS: [&str; 2] = ["tenant_id", "provider_id"];
 pub const RUN_KEYS: [&str; 2] = ["tenant_id", "run_id"];
 
@@ -28,6 +29,16 @@ pub fn tables() -> Vec<TableSpec> {
             hash_key: KeyAttribute::string("tenant_id"),
             range_key: Some(KeyAttribute::string("provider_id")),
             ttl_attribute: None,
+            global_secondary_indexes: vec![],
+        },
+        TableSpec {
+            // One item per tenant while a sync runs: the lease that keeps a second sync of
+            // the same tenant out. `expires_at` (epoch seconds) ends a lease its process
+            // never released (it died); TTL deletes such items later.
+            name: SYNC_LOCKS_TABLE,
+            hash_key: KeyAttribute::string("tenant_id"),
+            range_key: None,
+            ttl_attribute: Some("expires_at"),
             global_secondary_indexes: vec![],
         },
         TableSpec {
@@ -105,6 +116,16 @@ pub enum StoreError {
     Storage(#[from] StorageError),
 }
 
+/// Why a sync could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncLockError {
+    /// Another run of the tenant is going on.
+    #[error("sync run {running_run_id} of this tenant is still running")]
+    Busy { running_run_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[async_trait]
 pub trait ProviderStore: Send + Sync {
     /// Inserts or updates by (tenant, id): the mapped fields and the partner's record as
@@ -127,6 +148,16 @@ pub trait ProviderStore: Send + Sync {
     ) -> Result<Page<StoredProvider>, StoreError>;
     /// Writes the run record (start, then again when finished).
     async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError>;
+    /// Takes the tenant's sync lease for `run_id` until `expires_at` (epoch seconds),
+    /// unless another run holds an unexpired one: then `Err(SyncBusy)` with its run id.
+    async fn lock_sync(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        expires_at: i64,
+    ) -> Result<(), SyncLockError>;
+    /// Gives the lease back (only if `run_id` still holds it).
+    async fn unlock_sync(&self, tenant: &str, run_id: &str) -> Result<(), StoreError>;
     /// Newest first.
     async fn list_runs(
         &self,

@@ -445,3 +445,36 @@ async fn a_tenants_field_templates_map_the_partners_records_and_keep_them_raw() 
         assert_eq!(&raw, record);
     }
 }
+
+#[tokio::test]
+async fn one_sync_per_tenant_at_a_time_a_second_gets_409_with_the_running_run() {
+    let (app, partner) = setup().await;
+    // The first fetch hangs past the attempt timeout: the run that gets the lease lasts
+    // at least that long, while the other request arrives.
+    partner.provider_faults(&[Fault::Delay(Duration::from_secs(3))]);
+    let (first, second) = tokio::join!(sync(&app), sync(&app));
+    let mut answers = Vec::new();
+    for response in [first, second] {
+        let status = response.status();
+        answers.push((status, response.json::<Value>().await.unwrap()));
+    }
+    answers.sort_by_key(|(status, _)| *status);
+    let [(ran, run), (refused, problem)] = answers.try_into().unwrap();
+    assert_eq!(
+        (ran, refused),
+        (StatusCode::OK, StatusCode::CONFLICT),
+        "{run} {problem}"
+    );
+    assert_eq!(problem["type"], "urn:problem:provider-sync-running");
+    assert_eq!(problem["run_id"], run["run_id"], "the running run is named");
+    assert_eq!(
+        partner.provider_calls(),
+        2,
+        "one run fetched (a timeout, then the list)"
+    );
+    // The lease was given back: the next sync runs.
+    assert_eq!(
+        assert_json(sync(&app).await, StatusCode::OK).await["status"],
+        "succeeded"
+    );
+}

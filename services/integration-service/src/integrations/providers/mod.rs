@@ -128,9 +128,11 @@ impl Integration for Providers {
                  them with the tenant's field templates, stores the valid ones by id with the \
                  partner's record as it came, and records the run. 200 with the run when it finished \
                  (`succeeded`, or `partial` when some records were invalid); 502 with `run_id` \
-                 when it failed (nothing fetched, or records fetched and none stored); 202 when it outlasted the request and continues in the background.",
+                 when it failed (nothing fetched, or records fetched and none stored); 202 when it outlasted the request and continues in the background; \
+                 409 with the running run's `run_id` while another sync of the tenant runs (one at a time).",
             )
             .responds_with_result(StatusCode::ACCEPTED, "The run continues in the background")
+            .responds(StatusCode::CONFLICT, "A sync of the tenant is already running; the body carries its `run_id`")
             .responds(StatusCode::BAD_GATEWAY, "The run failed; the body carries `run_id` and `run`"),
             Capability::read("list_providers", "Stored providers, a page at a time", move |call, params: PageParams| {
                 let this = list.clone();

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::model::{self, FieldMapping, Provider};
 use crate::error::ApiError;
 use crate::metrics::ServiceMetrics;
-use crate::store::{InvalidRecord, ProviderStore, RunStatus, StoreError, SyncRun};
+use crate::store::{InvalidRecord, ProviderStore, RunStatus, StoreError, SyncLockError, SyncRun};
 use crate::tenants::Tenants;
 use crate::upstream::{Exchange, Upstream, UpstreamRequest};
 
@@ -66,8 +66,10 @@ impl SyncJob {
         })
     }
 
-    /// Records a new run as running; [`SyncJob::finish`] does the work.
-    pub async fn start(&self, tenant: &str) -> Result<SyncRun, StoreError> {
+    /// Takes the tenant's sync lease (one sync per tenant at a time: a second is refused
+    /// with the running run's id) and records a new run as running; [`SyncJob::finish`]
+    /// does the work and gives the lease back.
+    pub async fn start(&self, tenant: &str) -> Result<SyncRun, SyncLockError> {
         let run = SyncRun {
             run_id: uuid::Uuid::now_v7().to_string(),
             tenant_id: tenant.to_owned(),
@@ -80,8 +82,25 @@ impl SyncJob {
             errors: Vec::new(),
             invalid_records: Vec::new(),
         };
-        self.store.put_run(&run).await?;
+        // The lease outlives the run's budget a little; a process that dies holding it
+        // keeps other syncs out only that long.
+        let lease = self.budget + Duration::from_secs(60);
+        let expires_at = Timestamp::now().unix_seconds() + lease.as_secs() as i64;
+        self.store
+            .lock_sync(tenant, &run.run_id, expires_at)
+            .await?;
+        if let Err(error) = self.store.put_run(&run).await {
+            self.release(&run).await;
+            return Err(error.into());
+        }
         Ok(run)
+    }
+
+    async fn release(&self, run: &SyncRun) {
+        if let Err(error) = self.store.unlock_sync(&run.tenant_id, &run.run_id).await {
+            // The lease expires on its own; the next sync waits until then.
+            tracing::warn!(tenant = %run.tenant_id, run_id = %run.run_id, %error, "sync lease not released");
+        }
     }
 
     /// Runs the sync and records the outcome; Err only when the run record itself could
@@ -132,7 +151,9 @@ impl SyncJob {
             errors = ?run.errors,
             "provider sync finished"
         );
-        self.store.put_run(&run).await?;
+        let recorded = self.store.put_run(&run).await;
+        self.release(&run).await;
+        recorded?;
         Ok(run)
     }
 
