@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use crate::tenants::AuthKind;
-use crate::upstream::UpstreamProfile;
+use crate::upstream::{UpstreamProfile, UpstreamRequest};
 
 use super::Capability;
 
@@ -16,6 +16,10 @@ pub trait Integration: Send + Sync + 'static {
     fn auth_methods(&self) -> &'static [AuthKind];
     /// Its capabilities; handlers keep an `Arc` of the integration for its dependencies.
     fn capabilities(self: Arc<Self>) -> Vec<Capability>;
+    /// The request "test connection" sends with a tenant's credentials.
+    fn check(&self) -> Option<UpstreamRequest> {
+        None
+    }
     /// The names of its own tenant settings (beside `base_url`, `auth`, ...).
     fn settings(&self) -> &'static [&'static str] {
         &[]
@@ -36,6 +40,8 @@ pub struct Registered {
     pub profile: UpstreamProfile,
     /// Checks a tenant's own settings for it at start.
     pub check_settings: SettingsCheck,
+    /// The request "test connection" sends (any 2xx: the credentials work).
+    pub check: Option<UpstreamRequest>,
 }
 
 impl Registered {
@@ -80,6 +86,7 @@ impl Registry {
         let known = integration.settings();
         let registered = Registered {
             check_settings: Arc::new(move |own| only_known(own, known)),
+            check: integration.check(),
             name: integration.name().to_owned(),
             description: integration.description().to_owned(),
             auth_methods: integration.auth_methods().to_vec(),

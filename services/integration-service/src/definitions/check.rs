@@ -714,16 +714,13 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
     if connection.auth.is_empty() {
         checker.fail("connection.auth", "name at least one auth method");
     }
-    let check = checker.request(
-        "connection.check",
-        &model::RequestDef {
-            method: connection.check.method,
-            path: connection.check.path.clone(),
-            query: model::Ordered::default(),
-            idempotent: Some(true),
-        },
-        &no_params,
-    );
+    let check = checker.request("connection.check", &connection.check, &no_params);
+    if connection.check.method != HttpMethod::Get {
+        checker.fail(
+            "connection.check.method",
+            "a connection test only reads: GET",
+        );
+    }
     let rate_headers = definition
         .rate_limits
         .headers

@@ -36,7 +36,7 @@ use axum::http::StatusCode;
 use url::Url;
 
 use crate::capability::{only_known, Capability, ExtraResponse, Kind, Registered, SettingsCheck};
-use crate::upstream::UpstreamProfile;
+use crate::upstream::{UpstreamProfile, UpstreamRequest};
 pub use check::DefinitionError;
 use compiled::{Action, Compiled};
 use model::{CapabilityKind, Definition, ErrorKind};
@@ -180,7 +180,24 @@ pub fn integration(definition: Arc<Compiled>) -> Registered {
         capabilities,
         profile: profile(&definition),
         check_settings: settings_check(&definition),
+        check: Some(check_request(&definition)),
     }
+}
+
+/// The definition's `connection.check`, as the upstream layer sends it.
+fn check_request(definition: &Compiled) -> UpstreamRequest {
+    let check = &definition.check;
+    let mut request = UpstreamRequest::new(
+        "test_connection",
+        check.method.clone(),
+        check.path.render(|_| None),
+        common::http_client::Idempotency::Idempotent,
+    )
+    .bucket(check.bucket.clone());
+    for (name, value) in &check.query {
+        request = request.query(name, value.render(|_| None));
+    }
+    request
 }
 
 /// A tenant's own settings for a declared integration: `list_all_max` (1 to 10000) when

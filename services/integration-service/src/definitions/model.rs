@@ -125,7 +125,8 @@ pub struct Connection {
     #[serde(default)]
     pub settings: Ordered<Setting>,
     /// The request "test connection" sends: any 2xx answer means the credentials work.
-    pub check: CheckRequest,
+    /// A read: it must change nothing.
+    pub check: RequestDef,
     /// The auth methods (implemented in Rust) a tenant may choose, with their parameters.
     pub auth: Ordered<AuthParams>,
 }
@@ -144,13 +145,6 @@ pub struct Setting {
 pub enum SettingType {
     /// An http(s) URL; rendered without a trailing `/`.
     Url,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    pub method: HttpMethod,
-    pub path: String,
 }
 
 /// Parameters of one auth method for this integration.

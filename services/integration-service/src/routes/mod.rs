@@ -3,6 +3,7 @@
 mod catalogue;
 mod execute;
 mod tenant;
+mod tenants;
 
 use axum::routing::any;
 use utoipa::OpenApi;
@@ -21,6 +22,7 @@ use crate::state::AppState;
     ),
     tags(
         (name = "catalogue", description = "Integrations and their capabilities"),
+        (name = "tenants", description = "The tenants a caller may act for, and a connection test per integration"),
         (name = "okta", description = "Okta Users API of the tenant's org"),
         (name = "providers", description = "Healthcare providers synced from the partner API"),
         (name = "operations", description = "Health, readiness and metrics"),
@@ -33,6 +35,8 @@ pub fn router(state: AppState) -> OpenApiRouter {
     let mut router = OpenApiRouter::new()
         .routes(routes!(catalogue::list_integrations))
         .routes(routes!(catalogue::list_capabilities))
+        .routes(routes!(tenants::list_tenants))
+        .routes(routes!(tenants::test_connection))
         // Documented per capability by `add_capabilities`, not as one templated path.
         .route("/{integration}/{capability}", any(execute::execute))
         .with_state(state);

@@ -147,3 +147,73 @@ async fn the_default_tenant_is_authorised_like_a_named_one() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_caller_sees_only_the_tenants_that_list_its_client_and_never_a_secret() {
+    let TwoTenants { app, .. } = two_tenants(None).await;
+    let second = app
+        .issuer
+        .second_client_token(AUDIENCE, &["integrations:read"])
+        .await;
+    let body = assert_json(app.as_client(&second).get("/tenants").await, StatusCode::OK).await;
+    assert_eq!(
+        body,
+        json!({"tenants": [
+            {"id": "acme", "scopes": ["integrations:read", "integrations:write"],
+             "integrations": [{"name": "okta", "auth_method": "api_token"}]},
+            {"id": "globex", "scopes": ["integrations:read"],
+             "integrations": [{"name": "okta", "auth_method": "api_token"}]},
+        ]})
+    );
+    // The platform's client is listed on globex only.
+    let body = assert_json(app.authorized().get("/tenants").await, StatusCode::OK).await;
+    let ids: Vec<&str> = body["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["globex"]);
+    assert!(!body.to_string().contains("secret") && !body.to_string().contains("127.0.0.1"));
+    // Without the read scope: 403.
+    let writer = app.issuer.token(AUDIENCE, &["integrations:write"]).await;
+    assert_problem(
+        app.as_client(&writer).get("/tenants").await,
+        StatusCode::FORBIDDEN,
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn test_connection_sends_the_check_with_the_tenant_s_credentials() {
+    let TwoTenants { app, globex, .. } = two_tenants(None).await;
+    let test = |tenant: &str, integration: &str| {
+        app.authorized().post(
+            &format!("/tenants/{tenant}/integrations/{integration}/test"),
+            &json!({}),
+        )
+    };
+    let before = globex.api_requests();
+    let body = assert_json(test("globex", "okta").await, StatusCode::OK).await;
+    assert_eq!(body["ok"], true, "{body}");
+    assert_eq!(globex.api_requests() - before, 1, "one check request");
+    // Credentials Okta no longer takes: not ok, and why.
+    globex.set_api_token("rotated-elsewhere");
+    let body = assert_json(test("globex", "okta").await, StatusCode::OK).await;
+    assert_eq!(body["ok"], false, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("credentials"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("globex-token"));
+    // A tenant the caller is not listed for, an unknown tenant, an integration it lacks.
+    assert_problem(test("acme", "okta").await, StatusCode::FORBIDDEN, None).await;
+    assert_problem(test("initech", "okta").await, StatusCode::NOT_FOUND, None).await;
+    assert_problem(
+        test("globex", "providers").await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+}

@@ -260,6 +260,7 @@ async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_capabilit
     .await;
     let values = [
         ("integration", "okta"),
+        ("tenant", "acme"),
         ("user_id", users[0].as_str()),
         (TENANT, "acme"),
     ];

@@ -17,6 +17,7 @@ use crate::store::{
     ProviderStore, RunStatus, StoreError, StoredProvider, SyncRun, PROVIDER_KEYS, RUN_KEYS,
 };
 use crate::tenants::AuthKind;
+use crate::upstream::UpstreamRequest;
 use sync::SyncJob;
 
 pub struct Providers {
@@ -114,6 +115,11 @@ impl Integration for Providers {
 
     fn settings(&self) -> &'static [&'static str] {
         &["fields"]
+    }
+
+    /// The partner's list itself: its token and checksum are what a test must show work.
+    fn check(&self) -> Option<UpstreamRequest> {
+        Some(UpstreamRequest::get("test_connection", "/providers"))
     }
 
     fn capabilities(self: Arc<Self>) -> Vec<Capability> {
