@@ -5,10 +5,17 @@ locals {
   integration_service_tables = {
     # Providers synced from the partner API, per tenant, upserted by provider id.
     providers = {
-      hash_key                 = { name = "tenant_id", type = "S" }
-      range_key                = { name = "provider_id", type = "S" }
-      ttl_attribute            = null
-      global_secondary_indexes = {}
+      hash_key      = { name = "tenant_id", type = "S" }
+      range_key     = { name = "provider_id", type = "S" }
+      ttl_attribute = null
+      global_secondary_indexes = {
+        # A tenant's providers by lowercased name: a name prefix is one Query (begins_with).
+        "name-index" = {
+          hash_key   = { name = "tenant_id", type = "S" }
+          range_key  = { name = "name_key", type = "S" }
+          projection = "ALL"
+        }
+      }
     }
 
     # One item per tenant while a provider sync runs: a lease taken with a conditional

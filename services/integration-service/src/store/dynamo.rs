@@ -9,13 +9,14 @@ use common::aws::dynamo::{get_consistent, is_conditional_failure, paging_error};
 use common::{Cursor, Page};
 
 use super::{
-    ProviderStore, StoreError, StoredProvider, SyncLockError, SyncRun, PROVIDERS_TABLE,
-    SYNC_LOCKS_TABLE, SYNC_RUNS_TABLE,
+    ProviderStore, StoreError, StoredProvider, SyncLockError, SyncRun, PROVIDERS_BY_NAME,
+    PROVIDERS_TABLE, SYNC_LOCKS_TABLE, SYNC_RUNS_TABLE,
 };
 use crate::integrations::providers::model::Provider;
 
 /// Attributes the store owns; a partner field of the same name would be overwritten.
-const OWN_ATTRIBUTES: [&str; 6] = [
+const OWN_ATTRIBUTES: [&str; 7] = [
+    "name_key",
     "tenant_id",
     "provider_id",
     "first_seen_at",
@@ -23,6 +24,12 @@ const OWN_ATTRIBUTES: [&str; 6] = [
     "last_sync_run_id",
     "raw_record",
 ];
+
+/// How a name is kept for prefix lookups: lowercased, so a prefix matches whatever the
+/// case.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
 
 fn string(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
@@ -68,11 +75,28 @@ impl DynamoProviderStore {
         after: Option<Cursor>,
         newest_first: bool,
     ) -> Result<Page<T>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(table)
-            .key_condition_expression("tenant_id = :tenant")
+        self.query_where(
+            self.client
+                .query()
+                .table_name(table)
+                .key_condition_expression("tenant_id = :tenant"),
+            tenant,
+            limit,
+            after,
+            newest_first,
+        )
+        .await
+    }
+
+    async fn query_where<T: serde::de::DeserializeOwned>(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        tenant: &str,
+        limit: i32,
+        after: Option<Cursor>,
+        newest_first: bool,
+    ) -> Result<Page<T>, StoreError> {
+        let output = query
             .expression_attribute_values(":tenant", string(tenant))
             .scan_index_forward(!newest_first)
             .limit(limit)
@@ -111,12 +135,14 @@ impl ProviderStore for DynamoProviderStore {
             .key("provider_id", string(&provider.id))
             .expression_attribute_values(":now", string(now))
             .expression_attribute_values(":run", string(run_id))
-            .expression_attribute_values(":raw", string(raw_record));
+            .expression_attribute_values(":raw", string(raw_record))
+            .expression_attribute_values(":name_key", string(&name_key(&provider.name)));
         let mut sets = vec![
             "first_seen_at = if_not_exists(first_seen_at, :now)".to_owned(),
             "last_seen_at = :now".to_owned(),
             "last_sync_run_id = :run".to_owned(),
             "raw_record = :raw".to_owned(),
+            "name_key = :name_key".to_owned(),
         ];
         for (index, (name, value)) in fields
             .into_iter()
@@ -139,11 +165,23 @@ impl ProviderStore for DynamoProviderStore {
     async fn list(
         &self,
         tenant: &str,
+        name_prefix: Option<&str>,
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<StoredProvider>, StoreError> {
-        self.query(&self.providers_table, tenant, limit, after, false)
-            .await
+        let Some(prefix) = name_prefix else {
+            return self
+                .query(&self.providers_table, tenant, limit, after, false)
+                .await;
+        };
+        let query = self
+            .client
+            .query()
+            .table_name(&self.providers_table)
+            .index_name(PROVIDERS_BY_NAME)
+            .key_condition_expression("tenant_id = :tenant AND begins_with(name_key, :prefix)")
+            .expression_attribute_values(":prefix", string(prefix));
+        self.query_where(query, tenant, limit, after, false).await
     }
 
     async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 mod dynamo;
 
 use async_trait::async_trait;
-use common::aws::dynamo::{KeyAttribute, TableSpec};
+use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::aws::StorageError;
 use common::FieldError;
 use common::{Cursor, Page};
@@ -11,12 +11,16 @@ use utoipa::ToSchema;
 
 use crate::integrations::providers::model::Provider;
 
-pub use dynamo::DynamoProviderStore;
+pub use dynamo::{name_key, DynamoProviderStore};
 
 pub const PROVIDERS_TABLE: &str = "providers";
 pub const SYNC_RUNS_TABLE: &str = "provider-sync-runs";
 pub const SYNC_LOCKS_TABLE: &str = "provider-sync-locks";
 pub const PROVIDER_KEYS: [&str; 2] = ["tenant_id", "provider_id"];
+/// Providers by name: the tenant's, in the order of their lowercased names.
+pub const PROVIDERS_BY_NAME: &str = "name-index";
+/// The key of a page of `PROVIDERS_BY_NAME` (the index's and the table's attributes).
+pub const PROVIDER_NAME_KEYS: [&str; 3] = ["tenant_id", "provider_id", "name_key"];
 pub const RUN_KEYS: [&str; 2] = ["tenant_id", "run_id"];
 
 /// The tables this service needs; `integration-service print-tables` prints them for the
@@ -29,7 +33,13 @@ pub fn tables() -> Vec<TableSpec> {
             hash_key: KeyAttribute::string("tenant_id"),
             range_key: Some(KeyAttribute::string("provider_id")),
             ttl_attribute: None,
-            global_secondary_indexes: vec![],
+            // A name prefix is one Query of a tenant's names (`begins_with`), not a Scan.
+            global_secondary_indexes: vec![IndexSpec {
+                name: PROVIDERS_BY_NAME,
+                hash_key: KeyAttribute::string("tenant_id"),
+                range_key: Some(KeyAttribute::string("name_key")),
+                projection: IndexProjection::All,
+            }],
         },
         TableSpec {
             // One item per tenant while a sync runs: the lease that keeps a second sync of
@@ -140,9 +150,12 @@ pub trait ProviderStore: Send + Sync {
         run_id: &str,
         now: &str,
     ) -> Result<(), StoreError>;
+    /// A page of the tenant's providers: by id, or with `name_prefix` (lowercase) those
+    /// whose lowercased name starts with it, by name.
     async fn list(
         &self,
         tenant: &str,
+        name_prefix: Option<&str>,
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<StoredProvider>, StoreError>;

@@ -478,3 +478,59 @@ async fn one_sync_per_tenant_at_a_time_a_second_gets_409_with_the_running_run() 
         "succeeded"
     );
 }
+
+#[tokio::test]
+async fn providers_are_found_by_name_prefix_through_the_index() {
+    let (app, _partner) = setup().await;
+    assert_json(sync(&app).await, StatusCode::OK).await;
+    let names = |page: &Value| -> Vec<String> {
+        page["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let app = &app;
+    let list = |query: String| async move {
+        app.tenant("acme")
+            .get(&format!("/providers/list_providers?{query}"))
+            .await
+    };
+    // Any case; by name; a page at a time with `next`.
+    let first = assert_json(list("name=dR.%20a&limit=1".into()).await, StatusCode::OK).await;
+    assert_eq!(names(&first), ["Dr. Ada Lovelace"]);
+    let next = first["next"].as_str().expect("a second page");
+    let second = assert_json(
+        list(format!("name=dR.%20a&limit=1&next={next}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(names(&second), ["Dr. Alan Turing"]);
+    let rest = second["next"]
+        .as_str()
+        .map(|next| format!("name=dR.%20a&next={next}"));
+    if let Some(query) = rest {
+        let last = assert_json(list(query).await, StatusCode::OK).await;
+        assert!(names(&last).is_empty() && last["next"].is_null(), "{last}");
+    }
+    let grace = assert_json(list("name=DR.%20G".into()).await, StatusCode::OK).await;
+    assert_eq!(names(&grace), ["Dr. Grace Hopper"]);
+    let none = assert_json(list("name=Nobody".into()).await, StatusCode::OK).await;
+    assert_eq!(names(&none), Vec::<String>::new());
+    // A cursor of the id listing does not fit the name listing: 400 naming `next`.
+    let by_id = assert_json(list("limit=1".into()).await, StatusCode::OK).await;
+    let id_cursor = by_id["next"].as_str().unwrap();
+    assert_problem(
+        list(format!("name=Dr&next={id_cursor}")).await,
+        StatusCode::BAD_REQUEST,
+        Some("next"),
+    )
+    .await;
+    assert_problem(
+        list("name=%20".into()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("name"),
+    )
+    .await;
+}

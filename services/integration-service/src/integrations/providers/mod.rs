@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 use crate::capability::{Call, Capability, Integration, NoParams, Output, Params};
 use crate::error::{ApiError, Error};
 use crate::store::{
-    ProviderStore, RunStatus, StoreError, StoredProvider, SyncRun, PROVIDER_KEYS, RUN_KEYS,
+    name_key, ProviderStore, RunStatus, StoreError, StoredProvider, SyncRun, PROVIDER_KEYS,
+    PROVIDER_NAME_KEYS, RUN_KEYS,
 };
 use crate::tenants::AuthKind;
 use crate::upstream::UpstreamRequest;
@@ -55,31 +56,67 @@ pub struct PageParams {
 
 impl Params for PageParams {
     fn validate(&self) -> Vec<FieldError> {
-        match self.limit {
-            Some(limit) if !(1..=100).contains(&limit) => {
-                vec![FieldError::new("limit", "must be between 1 and 100")]
-            }
-            _ => Vec::new(),
-        }
+        limit_errors(self.limit)
     }
 }
 
-impl PageParams {
-    /// Where the listing resumes: the cursor, which must belong to `tenant`.
-    fn start_key(&self, tenant: &str, keys: &[&str]) -> Result<Option<Cursor>, StoreError> {
-        let Some(cursor) = &self.next else {
-            return Ok(None);
-        };
-        let cursor = Cursor::parse(cursor, keys)?;
-        if cursor.string("tenant_id") != Some(tenant) {
-            return Err(StorageError::BadCursor.into());
-        }
-        Ok(Some(cursor))
-    }
+/// A page of the tenant's stored providers, optionally those whose name starts with
+/// `name`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderListParams {
+    /// Items per page, 1 to 100 (default 50).
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page (of the same `name`).
+    pub next: Option<String>,
+    /// Only providers whose name starts with this (any case), by name; 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+}
 
-    fn limit(&self) -> i32 {
-        self.limit.unwrap_or(50) as i32
+impl Params for ProviderListParams {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = limit_errors(self.limit);
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|name| name.trim().is_empty() || name.chars().count() > 100)
+        {
+            errors.push(FieldError::new("name", "must be 1 to 100 characters"));
+        }
+        errors
     }
+}
+
+fn limit_errors(limit: Option<u32>) -> Vec<FieldError> {
+    match limit {
+        Some(limit) if !(1..=100).contains(&limit) => {
+            vec![FieldError::new("limit", "must be between 1 and 100")]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn page_size(limit: Option<u32>) -> i32 {
+    limit.unwrap_or(50) as i32
+}
+
+/// Where a listing resumes: the cursor, which must belong to `tenant` and fit `keys` (a
+/// cursor of another listing is refused).
+fn start_key(
+    next: Option<&str>,
+    tenant: &str,
+    keys: &[&str],
+) -> Result<Option<Cursor>, StoreError> {
+    let Some(cursor) = next else {
+        return Ok(None);
+    };
+    let cursor = Cursor::parse(cursor, keys)?;
+    if cursor.string("tenant_id") != Some(tenant) {
+        return Err(StorageError::BadCursor.into());
+    }
+    Ok(Some(cursor))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,11 +177,16 @@ impl Integration for Providers {
             .responds_with_result(StatusCode::ACCEPTED, "The run continues in the background")
             .responds(StatusCode::CONFLICT, "A sync of the tenant is already running; the body carries its `run_id`")
             .responds(StatusCode::BAD_GATEWAY, "The run failed; the body carries `run_id` and `run`"),
-            Capability::read("list_providers", "Stored providers, a page at a time", move |call, params: PageParams| {
+            Capability::read("list_providers", "Stored providers, a page at a time, or by name prefix", move |call, params: ProviderListParams| {
                 let this = list.clone();
                 async move {
-                    let start = params.start_key(&call.tenant, &PROVIDER_KEYS)?;
-                    let page = this.store.list(&call.tenant, params.limit(), start).await?;
+                    let prefix = params.name.as_deref().map(name_key);
+                    let keys: &[&str] = if prefix.is_some() { &PROVIDER_NAME_KEYS } else { &PROVIDER_KEYS };
+                    let start = start_key(params.next.as_deref(), &call.tenant, keys)?;
+                    let page = this
+                        .store
+                        .list(&call.tenant, prefix.as_deref(), page_size(params.limit), start)
+                        .await?;
                     Ok(ProvidersPage {
                         providers: page.items,
                         next: page.next.as_ref().map(Cursor::encode),
@@ -154,8 +196,8 @@ impl Integration for Providers {
             Capability::read("list_sync_runs", "Recorded sync runs, newest first", move |call, params: PageParams| {
                 let this = runs.clone();
                 async move {
-                    let start = params.start_key(&call.tenant, &RUN_KEYS)?;
-                    let page = this.store.list_runs(&call.tenant, params.limit(), start).await?;
+                    let start = start_key(params.next.as_deref(), &call.tenant, &RUN_KEYS)?;
+                    let page = this.store.list_runs(&call.tenant, page_size(params.limit), start).await?;
                     Ok(SyncRunsPage {
                         runs: page.items,
                         next: page.next.as_ref().map(Cursor::encode),
