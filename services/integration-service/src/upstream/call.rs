@@ -322,6 +322,74 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Bytes, BodyError
 mod tests {
     use super::*;
 
+    /// An upstream whose every path redirects to `/elsewhere`, counting what reaches it.
+    async fn redirecting_upstream() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use axum::response::Redirect;
+        let followed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = followed.clone();
+        let router = axum::Router::new()
+            .route(
+                "/start",
+                axum::routing::get(|| async { Redirect::temporary("/elsewhere") }),
+            )
+            .route(
+                "/elsewhere",
+                axum::routing::get(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async { "[]" }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (url, followed)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_answer_not_a_place_to_go() {
+        let (url, followed) = redirecting_upstream().await;
+        let tenants = crate::tenants::Tenants::parse(&format!(
+            r#"{{"acme": {{"callers": {{}}, "partner": {{"base_url": "{url}", "auth": {{"method": "api_token"}},
+                 "secret": "redirect-test/partner"}}}}}}"#
+        ))
+        .unwrap();
+        let settings = tenants.get("acme", "partner").unwrap();
+        let metrics =
+            crate::metrics::ServiceMetrics::register(&common::metrics::Metrics::new()).unwrap();
+        let config = crate::upstream::UpstreamConfig {
+            attempt_timeout: Duration::from_secs(2),
+            deadline: Duration::from_secs(4),
+            max_attempts: 1,
+            retry_base_delay: Duration::from_millis(10),
+            max_concurrency: 1,
+            slowdown_below: 0.1,
+        };
+        let upstream = Upstream::new(
+            "acme",
+            "partner",
+            settings,
+            &Default::default(),
+            &config,
+            std::sync::Arc::new(common::secrets::EnvSecretStore),
+            metrics,
+        )
+        .unwrap();
+        std::env::set_var("SECRET_REDIRECT_TEST_PARTNER", "token");
+        let request = UpstreamRequest::get("start", "/start");
+        let deadline = Instant::now() + Duration::from_secs(4);
+        let answer = upstream.call(&request, deadline).await.unwrap();
+        assert_eq!(
+            answer.status,
+            StatusCode::TEMPORARY_REDIRECT,
+            "the redirect is the answer"
+        );
+        assert_eq!(
+            followed.load(Ordering::SeqCst),
+            0,
+            "and it was not followed"
+        );
+    }
+
     #[tokio::test]
     async fn bodies_past_the_cap_are_refused_as_they_stream_in() {
         let response = |bytes: usize| {
