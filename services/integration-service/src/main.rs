@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use integration_service::config::Config;
 
-const USAGE: &str = "usage: integration-service [serve | sync-providers [--tenant <id>] | print-tables | check-definitions [FILE...] | print-definition-schema]";
+const USAGE: &str = "usage: integration-service [serve | sync-providers [--tenant <id>] | print-tables | check-definitions [FILE...] | print-definition-schema | print-definition-reference]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,6 +14,13 @@ async fn main() -> ExitCode {
             common::command::print_tables(&integration_service::store::tables())
         }
         Some("check-definitions") => check_definitions(&args[1..]),
+        Some("print-definition-reference") => {
+            print!(
+                "{}",
+                integration_service::definitions::reference::markdown()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Some("print-definition-schema") => {
             print!("{}", integration_service::definitions::json_schema());
             Ok(ExitCode::SUCCESS)

@@ -26,6 +26,7 @@ pub mod model;
 mod openapi;
 mod paging;
 pub mod params;
+pub mod reference;
 mod run;
 pub mod template;
 
@@ -277,6 +278,22 @@ mod tests {
         assert!(
             committed == json_schema(),
             "the format changed: run `integration-service print-definition-schema > docs/integration-definition.schema.json`"
+        );
+    }
+
+    #[test]
+    fn the_format_reference_in_the_docs_is_current() {
+        let docs = include_str!("../../../../docs/integrations.md");
+        let (_, rest) = docs
+            .split_once("<!-- BEGIN format reference (generated) -->\n")
+            .expect("the BEGIN marker");
+        let (committed, _) = rest
+            .split_once("<!-- END format reference -->")
+            .expect("the END marker");
+        assert!(
+            committed == reference::markdown(),
+            "the format changed: regenerate the reference in docs/integrations.md \
+             (integration-service print-definition-reference)"
         );
     }
 
