@@ -1,0 +1,216 @@
+//! The conformance battery: ONE suite that every built-in definition runs against its
+//! vendor's stand-in, discovered from the definitions themselves (no test file per
+//! integration). A definition without a stand-in here fails `every_definition_has_a_stand_in`.
+//! Vendor-specific behaviour stays in the vendor's own tests (okta.rs); this checks what
+//! the engine promises for any file: lists page to the end, writes that may not be repeated
+//! are sent once, reads are retried.
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use stand_ins::okta::OktaOrg;
+
+use integration_service::definitions::compiled::{Action, Compiled, CompiledCapability};
+use integration_service::definitions::model::CapabilityKind;
+
+use crate::helpers::{assert_json, assert_problem, put_secret, secret_name, spawn_app, TestApp};
+
+/// A vendor's stand-in, as the battery drives it.
+enum StandIn {
+    Okta(OktaOrg),
+}
+
+impl StandIn {
+    /// The stand-in of the definition `name`, running, with credentials the tenant holds.
+    async fn of(name: &str) -> Option<(Self, Value)> {
+        match name {
+            "okta" => {
+                let org = OktaOrg::spawn("acme").await;
+                org.set_api_token("conformance-token");
+                let secret = secret_name("conformance-okta");
+                put_secret(&secret, "conformance-token").await;
+                let tenant =
+                    json!({"base_url": org.url, "auth": {"method": "api_token"}, "secret": secret});
+                Some((Self::Okta(org), tenant))
+            }
+            _ => None,
+        }
+    }
+
+    /// `count` new records (users), their ids in listing order.
+    fn add_records(&self, count: usize) -> Vec<String> {
+        match self {
+            Self::Okta(org) => org.add_users(count),
+        }
+    }
+
+    fn fail_next(&self, statuses: &[StatusCode]) {
+        match self {
+            Self::Okta(org) => org.fail_next(statuses),
+        }
+    }
+
+    /// API requests the stand-in received so far.
+    fn requests(&self) -> usize {
+        match self {
+            Self::Okta(org) => org.api_requests(),
+        }
+    }
+}
+
+/// Every built-in definition with its stand-in and an app whose tenant `acme` uses it.
+async fn every_pair() -> Vec<(Arc<Compiled>, StandIn, TestApp)> {
+    let mut pairs = Vec::new();
+    for definition in
+        integration_service::definitions::load(None).expect("the built-in definitions load")
+    {
+        let (stand_in, settings) = StandIn::of(&definition.name)
+            .await
+            .unwrap_or_else(|| panic!("no stand-in for the definition `{}`", definition.name));
+        let app = spawn_app(json!({"acme": {definition.name.clone(): settings}})).await;
+        pairs.push((definition, stand_in, app));
+    }
+    pairs
+}
+
+/// Every required parameter is an id of `record` (what the battery's capabilities take).
+fn params_for(capability: &CompiledCapability, record: &str) -> serde_json::Map<String, Value> {
+    capability
+        .params
+        .iter()
+        .filter(|param| param.required)
+        .map(|param| (param.name.clone(), Value::String(record.to_owned())))
+        .collect()
+}
+
+async fn call(
+    app: &TestApp,
+    definition: &str,
+    capability: &CompiledCapability,
+    params: &serde_json::Map<String, Value>,
+) -> reqwest::Response {
+    let path = format!("/{definition}/{}", capability.name);
+    match capability.kind {
+        CapabilityKind::Read => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    params
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned())),
+                )
+                .finish();
+            app.tenant("acme").get(&format!("{path}?{query}")).await
+        }
+        CapabilityKind::Write => {
+            app.tenant("acme")
+                .post(&path, &Value::Object(params.clone()))
+                .await
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_definition_has_a_stand_in() {
+    for definition in integration_service::definitions::load(None).unwrap() {
+        assert!(
+            StandIn::of(&definition.name).await.is_some(),
+            "{} has no stand-in in the battery",
+            definition.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn lists_page_to_the_end_one_page_or_all_at_once() {
+    for (definition, stand_in, app) in every_pair().await {
+        let created = stand_in.add_records(250);
+        for capability in &definition.capabilities {
+            let Action::List(list) = &capability.action else {
+                continue;
+            };
+            let path = format!("/{}/{}", definition.name, capability.name);
+            let ids = |page: &Value| -> Vec<String> {
+                page[&*list.field]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_str().unwrap().to_owned())
+                    .collect()
+            };
+            // Page by page, the caller's cursor handed back each time.
+            let mut seen = Vec::new();
+            let mut query = "limit=100".to_owned();
+            let mut pages = 0;
+            loop {
+                let page = assert_json(
+                    app.tenant("acme").get(&format!("{path}?{query}")).await,
+                    StatusCode::OK,
+                )
+                .await;
+                pages += 1;
+                seen.extend(ids(&page));
+                match page["next"].as_str() {
+                    Some(next) => {
+                        query = format!("limit=100&{}={}", list.caller_cursor, urlencode(next))
+                    }
+                    None => break,
+                }
+                assert!(pages <= 3, "{path}: more pages than records");
+            }
+            assert_eq!(seen, created, "{path}: every record once, in order");
+            // All at once: the vendor's largest pages.
+            let all = assert_json(
+                app.tenant("acme").get(&format!("{path}?all=true")).await,
+                StatusCode::OK,
+            )
+            .await;
+            assert_eq!(ids(&all), created, "{path}?all=true");
+            assert_eq!(
+                all["pages"],
+                250_u32.div_ceil(list.page_max),
+                "{path}: the vendor's largest pages"
+            );
+            assert_eq!(all["truncated"], false);
+        }
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_write_that_may_not_be_repeated_is_sent_once_and_reads_are_retried() {
+    for (definition, stand_in, app) in every_pair().await {
+        for capability in &definition.capabilities {
+            let Action::Steps { steps, .. } = &capability.action else {
+                continue;
+            };
+            let record = stand_in.add_records(1).remove(0);
+            let params = params_for(capability, &record);
+            let path = format!("{}/{}", definition.name, capability.name);
+            // The first request of the capability meets a 500.
+            stand_in.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR]);
+            let before = stand_in.requests();
+            let response = call(&app, &definition.name, capability, &params).await;
+            if steps[0].request.idempotent {
+                assert_json(response, StatusCode::OK).await;
+                assert!(
+                    stand_in.requests() - before >= 2,
+                    "{path}: the 500 was retried"
+                );
+            } else {
+                let body = assert_problem(response, StatusCode::GATEWAY_TIMEOUT, None).await;
+                assert_eq!(
+                    body["type"], "urn:problem:upstream-outcome-unknown",
+                    "{path}"
+                );
+                assert_eq!(
+                    stand_in.requests() - before,
+                    1,
+                    "{path}: sent once, never repeated"
+                );
+            }
+        }
+    }
+}
