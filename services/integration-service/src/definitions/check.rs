@@ -708,6 +708,14 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
             if kind.is_oauth() && token_url.is_none() {
                 checker.fail(&path, "an OAuth method needs its `token_url`");
             }
+            if kind != AuthKind::OauthPrivateKeyJwt
+                && (params.alg.is_some() || params.key_id_header.is_some())
+            {
+                checker.fail(
+                    &path,
+                    "`alg` and `key_id_header` are oauth_private_key_jwt's",
+                );
+            }
             Some((kind, token_url))
         })
         .collect();
@@ -721,6 +729,18 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
             "a connection test only reads: GET",
         );
     }
+    let assertion_style = connection
+        .auth
+        .get("oauth_private_key_jwt")
+        .map(|params| AssertionStyle {
+            alg: match params.alg {
+                Some(model::SigningAlg::PS256) => jsonwebtoken::Algorithm::PS256,
+                Some(model::SigningAlg::RS256) | None => jsonwebtoken::Algorithm::RS256,
+            },
+            certificate_thumbprint: params.key_id_header
+                == Some(model::KeyIdHeader::CertificateThumbprint),
+        })
+        .unwrap_or_default();
     let rate_headers = definition
         .rate_limits
         .headers
@@ -822,6 +842,7 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
         base_url,
         auth,
         rate_headers,
+        assertion_style,
         error_body,
         rules,
         otherwise,

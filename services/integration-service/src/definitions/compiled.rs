@@ -8,6 +8,7 @@ use reqwest::Method;
 use super::model::{CapabilityKind, ErrorKind, StatusClass, StatusMatch};
 use super::template::{Pointer, Template};
 use crate::tenants::AuthKind;
+pub use crate::upstream::credentials::AssertionStyle;
 pub use crate::upstream::throttle::RateHeaderNames;
 
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub struct Compiled {
     /// token URL.
     pub auth: Vec<(AuthKind, Option<Template>)>,
     pub rate_headers: Option<RateHeaderNames>,
+    /// How `oauth_private_key_jwt` signs for this vendor.
+    pub assertion_style: AssertionStyle,
     pub error_body: ErrorBody,
     pub rules: Vec<Rule>,
     /// The detail of an error answer no rule matched.

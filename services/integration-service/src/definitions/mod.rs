@@ -140,6 +140,7 @@ fn profile(definition: &Arc<Compiled>) -> UpstreamProfile {
             Url::parse(&text).ok()
         })),
         rate_headers: definition.rate_headers.clone(),
+        assertion_style: definition.assertion_style,
     }
 }
 
@@ -440,6 +441,13 @@ mod tests {
                 "first_given: [search, filter, cursor]",
                 "capabilities.list_users.errors.0.field",
                 "`cursor` is not a parameter",
+            ),
+            (
+                "assertion options on another method",
+                "api_token: {}",
+                "api_token: { alg: PS256 }",
+                "connection.auth.api_token",
+                "oauth_private_key_jwt's",
             ),
             (
                 "key given twice",

@@ -155,6 +155,31 @@ pub struct AuthParams {
     /// `token_url` wins).
     #[serde(default)]
     pub token_url: Option<String>,
+    /// `oauth_private_key_jwt`: the client assertion's algorithm (default RS256).
+    #[serde(default)]
+    pub alg: Option<SigningAlg>,
+    /// `oauth_private_key_jwt`: how the assertion names its key (default `kid`, the
+    /// tenant's `key_id`).
+    #[serde(default)]
+    pub key_id_header: Option<KeyIdHeader>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PSS with SHA-256 (Microsoft's certificate credentials).
+    PS256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum KeyIdHeader {
+    /// The tenant's `key_id`.
+    #[serde(rename = "kid")]
+    Kid,
+    /// The SHA-256 thumbprint of the certificate in the tenant's secret (`certificate`).
+    #[serde(rename = "x5t#S256")]
+    CertificateThumbprint,
 }
 
 /// The vendor's rate-limit signals.

@@ -62,6 +62,8 @@ pub struct UpstreamProfile {
     pub token_url: Option<TokenUrl>,
     /// The headers that carry rate-limit windows (none: only 429s and `Retry-After`).
     pub rate_headers: Option<RateHeaderNames>,
+    /// How `oauth_private_key_jwt` signs its client assertions for this vendor.
+    pub assertion_style: credentials::AssertionStyle,
 }
 
 /// One tenant's connection to one integration's upstream.
@@ -132,6 +134,7 @@ impl Upstream {
                 policy.clone(),
                 *dpop,
                 profile.rate_headers.clone(),
+                profile.assertion_style,
             )),
             AuthConfig::Checksum => Arc::new(credentials::ChecksumToken::new(
                 http.clone(),

@@ -19,7 +19,7 @@ mod oauth_private_key_jwt;
 
 pub use api_token::ApiToken;
 pub use checksum::{checksum, ChecksumToken, CHECKSUM_HEADER, TOKEN_HEADER};
-pub use oauth_private_key_jwt::OauthPrivateKeyJwt;
+pub use oauth_private_key_jwt::{certificate_thumbprint, AssertionStyle, OauthPrivateKeyJwt};
 
 /// Why a request could not be given credentials.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -11,6 +11,7 @@ use common::secrets::{Secret, SecretStore};
 use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
@@ -40,6 +41,51 @@ pub struct OauthPrivateKeyJwt {
     dpop: Dpop,
     /// The vendor's rate-limit headers: a 429 of the token endpoint waits for its reset.
     rate_headers: Option<RateHeaderNames>,
+    assertion_style: AssertionStyle,
+}
+
+/// How a client assertion is signed and names its key: the vendor decides. Okta: RS256
+/// and `kid`. Microsoft: "alg: Should be PS256", and `x5t#S256`, the "Base64url-encoded
+/// SHA-256 thumbprint of the X.509 certificate's DER encoding"
+/// (learn.microsoft.com/entra/identity-platform/certificate-credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssertionStyle {
+    pub alg: jsonwebtoken::Algorithm,
+    /// Name the key by its certificate's `x5t#S256` (the secret then holds `certificate`,
+    /// PEM, beside `private_key`) instead of the tenant's `key_id` as `kid`.
+    pub certificate_thumbprint: bool,
+}
+
+impl Default for AssertionStyle {
+    fn default() -> Self {
+        Self {
+            alg: jsonwebtoken::Algorithm::RS256,
+            certificate_thumbprint: false,
+        }
+    }
+}
+
+/// The tenant's signing material, read from its secret.
+struct SigningKey {
+    private_key: Secret,
+    /// `x5t#S256`, when the style names the key by its certificate.
+    thumbprint: Option<String>,
+}
+
+/// base64url(SHA-256(DER)) of the first certificate of a PEM text.
+pub fn certificate_thumbprint(pem: &str) -> Result<String, String> {
+    use base64::Engine;
+    let body: String = pem
+        .split("-----BEGIN CERTIFICATE-----")
+        .nth(1)
+        .and_then(|rest| rest.split("-----END CERTIFICATE-----").next())
+        .ok_or("no CERTIFICATE block")?
+        .split_whitespace()
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| "the CERTIFICATE block is not base64")?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der)))
 }
 
 struct CachedToken {
@@ -130,6 +176,7 @@ impl OauthPrivateKeyJwt {
         policy: RetryPolicy,
         dpop: bool,
         rate_headers: Option<RateHeaderNames>,
+        assertion_style: AssertionStyle,
     ) -> Self {
         let client = Self {
             http,
@@ -143,6 +190,7 @@ impl OauthPrivateKeyJwt {
             cached: Mutex::new(None),
             dpop: Dpop::default(),
             rate_headers,
+            assertion_style,
         };
         if dpop {
             client.dpop.enabled.store(true, Ordering::Relaxed);
@@ -152,16 +200,19 @@ impl OauthPrivateKeyJwt {
     }
 
     /// A fresh, short-lived client assertion signed with the tenant's RSA key.
-    fn assertion(&self, private_key: &Secret) -> Result<String, AuthError> {
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key.expose().as_bytes())
+    fn assertion(&self, signing: &SigningKey) -> Result<String, AuthError> {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(signing.private_key.expose().as_bytes())
             .map_err(|_| {
                 AuthError::Missing(format!(
                     "secret {} does not hold an RSA private key in PEM",
                     self.secret_name
                 ))
             })?;
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = self.key_id.clone();
+        let mut header = jsonwebtoken::Header::new(self.assertion_style.alg);
+        match &signing.thumbprint {
+            Some(thumbprint) => header.x5t_s256 = Some(thumbprint.clone()),
+            None => header.kid = self.key_id.clone(),
+        }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let claims = AssertionClaims {
             iss: &self.client_id,
@@ -177,10 +228,10 @@ impl OauthPrivateKeyJwt {
 
     async fn request_token(
         &self,
-        private_key: &Secret,
+        signing: &SigningKey,
         deadline: Instant,
     ) -> Result<CachedToken, TokenFailure> {
-        let assertion = self.assertion(private_key).map_err(TokenFailure::Final)?;
+        let assertion = self.assertion(signing).map_err(TokenFailure::Final)?;
         let timeout = deadline.saturating_duration_since(Instant::now());
         let mut request = self.http.post(self.token_url.clone());
         if self.dpop.enabled() {
@@ -283,12 +334,12 @@ impl OauthPrivateKeyJwt {
     /// it (a server that never settles on a nonce is not helped by more requests).
     async fn bound_token(
         &self,
-        private_key: &Secret,
+        signing: &SigningKey,
         deadline: Instant,
     ) -> Result<CachedToken, TokenFailure> {
         let mut nonce_answered = false;
         loop {
-            match self.request_token(private_key, deadline).await {
+            match self.request_token(signing, deadline).await {
                 Err(TokenFailure::Dpop(DpopDemand::Proof)) if !self.dpop.enabled() => {
                     tracing::warn!(
                         client_id = %self.client_id,
@@ -305,6 +356,28 @@ impl OauthPrivateKeyJwt {
         }
     }
 
+    /// The private key, and the certificate's thumbprint when the style needs it.
+    async fn signing_key(&self) -> Result<SigningKey, AuthError> {
+        let private_key =
+            read_secret(self.secrets.as_ref(), &self.secret_name, "private_key").await?;
+        let thumbprint = if self.assertion_style.certificate_thumbprint {
+            let certificate =
+                read_secret(self.secrets.as_ref(), &self.secret_name, "certificate").await?;
+            Some(certificate_thumbprint(certificate.expose()).map_err(|why| {
+                AuthError::Missing(format!(
+                    "secret {}: `certificate` is not a PEM certificate ({why})",
+                    self.secret_name
+                ))
+            })?)
+        } else {
+            None
+        };
+        Ok(SigningKey {
+            private_key,
+            thumbprint,
+        })
+    }
+
     async fn fetch(&self, deadline: Instant) -> Result<CachedToken, AuthError> {
         let policy = RetryPolicy {
             deadline: deadline.saturating_duration_since(Instant::now()),
@@ -312,7 +385,7 @@ impl OauthPrivateKeyJwt {
         };
         let mut reread_secret = true;
         loop {
-            let key = read_secret(self.secrets.as_ref(), &self.secret_name, "private_key").await?;
+            let key = self.signing_key().await?;
             let result = policy
                 .run(
                     |_| self.bound_token(&key, deadline),
@@ -415,5 +488,112 @@ impl Authenticator for OauthPrivateKeyJwt {
         status == StatusCode::UNAUTHORIZED
             && dpop::asks_for_nonce(headers)
             && dpop::nonce_of(headers).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh RSA key (PKCS#8 PEM) and a self-signed certificate of it, from openssl.
+    fn key_and_certificate() -> (String, String) {
+        let output = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "-",
+            ])
+            .args(["-subj", "/CN=integration-test", "-days", "1"])
+            .output()
+            .expect("openssl is installed");
+        assert!(output.status.success());
+        let pem = String::from_utf8(output.stdout).unwrap();
+        let (key, certificate) = pem.split_once("-----BEGIN CERTIFICATE-----").unwrap();
+        (
+            key.to_owned(),
+            format!("-----BEGIN CERTIFICATE-----{certificate}"),
+        )
+    }
+
+    fn openssl_sha256_fingerprint(certificate: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut child = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(certificate.as_bytes())
+            .unwrap();
+        let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+        let hex = out.trim().rsplit('=').next().unwrap().replace(':', "");
+        hex::decode(hex).unwrap()
+    }
+
+    #[test]
+    fn a_ps256_assertion_names_its_key_by_the_certificate_s_sha256_thumbprint() {
+        use base64::Engine;
+        let (private_key, certificate) = key_and_certificate();
+        let thumbprint = certificate_thumbprint(&certificate).unwrap();
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&thumbprint)
+                .unwrap(),
+            openssl_sha256_fingerprint(&certificate),
+            "base64url of the SHA-256 of the DER, as openssl computes it"
+        );
+        let token_url =
+            Url::parse("https://login.microsoftonline.com/t1/oauth2/v2.0/token").unwrap();
+        let client = OauthPrivateKeyJwt::new(
+            common::http_client::client(Duration::from_secs(1)),
+            Arc::new(common::secrets::EnvSecretStore),
+            "unused".into(),
+            "app-1".into(),
+            Some("ignored-kid".into()),
+            &["https://graph.microsoft.com/.default".to_owned()],
+            token_url.clone(),
+            RetryPolicy::default(),
+            false,
+            None,
+            AssertionStyle {
+                alg: jsonwebtoken::Algorithm::PS256,
+                certificate_thumbprint: true,
+            },
+        );
+        let assertion = client
+            .assertion(&SigningKey {
+                private_key: Secret::new(private_key),
+                thumbprint: Some(thumbprint.clone()),
+            })
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&assertion).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
+        assert_eq!(header.x5t_s256.as_deref(), Some(thumbprint.as_str()));
+        assert_eq!(header.kid, None, "the thumbprint names the key, not kid");
+        // It verifies with the certificate's public key, for the token endpoint.
+        let public = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("printf '%s' \"{certificate}\" | openssl x509 -noout -pubkey"),
+            ])
+            .output()
+            .unwrap()
+            .stdout;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::PS256);
+        validation.set_audience(&[token_url.as_str()]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(
+            &assertion,
+            &jsonwebtoken::DecodingKey::from_rsa_pem(&public).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(
+            (claims["iss"].as_str(), claims["sub"].as_str()),
+            (Some("app-1"), Some("app-1"))
+        );
+        assert!(certificate_thumbprint("no certificate here").is_err());
     }
 }
