@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::http_client::{classify_status, classify_transport, Idempotency};
+use common::http_client::{
+    classify_status, classify_transport, read_capped, BodyError, Idempotency,
+};
 use common::retry::{Retry, RetryPolicy};
 use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
@@ -147,13 +148,13 @@ impl Upstream {
         let headers = response.headers().clone();
         self.limiter.observe(&request.bucket, status, &headers);
         let nonce_demanded = self.authenticator.challenged(status, &headers);
-        let body = match read_capped(response).await {
+        let body = match read_capped(response, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(BodyError::Transport(error)) => {
                 observe("error");
                 return Err(AttemptError::Transport(error));
             }
-            Err(BodyError::TooLarge) => {
+            Err(BodyError::TooLarge { .. }) => {
                 observe(status.as_str());
                 return Err(AttemptError::Invalid(format!(
                     "the answer is larger than {} MiB",
@@ -294,30 +295,6 @@ impl Upstream {
     }
 }
 
-enum BodyError {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// The body, refused past [`MAX_BODY_BYTES`] (by its `Content-Length` before reading, or
-/// as it streams in).
-async fn read_capped(mut response: reqwest::Response) -> Result<Bytes, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
-    {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,15 +377,15 @@ mod tests {
             )
         };
         assert_eq!(
-            read_capped(response(MAX_BODY_BYTES))
+            read_capped(response(MAX_BODY_BYTES), MAX_BODY_BYTES)
                 .await
                 .ok()
                 .map(|b| b.len()),
             Some(MAX_BODY_BYTES)
         );
         assert!(matches!(
-            read_capped(response(MAX_BODY_BYTES + 1)).await,
-            Err(BodyError::TooLarge)
+            read_capped(response(MAX_BODY_BYTES + 1), MAX_BODY_BYTES).await,
+            Err(BodyError::TooLarge { .. })
         ));
     }
 }
