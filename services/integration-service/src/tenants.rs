@@ -66,6 +66,17 @@ pub enum AuthConfig {
         #[serde(default)]
         dpop: bool,
     },
+    /// OAuth 2.0 client credentials, the client secret sent in the form
+    /// (`client_secret_post`, as Microsoft's identity platform takes it); the secret is the
+    /// client secret (or JSON `{"client_secret": ...}`).
+    OauthClientSecret {
+        client_id: String,
+        /// Microsoft Graph: `["https://graph.microsoft.com/.default"]`.
+        scopes: Vec<String>,
+        /// Defaults to the integration's (a template over the tenant's settings).
+        #[serde(default)]
+        token_url: Option<Url>,
+    },
     /// The partner scheme: `GET /auth` yields a token, each call carries
     /// `X-Request-Checksum: hex(sha256(token + path))`. Needs no stored secret.
     Checksum,
@@ -76,6 +87,7 @@ impl AuthConfig {
         match self {
             Self::ApiToken => AuthKind::ApiToken,
             Self::OauthPrivateKeyJwt { .. } => AuthKind::OauthPrivateKeyJwt,
+            Self::OauthClientSecret { .. } => AuthKind::OauthClientSecret,
             Self::Checksum => AuthKind::Checksum,
         }
     }
@@ -87,14 +99,16 @@ impl AuthConfig {
 pub enum AuthKind {
     ApiToken,
     OauthPrivateKeyJwt,
+    OauthClientSecret,
     Checksum,
 }
 
 impl AuthKind {
     /// Every method and its name in configuration and definitions.
-    pub const ALL: [(Self, &'static str); 3] = [
+    pub const ALL: [(Self, &'static str); 4] = [
         (Self::ApiToken, "api_token"),
         (Self::OauthPrivateKeyJwt, "oauth_private_key_jwt"),
+        (Self::OauthClientSecret, "oauth_client_secret"),
         (Self::Checksum, "checksum"),
     ];
 
@@ -106,9 +120,17 @@ impl AuthKind {
             .map(|(kind, _)| *kind)
     }
 
+    /// Its name in configuration and definitions.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map_or("", |(_, name)| name)
+    }
+
     /// Whether the method gets its tokens from an OAuth token endpoint.
     pub fn is_oauth(self) -> bool {
-        self == Self::OauthPrivateKeyJwt
+        matches!(self, Self::OauthPrivateKeyJwt | Self::OauthClientSecret)
     }
 }
 
@@ -139,6 +161,18 @@ impl IntegrationSettings {
         self.secret
             .clone()
             .unwrap_or_else(|| format!("integrations/{tenant}/{integration}"))
+    }
+
+    /// A setting as definitions' templates read it: `base_url` (without a trailing `/`)
+    /// or one of the integration's own, as text.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        if name == "base_url" {
+            return Some(self.base_url.as_str().trim_end_matches('/').to_owned());
+        }
+        match self.own.get(name)? {
+            serde_json::Value::String(text) => Some(text.clone()),
+            other => Some(other.to_string()),
+        }
     }
 
     pub fn timeout(&self) -> Option<Duration> {

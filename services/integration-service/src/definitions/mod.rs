@@ -37,6 +37,7 @@ use axum::http::StatusCode;
 use url::Url;
 
 use crate::capability::{only_known, Capability, ExtraResponse, Kind, Registered, SettingsCheck};
+use crate::tenants::IntegrationSettings;
 use crate::upstream::{UpstreamProfile, UpstreamRequest};
 pub use check::DefinitionError;
 use compiled::{Action, Compiled};
@@ -129,12 +130,10 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, String> {
 fn profile(definition: &Arc<Compiled>) -> UpstreamProfile {
     let token_urls = definition.clone();
     UpstreamProfile {
-        token_url: Some(Arc::new(move |method, base_url: &Url| {
+        token_url: Some(Arc::new(move |method, settings: &IntegrationSettings| {
             let (_, template) = token_urls.auth.iter().find(|(kind, _)| *kind == method)?;
             let text = template.as_ref()?.render(|name| match name {
-                Name::Setting(setting) if setting == "base_url" => {
-                    Some(base_url.as_str().trim_end_matches('/').to_owned())
-                }
+                Name::Setting(setting) => settings.setting(setting),
                 _ => None,
             });
             Url::parse(&text).ok()

@@ -51,9 +51,9 @@ pub struct UpstreamConfig {
     pub slowdown_below: f64,
 }
 
-/// The token URL of an OAuth auth method, given the tenant's base URL (none: the method
+/// The token URL of an OAuth auth method, given the tenant's settings (none: the method
 /// is not the integration's, or has no token URL).
-pub type TokenUrl = Arc<dyn Fn(AuthKind, &Url) -> Option<Url> + Send + Sync>;
+pub type TokenUrl = Arc<dyn Fn(AuthKind, &IntegrationSettings) -> Option<Url> + Send + Sync>;
 
 /// What an integration tells the upstream layer about its vendor.
 #[derive(Clone, Default)]
@@ -78,8 +78,8 @@ pub struct Upstream {
     limiter: RateLimiter,
     permits: Semaphore,
     metrics: ServiceMetrics,
-    /// The integration's own settings for this tenant.
-    own: serde_json::Map<String, serde_json::Value>,
+    /// The tenant's settings for this integration (its own among them).
+    settings: IntegrationSettings,
 }
 
 impl Upstream {
@@ -108,33 +108,55 @@ impl Upstream {
             deadline: config.deadline,
         };
         let secret_name = settings.secret_name(tenant, integration);
+        // The tenant's own `token_url`, else the integration's for the tenant's settings.
+        let token_url = |own: &Option<Url>| {
+            own.clone()
+                .or_else(|| profile.token_url.as_ref()?(settings.auth.kind(), settings))
+                .ok_or_else(|| {
+                    format!(
+                        "tenant {tenant}: {integration} has no token URL for {}; set the tenant's `auth.token_url`",
+                        settings.auth.kind().name()
+                    )
+                })
+        };
         let authenticator: Arc<dyn Authenticator> = match &settings.auth {
             AuthConfig::ApiToken => Arc::new(credentials::ApiToken::new(secrets, secret_name)),
             AuthConfig::OauthPrivateKeyJwt {
                 client_id,
                 key_id,
                 scopes,
-                token_url,
+                token_url: token_url_given,
                 dpop,
-            } => Arc::new(credentials::OauthPrivateKeyJwt::new(
+            } => Arc::new(credentials::OauthClient::new(
                 http.clone(),
                 secrets,
                 secret_name,
                 client_id.clone(),
-                key_id.clone(),
-                scopes,
-                match token_url.clone().or_else(|| {
-                    profile.token_url.as_ref()?(AuthKind::OauthPrivateKeyJwt, &settings.base_url)
-                }) {
-                    Some(url) => url,
-                    None => return Err(format!(
-                        "tenant {tenant}: {integration} has no token URL for oauth_private_key_jwt; set the tenant's `auth.token_url`"
-                    )),
+                credentials::ClientAuthentication::PrivateKeyJwt {
+                    key_id: key_id.clone(),
+                    style: profile.assertion_style,
                 },
+                scopes,
+                token_url(token_url_given)?,
                 policy.clone(),
                 *dpop,
                 profile.rate_headers.clone(),
-                profile.assertion_style,
+            )),
+            AuthConfig::OauthClientSecret {
+                client_id,
+                scopes,
+                token_url: token_url_given,
+            } => Arc::new(credentials::OauthClient::new(
+                http.clone(),
+                secrets,
+                secret_name,
+                client_id.clone(),
+                credentials::ClientAuthentication::ClientSecretPost,
+                scopes,
+                token_url(token_url_given)?,
+                policy.clone(),
+                false,
+                profile.rate_headers.clone(),
             )),
             AuthConfig::Checksum => Arc::new(credentials::ChecksumToken::new(
                 http.clone(),
@@ -164,7 +186,7 @@ impl Upstream {
             limiter,
             permits: Semaphore::new(settings.max_concurrency.unwrap_or(config.max_concurrency)),
             metrics,
-            own: settings.own.clone(),
+            settings: settings.clone(),
         })
     }
 
@@ -173,16 +195,9 @@ impl Upstream {
         &self.base_url
     }
 
-    /// A tenant setting: `base_url` (rendered without a trailing `/`, as definitions'
-    /// templates want it) or one of the integration's own, as text.
+    /// A tenant setting (see [`IntegrationSettings::setting`]).
     pub fn setting(&self, name: &str) -> Option<String> {
-        if name == "base_url" {
-            return Some(self.base_url.as_str().trim_end_matches('/').to_owned());
-        }
-        match self.own.get(name)? {
-            serde_json::Value::String(text) => Some(text.clone()),
-            other => Some(other.to_string()),
-        }
+        self.settings.setting(name)
     }
 
     /// Counts a retry the caller makes itself (with a changed request), beside the ones

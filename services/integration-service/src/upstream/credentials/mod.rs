@@ -5,7 +5,7 @@
 //! [`Upstream`](super::Upstream) calls [`Authenticator::invalidate`] and tries once more,
 //! which picks up a rotated secret without a restart.
 //!
-//! One file per method: [`api_token`], [`oauth_private_key_jwt`] (with DPoP), [`checksum`].
+//! One file per method: [`api_token`], [`oauth_client`] (private key JWT with DPoP, or client secret), [`checksum`].
 
 use async_trait::async_trait;
 use common::secrets::{Secret, SecretError, SecretStore};
@@ -15,11 +15,11 @@ use tokio::time::Instant;
 
 mod api_token;
 mod checksum;
-mod oauth_private_key_jwt;
+mod oauth_client;
 
 pub use api_token::ApiToken;
 pub use checksum::{checksum, ChecksumToken, CHECKSUM_HEADER, TOKEN_HEADER};
-pub use oauth_private_key_jwt::{certificate_thumbprint, AssertionStyle, OauthPrivateKeyJwt};
+pub use oauth_client::{certificate_thumbprint, AssertionStyle, ClientAuthentication, OauthClient};
 
 /// Why a request could not be given credentials.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! OAuth 2.0 client credentials with a `private_key_jwt` assertion, optionally DPoP-bound:
-//! the `oauth_private_key_jwt` method.
+//! OAuth 2.0 client credentials: the `oauth_private_key_jwt` method (a signed client
+//! assertion, optionally DPoP-bound) and the `oauth_client_secret` method (the secret in the
+//! form, `client_secret_post`). Both share the token cache, retries and rate-limit waits.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -20,19 +21,20 @@ use super::{read_secret, sensitive, transport_kind, AuthError, Authenticator};
 use crate::upstream::dpop::{self, DpopKey};
 use crate::upstream::throttle::{self, RateHeaderNames};
 
-/// OAuth 2.0 client credentials with a `private_key_jwt` client assertion (RFC 7523),
-/// as Okta service apps use. The access token is cached until shortly before it expires.
+/// OAuth 2.0 client credentials (RFC 6749 section 4.4), the client authenticated by a
+/// `private_key_jwt` assertion (RFC 7523, as Okta service apps use) or by its secret
+/// (`client_secret_post`). The access token is cached until shortly before it expires.
 ///
 /// With DPoP (configured, or learned from the token endpoint's `invalid_dpop_proof`, as
 /// Okta's own SDK does: okta/terraform-provider-okta `sdk/requestExecutor.go`,
 /// `getAccessTokenForPrivateKey`), every token request and every API call carries a fresh
 /// proof signed with this client's [`DpopKey`], and API calls send `Authorization: DPoP`.
-pub struct OauthPrivateKeyJwt {
+pub struct OauthClient {
     http: reqwest::Client,
     secrets: Arc<dyn SecretStore>,
     secret_name: String,
     client_id: String,
-    key_id: Option<String>,
+    authentication: ClientAuthentication,
     scopes: String,
     token_url: Url,
     policy: RetryPolicy,
@@ -41,7 +43,22 @@ pub struct OauthPrivateKeyJwt {
     dpop: Dpop,
     /// The vendor's rate-limit headers: a 429 of the token endpoint waits for its reset.
     rate_headers: Option<RateHeaderNames>,
-    assertion_style: AssertionStyle,
+}
+
+/// How the client proves who it is to the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientAuthentication {
+    /// A short-lived JWT signed with the tenant's key (`private_key` in the secret), named
+    /// by `key_id` or, in the vendor's style, by its certificate.
+    PrivateKeyJwt {
+        key_id: Option<String>,
+        style: AssertionStyle,
+    },
+    /// The client secret (`client_secret` in the secret) as a form field, Microsoft's
+    /// "first case: access token request with a shared secret": `client_id`, `scope`,
+    /// `client_secret`, `grant_type=client_credentials`
+    /// (learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+    ClientSecretPost,
 }
 
 /// How a client assertion is signed and names its key: the vendor decides. Okta: RS256
@@ -63,6 +80,12 @@ impl Default for AssertionStyle {
             certificate_thumbprint: false,
         }
     }
+}
+
+/// What the client authenticates with, read from the tenant's secret.
+enum ClientCredential {
+    Key(SigningKey, AssertionStyle),
+    Secret(Secret),
 }
 
 /// The tenant's signing material, read from its secret.
@@ -163,34 +186,32 @@ enum TokenFailure {
     Dpop(DpopDemand),
 }
 
-impl OauthPrivateKeyJwt {
+impl OauthClient {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         http: reqwest::Client,
         secrets: Arc<dyn SecretStore>,
         secret_name: String,
         client_id: String,
-        key_id: Option<String>,
+        authentication: ClientAuthentication,
         scopes: &[String],
         token_url: Url,
         policy: RetryPolicy,
         dpop: bool,
         rate_headers: Option<RateHeaderNames>,
-        assertion_style: AssertionStyle,
     ) -> Self {
         let client = Self {
             http,
             secrets,
             secret_name,
             client_id,
-            key_id,
+            authentication,
             scopes: scopes.join(" "),
             token_url,
             policy,
             cached: Mutex::new(None),
             dpop: Dpop::default(),
             rate_headers,
-            assertion_style,
         };
         if dpop {
             client.dpop.enabled.store(true, Ordering::Relaxed);
@@ -200,7 +221,7 @@ impl OauthPrivateKeyJwt {
     }
 
     /// A fresh, short-lived client assertion signed with the tenant's RSA key.
-    fn assertion(&self, signing: &SigningKey) -> Result<String, AuthError> {
+    fn assertion(&self, signing: &SigningKey, style: AssertionStyle) -> Result<String, AuthError> {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(signing.private_key.expose().as_bytes())
             .map_err(|_| {
                 AuthError::Missing(format!(
@@ -208,10 +229,13 @@ impl OauthPrivateKeyJwt {
                     self.secret_name
                 ))
             })?;
-        let mut header = jsonwebtoken::Header::new(self.assertion_style.alg);
-        match &signing.thumbprint {
-            Some(thumbprint) => header.x5t_s256 = Some(thumbprint.clone()),
-            None => header.kid = self.key_id.clone(),
+        let mut header = jsonwebtoken::Header::new(style.alg);
+        match (&signing.thumbprint, &self.authentication) {
+            (Some(thumbprint), _) => header.x5t_s256 = Some(thumbprint.clone()),
+            (None, ClientAuthentication::PrivateKeyJwt { key_id, .. }) => {
+                header.kid = key_id.clone()
+            }
+            (None, ClientAuthentication::ClientSecretPost) => {}
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let claims = AssertionClaims {
@@ -228,10 +252,29 @@ impl OauthPrivateKeyJwt {
 
     async fn request_token(
         &self,
-        signing: &SigningKey,
+        credential: &ClientCredential,
         deadline: Instant,
     ) -> Result<CachedToken, TokenFailure> {
-        let assertion = self.assertion(signing).map_err(TokenFailure::Final)?;
+        let mut form = vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("scope", self.scopes.clone()),
+        ];
+        match credential {
+            ClientCredential::Key(signing, style) => {
+                let assertion = self
+                    .assertion(signing, *style)
+                    .map_err(TokenFailure::Final)?;
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+                ));
+                form.push(("client_assertion", assertion));
+            }
+            ClientCredential::Secret(secret) => {
+                form.push(("client_id", self.client_id.clone()));
+                form.push(("client_secret", secret.expose().to_owned()));
+            }
+        }
         let timeout = deadline.saturating_duration_since(Instant::now());
         let mut request = self.http.post(self.token_url.clone());
         if self.dpop.enabled() {
@@ -244,15 +287,7 @@ impl OauthPrivateKeyJwt {
         }
         let response = request
             .timeout(timeout.max(Duration::from_millis(1)))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", self.scopes.as_str()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion.as_str()),
-            ])
+            .form(&form)
             .send()
             .await
             .map_err(|error| {
@@ -323,7 +358,7 @@ impl OauthPrivateKeyJwt {
             "invalid_dpop_proof" => TokenFailure::Dpop(DpopDemand::Proof),
             "use_dpop_nonce" => TokenFailure::Dpop(DpopDemand::Nonce),
             _ => TokenFailure::Final(AuthError::Rejected(format!(
-                "token endpoint refused the client assertion ({code})"
+                "token endpoint refused the client's credentials ({code})"
             ))),
         })
     }
@@ -334,12 +369,12 @@ impl OauthPrivateKeyJwt {
     /// it (a server that never settles on a nonce is not helped by more requests).
     async fn bound_token(
         &self,
-        signing: &SigningKey,
+        credential: &ClientCredential,
         deadline: Instant,
     ) -> Result<CachedToken, TokenFailure> {
         let mut nonce_answered = false;
         loop {
-            match self.request_token(signing, deadline).await {
+            match self.request_token(credential, deadline).await {
                 Err(TokenFailure::Dpop(DpopDemand::Proof)) if !self.dpop.enabled() => {
                     tracing::warn!(
                         client_id = %self.client_id,
@@ -356,11 +391,20 @@ impl OauthPrivateKeyJwt {
         }
     }
 
-    /// The private key, and the certificate's thumbprint when the style needs it.
-    async fn signing_key(&self) -> Result<SigningKey, AuthError> {
+    /// The client secret, or the private key and the certificate's thumbprint when the
+    /// style needs it.
+    async fn credential(&self) -> Result<ClientCredential, AuthError> {
+        let style = match &self.authentication {
+            ClientAuthentication::ClientSecretPost => {
+                return Ok(ClientCredential::Secret(
+                    read_secret(self.secrets.as_ref(), &self.secret_name, "client_secret").await?,
+                ))
+            }
+            ClientAuthentication::PrivateKeyJwt { style, .. } => *style,
+        };
         let private_key =
             read_secret(self.secrets.as_ref(), &self.secret_name, "private_key").await?;
-        let thumbprint = if self.assertion_style.certificate_thumbprint {
+        let thumbprint = if style.certificate_thumbprint {
             let certificate =
                 read_secret(self.secrets.as_ref(), &self.secret_name, "certificate").await?;
             Some(certificate_thumbprint(certificate.expose()).map_err(|why| {
@@ -372,10 +416,13 @@ impl OauthPrivateKeyJwt {
         } else {
             None
         };
-        Ok(SigningKey {
-            private_key,
-            thumbprint,
-        })
+        Ok(ClientCredential::Key(
+            SigningKey {
+                private_key,
+                thumbprint,
+            },
+            style,
+        ))
     }
 
     async fn fetch(&self, deadline: Instant) -> Result<CachedToken, AuthError> {
@@ -385,7 +432,7 @@ impl OauthPrivateKeyJwt {
         };
         let mut reread_secret = true;
         loop {
-            let key = self.signing_key().await?;
+            let key = self.credential().await?;
             let result = policy
                 .run(
                     |_| self.bound_token(&key, deadline),
@@ -411,7 +458,7 @@ impl OauthPrivateKeyJwt {
                 Err(TokenFailure::RateLimited(wait)) => return Err(AuthError::RateLimited(wait)),
                 // A rejected key may have been rotated since we cached it: read it again once.
                 Err(TokenFailure::Final(AuthError::Rejected(why))) if reread_secret => {
-                    tracing::warn!(why, "client assertion rejected; re-reading the key");
+                    tracing::warn!(why, "client credentials rejected; re-reading the secret");
                     self.secrets.invalidate(&self.secret_name).await;
                     reread_secret = false;
                 }
@@ -435,7 +482,7 @@ impl OauthPrivateKeyJwt {
 }
 
 #[async_trait]
-impl Authenticator for OauthPrivateKeyJwt {
+impl Authenticator for OauthClient {
     async fn authorize(
         &self,
         request: &mut reqwest::Request,
@@ -532,6 +579,76 @@ mod tests {
         hex::decode(hex).unwrap()
     }
 
+    /// `client_secret_post` as Microsoft's identity platform takes it: the secret and the
+    /// client id in the form, no assertion; the token then authorises API calls.
+    #[tokio::test]
+    async fn a_client_secret_is_posted_in_the_form_and_its_token_is_the_bearer() {
+        use std::sync::Mutex as StdMutex;
+        let forms = Arc::new(StdMutex::new(Vec::<Vec<(String, String)>>::new()));
+        let seen = forms.clone();
+        let router = axum::Router::new().route(
+            "/t1/oauth2/v2.0/token",
+            axum::routing::post(
+                move |axum::extract::Form(form): axum::extract::Form<Vec<(String, String)>>| {
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock().unwrap().push(form);
+                        axum::Json(serde_json::json!({
+                            "token_type": "Bearer", "expires_in": 3599, "access_token": "at-1"
+                        }))
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let token_url = Url::parse(&format!(
+            "http://{}/t1/oauth2/v2.0/token",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        std::env::set_var("SECRET_CLIENT_SECRET_TEST_GRAPH", "s3cret~value");
+        let client = OauthClient::new(
+            common::http_client::client(Duration::from_secs(2)),
+            Arc::new(common::secrets::EnvSecretStore),
+            "client-secret-test/graph".into(),
+            "app-1".into(),
+            ClientAuthentication::ClientSecretPost,
+            &["https://graph.microsoft.com/.default".to_owned()],
+            token_url,
+            RetryPolicy::default(),
+            false,
+            None,
+        );
+        for _ in 0..2 {
+            let mut request = reqwest::Request::new(
+                Method::GET,
+                Url::parse("https://graph.microsoft.com/v1.0/users").unwrap(),
+            );
+            client
+                .authorize(&mut request, Instant::now() + Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(request.headers()[AUTHORIZATION], "Bearer at-1");
+        }
+        let forms = forms.lock().unwrap().clone();
+        assert_eq!(forms.len(), 1, "the token is cached");
+        let mut form = forms[0].clone();
+        form.sort();
+        assert_eq!(
+            form,
+            [
+                ("client_id".to_owned(), "app-1".to_owned()),
+                ("client_secret".to_owned(), "s3cret~value".to_owned()),
+                ("grant_type".to_owned(), "client_credentials".to_owned()),
+                (
+                    "scope".to_owned(),
+                    "https://graph.microsoft.com/.default".to_owned()
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn a_ps256_assertion_names_its_key_by_the_certificate_s_sha256_thumbprint() {
         use base64::Engine;
@@ -546,27 +663,33 @@ mod tests {
         );
         let token_url =
             Url::parse("https://login.microsoftonline.com/t1/oauth2/v2.0/token").unwrap();
-        let client = OauthPrivateKeyJwt::new(
+        let style = AssertionStyle {
+            alg: jsonwebtoken::Algorithm::PS256,
+            certificate_thumbprint: true,
+        };
+        let client = OauthClient::new(
             common::http_client::client(Duration::from_secs(1)),
             Arc::new(common::secrets::EnvSecretStore),
             "unused".into(),
             "app-1".into(),
-            Some("ignored-kid".into()),
+            ClientAuthentication::PrivateKeyJwt {
+                key_id: Some("ignored-kid".into()),
+                style,
+            },
             &["https://graph.microsoft.com/.default".to_owned()],
             token_url.clone(),
             RetryPolicy::default(),
             false,
             None,
-            AssertionStyle {
-                alg: jsonwebtoken::Algorithm::PS256,
-                certificate_thumbprint: true,
-            },
         );
         let assertion = client
-            .assertion(&SigningKey {
-                private_key: Secret::new(private_key),
-                thumbprint: Some(thumbprint.clone()),
-            })
+            .assertion(
+                &SigningKey {
+                    private_key: Secret::new(private_key),
+                    thumbprint: Some(thumbprint.clone()),
+                },
+                style,
+            )
             .unwrap();
         let header = jsonwebtoken::decode_header(&assertion).unwrap();
         assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
