@@ -38,6 +38,7 @@ pub mod tenants;
 pub mod upstream;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
@@ -45,6 +46,7 @@ use common::auth::OidcVerifier;
 use common::aws::dynamo::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
+use common::paging::CursorKeys;
 use common::secrets::{AwsSecretStore, EnvSecretStore, SecretStore};
 use common::server::{App, Application};
 
@@ -60,6 +62,7 @@ use crate::upstream::{Upstream, Upstreams};
 /// Everything the service is made of, before it becomes a router (the sync job uses the
 /// same parts without serving).
 pub struct Parts {
+    pub cursor_keys: CursorKeys,
     pub registry: Registry,
     pub upstreams: Upstreams,
     pub service_metrics: ServiceMetrics,
@@ -144,15 +147,18 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
     .map_err(anyhow::Error::msg)?;
     let definitions = definitions::load(config.definitions_dir.as_deref())
         .map_err(|errors| anyhow::anyhow!(definitions_refused(&errors)))?;
+    let cursor_keys = CursorKeys::load(&config.common.cursor_keys, secrets.clone()).await?;
     let registry = integrations::registry(
         &definitions,
         &Dependencies {
             providers: store,
             sync: sync.clone(),
+            cursor_keys: cursor_keys.clone(),
         },
     )?;
     let upstreams = connect_tenants(config, &registry, secrets, &service_metrics)?;
     Ok(Parts {
+        cursor_keys,
         registry,
         upstreams,
         service_metrics,
@@ -162,7 +168,8 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
     })
 }
 
-/// Builds the HTTP application (it has no background tasks: the sync runs as a command).
+/// Builds the HTTP application (its one background task re-reads the cursor keys; the
+/// sync runs as a command).
 pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
     let oidc = config
         .oidc
@@ -188,7 +195,9 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         health: parts.health,
         metrics: parts.metrics,
     };
-    Ok(Application::new(app.into_service(&config.common)))
+    let keys = parts.cursor_keys;
+    Ok(Application::new(app.into_service(&config.common))
+        .with_background(move |stop| keys.refresh_every(Duration::from_secs(300), stop)))
 }
 
 /// The one-shot sync (CronJob): every tenant with the providers integration, or only

@@ -58,11 +58,28 @@ pub fn body_json(exchange: &Exchange) -> Result<Value, UpstreamError> {
 }
 
 /// A vendor record as `model` shapes it: each field from its pointer, a string or `null`
-/// (required fields must be there).
+/// (required fields must be there), through the field's value map when it has one.
 pub fn map_record(model: &CompiledModel, record: &Value) -> Result<Object, UpstreamError> {
     let mut object = Object::default();
     for field in &model.fields {
         let value = match field.from.get(record) {
+            Some(value @ (Value::String(_) | Value::Bool(_) | Value::Number(_)))
+                if !field.map.is_empty() =>
+            {
+                let text = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                match field.map.iter().find(|(from, _)| *from == text) {
+                    Some((_, to)) => Value::String(to.clone()),
+                    None => {
+                        return Err(UpstreamError::InvalidResponse(format!(
+                            "unexpected response body: `{}` is {value}, a value it never has",
+                            field.name
+                        )))
+                    }
+                }
+            }
             Some(Value::String(text)) => Value::String(text.clone()),
             None | Some(Value::Null) if !field.required => Value::Null,
             None | Some(Value::Null) => {

@@ -16,8 +16,10 @@ use crate::tenants::AuthKind;
 
 /// The largest `limit` of an `all=true` read; the service's cap holds answers lower.
 pub const MAX_LIST_ALL: u32 = 10_000;
-/// A caller's cursor is at most this long.
+/// A caller's cursor is at most this long (a vendor's own value, `as_given`).
 pub const MAX_CURSOR: u32 = 512;
+/// A sealed cursor is at most this long (it carries a vendor's whole next link).
+pub const MAX_SEALED_CURSOR: u32 = 2048;
 /// Names that would shadow the service's own routes.
 pub const RESERVED: &[&str] = &[
     "capabilities",
@@ -232,7 +234,31 @@ impl Checker<'_> {
                 false
             }
         };
+        if !request.body.is_empty() && request.method.idempotent_by_default() {
+            self.fail(
+                format!("{path}.body"),
+                format!(
+                    "{} sends no body: only POST, PUT and PATCH do",
+                    request.method.as_str()
+                ),
+            );
+        }
+        let body = request
+            .body
+            .iter()
+            .map(|(name, value)| {
+                let field = match value {
+                    model::BodyValue::Bool(value) => BodyField::Json((*value).into()),
+                    model::BodyValue::Number(value) => BodyField::Json((*value).into()),
+                    model::BodyValue::Template(text) => {
+                        BodyField::Text(self.template(&format!("{path}.body.{name}"), text, scope))
+                    }
+                };
+                (name.to_owned(), field)
+            })
+            .collect();
         Request {
+            body,
             method: Method::from_bytes(request.method.as_str().as_bytes()).expect("a method"),
             query: request
                 .query
@@ -340,7 +366,12 @@ impl Checker<'_> {
                 name: page.caller_cursor.param.clone(),
                 description: Some("The `next` cursor of the previous page.".into()),
                 required: false,
-                rule: ParamRule::Cursor,
+                rule: ParamRule::Cursor {
+                    max_length: match page.caller_cursor.form {
+                        model::CursorForm::Sealed => MAX_SEALED_CURSOR,
+                        model::CursorForm::AsGiven => MAX_CURSOR,
+                    },
+                },
                 query: None,
                 in_path: false,
             };
@@ -469,9 +500,42 @@ impl Checker<'_> {
                 "lowercase letters, digits and `_`",
             );
         }
+        let continuation = match (page.style, &page.vendor_cursor, &page.next_link) {
+            (model::PageStyle::LinkHeader, Some(vendor_cursor), None) => Continuation::LinkHeader {
+                vendor_cursor: vendor_cursor.clone(),
+            },
+            (model::PageStyle::NextLinkInBody, None, Some(next_link)) => {
+                if page.caller_cursor.form != model::CursorForm::Sealed {
+                    self.fail(
+                        format!("{path}.page.caller_cursor.form"),
+                        "a next link is a URL: callers get it `sealed`, never as given",
+                    );
+                }
+                Continuation::NextLinkInBody {
+                    next_link: self.pointer(&format!("{path}.page.next_link"), next_link, false),
+                }
+            }
+            _ => {
+                self.fail(
+                    format!("{path}.page"),
+                    "`link_header` names its `vendor_cursor`, `next_link_in_body` its `next_link`",
+                );
+                Continuation::LinkHeader {
+                    vendor_cursor: String::new(),
+                }
+            }
+        };
+        let sealed = page.caller_cursor.form == model::CursorForm::Sealed;
+        if sealed && page.caller_cursor.param != "next" {
+            self.fail(
+                format!("{path}.page.caller_cursor.param"),
+                "a sealed cursor is passed back as `next` (the service's paging convention)",
+            );
+        }
         Action::List(Box::new(List {
             request,
-            vendor_cursor: page.vendor_cursor.clone(),
+            continuation,
+            sealed,
             caller_cursor: page.caller_cursor.param.clone(),
             size_param: page.size.param.clone(),
             page_max: page.size.max,
@@ -642,6 +706,7 @@ fn clone_request(request: &model::RequestDef) -> model::RequestDef {
         path: request.path.clone(),
         query: model::Ordered(request.query.0.clone()),
         idempotent: request.idempotent,
+        body: model::Ordered(request.body.0.clone()),
     }
 }
 
@@ -671,12 +736,39 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
         );
     }
     let connection = &definition.connection;
-    for (setting, _) in connection.settings.iter() {
-        if setting != "base_url" {
+    let mut settings = Vec::new();
+    for (setting, spec) in connection.settings.iter() {
+        let path = format!("connection.settings.{setting}");
+        if !plain(setting) || setting == super::paging::LIST_ALL_MAX {
             checker.fail(
-                format!("connection.settings.{setting}"),
-                "tenants give `base_url` only in this version",
+                &path,
+                "a setting name is lowercase letters, digits and `_`, and not list_all_max",
             );
+        }
+        if setting == "base_url" && spec.kind != model::SettingType::Url {
+            checker.fail(&path, "`base_url` is a `url`");
+        }
+        if spec.pattern.is_some() && spec.kind != model::SettingType::String {
+            checker.fail(format!("{path}.pattern"), "only a `string` has a pattern");
+        }
+        let pattern = spec.pattern.as_ref().and_then(|pattern| {
+            match Regex::new(&format!("^(?:{pattern})$")) {
+                Ok(regex) => Some((pattern.clone(), regex)),
+                Err(error) => {
+                    checker.fail(
+                        format!("{path}.pattern"),
+                        format!("not a regular expression: {error}"),
+                    );
+                    None
+                }
+            }
+        });
+        if setting != "base_url" {
+            settings.push(SettingSpec {
+                name: setting.to_owned(),
+                kind: spec.kind,
+                pattern,
+            });
         }
     }
     let no_params = Scope {
@@ -805,12 +897,19 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
                 .iter()
                 .map(|(field, spec)| {
                     let path = format!("models.{name}.fields.{field}");
-                    let (from, required, description) = match spec {
-                        model::ModelField::Pointer(pointer) => (pointer.as_str(), false, None),
+                    let (from, required, description, map) = match spec {
+                        model::ModelField::Pointer(pointer) => {
+                            (pointer.as_str(), false, None, Vec::new())
+                        }
                         model::ModelField::Detailed(detailed) => (
                             detailed.from.as_str(),
                             detailed.required,
                             detailed.description.clone(),
+                            detailed
+                                .map
+                                .iter()
+                                .map(|(from, to)| (from.to_owned(), to.clone()))
+                                .collect(),
                         ),
                     };
                     ModelField {
@@ -818,6 +917,7 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
                         from: checker.pointer(&path, from, false),
                         required,
                         description,
+                        map,
                     }
                 })
                 .collect(),
@@ -840,6 +940,7 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
         vendor: definition.vendor.clone(),
         title: definition.title.clone(),
         base_url,
+        settings,
         auth,
         rate_headers,
         assertion_style,

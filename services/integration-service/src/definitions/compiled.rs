@@ -5,7 +5,7 @@ use std::sync::Arc;
 use regex::Regex;
 use reqwest::Method;
 
-use super::model::{CapabilityKind, ErrorKind, StatusClass, StatusMatch};
+use super::model::{CapabilityKind, ErrorKind, SettingType, StatusClass, StatusMatch};
 use super::template::{Pointer, Template};
 use crate::tenants::AuthKind;
 pub use crate::upstream::credentials::AssertionStyle;
@@ -19,6 +19,8 @@ pub struct Compiled {
     pub vendor: String,
     pub title: String,
     pub base_url: Template,
+    /// The tenant settings it declares beyond `base_url` (its own, checked at start).
+    pub settings: Vec<SettingSpec>,
     /// The auth methods a tenant may choose, in the file's order, with an OAuth method's
     /// token URL.
     pub auth: Vec<(AuthKind, Option<Template>)>,
@@ -32,6 +34,14 @@ pub struct Compiled {
     pub models: Vec<CompiledModel>,
     pub check: Request,
     pub capabilities: Vec<CompiledCapability>,
+}
+
+/// A setting a tenant gives.
+#[derive(Debug)]
+pub struct SettingSpec {
+    pub name: String,
+    pub kind: SettingType,
+    pub pattern: Option<(String, Regex)>,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +93,8 @@ pub struct ModelField {
     pub from: Pointer,
     pub required: bool,
     pub description: Option<String>,
+    /// The vendor's values (as text) and what each becomes; empty: the value as it is.
+    pub map: Vec<(String, String)>,
 }
 
 /// A parameter callers give.
@@ -110,8 +122,8 @@ pub enum ParamRule {
     /// The caller's page size (`limit`): 1 to `page_max`, or with `all=true` 1 to
     /// `all_max`.
     Limit { page_max: u32, all_max: u32 },
-    /// The caller's cursor: the `next` of an earlier answer.
-    Cursor,
+    /// The caller's cursor: the `next` of an earlier answer, at most this long.
+    Cursor { max_length: u32 },
     /// `all=true`: every page up to the cap.
     All,
 }
@@ -140,8 +152,10 @@ pub enum Action {
 #[derive(Debug)]
 pub struct List {
     pub request: Request,
-    pub vendor_cursor: String,
+    pub continuation: Continuation,
     pub caller_cursor: String,
+    /// Callers' cursors are sealed (opaque, bound to the tenant and the capability).
+    pub sealed: bool,
     pub size_param: String,
     pub page_max: u32,
     pub all_max: u32,
@@ -151,6 +165,15 @@ pub struct List {
     pub field: Arc<str>,
     pub schema: String,
     pub warn_if_empty: Option<(Vec<String>, String)>,
+}
+
+/// Where a page says how the list goes on.
+#[derive(Debug)]
+pub enum Continuation {
+    /// The `rel="next"` link's query parameter of this name.
+    LinkHeader { vendor_cursor: String },
+    /// The next page's URL at this pointer of the body.
+    NextLinkInBody { next_link: Pointer },
 }
 
 #[derive(Debug)]
@@ -170,6 +193,14 @@ pub struct Request {
     pub query: Vec<(String, Template)>,
     pub idempotent: bool,
     pub bucket: Arc<str>,
+    /// A JSON object body, field by field (empty: no body).
+    pub body: Vec<(String, BodyField)>,
+}
+
+#[derive(Debug)]
+pub enum BodyField {
+    Text(Template),
+    Json(serde_json::Value),
 }
 
 #[derive(Debug)]

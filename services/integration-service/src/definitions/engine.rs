@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use common::paging::CursorKeys;
 use serde_json::Value;
 
 use super::answer::{body_json, map_record, Object};
@@ -86,6 +87,7 @@ async fn steps(
 pub async fn run(
     definition: &Compiled,
     capability: &CompiledCapability,
+    keys: &CursorKeys,
     call: Call,
     input: Input,
 ) -> Result<Response, ApiError> {
@@ -96,6 +98,7 @@ pub async fn run(
     }
     let mut run = Run {
         definition,
+        keys,
         capability,
         call: &call,
         values,

@@ -34,6 +34,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use common::paging::CursorKeys;
 use url::Url;
 
 use crate::capability::{only_known, Capability, ExtraResponse, Kind, Registered, SettingsCheck};
@@ -143,8 +144,9 @@ fn profile(definition: &Arc<Compiled>) -> UpstreamProfile {
     }
 }
 
-/// The integration `definition` declares, ready for the registry.
-pub fn integration(definition: Arc<Compiled>) -> Registered {
+/// The integration `definition` declares, ready for the registry; callers' cursors of
+/// its lists are sealed with `keys`.
+pub fn integration(definition: Arc<Compiled>, keys: CursorKeys) -> Registered {
     let capabilities = definition
         .capabilities
         .iter()
@@ -155,11 +157,13 @@ pub fn integration(definition: Arc<Compiled>) -> Registered {
                 CapabilityKind::Write => Kind::Write,
             };
             let shared = definition.clone();
+            let keys = keys.clone();
             let handler = move |call, input| {
                 let shared = shared.clone();
+                let keys = keys.clone();
                 async move {
                     let capability = &shared.capabilities[index];
-                    engine::run(&shared, capability, call, input).await
+                    engine::run(&shared, capability, &keys, call, input).await
                 }
             };
             Capability::dynamic(
@@ -201,20 +205,53 @@ fn check_request(definition: &Compiled) -> UpstreamRequest {
     request
 }
 
-/// A tenant's own settings for a declared integration: `list_all_max` (1 to 10000) when
-/// it has a list, nothing else.
-fn settings_check(definition: &Compiled) -> SettingsCheck {
+/// A tenant's own settings for a declared integration: the settings the definition
+/// declares beyond `base_url` (each required, of its type and pattern), and
+/// `list_all_max` (1 to 10000) when it has a list; nothing else.
+fn settings_check(definition: &Arc<Compiled>) -> SettingsCheck {
     let has_list = definition
         .capabilities
         .iter()
         .any(|capability| matches!(capability.action, Action::List(_)));
+    let definition = definition.clone();
     Arc::new(move |own| {
-        let known: &[&str] = if has_list {
-            &[paging::LIST_ALL_MAX]
-        } else {
-            &[]
-        };
-        only_known(own, known)?;
+        let mut known: Vec<&str> = definition
+            .settings
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        if has_list {
+            known.push(paging::LIST_ALL_MAX);
+        }
+        only_known(own, &known)?;
+        for setting in &definition.settings {
+            let name = &setting.name;
+            let Some(value) = own.get(name) else {
+                return Err(format!(
+                    "`{name}` is missing ({} needs it)",
+                    definition.name
+                ));
+            };
+            let text = value.as_str().unwrap_or_default();
+            let fits = match setting.kind {
+                model::SettingType::Url => {
+                    Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+                }
+                model::SettingType::String => setting
+                    .pattern
+                    .as_ref()
+                    .map_or(!text.is_empty(), |(_, regex)| regex.is_match(text)),
+            };
+            if !fits {
+                return Err(match (&setting.pattern, setting.kind) {
+                    (Some((pattern, _)), _) => {
+                        format!("`{name}` must be text matching `{pattern}`")
+                    }
+                    (None, model::SettingType::Url) => format!("`{name}` must be an http(s) URL"),
+                    (None, model::SettingType::String) => format!("`{name}` must be text"),
+                });
+            }
+        }
         match own.get(paging::LIST_ALL_MAX) {
             Some(cap)
                 if !cap
@@ -300,12 +337,70 @@ mod tests {
     #[test]
     fn the_built_in_definitions_load() {
         let names: Vec<String> = load(None).unwrap().iter().map(|d| d.name.clone()).collect();
-        assert_eq!(names, ["okta"]);
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/definitions"))
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|ext| ext == "yaml")
+            })
+            .count();
+        assert!(names.iter().any(|name| name == "okta"), "{names:?}");
+        assert_eq!(names.len(), files, "one integration per file: {names:?}");
+    }
+
+    /// The Okta file with a declared string setting `org_id` (pattern `[a-z]+`).
+    fn okta_with_a_setting() -> Arc<Compiled> {
+        let text = OKTA.replacen(
+            "  settings:\n",
+            "  settings:\n    org_id: { type: string, pattern: \"[a-z]+\" }\n",
+            1,
+        );
+        Arc::new(parse("okta.yaml", &text).unwrap())
+    }
+
+    #[test]
+    fn declared_settings_are_required_and_checked_at_start() {
+        let okta = integration(okta_with_a_setting(), CursorKeys::ephemeral());
+        let own = |json: serde_json::Value| json.as_object().unwrap().clone();
+        assert!((okta.check_settings)(&own(serde_json::json!({"org_id": "acme"}))).is_ok());
+        for (bad, says) in [
+            (serde_json::json!({}), "`org_id` is missing"),
+            (serde_json::json!({"org_id": "Acme-1"}), "matching `[a-z]+`"),
+            (serde_json::json!({"org_id": 7}), "matching `[a-z]+`"),
+        ] {
+            let error = (okta.check_settings)(&own(bad)).unwrap_err();
+            assert!(error.contains(says), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_value_map_turns_vendor_values_into_the_model_s_and_refuses_others() {
+        let text = OKTA.replacen(
+            "      login: /profile/login",
+            "      login: /profile/login\n      enabled: { from: /enabled, map: { \"true\": active, \"false\": suspended } }",
+            1,
+        );
+        let okta = parse("okta.yaml", &text).unwrap();
+        let model = &okta.models[0];
+        let record = |enabled: serde_json::Value| serde_json::json!({"id": "00u1", "status": "ACTIVE", "enabled": enabled});
+        let mapped = |enabled| {
+            serde_json::to_value(answer::map_record(model, &record(enabled)).unwrap()).unwrap()
+        };
+        assert_eq!(mapped(serde_json::json!(true))["enabled"], "active");
+        assert_eq!(mapped(serde_json::json!(false))["enabled"], "suspended");
+        let error = answer::map_record(model, &record(serde_json::json!("maybe")))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("a value it never has"), "{error}");
     }
 
     #[test]
     fn a_tenant_s_own_settings_are_the_definition_s_to_check() {
-        let okta = integration(load(None).unwrap().remove(0));
+        let okta = integration(load(None).unwrap().remove(0), CursorKeys::ephemeral());
         let own = |json: serde_json::Value| json.as_object().unwrap().clone();
         assert!((okta.check_settings)(&own(serde_json::json!({}))).is_ok());
         assert!((okta.check_settings)(&own(serde_json::json!({"list_all_max": 320}))).is_ok());
@@ -447,6 +542,41 @@ mod tests {
                 "api_token: { alg: PS256 }",
                 "connection.auth.api_token",
                 "oauth_private_key_jwt's",
+            ),
+            (
+                "body on a GET",
+                "path: \"/api/v1/users/{user_id}\" }\n    result",
+                "path: \"/api/v1/users/{user_id}\", body: { a: true } }\n    result",
+                "capabilities.get_user.request.body",
+                "GET sends no body",
+            ),
+            (
+                "a page style without its continuation",
+                "vendor_cursor: after",
+                "next_link: /next",
+                "capabilities.list_users.page",
+                "`next_link_in_body` its `next_link`",
+            ),
+            (
+                "a next link handed out as given",
+                "style: link_header                   # Link: <...?after=X&limit=200>; rel=\"next\"\n      vendor_cursor: after",
+                "style: next_link_in_body\n      next_link: /next",
+                "capabilities.list_users.page.caller_cursor.form",
+                "callers get it `sealed`",
+            ),
+            (
+                "a sealed cursor not passed back as `next`",
+                "form: as_given",
+                "form: sealed",
+                "capabilities.list_users.page.caller_cursor.param",
+                "passed back as `next`",
+            ),
+            (
+                "a pattern on a url setting",
+                "base_url: { type: url,",
+                "base_url: { type: url, pattern: \"x\",",
+                "connection.settings.base_url.pattern",
+                "only a `string` has a pattern",
             ),
             (
                 "key given twice",

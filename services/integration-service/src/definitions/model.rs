@@ -138,6 +138,9 @@ pub struct Setting {
     pub kind: SettingType,
     #[serde(default)]
     pub description: Option<String>,
+    /// Strings: a regular expression the whole value must match.
+    #[serde(default)]
+    pub pattern: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -145,6 +148,8 @@ pub struct Setting {
 pub enum SettingType {
     /// An http(s) URL; rendered without a trailing `/`.
     Url,
+    /// Text, e.g. a directory's tenant id; `pattern` says which.
+    String,
 }
 
 /// Parameters of one auth method for this integration.
@@ -360,6 +365,10 @@ pub struct DetailedField {
     pub required: bool,
     #[serde(default)]
     pub description: Option<String>,
+    /// The vendor's values (a string, or `true`/`false`/a number as written in JSON) and
+    /// what each becomes; a value not listed is an invalid answer.
+    #[serde(default)]
+    pub map: Ordered<String>,
 }
 
 /// A parameter: its type and limits, or `ref:` to a shared one.
@@ -485,6 +494,19 @@ pub struct RequestDef {
     /// is not is never sent again once it may have reached the vendor.
     #[serde(default)]
     pub idempotent: Option<bool>,
+    /// A JSON object sent as the body (POST, PUT, PATCH): strings are templates, `true`,
+    /// `false` and numbers are sent as written.
+    #[serde(default)]
+    pub body: Ordered<BodyValue>,
+}
+
+/// A field of a request body.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BodyValue {
+    Bool(bool),
+    Number(i64),
+    Template(String),
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -518,7 +540,12 @@ pub struct Condition {
 pub struct Page {
     pub style: PageStyle,
     /// `link_header`: the next link's query parameter that carries the vendor's cursor.
-    pub vendor_cursor: String,
+    #[serde(default)]
+    pub vendor_cursor: Option<String>,
+    /// `next_link_in_body`: JSON Pointer to the next page's URL in the body, e.g.
+    /// `/@odata.nextLink`.
+    #[serde(default)]
+    pub next_link: Option<String>,
     /// The parameter callers pass the `next` of an answer back in.
     pub caller_cursor: CallerCursor,
     pub size: PageSize,
@@ -529,22 +556,30 @@ pub struct Page {
 pub enum PageStyle {
     /// `Link: <...>; rel="next"` (RFC 8288); the link must stay on the base URL's origin.
     LinkHeader,
+    /// The next page's whole URL in the body (`next_link`), followed as given (query and
+    /// all) and only on the base URL's origin; callers' cursors are `sealed`.
+    NextLinkInBody,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallerCursor {
     pub param: String,
-    /// `as_given`: callers see the vendor's own cursor value (the original `/okta/*`
-    /// routes do). Allowed only where the cursor is a value sent as a query parameter,
-    /// never a URL.
+    /// `sealed` (new routes; `param` is then `next`) or `as_given` (the original `/okta/*`
+    /// routes).
     pub form: CursorForm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CursorForm {
+    /// Callers see the vendor's own cursor value. Allowed only where the cursor is a
+    /// value sent as a query parameter, never a URL.
     AsGiven,
+    /// Callers see an opaque cursor (the service's sealed format, `common::paging`), bound
+    /// to the tenant and the capability: one altered, of another tenant or of another
+    /// list is a 400 naming `next`.
+    Sealed,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -49,9 +49,9 @@ pub fn params(capability: &CompiledCapability) -> NamedSchema {
                 .schema_type(Type::Integer)
                 .minimum(Some(1))
                 .maximum(Some(*all_max)),
-            ParamRule::Cursor => text(false)
+            ParamRule::Cursor { max_length } => text(false)
                 .min_length(Some(1))
-                .max_length(Some(super::check::MAX_CURSOR as usize)),
+                .max_length(Some(*max_length as usize)),
             ParamRule::All => ObjectBuilder::new().schema_type(Type::Boolean),
         };
         object = object.property(&param.name, schema.description(param.description.clone()));

@@ -5,17 +5,19 @@
 //! same listing ends it as an invalid answer (the loop guard).
 use std::collections::HashSet;
 
+use common::http_client::Idempotency;
+use common::Problem;
 use reqwest::header::LINK;
 use serde_json::Value;
 use url::Url;
 
-use super::answer::{body_json, map_record, Object};
-use super::compiled::List;
+use super::answer::{body_json, json_body, map_record, Object};
+use super::compiled::{Continuation, List};
 use super::errors::Outcome;
 use super::params::ParamValue;
 use super::run::Run;
 use crate::error::ApiError;
-use crate::upstream::{Exchange, UpstreamError};
+use crate::upstream::{Exchange, UpstreamError, UpstreamRequest};
 
 /// The `rel="next"` target of the `Link` headers (RFC 8288; one header per link, or
 /// several in one, comma-separated), if any.
@@ -41,6 +43,20 @@ fn next_link(exchange: &Exchange) -> Option<String> {
         })
 }
 
+/// `link` resolved against `base`, if it stays on `base`'s origin.
+fn same_origin(base: &Url, link: &str, vendor: &str) -> Result<Url, UpstreamError> {
+    let url = base.join(link).map_err(|_| {
+        UpstreamError::InvalidResponse(format!("{vendor}'s next link is not a URL"))
+    })?;
+    if url.origin() != base.origin() {
+        return Err(UpstreamError::InvalidResponse(format!(
+            "{vendor}'s next link leads to another origin ({}); not followed",
+            url.origin().ascii_serialization()
+        )));
+    }
+    Ok(url)
+}
+
 /// The vendor's cursor in the next link, which must stay on `base`'s origin.
 fn next_cursor(
     exchange: &Exchange,
@@ -51,19 +67,142 @@ fn next_cursor(
     let Some(link) = next_link(exchange) else {
         return Ok(None);
     };
-    let url = base.join(&link).map_err(|_| {
-        UpstreamError::InvalidResponse(format!("{vendor}'s next link is not a URL"))
-    })?;
-    if url.origin() != base.origin() {
-        return Err(UpstreamError::InvalidResponse(format!(
-            "{vendor}'s next link leads to another origin ({}); not followed",
-            url.origin().ascii_serialization()
-        )));
-    }
+    let url = same_origin(base, &link, vendor)?;
     Ok(url
         .query_pairs()
         .find(|(name, _)| name == parameter)
         .map(|(_, value)| value.into_owned()))
+}
+
+/// Where a listing goes on: the vendor's cursor value, or the URL of the next page (and
+/// how many of its records the caller has seen already, when an answer ended inside it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+enum Position {
+    #[serde(rename = "c")]
+    Cursor(String),
+    #[serde(rename = "l")]
+    Link { url: String, skip: usize },
+}
+
+impl Position {
+    /// What callers are handed: the vendor's value as it is (`as_given`), or sealed for
+    /// this tenant and capability.
+    fn to_caller(&self, run: &Run<'_>, list: &List) -> String {
+        match (list.sealed, self) {
+            (false, Position::Cursor(value)) => value.clone(),
+            _ => run.keys.seal(
+                &listing(run),
+                &run.call.tenant,
+                &serde_json::to_vec(self).expect("a position serialises"),
+            ),
+        }
+    }
+
+    /// A caller's cursor: a 400 naming it when it was not sealed by this service for this
+    /// tenant and capability (or points off the base URL's origin).
+    fn from_caller(run: &Run<'_>, list: &List, text: &str) -> Result<Self, ApiError> {
+        if !list.sealed {
+            return Ok(Position::Cursor(text.to_owned()));
+        }
+        let bad = || {
+            ApiError::Problem(
+                Problem::malformed(format!(
+                    "{}: not a cursor returned by this API",
+                    list.caller_cursor
+                ))
+                .field(&list.caller_cursor, "invalid cursor"),
+            )
+        };
+        let plain = run
+            .keys
+            .open(&listing(run), &run.call.tenant, text)
+            .map_err(|_| bad())?;
+        let position: Position = serde_json::from_slice(&plain).map_err(|_| bad())?;
+        if let Position::Link { url, .. } = &position {
+            same_origin(run.call.upstream.base_url(), url, &run.definition.vendor)
+                .map_err(|_| bad())?;
+        }
+        Ok(position)
+    }
+}
+
+/// What sealed cursors are bound to besides the tenant: the integration and capability.
+fn listing(run: &Run<'_>) -> String {
+    format!("{}/{}", run.definition.name, run.capability.name)
+}
+
+/// The request for the page at `position`: the declared request with the page size, the
+/// vendor's cursor and the callers' query parameters; or the vendor's next link as given.
+fn page_request(
+    run: &Run<'_>,
+    list: &List,
+    position: Option<&Position>,
+    page_size: usize,
+) -> Result<UpstreamRequest, UpstreamError> {
+    if let Some(Position::Link { url, .. }) = position {
+        let base = run.call.upstream.base_url();
+        let url = same_origin(base, url, &run.definition.vendor)?;
+        let path = url
+            .path()
+            .strip_prefix(base.path().trim_end_matches('/'))
+            .filter(|rest| rest.starts_with('/'))
+            .ok_or_else(|| {
+                UpstreamError::InvalidResponse(format!(
+                    "{}'s next link leaves the API's base path; not followed",
+                    run.definition.vendor
+                ))
+            })?;
+        let mut request = UpstreamRequest::new(
+            run.capability.name.as_str(),
+            list.request.method.clone(),
+            path.to_owned(),
+            Idempotency::Idempotent,
+        )
+        .bucket(list.request.bucket.clone())
+        .accept(json_body);
+        for (name, value) in url.query_pairs() {
+            request = request.query(&name, value);
+        }
+        return Ok(request);
+    }
+    let mut extra = vec![(list.size_param.clone(), page_size.to_string())];
+    if let (Some(Position::Cursor(cursor)), Continuation::LinkHeader { vendor_cursor }) =
+        (position, &list.continuation)
+    {
+        extra.push((vendor_cursor.clone(), cursor.clone()));
+    }
+    for spec in &run.capability.params {
+        if let (Some(query), Some(value)) = (&spec.query, run.values.get(&spec.name)) {
+            extra.push((query.clone(), value.text()));
+        }
+    }
+    Ok(run.request(&list.request, extra, true))
+}
+
+/// Where the page after this one is, if anywhere.
+fn next_position(
+    run: &Run<'_>,
+    list: &List,
+    exchange: &Exchange,
+    body: &Value,
+) -> Result<Option<Position>, UpstreamError> {
+    let base = run.call.upstream.base_url();
+    let vendor = &run.definition.vendor;
+    match &list.continuation {
+        Continuation::LinkHeader { vendor_cursor } => {
+            Ok(next_cursor(exchange, base, vendor_cursor, vendor)?.map(Position::Cursor))
+        }
+        Continuation::NextLinkInBody { next_link } => match next_link.get(body) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(link)) => Ok(Some(Position::Link {
+                url: same_origin(base, link, vendor)?.to_string(),
+                skip: 0,
+            })),
+            Some(_) => Err(UpstreamError::InvalidResponse(format!(
+                "{vendor}'s next link is not text"
+            ))),
+        },
+    }
 }
 
 /// The tenant setting that caps `all=true` answers of a declared list.
@@ -91,8 +230,11 @@ pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
         (true, limit) => limit.map_or(list_all_cap, |limit| limit.min(list_all_cap)),
         (false, limit) => limit.unwrap_or(page_max),
     };
-    let given_cursor = run.values.get(&list.caller_cursor).map(ParamValue::text);
-    let mut cursor = given_cursor.clone();
+    let given = match run.values.get(&list.caller_cursor) {
+        Some(text) => Some(Position::from_caller(run, list, &text.text())?),
+        None => None,
+    };
+    let mut position = given.clone();
     let mut seen = HashSet::new();
     let mut records = Vec::new();
     let mut pages = 0u32;
@@ -102,18 +244,10 @@ pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
     let mut size_cap = page_max;
     let mut halvings = 0;
     let truncated = loop {
-        // The last page is shortened so `next` continues exactly where this stops.
+        // The last page is shortened so `next` continues exactly where this stops (a next
+        // link keeps its own size: the records past `limit` are skipped on the way back).
         let page_size = (wanted - records.len()).min(size_cap);
-        let mut extra = vec![(list.size_param.clone(), page_size.to_string())];
-        if let Some(cursor) = &cursor {
-            extra.push((list.vendor_cursor.clone(), cursor.clone()));
-        }
-        for spec in &run.capability.params {
-            if let (Some(query), Some(value)) = (&spec.query, run.values.get(&spec.name)) {
-                extra.push((query.clone(), value.text()));
-            }
-        }
-        let mut request = run.request(&list.request, extra, true);
+        let mut request = page_request(run, list, position.as_ref(), page_size)?;
         let shrinking = list.halve_after_server_error && page_size > 1;
         if shrinking {
             request = request.no_repeat_on_server_errors();
@@ -153,25 +287,39 @@ pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
             .into());
         };
         let model = &run.definition.models[list.model];
-        for record in page {
+        let skip = match &position {
+            Some(Position::Link { skip, .. }) => *skip,
+            _ => 0,
+        };
+        let room = wanted - records.len();
+        for record in page.iter().skip(skip).take(room) {
             records.push(map_record(model, record)?);
         }
         pages += 1;
-        cursor = next_cursor(
-            &exchange,
-            run.call.upstream.base_url(),
-            &list.vendor_cursor,
-            vendor,
-        )?;
-        if let Some(next) = &cursor {
-            if !seen.insert(next.clone()) || given_cursor.as_ref() == Some(next) {
+        let unread = page.len().saturating_sub(skip + room);
+        let next = if unread > 0 {
+            // The answer ends inside this page: the next one starts at its first unread
+            // record (only a next link, which keeps its own page size, gets here).
+            match position.take() {
+                Some(Position::Link { url, skip }) => Some(Position::Link {
+                    url,
+                    skip: skip + room,
+                }),
+                _ => None,
+            }
+        } else {
+            next_position(run, list, &exchange, &body)?
+        };
+        position = next;
+        if let Some(next) = &position {
+            if !seen.insert(next.clone()) || given.as_ref() == Some(next) {
                 return Err(UpstreamError::InvalidResponse(format!(
                     "{vendor} handed out a page cursor twice in one listing; stopped to avoid a loop"
                 ))
                 .into());
             }
         }
-        if !all || cursor.is_none() {
+        if !all || position.is_none() {
             break false;
         }
         if records.len() >= wanted {
@@ -195,9 +343,10 @@ pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
         }
         _ => Vec::new(),
     };
+    let next = position.map(|position| position.to_caller(run, list));
     let mut answer = Object::default();
     answer.push_records(&list.field, records);
-    answer.push(&"next".into(), cursor.map_or(Value::Null, Value::String));
+    answer.push(&"next".into(), next.map_or(Value::Null, Value::String));
     answer.push(&"truncated".into(), Value::Bool(truncated));
     answer.push(&"pages".into(), Value::from(pages));
     answer.push(&"warnings".into(), Value::Array(warnings));

@@ -54,7 +54,7 @@ fn typed(spec: &ParamSpec, text: &str) -> Result<ParamValue, String> {
             .parse()
             .map(ParamValue::Flag)
             .map_err(|e: std::str::ParseBoolError| e.to_string()),
-        ParamRule::Text { .. } | ParamRule::Cursor => Ok(ParamValue::Text(text.to_owned())),
+        ParamRule::Text { .. } | ParamRule::Cursor { .. } => Ok(ParamValue::Text(text.to_owned())),
     }
 }
 
@@ -73,7 +73,7 @@ fn unexpected(value: &Value) -> String {
 
 fn from_json(spec: &ParamSpec, value: &Value) -> Result<ParamValue, String> {
     match (&spec.rule, value) {
-        (ParamRule::Text { .. } | ParamRule::Cursor, Value::String(text)) => {
+        (ParamRule::Text { .. } | ParamRule::Cursor { .. }, Value::String(text)) => {
             Ok(ParamValue::Text(text.clone()))
         }
         (ParamRule::All, Value::Bool(flag)) => Ok(ParamValue::Flag(*flag)),
@@ -84,7 +84,7 @@ fn from_json(spec: &ParamSpec, value: &Value) -> Result<ParamValue, String> {
                 number.as_u64().unwrap_or_default() as u32
             ))
         }
-        (ParamRule::Text { .. } | ParamRule::Cursor, other) => Err(format!(
+        (ParamRule::Text { .. } | ParamRule::Cursor { .. }, other) => Err(format!(
             "invalid type: {}, expected a string",
             unexpected(other)
         )),
@@ -155,8 +155,8 @@ pub fn validate(specs: &[ParamSpec], values: &Values) -> Vec<FieldError> {
                     format!("must be between 1 and {page_max} (with all=true, 1 and {all_max})")
                 })
             }
-            (ParamRule::Cursor, ParamValue::Text(cursor)) => (cursor.is_empty()
-                || cursor.len() > super::check::MAX_CURSOR as usize)
+            (ParamRule::Cursor { max_length }, ParamValue::Text(cursor)) => (cursor.is_empty()
+                || cursor.len() > *max_length as usize)
                 .then(|| "must be a cursor returned as `next`".to_owned()),
             (
                 ParamRule::Text {

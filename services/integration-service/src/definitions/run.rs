@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use common::http_client::Idempotency;
+use common::paging::CursorKeys;
+use serde_json::Value;
 
 use super::answer::json_body;
-use super::compiled::{Compiled, CompiledCapability, Request, Rule};
+use super::compiled::{BodyField, Compiled, CompiledCapability, Request, Rule};
 use super::errors::{self, Outcome};
 use super::params::{self, Values};
 use super::template::{path_segment, Name};
@@ -15,6 +17,8 @@ use crate::upstream::{Exchange, UpstreamRequest};
 /// One capability call in progress.
 pub struct Run<'a> {
     pub definition: &'a Compiled,
+    /// What callers' cursors are sealed with.
+    pub keys: &'a CursorKeys,
     pub capability: &'a CompiledCapability,
     pub call: &'a Call,
     pub values: Values,
@@ -66,6 +70,22 @@ impl Run<'_> {
         }
         for (name, value) in extra {
             upstream = upstream.query(&name, value);
+        }
+        if !request.body.is_empty() {
+            let body = request
+                .body
+                .iter()
+                .map(|(name, field)| {
+                    let value = match field {
+                        BodyField::Text(template) => {
+                            Value::String(template.render(|name| self.lookup(name)))
+                        }
+                        BodyField::Json(value) => value.clone(),
+                    };
+                    (name.clone(), value)
+                })
+                .collect();
+            upstream = upstream.json(Value::Object(body));
         }
         if reads_body {
             upstream = upstream.accept(json_body);

@@ -15,13 +15,16 @@ use providers::sync::SyncJob;
 pub struct Dependencies {
     pub providers: Arc<dyn ProviderStore>,
     pub sync: SyncJob,
+    /// What declared lists seal callers' cursors with.
+    pub cursor_keys: common::paging::CursorKeys,
 }
 
 /// The declared integrations (in their files' order), then the Rust ones.
 pub fn registry(definitions: &[Arc<Compiled>], deps: &Dependencies) -> anyhow::Result<Registry> {
     let mut registry = Registry::default();
     for definition in definitions {
-        let integration = crate::definitions::integration(definition.clone());
+        let integration =
+            crate::definitions::integration(definition.clone(), deps.cursor_keys.clone());
         registry = registry.register(integration).map_err(anyhow::Error::msg)?;
     }
     Ok(registry.with(providers::Providers::new(

@@ -107,9 +107,13 @@ impl Upstream {
             reqwest::header::ACCEPT,
             "application/json".parse().expect("static"),
         );
-        if matches!(request.method, Method::POST | Method::PUT | Method::PATCH)
-            && http_request.body().is_none()
-        {
+        if let Some(body) = &request.json {
+            http_request.headers_mut().insert(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            *http_request.body_mut() = Some(body.to_string().into());
+        } else if matches!(request.method, Method::POST | Method::PUT | Method::PATCH) {
             // hyper sends an HTTP/1.1 request without a body with neither Content-Length
             // nor Transfer-Encoding, which Okta answers 411 ("include a Content-Length: 0
             // header", okta-developer-docs reference/api-overview); Go's net/http and

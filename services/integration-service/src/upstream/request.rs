@@ -46,6 +46,8 @@ pub struct UpstreamRequest {
     /// Whether a 5xx answer is sent again as it was (no: the caller changes the request
     /// first, e.g. asks for a smaller page).
     pub repeat_server_errors: bool,
+    /// A JSON body.
+    pub json: Option<serde_json::Value>,
 }
 
 /// The bucket of upstreams with one quota for everything.
@@ -67,6 +69,7 @@ impl UpstreamRequest {
             accept: None,
             bucket: Arc::from(WHOLE_UPSTREAM),
             repeat_server_errors: true,
+            json: None,
         }
     }
 
@@ -87,6 +90,11 @@ impl UpstreamRequest {
     /// A 5xx answer ends the call: the caller retries with a changed request.
     pub fn no_repeat_on_server_errors(mut self) -> Self {
         self.repeat_server_errors = false;
+        self
+    }
+
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.json = Some(body);
         self
     }
 
