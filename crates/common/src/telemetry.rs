@@ -1,5 +1,7 @@
 //! Structured logs with `tracing`, and the request-id / access-log layers.
 
+use std::borrow::Cow;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use axum::http::{HeaderName, Request, Response};
@@ -91,6 +93,37 @@ pub fn trace_layer() -> TraceLayer<
         .on_failure(AccessLog)
 }
 
+/// Path prefixes whose next segment is a secret (a callback URL's token), registered by
+/// the services that serve them: see [`redact_path_segment_after`].
+static SECRET_PATH_PREFIXES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+
+/// From now on, the path segment after `prefix` (e.g. the token in
+/// `/api/v1/sales/sms/delivery-reports/<token>`) is logged as `{redacted}`: a secret a
+/// caller must put in the URL (a provider's callback carries no other credential) never
+/// reaches the logs.
+pub fn redact_path_segment_after(prefix: &'static str) {
+    let mut prefixes = SECRET_PATH_PREFIXES
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !prefixes.contains(&prefix) {
+        prefixes.push(prefix);
+    }
+}
+
+/// `path` as the access log shows it: a registered secret segment replaced.
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    let prefixes = SECRET_PATH_PREFIXES
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for prefix in prefixes.iter() {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let after = rest.find('/').map_or("", |at| &rest[at..]);
+            return Cow::Owned(format!("{prefix}{{redacted}}{after}"));
+        }
+    }
+    Cow::Borrowed(path)
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct RequestSpan;
 
@@ -106,7 +139,7 @@ impl<B> MakeSpan<B> for RequestSpan {
             "request",
             request_id = %request_id,
             method = crate::metrics::method_label(request.method()),
-            path = %request.uri().path(),
+            path = %loggable_path(request.uri().path()),
         )
     }
 }
@@ -153,5 +186,19 @@ mod tests {
         ] {
             assert!(!is_safe_request_id(dropped.as_bytes()), "{dropped}");
         }
+    }
+
+    #[test]
+    fn a_registered_secret_segment_is_never_logged() {
+        redact_path_segment_after("/callbacks/test-only/");
+        assert_eq!(
+            loggable_path("/callbacks/test-only/s3cr3t-token"),
+            "/callbacks/test-only/{redacted}"
+        );
+        assert_eq!(
+            loggable_path("/callbacks/test-only/s3cr3t/more"),
+            "/callbacks/test-only/{redacted}/more"
+        );
+        assert_eq!(loggable_path("/callbacks/other/x"), "/callbacks/other/x");
     }
 }
