@@ -26,6 +26,10 @@ STAND-INS:
         --bind ADDR          listen address, e.g. 127.0.0.1:9101 (required)
         --username NAME      the account's username (required)
         --api-key KEY        the account's API key (required)
+        --delivery-reports URL   post a delivery report (status Success) for every
+                             accepted message to this callback URL, as Africa's Talking
+                             does for the URL registered on the account (default: none)
+        --report-delay-ms N  how long after acceptance the report is posted (default 500)
 
     okta      An Okta org: Users API (/api/v1/users...) with SSWS API token auth, Link
               pagination, lifecycle rules and rate-limit headers.
@@ -55,6 +59,8 @@ enum StandIn {
         bind: SocketAddr,
         username: String,
         api_key: String,
+        delivery_reports: Option<String>,
+        report_delay_ms: u64,
     },
     Okta {
         bind: SocketAddr,
@@ -106,6 +112,8 @@ impl Options {
                 bind: self.parsed("bind", None)?,
                 username: self.required("username")?,
                 api_key: self.required("api-key")?,
+                delivery_reports: self.take("delivery-reports"),
+                report_delay_ms: self.parsed("report-delay-ms", Some(500))?,
             },
             "okta" => StandIn::Okta {
                 bind: self.parsed("bind", None)?,
@@ -177,8 +185,13 @@ async fn start(stand_in: StandIn) {
             bind,
             username,
             api_key,
+            delivery_reports,
+            report_delay_ms,
         } => {
             let gateway = SmsGateway::spawn_on(bind, &username, &api_key).await;
+            if let Some(callback) = &delivery_reports {
+                gateway.send_delivery_reports(callback, Duration::from_millis(report_delay_ms));
+            }
             tracing::info!(
                 url = gateway.url,
                 username,
@@ -293,6 +306,8 @@ mod tests {
                     bind: "127.0.0.1:9101".parse().unwrap(),
                     username: "sandbox".into(),
                     api_key: "k".into(),
+                    delivery_reports: None,
+                    report_delay_ms: 500,
                 },
                 StandIn::Partner {
                     bind: "0.0.0.0:9104".parse().unwrap(),

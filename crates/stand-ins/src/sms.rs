@@ -26,6 +26,9 @@
 //! [`SmsGateway::set_finish_abandoned`]), so a client's resend after a timeout shows as the
 //! duplicate it is in production.
 //!
+//! Delivery reports are posted to a callback for every accepted message ([`reports`]:
+//! [`SmsGateway::send_delivery_reports`], per-number outcomes).
+//!
 //! Knobs for tests: injected HTTP failures, a delay, an outage (connections reset),
 //! per-number recipient statuses, an exhausted balance and registered sender ids. For local
 //! runs, `GET /__stand-in/messages` lists what was delivered, and every delivered message is
@@ -46,7 +49,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::gate::{Gate, GatedListener};
+
+mod reports;
 use crate::{pressure, Pressure};
+pub use reports::{PostedReport, Report};
 
 /// Per-recipient statuses of Africa's Talking, by `statusCode`.
 const RECIPIENT_STATUSES: [(u16, &str); 14] = [
@@ -99,6 +105,8 @@ struct Shared {
     gate: Arc<Gate>,
     pressure: Arc<Pressure>,
     state: Mutex<GatewayState>,
+    /// Posts delivery reports to the service's callback.
+    reports_client: reqwest::Client,
 }
 
 #[derive(Default)]
@@ -110,6 +118,7 @@ struct GatewayState {
     finish_abandoned: bool,
     /// Sender ids registered on the account; `None`: any `from` is accepted.
     sender_ids: Option<Vec<String>>,
+    reports: reports::Reports,
 }
 
 impl Shared {
@@ -138,6 +147,11 @@ impl SmsGateway {
                 finish_abandoned: true,
                 ..GatewayState::default()
             }),
+            reports_client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("static client settings are valid"),
         });
         let router = Router::new()
             .route("/version1/messaging", post(send))
@@ -421,6 +435,9 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         } else {
             ("0".to_owned(), "None".to_owned())
         };
+        if accepted {
+            reports::schedule(&shared, &state.reports, number, &message_id);
+        }
         if code == 101 {
             tracing::info!(to = number, from = ?from, text = message, message_id, "sms delivered");
             state.delivered.push(Sms {
