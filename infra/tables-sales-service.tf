@@ -75,9 +75,19 @@ locals {
     }
 
     # The orders whose SMS went to a number in one clock hour ("<number>#<hour>"), for the
-    # per-number limit; DynamoDB purges them an hour after their hour (expires_at).
+    # per-number limit, and each caller's count of SMS in an hour ("caller:<sha256>#<hour>"),
+    # for the per-caller limit; DynamoDB purges them an hour after their hour (expires_at).
     "sms-sends" = {
       hash_key                 = { name = "number_hour", type = "S" }
+      range_key                = null
+      ttl_attribute            = "expires_at"
+      global_secondary_indexes = {}
+    }
+
+    # The order of each sent SMS by Africa's Talking's message id: what a delivery report
+    # names. Written with the order's `sent` status; DynamoDB purges it a week later.
+    "sms-messages" = {
+      hash_key                 = { name = "message_id", type = "S" }
       range_key                = null
       ttl_attribute            = "expires_at"
       global_secondary_indexes = {}

@@ -46,10 +46,14 @@ cargo build --bins --quiet
 # --- peers: the OIDC issuer and the stand-ins for the external APIs -----------------
 # shellcheck disable=SC2034  # RUN_ID: read by services/<name>/local.sh
 RUN_ID=dev- SMS_URL=http://127.0.0.1:9101 SMS_API_KEY=dev-sms-key
+# The SMS stand-in posts delivery reports to sales-service (port 8082) as Africa's Talking
+# does to the URL registered on the account; the token is that URL's secret.
+SMS_REPORT_TOKEN=dev-delivery-report-token-0123456789abcdef
 OKTA_URL=http://127.0.0.1:9102 OKTA_TOKEN=stand-in-token-acme PARTNER_URL=http://127.0.0.1:9104
 launch oidc-issuer node tools/oidc-issuer/issuer.mjs --port 9000
 launch stand-ins target/debug/stand-ins \
   sms --bind "${SMS_URL#http://}" --username sandbox --api-key "$SMS_API_KEY" \
+      --delivery-reports "http://127.0.0.1:8082/api/v1/sales/sms/delivery-reports/$SMS_REPORT_TOKEN" \
   okta --bind "${OKTA_URL#http://}" --org acme --api-token "$OKTA_TOKEN" --users 30 \
   okta --bind 127.0.0.1:9103 --org globex --api-token stand-in-token-globex --users 30 \
   partner --bind "${PARTNER_URL#http://}" --providers 40

@@ -9,6 +9,10 @@ use url::Url;
 use crate::domain::{Currency, Destinations, MessageTemplate};
 use crate::sms::africastalking;
 
+/// The shortest delivery-report token accepted: a guessable one would let anyone mark SMS
+/// delivered or failed.
+pub const MIN_REPORT_TOKEN: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
@@ -18,6 +22,7 @@ pub struct Config {
     /// How long a stored `Idempotency-Key` answers retries.
     pub idempotency_ttl: Duration,
     pub sms: SmsConfig,
+    pub delivery_reports: DeliveryReportsConfig,
     pub outbox: OutboxConfig,
     /// Records in one answer of the legacy (`/ap1/...`) listings, which return every
     /// record as a bare array; beyond it a `Link: rel="next"` header names the rest.
@@ -39,7 +44,7 @@ pub struct SmsConfig {
     /// `AFRICASTALKING_BASE_URL` (a stand-in), never to the other host.
     pub base_url: Url,
     pub username: String,
-    pub api_key: ApiKeySource,
+    pub api_key: SecretSource,
     /// A registered sender id or short code; the provider's default when unset.
     pub sender_id: Option<String>,
     pub template: MessageTemplate,
@@ -54,14 +59,41 @@ pub struct SmsConfig {
     pub max_per_caller_per_hour: u32,
 }
 
-/// Where the Africa's Talking API key comes from.
+/// Where a secret setting comes from.
 #[derive(Debug, Clone)]
-pub enum ApiKeySource {
-    /// A Secrets Manager secret id (production): read when needed, cached, re-read after
-    /// the provider rejects it, so a rotated key is picked up without a restart.
+pub enum SecretSource {
+    /// A Secrets Manager secret id (production): read when needed, cached, re-read when a
+    /// peer rejects it, so a rotated value is picked up without a restart.
     SecretId(String),
     /// Straight from the environment (development).
     Plain(Secret),
+}
+
+impl SecretSource {
+    /// The secret named by `{name}_SECRET_ID` (production) or given in `{name}`
+    /// (development): at most one of them; `None` when neither is set.
+    fn read(env: &mut Env, name: &str) -> Option<Self> {
+        match (
+            env.optional::<String>(&format!("{name}_SECRET_ID")),
+            env.optional::<String>(name),
+        ) {
+            (Some(secret_id), None) => Some(Self::SecretId(secret_id)),
+            (None, Some(value)) => Some(Self::Plain(Secret::new(value))),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                env.invalid(format!("set one of {name}_SECRET_ID and {name}, not both"));
+                None
+            }
+        }
+    }
+}
+
+/// Africa's Talking's delivery reports (`POST /api/v1/sales/sms/delivery-reports/{token}`).
+#[derive(Debug, Clone)]
+pub struct DeliveryReportsConfig {
+    /// The secret path token the callback URL registered with Africa's Talking carries
+    /// (reports carry no signature); `None`: the route refuses every report (404).
+    pub token: Option<SecretSource>,
 }
 
 /// The outbox dispatcher that sends the SMS of new orders.
@@ -92,17 +124,18 @@ impl Config {
         let mut env = Env::new();
         let common = CommonConfig::read(&mut env);
         let oidc = OidcSettings::read(&mut env, "api://sales");
-        let api_key = match (
-            env.optional::<String>("AFRICASTALKING_API_KEY_SECRET_ID"),
-            env.optional::<String>("AFRICASTALKING_API_KEY"),
-        ) {
-            (Some(secret_id), None) => ApiKeySource::SecretId(secret_id),
-            (None, Some(key)) => ApiKeySource::Plain(Secret::new(key)),
-            _ => {
-                env.invalid("set one of AFRICASTALKING_API_KEY_SECRET_ID (production) or AFRICASTALKING_API_KEY (development)");
-                ApiKeySource::Plain(Secret::new(""))
+        let api_key = SecretSource::read(&mut env, "AFRICASTALKING_API_KEY").unwrap_or_else(|| {
+            env.invalid("set one of AFRICASTALKING_API_KEY_SECRET_ID (production) or AFRICASTALKING_API_KEY (development)");
+            SecretSource::Plain(Secret::new(""))
+        });
+        let report_token = SecretSource::read(&mut env, "SMS_DELIVERY_REPORT_TOKEN");
+        if let Some(SecretSource::Plain(token)) = &report_token {
+            if token.expose().len() < MIN_REPORT_TOKEN {
+                env.invalid(format!(
+                    "SMS_DELIVERY_REPORT_TOKEN must be at least {MIN_REPORT_TOKEN} characters (e.g. `openssl rand -hex 32`)"
+                ));
             }
-        };
+        }
         let username: String = env.or("AFRICASTALKING_USERNAME", "sandbox".to_owned());
         let base_url = africastalking::base_url(
             &username,
@@ -142,6 +175,9 @@ impl Config {
                 destinations: env.or("SMS_ALLOWED_COUNTRY_CODES", Destinations::default()),
                 max_per_number_per_hour: env.or("SMS_MAX_PER_NUMBER_PER_HOUR", 10),
                 max_per_caller_per_hour: env.or("SMS_MAX_PER_CALLER_PER_HOUR", 1000),
+            },
+            delivery_reports: DeliveryReportsConfig {
+                token: report_token,
             },
             outbox: OutboxConfig {
                 enabled: env.flag_or("OUTBOX_DISPATCHER_ENABLED", true),

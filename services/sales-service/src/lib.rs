@@ -33,6 +33,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod routes;
+pub mod secret;
 pub mod sms;
 pub mod state;
 pub mod store;
@@ -44,11 +45,12 @@ use common::auth::OidcVerifier;
 use common::aws::dynamo::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
-use common::secrets::AwsSecretStore;
+use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Application};
 
-use crate::config::{ApiKeySource, Config};
-use crate::sms::{AfricasTalking, ApiKey, Dispatcher, SmsMetrics};
+use crate::config::Config;
+use crate::secret::SecretValue;
+use crate::sms::{AfricasTalking, Dispatcher, SmsMetrics};
 use crate::state::AppState;
 use crate::store::DynamoSalesStore;
 
@@ -62,17 +64,13 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         &config.common.table_prefix,
     ));
     let metrics = Arc::new(Metrics::new());
-    let api_key = match &config.sms.api_key {
-        ApiKeySource::Plain(key) => ApiKey::Fixed(key.clone()),
-        ApiKeySource::SecretId(name) => ApiKey::Stored {
-            // Cached for five minutes; re-read at once when the provider rejects it.
-            store: Arc::new(AwsSecretStore::new(
-                common::aws::secrets_manager(sdk),
-                std::time::Duration::from_secs(300),
-            )),
-            name: name.clone(),
-        },
-    };
+    // Secrets are cached for five minutes; the API key is re-read at once when the
+    // provider rejects it.
+    let secrets: Arc<dyn SecretStore> = Arc::new(AwsSecretStore::new(
+        common::aws::secrets_manager(sdk),
+        std::time::Duration::from_secs(300),
+    ));
+    let api_key = SecretValue::new(&config.sms.api_key, &secrets);
     let sms_metrics = SmsMetrics::register(&metrics);
     let sender = AfricasTalking::new(
         common::http_client::client(config.sms.timeout),
@@ -110,10 +108,17 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         destinations: Arc::new(config.sms.destinations.clone()),
         max_sms_per_caller_per_hour: config.sms.max_per_caller_per_hour,
         sms_metrics,
+        delivery_report_token: config
+            .delivery_reports
+            .token
+            .as_ref()
+            .map(|token| Arc::new(SecretValue::new(token, &secrets))),
         idempotency_ttl: config.idempotency_ttl,
         dispatcher: dispatcher.clone(),
         legacy_list_max_items: config.legacy_list_max_items,
     };
+    // The delivery-report URL's token is a secret: the access log shows it redacted.
+    common::telemetry::redact_path_segment_after(routes::DELIVERY_REPORTS);
     let app = App {
         api: routes::router(state),
         spec: routes::spec(&config.oidc),

@@ -6,6 +6,7 @@ use common::auth::OidcVerifier;
 
 use crate::config::Scopes;
 use crate::domain::{Currency, Destinations, MessageTemplate};
+use crate::secret::SecretValue;
 use crate::sms::{Dispatcher, SmsMetrics};
 use crate::store::SalesStore;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     /// SMS per caller per clock hour (`SMS_MAX_PER_CALLER_PER_HOUR`).
     pub max_sms_per_caller_per_hour: u32,
     pub sms_metrics: SmsMetrics,
+    /// The delivery-report URL's secret token; `None`: reports are refused.
+    pub delivery_report_token: Option<Arc<SecretValue>>,
     pub idempotency_ttl: Duration,
     /// This process's dispatcher, woken when an order is created (none when disabled:
     /// another replica's dispatcher picks the SMS up at its next poll).

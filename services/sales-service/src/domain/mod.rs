@@ -2,6 +2,7 @@
 //! the records the store persists.
 mod customer;
 mod delivery;
+mod delivery_report;
 mod destination;
 mod idempotency_key;
 mod iso4217;
@@ -12,6 +13,7 @@ mod template;
 
 pub use customer::{CustomerCode, NewCustomer, PhoneNumber};
 pub use delivery::{send_window, Backlog, Delivery, SmsCaller};
+pub use delivery_report::{DeliveryReport, ReportedStatus};
 pub use destination::Destinations;
 pub use idempotency_key::IdempotencyKey;
 pub use order::{Amount, Currency, Item, NewOrder, SmsStatus};

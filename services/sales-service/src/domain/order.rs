@@ -196,9 +196,12 @@ impl NewOrder {
 pub enum SmsStatus {
     /// Not sent yet: waiting for its first attempt or for a retry.
     Pending,
-    /// The provider accepted it for delivery.
+    /// The provider accepted it for delivery; its delivery report has not come yet.
     Sent,
-    /// Given up: a permanent refusal (e.g. an invalid number) or retries exhausted.
+    /// The network reported it delivered to the phone.
+    Delivered,
+    /// Given up: a permanent refusal (e.g. an invalid number), retries exhausted, or the
+    /// network reported it undelivered; the reason says which.
     Failed,
 }
 

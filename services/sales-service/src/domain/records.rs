@@ -35,6 +35,9 @@ pub struct OrderRecord {
     pub sms_sent_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_message_id: Option<String>,
+    /// When the SMS last changed (an attempt, its outcome, a delivery report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_updated_at: Option<String>,
 }
 
 /// An SMS still to send, written in the same transaction as its order. The recipient

@@ -41,7 +41,8 @@ fn successor(response: impl IntoResponse, path: &'static str) -> Response {
     "customer": "01a24b15-d0bf-7170-ae5e-7ff8e28e6cfb", "customer_code": "CUS-000001",
     "item": "Bag of rice", "amount": "56000.68", "currency": "KES",
     "ordered_at": "2026-12-06T11:20:51.553746Z",
-    "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null}}))]
+    "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null,
+        "updated_at": "2026-12-06T11:20:51.512204Z"}}))]
 pub struct LegacyOrder {
     id: String,
     /// The customer's `id`, named as in the request.

@@ -3,6 +3,9 @@ mod customers;
 mod legacy;
 mod orders;
 mod replay;
+mod sms;
+
+pub use sms::DELIVERY_REPORTS;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +25,7 @@ pub const OIDC_SCHEME: &str = "oidc";
     tags(
         (name = "customers", description = "Customers"),
         (name = "orders", description = "Orders and the delivery status of their SMS"),
+        (name = "sms", description = "The SMS provider's delivery reports"),
         (name = "deprecated", description = "Old-style paths kept for existing clients"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -38,6 +42,7 @@ pub fn router(state: AppState) -> OpenApiRouter {
         .routes(routes!(customers::get_customer))
         .routes(routes!(orders::create_order, orders::list_orders))
         .routes(routes!(orders::get_order))
+        .routes(routes!(sms::delivery_report))
         .merge(legacy_router())
         .with_state(state)
 }

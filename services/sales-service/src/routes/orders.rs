@@ -54,8 +54,8 @@ fn amount_schema() -> Schema {
 
 /// Where the order's SMS stands.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"status": "sent", "attempts": 1, "reason": null,
-    "sent_at": "2026-12-06T11:20:51.749844Z"}))]
+#[schema(example = json!({"status": "delivered", "attempts": 1, "reason": null,
+    "sent_at": "2026-12-06T11:20:51.749844Z", "updated_at": "2026-12-06T11:20:58.102311Z"}))]
 pub struct SmsDelivery {
     status: SmsStatus,
     /// Attempts made so far.
@@ -64,6 +64,9 @@ pub struct SmsDelivery {
     reason: Option<String>,
     #[schema(format = DateTime)]
     sent_at: Option<String>,
+    /// When it last changed: an attempt, its outcome, or its delivery report.
+    #[schema(format = DateTime)]
+    updated_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -71,7 +74,8 @@ pub struct SmsDelivery {
     "customer_id": "01a24b15-d0bf-7170-ae5e-7ff8e28e6cfb", "customer_code": "CUS-000001",
     "item": "Bag of rice", "amount": "56000.68", "currency": "KES",
     "ordered_at": "2026-12-06T11:20:51.553746Z",
-    "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null}}))]
+    "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null,
+        "updated_at": "2026-12-06T11:20:51.512204Z"}}))]
 pub struct Order {
     pub(super) id: String,
     pub(super) customer_id: String,
@@ -110,6 +114,7 @@ impl From<OrderRecord> for Order {
                     attempts: record.sms_attempts,
                     reason: record.sms_error,
                     sent_at: record.sms_sent_at,
+                    updated_at: record.sms_updated_at,
                 },
             },
         }
@@ -209,6 +214,7 @@ pub async fn create_order(
         sms_error: None,
         sms_sent_at: None,
         sms_message_id: None,
+        sms_updated_at: Some(now.sortable()),
     };
     let sms = if refused {
         state.sms_metrics.caller_limited();

@@ -1,11 +1,9 @@
 //! Africa's Talking messaging API: `POST {base}/version1/messaging` with the form fields
 //! `username`, `to`, `message` (and `from`), authenticated by the `apiKey` header. The
 //! per-recipient `statusCode` of the answer decides between sent, retry and reject.
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::secrets::{Secret, SecretError, SecretStore};
 use prometheus::IntCounter;
 use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
@@ -14,6 +12,7 @@ use time::{OffsetDateTime, Time, UtcOffset};
 use url::Url;
 
 use super::{SendOutcome, SmsMetrics, SmsSender};
+use crate::secret::SecretValue;
 
 /// Africa's Talking's API hosts. Its SDKs use the sandbox if and only if the username is
 /// `sandbox` (africastalking-python `africastalking/Service.py`: `_is_sandbox` and
@@ -45,21 +44,12 @@ pub fn base_url(username: &str, configured: Option<&Url>) -> Result<Url, String>
     }
 }
 
-/// Where the API key comes from: fixed (development) or a secret store (production).
-pub enum ApiKey {
-    Fixed(Secret),
-    Stored {
-        store: Arc<dyn SecretStore>,
-        name: String,
-    },
-}
-
 pub struct AfricasTalking {
     http: reqwest::Client,
     endpoint: Url,
     username: String,
     sender_id: Option<String>,
-    api_key: ApiKey,
+    api_key: SecretValue,
     /// `sms_provider_insufficient_balance_total`: sends refused until the account is
     /// topped up (an alert: only a person can fix it).
     insufficient_balance: IntCounter,
@@ -95,7 +85,7 @@ impl AfricasTalking {
         base_url: &Url,
         username: String,
         sender_id: Option<String>,
-        api_key: ApiKey,
+        api_key: SecretValue,
         metrics: &SmsMetrics,
     ) -> Result<Self, String> {
         let endpoint = self::base_url(&username, Some(base_url))?
@@ -109,20 +99,6 @@ impl AfricasTalking {
             api_key,
             insufficient_balance: metrics.insufficient_balance.clone(),
         })
-    }
-
-    async fn key(&self) -> Result<Secret, SecretError> {
-        match &self.api_key {
-            ApiKey::Fixed(secret) => Ok(secret.clone()),
-            ApiKey::Stored { store, name } => store.get(name).await,
-        }
-    }
-
-    /// After the provider rejected the key, read it again next time (it may have rotated).
-    async fn forget_key(&self) {
-        if let ApiKey::Stored { store, name } = &self.api_key {
-            store.invalidate(name).await;
-        }
     }
 }
 
@@ -206,7 +182,7 @@ impl AfricasTalking {
 #[async_trait]
 impl SmsSender for AfricasTalking {
     async fn send(&self, to: &str, message: &str) -> SendOutcome {
-        let key = match self.key().await {
+        let key = match self.api_key.get().await {
             Ok(key) => key,
             // A missing or unreachable secret is an operations problem that a fix or a
             // recovery resolves: retry (bounded) rather than lose the message.
@@ -272,7 +248,7 @@ impl SmsSender for AfricasTalking {
                 }
             }
             StatusCode::UNAUTHORIZED => {
-                self.forget_key().await;
+                self.api_key.forget().await;
                 SendOutcome::Retry {
                     reason: "the SMS provider rejected the API key".into(),
                     after: None,

@@ -1,6 +1,6 @@
 //! What the SMS pipeline counts: sends and their outcomes, the outbox backlog, and the
 //! provider account's balance running out (an alert: only a person can top it up).
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 
 use common::metrics::Metrics;
 
@@ -13,6 +13,7 @@ pub struct SmsMetrics {
     pub(super) ambiguous_resends: IntCounter,
     pub(super) limited: IntCounter,
     caller_limited: IntCounter,
+    delivery_reports: IntCounterVec,
     pub(super) backlog: IntGauge,
     pub(super) send_seconds: Histogram,
     /// `sms_provider_insufficient_balance_total`: sends refused until the account is
@@ -26,11 +27,18 @@ impl SmsMetrics {
         self.caller_limited.inc();
     }
 
+    /// Counts a delivery report by what it did.
+    pub fn delivery_report(&self, result: ReportResult) {
+        self.delivery_reports
+            .with_label_values(&[result.label()])
+            .inc();
+    }
+
     pub fn register(metrics: &Metrics) -> Self {
         let counter = |name: &str, help: &str| {
             metrics.register(IntCounter::new(name, help).expect("valid metric"))
         };
-        Self {
+        let registered = Self {
             sent: counter("sms_sent_total", "SMS accepted by the provider"),
             failed: counter(
                 "sms_failed_total",
@@ -56,6 +64,16 @@ impl SmsMetrics {
                 "sms_caller_limited_total",
                 "SMS failed unsent when the order was made: its caller had had its SMS for the hour",
             ),
+            delivery_reports: metrics.register(
+                IntCounterVec::new(
+                    Opts::new(
+                        "sms_delivery_reports_total",
+                        "Delivery reports received, by what they did: delivered, failed, on_its_way (an interim status), unknown (no SMS of ours), replayed (final already)",
+                    ),
+                    &["result"],
+                )
+                .expect("valid metric"),
+            ),
             backlog: metrics.register(
                 IntGauge::new("sms_outbox_backlog", "SMS waiting in the outbox")
                     .expect("valid metric"),
@@ -74,6 +92,43 @@ impl SmsMetrics {
                 "sms_provider_insufficient_balance_total",
                 "SMS sends refused because the provider account's balance is used up",
             ),
+        };
+        // Every result shows from the start, at 0: a rate over it is defined at once.
+        for result in ReportResult::ALL {
+            registered
+                .delivery_reports
+                .with_label_values(&[result.label()]);
+        }
+        registered
+    }
+}
+
+/// What a delivery report did: the closed set of `sms_delivery_reports_total`'s labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportResult {
+    Delivered,
+    Failed,
+    OnItsWay,
+    Unknown,
+    Replayed,
+}
+
+impl ReportResult {
+    const ALL: [Self; 5] = [
+        Self::Delivered,
+        Self::Failed,
+        Self::OnItsWay,
+        Self::Unknown,
+        Self::Replayed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::OnItsWay => "on_its_way",
+            Self::Unknown => "unknown",
+            Self::Replayed => "replayed",
         }
     }
 }

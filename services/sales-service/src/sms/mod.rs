@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use africastalking::{AfricasTalking, ApiKey};
+pub use africastalking::AfricasTalking;
 pub use dispatcher::Dispatcher;
-pub use metrics::SmsMetrics;
+pub use metrics::{ReportResult, SmsMetrics};
 
 /// What one send attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,6 +25,9 @@ pub const IDEMPOTENCY_TABLE: &str = "idempotency-keys";
 /// Which orders' SMS went to a number in an hour (the per-number limit), and how many SMS
 /// a caller asked for in an hour (the per-caller limit; keys `caller:...`).
 pub const SMS_SENDS_TABLE: &str = "sms-sends";
+/// The order each sent SMS belongs to, by the provider's message id: what a delivery
+/// report names. Written with the order's `sent` status; kept a week (TTL).
+pub const SMS_MESSAGES_TABLE: &str = "sms-messages";
 pub const ORDERS_BY_CUSTOMER: &str = "customer-index";
 /// Every customer (or order) newest first: one partition (`listing`, the same value on
 /// every item) sorted by the creation time. A page is one Query of `limit` items, however
@@ -93,7 +96,29 @@ pub fn tables() -> Vec<TableSpec> {
             ttl_attribute: Some("expires_at"),
             ..plain(SMS_SENDS_TABLE, "number_hour")
         },
+        TableSpec {
+            ttl_attribute: Some("expires_at"),
+            ..plain(SMS_MESSAGES_TABLE, "message_id")
+        },
     ]
+}
+
+/// The final state a delivery report gives an SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportedFinal {
+    Delivered,
+    Failed { reason: String },
+}
+
+/// What a delivery report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportApplied {
+    /// The order's SMS took the reported state.
+    Recorded { order_id: String },
+    /// It was final already, or the order sent it again since: nothing changed.
+    AlreadyFinal { order_id: String },
+    /// No SMS of ours has this message id (not yet recorded, expired, or not ours).
+    Unknown,
 }
 
 /// How a call to the sales data can fail.
@@ -170,6 +195,14 @@ pub trait SalesStore: Send + Sync {
         };
         Ok(Cursor::parse(next, key_names)?)
     }
+    /// Records the final state a delivery report gives the SMS the provider knows as
+    /// `message_id`, if that is still the order's SMS and it is `sent` (a replay, or a
+    /// report on an earlier send of the same SMS, changes nothing).
+    async fn apply_delivery_report(
+        &self,
+        message_id: &str,
+        report: &ReportedFinal,
+    ) -> Result<ReportApplied, StoreError>;
     /// The live (unexpired at `now`, Unix seconds) record for an idempotency key.
     async fn idempotency_record(
         &self,

@@ -3,7 +3,9 @@ use std::time::Duration;
 use common::auth::OidcSettings;
 use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
-use sales_service::config::{ApiKeySource, Config, OutboxConfig, Scopes, SmsConfig};
+use sales_service::config::{
+    Config, DeliveryReportsConfig, OutboxConfig, Scopes, SecretSource, SmsConfig,
+};
 use sales_service::domain::{Currency, Destinations, MessageTemplate};
 use serde_json::{json, Value};
 use stand_ins::sms::SmsGateway;
@@ -16,6 +18,8 @@ pub const AUDIENCE: &str = "api://sales";
 pub const SMS_USERNAME: &str = "sandbox";
 pub const SMS_API_KEY: &str = "test-sms-key";
 pub const PHONE: &str = "+254711000001";
+/// The delivery-report URL's secret token in tests.
+pub const DELIVERY_REPORT_TOKEN: &str = "test-delivery-report-token-0123456789abcdef";
 pub const TEMPLATE: &str = "Hi {customer_name}, order {item} {currency} {amount}";
 
 /// One running sales-service, its issuer and SMS provider stand-in, on fresh tables.
@@ -51,7 +55,7 @@ pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
         sms: SmsConfig {
             base_url: sms.url.parse().unwrap(),
             username: SMS_USERNAME.into(),
-            api_key: ApiKeySource::Plain(common::secrets::Secret::new(SMS_API_KEY)),
+            api_key: SecretSource::Plain(common::secrets::Secret::new(SMS_API_KEY)),
             sender_id: None,
             template: TEMPLATE.parse::<MessageTemplate>().unwrap(),
             timeout: Duration::from_millis(800),
@@ -60,6 +64,11 @@ pub fn test_config(issuer: &OidcIssuer, sms: &SmsGateway) -> Config {
             // they need.
             max_per_number_per_hour: u32::MAX,
             max_per_caller_per_hour: u32::MAX,
+        },
+        delivery_reports: DeliveryReportsConfig {
+            token: Some(SecretSource::Plain(common::secrets::Secret::new(
+                DELIVERY_REPORT_TOKEN,
+            ))),
         },
         outbox: OutboxConfig {
             enabled: true,

@@ -3,6 +3,7 @@
 //! provider stand-in.
 mod auth;
 mod customers;
+mod delivery_reports;
 mod helpers;
 mod idempotency;
 mod operations;

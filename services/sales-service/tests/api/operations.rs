@@ -6,7 +6,9 @@ use test_support::compat::unserved_original_routes;
 use test_support::proxy::{creates_through_outage, TcpProxy};
 use test_support::try_it_out::{own_route, try_every_operation};
 
-use crate::helpers::{assert_json, assert_problem, spawn_app, start, test_config, PHONE};
+use crate::helpers::{
+    assert_json, assert_problem, spawn_app, start, test_config, DELIVERY_REPORT_TOKEN, PHONE,
+};
 
 #[tokio::test]
 async fn health_and_readiness_need_no_token() {
@@ -111,7 +113,8 @@ async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_route() {
     let app = spawn_app().await;
     let customer = app.customer("Try It", PHONE).await;
     let id = customer["id"].as_str().unwrap();
-    let problems = try_every_operation(&app.authorized(), &[("id", id)], own_route).await;
+    let values = [("id", id), ("token", DELIVERY_REPORT_TOKEN)];
+    let problems = try_every_operation(&app.authorized(), &values, own_route).await;
     assert_eq!(problems, Vec::<String>::new());
 }
 
@@ -159,6 +162,7 @@ async fn the_spec_lists_every_route_and_marks_the_old_ones_deprecated() {
             "POST /ap1/v1/sales/create-order/",
             "POST /api/v1/sales/customers",
             "POST /api/v1/sales/orders",
+            "POST /api/v1/sales/sms/delivery-reports/{token}",
         ]
     );
     assert_eq!(

@@ -101,6 +101,7 @@ fn order(
         sms_error: None,
         sms_sent_at: None,
         sms_message_id: None,
+        sms_updated_at: None,
     };
     let sms = OutboxRecord::new(
         id,

@@ -14,7 +14,7 @@ use crate::helpers::{spawn_app, spawn_app_with, start, TestApp, PHONE, SMS_USERN
 /// waits end as soon as the condition holds.
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn order_for_new_customer(app: &TestApp, phone: &str) -> String {
+pub(crate) async fn order_for_new_customer(app: &TestApp, phone: &str) -> String {
     let customer = app.customer("Jane", phone).await;
     let order = app
         .order(customer["id"].as_str().unwrap(), "Rice", "56000.68")
@@ -32,7 +32,7 @@ fn per_recipient(app: &TestApp) -> HashMap<String, usize> {
 }
 
 /// The value of the unlabelled counter `name` in a metrics page (0 when absent).
-fn counter(metrics: &str, name: &str) -> u64 {
+pub(crate) fn counter(metrics: &str, name: &str) -> u64 {
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))

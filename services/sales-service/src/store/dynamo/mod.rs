@@ -15,7 +15,7 @@ use common::cache::TtlCache;
 
 use super::{
     CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_TABLE, OUTBOX_TABLE, SEQUENCES_TABLE,
-    SMS_SENDS_TABLE,
+    SMS_MESSAGES_TABLE, SMS_SENDS_TABLE,
 };
 use crate::domain::{send_window, CustomerRecord};
 
@@ -145,6 +145,7 @@ struct Tables {
     outbox: String,
     idempotency: String,
     sms_sends: String,
+    sms_messages: String,
 }
 
 pub struct DynamoSalesStore {
@@ -166,6 +167,7 @@ impl DynamoSalesStore {
                 outbox: format!("{prefix}{OUTBOX_TABLE}"),
                 idempotency: format!("{prefix}{IDEMPOTENCY_TABLE}"),
                 sms_sends: format!("{prefix}{SMS_SENDS_TABLE}"),
+                sms_messages: format!("{prefix}{SMS_MESSAGES_TABLE}"),
             },
             customers_read: TtlCache::new(CUSTOMERS_KEPT, CUSTOMERS_KEPT_FOR),
             next_due_shard: AtomicU32::new(0),
@@ -182,6 +184,7 @@ impl DynamoSalesStore {
             &t.outbox,
             &t.idempotency,
             &t.sms_sends,
+            &t.sms_messages,
         ]
         .into_iter()
         .cloned()

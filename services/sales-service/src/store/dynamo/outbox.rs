@@ -6,16 +6,21 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, ReturnValue, Select, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem, Update,
 };
 use common::aws::dynamo::{decode, is_conditional_failure, to_item, Item};
 use common::aws::{aws_error, StorageError};
+use common::timestamp::Timestamp;
 
 use super::{number, string, DynamoSalesStore, TransactionFailure, WindowCount};
 use crate::domain::{Backlog, Delivery, OutboxRecord};
 use crate::store::{Outbox, OutboxError, DUE_SHARDS, OUTBOX_BY_DUE_TIME};
 
 const OUTBOX: &str = "The SMS outbox";
+
+/// How long a sent SMS's message id finds its order: delivery reports come within
+/// minutes, or a day or two for a phone that was off.
+const MESSAGE_IDS_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// The due-index shard of an order's SMS: a stable hash of its id (FNV-1a), so every write
 /// of the record keeps it in the same partition.
@@ -51,19 +56,21 @@ impl DynamoSalesStore {
             .table_name(&self.tables.orders)
             .key("id", string(&claimed.order_id))
             .condition_expression("attribute_exists(id)")
-            .expression_attribute_values(":attempts", number(claimed.attempts));
+            .expression_attribute_values(":attempts", number(claimed.attempts))
+            .expression_attribute_values(":now", string(&Timestamp::now().sortable()));
         let update = match delivery {
             Delivery::Sent { message_id, at } => update
                 .update_expression(
                     "SET sms_status = :sent, sms_attempts = :attempts, sms_message_id = :id, \
-                     sms_sent_at = :at REMOVE sms_error",
+                     sms_sent_at = :at, sms_updated_at = :now REMOVE sms_error",
                 )
                 .expression_attribute_values(":sent", string("sent"))
                 .expression_attribute_values(":id", string(message_id))
                 .expression_attribute_values(":at", string(at)),
             Delivery::Failed { reason } => update
                 .update_expression(
-                    "SET sms_status = :failed, sms_attempts = :attempts, sms_error = :reason",
+                    "SET sms_status = :failed, sms_attempts = :attempts, sms_error = :reason, \
+                     sms_updated_at = :now",
                 )
                 .expression_attribute_values(":failed", string("failed"))
                 .expression_attribute_values(":reason", string(reason)),
@@ -228,13 +235,25 @@ impl Outbox for DynamoSalesStore {
             .expression_attribute_values(":claim", Self::claim_id(claimed))
             .build()
             .expect("table and key are set");
-        self.transact_claimed(vec![
+        let mut items = vec![
             TransactWriteItem::builder()
                 .update(self.order_outcome(claimed, delivery))
                 .build(),
             TransactWriteItem::builder().delete(remove).build(),
-        ])
-        .await
+        ];
+        // A sent SMS is found again by its message id when its delivery report comes.
+        if let Delivery::Sent { message_id, .. } = delivery {
+            let kept_until = Timestamp::now() + MESSAGE_IDS_KEPT;
+            let known = Put::builder()
+                .table_name(&self.tables.sms_messages)
+                .item("message_id", string(message_id))
+                .item("order_id", string(&claimed.order_id))
+                .item("expires_at", number(kept_until.unix_seconds()))
+                .build()
+                .expect("table and item are set");
+            items.push(TransactWriteItem::builder().put(known).build());
+        }
+        self.transact_claimed(items).await
     }
 
     async fn reschedule(
@@ -257,7 +276,10 @@ impl Outbox for DynamoSalesStore {
         let order = Update::builder()
             .table_name(&self.tables.orders)
             .key("id", string(&claimed.order_id))
-            .update_expression("SET sms_attempts = :attempts, sms_error = :error")
+            .update_expression(
+                "SET sms_attempts = :attempts, sms_error = :error, sms_updated_at = :now",
+            )
+            .expression_attribute_values(":now", string(&Timestamp::now().sortable()))
             .condition_expression("attribute_exists(id)")
             .expression_attribute_values(":attempts", number(claimed.attempts))
             .expression_attribute_values(":error", string(error))

@@ -3,14 +3,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
-use common::aws::dynamo::{get_consistent, paging_error, to_item, Item};
+use common::aws::dynamo::{get_consistent, is_conditional_failure, paging_error, to_item, Item};
 use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
 use super::{number, string, DynamoSalesStore, TransactionFailure, WindowCount};
 use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord, SmsCaller};
-use crate::store::{SalesStore, StoreError, NEWEST_FIRST, ORDERS_BY_CUSTOMER};
+use crate::store::{
+    ReportApplied, ReportedFinal, SalesStore, StoreError, NEWEST_FIRST, ORDERS_BY_CUSTOMER,
+};
 
 const STORE: &str = "The sales store";
 
@@ -253,6 +255,50 @@ impl SalesStore for DynamoSalesStore {
         };
         self.newest_page(&self.tables.orders, index, key, limit, after)
             .await
+    }
+
+    async fn apply_delivery_report(
+        &self,
+        message_id: &str,
+        report: &ReportedFinal,
+    ) -> Result<ReportApplied, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct SentMessage {
+            order_id: String,
+        }
+        let Some(SentMessage { order_id }) = self
+            .get(&self.tables.sms_messages, "message_id", message_id)
+            .await?
+        else {
+            return Ok(ReportApplied::Unknown);
+        };
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.orders)
+            .key("id", string(&order_id))
+            .condition_expression("sms_message_id = :id AND sms_status = :sent")
+            .expression_attribute_values(":id", string(message_id))
+            .expression_attribute_values(":sent", string("sent"))
+            .expression_attribute_values(":now", string(&Timestamp::now().sortable()));
+        let update = match report {
+            ReportedFinal::Delivered => update
+                .update_expression("SET sms_status = :delivered, sms_updated_at = :now")
+                .expression_attribute_values(":delivered", string("delivered")),
+            ReportedFinal::Failed { reason } => update
+                .update_expression(
+                    "SET sms_status = :failed, sms_error = :reason, sms_updated_at = :now",
+                )
+                .expression_attribute_values(":failed", string("failed"))
+                .expression_attribute_values(":reason", string(reason)),
+        };
+        match update.send().await {
+            Ok(_) => Ok(ReportApplied::Recorded { order_id }),
+            Err(error) if is_conditional_failure(&error) => {
+                Ok(ReportApplied::AlreadyFinal { order_id })
+            }
+            Err(error) => Err(aws_error(STORE, error).into()),
+        }
     }
 
     async fn idempotency_record(
