@@ -49,9 +49,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::gate::{Gate, GatedListener};
+use crate::{pressure, Pressure};
 
 mod reports;
-use crate::{pressure, Pressure};
 pub use reports::{PostedReport, Report};
 
 /// Per-recipient statuses of Africa's Talking, by `statusCode`.

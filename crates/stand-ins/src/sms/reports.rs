@@ -1,11 +1,15 @@
 //! Delivery reports, as Africa's Talking posts them once the network has answered for a
-//! message (AT's "SMS Notifications" page, docs.africastalking.com/sms/notifications,
-//! "Delivery Reports"; the older /sms/deliveryreports page says the same):
+//! message. Source: AT's "SMS Notifications" page,
+//! <http://docs.africastalking.com/sms/notifications>, "Delivery Reports" (and the older
+//! <http://docs.africastalking.com/sms/deliveryreports>, which lists the same fields and the
+//! first six statuses):
 //!
 //! - a POST to the callback URL registered on the account, `application/x-www-form-urlencoded`,
 //!   with `id` (the `messageId` the send answered), `status`, `phoneNumber`, `networkCode`,
 //!   and `failureReason` only when the status is `Rejected` or `Failed` (`retryCount` is
-//!   for premium SMS only, so it is left out);
+//!   for premium SMS only, so it is left out); `failureReason` is one of AT's
+//!   words, e.g. `UserInBlackList`, `UserDoesNotExist`, `InsufficientCredit`, or
+//!   `DeliveryFailure` (the catch-all);
 //! - statuses `Sent`, `Submitted`, `Buffered` on the way, then one final `Success`,
 //!   `Failed`, `Rejected` (and, on the newer page, `AbsentSubscriber` and `Expired`);
 //! - `networkCode` names the telco (`63902` Safaricom, `64002` Tigo Tanzania, `64110` MTN

@@ -1,7 +1,13 @@
 //! A delivery report as Africa's Talking posts it (form fields `id`, `status`,
-//! `phoneNumber`, `networkCode`, `failureReason`, `retryCount`; AT's "SMS Notifications"
-//! page, docs.africastalking.com/sms/notifications, quoted verbatim in the vendor review's
-//! AT-notif source), read into what it means for the order's SMS.
+//! `phoneNumber`, `networkCode`, `failureReason`, `retryCount`), read into what it means
+//! for the order's SMS. Source: AT's "SMS Notifications" page,
+//! <http://docs.africastalking.com/sms/notifications>, "Delivery Reports" (quoted verbatim in
+//! the vendor review's AT-notif source): statuses `Sent`, `Submitted`, `Buffered` (on the
+//! way), `Success` (delivered: final), `Rejected`, `Failed` (final), `AbsentSubscriber` (SIM
+//! unreachable) and `Expired` (discarded by the telco); `failureReason` only with `Rejected`
+//! or `Failed`: `InsufficientCredit`, `InvalidLinkId`, `UserIsInactive`, `UserInBlackList`,
+//! `UserAccountSuspended`, `NotNetworkSubcriber` (sic), `UserNotSubscribedToProduct`,
+//! `UserDoesNotExist`, `DeliveryFailure`.
 use common::{FieldError, FieldErrors};
 
 /// The longest `id` (AT's are `ATXid_` and 32 hex digits) and status or reason accepted.

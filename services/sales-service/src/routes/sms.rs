@@ -4,8 +4,11 @@
 //! Africa's Talking posts a report to the callback URL registered on the account as an
 //! `application/x-www-form-urlencoded` POST with `id` (the `messageId` of the send),
 //! `status`, `phoneNumber`, `networkCode`, `failureReason` (only for `Rejected` and
-//! `Failed`) and `retryCount` (premium SMS only): docs.africastalking.com/sms/notifications
-//! ("Delivery Reports"), and its older page /sms/deliveryreports. A report carries no
+//! `Failed`) and `retryCount` (premium SMS only). Source: Africa's Talking, "SMS
+//! Notifications", <http://docs.africastalking.com/sms/notifications> ("Delivery Report
+//! notification contents"; "sent as a POST request ... as application/x-www-form-urlencoded"),
+//! and the older <http://docs.africastalking.com/sms/deliveryreports> (same fields; "not all
+//! telcos support" `failureReason`). A report carries no
 //! signature, so the URL carries a secret token (`SMS_DELIVERY_REPORT_TOKEN[_SECRET_ID]`),
 //! checked before the body is read; the provider's source addresses are for the load
 //! balancer to allow (docs/services/sales-service.md).

@@ -55,7 +55,7 @@ async fn one_sms_is_delivered_another_fails_with_the_reason_and_a_replay_changes
         absent,
         vec![
             Report::interim("Buffered"),
-            Report::failed("AbsentSubscriber"),
+            Report::failed("UserDoesNotExist"),
         ],
     );
     let delivered = order_for_new_customer(&app, "+254711000001").await;
@@ -67,7 +67,7 @@ async fn one_sms_is_delivered_another_fails_with_the_reason_and_a_replay_changes
     assert!(updated_at.as_str() > sent_at.as_str(), "{order}");
     let order = app.wait_for_sms(&failed, "failed", WAIT).await;
     assert_eq!(
-        order["sms"]["reason"], "not delivered: Failed (AbsentSubscriber)",
+        order["sms"]["reason"], "not delivered: Failed (UserDoesNotExist)",
         "{order}"
     );
     assert_eq!(
