@@ -1,6 +1,13 @@
 //! One timestamp type for every service, with the forms they store and answer with. Each
 //! form stays as it was first written: DynamoDB holds items, and sort keys, in it, and
-//! clients parse it.
+//! clients parse it. A record names the form at the field and holds a [`Timestamp`]:
+//!
+//! ```ignore
+//! #[serde(with = "common::timestamp::sortable")]
+//! ordered_at: Timestamp,
+//! ```
+//!
+//! (no attribute: RFC 3339; [`sortable`], [`unix_seconds`] and [`unix_millis`] otherwise).
 
 use std::ops::Add;
 use std::time::Duration;
@@ -81,6 +88,54 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// `#[serde(with = "common::timestamp::sortable")]`: stored as [`Timestamp::sortable`] (the
+/// text sorts in time order); read from any RFC 3339 text.
+pub mod sortable {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&at.sortable())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        Timestamp::deserialize(deserializer)
+    }
+}
+
+/// `#[serde(with = "common::timestamp::unix_seconds")]`: stored as [`Timestamp::unix_seconds`]
+/// (DynamoDB's TTL attributes).
+pub mod unix_seconds {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(at.unix_seconds())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        let seconds = i64::deserialize(deserializer)?;
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .map(Timestamp::from)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `#[serde(with = "common::timestamp::unix_millis")]`: stored as [`Timestamp::unix_millis`]
+/// (the SMS outbox's due times and leases).
+pub mod unix_millis {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(at.unix_millis())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        let millis = i64::deserialize(deserializer)?;
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+            .map(Timestamp::from)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +197,39 @@ mod tests {
         let later = at + Duration::from_secs(24 * 3600);
         assert_eq!(later.rfc3339(), "2026-11-30T14:35:00.5Z");
         assert!(later > at);
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Record {
+        answered: Timestamp,
+        #[serde(with = "sortable")]
+        ordered_at: Timestamp,
+        #[serde(with = "unix_seconds")]
+        expires_at: Timestamp,
+        #[serde(with = "unix_millis")]
+        due_at: Timestamp,
+    }
+
+    #[test]
+    fn a_record_names_the_stored_form_at_the_field() {
+        let at = Timestamp::from(datetime!(2026-11-29 14:35:00.5 UTC));
+        let whole_second = Timestamp::from(datetime!(2026-11-29 14:35:00 UTC));
+        let record = Record {
+            answered: at,
+            ordered_at: at,
+            expires_at: whole_second,
+            due_at: at,
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "answered": "2026-11-29T14:35:00.5Z",
+                "ordered_at": "2026-11-29T14:35:00.500000Z",
+                "expires_at": 1_795_962_900,
+                "due_at": 1_795_962_900_500_i64,
+            })
+        );
+        assert_eq!(serde_json::from_value::<Record>(json).unwrap(), record);
     }
 }

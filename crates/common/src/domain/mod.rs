@@ -3,4 +3,4 @@ mod email;
 mod name;
 
 pub use email::Email;
-pub use name::DisplayName;
+pub use name::{BoundedText, DisplayName};

@@ -1,7 +1,7 @@
 //! What the DynamoDB stores share, so that no store writes it again: the table
-//! definitions and their bootstrap, items ([`decode`], [`to_item`]), the consistent read
-//! ([`get_consistent`]), pages of a Scan or Query with their opaque [`Cursor`]s, and the
-//! errors a write or a page can meet.
+//! definitions and their bootstrap, items ([`decode`], [`to_item`], [`string`]), the
+//! consistent read ([`get_consistent`]), pages of a Scan or Query with their opaque
+//! [`Cursor`]s, and the errors a write or a page can meet.
 mod cursor;
 mod tables;
 
@@ -23,6 +23,11 @@ pub use tables::{
 
 /// An item as the SDK hands it over.
 pub type Item = HashMap<String, AttributeValue>;
+
+/// A string attribute.
+pub fn string(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
 
 /// Reads a stored item into `T`. An item the code cannot read is a bug or a bad manual edit,
 /// not the client's fault: it is logged (without its content) as an internal failure.
