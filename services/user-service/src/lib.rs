@@ -4,10 +4,12 @@
 //! # Layout
 //!
 //! - [`routes`]: HTTP only, one file per resource (`signup`; `accounts`: read, update,
-//!   delete; `avatar`; `sessions`: login, logout; `directory`; `home`) and the router with
-//!   its spec. They import nothing from `store`: they call it through the state, and its
-//!   failures reach them as `ApiError`.
-//! - [`session`]: sessions: the `CurrentUser`/`MaybeUser` extractors, session tokens, the
+//!   delete; `avatar`; `sessions`: login, logout; `directory`; `home`), what more than one
+//!   answers with (`views`), the upload helpers (`upload`), and the router with its spec.
+//!   No route file imports another; none imports `store`: they call it through the
+//!   state, and its failures reach them as `ApiError`.
+//! - [`session`]: sessions: the extractors that resolve who calls and on what
+//!   (`CurrentUser`, `MaybeUser`, `Account`, `DirectoryReader`), session tokens, the
 //!   session cache, and the two-lane password hasher.
 //! - [`domain`]: values that are valid once they exist (`Username`, `Password`,
 //!   `Profile`, `AvatarImage`, `Role`), and the records the store persists (`UserRecord`,
@@ -18,11 +20,12 @@
 //! - [`error`]: `ApiError`, the one place a failure becomes a status and problem body.
 //! - [`config`]: the environment, read once; [`build`] assembles the service from it.
 //!
-//! A request's path: an extractor authenticates it (`session::CurrentUser`, a 401 otherwise)
-//! and reads the body (`common::extract::Json`, a 400 or 415 otherwise); the handler
-//! parses each field into a `domain` type (every failure collected into one 422), checks
-//! who may act (`CurrentUser::may_act_on`, a 403), calls the stores, and returns the view;
-//! any `StoreError` or `ApiError` becomes a problem in `error`.
+//! A request's path: extractors authenticate it (`session::CurrentUser`, a 401 otherwise),
+//! resolve the account it names and check the caller may act on it (`session::Account`: a
+//! 404 or 403 before the body is read), then read the body (`common::extract::Json`, a
+//! 400 or 415 otherwise); the handler parses each field into a `domain` type (every
+//! failure collected into one 422), calls the stores, and returns the view; any
+//! `StoreError` or `ApiError` becomes a problem in `error`.
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -1,7 +1,7 @@
 //! The records the store persists: an account, what the directory reads of one, a
 //! session, and the change to an account's own details. Routes and the session module
 //! build and read them; the store only writes and reads them back.
-use common::timestamp::Timestamp;
+use common::timestamp::{self, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -42,10 +42,11 @@ pub struct DirectoryRecord {
 pub struct SessionRecord {
     pub token_hash: String,
     pub username: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds; the TTL attribute.
-    pub expires_at: i64,
+    #[serde(with = "timestamp::unix_seconds")]
+    pub created_at: Timestamp,
+    /// The TTL attribute.
+    #[serde(with = "timestamp::unix_seconds")]
+    pub expires_at: Timestamp,
     /// The creation time of the account the session was opened for: a session opens only
     /// that account, never a later one registered under the same username. Sessions
     /// written before this binding existed have none and open nothing.

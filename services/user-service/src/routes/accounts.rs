@@ -1,57 +1,17 @@
 //! `/user/{username}`: the account: read, update, delete.
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use common::extract::Json;
-use common::timestamp::Timestamp;
 use common::FieldErrors;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::domain::{DetailsUpdate, DisplayName, Email, Profile, Role, UserRecord, Username};
+use super::views::UserView;
+use crate::domain::{DetailsUpdate, DisplayName, Email, Profile, Role};
 use crate::error::{ApiError, Error};
-use crate::session::CurrentUser;
+use crate::session::Account;
 use crate::state::AppState;
-
-/// An account as its owner (or an admin) sees it. Never includes the password hash.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"username": "ada", "name": "Ada Lovelace", "email": "ada@example.com",
-    "avatar_url": null, "role": "user", "profile": {"city": "London"},
-    "created_at": "2026-12-06T11:20:46.448986242Z", "updated_at": "2026-12-06T11:20:46.448986242Z"}))]
-pub struct UserView {
-    username: String,
-    name: Option<String>,
-    email: Option<String>,
-    /// A time-limited link to the avatar image.
-    avatar_url: Option<String>,
-    role: Role,
-    /// Free-form profile data.
-    #[schema(value_type = Object)]
-    profile: Map<String, Value>,
-    #[schema(value_type = String, format = DateTime)]
-    created_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    updated_at: Timestamp,
-}
-
-impl UserView {
-    pub async fn from_record(user: UserRecord, state: &AppState) -> Result<Self, ApiError> {
-        let avatar_url = match &user.avatar_key {
-            Some(key) => Some(state.avatars.url_for(key).await?),
-            None => None,
-        };
-        Ok(Self {
-            username: user.username,
-            name: Some(user.name).filter(|n| !n.is_empty()),
-            email: Some(user.email).filter(|e| !e.is_empty()),
-            avatar_url,
-            role: user.role,
-            profile: user.profile,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        })
-    }
-}
 
 /// Replaces name and email when given and merges profile data (RFC 7396: a key set to
 /// `null` is removed). Username and password cannot be changed here.
@@ -65,11 +25,6 @@ pub struct UpdateRequest {
     profile: Map<String, Value>,
 }
 
-pub(super) fn parse_username(raw: &str) -> Result<Username, ApiError> {
-    // An invalid name cannot exist, so it is not found rather than a validation error.
-    Username::parse(raw).map_err(|_| Error::UserNotFound.into())
-}
-
 /// Reads an account (owner or admin).
 #[utoipa::path(get, path = "/user/{username}", tag = "accounts",
     params(("username" = String, Path, description = "The account's username")),
@@ -81,16 +36,9 @@ pub(super) fn parse_username(raw: &str) -> Result<Username, ApiError> {
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Path(username): Path<String>,
+    account: Account,
 ) -> Result<Json<UserView>, ApiError> {
-    let username = parse_username(&username)?;
-    current.may_act_on(&username)?;
-    let user = state
-        .users
-        .get(&username)
-        .await?
-        .ok_or(Error::UserNotFound)?;
+    let user = account.read(&state).await?;
     Ok(Json(UserView::from_record(user, &state).await?))
 }
 
@@ -109,12 +57,9 @@ pub async fn get_user(
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Path(username): Path<String>,
+    account: Account,
     Json(request): Json<UpdateRequest>,
 ) -> Result<Json<UserView>, ApiError> {
-    let username = parse_username(&username)?;
-    current.may_act_on(&username)?;
     let mut errors = FieldErrors::new();
     let name = errors.optional("name", request.name, |n| DisplayName::parse(&n));
     let email = errors.optional("email", request.email, |e| Email::parse(&e));
@@ -132,11 +77,7 @@ pub async fn update_user(
     // Optimistic concurrency: merge onto what was read, write only if nobody changed it
     // since, and re-read and retry a few times if somebody did.
     for _ in 0..3 {
-        let user = state
-            .users
-            .get(&username)
-            .await?
-            .ok_or(Error::UserNotFound)?;
+        let user = account.read(&state).await?;
         let current_profile = Profile::parse(user.profile.clone()).unwrap_or_default();
         let merged = Profile::parse(current_profile.merged(&patch))
             .map_err(|problems| ApiError::field("profile", problems[0].1.clone()))?;
@@ -147,7 +88,7 @@ pub async fn update_user(
         };
         match state
             .users
-            .update_details(&username, &update, user.updated_at)
+            .update_details(&account.username, &update, user.updated_at)
             .await
             .map_err(ApiError::from)
         {
@@ -171,16 +112,10 @@ pub async fn update_user(
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Path(username): Path<String>,
+    account: Account,
 ) -> Result<StatusCode, ApiError> {
-    let username = parse_username(&username)?;
-    current.may_act_on(&username)?;
-    let user = state
-        .users
-        .get(&username)
-        .await?
-        .ok_or(Error::UserNotFound)?;
+    let user = account.read(&state).await?;
+    let Account { username, by } = account;
     // Sessions and avatar first, the item last: if anything fails midway the account
     // still exists and a retry finishes the job.
     // An admin goes only while another remains: checked before anything is undone, and
@@ -202,10 +137,10 @@ pub async fn delete_user(
     match keeper {
         Some(keeper) => {
             state.users.delete_admin(&username, keeper).await?;
-            state.audit.admin_deleted(&username, &current.user.username);
+            state.audit.admin_deleted(&username, &by.user.username);
         }
         None => state.users.delete(&username).await?,
     }
-    tracing::info!(%username, revoked, by = %current.user.username, "account deleted");
+    tracing::info!(%username, revoked, by = %by.user.username, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,14 +1,14 @@
 //! `/user/{username}/avatar`: uploading an avatar.
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use bytes::Bytes;
 use common::extract::{unsupported_media_type, Json};
 use utoipa::ToSchema;
 
-use super::accounts::{parse_username, UserView};
 use super::upload::{avatar_key, is_avatar_image, is_multipart, multipart_problem, read_avatar};
+use super::views::UserView;
 use crate::domain::{AvatarError, AvatarImage};
 use crate::error::{ApiError, Error};
-use crate::session::CurrentUser;
+use crate::session::Account;
 use crate::state::AppState;
 
 /// A new avatar as a form field.
@@ -49,31 +49,25 @@ pub struct RawImage(Vec<u8>);
     ))]
 pub async fn put_avatar(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Path(username): Path<String>,
+    account: Account,
     request: Request,
 ) -> Result<Json<UserView>, ApiError> {
-    let username = parse_username(&username)?;
-    current.may_act_on(&username)?;
+    let username = &account.username;
     let bytes = read_avatar_body(request, &state).await?;
     let avatar = AvatarImage::parse(bytes, state.avatar_max_bytes)?;
-    if state.users.get(&username).await?.is_none() {
+    if state.users.get(username).await?.is_none() {
         return Err(Error::UserNotFound.into());
     }
-    let key = avatar_key(&username);
+    let key = avatar_key(username);
     state
         .avatars
         .put(&key, avatar.bytes(), avatar.content_type())
         .await?;
     state
         .users
-        .set_avatar(&username, &key, &state.avatars.stored_url(&key))
+        .set_avatar(username, &key, &state.avatars.stored_url(&key))
         .await?;
-    let user = state
-        .users
-        .get(&username)
-        .await?
-        .ok_or(Error::UserNotFound)?;
+    let user = account.read(&state).await?;
     Ok(Json(UserView::from_record(user, &state).await?))
 }
 

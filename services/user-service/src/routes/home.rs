@@ -3,7 +3,7 @@ use common::extract::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::accounts::UserView;
+use super::views::UserView;
 use crate::error::ApiError;
 use crate::session::MaybeUser;
 use crate::state::AppState;

@@ -6,6 +6,7 @@ mod home;
 mod sessions;
 mod signup;
 mod upload;
+mod views;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};

@@ -89,8 +89,8 @@ pub async fn login(
         .create(&SessionRecord {
             token_hash: token.hash(),
             username: user.username,
-            created_at: now.unix_seconds(),
-            expires_at: expires_at.unix_seconds(),
+            created_at: now,
+            expires_at,
             account_created_at: Some(user.created_at),
         })
         .await?;

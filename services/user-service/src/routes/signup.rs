@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::accounts::UserView;
 use super::upload::{
     avatar_key, field_too_large, is_multipart, multipart_problem, read_avatar, read_text,
 };
+use super::views::UserView;
 use crate::domain::{
     AvatarError, AvatarImage, DisplayName, Email, Password, Profile, Role, UserRecord, Username,
 };

@@ -37,8 +37,8 @@ struct Entries {
 
 struct Entry {
     user: UserRecord,
-    /// The session's own expiry, unix seconds.
-    expires_at: i64,
+    /// The session's own expiry.
+    expires_at: Timestamp,
     cached_at: Instant,
 }
 
@@ -64,10 +64,7 @@ impl SessionCache {
     pub fn get(&self, token_hash: &str, now: Timestamp) -> Result<UserRecord, Ticket> {
         let entries = self.entries();
         match entries.by_token_hash.get(token_hash) {
-            Some(entry)
-                if entry.cached_at.elapsed() < self.ttl
-                    && entry.expires_at > now.unix_seconds() =>
-            {
+            Some(entry) if entry.cached_at.elapsed() < self.ttl && entry.expires_at > now => {
                 Ok(entry.user.clone())
             }
             _ => Err(Ticket(entries.generation)),
@@ -139,7 +136,7 @@ impl SessionStore for ForgetfulSessions {
     async fn get_live(
         &self,
         token_hash: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.store.get_live(token_hash, now).await
     }
@@ -246,8 +243,11 @@ mod tests {
         }
     }
 
-    fn session(token_hash: &str, username: &str, expires_in: i64) -> SessionRecord {
-        let now = Timestamp::now().unix_seconds();
+    const AN_HOUR: Duration = Duration::from_secs(3600);
+
+    /// A session that expires `expires_in` from now: at once with `Duration::ZERO`.
+    fn session(token_hash: &str, username: &str, expires_in: Duration) -> SessionRecord {
+        let now = Timestamp::now();
         SessionRecord {
             token_hash: token_hash.into(),
             username: username.into(),
@@ -258,7 +258,7 @@ mod tests {
     }
 
     /// Caches `token_hash` for `username` as a lookup that missed would.
-    fn cache(cache: &SessionCache, token_hash: &str, username: &str, expires_in: i64) {
+    fn cache(cache: &SessionCache, token_hash: &str, username: &str, expires_in: Duration) {
         let ticket = cache.get(token_hash, Timestamp::now()).unwrap_err();
         cache.insert(
             ticket,
@@ -278,8 +278,8 @@ mod tests {
     #[test]
     fn entries_live_for_the_ttl_and_never_past_the_session() {
         let sessions = SessionCache::new(Duration::from_secs(5));
-        cache(&sessions, "a", "ann", 3600);
-        cache(&sessions, "b", "bob", -1);
+        cache(&sessions, "a", "ann", AN_HOUR);
+        cache(&sessions, "b", "bob", Duration::ZERO);
         assert_eq!(hit(&sessions, "a").as_deref(), Some("ann"));
         assert_eq!(
             hit(&sessions, "b"),
@@ -288,21 +288,21 @@ mod tests {
         );
 
         let short = SessionCache::new(Duration::from_millis(50));
-        cache(&short, "a", "ann", 3600);
+        cache(&short, "a", "ann", AN_HOUR);
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(hit(&short, "a"), None, "read again once the TTL is over");
 
         let off = SessionCache::new(Duration::ZERO);
-        cache(&off, "a", "ann", 3600);
+        cache(&off, "a", "ann", AN_HOUR);
         assert_eq!(hit(&off, "a"), None);
     }
 
     #[test]
     fn revocations_drop_entries_and_lookups_that_raced_them() {
         let sessions = SessionCache::new(Duration::from_secs(5));
-        cache(&sessions, "a1", "ann", 3600);
-        cache(&sessions, "a2", "ann", 3600);
-        cache(&sessions, "b", "bob", 3600);
+        cache(&sessions, "a1", "ann", AN_HOUR);
+        cache(&sessions, "a2", "ann", AN_HOUR);
+        cache(&sessions, "b", "bob", AN_HOUR);
         sessions.forget_session("a1");
         assert_eq!(hit(&sessions, "a1"), None);
         assert_eq!(hit(&sessions, "a2").as_deref(), Some("ann"));
@@ -313,7 +313,7 @@ mod tests {
         // A lookup that read the stores before a revocation does not cache its answer.
         let ticket = sessions.get("c", Timestamp::now()).unwrap_err();
         sessions.forget_session("c");
-        sessions.insert(ticket, "c", &session("c", "cid", 3600), &user("cid"));
+        sessions.insert(ticket, "c", &session("c", "cid", AN_HOUR), &user("cid"));
         assert_eq!(hit(&sessions, "c"), None);
     }
 
@@ -321,7 +321,7 @@ mod tests {
     fn holds_at_most_its_capacity() {
         let sessions = SessionCache::new(Duration::from_millis(200));
         for i in 0..CAPACITY + 10 {
-            cache(&sessions, &format!("t{i}"), "ann", 3600);
+            cache(&sessions, &format!("t{i}"), "ann", AN_HOUR);
         }
         assert_eq!(sessions.entries().by_token_hash.len(), CAPACITY);
         assert_eq!(
@@ -331,7 +331,7 @@ mod tests {
         );
         // Aged-out entries make room.
         std::thread::sleep(Duration::from_millis(210));
-        cache(&sessions, "new", "ann", 3600);
+        cache(&sessions, "new", "ann", AN_HOUR);
         assert_eq!(hit(&sessions, "new").as_deref(), Some("ann"));
         assert_eq!(sessions.entries().by_token_hash.len(), 1);
     }

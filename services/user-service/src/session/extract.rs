@@ -1,4 +1,4 @@
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::{header, request::Parts};
 use common::timestamp::Timestamp;
 
@@ -25,6 +25,45 @@ impl CurrentUser {
         } else {
             Err(Error::Forbidden.into())
         }
+    }
+}
+
+/// The account a route's `{username}` names, once the caller may act on it: the session's
+/// own account or, for an admin, any. Resolved before the body is read: no session is a
+/// 401, a name no account can have a 404 (it cannot exist), another's account a 403.
+/// Whether it still exists is the handler's read ([`Account::read`]), a 404 too.
+pub struct Account {
+    pub username: Username,
+    /// Who acts on it.
+    pub by: CurrentUser,
+}
+
+impl Account {
+    /// The account's record, read consistently; gone is a 404.
+    pub async fn read(&self, state: &AppState) -> Result<UserRecord, ApiError> {
+        state
+            .users
+            .get(&self.username)
+            .await?
+            .ok_or_else(|| Error::UserNotFound.into())
+    }
+}
+
+impl FromRequestParts<AppState> for Account {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let by = CurrentUser::from_request_parts(parts, state).await?;
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::UserNotFound)?;
+        // An invalid name cannot exist, so it is not found rather than a validation error.
+        let username = Username::parse(&raw).map_err(|_| Error::UserNotFound)?;
+        by.may_act_on(&username)?;
+        Ok(Self { username, by })
     }
 }
 
@@ -64,7 +103,7 @@ async fn authenticate(token: SessionToken, state: &AppState) -> Result<CurrentUs
     };
     let session = state
         .sessions
-        .get_live(&token_hash, now.unix_seconds())
+        .get_live(&token_hash, now)
         .await?
         .filter(|session| token.matches(&session.token_hash))
         .ok_or(invalid)?;

@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use common::aws::dynamo::{decode, get_consistent, is_conditional_failure, paging_error, to_item};
+use common::aws::dynamo::{
+    decode, get_consistent, is_conditional_failure, paging_error, string, to_item,
+};
 use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
@@ -19,10 +21,6 @@ use crate::domain::{DetailsUpdate, DirectoryRecord, Role, SessionRecord, UserRec
 
 const USER_STORE: &str = "The user store";
 const SESSION_STORE: &str = "The session store";
-
-fn string(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
 
 fn timestamp(at: Timestamp) -> AttributeValue {
     AttributeValue::S(at.rfc3339())
@@ -310,7 +308,7 @@ impl SessionStore for DynamoUserStore {
     async fn get_live(
         &self,
         token_hash: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let output = self
             .client

@@ -93,7 +93,7 @@ pub trait SessionStore: Send + Sync {
     async fn get_live(
         &self,
         token_hash: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError>;
     async fn delete(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Revokes every session of a user; returns how many there were.
