@@ -17,14 +17,29 @@ use crate::secrets::Secret;
 #[derive(Debug, Default)]
 pub struct Env {
     errors: Vec<String>,
+    /// Read nothing: what a start without any settings would report (`--help`).
+    empty: bool,
 }
 
 impl Env {
+    /// The process's environment.
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn raw(name: &str) -> Option<String> {
+    /// An environment with nothing set: reading a config from it names every setting a
+    /// start needs (`<service> --help` lists them, so the list cannot drift from the code).
+    pub fn empty() -> Self {
+        Self {
+            empty: true,
+            ..Self::default()
+        }
+    }
+
+    fn raw(&self, name: &str) -> Option<String> {
+        if self.empty {
+            return None;
+        }
         std::env::var(name).ok().filter(|v| !v.trim().is_empty())
     }
 
@@ -33,7 +48,7 @@ impl Env {
     where
         T::Err: Display,
     {
-        match Self::raw(name) {
+        match self.raw(name) {
             Some(raw) => self.parse(name, &raw),
             None => {
                 self.errors.push(format!("{name} is required"));
@@ -47,7 +62,7 @@ impl Env {
     where
         T::Err: Display,
     {
-        Self::raw(name).and_then(|raw| self.parse(name, &raw))
+        self.raw(name).and_then(|raw| self.parse(name, &raw))
     }
 
     /// A variable with a default used when it is absent (but not when it is malformed).
@@ -55,7 +70,7 @@ impl Env {
     where
         T::Err: Display,
     {
-        match Self::raw(name) {
+        match self.raw(name) {
             Some(raw) => self.parse(name, &raw).unwrap_or(default),
             None => default,
         }
@@ -63,7 +78,7 @@ impl Env {
 
     /// A duration given in (possibly fractional) seconds, e.g. `0.5` or `30`.
     pub fn seconds_or(&mut self, name: &str, default: Duration) -> Duration {
-        let Some(raw) = Self::raw(name) else {
+        let Some(raw) = self.raw(name) else {
             return default;
         };
         match raw.parse::<f64>() {
@@ -78,7 +93,7 @@ impl Env {
 
     /// `true`/`false`/`1`/`0`/`yes`/`no`.
     pub fn flag_or(&mut self, name: &str, default: bool) -> bool {
-        let Some(raw) = Self::raw(name) else {
+        let Some(raw) = self.raw(name) else {
             return default;
         };
         match raw.to_ascii_lowercase().as_str() {
