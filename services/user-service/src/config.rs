@@ -76,7 +76,12 @@ pub struct AbuseLimits {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new())
+    }
+
+    /// The config in `env`, every problem reported at once (`Env::empty()` names every
+    /// setting a start needs, for `--help`).
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::read(&mut env);
         let admin_username: Option<String> = env.optional("ADMIN_USERNAME");
         let admin_password: Option<String> = env.optional("ADMIN_PASSWORD");
