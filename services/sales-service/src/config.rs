@@ -121,7 +121,12 @@ pub struct OutboxConfig {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new())
+    }
+
+    /// The config in `env`, every problem reported at once (`Env::empty()` names every
+    /// setting a start needs, for `--help`).
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::read(&mut env);
         let oidc = OidcSettings::read(&mut env, "api://sales");
         let api_key = SecretSource::read(&mut env, "AFRICASTALKING_API_KEY").unwrap_or_else(|| {

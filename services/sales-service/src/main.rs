@@ -2,14 +2,32 @@ use std::process::ExitCode;
 
 use sales_service::config::Config;
 
-const USAGE: &str = "usage: sales-service [serve | print-tables]";
+use common::command::Usage;
+use common::config::Env;
+
+const USAGE: Usage = Usage {
+    name: "sales-service",
+    about: "customers and orders behind OpenID Connect, one SMS per order through an outbox",
+    commands: &[
+        (
+            "serve",
+            "serve HTTP on BIND_ADDR until SIGTERM (the default)",
+        ),
+        (
+            "print-tables",
+            "print the DynamoDB tables as JSON (Terraform's drift check)",
+        ),
+    ],
+    reference: "docs/services/sales-service.md",
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match std::env::args().nth(1).as_deref() {
+        help if Usage::asked(help) => USAGE.print_help(Config::read(Env::empty())),
         None | Some("serve") => serve().await.map(|()| ExitCode::SUCCESS),
         Some("print-tables") => common::command::print_tables(&sales_service::store::tables()),
-        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`; {USAGE}")),
+        Some(other) => Err(USAGE.unknown(other)),
     };
     common::command::exit("sales-service", result)
 }
