@@ -48,7 +48,12 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::new();
+        Self::read(Env::new())
+    }
+
+    /// The config in `env`, every problem reported at once (`Env::empty()` names every
+    /// setting a start needs, for `--help`).
+    pub fn read(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::read(&mut env);
         let tenants = read_tenants(&mut env);
         let default_tenant: Option<String> = env.optional("DEFAULT_TENANT");

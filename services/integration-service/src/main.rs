@@ -2,12 +2,40 @@ use std::process::ExitCode;
 
 use integration_service::config::Config;
 
-const USAGE: &str = "usage: integration-service [serve | sync-providers [--tenant <id>] | print-tables | check-definitions [FILE...] | print-definition-schema | print-definition-reference]";
+use common::command::Usage;
+use common::config::Env;
+
+const USAGE: Usage = Usage {
+    name: "integration-service",
+    about: "integration capabilities per tenant (Okta users, ...), and the provider sync",
+    commands: &[
+        (
+            "serve",
+            "serve HTTP on BIND_ADDR until SIGTERM (the default); also needs OIDC_ISSUER_URL",
+        ),
+        (
+            "sync-providers [--tenant <id>]",
+            "sync the providers of every tenant (or one) once, a JSON line per run; exit 1 if one failed (the CronJob)",
+        ),
+        ("print-tables", "print the DynamoDB tables as JSON (Terraform's drift check)"),
+        (
+            "check-definitions [FILE...]",
+            "check integration definition files (none: the built-in ones and INTEGRATION_DEFINITIONS_DIR's)",
+        ),
+        ("print-definition-schema", "print the JSON Schema of a definition file"),
+        (
+            "print-definition-reference",
+            "print the definition format's reference (Markdown)",
+        ),
+    ],
+    reference: "docs/services/integration-service.md",
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        help if Usage::asked(help) => USAGE.print_help(Config::read(Env::empty())),
         None | Some("serve") => serve().await.map(|()| ExitCode::SUCCESS),
         Some("sync-providers") => sync_providers(&args[1..]).await,
         Some("print-tables") => {
@@ -25,7 +53,7 @@ async fn main() -> ExitCode {
             print!("{}", integration_service::definitions::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`; {USAGE}")),
+        Some(other) => Err(USAGE.unknown(other)),
     };
     common::command::exit("integration-service", result)
 }
@@ -96,7 +124,7 @@ async fn sync_providers(args: &[String]) -> anyhow::Result<ExitCode> {
     let tenant = match args {
         [] => None,
         [flag, tenant] if flag == "--tenant" => Some(tenant.as_str()),
-        _ => anyhow::bail!("{USAGE}"),
+        _ => anyhow::bail!("{}", USAGE.line()),
     };
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
