@@ -12,6 +12,7 @@
 //! - [`http`]: assertions on answers (`assert_json`, `assert_problem`).
 //! - [`oneshot`]: a router called without a socket (for `common`'s shared pieces).
 //! - [`proxy`]: a TCP proxy that can be cut, for "the dependency went away".
+//! - [`command`]: a service binary's `--help` checked.
 //! - [`compat`]: the README's compatibility table checked against a served spec.
 //! - [`try_it_out`]: unique operation ids, and each operation sent as Swagger UI's "Try it
 //!   out" would, naming the route that served it.
@@ -27,6 +28,7 @@
 //! behind a cuttable proxy).
 pub mod app;
 pub mod caller;
+pub mod command;
 pub mod compat;
 pub mod emulator;
 pub mod http;
