@@ -552,27 +552,12 @@ async fn a_default_tenant_that_is_not_configured_stops_the_start() {
 
 #[test]
 fn the_binary_explains_itself_and_what_a_start_needs() {
-    let binary = env!("CARGO_BIN_EXE_integration-service");
-    // An empty environment: the settings listed are the code's, not this machine's.
-    let help = std::process::Command::new(binary)
-        .arg("--help")
-        .env_clear()
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert!(help.status.success(), "{help:?}");
-    assert!(text.starts_with("integration-service: "), "{text}");
-    for needed in [
-        "TENANTS_FILE (or TENANTS_JSON) is required",
-        "OIDC_ISSUER_URL",
-        "docs/services/integration-service.md",
-    ] {
-        assert!(text.contains(needed), "{needed} missing from {text}");
-    }
-    let unknown = std::process::Command::new(binary)
-        .arg("--hlep")
-        .output()
-        .unwrap();
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("usage: integration-service ["));
+    test_support::command::assert_explains_itself(
+        env!("CARGO_BIN_EXE_integration-service"),
+        "integration-service",
+        &[
+            "TENANTS_FILE (or TENANTS_JSON) is required",
+            "OIDC_ISSUER_URL",
+        ],
+    );
 }

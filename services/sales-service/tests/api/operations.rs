@@ -246,27 +246,9 @@ async fn a_live_username_with_the_sandbox_host_is_refused_at_start() {
 
 #[test]
 fn the_binary_explains_itself_and_what_a_start_needs() {
-    let binary = env!("CARGO_BIN_EXE_sales-service");
-    // An empty environment: the settings listed are the code's, not this machine's.
-    let help = std::process::Command::new(binary)
-        .arg("--help")
-        .env_clear()
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert!(help.status.success(), "{help:?}");
-    assert!(text.starts_with("sales-service: "), "{text}");
-    for needed in [
-        "OIDC_ISSUER_URL is required",
-        "AFRICASTALKING_API_KEY",
-        "docs/services/sales-service.md",
-    ] {
-        assert!(text.contains(needed), "{needed} missing from {text}");
-    }
-    let unknown = std::process::Command::new(binary)
-        .arg("--hlep")
-        .output()
-        .unwrap();
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("usage: sales-service ["));
+    test_support::command::assert_explains_itself(
+        env!("CARGO_BIN_EXE_sales-service"),
+        "sales-service",
+        &["OIDC_ISSUER_URL is required", "AFRICASTALKING_API_KEY"],
+    );
 }

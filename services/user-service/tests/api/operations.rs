@@ -286,23 +286,9 @@ async fn aws_connections_are_reused_across_requests() {
 
 #[test]
 fn the_binary_explains_itself_and_what_a_start_needs() {
-    let binary = env!("CARGO_BIN_EXE_user-service");
-    // An empty environment: the settings listed are the code's, not this machine's.
-    let help = std::process::Command::new(binary)
-        .arg("--help")
-        .env_clear()
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert!(help.status.success(), "{help:?}");
-    assert!(text.starts_with("user-service: "), "{text}");
-    for needed in ["AVATAR_BUCKET is required", "docs/services/user-service.md"] {
-        assert!(text.contains(needed), "{needed} missing from {text}");
-    }
-    let unknown = std::process::Command::new(binary)
-        .arg("--hlep")
-        .output()
-        .unwrap();
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("usage: user-service ["));
+    test_support::command::assert_explains_itself(
+        env!("CARGO_BIN_EXE_user-service"),
+        "user-service",
+        &["AVATAR_BUCKET is required"],
+    );
 }
