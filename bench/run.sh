@@ -8,6 +8,16 @@
 # scripts; uses spare ports, so a running scripts/dev.sh is not disturbed. Logs: .run/bench/
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  script_header bench/run.sh
+  # The options are the bench binary's; any build of it lists them.
+  for bench in target/release/bench target/debug/bench; do
+    if [ -x "$bench" ]; then echo; exec "$bench" --help; fi
+  done
+  echo "(the options are listed once the bench binary is built: cargo build -p bench)"
+  exit 0
+fi
 
 scripts/emulator.sh install
 scripts/oidc-issuer.sh

@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+help_if_asked scripts/build-images.sh "${1:-}"
 
 RUN=.run/images
 BASES=.tools/base-stand-ins

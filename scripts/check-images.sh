@@ -20,6 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 . scripts/lib.sh
+help_if_asked scripts/check-images.sh "${1:-}"
 
 RUN=.run/check-images
 DEADLINE_SECONDS=${DEADLINE_SECONDS:-60}

@@ -15,6 +15,8 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 2
+. scripts/lib.sh
+help_if_asked scripts/check-infra.sh "${1:-}"
 TOOLS="${TOOLS_DIR:-$ROOT/.tools/infra}"  # .tools/ holds other tools too
 
 # Idempotent and ~instant when the stamp matches; installs on a fresh clone.

@@ -10,6 +10,8 @@
 # database, which needs the network, is not checked here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+help_if_asked scripts/deny.sh "${1:-}"
 
 CARGO_DENY_VERSION=0.20.2
 TOOLS=.tools/cargo-deny

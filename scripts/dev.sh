@@ -7,9 +7,13 @@
 # OpenID Connect issuer, the stand-ins for the external APIs (SMS, two Okta orgs, the
 # partner providers API), and every service (scripts/lib.sh `services`; each one's settings
 # come from its services/<name>/local.sh). Logs: .run/dev/<name>.log
+# Needs nothing set. Optional: EMULATOR_PORT (default 4566), RUST_LOG (default info).
+# Fixed ports 8080-8083, 9000, 9101-9104: on a shared machine, run it in a network
+# namespace of your own. The first run compiles the workspace (~6 min on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+help_if_asked scripts/dev.sh "${1:-}"
 
 RUN=.run/dev
 mkdir -p "$RUN"

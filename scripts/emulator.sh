@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+help_if_asked scripts/emulator.sh "${1:-}"
 
 PORT="${EMULATOR_PORT:-4566}"
 VENV=.tools/moto

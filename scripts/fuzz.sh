@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+help_if_asked scripts/fuzz.sh "${1:-}"
 
 VENV=.tools/fuzz
 REQUIREMENTS=scripts/requirements-fuzz.txt

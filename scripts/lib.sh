@@ -1,6 +1,23 @@
 # shellcheck shell=bash
 # Shell helpers the scripts share. Sourced (`. scripts/lib.sh`), never run.
 
+# script_header SCRIPT: SCRIPT's header comment (the comment lines after the shebang: what
+# it does, its usage, the settings it reads), on stdout.
+script_header() {
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"
+}
+
+# help_if_asked SCRIPT ARG: when ARG is -h or --help, prints SCRIPT's header and exits 0.
+# Every script calls it right after sourcing this file: `help_if_asked scripts/x.sh "${1:-}"`.
+help_if_asked() {
+  case "$2" in
+    -h | --help)
+      script_header "$1"
+      exit 0
+      ;;
+  esac
+}
+
 # The AWS SDK settings for the local emulator, unless the caller set them already.
 aws_emulator_env() {
   export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${EMULATOR_PORT:-4566}}"

@@ -5,6 +5,8 @@
 # Prints each run's result and time; exits non-zero if any run failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+help_if_asked scripts/test-under-load.sh "${1:-}"
 
 runs="${1:-3}"
 if ! command -v stress-ng >/dev/null; then

@@ -6,9 +6,13 @@
 #     of any test that fails (TEST_LOG, see crates/test-support/src/logs.rs);
 #   - with no arguments, also the OIDC issuer's own tests (node --test, about a second).
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p user-service`).
+# Needs nothing set. Optional: EMULATOR_PORT (default 4566; one per person on a shared
+# machine), TEST_LOG (default warn), CARGO_TARGET_DIR. The first run compiles everything
+# (.ci/run, whose main step this is, takes ~19 min cold on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+help_if_asked scripts/test.sh "${1:-}"
 
 aws_emulator_env
 
