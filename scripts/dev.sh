@@ -44,8 +44,11 @@ if ! scripts/emulator.sh status >/dev/null 2>&1; then
 fi
 scripts/oidc-issuer.sh
 
-echo "building the services (debug profile, shared with the tests)..." >&2
-cargo build --bins --quiet
+cold=
+[ -x "target/debug/$(services | head -n1)" ] || cold="compiles the workspace, ~6 min on 2 cores"
+# shellcheck disable=SC2046  # progress_flag is one word or none
+long_step "building the services (debug profile, shared with the tests)" "$cold" \
+  cargo build --bins $(progress_flag)
 
 # --- peers: the OIDC issuer and the stand-ins for the external APIs -----------------
 # shellcheck disable=SC2034  # RUN_ID: read by services/<name>/local.sh

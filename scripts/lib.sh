@@ -18,6 +18,34 @@ help_if_asked() {
   esac
 }
 
+# long_step WHAT COLD COMMAND...: runs a step that may take minutes, saying so. When the
+# step has not run here before, COLD (e.g. "~6 min on 2 cores") says how long it takes.
+# On a terminal the command's own progress shows (cargo's bar: pass `$(progress_flag)`);
+# otherwise (CI, a log) a line when it starts, one a minute while it runs, and one with
+# its elapsed time when it ends.
+long_step() {
+  local what=$1 cold=$2 started=$SECONDS status=0 ticker
+  shift 2
+  echo "$what${cold:+ (first time here: $cold)}..." >&2
+  if [ -t 2 ]; then
+    "$@" || status=$?
+  else
+    (while sleep 60; do echo "  $what: still running, $(( SECONDS - started ))s" >&2; done) &
+    ticker=$!
+    "$@" || status=$?
+    kill "$ticker" 2>/dev/null || true
+    wait "$ticker" 2>/dev/null || true
+  fi
+  [ "$status" = 0 ] || { echo "$what: failed after $(( SECONDS - started ))s" >&2; return "$status"; }
+  echo "$what: done in $(( SECONDS - started ))s" >&2
+}
+
+# progress_flag: nothing on a terminal (cargo and pip draw their progress), else --quiet
+# (long_step prints the progress lines instead of thousands of lines of build output).
+progress_flag() {
+  if [ -t 2 ]; then echo ""; else echo "--quiet"; fi
+}
+
 # The AWS SDK settings for the local emulator, unless the caller set them already.
 aws_emulator_env() {
   export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:${EMULATOR_PORT:-4566}}"
@@ -32,10 +60,11 @@ venv_install() {
   local dir=$1 requirements=$2 stamp
   stamp="$dir/.installed-$(sha256sum "$requirements" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
-  echo "installing $requirements into $dir" >&2
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  # shellcheck disable=SC2046  # progress_flag is one word or none
+  long_step "installing $requirements into $dir" "~30 s" \
+    "$dir/bin/pip" install $(progress_flag) --disable-pip-version-check -r "$requirements"
   touch "$stamp"
 }
 

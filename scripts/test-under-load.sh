@@ -15,7 +15,8 @@ if ! command -v stress-ng >/dev/null; then
 fi
 
 # Build first, unloaded: the check is of the tests, not of the compiler's patience.
-cargo test --workspace --all-targets --no-run --quiet
+# shellcheck disable=SC2046  # progress_flag is one word or none
+long_step "building the tests" "" cargo test --workspace --all-targets --no-run $(progress_flag)
 
 stress-ng --cpu "$(nproc)" --timeout 0 --quiet &
 stress=$!
