@@ -181,6 +181,8 @@ pub struct CommonConfig {
     pub max_body_bytes: usize,
     /// Largest header section (names and values) accepted; larger is a 431.
     pub max_header_bytes: usize,
+    /// Requests in the handlers at once; one more is answered 503 (`crate::shedding`).
+    pub max_concurrent_requests: usize,
     /// Background readiness checks: `READINESS_INTERVAL_SECONDS` (5),
     /// `READINESS_CHECK_TIMEOUT_SECONDS` (2), `READINESS_UNREADY_AFTER_SECONDS` (30).
     pub readiness: ReadinessPolicy,
@@ -210,7 +212,7 @@ impl CommonConfig {
                 CursorKeySource::Ephemeral
             }
         };
-        Self {
+        let config = Self {
             bind_addr: env.or("BIND_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080))),
             log_format: env.or("LOG_FORMAT", LogFormat::Json),
             table_prefix: env.or("TABLE_PREFIX", String::new()),
@@ -222,6 +224,10 @@ impl CommonConfig {
                 .seconds_or("IDLE_CONNECTION_TIMEOUT_SECONDS", Duration::from_secs(75)),
             max_body_bytes: env.or("MAX_BODY_BYTES", 64 * 1024),
             max_header_bytes: env.or("MAX_HEADER_BYTES", 16 * 1024),
+            max_concurrent_requests: env.or(
+                "MAX_CONCURRENT_REQUESTS",
+                crate::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            ),
             readiness: ReadinessPolicy {
                 interval: env.seconds_or("READINESS_INTERVAL_SECONDS", Duration::from_secs(5)),
                 check_timeout: env
@@ -230,7 +236,11 @@ impl CommonConfig {
                     .seconds_or("READINESS_UNREADY_AFTER_SECONDS", Duration::from_secs(30)),
             },
             cursor_keys,
+        };
+        if config.max_concurrent_requests == 0 {
+            env.invalid("MAX_CONCURRENT_REQUESTS must be at least 1");
         }
+        config
     }
 
     /// Settings for tests: any port, no drain, tables under the given prefix.
@@ -246,6 +256,7 @@ impl CommonConfig {
             idle_connection_timeout: Duration::from_secs(75),
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
+            max_concurrent_requests: crate::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS,
             // Outages show at once: tests cut dependencies and wait for the 503.
             readiness: ReadinessPolicy {
                 interval: Duration::from_millis(50),

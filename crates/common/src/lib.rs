@@ -44,6 +44,7 @@ pub mod rate_limit;
 pub mod retry;
 pub mod secrets;
 pub mod server;
+pub mod shedding;
 pub mod telemetry;
 pub mod template;
 pub mod timestamp;

@@ -32,6 +32,7 @@ use crate::health::{self, Health};
 use crate::idle::{IdleTimeoutListener, Peer};
 use crate::metrics::{self, Metrics};
 use crate::openapi::Answers;
+use crate::shedding::{shed_beyond_limit, ConcurrencyLimit};
 use crate::{openapi, telemetry};
 
 /// Everything needed to assemble a service's HTTP application.
@@ -192,7 +193,7 @@ impl App {
             ("431", "Request headers too large", Answers::Every),
             (
                 "503",
-                "Unavailable for now: a dependency is down, or the request ran past REQUEST_TIMEOUT_SECONDS; retry later",
+                "Unavailable for now: a dependency is down, the request ran past REQUEST_TIMEOUT_SECONDS, or MAX_CONCURRENT_REQUESTS are in flight (then with Retry-After); retry later",
                 Answers::Every,
             ),
         ];
@@ -203,6 +204,7 @@ impl App {
         openapi::finish(&mut spec);
 
         let request_timeout = config.request_timeout;
+        let limit = ConcurrencyLimit::new(config.max_concurrent_requests, &self.metrics);
         router
             .merge(openapi::docs_router(spec))
             .fallback(not_found_fallback)
@@ -213,6 +215,9 @@ impl App {
                 config.max_header_bytes,
                 limit_request_head,
             ))
+            // Inside the request metrics and the access log (a shed request shows as a 503
+            // there), before anything that works for the request.
+            .layer(middleware::from_fn_with_state(limit, shed_beyond_limit))
             .layer(middleware::from_fn_with_state(
                 self.metrics,
                 metrics::track_http,
