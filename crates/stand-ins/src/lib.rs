@@ -8,6 +8,8 @@
 //! - [`sms`]: Africa's Talking SMS API (`POST /version1/messaging`).
 //! - [`okta`]: an Okta org's Users API and OAuth token endpoint (`dpop`: how it checks
 //!   DPoP proofs).
+//! - [`graph`]: a Microsoft Entra ID tenant's users through Microsoft Graph v1.0 and the
+//!   identity platform's token endpoint.
 //! - [`partner`]: the partner's providers API (token + checksum auth, transport faults).
 //! - `gate`: a listener that can play dead (outages); `sample`: deterministic sample data.
 //! - `main.rs`: the `stand-ins` binary, every stand-in in one process.
@@ -19,13 +21,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::net::TcpListener;
 
 mod dpop;
 mod gate;
+pub mod graph;
 pub mod okta;
 pub mod partner;
 mod sample;
@@ -113,4 +118,39 @@ async fn pressure(State(pressure): State<Arc<Pressure>>, request: Request, next:
         tokio::time::sleep(delay).await;
     }
     next.run(request).await
+}
+
+/// The parts of a request a stand-in's checks read (its body, if any, is the handler's).
+struct Call {
+    method: Method,
+    /// `/v1.0/users?$top=5`, as sent.
+    path_and_query: String,
+    headers: HeaderMap,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            method: parts.method.clone(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl Call {
+    /// `http://host`: the origin the client called, for links back to it.
+    fn origin(&self) -> String {
+        let host = self
+            .headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use stand_ins::graph::GraphTenant;
 use stand_ins::okta::OktaOrg;
 use stand_ins::partner::{sample_providers, Partner};
 use stand_ins::sms::SmsGateway;
@@ -44,6 +45,16 @@ STAND-INS:
         --bind ADDR          listen address (required)
         --providers N        generated provider records (default 40)
 
+    graph     A Microsoft Entra ID tenant through Microsoft Graph v1.0: the token endpoint
+              POST /{tenant}/oauth2/v2.0/token (client credentials, client_secret_post)
+              and /v1.0/users (list with $top/$select/$filter and @odata.nextLink, get,
+              PATCH, DELETE).
+        --bind ADDR          listen address (required)
+        --tenant NAME        tenant name; its id is a GUID derived from it (required)
+        --client-id ID       the app registration's client id (required)
+        --client-secret S    its client secret (required)
+        --users N            sample users, one in ten disabled (default 30)
+
 ENVIRONMENT:
     RUST_LOG     log filter (default info)
     LOG_FORMAT   pretty (default) or json; logs go to stdout
@@ -72,6 +83,13 @@ enum StandIn {
     Partner {
         bind: SocketAddr,
         providers: usize,
+    },
+    Graph {
+        bind: SocketAddr,
+        tenant: String,
+        client_id: String,
+        client_secret: String,
+        users: usize,
     },
 }
 
@@ -125,6 +143,13 @@ impl Options {
             "partner" => StandIn::Partner {
                 bind: self.parsed("bind", None)?,
                 providers: self.parsed("providers", Some(40))?,
+            },
+            "graph" => StandIn::Graph {
+                bind: self.parsed("bind", None)?,
+                tenant: self.required("tenant")?,
+                client_id: self.required("client-id")?,
+                client_secret: self.required("client-secret")?,
+                users: self.parsed("users", Some(30))?,
             },
             other => return Err(format!("unknown stand-in {other:?}")),
         };
@@ -226,6 +251,26 @@ async fn start(stand_in: StandIn) {
                 url = partner.url,
                 providers,
                 "partner: GET /auth, GET /providers"
+            );
+        }
+        StandIn::Graph {
+            bind,
+            tenant,
+            client_id,
+            client_secret,
+            users,
+        } => {
+            let graph = GraphTenant::spawn_on(bind, &tenant).await;
+            graph.set_client_secret(&client_id, &client_secret);
+            for index in 0..users {
+                graph.add_user(index % 10 != 7);
+            }
+            tracing::info!(
+                url = graph.url,
+                tenant_id = graph.tenant_id,
+                token_url = graph.token_url(),
+                users,
+                "graph: /v1.0/users (client credentials token)"
             );
         }
     }
@@ -334,6 +379,10 @@ mod tests {
             "partner has no option --users"
         );
         assert_eq!(error(&["partner", "--bind"]), "--bind needs a value");
+        assert_eq!(
+            error(&["graph", "--bind", "127.0.0.1:1", "--tenant", "globex"]),
+            "graph needs --client-id"
+        );
         assert_eq!(
             error(&["fax", "--bind", "127.0.0.1:1"]),
             "unknown stand-in \"fax\""
