@@ -19,14 +19,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::Pressure;
+use crate::{Call, Pressure};
 
 mod admission;
 mod token;
@@ -337,33 +335,11 @@ impl Org {
     }
 }
 
-/// The parts of an API request the org's checks read.
-struct Call {
-    method: Method,
-    path: String,
-    headers: HeaderMap,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Call {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
-            headers: parts.headers.clone(),
-        })
-    }
-}
-
 impl Call {
-    /// `http://host/path`: what a proof's `htu` must be.
+    /// `http://host/path` (no query): what a DPoP proof's `htu` must be, and the base of
+    /// the org's links.
     fn htu(&self) -> String {
-        let host = self
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}{}", self.path)
+        let path = self.path_and_query.split('?').next().unwrap_or_default();
+        format!("{}{path}", self.origin())
     }
 }
