@@ -10,12 +10,16 @@
 //! - [`error`]: [`Problem`], the RFC 9457 body of every error; [`extract`]: `Json`,
 //!   `Query`, `JsonOrForm` whose rejections are problems naming the field.
 //! - [`auth`]: OpenID Connect access tokens (`Authenticated`), verified against the
-//!   issuer's keys; [`domain`]: values more than one service validates (`Email`, names).
+//!   issuer's keys; [`domain`]: values more than one service validates (`Email`,
+//!   `BoundedText<MAX>` and its `DisplayName`).
 //! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), the
 //!   `StorageError` every store returns and its one mapping to statuses, and in
 //!   `aws::dynamo` what the DynamoDB stores share (pages, opaque [`Cursor`]s, items);
 //!   [`secrets`]; [`retry`]; [`http_client`]: outbound HTTP with timeouts.
-//! - [`timestamp`]: the one timestamp type, and the forms services store and answer with.
+//! - [`paging`]: one way to list: `PageQuery` (limit and cursor), `PageView<T>`, and the
+//!   sealed cursors (`CursorKeys`) that `aws::dynamo::Listing` opens against a table's keys.
+//! - [`timestamp`]: the one timestamp type, and the forms services store and answer with
+//!   (named at a record's field: `#[serde(with = "timestamp::sortable")]`).
 //! - [`command`]: what every service's `main` shares (`print-tables`, the exit status).
 //! - [`config`], [`telemetry`], [`metrics`], [`health`], [`openapi`], [`idle`],
 //!   [`rate_limit`], [`template`], [`cache`] (bounded, entries end after a TTL);

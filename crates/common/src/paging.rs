@@ -36,7 +36,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize, Serializer};
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::StorageError;
+// From its own module: `aws` itself reads the configuration, which holds the cursor keys.
+use crate::aws::error::StorageError;
 use crate::error::{FieldError, Problem};
 use crate::extract::Query;
 use crate::secrets::{Secret, SecretStore};

@@ -67,6 +67,28 @@ async fn request_ids_are_generated_or_echoed() {
     assert_eq!(echoed.headers["x-request-id"], "trace-me-123");
 }
 
+/// Security review F6: a caller's id was echoed and logged verbatim (8000 bytes, or text
+/// that forged fields in a log line). Such ids are replaced by a new one.
+#[tokio::test]
+async fn request_ids_that_could_forge_log_lines_are_replaced() {
+    for forged in [
+        "pt1}: status=200 method=DELETE path=/user/admin by=admin".to_owned(),
+        "x".repeat(8000),
+        "a b".to_owned(),
+    ] {
+        let answer = send(
+            get("/healthz")
+                .header("x-request-id", &forged)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let id = answer.headers["x-request-id"].to_str().unwrap();
+        assert_ne!(id, forged);
+        assert_eq!(id.len(), 36, "a new UUID: {id}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let unknown = send(get("/nope").body(Body::empty()).unwrap()).await;

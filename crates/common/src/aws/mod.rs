@@ -13,7 +13,7 @@
 //! - [`dynamo`]: what the DynamoDB stores share: table definitions, items, consistent
 //!   reads, pages and their opaque cursors, errors.
 pub mod dynamo;
-mod error;
+pub(crate) mod error;
 
 use std::time::Duration;
 
