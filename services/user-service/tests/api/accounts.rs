@@ -1,4 +1,4 @@
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, spawn_app};
@@ -12,21 +12,14 @@ async fn owners_read_and_update_their_account_merging_profile_data() {
     assert_eq!(response.status(), StatusCode::CREATED);
     let token = app.token("quinn", crate::helpers::PASSWORD).await;
 
-    let response = app
-        .client
-        .put(app.url("/user/quinn"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Quinn Q", "email": "q@example.org", "city": "Bergen", "age": null, "pets": 2}))
-        .send()
-        .await
-        .unwrap();
+    let response = app.bearer(&token).put("/user/quinn", &json!({"name": "Quinn Q", "email": "q@example.org", "city": "Bergen", "age": null, "pets": 2})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["name"], "Quinn Q");
     assert_eq!(body["profile"], json!({"city": "Bergen", "pets": 2}));
 
     let read: Value = app
-        .as_user(&token)
+        .bearer(&token)
         .get("/user/quinn")
         .await
         .json()
@@ -45,14 +38,7 @@ async fn password_username_and_bad_fields_cannot_be_changed_by_update() {
         (json!({"username": "someone"}), "username"),
         (json!({"email": "nope"}), "email"),
     ] {
-        let response = app
-            .client
-            .put(app.url("/user/rita"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.bearer(&token).put("/user/rita", &body).await;
         assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some(field)).await;
     }
     assert_eq!(
@@ -68,37 +54,27 @@ async fn other_users_get_403_and_anonymous_callers_401() {
     app.create_user("sam").await;
     let intruder = app.user_with_token("tess").await;
     assert_problem(
-        app.as_user(&intruder).get("/user/sam").await,
+        app.bearer(&intruder).get("/user/sam").await,
         StatusCode::FORBIDDEN,
         None,
     )
     .await;
     let response = app
-        .client
-        .put(app.url("/user/sam"))
-        .bearer_auth(&intruder)
-        .json(&json!({"name": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .bearer(&intruder)
+        .put("/user/sam", &json!({"name": "x"}))
+        .await;
+    assert_problem(response, StatusCode::FORBIDDEN, None).await;
+    let response = app.bearer(&intruder).delete("/user/sam").await;
     assert_problem(response, StatusCode::FORBIDDEN, None).await;
     let response = app
-        .client
-        .delete(app.url("/user/sam"))
-        .bearer_auth(&intruder)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, StatusCode::FORBIDDEN, None).await;
-    let response = app
-        .client
-        .put(app.url("/user/sam/avatar"))
-        .bearer_auth(&intruder)
-        .header("content-type", "image/png")
-        .body(crate::helpers::PNG)
-        .send()
-        .await
-        .unwrap();
+        .bearer(&intruder)
+        .send(
+            Method::PUT,
+            "/user/sam/avatar",
+            "image/png",
+            crate::helpers::PNG,
+        )
+        .await;
     assert_problem(response, StatusCode::FORBIDDEN, None).await;
     assert_problem(
         app.anonymous().get("/user/sam").await,
@@ -118,7 +94,7 @@ async fn admins_may_read_update_and_delete_any_account() {
     app.create_user("uma").await;
     let admin = app.admin_token().await;
     let read: Value = app
-        .as_user(&admin)
+        .bearer(&admin)
         .get("/user/uma")
         .await
         .json()
@@ -126,31 +102,21 @@ async fn admins_may_read_update_and_delete_any_account() {
         .unwrap();
     assert_eq!(read["username"], "uma");
     let response = app
-        .client
-        .put(app.url("/user/uma"))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "Uma by admin"}))
-        .send()
-        .await
-        .unwrap();
+        .bearer(&admin)
+        .put("/user/uma", &json!({"name": "Uma by admin"}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app
-        .client
-        .delete(app.url("/user/uma"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let response = app.bearer(&admin).delete("/user/uma").await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(app.stored_user("uma").await.is_none());
     assert_problem(
-        app.as_user(&admin).get("/user/uma").await,
+        app.bearer(&admin).get("/user/uma").await,
         StatusCode::NOT_FOUND,
         None,
     )
     .await;
     let me: Value = app
-        .as_user(&admin)
+        .bearer(&admin)
         .get("/user/admin")
         .await
         .json()
@@ -175,13 +141,7 @@ async fn deleting_an_account_removes_its_sessions_and_avatar() {
     let first = app.token("vic", crate::helpers::PASSWORD).await;
     let second = app.token("vic", crate::helpers::PASSWORD).await;
 
-    let response = app
-        .client
-        .delete(app.url("/user/vic"))
-        .bearer_auth(&first)
-        .send()
-        .await
-        .unwrap();
+    let response = app.bearer(&first).delete("/user/vic").await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(app.stored_user("vic").await.is_none());
     assert!(
@@ -190,7 +150,7 @@ async fn deleting_an_account_removes_its_sessions_and_avatar() {
     );
     for token in [&first, &second] {
         assert_problem(
-            app.as_user(token).get("/users").await,
+            app.bearer(token).get("/users").await,
             StatusCode::UNAUTHORIZED,
             None,
         )
@@ -219,16 +179,15 @@ async fn profile_data_the_store_cannot_keep_is_refused_and_nothing_is_written() 
 
     let token = app.user_with_token("xena").await;
     let response = app
-        .client
-        .put(app.url("/user/xena"))
-        .bearer_auth(&token)
-        .json(&json!({"pets": {"": {"name": "Rex"}}, "city": "Oslo"}))
-        .send()
-        .await
-        .unwrap();
+        .bearer(&token)
+        .put(
+            "/user/xena",
+            &json!({"pets": {"": {"name": "Rex"}}, "city": "Oslo"}),
+        )
+        .await;
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("pets")).await;
     let read: Value = app
-        .as_user(&token)
+        .bearer(&token)
         .get("/user/xena")
         .await
         .json()

@@ -1,5 +1,5 @@
 use reqwest::multipart::{Form, Part};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{assert_problem, spawn_app, PASSWORD, PNG};
@@ -104,23 +104,17 @@ async fn owners_upload_or_replace_their_avatar_raw_or_as_a_form() {
     let app = spawn_app().await;
     let token = app.user_with_token("zed").await;
     let response = app
-        .client
-        .put(app.url("/user/zed/avatar"))
-        .bearer_auth(&token)
-        .header("content-type", "image/png")
-        .body(PNG)
-        .send()
-        .await
-        .unwrap();
+        .bearer(&token)
+        .send(Method::PUT, "/user/zed/avatar", "image/png", PNG)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert!(body["avatar_url"].as_str().unwrap().contains("avatars/zed"));
 
     let form = Form::new().part("avatar", Part::bytes(PNG).file_name("again.png"));
     let response = app
-        .client
-        .put(app.url("/user/zed/avatar"))
-        .bearer_auth(&token)
+        .bearer(&token)
+        .request(Method::PUT, "/user/zed/avatar")
         .multipart(form)
         .send()
         .await
@@ -128,13 +122,8 @@ async fn owners_upload_or_replace_their_avatar_raw_or_as_a_form() {
     assert_eq!(response.status(), StatusCode::OK);
 
     let response = app
-        .client
-        .put(app.url("/user/zed/avatar"))
-        .bearer_auth(&token)
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+        .bearer(&token)
+        .send(Method::PUT, "/user/zed/avatar", "text/plain", "hello")
+        .await;
     assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
 }

@@ -2,7 +2,8 @@ use std::collections::HashSet;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
-use test_support::http::{assert_json, pages_by_link};
+use test_support::http::assert_json;
+use test_support::listing::{check_listing, Listing, PageShape};
 
 use crate::helpers::{
     assert_problem, spawn_app, spawn_app_with, start, test_config, TestApp, PASSWORD, PNG,
@@ -17,11 +18,16 @@ async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
     // An admin, who sees every email.
     let token = app.admin_token().await;
 
-    let pages = pages_by_link("/users?limit=2", |path| {
-        let (app, token) = (&app, &token);
-        async move { app.as_user(token).get(&path).await }
-    })
-    .await;
+    let directory = Listing {
+        path: "/users".into(),
+        shape: PageShape::LinkHeader,
+        cursor: "after",
+        max_limit: Some(100),
+        key: |user| user["email"].as_str().map(str::to_owned),
+    };
+    let created = ["ann", "ben", "cat", "dan", "eve"].map(|name| format!("{name}@example.com"));
+    let created: Vec<&str> = created.iter().map(String::as_str).collect();
+    let pages = check_listing(&app.bearer(&token), &directory, &created).await;
     let mut emails = HashSet::new();
     for user in pages.iter().flatten() {
         let keys: HashSet<&str> = user
@@ -55,7 +61,7 @@ async fn members_see_no_one_s_email_admins_see_every_one() {
         let app = &app;
         async move {
             let users = assert_json(
-                app.as_user(&token).get("/users?limit=100").await,
+                app.bearer(&token).get("/users?limit=100").await,
                 StatusCode::OK,
             )
             .await;
@@ -102,7 +108,7 @@ async fn bad_paging_input_is_a_client_error() {
             "after",
         ),
     ] {
-        let response = app.as_user(&token).get(&format!("/users?{query}")).await;
+        let response = app.bearer(&token).get(&format!("/users?{query}")).await;
         assert_problem(response, status, Some(field)).await;
     }
 }
@@ -123,8 +129,8 @@ async fn the_directory_is_private_unless_configured_public() {
     let member = public.user_with_token("hub").await;
     for caller in [
         public.anonymous(),
-        public.as_user("not-a-session-token"),
-        public.as_user(&member),
+        public.bearer("not-a-session-token"),
+        public.bearer(&member),
     ] {
         let users = assert_json(caller.get("/users").await, StatusCode::OK).await;
         let gil = users

@@ -4,7 +4,7 @@ use std::time::Duration;
 use common::config::CommonConfig;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use test_support::caller::Caller;
+use test_support::caller::Callers;
 pub use test_support::http::assert_problem;
 use user_service::config::{AbuseLimits, Admin, AdminPassword, Config, HashCost};
 
@@ -22,8 +22,8 @@ pub const PNG: &[u8] = &[
 ];
 
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    /// `app.anonymous()`, `app.bearer(token)`, `app.url(path)`, ... (through `Deref`).
+    pub callers: Callers,
     pub table_prefix: String,
     pub bucket: String,
     /// AWS clients on the emulator directly, to check what the service stored.
@@ -92,8 +92,7 @@ pub async fn start(config: Config, endpoint: Option<String>) -> TestApp {
     let app = test_support::app::spawn(application, &config.common).await;
     let direct = common::aws::load_sdk_config(Some(&emulator)).await;
     TestApp {
-        address: app.address.clone(),
-        client: reqwest::Client::new(),
+        callers: Callers::new(&app.address, None),
         table_prefix: config.common.table_prefix.clone(),
         bucket: config.avatar_bucket.clone(),
         dynamodb: common::aws::dynamodb(&direct),
@@ -102,18 +101,17 @@ pub async fn start(config: Config, endpoint: Option<String>) -> TestApp {
     }
 }
 
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
+impl std::ops::Deref for TestApp {
+    type Target = Callers;
 
+    fn deref(&self) -> &Callers {
+        &self.callers
+    }
+}
+
+impl TestApp {
     pub async fn sign_up(&self, body: Value) -> Response {
-        self.client
-            .post(self.url("/user"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.anonymous().post("/user", &body).await
     }
 
     /// Signs up with a multipart form (the only way to send an avatar with the sign-up).
@@ -165,14 +163,17 @@ impl TestApp {
         password: &str,
         headers: &[(&str, &str)],
     ) -> Response {
-        let mut request = self
-            .client
-            .post(self.url("/auth"))
-            .json(&json!({"username": username, "password": password}));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send().await.unwrap()
+        let caller = headers
+            .iter()
+            .fold(self.anonymous(), |caller, (name, value)| {
+                caller.header(name, value)
+            });
+        caller
+            .post(
+                "/auth",
+                &json!({"username": username, "password": password}),
+            )
+            .await
     }
 
     /// A session token for `username`; panics unless login worked.
@@ -193,16 +194,6 @@ impl TestApp {
 
     pub async fn admin_token(&self) -> String {
         self.token(ADMIN, ADMIN_PASSWORD).await
-    }
-
-    /// A caller without a session.
-    pub fn anonymous(&self) -> Caller {
-        Caller::anonymous(&self.client, &self.address)
-    }
-
-    /// A caller presenting the session `token`.
-    pub fn as_user(&self, token: &str) -> Caller {
-        self.anonymous().bearer(token)
     }
 
     /// The user item exactly as stored.

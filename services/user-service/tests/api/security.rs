@@ -13,12 +13,7 @@ use crate::helpers::{
 };
 
 async fn delete(app: &TestApp, username: &str, token: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(&format!("/user/{username}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    app.bearer(token).delete(&format!("/user/{username}")).await
 }
 
 /// The attack: delete the bootstrap admin, register its name with your own password,
@@ -139,11 +134,11 @@ async fn a_session_never_opens_a_later_account_of_the_same_name() {
         .unwrap();
     app.create_user("eve").await;
 
-    let response = app.as_user(&victim).get("/user/eve").await;
+    let response = app.bearer(&victim).get("/user/eve").await;
     assert_problem(response, StatusCode::UNAUTHORIZED, None).await;
     let owner = app.token("eve", PASSWORD).await;
     assert_eq!(
-        app.as_user(&owner).get("/user/eve").await.status(),
+        app.bearer(&owner).get("/user/eve").await.status(),
         StatusCode::OK
     );
 }
@@ -190,7 +185,7 @@ async fn an_avatar_with_a_page_after_the_image_is_refused() {
         let mut polyglot = PNG.to_vec();
         polyglot.extend_from_slice(page);
         let response = app
-            .as_user(&token)
+            .bearer(&token)
             .request(reqwest::Method::PUT, "/user/poly/avatar")
             .header("content-type", "image/png")
             .body(polyglot)
@@ -307,7 +302,7 @@ async fn tokens_and_account_data_are_never_cached_nor_sniffed() {
     let app = spawn_app().await;
     let token = app.user_with_token("ida").await;
     let login = app.login("ida", PASSWORD).await;
-    let account = app.as_user(&token).get("/user/ida").await;
+    let account = app.bearer(&token).get("/user/ida").await;
     let docs = app.anonymous().get("/swagger/").await;
     for response in [&login, &account] {
         assert_eq!(

@@ -1,5 +1,5 @@
 use aws_sdk_dynamodb::types::AttributeValue;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, spawn_app, PASSWORD};
@@ -106,13 +106,14 @@ async fn wrong_types_reserved_keys_and_malformed_json_are_client_errors() {
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, Some("role")).await;
 
     let response = app
-        .client
-        .post(app.url("/user"))
-        .header("content-type", "application/json")
-        .body(r#"{"username": "broken", "#)
-        .send()
-        .await
-        .unwrap();
+        .anonymous()
+        .send(
+            Method::POST,
+            "/user",
+            "application/json",
+            r#"{"username": "broken", "#,
+        )
+        .await;
     let body = assert_problem(response, StatusCode::BAD_REQUEST, None).await;
     assert!(body["detail"].as_str().unwrap().contains("not valid JSON"));
 
@@ -144,13 +145,14 @@ async fn profile_data_is_bounded() {
 
 /// `POST /user` with a urlencoded form, as `http --form` and HTML forms send it.
 async fn form_sign_up(app: &crate::helpers::TestApp, body: String) -> reqwest::Response {
-    app.client
-        .post(app.url("/user"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
+    app.anonymous()
+        .send(
+            Method::POST,
+            "/user",
+            "application/x-www-form-urlencoded",
+            body,
+        )
         .await
-        .unwrap()
 }
 
 #[tokio::test]
