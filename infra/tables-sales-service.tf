@@ -46,6 +46,13 @@ locals {
           range_key  = { name = "ordered_at", type = "S" }
           projection = "ALL"
         }
+        # The orders whose SMS is pending / sent / delivered / failed, newest first (the
+        # console's orders by SMS status; sms_status is on every order).
+        "sms-status-index" = {
+          hash_key   = { name = "sms_status", type = "S" }
+          range_key  = { name = "ordered_at", type = "S" }
+          projection = "ALL"
+        }
       }
     }
 

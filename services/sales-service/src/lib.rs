@@ -39,12 +39,14 @@ pub mod state;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use common::auth::OidcVerifier;
 use common::aws::dynamo::DynamoTablesCheck;
 use common::health::Health;
 use common::metrics::Metrics;
+use common::paging::CursorKeys;
 use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Application};
 
@@ -59,17 +61,19 @@ use crate::store::DynamoSalesStore;
 pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
     let dynamodb = common::aws::dynamodb(sdk);
     common::aws::ensure_resources(&config.common, &dynamodb, &store::tables(), None).await?;
-    let store = Arc::new(DynamoSalesStore::new(
-        dynamodb.clone(),
-        &config.common.table_prefix,
-    ));
-    let metrics = Arc::new(Metrics::new());
     // Secrets are cached for five minutes; the API key is re-read at once when the
     // provider rejects it.
     let secrets: Arc<dyn SecretStore> = Arc::new(AwsSecretStore::new(
         common::aws::secrets_manager(sdk),
-        std::time::Duration::from_secs(300),
+        Duration::from_secs(300),
     ));
+    let cursor_keys = CursorKeys::load(&config.common.cursor_keys, secrets.clone()).await?;
+    let store = Arc::new(DynamoSalesStore::new(
+        dynamodb.clone(),
+        &config.common.table_prefix,
+        &cursor_keys,
+    ));
+    let metrics = Arc::new(Metrics::new());
     let api_key = SecretValue::new(&config.sms.api_key, &secrets);
     let sms_metrics = SmsMetrics::register(&metrics);
     let sender = AfricasTalking::new(
@@ -97,6 +101,8 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         tables: store.table_names(),
     })]);
     let state = AppState {
+        outbox: store.clone(),
+        backlog_count_max: config.outbox.backlog_count_max,
         store,
         verifier: Arc::new(OidcVerifier::new(
             config.oidc.clone(),
@@ -125,7 +131,9 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         health,
         metrics,
     };
-    let application = Application::new(app.into_service(&config.common));
+    // Cursor keys from Secrets Manager are re-read, so a rotation reaches every replica.
+    let application = Application::new(app.into_service(&config.common))
+        .with_background(move |stop| cursor_keys.refresh_every(Duration::from_secs(300), stop));
     Ok(match dispatcher {
         // The dispatcher finishes the pass it is in (each send is bounded by its timeout);
         // whatever it has not claimed stays in the outbox for the other replicas.

@@ -8,12 +8,16 @@ use crate::config::Scopes;
 use crate::domain::{Currency, Destinations, MessageTemplate};
 use crate::secret::SecretValue;
 use crate::sms::{Dispatcher, SmsMetrics};
-use crate::store::SalesStore;
+use crate::store::{Outbox, SalesStore};
 
 /// What the handlers share. Cheap to clone: everything is behind `Arc`.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn SalesStore>,
+    /// The SMS outbox, read for its backlog.
+    pub outbox: Arc<dyn Outbox>,
+    /// The backlog is counted up to this many (`OUTBOX_BACKLOG_COUNT_MAX`).
+    pub backlog_count_max: u64,
     pub verifier: Arc<OidcVerifier>,
     pub scopes: Arc<Scopes>,
     pub default_currency: Currency,

@@ -205,9 +205,38 @@ pub enum SmsStatus {
     Failed,
 }
 
+impl SmsStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Sent, Self::Delivered, Self::Failed];
+
+    /// The status as the API and the store write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// A status as a client names it (`sms_status=`); `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sms_statuses_are_named_as_the_api_and_the_store_write_them() {
+        for status in SmsStatus::ALL {
+            let written = serde_json::to_value(status).unwrap();
+            assert_eq!(written, status.as_str());
+            assert_eq!(SmsStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(SmsStatus::parse("Sent"), None);
+    }
 
     #[test]
     fn amounts_are_exact_positive_and_two_decimals_at_most() {

@@ -3,11 +3,12 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use common::paging::{Listed, PageQuery, PageView};
 use common::timestamp::Timestamp;
-use common::Cursor;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::listed;
 use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{CustomerCode, CustomerRecord, NewCustomer};
 use crate::error::{ApiError, Error};
@@ -51,6 +52,13 @@ pub struct Customer {
     created_at: String,
 }
 
+impl Listed for Customer {
+    const ITEMS: &'static str = "customers";
+}
+
+/// A page of customers, `{"customers": [..], "next": ..}` (named for the spec).
+pub type CustomerPage = PageView<Customer>;
+
 impl From<CustomerRecord> for Customer {
     fn from(record: CustomerRecord) -> Self {
         Self {
@@ -62,13 +70,6 @@ impl From<CustomerRecord> for Customer {
             created_at: record.created_at,
         }
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CustomerPage {
-    customers: Vec<Customer>,
-    /// Pass as `next` for the following page; absent on the last page.
-    next: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -148,17 +149,10 @@ pub async fn list_customers(
     Query(query): Query<CustomersQuery>,
 ) -> Result<Json<CustomerPage>, ApiError> {
     caller.require_scope(&state.scopes.read)?;
-    let limit = common::extract::page_limit(query.limit)?;
-    let after = query
-        .next
-        .as_deref()
-        .map(|cursor| state.store.customers_cursor(cursor))
-        .transpose()?;
-    let page = state.store.customers(limit, after).await?;
-    Ok(Json(CustomerPage {
-        customers: page.items.into_iter().map(Customer::from).collect(),
-        next: page.next.as_ref().map(Cursor::encode),
-    }))
+    let page = PageQuery::new(query.limit, query.next.as_deref());
+    let limit = page.limit().map_err(ApiError::Problem)?;
+    let customers = listed(&page, state.store.customers(limit, page.cursor()).await)?;
+    Ok(Json(PageView::from(customers.map(Customer::from))))
 }
 
 /// One customer.

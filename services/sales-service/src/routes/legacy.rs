@@ -10,16 +10,19 @@ use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use common::auth::Authenticated;
+use common::aws::dynamo::Page;
 use common::extract::{Json, Query};
-use common::{Cursor, Page};
+use common::paging::PageQuery;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::customers::{self, CreateCustomer};
+use super::listed;
 use super::orders::{self, CreateOrder, Order, OrderDetails};
 use super::replay::IdempotencyHeader;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Tells a client this path is deprecated and where its successor is (RFC 9745, RFC 8288).
 fn successor(response: impl IntoResponse, path: &'static str) -> Response {
@@ -76,23 +79,22 @@ pub struct LegacyOrdersQuery {
     next: Option<String>,
 }
 
-type StartKey = Option<Cursor>;
-
-/// Reads page after page until the listing ends or `cap` records are in hand; returns them
-/// and, when the cap cut the listing short, where it resumes.
-async fn up_to<T, E, Fut>(
+/// Reads page after page from the client's cursor (`next`) until the listing ends or `cap`
+/// records are in hand; returns them and, when the cap cut the listing short, the cursor
+/// where it resumes.
+async fn up_to<T, Fut>(
     cap: usize,
-    mut after: StartKey,
-    mut page: impl FnMut(i32, StartKey) -> Fut,
-) -> Result<(Vec<T>, StartKey), ApiError>
+    sent: &PageQuery,
+    mut page: impl FnMut(i32, Option<String>) -> Fut,
+) -> Result<(Vec<T>, Option<String>), ApiError>
 where
-    Fut: Future<Output = Result<Page<T>, E>>,
-    ApiError: From<E>,
+    Fut: Future<Output = Result<Page<T, String>, StoreError>>,
 {
     let mut records = Vec::new();
+    let mut after = sent.cursor().map(str::to_owned);
     while records.len() < cap {
         let wanted = i32::try_from(cap - records.len()).unwrap_or(i32::MAX);
-        let next = page(wanted, after).await?;
+        let next = listed(sent, page(wanted, after).await)?;
         records.extend(next.items);
         after = next.next;
         if after.is_none() {
@@ -103,9 +105,9 @@ where
 }
 
 /// A bare JSON array, with a `Link: rel="next"` to `path` + the cursor when there is more.
-fn every_record(records: &impl Serialize, rest: StartKey, path: String) -> Response {
+fn every_record(records: &impl Serialize, rest: Option<String>, path: String) -> Response {
     let mut response = Json(records).into_response();
-    if let Some(cursor) = rest.as_ref().map(Cursor::encode) {
+    if let Some(cursor) = rest {
         let separator = if path.contains('?') { '&' } else { '?' };
         let link = format!("<{path}{separator}next={cursor}>; rel=\"next\"");
         if let Ok(link) = HeaderValue::from_str(&link) {
@@ -200,15 +202,13 @@ pub async fn list_customers(
     Query(query): Query<LegacyCustomersQuery>,
 ) -> Result<Response, ApiError> {
     caller.require_scope(&state.scopes.read)?;
-    let after = query
-        .next
-        .as_deref()
-        .map(|cursor| state.store.customers_cursor(cursor))
-        .transpose()?;
+    let sent = PageQuery::new(None, query.next.as_deref());
     let store = &state.store;
-    let (records, rest) = up_to(state.legacy_list_max_items, after, |limit, after| {
-        store.customers(limit, after)
-    })
+    let (records, rest) = up_to(
+        state.legacy_list_max_items,
+        &sent,
+        |limit, after| async move { store.customers(limit, after.as_deref()).await },
+    )
     .await?;
     let customers: Vec<customers::Customer> = records.into_iter().map(Into::into).collect();
     let path = "/ap1/v1/sales/customers/".to_owned();
@@ -237,11 +237,14 @@ pub async fn list_orders(
 ) -> Result<Response, ApiError> {
     caller.require_scope(&state.scopes.read)?;
     let customer = query.customer.as_deref();
-    let after = orders::start_key(&state, customer, query.next.as_deref())?;
-    let store = &state.store;
-    let (records, rest) = up_to(state.legacy_list_max_items, after, |limit, after| {
-        store.orders(customer, limit, after)
-    })
+    let filter = orders::order_filter(customer, None)?;
+    let sent = PageQuery::new(None, query.next.as_deref());
+    let (store, filter) = (&state.store, &filter);
+    let (records, rest) = up_to(
+        state.legacy_list_max_items,
+        &sent,
+        |limit, after| async move { store.orders(filter, limit, after.as_deref()).await },
+    )
     .await?;
     let legacy: Vec<LegacyOrder> = records
         .into_iter()

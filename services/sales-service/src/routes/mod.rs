@@ -7,11 +7,23 @@ mod sms;
 
 pub use sms::DELIVERY_REPORTS;
 
+use common::paging::PageQuery;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::StoreError;
+
+/// A listing's store error as the client sees it: a cursor the store could not open is a
+/// 400 naming the route's cursor parameter.
+fn listed<T>(page: &PageQuery, result: Result<T, StoreError>) -> Result<T, ApiError> {
+    result.map_err(|error| match error {
+        StoreError::Storage(error) => ApiError::Problem(page.problem(error)),
+        other => other.into(),
+    })
+}
 
 pub const OIDC_SCHEME: &str = "oidc";
 
@@ -25,7 +37,7 @@ pub const OIDC_SCHEME: &str = "oidc";
     tags(
         (name = "customers", description = "Customers"),
         (name = "orders", description = "Orders and the delivery status of their SMS"),
-        (name = "sms", description = "The SMS provider's delivery reports"),
+        (name = "sms", description = "The SMS outbox's backlog, and the SMS provider's delivery reports"),
         (name = "deprecated", description = "Old-style paths kept for existing clients"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -43,6 +55,7 @@ pub fn router(state: AppState) -> OpenApiRouter {
         .routes(routes!(orders::create_order, orders::list_orders))
         .routes(routes!(orders::get_order))
         .routes(routes!(sms::delivery_report))
+        .routes(routes!(sms::backlog))
         .merge(legacy_router())
         .with_state(state)
 }

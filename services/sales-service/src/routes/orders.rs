@@ -4,18 +4,21 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
+use common::paging::{Listed, PageQuery, PageView};
 use common::timestamp::Timestamp;
-use common::Cursor;
+use common::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
+use super::listed;
 use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{MessageValues, NewOrder, OrderRecord, OutboxRecord, SmsCaller, SmsStatus};
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
+use crate::store::OrderFilter;
 
 /// A new order; the server sets its time. Every problem is reported at once.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -121,23 +124,29 @@ impl From<OrderRecord> for Order {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPage {
-    orders: Vec<Order>,
-    /// Pass as `next` for the following page; absent on the last page.
-    next: Option<String>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct OrdersQuery {
     /// Only this customer's orders (by `id`), newest first.
     customer: Option<String>,
+    /// Only the orders whose SMS is in this status (`pending`, `sent`, `delivered` or
+    /// `failed`). With `customer` too, a page may hold fewer than `limit` orders and still
+    /// have a `next`: follow it.
+    #[param(value_type = Option<SmsStatus>)]
+    sms_status: Option<String>,
     /// Orders per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// The `next` cursor from the previous page (with the same `customer`).
+    /// The `next` cursor from the previous page (with the same `customer` and `sms_status`).
     next: Option<String>,
 }
+
+impl Listed for Order {
+    const ITEMS: &'static str = "orders";
+    const ITEMS_DOC: Option<&'static str> = Some("Newest first.");
+}
+
+/// A page of orders, `{"orders": [..], "next": ..}` (named for the spec).
+pub type OrderPage = PageView<Order>;
 
 pub fn location(id: &str) -> String {
     format!("/api/v1/sales/orders/{id}")
@@ -251,9 +260,9 @@ pub async fn create_order(
     params(OrdersQuery),
     security(("oidc" = ["sales:read"])),
     responses(
-        (status = 200, description = "A page of orders", body = OrderPage),
-        (status = 400, description = "Bad cursor or query"),
-        (status = 422, description = "Limit out of range or a malformed customer id"),
+        (status = 200, description = "A page of orders, newest first", body = OrderPage),
+        (status = 400, description = "Bad cursor (one from another listing or filter) or query"),
+        (status = 422, description = "Limit out of range, a malformed customer id or an unknown SMS status"),
     ))]
 pub async fn list_orders(
     State(state): State<AppState>,
@@ -261,32 +270,46 @@ pub async fn list_orders(
     Query(query): Query<OrdersQuery>,
 ) -> Result<Json<OrderPage>, ApiError> {
     caller.require_scope(&state.scopes.read)?;
-    let limit = common::extract::page_limit(query.limit)?;
-    let after = start_key(&state, query.customer.as_deref(), query.next.as_deref())?;
-    let page = state
-        .store
-        .orders(query.customer.as_deref(), limit, after)
-        .await?;
-    Ok(Json(OrderPage {
-        orders: page.items.into_iter().map(Order::from).collect(),
-        next: page.next.as_ref().map(Cursor::encode),
-    }))
+    let filter = order_filter(query.customer.as_deref(), query.sms_status.as_deref())?;
+    let page = PageQuery::new(query.limit, query.next.as_deref());
+    let limit = page.limit().map_err(ApiError::Problem)?;
+    let orders = listed(
+        &page,
+        state.store.orders(&filter, limit, page.cursor()).await,
+    )?;
+    Ok(Json(PageView::from(orders.map(Order::from))))
 }
 
-/// Where a listing of orders (all, or `customer`'s) resumes: checks the customer id and
-/// decodes the `next` cursor of that listing.
-pub(super) fn start_key(
-    state: &AppState,
+/// The orders a listing asks for: every malformed filter is named at once.
+pub(super) fn order_filter(
     customer: Option<&str>,
-    next: Option<&str>,
-) -> Result<Option<Cursor>, ApiError> {
-    if let Some(customer) = customer {
-        uuid::Uuid::parse_str(customer)
-            .map_err(|_| ApiError::field("customer", "must be a customer id"))?;
+    sms_status: Option<&str>,
+) -> Result<OrderFilter, ApiError> {
+    let mut errors = Vec::new();
+    let customer_id = customer.and_then(|customer| match uuid::Uuid::parse_str(customer) {
+        Ok(_) => Some(customer.to_owned()),
+        Err(_) => {
+            errors.push(FieldError::new("customer", "must be a customer id"));
+            None
+        }
+    });
+    let sms_status = sms_status.and_then(|status| {
+        let parsed = SmsStatus::parse(status);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "sms_status",
+                "must be one of pending, sent, delivered, failed",
+            ));
+        }
+        parsed
+    });
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
     }
-    Ok(next
-        .map(|cursor| state.store.orders_cursor(customer, cursor))
-        .transpose()?)
+    Ok(OrderFilter {
+        customer_id,
+        sms_status,
+    })
 }
 
 /// One order, with where its SMS stands.

@@ -1,5 +1,6 @@
-//! `/api/v1/sales/sms/...`: Africa's Talking's delivery reports, which move an order's SMS
-//! from `sent` to `delivered` or `failed`.
+//! `/api/v1/sales/sms/...`: the outbox's backlog (for operators and the console), and
+//! Africa's Talking's delivery reports, which move an order's SMS from `sent` to
+//! `delivered` or `failed`.
 //!
 //! Africa's Talking posts a report to the callback URL registered on the account as an
 //! `application/x-www-form-urlencoded` POST with `id` (the `messageId` of the send),
@@ -16,17 +17,73 @@ use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
+use common::auth::Authenticated;
 use common::extract::{Json, JsonOrForm};
+use common::timestamp::Timestamp;
 use common::Problem;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::domain::{DeliveryReport, ReportedStatus};
 use crate::error::ApiError;
 use crate::sms::ReportResult;
 use crate::state::AppState;
-use crate::store::{ReportApplied, ReportedFinal};
+use crate::store::{OutboxError, ReportApplied, ReportedFinal};
+
+/// The SMS outbox's backlog: what waits to be sent (or retried), counted through the
+/// outbox's due index (never a scan of the table).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"queued": 42, "more": false, "counted_up_to": 1000,
+    "oldest_due_at": "2026-12-06T11:20:51.512000Z"}))]
+pub struct SmsBacklog {
+    /// SMS waiting in the outbox: new, being sent, or waiting for a retry.
+    queued: u64,
+    /// The count stopped at `counted_up_to`: at least `queued` wait.
+    more: bool,
+    /// The most the count reads (`OUTBOX_BACKLOG_COUNT_MAX`).
+    counted_up_to: u64,
+    /// When the SMS due first is (or was) due: far in the past means the dispatchers are
+    /// behind or stopped. `null` when none waits.
+    #[schema(format = DateTime)]
+    oldest_due_at: Option<String>,
+}
+
+/// How many SMS wait in the outbox, and since when: counted up to
+/// `OUTBOX_BACKLOG_COUNT_MAX` through the outbox's due index (one query per partition plus
+/// the count), so it costs the same however large the backlog grows.
+#[utoipa::path(get, path = "/api/v1/sales/sms/backlog", tag = "sms",
+    security(("oidc" = ["sales:read"])),
+    responses(
+        (status = 200, description = "The backlog", body = SmsBacklog),
+    ))]
+pub async fn backlog(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<SmsBacklog>, ApiError> {
+    caller.require_scope(&state.scopes.read)?;
+    let counted_up_to = state.backlog_count_max;
+    let backlog = state
+        .outbox
+        .backlog(counted_up_to)
+        .await
+        .map_err(|error| match error {
+            OutboxError::Storage(error) => ApiError::Problem(error.into()),
+            OutboxError::LostClaim => ApiError::Internal(error.into()),
+        })?;
+    let oldest_due_at = backlog.oldest_due_ms.map(|ms| {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Timestamp::from(at).sortable()
+    });
+    Ok(Json(SmsBacklog {
+        queued: backlog.queued,
+        more: backlog.more,
+        counted_up_to,
+        oldest_due_at,
+    }))
+}
 
 /// The delivery-report URL, before its token (the route's path below, without `{token}`).
 pub const DELIVERY_REPORTS: &str = "/api/v1/sales/sms/delivery-reports/";

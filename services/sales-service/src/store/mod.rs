@@ -7,12 +7,13 @@ mod dynamo;
 pub mod memory;
 
 use async_trait::async_trait;
+use common::aws::dynamo::Page;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::aws::StorageError;
-use common::{Cursor, Page};
 
 use crate::domain::{
     Backlog, CustomerRecord, Delivery, IdempotencyRecord, OrderRecord, OutboxRecord, SmsCaller,
+    SmsStatus,
 };
 
 pub use dynamo::DynamoSalesStore;
@@ -33,17 +34,17 @@ pub const ORDERS_BY_CUSTOMER: &str = "customer-index";
 /// every item) sorted by the creation time. A page is one Query of `limit` items, however
 /// many there are; docs/performance.md has the reasoning and the write ceiling.
 pub const NEWEST_FIRST: &str = "newest-index";
+/// The orders whose SMS is in one status, newest first: `sms_status` (on every order, set
+/// by every write that changes it) and `ordered_at`. Four partitions in all, so the
+/// `pending` and `sent` ones take every new order's writes: the same ceiling as
+/// [`NEWEST_FIRST`] (docs/performance.md).
+pub const ORDERS_BY_SMS_STATUS: &str = "sms-status-index";
 /// The outbox records by due time, in [`DUE_SHARDS`] partitions (`due_shard`, from the
 /// order id), keys only: a poll reads the due ones, never the waiting ones.
 pub const OUTBOX_BY_DUE_TIME: &str = "due-index";
 /// How many partitions the outbox's due index spreads its records over: each takes about
 /// 1,000 writes a second. Fixed: a record keeps its shard for life.
 pub const DUE_SHARDS: u32 = 4;
-
-/// Key attributes of a page cursor, per listing (the table's key and the index's).
-const CUSTOMER_CURSOR_KEYS: &[&str] = &["id", "listing", "created_at"];
-const ORDER_CURSOR_KEYS: &[&str] = &["id", "listing", "ordered_at"];
-const CUSTOMER_ORDER_CURSOR_KEYS: &[&str] = &["id", "customer_id", "ordered_at"];
 
 /// The tables this service needs; `sales-service print-tables` prints them for the
 /// Terraform drift check.
@@ -76,6 +77,12 @@ pub fn tables() -> Vec<TableSpec> {
                     projection: IndexProjection::All,
                 },
                 newest_first("ordered_at"),
+                IndexSpec {
+                    name: ORDERS_BY_SMS_STATUS,
+                    hash_key: KeyAttribute::string("sms_status"),
+                    range_key: Some(KeyAttribute::string("ordered_at")),
+                    projection: IndexProjection::All,
+                },
             ],
             ..plain(ORDERS_TABLE, "id")
         },
@@ -101,6 +108,25 @@ pub fn tables() -> Vec<TableSpec> {
             ..plain(SMS_MESSAGES_TABLE, "message_id")
         },
     ]
+}
+
+/// Which orders a listing holds: all, a customer's, those whose SMS is in a status, or
+/// both. A page cursor is sealed for one filter and opens for no other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub customer_id: Option<String>,
+    pub sms_status: Option<SmsStatus>,
+}
+
+impl OrderFilter {
+    /// What a cursor of this listing is bound to.
+    pub fn binding(&self) -> String {
+        format!(
+            "customer={};sms_status={}",
+            self.customer_id.as_deref().unwrap_or(""),
+            self.sms_status.map_or("", SmsStatus::as_str)
+        )
+    }
 }
 
 /// The final state a delivery report gives an SMS.
@@ -152,16 +178,13 @@ pub trait SalesStore: Send + Sync {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
     async fn customer(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    /// Every customer, newest first, a page of `limit` from `cursor` (a cursor a page of
+    /// this listing gave out: anything else is `StorageError::BadCursor`).
     async fn customers(
         &self,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<CustomerRecord>, StoreError>;
-    /// Reads the `next` cursor a page of [`customers`](Self::customers) gave out; anything
-    /// else is the client's mistake.
-    fn customers_cursor(&self, next: &str) -> Result<Cursor, StoreError> {
-        Ok(Cursor::parse(next, CUSTOMER_CURSOR_KEYS)?)
-    }
+        cursor: Option<&str>,
+    ) -> Result<Page<CustomerRecord, String>, StoreError>;
     /// Stores the order, its outbox record (none when its SMS was refused before it was
     /// queued) and the idempotency record in one transaction: all or nothing.
     async fn insert_order(
@@ -179,22 +202,18 @@ pub trait SalesStore: Send + Sync {
         max: u32,
     ) -> Result<bool, StoreError>;
     async fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError>;
-    /// All orders, or one customer's, newest first.
+    /// The orders `filter` holds, newest first, a page of up to `limit` from `cursor` (one
+    /// a page of the same filter gave out: anything else is `StorageError::BadCursor`).
+    /// Every filter but a customer's orders in one SMS status reads exactly its page
+    /// through an index; that one reads the customer's orders and keeps the status's,
+    /// at most `FILTERED_READS` queries a page, so a page may hold fewer than `limit` with
+    /// a `next`.
     async fn orders(
         &self,
-        customer_id: Option<&str>,
+        filter: &OrderFilter,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<OrderRecord>, StoreError>;
-    /// Reads the `next` cursor a page of [`orders`](Self::orders) for the same
-    /// `customer_id` gave out; anything else is the client's mistake.
-    fn orders_cursor(&self, customer_id: Option<&str>, next: &str) -> Result<Cursor, StoreError> {
-        let key_names = match customer_id {
-            Some(_) => CUSTOMER_ORDER_CURSOR_KEYS,
-            None => ORDER_CURSOR_KEYS,
-        };
-        Ok(Cursor::parse(next, key_names)?)
-    }
+        cursor: Option<&str>,
+    ) -> Result<Page<OrderRecord, String>, StoreError>;
     /// Records the final state a delivery report gives the SMS the provider knows as
     /// `message_id`, if that is still the order's SMS and it is `sent` (a replay, or a
     /// report on an earlier send of the same SMS, changes nothing).

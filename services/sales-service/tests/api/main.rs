@@ -2,6 +2,7 @@
 //! tables per test), a real OpenID Connect issuer (npm oidc-provider) and the SMS
 //! provider stand-in.
 mod auth;
+mod console;
 mod customers;
 mod delivery_reports;
 mod helpers;

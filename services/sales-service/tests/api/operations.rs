@@ -155,6 +155,7 @@ async fn the_spec_lists_every_route_and_marks_the_old_ones_deprecated() {
             "GET /api/v1/sales/customers/{id}",
             "GET /api/v1/sales/orders",
             "GET /api/v1/sales/orders/{id}",
+            "GET /api/v1/sales/sms/backlog",
             "GET /healthz",
             "GET /metrics",
             "GET /readyz",

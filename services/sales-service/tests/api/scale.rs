@@ -11,9 +11,10 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
+use common::paging::CursorKeys;
 use common::timestamp::Timestamp;
 use sales_service::domain::{CustomerRecord, OrderRecord, OutboxRecord, SmsStatus};
-use sales_service::store::{DynamoSalesStore, Outbox, SalesStore};
+use sales_service::store::{DynamoSalesStore, OrderFilter, Outbox, SalesStore};
 
 use crate::helpers::{spawn_app_with, TestApp};
 
@@ -66,7 +67,11 @@ async fn counted_store() -> (TestApp, DynamoSalesStore, ItemsRead) {
             .interceptor(items_read.clone())
             .build(),
     );
-    let store = DynamoSalesStore::new(client, &app.config.common.table_prefix);
+    let store = DynamoSalesStore::new(
+        client,
+        &app.config.common.table_prefix,
+        &CursorKeys::ephemeral(),
+    );
     (app, store, items_read)
 }
 
@@ -210,14 +215,20 @@ async fn a_page_of_orders_or_customers_reads_one_page_newest_first() {
     let orders = seed_orders(&store, &customers[..3], 150, start, Duration::ZERO).await;
     items_read.take();
 
-    let page = store.orders(None, 10, None).await.unwrap();
+    let page = store
+        .orders(&OrderFilter::default(), 10, None)
+        .await
+        .unwrap();
     let read = items_read.take();
     let newest: Vec<&String> = orders.iter().rev().take(10).collect();
     let listed: Vec<&String> = page.items.iter().map(|order| &order.id).collect();
     assert_eq!(listed, newest, "the 10 newest orders, newest first");
     assert!(read <= 10, "a page of 10 of 150 orders read {read} items");
 
-    let next = store.orders(None, 10, page.next).await.unwrap();
+    let next = store
+        .orders(&OrderFilter::default(), 10, page.next.as_deref())
+        .await
+        .unwrap();
     let newest: Vec<&String> = orders.iter().rev().skip(10).take(10).collect();
     let listed: Vec<&String> = next.items.iter().map(|order| &order.id).collect();
     assert_eq!(
@@ -234,5 +245,74 @@ async fn a_page_of_orders_or_customers_reads_one_page_newest_first() {
     assert!(
         read <= 10,
         "a page of 10 of 120 customers read {read} items"
+    );
+}
+
+#[tokio::test]
+async fn orders_by_sms_status_read_one_page_and_a_customers_read_a_bounded_few() {
+    let (_app, store, items_read) = counted_store().await;
+    let start = ago(Duration::from_secs(3600));
+    let customers = seed_customers(&store, 3, start).await;
+    // 150 orders over 3 customers (n % 3), every tenth one's SMS failed.
+    let mut failed = Vec::new();
+    for n in 0..150 {
+        let at = start + Duration::from_secs(n as u64);
+        let (mut order, _) = order(&customers[n % 3], at, at);
+        if n % 10 == 0 {
+            order.sms_status = SmsStatus::Failed;
+            failed.push((n, order.id.clone()));
+        }
+        store.insert_order(&order, None, None).await.unwrap();
+    }
+    items_read.take();
+
+    let filter = OrderFilter {
+        customer_id: None,
+        sms_status: Some(SmsStatus::Failed),
+    };
+    let page = store.orders(&filter, 10, None).await.unwrap();
+    let read = items_read.take();
+    let newest: Vec<&String> = failed.iter().rev().take(10).map(|(_, id)| id).collect();
+    let listed: Vec<&String> = page.items.iter().map(|order| &order.id).collect();
+    assert_eq!(listed, newest, "the 10 newest failed of 150 orders");
+    assert!(
+        read <= 10,
+        "a page of 10 failed of 150 orders read {read} items"
+    );
+
+    // Customer 0 has 50 orders, 5 of them failed (n = 0, 30, 60, 90, 120): a page of 10
+    // reads at most FILTERED_READS x 10 of its orders and answers what it found there;
+    // the pages together hold all five, newest first, each once.
+    let filter = OrderFilter {
+        customer_id: Some(customers[0].id.clone()),
+        sms_status: Some(SmsStatus::Failed),
+    };
+    let wanted: Vec<String> = [120, 90, 60, 30, 0]
+        .iter()
+        .map(|n| failed.iter().find(|(m, _)| m == n).unwrap().1.clone())
+        .collect();
+    let (mut listed, mut cursor, mut pages, mut most_read) = (Vec::new(), None, 0, 0);
+    loop {
+        let page = store.orders(&filter, 10, cursor.as_deref()).await.unwrap();
+        most_read = most_read.max(items_read.take());
+        pages += 1;
+        listed.extend(page.items.into_iter().map(|order| order.id));
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(listed, wanted, "a customer's failed orders, newest first");
+    assert!(
+        most_read <= 40,
+        "a filtered page of 10 read {most_read} items"
+    );
+    assert!(
+        pages <= 3,
+        "{pages} pages for 50 orders read 36-40 at a time"
+    );
+    println!(
+        "orders by SMS status: a page of 10 failed of 150 orders read {read} items; \
+         a customer's 5 failed of its 50 orders: {pages} pages, at most {most_read} items each"
     );
 }

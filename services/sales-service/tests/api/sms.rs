@@ -2,6 +2,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::paging::CursorKeys;
 use common::timestamp::Timestamp;
 use sales_service::domain::CustomerRecord;
 use sales_service::store::{DynamoSalesStore, Outbox, SalesStore};
@@ -299,7 +300,11 @@ async fn a_claim_abandoned_mid_send_is_taken_over_after_its_lease() {
     let id = order_for_new_customer(&app, PHONE).await;
     // A dispatcher claims the SMS and dies before recording anything (lease: 1.5 s).
     let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
-    let store = DynamoSalesStore::new(common::aws::dynamodb(&sdk), &app.config.common.table_prefix);
+    let store = DynamoSalesStore::new(
+        common::aws::dynamodb(&sdk),
+        &app.config.common.table_prefix,
+        &CursorKeys::ephemeral(),
+    );
     let now_ms = Timestamp::now().unix_millis();
     let lease_until = now_ms + 1500;
     let claimed = store
@@ -371,7 +376,11 @@ async fn a_stalled_provider_slows_no_order_and_sees_bounded_concurrency() {
 /// A customer written straight to the table, as one created before today's rules was.
 async fn legacy_customer(app: &TestApp, name: &str, phone: &str) -> String {
     let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
-    let store = DynamoSalesStore::new(common::aws::dynamodb(&sdk), &app.config.common.table_prefix);
+    let store = DynamoSalesStore::new(
+        common::aws::dynamodb(&sdk),
+        &app.config.common.table_prefix,
+        &CursorKeys::ephemeral(),
+    );
     let id = uuid::Uuid::now_v7().to_string();
     let record = CustomerRecord {
         id: id.clone(),

@@ -9,13 +9,14 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use common::aws::dynamo::is_conditional_failure;
+use common::aws::dynamo::{is_conditional_failure, Listing, TableSpec};
 use common::aws::{aws_error, StorageError};
 use common::cache::TtlCache;
+use common::paging::CursorKeys;
 
 use super::{
-    CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, ORDERS_TABLE, OUTBOX_TABLE, SEQUENCES_TABLE,
-    SMS_MESSAGES_TABLE, SMS_SENDS_TABLE,
+    CUSTOMERS_TABLE, IDEMPOTENCY_TABLE, NEWEST_FIRST, ORDERS_BY_CUSTOMER, ORDERS_BY_SMS_STATUS,
+    ORDERS_TABLE, OUTBOX_TABLE, SEQUENCES_TABLE, SMS_MESSAGES_TABLE, SMS_SENDS_TABLE,
 };
 use crate::domain::{send_window, CustomerRecord};
 
@@ -148,18 +149,53 @@ struct Tables {
     sms_messages: String,
 }
 
+/// The listings clients page through, each with its own sealed cursors.
+struct Listings {
+    customers: Listing,
+    orders: Listing,
+    orders_of_customer: Listing,
+    orders_by_sms_status: Listing,
+}
+
+impl Listings {
+    fn new(keys: &CursorKeys) -> Self {
+        let spec = |name: &str| -> TableSpec {
+            super::tables()
+                .into_iter()
+                .find(|table| table.name == name)
+                .expect("the table is declared")
+        };
+        let (customers, orders) = (spec(CUSTOMERS_TABLE), spec(ORDERS_TABLE));
+        Self {
+            customers: Listing::new("newest", &customers, Some(NEWEST_FIRST), keys),
+            orders: Listing::new("newest", &orders, Some(NEWEST_FIRST), keys),
+            orders_of_customer: Listing::new("customer", &orders, Some(ORDERS_BY_CUSTOMER), keys),
+            orders_by_sms_status: Listing::new(
+                "sms-status",
+                &orders,
+                Some(ORDERS_BY_SMS_STATUS),
+                keys,
+            ),
+        }
+    }
+}
+
 pub struct DynamoSalesStore {
     client: Client,
     tables: Tables,
+    listings: Listings,
     customers_read: TtlCache<String, CustomerRecord>,
     /// The due-index shard the next poll starts at.
     next_due_shard: AtomicU32,
 }
 
 impl DynamoSalesStore {
-    pub fn new(client: Client, prefix: &str) -> Self {
+    /// The store on the tables named `prefix` + each table's name; page cursors sealed with
+    /// `cursor_keys`.
+    pub fn new(client: Client, prefix: &str, cursor_keys: &CursorKeys) -> Self {
         Self {
             client,
+            listings: Listings::new(cursor_keys),
             tables: Tables {
                 customers: format!("{prefix}{CUSTOMERS_TABLE}"),
                 sequences: format!("{prefix}{SEQUENCES_TABLE}"),

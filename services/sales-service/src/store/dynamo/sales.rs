@@ -3,18 +3,33 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
-use common::aws::dynamo::{get_consistent, is_conditional_failure, paging_error, to_item, Item};
+use common::aws::dynamo::{
+    get_consistent, is_conditional_failure, paging_error, to_item, Item, Listing, Page,
+};
 use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
-use common::{Cursor, Page};
 
 use super::{number, string, DynamoSalesStore, TransactionFailure, WindowCount};
 use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord, SmsCaller};
 use crate::store::{
-    ReportApplied, ReportedFinal, SalesStore, StoreError, NEWEST_FIRST, ORDERS_BY_CUSTOMER,
+    OrderFilter, ReportApplied, ReportedFinal, SalesStore, StoreError, NEWEST_FIRST,
+    ORDERS_BY_CUSTOMER, ORDERS_BY_SMS_STATUS,
 };
 
 const STORE: &str = "The sales store";
+
+/// The most queries one page of a filtered listing (a customer's orders in one SMS status)
+/// makes: it reads at most this many times `limit` orders, and answers what it found with
+/// a `next` when the customer has more.
+pub const FILTERED_READS: usize = 4;
+
+/// One newest-first read: the index, its hash key, and an attribute the items must have.
+struct NewestFirst<'a> {
+    table: &'a str,
+    index: &'a str,
+    key: (&'a str, &'a str),
+    only: Option<(&'a str, &'a str)>,
+}
 
 impl DynamoSalesStore {
     /// A put that only succeeds when no live record has the key: an expired one (TTL
@@ -89,31 +104,55 @@ impl DynamoSalesStore {
         Ok(get_consistent(&self.client, STORE, table, key_name, key).await?)
     }
 
-    /// A page of `index` newest first: the items whose hash key `key_name` is `key`, read
-    /// in one Query of `limit` items.
+    /// A page of `read.index` newest first: the items whose hash key is `read.key`, from
+    /// `cursor` (sealed by `listing` for `binding`). Without `read.only`, one Query of
+    /// `limit` items; with it, Queries of what the page still lacks, keeping the items
+    /// that have that attribute value, at most [`FILTERED_READS`] of them.
     async fn newest_page<T: serde::de::DeserializeOwned>(
         &self,
-        table: &str,
-        index: &str,
-        (key_name, key): (&str, &str),
+        read: NewestFirst<'_>,
+        (listing, binding): (&Listing, &str),
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<T>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(table)
-            .index_name(index)
-            .key_condition_expression("#key = :key")
-            .expression_attribute_names("#key", key_name)
-            .expression_attribute_values(":key", string(key))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(after.map(Cursor::into_start_key))
-            .send()
-            .await
-            .map_err(|error| paging_error(STORE, error))?;
-        Ok(Page::read(STORE, output.items, output.last_evaluated_key)?)
+        cursor: Option<&str>,
+    ) -> Result<Page<T, String>, StoreError> {
+        let (key_name, key) = read.key;
+        let mut start = listing.start(cursor, binding)?;
+        let mut items: Vec<Item> = Vec::new();
+        let reads = if read.only.is_some() {
+            FILTERED_READS
+        } else {
+            1
+        };
+        for _ in 0..reads {
+            let wanted = limit - i32::try_from(items.len()).unwrap_or(limit);
+            let mut query = self
+                .client
+                .query()
+                .table_name(read.table)
+                .index_name(read.index)
+                .key_condition_expression("#key = :key")
+                .expression_attribute_names("#key", key_name)
+                .expression_attribute_values(":key", string(key))
+                .scan_index_forward(false)
+                .limit(wanted)
+                .set_exclusive_start_key(start.take());
+            if let Some((name, value)) = read.only {
+                query = query
+                    .filter_expression("#only = :only")
+                    .expression_attribute_names("#only", name)
+                    .expression_attribute_values(":only", string(value));
+            }
+            let output = query
+                .send()
+                .await
+                .map_err(|error| paging_error(STORE, error))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() || i32::try_from(items.len()).unwrap_or(i32::MAX) >= limit {
+                break;
+            }
+        }
+        Ok(listing.page(STORE, binding, Some(items), start)?)
     }
 }
 
@@ -189,10 +228,15 @@ impl SalesStore for DynamoSalesStore {
     async fn customers(
         &self,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<CustomerRecord>, StoreError> {
-        let listing = ("listing", CUSTOMERS);
-        self.newest_page(&self.tables.customers, NEWEST_FIRST, listing, limit, after)
+        cursor: Option<&str>,
+    ) -> Result<Page<CustomerRecord, String>, StoreError> {
+        let read = NewestFirst {
+            table: &self.tables.customers,
+            index: NEWEST_FIRST,
+            key: ("listing", CUSTOMERS),
+            only: None,
+        };
+        self.newest_page(read, (&self.listings.customers, ""), limit, cursor)
             .await
     }
 
@@ -245,15 +289,44 @@ impl SalesStore for DynamoSalesStore {
 
     async fn orders(
         &self,
-        customer_id: Option<&str>,
+        filter: &OrderFilter,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<OrderRecord>, StoreError> {
-        let (index, key) = match customer_id {
-            Some(customer_id) => (ORDERS_BY_CUSTOMER, ("customer_id", customer_id)),
-            None => (NEWEST_FIRST, ("listing", ORDERS)),
+        cursor: Option<&str>,
+    ) -> Result<Page<OrderRecord, String>, StoreError> {
+        let table = &self.tables.orders;
+        let status = filter.sms_status.map(|status| status.as_str());
+        let listings = &self.listings;
+        let (read, listing) = match (filter.customer_id.as_deref(), status) {
+            (Some(customer_id), only) => (
+                NewestFirst {
+                    table,
+                    index: ORDERS_BY_CUSTOMER,
+                    key: ("customer_id", customer_id),
+                    only: only.map(|status| ("sms_status", status)),
+                },
+                &listings.orders_of_customer,
+            ),
+            (None, Some(status)) => (
+                NewestFirst {
+                    table,
+                    index: ORDERS_BY_SMS_STATUS,
+                    key: ("sms_status", status),
+                    only: None,
+                },
+                &listings.orders_by_sms_status,
+            ),
+            (None, None) => (
+                NewestFirst {
+                    table,
+                    index: NEWEST_FIRST,
+                    key: ("listing", ORDERS),
+                    only: None,
+                },
+                &listings.orders,
+            ),
         };
-        self.newest_page(&self.tables.orders, index, key, limit, after)
+        let binding = filter.binding();
+        self.newest_page(read, (listing, &binding), limit, cursor)
             .await
     }
 
