@@ -18,8 +18,12 @@ locals {
   # service => secret ARNs it may read. integration-service's are matched by its
   # environment's prefix because tenants are onboarded at run time.
   service_secret_arns = {
-    "user-service"        = [local.secret_arns.admin_password]
-    "sales-service"       = [local.secret_arns.africastalking_apikey]
+    "user-service" = [local.secret_arns.admin_password]
+    "sales-service" = [
+      local.secret_arns.africastalking_apikey,
+      local.secret_arns.sms_delivery_report_token,
+      local.secret_arns.sales_cursor_keys,
+    ]
     "integration-service" = ["arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${local.integration_secret_prefix}*"]
   }
 

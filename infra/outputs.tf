@@ -58,7 +58,9 @@ locals {
       ADMIN_PASSWORD_SECRET_ID = aws_secretsmanager_secret.service["admin_password"].name
     }
     "sales-service" = {
-      AFRICASTALKING_API_KEY_SECRET_ID = aws_secretsmanager_secret.service["africastalking_apikey"].name
+      AFRICASTALKING_API_KEY_SECRET_ID    = aws_secretsmanager_secret.service["africastalking_apikey"].name
+      SMS_DELIVERY_REPORT_TOKEN_SECRET_ID = aws_secretsmanager_secret.service["sms_delivery_report_token"].name
+      CURSOR_KEYS_SECRET_ID               = aws_secretsmanager_secret.service["sales_cursor_keys"].name
     }
     # Used once services/console and its tables are in local.services (contract 9).
     "console" = {

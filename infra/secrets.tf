@@ -5,6 +5,10 @@ locals {
   secret_names = {
     admin_password        = "${var.environment}/user-service/admin-password"
     africastalking_apikey = "${var.environment}/sales-service/africastalking-api-key"
+    # The token in the SMS delivery-report callback URL registered with Africa's Talking.
+    sms_delivery_report_token = "${var.environment}/sales-service/sms-delivery-report-token"
+    # Keys sealing sales-service's page cursors ("id:base64url32[,id:key...]", newest first).
+    sales_cursor_keys = "${var.environment}/sales-service/cursor-keys"
     # The console's OIDC client secret (OIDC_CLIENT_SECRET_ID), from the operators' issuer.
     console_oidc_client_secret = "${var.environment}/console/oidc-client-secret"
   }
