@@ -3,11 +3,12 @@
 //! integration). A definition without a stand-in here fails `every_definition_has_a_stand_in`.
 //! Vendor-specific behaviour stays in the vendor's own tests (okta.rs); this checks what
 //! the engine promises for any file: lists page to the end, writes that may not be repeated
-//! are sent once, reads are retried.
+//! are sent once, reads are retried, a sealed cursor that was altered is refused.
 use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use stand_ins::graph::GraphTenant;
 use stand_ins::okta::OktaOrg;
 
 use integration_service::definitions::compiled::{Action, Compiled, CompiledCapability};
@@ -18,6 +19,7 @@ use crate::helpers::{assert_json, assert_problem, put_secret, secret_name, spawn
 /// A vendor's stand-in, as the battery drives it.
 enum StandIn {
     Okta(OktaOrg),
+    Graph(GraphTenant),
 }
 
 impl StandIn {
@@ -33,6 +35,21 @@ impl StandIn {
                     json!({"base_url": org.url, "auth": {"method": "api_token"}, "secret": secret});
                 Some((Self::Okta(org), tenant))
             }
+            "graph" => {
+                let directory = GraphTenant::spawn("contoso").await;
+                directory.set_client_secret("conformance-app", "conformance-secret");
+                let secret = secret_name("conformance-graph");
+                put_secret(&secret, "conformance-secret").await;
+                let tenant = json!({
+                    "base_url": directory.graph_url(),
+                    "directory_tenant_id": directory.tenant_id,
+                    "auth": {"method": "oauth_client_secret", "client_id": "conformance-app",
+                             "scopes": ["https://graph.microsoft.com/.default"],
+                             "token_url": directory.token_url()},
+                    "secret": secret,
+                });
+                Some((Self::Graph(directory), tenant))
+            }
             _ => None,
         }
     }
@@ -41,12 +58,14 @@ impl StandIn {
     fn add_records(&self, count: usize) -> Vec<String> {
         match self {
             Self::Okta(org) => org.add_users(count),
+            Self::Graph(directory) => directory.add_users(count),
         }
     }
 
     fn fail_next(&self, statuses: &[StatusCode]) {
         match self {
             Self::Okta(org) => org.fail_next(statuses),
+            Self::Graph(directory) => directory.fail_next(statuses),
         }
     }
 
@@ -54,6 +73,7 @@ impl StandIn {
     fn requests(&self) -> usize {
         match self {
             Self::Okta(org) => org.api_requests(),
+            Self::Graph(directory) => directory.api_requests(),
         }
     }
 }
@@ -211,6 +231,58 @@ async fn a_write_that_may_not_be_repeated_is_sent_once_and_reads_are_retried() {
                     "{path}: sent once, never repeated"
                 );
             }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sealed_cursor_that_was_altered_is_refused_naming_next() {
+    for (definition, stand_in, app) in every_pair().await {
+        stand_in.add_records(3);
+        for capability in &definition.capabilities {
+            let Action::List(list) = &capability.action else {
+                continue;
+            };
+            if !list.sealed {
+                continue;
+            }
+            let path = format!("/{}/{}", definition.name, capability.name);
+            let page = assert_json(
+                app.tenant("acme").get(&format!("{path}?limit=1")).await,
+                StatusCode::OK,
+            )
+            .await;
+            let next = page["next"].as_str().expect("a next page").to_owned();
+            // The cursor as handed out works; one character changed, it does not.
+            assert_json(
+                app.tenant("acme")
+                    .get(&format!("{path}?limit=1&next={}", urlencode(&next)))
+                    .await,
+                StatusCode::OK,
+            )
+            .await;
+            let middle = next.len() / 2;
+            let flipped = if &next[middle..=middle] == "A" {
+                "B"
+            } else {
+                "A"
+            };
+            let altered = format!("{}{flipped}{}", &next[..middle], &next[middle + 1..]);
+            let requests = stand_in.requests();
+            let body = assert_problem(
+                app.tenant("acme")
+                    .get(&format!("{path}?limit=1&next={}", urlencode(&altered)))
+                    .await,
+                StatusCode::BAD_REQUEST,
+                None,
+            )
+            .await;
+            assert_eq!(body["errors"][0]["field"], "next", "{path}: {body}");
+            assert_eq!(
+                stand_in.requests(),
+                requests,
+                "{path}: nothing sent upstream"
+            );
         }
     }
 }
