@@ -400,7 +400,12 @@ mod tests {
 
     #[test]
     fn a_tenant_s_own_settings_are_the_definition_s_to_check() {
-        let okta = integration(load(None).unwrap().remove(0), CursorKeys::ephemeral());
+        let okta = load(None)
+            .unwrap()
+            .into_iter()
+            .find(|definition| definition.name == "okta")
+            .unwrap();
+        let okta = integration(okta, CursorKeys::ephemeral());
         let own = |json: serde_json::Value| json.as_object().unwrap().clone();
         assert!((okta.check_settings)(&own(serde_json::json!({}))).is_ok());
         assert!((okta.check_settings)(&own(serde_json::json!({"list_all_max": 320}))).is_ok());
