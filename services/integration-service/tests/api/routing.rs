@@ -34,9 +34,15 @@ async fn the_catalogue_lists_integrations_and_describes_capabilities() {
         .iter()
         .map(|i| i["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["okta", "providers"]);
+    assert_eq!(names, registered());
+    let okta = body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "okta")
+        .unwrap();
     assert_eq!(
-        body["integrations"][0]["auth_methods"],
+        okta["auth_methods"],
         json!(["api_token", "oauth_private_key_jwt"])
     );
 
@@ -253,8 +259,17 @@ async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_capabilit
     let partner = stand_ins::partner::Partner::spawn().await;
     let secret = secret_name("acme-okta");
     put_secret(&secret, "acme-token").await;
+    let directory = stand_ins::graph::GraphTenant::spawn("acme").await;
+    directory.set_client_secret("acme-app", "acme-secret");
+    let graph_secret = secret_name("acme-graph");
+    put_secret(&graph_secret, "acme-secret").await;
     let app = spawn_app(json!({"acme": {
         "okta": {"base_url": okta.url, "auth": {"method": "api_token"}, "secret": secret},
+        "graph": {"base_url": directory.graph_url(), "directory_tenant_id": directory.tenant_id,
+                  "auth": {"method": "oauth_client_secret", "client_id": "acme-app",
+                           "scopes": ["https://graph.microsoft.com/.default"],
+                           "token_url": directory.token_url()},
+                  "secret": graph_secret},
         "providers": {"base_url": partner.url, "auth": {"method": "checksum"}},
     }}))
     .await;
@@ -270,7 +285,7 @@ async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_capabilit
         let capability = path
             .strip_prefix('/')
             .and_then(|path| path.split_once('/'))
-            .filter(|(integration, _)| ["okta", "providers"].contains(integration));
+            .filter(|(integration, _)| registered().iter().any(|name| name == integration));
         let Some((integration, capability)) = capability else {
             return own_route(driven);
         };
@@ -560,4 +575,16 @@ fn the_binary_explains_itself_and_what_a_start_needs() {
             "OIDC_ISSUER_URL",
         ],
     );
+}
+
+/// Every integration of the service: the built-in definitions (in their files' order),
+/// then the Rust ones.
+fn registered() -> Vec<String> {
+    let mut names: Vec<String> = integration_service::definitions::load(None)
+        .unwrap()
+        .iter()
+        .map(|definition| definition.name.clone())
+        .collect();
+    names.push("providers".into());
+    names
 }
