@@ -75,3 +75,13 @@ impl AttemptError {
         }
     }
 }
+
+/// Read here, beside the error it may be: `request` (what is sent and what comes back)
+/// depends on nothing of this module.
+impl Exchange {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, UpstreamError> {
+        serde_json::from_slice(&self.body).map_err(|error| {
+            UpstreamError::InvalidResponse(format!("unexpected response body: {error}"))
+        })
+    }
+}

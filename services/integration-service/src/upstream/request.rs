@@ -5,10 +5,7 @@ use bytes::Bytes;
 use common::http_client::Idempotency;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use serde::de::DeserializeOwned;
 use url::Url;
-
-use super::errors::UpstreamError;
 
 /// A response, body read in full.
 #[derive(Debug, Clone)]
@@ -16,14 +13,6 @@ pub struct Exchange {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
-}
-
-impl Exchange {
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, UpstreamError> {
-        serde_json::from_slice(&self.body).map_err(|error| {
-            UpstreamError::InvalidResponse(format!("unexpected response body: {error}"))
-        })
-    }
 }
 
 /// Checks a 2xx response inside the retry loop, so an incomplete body is retried like a
