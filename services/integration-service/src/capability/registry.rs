@@ -42,6 +42,8 @@ pub struct Registered {
     pub check_settings: SettingsCheck,
     /// The request "test connection" sends (any 2xx: the credentials work).
     pub check: Option<UpstreamRequest>,
+    /// Whether `/directory/*` can act on it (its definition maps `directory_user`).
+    pub directory: bool,
 }
 
 impl Registered {
@@ -92,6 +94,7 @@ impl Registry {
             auth_methods: integration.auth_methods().to_vec(),
             capabilities: integration.capabilities(),
             profile: UpstreamProfile::default(),
+            directory: false,
         };
         self.register(registered)
             .unwrap_or_else(|error| panic!("{error}"))

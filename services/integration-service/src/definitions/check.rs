@@ -700,6 +700,163 @@ fn pattern_matches(pattern: &str, method: HttpMethod, request: &[&str]) -> bool 
         })
 }
 
+/// The fields of `directory_user`, in order.
+pub const DIRECTORY_FIELDS: [&str; 6] = [
+    "id",
+    "user_name",
+    "email",
+    "given_name",
+    "family_name",
+    "status",
+];
+/// What a `directory_user`'s status can be.
+pub const DIRECTORY_STATUSES: [&str; 3] = ["active", "suspended", "deprovisioned"];
+
+impl Checker<'_> {
+    fn directory(
+        &mut self,
+        directory: &model::DirectoryDef,
+        models: &[CompiledModel],
+        capabilities: &[CompiledCapability],
+    ) -> Directory {
+        let user = self.model("directory.user", &directory.user);
+        if let Some(model) = models.get(user) {
+            let names: Vec<&str> = model.fields.iter().map(|f| &*f.name).collect();
+            if names != DIRECTORY_FIELDS {
+                self.fail(
+                    format!("models.{}.fields", model.name),
+                    format!(
+                        "a directory user has the fields {} in this order",
+                        DIRECTORY_FIELDS.join(", ")
+                    ),
+                );
+            }
+            let status = model.fields.iter().find(|f| &*f.name == "status");
+            let closed = status.is_some_and(|status| {
+                !status.map.is_empty()
+                    && status
+                        .map
+                        .iter()
+                        .all(|(_, to)| DIRECTORY_STATUSES.contains(&to.as_str()))
+            });
+            if !closed {
+                self.fail(
+                    format!("models.{}.fields.status", model.name),
+                    format!(
+                        "`map` every vendor status to one of {}",
+                        DIRECTORY_STATUSES.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut find =
+            |role: &str, name: &str, want: &str, fits: &dyn Fn(&CompiledCapability) -> bool| {
+                match capabilities.iter().position(|c| c.name == name) {
+                    Some(index) if fits(&capabilities[index]) => index,
+                    Some(_) => {
+                        self.fail(
+                            format!("directory.{role}"),
+                            format!("`{name}` is not {want}"),
+                        );
+                        0
+                    }
+                    None => {
+                        self.fail(
+                            format!("directory.{role}"),
+                            format!("no capability `{name}`"),
+                        );
+                        0
+                    }
+                }
+            };
+        let takes_user_id =
+            |c: &CompiledCapability| c.params.iter().any(|p| p.name == "user_id" && p.required);
+        let list_users = find("list_users", &directory.list_users, "a list", &|c| {
+            matches!(c.action, Action::List(_))
+        });
+        let get_user = find(
+            "get_user",
+            &directory.get_user,
+            "a read of one record taking `user_id`",
+            &|c| {
+                takes_user_id(c)
+                    && matches!(
+                        c.action,
+                        Action::Steps {
+                            result: ResultShape::Record { .. },
+                            ..
+                        }
+                    )
+            },
+        );
+        let write = |c: &CompiledCapability| {
+            c.kind == CapabilityKind::Write
+                && takes_user_id(c)
+                && matches!(c.action, Action::Steps { .. })
+        };
+        let suspend_user = find(
+            "suspend_user",
+            &directory.suspend_user,
+            "a write taking `user_id`",
+            &write,
+        );
+        let delete_user = find(
+            "delete_user",
+            &directory.delete_user,
+            "a write taking `user_id`",
+            &write,
+        );
+        let list_params = match capabilities.get(list_users).map(|c| &c.action) {
+            Some(Action::List(list)) => vec![
+                ParamSpec {
+                    name: "limit".into(),
+                    description: Some(format!(
+                        "The most users in the answer: 1 to {max} (one page of the directory), \
+                         or with `all=true` 1 to {MAX_LIST_ALL} across pages.",
+                        max = list.page_max
+                    )),
+                    required: false,
+                    rule: ParamRule::Limit {
+                        page_max: list.page_max,
+                        all_max: MAX_LIST_ALL,
+                    },
+                    query: None,
+                    in_path: false,
+                },
+                ParamSpec {
+                    name: "next".into(),
+                    description: Some("The `next` cursor of the previous page.".into()),
+                    required: false,
+                    rule: ParamRule::Cursor {
+                        max_length: MAX_SEALED_CURSOR,
+                    },
+                    query: None,
+                    in_path: false,
+                },
+                ParamSpec {
+                    name: "all".into(),
+                    description: Some(
+                        "Follow the pages up to `limit` or the service's cap.".into(),
+                    ),
+                    required: false,
+                    rule: ParamRule::All,
+                    query: None,
+                    in_path: false,
+                },
+            ],
+            _ => Vec::new(),
+        };
+        Directory {
+            user,
+            list_users,
+            get_user,
+            suspend_user,
+            delete_user,
+            list_params,
+        }
+    }
+}
+
 fn clone_request(request: &model::RequestDef) -> model::RequestDef {
     model::RequestDef {
         method: request.method,
@@ -885,7 +1042,7 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
         .otherwise
         .as_ref()
         .map(|text| checker.template("errors.otherwise", text, &error_scope));
-    let models = definition
+    let models: Vec<CompiledModel> = definition
         .models
         .iter()
         .map(|(name, model)| CompiledModel {
@@ -923,7 +1080,7 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
                 .collect(),
         })
         .collect();
-    let capabilities = definition
+    let capabilities: Vec<CompiledCapability> = definition
         .capabilities
         .iter()
         .map(|(name, def)| checker.capability(name, def))
@@ -931,10 +1088,15 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
     if definition.capabilities.is_empty() {
         checker.fail("capabilities", "declare at least one capability");
     }
+    let directory = definition
+        .directory
+        .as_ref()
+        .map(|directory| checker.directory(directory, &models, &capabilities));
     if !checker.errors.is_empty() {
         return Err(checker.errors);
     }
     Ok(Compiled {
+        directory,
         file: file.to_owned(),
         name: name.clone(),
         vendor: definition.vendor.clone(),

@@ -34,6 +34,19 @@ pub struct Compiled {
     pub models: Vec<CompiledModel>,
     pub check: Request,
     pub capabilities: Vec<CompiledCapability>,
+    pub directory: Option<Directory>,
+}
+
+/// What `/directory/*` runs: capabilities by index, their records as the `user` model.
+#[derive(Debug)]
+pub struct Directory {
+    pub user: usize,
+    pub list_users: usize,
+    pub get_user: usize,
+    pub suspend_user: usize,
+    pub delete_user: usize,
+    /// `/directory/list_users`'s parameters: `limit`, `next`, `all` (no vendor filter).
+    pub list_params: Vec<ParamSpec>,
 }
 
 /// A setting a tenant gives.

@@ -10,8 +10,11 @@ use common::paging::CursorKeys;
 use serde_json::Value;
 
 use super::answer::{body_json, map_record, Object};
-use super::compiled::{Action, Compiled, CompiledCapability, ResultField, ResultShape, Step};
+use super::compiled::{
+    Action, Compiled, CompiledCapability, ParamSpec, ResultField, ResultShape, Step,
+};
 use super::errors::Outcome;
+use super::paging::View;
 use super::params;
 use super::run::Run;
 use crate::capability::{Call, Input};
@@ -24,6 +27,7 @@ async fn steps(
     run: &mut Run<'_>,
     steps: &[Step],
     result: &ResultShape,
+    record_model: Option<usize>,
 ) -> Result<Object, ApiError> {
     let mut succeeded = vec![false; steps.len()];
     let mut last: Option<Exchange> = None;
@@ -64,7 +68,8 @@ async fn steps(
             let record = at.get(&body).ok_or_else(|| {
                 UpstreamError::InvalidResponse("unexpected response body: no record".into())
             })?;
-            Ok(map_record(&run.definition.models[*model], record)?)
+            let model = record_model.unwrap_or(*model);
+            Ok(map_record(&run.definition.models[model], record)?)
         }
         ResultShape::Fields { fields, .. } => {
             let mut object = Object::default();
@@ -91,25 +96,142 @@ pub async fn run(
     call: Call,
     input: Input,
 ) -> Result<Response, ApiError> {
-    let values = params::parse(&capability.params, input)?;
-    let broken = params::validate(&capability.params, &values);
-    if !broken.is_empty() {
-        return Err(ApiError::Invalid(broken));
-    }
-    let mut run = Run {
+    let mut run = start(
         definition,
-        keys,
         capability,
-        call: &call,
-        values,
-        captured: BTreeMap::new(),
-    };
+        &capability.params,
+        keys,
+        &call,
+        input,
+    )?;
     let answer = match &capability.action {
-        Action::List(list) => super::paging::list(&run, list).await?,
+        Action::List(list) => {
+            let view = View::declared(&run, list);
+            super::paging::list(&run, list, &view).await?
+        }
         Action::Steps {
             steps: list,
             result,
-        } => steps(&mut run, list, result).await?,
+        } => steps(&mut run, list, result, None).await?,
+    };
+    Ok((StatusCode::OK, common::extract::Json(answer)).into_response())
+}
+
+/// The call's parameters parsed and checked against `specs`: the run, or the 400/422.
+fn start<'a>(
+    definition: &'a Compiled,
+    capability: &'a CompiledCapability,
+    specs: &[ParamSpec],
+    keys: &'a CursorKeys,
+    call: &'a Call,
+    input: Input,
+) -> Result<Run<'a>, ApiError> {
+    let values = params::parse(specs, input)?;
+    let broken = params::validate(specs, &values);
+    if !broken.is_empty() {
+        return Err(ApiError::Invalid(broken));
+    }
+    Ok(Run {
+        definition,
+        keys,
+        capability,
+        call,
+        values,
+        captured: BTreeMap::new(),
+    })
+}
+
+/// The common directory's capabilities (`/directory/*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryCall {
+    ListUsers,
+    GetUser,
+    SuspendUser,
+    DeleteUser,
+}
+
+/// Runs `which` with `definition`'s directory capability: its requests and error rules,
+/// records as the definition's `directory_user` model; suspend and delete answer the same
+/// shape for every vendor.
+pub async fn run_directory(
+    definition: &Compiled,
+    which: DirectoryCall,
+    keys: &CursorKeys,
+    call: Call,
+    input: Input,
+) -> Result<Response, ApiError> {
+    let directory = definition.directory.as_ref().ok_or_else(|| {
+        UpstreamError::InvalidResponse(format!("{} is no directory", definition.name))
+    })?;
+    let index = match which {
+        DirectoryCall::ListUsers => directory.list_users,
+        DirectoryCall::GetUser => directory.get_user,
+        DirectoryCall::SuspendUser => directory.suspend_user,
+        DirectoryCall::DeleteUser => directory.delete_user,
+    };
+    let capability = &definition.capabilities[index];
+    let specs = match which {
+        DirectoryCall::ListUsers => &directory.list_params,
+        _ => &capability.params,
+    };
+    let mut run = start(definition, capability, specs, keys, &call, input)?;
+    let user_id = run
+        .values
+        .get("user_id")
+        .map(params::ParamValue::text)
+        .unwrap_or_default();
+    let answer = match (&capability.action, which) {
+        (Action::List(list), DirectoryCall::ListUsers) => {
+            let view = View {
+                model: directory.user,
+                sealed: true,
+                caller_cursor: "next",
+                field: "users".into(),
+                // A cursor of one vendor's directory never opens for another's.
+                listing: format!("directory/list_users/{}", definition.name),
+            };
+            super::paging::list(&run, list, &view).await?
+        }
+        (
+            Action::Steps {
+                steps: list,
+                result,
+            },
+            DirectoryCall::GetUser,
+        ) => steps(&mut run, list, result, Some(directory.user)).await?,
+        (
+            Action::Steps {
+                steps: list,
+                result,
+            },
+            DirectoryCall::SuspendUser,
+        ) => {
+            steps(&mut run, list, result, None).await?;
+            let mut answer = Object::default();
+            answer.push(&"id".into(), Value::String(user_id));
+            answer.push(&"status".into(), Value::String("suspended".into()));
+            answer
+        }
+        (
+            Action::Steps {
+                steps: list,
+                result,
+            },
+            DirectoryCall::DeleteUser,
+        ) => {
+            steps(&mut run, list, result, None).await?;
+            let mut answer = Object::default();
+            answer.push(&"id".into(), Value::String(user_id));
+            answer.push(&"deleted".into(), Value::Bool(true));
+            answer
+        }
+        _ => {
+            return Err(UpstreamError::InvalidResponse(format!(
+                "{}'s directory does not fit {which:?}",
+                definition.name
+            ))
+            .into())
+        }
     };
     Ok((StatusCode::OK, common::extract::Json(answer)).into_response())
 }

@@ -20,6 +20,7 @@
 mod answer;
 pub mod check;
 pub mod compiled;
+pub mod directory;
 mod engine;
 mod errors;
 pub mod model;
@@ -186,6 +187,7 @@ pub fn integration(definition: Arc<Compiled>, keys: CursorKeys) -> Registered {
         profile: profile(&definition),
         check_settings: settings_check(&definition),
         check: Some(check_request(&definition)),
+        directory: definition.directory.is_some(),
     }
 }
 
@@ -582,6 +584,34 @@ mod tests {
                 "base_url: { type: url, pattern: \"x\",",
                 "connection.settings.base_url.pattern",
                 "only a `string` has a pattern",
+            ),
+            (
+                "a directory user without the common fields",
+                "      family_name: /profile/lastName",
+                "      surname: /profile/lastName",
+                "models.directory_user.fields",
+                "id, user_name, email, given_name, family_name, status in this order",
+            ),
+            (
+                "a directory status outside the closed set",
+                "SUSPENDED: suspended",
+                "SUSPENDED: paused",
+                "models.directory_user.fields.status",
+                "one of active, suspended, deprovisioned",
+            ),
+            (
+                "a directory capability that is not there",
+                "  get_user: get_user",
+                "  get_user: read_user",
+                "directory.get_user",
+                "no capability `read_user`",
+            ),
+            (
+                "a directory list that is no list",
+                "  list_users: list_users",
+                "  list_users: get_user",
+                "directory.list_users",
+                "`get_user` is not a list",
             ),
             (
                 "key given twice",

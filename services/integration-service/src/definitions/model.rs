@@ -107,6 +107,24 @@ pub struct Definition {
     pub params: Ordered<Param>,
     /// The capabilities, in the catalogue's order.
     pub capabilities: Ordered<CapabilityDef>,
+    /// A directory of users: what `/directory/*` runs for a tenant that uses this one.
+    #[serde(default)]
+    pub directory: Option<DirectoryDef>,
+}
+
+/// The common directory model: the model that maps the vendor's user to `directory_user`
+/// (fields `id`, `user_name`, `email`, `given_name`, `family_name`, `status`, in this
+/// order; `status` maps the vendor's values to `active`, `suspended` or `deprovisioned`),
+/// and the capabilities `/directory/list_users`, `get_user`, `suspend_user` and
+/// `delete_user` run (each taking `user_id`, lists `limit`, `next`, `all`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryDef {
+    pub user: String,
+    pub list_users: String,
+    pub get_user: String,
+    pub suspend_user: String,
+    pub delete_user: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]

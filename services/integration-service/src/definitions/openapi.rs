@@ -5,7 +5,8 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, T
 use utoipa::openapi::{Ref, RefOr};
 
 use super::compiled::{
-    Action, Compiled, CompiledCapability, CompiledModel, ParamRule, ResultField, ResultShape,
+    Action, Compiled, CompiledCapability, CompiledModel, ParamRule, ParamSpec, ResultField,
+    ResultShape,
 };
 use crate::capability::NamedSchema;
 
@@ -18,7 +19,7 @@ fn text(nullable: bool) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(kind)
 }
 
-fn model_schema(model: &CompiledModel) -> RefOr<Schema> {
+pub(super) fn model_schema(model: &CompiledModel) -> RefOr<Schema> {
     let mut object = ObjectBuilder::new().description(model.description.clone());
     for field in &model.fields {
         object = object.property(
@@ -33,8 +34,13 @@ fn model_schema(model: &CompiledModel) -> RefOr<Schema> {
 }
 
 pub fn params(capability: &CompiledCapability) -> NamedSchema {
+    params_of(&capability.params_schema, &capability.params)
+}
+
+/// The parameters' object named `name`.
+pub(super) fn params_of(name: &str, params: &[ParamSpec]) -> NamedSchema {
     let mut object = ObjectBuilder::new();
-    for param in &capability.params {
+    for param in params {
         let schema = match &param.rule {
             ParamRule::Text {
                 min_length,
@@ -60,7 +66,7 @@ pub fn params(capability: &CompiledCapability) -> NamedSchema {
         }
     }
     NamedSchema {
-        name: capability.params_schema.clone(),
+        name: name.to_owned(),
         schema: object
             .additional_properties(Some(
                 utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
@@ -78,40 +84,13 @@ pub fn result(definition: &Compiled, capability: &CompiledCapability) -> NamedSc
     match &capability.action {
         Action::List(list) => {
             let (model_name, model) = model_ref(list.model);
-            let page = ObjectBuilder::new()
-                .property(
-                    &*list.field,
-                    ArrayBuilder::new().items(Ref::from_schema_name(&model_name)),
-                )
-                .required(&*list.field)
-                .property(
-                    "next",
-                    text(true).description(Some(format!("Pass as `{}` to continue; absent when there is nothing more.", list.caller_cursor))),
-                )
-                .property(
-                    "truncated",
-                    ObjectBuilder::new().schema_type(Type::Boolean).description(Some(
-                        "With `all=true`: stopped before the last page (at `limit`, the service's cap, or to leave the tenant's rate limit its reserve); `next` continues.",
-                    )),
-                )
-                .required("truncated")
-                .property(
-                    "pages",
-                    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).description(Some("Vendor pages fetched for this answer.")),
-                )
-                .required("pages")
-                .property(
-                    "warnings",
-                    ArrayBuilder::new().items(text(false)).description(Some(
-                        "What the answer may not show as it is, e.g. an empty list that more likely means missing permissions.",
-                    )),
-                )
-                .required("warnings");
-            NamedSchema {
-                name: list.schema.clone(),
-                schema: page.into(),
-                dependencies: vec![(model_name, model)],
-            }
+            page(
+                &list.field,
+                &list.caller_cursor,
+                &list.schema,
+                model_name,
+                model,
+            )
         }
         Action::Steps {
             result: ResultShape::Record { model, .. },
@@ -143,6 +122,53 @@ pub fn result(definition: &Compiled, capability: &CompiledCapability) -> NamedSc
                 schema: object.into(),
                 dependencies: Vec::new(),
             }
+        }
+    }
+}
+
+/// A page of records: `field` holds them (`model_name`), `next` continues as
+/// `caller_cursor`.
+pub(super) fn page(
+    field: &str,
+    caller_cursor: &str,
+    page_name: &str,
+    model_name: String,
+    model: RefOr<Schema>,
+) -> NamedSchema {
+    {
+        let page = ObjectBuilder::new()
+                .property(
+                    field,
+                    ArrayBuilder::new().items(Ref::from_schema_name(&model_name)),
+                )
+                .required(field)
+                .property(
+                    "next",
+                    text(true).description(Some(format!("Pass as `{caller_cursor}` to continue; absent when there is nothing more."))),
+                )
+                .property(
+                    "truncated",
+                    ObjectBuilder::new().schema_type(Type::Boolean).description(Some(
+                        "With `all=true`: stopped before the last page (at `limit`, the service's cap, or to leave the tenant's rate limit its reserve); `next` continues.",
+                    )),
+                )
+                .required("truncated")
+                .property(
+                    "pages",
+                    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).description(Some("Vendor pages fetched for this answer.")),
+                )
+                .required("pages")
+                .property(
+                    "warnings",
+                    ArrayBuilder::new().items(text(false)).description(Some(
+                        "What the answer may not show as it is, e.g. an empty list that more likely means missing permissions.",
+                    )),
+                )
+                .required("warnings");
+        NamedSchema {
+            name: page_name.to_owned(),
+            schema: page.into(),
+            dependencies: vec![(model_name, model)],
         }
     }
 }

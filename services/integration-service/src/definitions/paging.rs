@@ -84,14 +84,40 @@ enum Position {
     Link { url: String, skip: usize },
 }
 
+/// How a list is answered: its records' model, the callers' cursor (its parameter,
+/// whether sealed, and what sealed cursors are bound to besides the tenant) and the
+/// answer's field. A declared list answers as its file says; `/directory/list_users` runs
+/// the same list as `directory_user` records.
+pub struct View<'a> {
+    pub model: usize,
+    pub sealed: bool,
+    pub caller_cursor: &'a str,
+    pub field: std::sync::Arc<str>,
+    pub listing: String,
+}
+
+impl<'a> View<'a> {
+    /// The list as its definition declares it, cursors bound to the integration and
+    /// capability.
+    pub fn declared(run: &Run<'_>, list: &'a List) -> Self {
+        Self {
+            model: list.model,
+            sealed: list.sealed,
+            caller_cursor: &list.caller_cursor,
+            field: list.field.clone(),
+            listing: format!("{}/{}", run.definition.name, run.capability.name),
+        }
+    }
+}
+
 impl Position {
     /// What callers are handed: the vendor's value as it is (`as_given`), or sealed for
-    /// this tenant and capability.
-    fn to_caller(&self, run: &Run<'_>, list: &List) -> String {
-        match (list.sealed, self) {
+    /// this tenant and listing.
+    fn to_caller(&self, run: &Run<'_>, view: &View<'_>) -> String {
+        match (view.sealed, self) {
             (false, Position::Cursor(value)) => value.clone(),
             _ => run.keys.seal(
-                &listing(run),
+                &view.listing,
                 &run.call.tenant,
                 &serde_json::to_vec(self).expect("a position serialises"),
             ),
@@ -99,23 +125,23 @@ impl Position {
     }
 
     /// A caller's cursor: a 400 naming it when it was not sealed by this service for this
-    /// tenant and capability (or points off the base URL's origin).
-    fn from_caller(run: &Run<'_>, list: &List, text: &str) -> Result<Self, ApiError> {
-        if !list.sealed {
+    /// tenant and listing (or points off the base URL's origin).
+    fn from_caller(run: &Run<'_>, view: &View<'_>, text: &str) -> Result<Self, ApiError> {
+        if !view.sealed {
             return Ok(Position::Cursor(text.to_owned()));
         }
         let bad = || {
             ApiError::Problem(
                 Problem::malformed(format!(
                     "{}: not a cursor returned by this API",
-                    list.caller_cursor
+                    view.caller_cursor
                 ))
-                .field(&list.caller_cursor, "invalid cursor"),
+                .field(view.caller_cursor, "invalid cursor"),
             )
         };
         let plain = run
             .keys
-            .open(&listing(run), &run.call.tenant, text)
+            .open(&view.listing, &run.call.tenant, text)
             .map_err(|_| bad())?;
         let position: Position = serde_json::from_slice(&plain).map_err(|_| bad())?;
         if let Position::Link { url, .. } = &position {
@@ -124,11 +150,6 @@ impl Position {
         }
         Ok(position)
     }
-}
-
-/// What sealed cursors are bound to besides the tenant: the integration and capability.
-fn listing(run: &Run<'_>) -> String {
-    format!("{}/{}", run.definition.name, run.capability.name)
 }
 
 /// The request for the page at `position`: the declared request with the page size, the
@@ -211,7 +232,7 @@ pub const LIST_ALL_MAX: &str = "list_all_max";
 /// How often one listing asks for smaller pages after server errors.
 const MAX_HALVINGS: u32 = 2;
 
-pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
+pub async fn list(run: &Run<'_>, list: &List, view: &View<'_>) -> Result<Object, ApiError> {
     // The tenant's `list_all_max`, checked at start, or the definition's.
     let list_all_cap = run
         .call
@@ -230,8 +251,8 @@ pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
         (true, limit) => limit.map_or(list_all_cap, |limit| limit.min(list_all_cap)),
         (false, limit) => limit.unwrap_or(page_max),
     };
-    let given = match run.values.get(&list.caller_cursor) {
-        Some(text) => Some(Position::from_caller(run, list, &text.text())?),
+    let given = match run.values.get(view.caller_cursor) {
+        Some(text) => Some(Position::from_caller(run, view, &text.text())?),
         None => None,
     };
     let mut position = given.clone();
@@ -286,7 +307,7 @@ pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
             )
             .into());
         };
-        let model = &run.definition.models[list.model];
+        let model = &run.definition.models[view.model];
         let skip = match &position {
             Some(Position::Link { skip, .. }) => *skip,
             _ => 0,
@@ -343,9 +364,9 @@ pub async fn list(run: &Run<'_>, list: &List) -> Result<Object, ApiError> {
         }
         _ => Vec::new(),
     };
-    let next = position.map(|position| position.to_caller(run, list));
+    let next = position.map(|position| position.to_caller(run, view));
     let mut answer = Object::default();
-    answer.push_records(&list.field, records);
+    answer.push_records(&view.field, records);
     answer.push(&"next".into(), next.map_or(Value::Null, Value::String));
     answer.push(&"truncated".into(), Value::Bool(truncated));
     answer.push(&"pages".into(), Value::from(pages));

@@ -19,13 +19,19 @@ pub struct Dependencies {
     pub cursor_keys: common::paging::CursorKeys,
 }
 
-/// The declared integrations (in their files' order), then the Rust ones.
+/// The declared integrations (in their files' order), the common directory when some
+/// are directories, then the Rust ones.
 pub fn registry(definitions: &[Arc<Compiled>], deps: &Dependencies) -> anyhow::Result<Registry> {
     let mut registry = Registry::default();
     for definition in definitions {
         let integration =
             crate::definitions::integration(definition.clone(), deps.cursor_keys.clone());
         registry = registry.register(integration).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(directory) =
+        crate::definitions::directory::integration(definitions, deps.cursor_keys.clone())
+    {
+        registry = registry.register(directory).map_err(anyhow::Error::msg)?;
     }
     Ok(registry.with(providers::Providers::new(
         deps.providers.clone(),

@@ -9,8 +9,10 @@ use tokio::time::Instant;
 
 use super::tenant::Tenant;
 use crate::capability::{Call, Input, Kind};
+use crate::definitions::directory::DIRECTORY;
 use crate::error::{self, ApiError, Error};
 use crate::state::AppState;
+use crate::upstream::Upstream;
 
 pub async fn execute(
     State(state): State<AppState>,
@@ -59,13 +61,17 @@ async fn run(
     state
         .tenants
         .authorise(&tenant, caller, capability.kind.scope())?;
-    let upstream = state
-        .upstreams
-        .get(&tenant, &registered.name)
-        .ok_or_else(|| Error::NotConfigured {
-            tenant: tenant.clone(),
-            integration: registered.name.clone(),
-        })?;
+    let upstream = if registered.name == DIRECTORY {
+        tenant_directory(state, &tenant)?
+    } else {
+        state
+            .upstreams
+            .get(&tenant, &registered.name)
+            .ok_or_else(|| Error::NotConfigured {
+                tenant: tenant.clone(),
+                integration: registered.name.clone(),
+            })?
+    };
     let input = match capability.kind {
         Kind::Read => Input::Query(request.uri().query().unwrap_or_default().to_owned()),
         Kind::Write => {
@@ -109,4 +115,33 @@ async fn run(
         .with_label_values(&labels)
         .observe(started.elapsed().as_secs_f64());
     result
+}
+
+/// The upstream of the tenant's one directory (an integration whose definition maps
+/// `directory_user`): 404 when it uses none, 409 naming them when it uses several (the
+/// caller then calls the vendor's own routes).
+fn tenant_directory(state: &AppState, tenant: &str) -> Result<std::sync::Arc<Upstream>, ApiError> {
+    let used: Vec<(&str, std::sync::Arc<Upstream>)> = state
+        .registry
+        .iter()
+        .filter(|registered| registered.directory)
+        .filter_map(|registered| {
+            let upstream = state.upstreams.get(tenant, &registered.name)?;
+            Some((registered.name.as_str(), upstream))
+        })
+        .collect();
+    match used.as_slice() {
+        [(_, upstream)] => Ok(upstream.clone()),
+        [] => Err(Error::NotConfigured {
+            tenant: tenant.to_owned(),
+            integration: DIRECTORY.to_owned(),
+        }
+        .into()),
+        several => Err(Error::Conflict(format!(
+            "tenant `{tenant}` uses several directories ({}): call its vendor's routes, e.g. /{}/list_users",
+            several.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "),
+            several[0].0
+        ))
+        .into()),
+    }
 }

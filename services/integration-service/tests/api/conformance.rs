@@ -286,3 +286,129 @@ async fn a_sealed_cursor_that_was_altered_is_refused_naming_next() {
         }
     }
 }
+
+/// A client written once for `/directory/*` works for every directory vendor: the same
+/// calls, the same answers, whichever the tenant uses.
+#[tokio::test]
+async fn the_directory_routes_act_on_every_directory_alike() {
+    for (definition, stand_in, app) in every_pair().await {
+        if definition.directory.is_none() {
+            continue;
+        }
+        let vendor = &definition.name;
+        let created = stand_in.add_records(3);
+        let acme = app.tenant("acme");
+        // Two pages: `next` is the service's sealed cursor.
+        let first = assert_json(
+            acme.get("/directory/list_users?limit=2").await,
+            StatusCode::OK,
+        )
+        .await;
+        let next = first["next"].as_str().expect("a second page").to_owned();
+        let second = assert_json(
+            acme.get(&format!(
+                "/directory/list_users?limit=2&next={}",
+                urlencode(&next)
+            ))
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        let users: Vec<Value> = [&first, &second]
+            .iter()
+            .flat_map(|page| page["users"].as_array().unwrap().clone())
+            .collect();
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, created, "{vendor}: every user once, in order");
+        for user in &users {
+            let fields: Vec<&str> = user
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut expected = vec![
+                "email",
+                "family_name",
+                "given_name",
+                "id",
+                "status",
+                "user_name",
+            ];
+            expected.sort_unstable();
+            let mut fields = fields;
+            fields.sort_unstable();
+            assert_eq!(fields, expected, "{vendor}: {user}");
+            assert_eq!(user["status"], "active", "{vendor}: {user}");
+        }
+        let get = |id: &str| acme.get(&format!("/directory/get_user?user_id={id}"));
+        let one = assert_json(get(&created[0]).await, StatusCode::OK).await;
+        assert_eq!(one["id"], created[0].as_str(), "{vendor}");
+        let suspended = assert_json(
+            acme.post("/directory/suspend_user", &json!({"user_id": created[0]}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            suspended,
+            json!({"id": created[0], "status": "suspended"}),
+            "{vendor}"
+        );
+        let one = assert_json(get(&created[0]).await, StatusCode::OK).await;
+        assert_eq!(one["status"], "suspended", "{vendor}");
+        let deleted = assert_json(
+            acme.post("/directory/delete_user", &json!({"user_id": created[1]}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            deleted,
+            json!({"id": created[1], "deleted": true}),
+            "{vendor}"
+        );
+        assert_problem(get(&created[1]).await, StatusCode::NOT_FOUND, None).await;
+        // The vendor's own rules still apply: a malformed id is a 422 naming user_id.
+        let body = assert_problem(
+            get("../admin").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "user_id", "{vendor}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_with_no_directory_or_several_is_told_which() {
+    let mut settings = serde_json::Map::new();
+    let mut stand_ins = Vec::new();
+    for definition in integration_service::definitions::load(None).unwrap() {
+        if definition.directory.is_some() {
+            let (stand_in, tenant) = StandIn::of(&definition.name).await.unwrap();
+            settings.insert(definition.name.clone(), tenant);
+            stand_ins.push(stand_in);
+        }
+    }
+    let app = spawn_app(json!({"acme": settings, "globex": {}})).await;
+    let several = assert_problem(
+        app.tenant("acme").get("/directory/list_users").await,
+        StatusCode::CONFLICT,
+        None,
+    )
+    .await;
+    assert!(
+        several["detail"]
+            .as_str()
+            .unwrap()
+            .contains("several directories"),
+        "{several}"
+    );
+    assert_problem(
+        app.tenant("globex").get("/directory/list_users").await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+}

@@ -289,6 +289,18 @@ async fn every_operation_has_its_own_id_and_try_it_out_reaches_its_own_capabilit
         let Some((integration, capability)) = capability else {
             return own_route(driven);
         };
+        if integration == "directory" {
+            // acme uses two directories (Okta and Graph): the directory route answers
+            // 409 naming them, before any capability runs.
+            let mut problems: Vec<String> = driven
+                .problem("/{integration}/{capability}")
+                .into_iter()
+                .collect();
+            if driven.status != 409 {
+                problems.push(format!("{}: answered {}", driven.operation, driven.status));
+            }
+            return problems;
+        }
         let mut problems: Vec<String> = driven
             .problem("/{integration}/{capability}")
             .into_iter()
@@ -578,13 +590,20 @@ fn the_binary_explains_itself_and_what_a_start_needs() {
 }
 
 /// Every integration of the service: the built-in definitions (in their files' order),
-/// then the Rust ones.
+/// the common directory, then the Rust ones.
 fn registered() -> Vec<String> {
     let mut names: Vec<String> = integration_service::definitions::load(None)
         .unwrap()
         .iter()
         .map(|definition| definition.name.clone())
         .collect();
+    if integration_service::definitions::load(None)
+        .unwrap()
+        .iter()
+        .any(|definition| definition.directory.is_some())
+    {
+        names.push("directory".into());
+    }
     names.push("providers".into());
     names
 }
