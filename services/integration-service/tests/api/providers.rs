@@ -243,7 +243,17 @@ async fn re_sync_updates_without_duplicates_and_keeps_first_seen() {
     let first_seen = string(&before[0], "first_seen_at");
     let last_seen = string(&before[0], "last_seen_at");
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The second sync must happen at a later instant than the first (RFC 3339 with
+    // fractions: at once on any real clock).
+    let first =
+        time::OffsetDateTime::parse(&last_seen, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    test_support::eventually(
+        Duration::from_secs(2),
+        "the clock to pass the first sync's last_seen_at",
+        || async { time::OffsetDateTime::now_utc() > first },
+    )
+    .await;
     let mut changed = providers();
     changed[0]["name"] = json!("Dr. Ada King");
     changed[0]["phone"] = Value::Null;
