@@ -1012,6 +1012,28 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
             }
         }
     }
+    let exhausted_by = definition.rate_limits.exhausted_by.as_ref().map(|by| {
+        let header = checker.header("rate_limits.exhausted_by.header", &by.header);
+        for (quota, buckets) in by.quotas.iter() {
+            for bucket in buckets {
+                if definition.rate_limits.buckets.get(bucket).is_none() {
+                    checker.fail(
+                        format!("rate_limits.exhausted_by.quotas.{quota}"),
+                        format!("no bucket `{bucket}`"),
+                    );
+                }
+            }
+        }
+        ExhaustedBy {
+            header,
+            part: by.part,
+            buckets: by
+                .quotas
+                .iter()
+                .map(|(quota, buckets)| (quota.to_owned(), buckets.clone()))
+                .collect(),
+        }
+    });
     let body = &definition.errors.body;
     let error_body = ErrorBody {
         code: body
@@ -1105,6 +1127,7 @@ pub fn compile(file: &str, definition: &Definition) -> Result<Compiled, Vec<Defi
         settings,
         auth,
         rate_headers,
+        exhausted_by,
         assertion_style,
         error_body,
         rules,

@@ -9,7 +9,7 @@ use super::model::{CapabilityKind, ErrorKind, SettingType, StatusClass, StatusMa
 use super::template::{Pointer, Template};
 use crate::tenants::AuthKind;
 pub use crate::upstream::credentials::AssertionStyle;
-pub use crate::upstream::throttle::RateHeaderNames;
+pub use crate::upstream::throttle::{ExhaustedBy, RateHeaderNames};
 
 #[derive(Debug)]
 pub struct Compiled {
@@ -25,6 +25,7 @@ pub struct Compiled {
     /// token URL.
     pub auth: Vec<(AuthKind, Option<Template>)>,
     pub rate_headers: Option<RateHeaderNames>,
+    pub exhausted_by: Option<ExhaustedBy>,
     /// How `oauth_private_key_jwt` signs for this vendor.
     pub assertion_style: AssertionStyle,
     pub error_body: ErrorBody,

@@ -142,6 +142,7 @@ fn profile(definition: &Arc<Compiled>) -> UpstreamProfile {
         })),
         rate_headers: definition.rate_headers.clone(),
         assertion_style: definition.assertion_style,
+        exhausted_by: definition.exhausted_by.clone(),
     }
 }
 
@@ -612,6 +613,13 @@ mod tests {
                 "  list_users: get_user",
                 "directory.list_users",
                 "`get_user` is not a list",
+            ),
+            (
+                "a quota of no bucket",
+                "    api_v1: [\"POST /api/v1/users/{id}/lifecycle/*\"]",
+                "    api_v1: [\"POST /api/v1/users/{id}/lifecycle/*\"]\n  exhausted_by: { header: x-scope, part: 0, quotas: { All: [users, everything] } }",
+                "rate_limits.exhausted_by.quotas.All",
+                "no bucket `everything`",
             ),
             (
                 "key given twice",

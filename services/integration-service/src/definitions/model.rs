@@ -218,6 +218,21 @@ pub struct RateLimits {
     /// buckets: one quota for everything.
     #[serde(default)]
     pub buckets: Ordered<Vec<String>>,
+    /// A header of a 429 that names the quota used up: it then holds back every bucket
+    /// that quota stands for, not only the request's own.
+    #[serde(default)]
+    pub exhausted_by: Option<ExhaustedByDef>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExhaustedByDef {
+    /// e.g. `x-ms-throttle-scope`.
+    pub header: String,
+    /// Which `/`-separated part of its value names the quota (0 is the first).
+    pub part: usize,
+    /// Each quota name and the buckets it stands for.
+    pub quotas: Ordered<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

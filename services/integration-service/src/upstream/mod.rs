@@ -64,6 +64,8 @@ pub struct UpstreamProfile {
     pub rate_headers: Option<RateHeaderNames>,
     /// How `oauth_private_key_jwt` signs its client assertions for this vendor.
     pub assertion_style: credentials::AssertionStyle,
+    /// The header of a 429 that names the used-up quota's buckets.
+    pub exhausted_by: Option<throttle::ExhaustedBy>,
 }
 
 /// One tenant's connection to one integration's upstream.
@@ -174,7 +176,8 @@ impl Upstream {
             metrics
                 .rate_limited
                 .with_label_values(&[tenant, integration]),
-        );
+        )
+        .exhausted_by(profile.exhausted_by.clone());
         Ok(Self {
             tenant: tenant.to_owned(),
             integration: Arc::from(integration),

@@ -32,6 +32,31 @@ pub struct RateHeaderNames {
     pub remaining: HeaderName,
     pub reset: HeaderName,
 }
+/// A header of a 429 that names the quota used up, and the buckets each name stands for
+/// (Microsoft Graph's `x-ms-throttle-scope: <Scope>/<Limit>/<App>/<Tenant>`, Limit `Read`,
+/// `Write` or `ReadWrite`): the 429 then holds back every bucket it names, not only the
+/// request's own.
+#[derive(Debug, Clone)]
+pub struct ExhaustedBy {
+    pub header: HeaderName,
+    /// Which `/`-separated part of the value names the quota (0 is the first).
+    pub part: usize,
+    pub buckets: Vec<(String, Vec<String>)>,
+}
+
+impl ExhaustedBy {
+    /// The buckets a 429's `headers` name, if they name any this knows.
+    fn named<'a>(&'a self, headers: &HeaderMap) -> &'a [String] {
+        let name = headers
+            .get(&self.header)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split('/').nth(self.part))
+            .map(str::trim);
+        name.and_then(|name| self.buckets.iter().find(|(quota, _)| quota == name))
+            .map_or(&[], |(_, buckets)| buckets.as_slice())
+    }
+}
+
 /// The reset is given in whole seconds: wait a second longer, as Okta's SDKs do
 /// (okta-sdk-golang `Get429BackoffTime`: `X-Rate-Limit-Reset - Date + 1`; okta-sdk-python
 /// `calculate_backoff` the same).
@@ -48,6 +73,7 @@ struct Window {
 
 pub struct RateLimiter {
     headers: Option<RateHeaderNames>,
+    exhausted_by: Option<ExhaustedBy>,
     /// Keyed by the bucket names the integrations give (their definitions): a bounded set.
     windows: Mutex<HashMap<String, Window>>,
     slowdown_below: f64,
@@ -68,12 +94,19 @@ impl RateLimiter {
     ) -> Self {
         Self {
             headers,
+            exhausted_by: None,
             windows: Mutex::new(HashMap::new()),
             slowdown_below,
             remaining_gauge,
             labels: [tenant.to_owned(), integration.to_owned()],
             throttled,
         }
+    }
+
+    /// Reads the header that names the used-up quota of a 429.
+    pub fn exhausted_by(mut self, exhausted_by: Option<ExhaustedBy>) -> Self {
+        self.exhausted_by = exhausted_by;
+        self
     }
 
     fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
@@ -107,20 +140,31 @@ impl RateLimiter {
             let window = windows.entry(bucket.to_owned()).or_default();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 self.throttled.inc();
-                window.remaining = Some(0);
-                window.reset_at = reset_at
+                let until = reset_at
                     .or_else(|| {
                         common::http_client::retry_after(headers).map(|d| Instant::now() + d)
                     })
                     .or_else(|| Some(Instant::now() + Duration::from_secs(1)));
+                window.remaining = Some(0);
+                window.reset_at = until;
+                let named = self
+                    .exhausted_by
+                    .as_ref()
+                    .map_or(&[][..], |exhausted| exhausted.named(headers));
+                for other in named.iter().filter(|other| *other != bucket) {
+                    let window = windows.entry(other.clone()).or_default();
+                    window.remaining = Some(0);
+                    window.reset_at = until;
+                }
+                0
             } else if let Some(remaining) = number(names.map(|n| &n.remaining)) {
                 window.remaining = Some(remaining);
                 window.limit = number(names.map(|n| &n.limit)).or(window.limit);
                 window.reset_at = reset_at.or(window.reset_at);
+                remaining
             } else {
                 return;
             }
-            window.remaining.unwrap_or_default()
         };
         self.gauge(bucket)
             .set(remaining.min(i64::MAX as u64) as i64);
@@ -267,6 +311,54 @@ mod tests {
             "okta",
             IntCounter::new("throttled", "t").unwrap(),
         )
+    }
+
+    #[tokio::test]
+    async fn a_429_naming_its_quota_holds_back_every_bucket_of_it() {
+        let limiter = RateLimiter::new(
+            None,
+            0.1,
+            IntGaugeVec::new(
+                Opts::new("remaining", "r"),
+                &["tenant", "integration", "bucket"],
+            )
+            .unwrap(),
+            "acme",
+            "graph",
+            IntCounter::new("throttled", "t").unwrap(),
+        )
+        .exhausted_by(Some(ExhaustedBy {
+            header: HeaderName::from_static("x-ms-throttle-scope"),
+            part: 1,
+            buckets: vec![
+                ("Read".into(), vec!["read".into()]),
+                ("Write".into(), vec!["write".into()]),
+                ("ReadWrite".into(), vec!["read".into(), "write".into()]),
+            ],
+        }));
+        let throttled = |scope: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("retry-after", "30".parse().unwrap());
+            headers.insert("x-ms-throttle-scope", scope.parse().unwrap());
+            headers
+        };
+        let soon = Instant::now() + Duration::from_millis(100);
+        // A read quota used up: writes still go.
+        limiter.observe(
+            "read",
+            StatusCode::TOO_MANY_REQUESTS,
+            &throttled("Tenant_Application/Read/app/t"),
+        );
+        assert!(limiter.wait_turn("read", soon).await.is_err());
+        assert!(limiter.wait_turn("write", soon).await.is_ok());
+        // Both used up (ReadWrite), said on a read: writes wait too.
+        limiter.observe(
+            "read",
+            StatusCode::TOO_MANY_REQUESTS,
+            &throttled("Tenant_Application/ReadWrite/app/t"),
+        );
+        let wait = limiter.wait_turn("write", soon).await.unwrap_err();
+        assert!(wait > Duration::from_secs(25), "{wait:?}");
     }
 
     fn epoch_now() -> u64 {
