@@ -25,7 +25,7 @@ async fn a_missing_or_malformed_token_is_a_401_with_a_challenge() {
     assert!(challenge(&missing).starts_with("Bearer"));
     assert_problem(missing, StatusCode::UNAUTHORIZED, None).await;
 
-    let garbage = app.as_client("not-a-jwt").get(ORDERS).await;
+    let garbage = app.bearer("not-a-jwt").get(ORDERS).await;
     assert!(challenge(&garbage).contains("invalid_token"));
     assert_problem(garbage, StatusCode::UNAUTHORIZED, None).await;
 
@@ -45,9 +45,9 @@ async fn read_routes_need_the_read_scope_and_write_routes_the_write_scope() {
     let reader = app.issuer.token(AUDIENCE, &["sales:read"]).await;
     let writer = app.issuer.token(AUDIENCE, &["sales:write"]).await;
 
-    assert_json(app.as_client(&reader).get(ORDERS).await, StatusCode::OK).await;
+    assert_json(app.bearer(&reader).get(ORDERS).await, StatusCode::OK).await;
     let denied = app
-        .as_client(&reader)
+        .bearer(&reader)
         .post(
             "/api/v1/sales/customers",
             &json!({"name": "Jane", "phone_number": "+254711000001"}),
@@ -57,7 +57,7 @@ async fn read_routes_need_the_read_scope_and_write_routes_the_write_scope() {
     assert_problem(denied, StatusCode::FORBIDDEN, None).await;
 
     let created = app
-        .as_client(&writer)
+        .bearer(&writer)
         .post(
             "/api/v1/sales/customers",
             &json!({"name": "Jane", "phone_number": "+254711000001"}),
@@ -65,7 +65,7 @@ async fn read_routes_need_the_read_scope_and_write_routes_the_write_scope() {
         .await;
     assert_json(created, StatusCode::CREATED).await;
     assert_problem(
-        app.as_client(&writer).get(ORDERS).await,
+        app.bearer(&writer).get(ORDERS).await,
         StatusCode::FORBIDDEN,
         None,
     )
@@ -77,7 +77,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
     let app = spawn_app().await;
     let expired = app.issuer.expired_token(AUDIENCE, &["sales:read"]).await;
     assert_problem(
-        app.as_client(&expired).get(ORDERS).await,
+        app.bearer(&expired).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -88,7 +88,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
         .token("api://integrations", &["sales:read"])
         .await;
     assert_problem(
-        app.as_client(&other_api).get(ORDERS).await,
+        app.bearer(&other_api).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -100,7 +100,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
     bytes[0] = if bytes[0] == b'A' { b'B' } else { b'A' };
     let tampered = format!("{signed}.{}", String::from_utf8(bytes).unwrap());
     assert_problem(
-        app.as_client(&tampered).get(ORDERS).await,
+        app.bearer(&tampered).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -112,7 +112,7 @@ async fn expired_wrong_audience_and_tampered_tokens_are_rejected() {
     let (_, own_signature) = app.token.rsplit_once('.').unwrap();
     let spliced = format!("{header_payload}.{own_signature}");
     assert_problem(
-        app.as_client(&spliced).get(ORDERS).await,
+        app.bearer(&spliced).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -127,7 +127,7 @@ async fn a_token_from_another_issuer_is_rejected() {
         .token(AUDIENCE, &["sales:read", "sales:write"])
         .await;
     assert_problem(
-        app.as_client(&foreign).get(ORDERS).await,
+        app.bearer(&foreign).get(ORDERS).await,
         StatusCode::UNAUTHORIZED,
         None,
     )
@@ -147,7 +147,7 @@ async fn rotated_signing_keys_are_picked_up_without_a_restart() {
     // interval (200 ms in tests) has passed since the last fetch: 401 until then.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let answer = app.as_client(&fresh).get(ORDERS).await;
+        let answer = app.bearer(&fresh).get(ORDERS).await;
         if answer.status() != StatusCode::UNAUTHORIZED || tokio::time::Instant::now() > deadline {
             assert_json(answer, StatusCode::OK).await;
             break;

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use common::auth::OidcSettings;
 use common::config::CommonConfig;
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use sales_service::config::{
     Config, DeliveryReportsConfig, OutboxConfig, Scopes, SecretSource, SmsConfig,
 };
@@ -10,7 +10,8 @@ use sales_service::domain::{Currency, Destinations, MessageTemplate};
 use serde_json::{json, Value};
 use stand_ins::sms::SmsGateway;
 use test_support::app::RunningApp;
-use test_support::caller::Caller;
+use test_support::caller::Callers;
+use test_support::eventually;
 pub use test_support::http::{assert_json, assert_problem};
 use test_support::oidc::OidcIssuer;
 
@@ -24,12 +25,13 @@ pub const TEMPLATE: &str = "Hi {customer_name}, order {item} {currency} {amount}
 
 /// One running sales-service, its issuer and SMS provider stand-in, on fresh tables.
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    /// `app.anonymous()`, `app.bearer(token)`, `app.authorized()` (with `token`),
+    /// `app.url(path)`, `app.metrics()`, ... (through `Deref`).
+    pub callers: Callers,
     pub issuer: OidcIssuer,
     pub sms: SmsGateway,
     pub config: Config,
-    /// A token with both scopes, sent by `get` and `post`.
+    /// A token with both scopes: what `authorized()` presents.
     pub token: String,
     /// The emulator directly, to see what the service stored.
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -115,14 +117,21 @@ pub async fn start(
     let direct = common::aws::load_sdk_config(Some(&emulator)).await;
     let token = issuer.token(AUDIENCE, &["sales:read", "sales:write"]).await;
     TestApp {
-        address: app.address.clone(),
-        client: reqwest::Client::new(),
+        callers: Callers::new(&app.address, Some(token.clone())),
         issuer,
         sms,
         config,
         token,
         dynamodb: common::aws::dynamodb(&direct),
         _app: app,
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Callers;
+
+    fn deref(&self) -> &Callers {
+        &self.callers
     }
 }
 
@@ -134,35 +143,11 @@ impl TestApp {
         start(config, self.issuer.clone(), self.sms.clone(), None).await
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    /// A caller without a token.
-    pub fn anonymous(&self) -> Caller {
-        Caller::anonymous(&self.client, &self.address)
-    }
-
-    /// A caller presenting the access token `token`.
-    pub fn as_client(&self, token: &str) -> Caller {
-        self.anonymous().bearer(token)
-    }
-
-    /// The tests' usual caller: a token with both scopes.
-    pub fn authorized(&self) -> Caller {
-        self.as_client(&self.token)
-    }
-
     /// `POST path` with `body` sent as written (a JSON literal no serialiser touched).
     pub async fn post_text(&self, path: &str, body: &str) -> Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
+        self.authorized()
+            .send(Method::POST, path, "application/json", body.to_owned())
             .await
-            .unwrap()
     }
 
     /// The order item exactly as stored.
@@ -232,39 +217,29 @@ impl TestApp {
         what: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
+        eventually(within, &format!("order {id} {what}"), || async {
             let order = self.order_now(id).await;
             if done(&order) {
-                return order;
+                Ok(order)
+            } else {
+                Err(order)
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "order {id}: not {what} within {within:?}: {order}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// Waits until no more SMS can be sent: the outbox is empty and no send is in flight
     /// at the provider, seen twice in a row (a send that lost its claim may just be
     /// starting). Panics after `within`.
     pub async fn wait_until_quiet(&self, within: Duration) {
-        let deadline = tokio::time::Instant::now() + within;
-        let mut quiet_polls = 0;
-        while quiet_polls < 2 {
-            let quiet = self.outbox_len().await == 0 && self.sms.in_flight() == 0;
-            quiet_polls = if quiet { quiet_polls + 1 } else { 0 };
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the outbox did not settle within {within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    pub async fn metrics(&self) -> String {
-        self.anonymous().get("/metrics").await.text().await.unwrap()
+        let quiet = || async { self.outbox_len().await == 0 && self.sms.in_flight() == 0 };
+        eventually(within, "the outbox settled", || async {
+            quiet().await && {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                quiet().await
+            }
+        })
+        .await
     }
 
     /// When order `id`'s SMS is next due (Unix ms), as stored in the outbox.

@@ -532,7 +532,7 @@ async fn sms_per_caller_are_limited_per_hour_beside_the_per_number_limit() {
         .await;
     let customer = app.customer("John", "+254711000410").await;
     let order = app
-        .as_client(&other)
+        .bearer(&other)
         .post(
             "/api/v1/sales/orders",
             &serde_json::json!({"customer": customer["id"], "item": "Tea", "amount": "1"}),
