@@ -34,7 +34,7 @@ async fn the_console_routes_need_a_token_with_sales_read_before_anything_else() 
     ] {
         let response = app.anonymous().get(&path).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
-        let response = app.as_client(&writer).get(&path).await;
+        let response = app.bearer(&writer).get(&path).await;
         assert_problem(response, StatusCode::FORBIDDEN, None).await;
     }
 }
