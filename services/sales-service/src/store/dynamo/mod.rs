@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use common::aws::dynamo::{is_conditional_failure, Listing, TableSpec};
+use common::aws::dynamo::{is_conditional_failure, string, Listing, TableSpec};
 use common::aws::{aws_error, StorageError};
 use common::cache::TtlCache;
 use common::paging::CursorKeys;
@@ -26,10 +26,6 @@ use crate::domain::{send_window, CustomerRecord};
 /// still taken; ~300 bytes each.
 const CUSTOMERS_KEPT: usize = 4096;
 const CUSTOMERS_KEPT_FOR: Duration = Duration::from_secs(300);
-
-fn string(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
 
 fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())

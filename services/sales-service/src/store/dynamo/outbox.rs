@@ -8,11 +8,11 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem, Update,
 };
-use common::aws::dynamo::{decode, is_conditional_failure, to_item, Item};
+use common::aws::dynamo::{decode, is_conditional_failure, string, to_item, Item};
 use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 
-use super::{number, string, DynamoSalesStore, TransactionFailure, WindowCount};
+use super::{number, DynamoSalesStore, TransactionFailure, WindowCount};
 use crate::domain::{Backlog, Delivery, OutboxRecord};
 use crate::store::{Outbox, OutboxError, DUE_SHARDS, OUTBOX_BY_DUE_TIME};
 

@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use common::aws::dynamo::{
-    get_consistent, is_conditional_failure, paging_error, to_item, Item, Listing, Page,
+    get_consistent, is_conditional_failure, paging_error, string, to_item, Item, Listing, Page,
 };
 use common::aws::{aws_error, StorageError};
 use common::timestamp::Timestamp;
 
-use super::{number, string, DynamoSalesStore, TransactionFailure, WindowCount};
+use super::{number, DynamoSalesStore, TransactionFailure, WindowCount};
 use crate::domain::{CustomerRecord, IdempotencyRecord, OrderRecord, OutboxRecord, SmsCaller};
 use crate::store::{
     OrderFilter, ReportApplied, ReportedFinal, SalesStore, StoreError, NEWEST_FIRST,
