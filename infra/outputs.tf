@@ -62,6 +62,9 @@ locals {
       SMS_DELIVERY_REPORT_TOKEN_SECRET_ID = aws_secretsmanager_secret.service["sms_delivery_report_token"].name
       CURSOR_KEYS_SECRET_ID               = aws_secretsmanager_secret.service["sales_cursor_keys"].name
     }
+    "integration-service" = {
+      CURSOR_KEYS_SECRET_ID = aws_secretsmanager_secret.service["integration_cursor_keys"].name
+    }
     # Used once services/console and its tables are in local.services (contract 9).
     "console" = {
       PUBLIC_URL            = "https://console.${var.api_domain}"

@@ -9,6 +9,9 @@ locals {
     sms_delivery_report_token = "${var.environment}/sales-service/sms-delivery-report-token"
     # Keys sealing sales-service's page cursors ("id:base64url32[,id:key...]", newest first).
     sales_cursor_keys = "${var.environment}/sales-service/cursor-keys"
+    # Keys sealing integration-service's page cursors (Graph lists, /directory/list_users);
+    # under its prefix, so its role already reads it.
+    integration_cursor_keys = "${var.environment}/integration-service/cursor-keys"
     # The console's OIDC client secret (OIDC_CLIENT_SECRET_ID), from the operators' issuer.
     console_oidc_client_secret = "${var.environment}/console/oidc-client-secret"
   }

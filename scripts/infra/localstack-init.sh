@@ -58,6 +58,7 @@ put_secret "local/user-service/admin-password" "${LOCAL_ADMIN_PASSWORD:-change-m
 put_secret "local/sales-service/africastalking-api-key" "${LOCAL_AFRICASTALKING_API_KEY:-stand-in-api-key}"
 put_secret "local/sales-service/sms-delivery-report-token" "${LOCAL_SMS_DELIVERY_REPORT_TOKEN:-local-delivery-report-token-0123456789abcdef}"
 put_secret "local/sales-service/cursor-keys" "${LOCAL_SALES_CURSOR_KEYS:-local1:WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo}"
+put_secret "local/integration-service/cursor-keys" "${LOCAL_INTEGRATION_CURSOR_KEYS:-local1:SUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUk}"
 # integration-service: integrations/<tenant>/<integration>, the Okta API tokens the Okta
 # stand-ins accept (the partner `providers` integration uses checksum auth: no secret).
 put_secret "integrations/acme/okta" '{"api_token":"stand-in-token-acme"}'
