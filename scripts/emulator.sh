@@ -15,6 +15,10 @@ VENV=.tools/moto
 RUN_DIR=.run
 REQUIREMENTS=scripts/requirements-emulator.txt
 ENDPOINT="http://127.0.0.1:${PORT}"
+# Per port: a test run (EMULATOR_PORT=46xx) and a dev stack (4566) in one checkout each
+# stop only their own emulator.
+PID_FILE="$RUN_DIR/moto-$PORT.pid"
+LOG_FILE="$RUN_DIR/moto-$PORT.log"
 
 healthy() {
   curl -fsS -m 2 -X POST "$ENDPOINT/" \
@@ -36,23 +40,23 @@ start() {
   install
   mkdir -p "$RUN_DIR"
   # moto's server with DynamoDB requests one at a time: see emulator_server.py.
-  nohup "$VENV/bin/python" scripts/emulator_server.py -H 127.0.0.1 -p "$PORT" >"$RUN_DIR/moto.log" 2>&1 &
-  echo $! >"$RUN_DIR/moto.pid"
+  nohup "$VENV/bin/python" scripts/emulator_server.py -H 127.0.0.1 -p "$PORT" >"$LOG_FILE" 2>&1 &
+  echo $! >"$PID_FILE"
   for _ in $(seq 1 300); do
     if healthy; then
-      echo "emulator: ready at $ENDPOINT (pid $(cat "$RUN_DIR/moto.pid"))" >&2
+      echo "emulator: ready at $ENDPOINT (pid $(cat "$PID_FILE"))" >&2
       return 0
     fi
     sleep 0.1
   done
-  echo "emulator: did not become healthy; see $RUN_DIR/moto.log" >&2
+  echo "emulator: did not become healthy; see $LOG_FILE" >&2
   return 1
 }
 
 stop() {
-  if [ -f "$RUN_DIR/moto.pid" ]; then
-    kill "$(cat "$RUN_DIR/moto.pid")" 2>/dev/null || true
-    rm -f "$RUN_DIR/moto.pid"
+  if [ -f "$PID_FILE" ]; then
+    kill "$(cat "$PID_FILE")" 2>/dev/null || true
+    rm -f "$PID_FILE"
   fi
 }
 
