@@ -63,7 +63,7 @@ impl Usage {
         }
         text.push_str(&format!(
             "\nEvery setting, its default and meaning: {}; the ones every service shares: \
-             README.md (Configuration every service shares).\n",
+             docs/configuration.md.\n",
             self.reference
         ));
         text
