@@ -7,7 +7,8 @@
 # OpenID Connect issuer, the stand-ins for the external APIs (SMS, two Okta orgs, the
 # partner providers API), and every service (scripts/lib.sh `services`; each one's settings
 # come from its services/<name>/local.sh). Logs: .run/dev/<name>.log
-# Needs nothing set. Optional: EMULATOR_PORT (default 4566), RUST_LOG (default info).
+# Needs nothing set. Optional: EMULATOR_PORT (default 4566), RUST_LOG (default info),
+# DEV_SKIP_BUILD=1 (run target/debug's binaries as they are: scripts/readme-test.sh).
 # Fixed ports 8080-8083, 9000, 9101-9104: on a shared machine, run it in a network
 # namespace of your own. The first run compiles the workspace (~6 min on 2 cores).
 set -euo pipefail
@@ -46,9 +47,11 @@ scripts/oidc-issuer.sh
 
 cold=
 [ -x "target/debug/$(services | head -n1)" ] || cold="compiles the workspace, ~6 min on 2 cores"
-# shellcheck disable=SC2046  # progress_flag is one word or none
-long_step "building the services (debug profile, shared with the tests)" "$cold" \
-  cargo build --bins $(progress_flag)
+if [ -z "${DEV_SKIP_BUILD:-}" ]; then
+  # shellcheck disable=SC2046  # progress_flag is one word or none
+  long_step "building the services (debug profile, shared with the tests)" "$cold" \
+    cargo build --bins $(progress_flag)
+fi
 
 # --- peers: the OIDC issuer and the stand-ins for the external APIs -----------------
 # shellcheck disable=SC2034  # RUN_ID: read by services/<name>/local.sh
