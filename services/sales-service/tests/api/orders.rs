@@ -3,6 +3,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use test_support::http::{next_link, pages_by_link};
+use test_support::listing::{check_listing, Listing, PageShape};
 
 use crate::helpers::{assert_json, assert_problem, spawn_app, spawn_app_with, TestApp, PHONE};
 
@@ -158,28 +159,29 @@ async fn orders_are_listed_newest_first_and_filtered_by_customer() {
         janes.iter().rev().cloned().collect::<Vec<_>>()[..]
     );
 
-    let first = assert_json(
-        app.authorized()
-            .get(&format!("/api/v1/sales/orders?customer={jane_id}&limit=2"))
-            .await,
-        StatusCode::OK,
+    let orders = |path: String| Listing {
+        path,
+        shape: PageShape::Envelope { items: "orders" },
+        cursor: "next",
+        max_limit: Some(100),
+        key: |order| order["id"].as_str().map(str::to_owned),
+    };
+    let every: Vec<&str> = all.iter().filter_map(Value::as_str).collect();
+    check_listing(
+        &app.authorized(),
+        &orders("/api/v1/sales/orders".into()),
+        &every,
     )
     .await;
-    let next = first["next"].as_str().expect("a second page").to_owned();
-    let second = assert_json(
-        app.authorized()
-            .get(&format!(
-                "/api/v1/sales/orders?customer={jane_id}&limit=2&next={next}"
-            ))
-            .await,
-        StatusCode::OK,
+    let pages = check_listing(
+        &app.authorized(),
+        &orders(format!("/api/v1/sales/orders?customer={jane_id}")),
+        &[],
     )
     .await;
-    let ids: Vec<Value> = first["orders"]
-        .as_array()
-        .unwrap()
+    let ids: Vec<Value> = pages
         .iter()
-        .chain(second["orders"].as_array().unwrap())
+        .flatten()
         .map(|order| order["id"].clone())
         .collect();
     janes.reverse();
