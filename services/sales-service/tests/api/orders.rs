@@ -365,6 +365,15 @@ async fn legacy_listings_return_every_record_up_to_the_cap_then_link_the_rest() 
         listed, newest_first,
         "every customer exactly once, newest first"
     );
+    let legacy = |path: &str| Listing {
+        path: path.into(),
+        shape: PageShape::LinkHeader,
+        cursor: "next",
+        max_limit: None,
+        key: |record| record["id"].as_str().map(str::to_owned),
+    };
+    let ids: Vec<&str> = customer_ids.iter().map(String::as_str).collect();
+    check_listing(&app.authorized(), &legacy("/ap1/v1/sales/customers/"), &ids).await;
 
     let jane = &customer_ids[0];
     let mut ordered = Vec::new();
@@ -399,6 +408,8 @@ async fn legacy_listings_return_every_record_up_to_the_cap_then_link_the_rest() 
         ordered[..],
         "newest first: the other customer's came last"
     );
+    let all: Vec<&str> = all.iter().filter_map(Value::as_str).collect();
+    check_listing(&app.authorized(), &legacy("/ap1/v1/sales/orders/"), &all).await;
     assert_problem(
         app.authorized()
             .get("/ap1/v1/sales/orders/?next=garbage")
