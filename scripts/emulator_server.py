@@ -16,6 +16,10 @@ connections kept alive.
    `GET /__emulator/stats` says how many connections were accepted and how many requests
    each AWS operation got, so tests and the bench can check that clients reuse
    connections and count the calls a route makes.
+3. Capacity. moto answers a constant `ConsumedCapacity`; each DynamoDB request is metered
+   here instead (emulator_capacity.py): items read, and read and write units computed
+   from the items' sizes as DynamoDB bills them, per table and operation, in the same
+   `GET /__emulator/stats` (`dynamodb`).
 
     python emulator_server.py -H 127.0.0.1 -p 4566
 """
@@ -28,6 +32,8 @@ import threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
+
+import emulator_capacity
 
 STATS_PATH = "/__emulator/stats"
 
@@ -52,12 +58,12 @@ class Stats:
 
     def json(self):
         with self.lock:
-            return json.dumps(
-                {"connections_accepted": self.connections, "requests": self.requests}
-            ).encode()
+            counts = {"connections_accepted": self.connections, "requests": self.requests}
+        return json.dumps({**counts, "dynamodb": meter.snapshot()}).encode()
 
 
 stats = Stats()
+meter = emulator_capacity.Meter()
 
 
 class CountingChannel(HTTPChannel):
@@ -80,7 +86,7 @@ class Emulator:
             return self.app(environ, start_response)
         with self.lock:
             # The whole answer is produced under the lock: moto builds it eagerly.
-            return list(self.app(environ, start_response))
+            return meter.call(self.app, environ, start_response)
 
 
 def main():
@@ -88,6 +94,7 @@ def main():
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
     args = parser.parse_args()
+    emulator_capacity.install()
     app = DomainDispatcherApplication(create_backend_app)
     server = create_server(
         Emulator(app),
