@@ -25,17 +25,7 @@ const TABLE: &str = "bench-users";
 
 pub async fn measure(server: SocketAddr) -> anyhow::Result<Floor> {
     let endpoint = format!("http://{server}");
-    // The services' client (`common::aws`: timeouts, retries, protections) with the
-    // emulator's fixed region and credentials, which this process's environment lacks.
-    let config = common::aws::load_sdk_config(Some(&endpoint))
-        .await
-        .to_builder()
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "bench"),
-        ))
-        .build();
-    let client = common::aws::dynamodb(&config);
+    let client = crate::emulator::dynamodb(&endpoint).await;
     let get_item = |client: aws_sdk_dynamodb::Client| async move {
         client
             .get_item()

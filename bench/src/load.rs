@@ -248,3 +248,54 @@ async fn one_connection(
     }
     outcome
 }
+
+/// Sends `target` once on a fresh connection: its status, or `None` without an answer.
+pub async fn once(target: &Target) -> Option<StatusCode> {
+    let mut sender = connect(target.addr).await?;
+    let response = sender.send_request(target.request()).await.ok()?;
+    let status = response.status();
+    response.into_body().collect().await.ok()?;
+    Some(status)
+}
+
+/// Sends `target` `count` times, one after another on one keep-alive connection, or
+/// fewer when `budget` runs out first; the CPU time of process `pid` is taken around them
+/// precisely ([`crate::procs::cpu_time_precise`]): few requests of a slow route suffice.
+pub async fn sequential(target: &Target, pid: u32, count: usize, budget: Duration) -> Outcome {
+    let started = Instant::now();
+    let mut outcome = Outcome::new(budget);
+    let mut sender = connect(target.addr).await;
+    let cpu_before = crate::procs::cpu_time_precise(pid);
+    for _ in 0..count {
+        if started.elapsed() >= budget {
+            break;
+        }
+        let sent = Instant::now();
+        let answer = async {
+            let response = sender.as_mut()?.send_request(target.request()).await.ok()?;
+            let status = response.status();
+            response.into_body().collect().await.ok()?;
+            Some(status)
+        }
+        .await;
+        match answer {
+            Some(status) => {
+                let micros = sent.elapsed().as_micros().max(1) as u64;
+                outcome.latency_us.saturating_record(micros);
+                outcome.answers_with_warmup += 1;
+                if status == target.expect {
+                    outcome.expected += 1;
+                } else {
+                    *outcome.unexpected.entry(status.as_u16()).or_default() += 1;
+                }
+            }
+            None => {
+                outcome.transport_errors += 1;
+                sender = connect(target.addr).await;
+            }
+        }
+    }
+    outcome.server_cpu = crate::procs::cpu_time_precise(pid).saturating_sub(cpu_before);
+    outcome.window = started.elapsed();
+    outcome
+}

@@ -1,23 +1,30 @@
 //! `bench`: starts a private AWS emulator, the OIDC issuer, the stand-ins and release
 //! builds of the three services on spare loopback ports, seeds data, then loads each
 //! service's main routes in turn, beside a plain axum hello route as the ceiling of this
-//! machine. Prints the figures and writes them to a Markdown file. Run it with
-//! `bench/run.sh` (which builds first); `bench --help` lists the options.
+//! machine (or, with `--scale`, measures every read route at growing table sizes).
+//! Prints the figures and writes them to a Markdown file with SVG charts beside it. Run
+//! it with `bench/run.sh` (which builds first); `bench --help` lists the options.
 //!
 //! # Layout
 //!
 //! Each module imports only those listed after it (one-way, top to bottom):
 //!
 //! - `main.rs`: the run from start to report, the report's header.
-//! - [`plan`]: the routes measured and what they send; [`seed`]: the data they read, and
-//!   the tokens. Both drive a [`run`].
+//! - [`scale_report`]: the scale run's tables and charts.
+//! - [`scale`]: the scale mode; [`plan`]: the routes measured under load and what they
+//!   send; [`seed`]: the data they read, and the tokens. All drive a [`run`].
 //! - [`run`]: the processes of one run (emulator, issuer, stand-ins, services) and the
-//!   measurement of one route.
-//! - [`settings`]: the command line; [`report`]: the Markdown report; [`profile`]:
-//!   flamegraphs; [`floor`]: the SDK's own cost; [`load`]: the load generator;
-//!   [`procs`]: processes, readiness and memory; [`fixture`]: the fixed names and
-//!   credentials.
+//!   measurement of one route under load.
+//! - [`report`]: the Markdown report and its charts; [`load`]: the load generator;
+//!   [`floor`]: the SDK's own cost.
+//! - Leaves: [`bulk`]: tables grown by copying an item; [`emulator`]: what the emulator
+//!   counted (calls, items read, capacity units); [`chart`]: SVG charts; [`procs`]:
+//!   processes, readiness and memory; [`profile`]: flamegraphs; [`settings`]: the command
+//!   line; [`fixture`]: the fixed names and credentials.
 
+mod bulk;
+mod chart;
+mod emulator;
 mod fixture;
 mod floor;
 mod load;
@@ -26,10 +33,13 @@ mod procs;
 mod profile;
 mod report;
 mod run;
+mod scale;
+mod scale_report;
 mod seed;
 mod settings;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::time::Instant;
@@ -38,10 +48,11 @@ use user_service::config::HashCost;
 use crate::fixture::{BENCH_PASSWORD, OKTA_USERS};
 use crate::load::Target;
 use crate::plan::{plan, Credentials, TARGETS, USER_SERVICE_RSS_TARGET_MIB};
+use crate::procs::RssTimeline;
 use crate::report::{Comparison, HashTiming, MemoryComparison, Report};
 use crate::run::{start_row, Run, Services};
 use crate::seed::{DIRECTORY_USERS, SEEDED_ORDERS};
-use crate::settings::{settings, Settings};
+use crate::settings::{settings, Mode, Settings};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -64,6 +75,59 @@ async fn main() -> anyhow::Result<()> {
     let services = settings.services.clone().unwrap_or_else(|| bin.clone());
     let mut run = Run::start_peers(root.clone(), bin, services, logs).await?;
 
+    let json_path = settings.out.with_extension("json");
+    let (text, charts) = match settings.mode {
+        Mode::Routes => {
+            let previous = std::fs::read_to_string(&json_path)
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .map(|json| Report::previous_cpu(&json))
+                .unwrap_or_default();
+            let mut report = routes(&mut run, &settings, &root, &load_before, began).await?;
+            report.previous = previous;
+            std::fs::create_dir_all(json_path.parent().unwrap_or(Path::new(".")))?;
+            std::fs::write(&json_path, report.json().to_string())?;
+            (report.render(), report.charts())
+        }
+        Mode::Scale => {
+            let scale = scale::run(&mut run, &settings.scale).await?;
+            let mut text = String::from("# Scale results\n\n");
+            for line in header(&root, &settings, &run.prefix, &load_before) {
+                text.push_str(&line);
+                text.push_str("  \n");
+            }
+            text.push_str(&scale.render());
+            text.push_str(&footer(&load_before, began).join("  \n"));
+            (text, scale.charts())
+        }
+    };
+    print!("{text}");
+    let dir = settings.out.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&settings.out, &text)
+        .with_context(|| format!("writing {}", settings.out.display()))?;
+    for (name, svg) in charts {
+        std::fs::write(dir.join(format!("{name}.svg")), svg)?;
+    }
+    eprintln!(
+        "bench: written to {} (charts beside it)",
+        settings.out.display()
+    );
+
+    for peer in run.peers.drain(..) {
+        peer.stop().await;
+    }
+    Ok(())
+}
+
+/// Every route under load, beside hello (and the `--baseline` build's, route by route).
+async fn routes(
+    run: &mut Run,
+    settings: &Settings,
+    root: &Path,
+    load_before: &str,
+    began: Instant,
+) -> anyhow::Result<Report> {
     eprintln!("bench: starting each service twice (the second start is the cold start)");
     let mut starts = Vec::new();
     let (hello, hello_start) = run.start_measured(run.hello_spec()?).await?;
@@ -78,6 +142,18 @@ async fn main() -> anyhow::Result<()> {
         Some(dir) => Some(run.start_services(dir, None).await?),
         None => None,
     };
+    let memory_timeline = RssTimeline::watch(
+        [
+            ("hello", &hello),
+            ("user-service", &current.user),
+            ("sales-service", &current.sales),
+            ("integration-service", &current.integration),
+        ]
+        .into_iter()
+        .map(|(name, started)| (name.to_owned(), started.proc.pid()))
+        .collect(),
+        Duration::from_millis(250),
+    );
 
     let floor = floor::measure(hello.addr).await?;
     eprintln!(
@@ -104,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
 
     let hello_row = run
         .measure_route(
-            &settings,
+            settings,
             "hello",
             &hello,
             "GET /",
@@ -124,14 +200,14 @@ async fn main() -> anyhow::Result<()> {
                 let (_, started, _, target) = &plan[index];
                 let label = format!("{route} [baseline]");
                 Some(
-                    run.measure_route(&settings, service, started, &label, target.clone())
+                    run.measure_route(settings, service, started, &label, target.clone())
                         .await?,
                 )
             }
             None => None,
         };
         let after = run
-            .measure_route(&settings, service, started, route, target)
+            .measure_route(settings, service, started, route, target)
             .await?;
         if let Some(before) = before {
             comparison.push(Comparison {
@@ -162,43 +238,37 @@ async fn main() -> anyhow::Result<()> {
     {
         row.rss_after_load_kib = started.proc.rss_kib();
     }
-    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let report = Report {
-        header: header(&root, &settings, &run.prefix, &load_before),
+        header: header(root, settings, &run.prefix, load_before),
         routes,
         comparison,
         memory,
         starts,
         hashing: Some(hashing),
-        footer: vec![
-            format!(
-                "Load average (1, 5, 15 min) before: {}; after: {}. Bench run time: {:.0} s.",
-                first_three(&load_before),
-                first_three(&load_after),
-                began.elapsed().as_secs_f64()
-            ),
-            "Logs of every process: .run/bench/.".to_owned(),
-        ],
+        footer: footer(load_before, began),
+        rss_timeline: memory_timeline.finish(),
+        previous: Default::default(),
     };
-    let text = report.render();
-    print!("{text}");
-    if let Some(dir) = settings.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&settings.out, &text)
-        .with_context(|| format!("writing {}", settings.out.display()))?;
-    eprintln!("bench: written to {}", settings.out.display());
-
     hello.proc.stop().await;
     for set in std::iter::once(current).chain(baseline) {
         for started in [set.user, set.sales, set.integration] {
             started.proc.stop().await;
         }
     }
-    for peer in run.peers.drain(..) {
-        peer.stop().await;
-    }
-    Ok(())
+    Ok(report)
+}
+
+fn footer(load_before: &str, began: Instant) -> Vec<String> {
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    vec![
+        format!(
+            "Load average (1, 5, 15 min) before: {}; after: {}. Bench run time: {:.0} s.",
+            first_three(load_before),
+            first_three(&load_after),
+            began.elapsed().as_secs_f64()
+        ),
+        "Logs of every process: .run/bench/.".to_owned(),
+    ]
 }
 
 fn first_three(loadavg: &str) -> String {

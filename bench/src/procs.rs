@@ -77,6 +77,12 @@ impl Spec {
         self
     }
 
+    /// The name its log file and messages go by.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
     /// The working directory of the process.
     pub fn dir(mut self, dir: &Path) -> Self {
         self.dir = Some(dir.to_path_buf());
@@ -218,5 +224,75 @@ impl RssPeak {
     pub fn finish(self) -> u64 {
         self.task.abort();
         self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// CPU time of process `pid`'s live threads, in nanoseconds, from the scheduler's own
+/// accounting (/proc/PID/task/*/schedstat): precise enough for a few requests, where
+/// /proc/PID/stat counts in 10 ms ticks. Threads that exited are not in it (tokio's
+/// workers live as long as the process; blocking-pool threads idle out after 10 s).
+pub fn cpu_time_precise(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// Seconds since the start, and each process's RSS in KiB then.
+type Samples = std::sync::Arc<std::sync::Mutex<Vec<(f64, Vec<u64>)>>>;
+
+/// Resident memory of a few processes over a whole run, sampled every `every`.
+pub struct RssTimeline {
+    samples: Samples,
+    names: Vec<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssTimeline {
+    pub fn watch(processes: Vec<(String, u32)>, every: Duration) -> Self {
+        let samples = Samples::default();
+        let names = processes.iter().map(|(name, _)| name.clone()).collect();
+        let seen = samples.clone();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let rss = processes
+                    .iter()
+                    .map(|(_, pid)| rss_kib(*pid).unwrap_or_default())
+                    .collect();
+                seen.lock()
+                    .expect("the sampler does not panic")
+                    .push((started.elapsed().as_secs_f64(), rss));
+            }
+        });
+        Self {
+            samples,
+            names,
+            task,
+        }
+    }
+
+    /// Per process: (seconds since the start, MiB).
+    pub fn finish(self) -> Vec<(String, Vec<(f64, f64)>)> {
+        self.task.abort();
+        let samples = self.samples.lock().expect("the sampler stopped").clone();
+        self.names
+            .into_iter()
+            .enumerate()
+            .map(|(index, name)| {
+                let points = samples
+                    .iter()
+                    .map(|(at, rss)| (*at, rss[index] as f64 / 1024.0))
+                    .collect();
+                (name, points)
+            })
+            .collect()
     }
 }

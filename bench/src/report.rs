@@ -1,8 +1,10 @@
 //! The figures as a Markdown report (printed and written to a file).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::chart::{BarChart, LineChart, Series};
 use crate::load::Outcome;
 
 pub struct RouteRow {
@@ -60,6 +62,24 @@ pub struct Report {
     pub starts: Vec<StartRow>,
     pub hashing: Option<HashTiming>,
     pub footer: Vec<String>,
+    /// Each process's resident memory over the run: (seconds, MiB).
+    pub rss_timeline: Vec<(String, Vec<(f64, f64)>)>,
+    /// Server CPU us per request of each route in the previous run (its JSON results).
+    pub previous: BTreeMap<String, f64>,
+}
+
+/// A route's key in the JSON results: `service route`.
+fn key(row: &RouteRow) -> String {
+    format!("{} {}", row.service, row.route)
+}
+
+/// `user-service GET /user/{name} (session)` as `user GET /user/{name}`: a bar's label.
+fn label(route: &str) -> String {
+    let route = route.replace("-service", "");
+    match route.find(" (") {
+        Some(cut) => route[..cut].to_owned(),
+        None => route,
+    }
 }
 
 fn mib(kib: u64) -> String {
@@ -183,5 +203,126 @@ impl Report {
             }
         }
         out
+    }
+
+    /// The figures a later run compares with (`previous`): per route, CPU per request,
+    /// req/s and latency.
+    pub fn json(&self) -> serde_json::Value {
+        let routes: serde_json::Map<String, serde_json::Value> = self
+            .routes
+            .iter()
+            .map(|row| {
+                (
+                    key(row),
+                    serde_json::json!({
+                        "cpu_us": row.outcome.cpu_per_request_us(),
+                        "requests_per_second": row.outcome.requests_per_second(),
+                        "p50_ms": row.outcome.percentile_ms(50.0),
+                        "p99_ms": row.outcome.percentile_ms(99.0),
+                    }),
+                )
+            })
+            .collect();
+        serde_json::json!({ "routes": routes })
+    }
+
+    /// Server CPU per request of each route in an earlier run's [`json`](Self::json).
+    pub fn previous_cpu(json: &serde_json::Value) -> BTreeMap<String, f64> {
+        json["routes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(route, figures)| Some((route.clone(), figures["cpu_us"].as_f64()?)))
+            .collect()
+    }
+
+    /// `(file stem, SVG)`: CPU per request per route against hello, the baseline build
+    /// and the previous run; latency percentiles per route; memory over the run.
+    pub fn charts(&self) -> Vec<(String, String)> {
+        let (hello, measured): (Vec<&RouteRow>, Vec<&RouteRow>) =
+            self.routes.iter().partition(|row| row.service == "hello");
+        let ours: Vec<&RouteRow> = measured
+            .iter()
+            .copied()
+            .filter(|row| !row.route.ends_with("[baseline]"))
+            .collect();
+        let categories: Vec<String> = ours.iter().map(|row| label(&key(row))).collect();
+        let mut cpu = vec![(
+            "this run".to_owned(),
+            ours.iter()
+                .map(|row| row.outcome.cpu_per_request_us())
+                .collect::<Vec<_>>(),
+        )];
+        if !self.comparison.is_empty() {
+            let before = |row: &&RouteRow| {
+                let wanted = format!("{} [baseline]", row.route);
+                measured
+                    .iter()
+                    .find(|other| other.service == row.service && other.route == wanted)
+                    .map_or(f64::NAN, |other| other.outcome.cpu_per_request_us())
+            };
+            cpu.push((
+                "baseline build, same run".to_owned(),
+                ours.iter().map(before).collect(),
+            ));
+        }
+        if !self.previous.is_empty() {
+            cpu.push((
+                "previous run".to_owned(),
+                ours.iter()
+                    .map(|row| self.previous.get(&key(row)).copied().unwrap_or(f64::NAN))
+                    .collect(),
+            ));
+        }
+        let hello_cpu = hello.first().map(|row| row.outcome.cpu_per_request_us());
+        let cpu_chart = BarChart {
+            title: "Server CPU per request (us), against the hello ceiling".to_owned(),
+            value_label: "us of CPU per request".to_owned(),
+            categories: categories.clone(),
+            series: cpu,
+            reference: hello_cpu.map(|us| (format!("hello {us:.0} us"), us)),
+            log_scale: true,
+        };
+        let latency_chart = BarChart {
+            title: "Latency percentiles under load (ms)".to_owned(),
+            value_label: "ms from request to the answer's last byte".to_owned(),
+            categories,
+            series: [50.0, 90.0, 99.0]
+                .into_iter()
+                .map(|p| {
+                    (
+                        format!("p{p:.0}"),
+                        ours.iter()
+                            .map(|row| row.outcome.percentile_ms(p))
+                            .collect(),
+                    )
+                })
+                .collect(),
+            reference: None,
+            log_scale: true,
+        };
+        let mut charts = vec![
+            ("routes-cpu".to_owned(), cpu_chart.svg()),
+            ("routes-latency".to_owned(), latency_chart.svg()),
+        ];
+        if !self.rss_timeline.is_empty() {
+            let rss = LineChart {
+                title: "Resident memory over the run".to_owned(),
+                x_label: "seconds into the run".to_owned(),
+                y_label: "RSS, MiB".to_owned(),
+                log_x: false,
+                log_y: false,
+                series: self
+                    .rss_timeline
+                    .iter()
+                    .map(|(name, points)| Series {
+                        name: name.clone(),
+                        points: points.clone(),
+                    })
+                    .collect(),
+            };
+            charts.push(("routes-rss".to_owned(), rss.svg()));
+        }
+        charts
     }
 }

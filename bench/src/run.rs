@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::emulator::EmulatorStats;
 use crate::fixture::{CLIENT_ID, OKTA_USERS, TENANT};
 use crate::load::{self, Target};
 use crate::procs::{free_addr, wait_ready, Proc, RssPeak, Spec};
@@ -15,6 +16,8 @@ use crate::report::{RouteRow, StartRow};
 use crate::settings::Settings;
 const OKTA_TOKEN: &str = "bench-okta-token";
 const SMS_API_KEY: &str = "bench-sms-key";
+/// Provider records the partner stand-in serves to a sync.
+const PARTNER_PROVIDERS: usize = 40;
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The peers and services of one run, and where they listen.
@@ -31,6 +34,8 @@ pub struct Run {
     pub issuer: String,
     pub sms: SocketAddr,
     pub okta: SocketAddr,
+    /// The partner providers API (provider syncs).
+    pub partner: SocketAddr,
     /// The emulator's address (`http://...`).
     pub emulator: String,
     /// Kept alive (killed on drop) for the whole run.
@@ -79,67 +84,7 @@ fn slug(service: &str, route: &str) -> String {
     slug
 }
 
-/// What the emulator counted (scripts/emulator_server.py, `GET /__emulator/stats`).
-#[derive(serde::Deserialize, Default)]
-struct EmulatorStats {
-    connections_accepted: u64,
-    requests: std::collections::BTreeMap<String, u64>,
-}
-
-impl EmulatorStats {
-    fn since(self, before: &EmulatorStats) -> EmulatorStats {
-        EmulatorStats {
-            connections_accepted: self.connections_accepted - before.connections_accepted,
-            requests: self
-                .requests
-                .into_iter()
-                .map(|(operation, count)| {
-                    let earlier = before.requests.get(&operation).copied().unwrap_or(0);
-                    (operation, count - earlier)
-                })
-                .filter(|(_, count)| *count > 0)
-                .collect(),
-        }
-    }
-
-    /// `GetItem 1.00`: each operation's calls per answered request, and new connections.
-    fn per_request(&self, answers: u64) -> String {
-        let answers = answers.max(1) as f64;
-        // Background work (readiness checks, the SMS outbox) shows as small fractions.
-        let mut parts: Vec<String> = self
-            .requests
-            .iter()
-            .map(|(operation, count)| (operation, *count as f64 / answers))
-            .filter(|(_, per_request)| *per_request >= 0.005)
-            .map(|(operation, per_request)| {
-                let name = operation.rsplit('.').next().unwrap_or(operation);
-                format!("{name} {per_request:.2}")
-            })
-            .collect();
-        if parts.is_empty() {
-            parts.push("none".to_owned());
-        }
-        parts.push(format!(
-            "(connections opened: {})",
-            self.connections_accepted
-        ));
-        parts.join(", ")
-    }
-}
-
 impl Run {
-    async fn emulator_stats(&self) -> anyhow::Result<EmulatorStats> {
-        let url = format!("{}/__emulator/stats", self.emulator);
-        Ok(self
-            .http
-            .get(url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
-    }
-
     pub async fn start_peers(
         root: PathBuf,
         bin: PathBuf,
@@ -185,7 +130,7 @@ impl Run {
         .await?;
         peers.push(issuer_proc);
 
-        let (sms, okta) = (free_addr()?, free_addr()?);
+        let (sms, okta, partner) = (free_addr()?, free_addr()?, free_addr()?);
         let mut stand_ins = Spec::new("stand-ins", bin.join("stand-ins"))
             .args(["sms", "--bind", &sms.to_string()])
             .args(["--username", "sandbox", "--api-key", SMS_API_KEY])
@@ -197,6 +142,8 @@ impl Run {
                 &OKTA_USERS.to_string(),
             ])
             .args(["--rate-limit", "1000000000"])
+            .args(["partner", "--bind", &partner.to_string()])
+            .args(["--providers", &PARTNER_PROVIDERS.to_string()])
             .env("RUST_LOG", "warn")
             .spawn(&logs)?;
         wait_ready(
@@ -233,6 +180,7 @@ impl Run {
             issuer,
             sms,
             okta,
+            partner,
             emulator,
             peers,
         })
@@ -285,7 +233,7 @@ impl Run {
         let pid = started.proc.pid();
         let rss_rest_kib = started.proc.rss_kib().unwrap_or_default();
         let peak = RssPeak::watch(pid);
-        let aws_before = self.emulator_stats().await?;
+        let aws_before = EmulatorStats::fetch(&self.http, &self.emulator).await?;
         let recording = match &settings.profile {
             Some(dir) => Some(profile::start(
                 dir,
@@ -305,7 +253,9 @@ impl Run {
         )
         .await;
         let rss_peak_kib = peak.finish();
-        let aws = self.emulator_stats().await?.since(&aws_before);
+        let aws = EmulatorStats::fetch(&self.http, &self.emulator)
+            .await?
+            .since(&aws_before);
         if let Some(recording) = recording {
             let svg = recording
                 .finish(&self.root.join(".tools/inferno/bin"))
@@ -365,7 +315,7 @@ impl Run {
             .env("BIND_ADDR", addr.to_string())
     }
 
-    fn user_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
+    pub fn user_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
         let addr = free_addr()?;
         let spec = self
             .service(dir, "user-service", addr)
@@ -378,7 +328,7 @@ impl Run {
         Ok((spec, addr))
     }
 
-    fn sales_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
+    pub fn sales_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
         let addr = free_addr()?;
         let spec = self
             .service(dir, "sales-service", addr)
@@ -393,13 +343,17 @@ impl Run {
         Ok((spec, addr))
     }
 
-    fn integration_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
+    pub fn integration_spec(&self, dir: &Path) -> anyhow::Result<(Spec, SocketAddr)> {
         let addr = free_addr()?;
         let tenants = json!({TENANT: {
             "callers": {"integrations:read": [CLIENT_ID], "integrations:write": [CLIENT_ID]},
             "okta": {
                 "base_url": format!("http://{}", self.okta),
                 "auth": {"method": "api_token"},
+            },
+            "providers": {
+                "base_url": format!("http://{}", self.partner),
+                "auth": {"method": "checksum"},
             },
         }});
         let spec = self

@@ -5,7 +5,7 @@ use anyhow::Context;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::fixture::{order, BENCH_PASSWORD, BENCH_USER, CLIENT_ID, CLIENT_SECRET};
+use crate::fixture::{order, BENCH_PASSWORD, BENCH_USER, CLIENT_ID, CLIENT_SECRET, TENANT};
 use crate::run::Run;
 
 pub const DIRECTORY_USERS: usize = 30;
@@ -14,18 +14,7 @@ pub const SEEDED_ORDERS: usize = 20;
 impl Run {
     /// Signs up the bench user and the directory's users; returns a session token.
     pub async fn seed_users(&self, addr: SocketAddr) -> anyhow::Result<String> {
-        let base = format!("http://{addr}");
-        let sign_up = |username: String, password: &'static str| {
-            let request = self.http.post(format!("{base}/user")).json(&json!({
-                "username": username,
-                "password": password,
-                "name": format!("User {username}"),
-                "email": format!("{username}@example.com"),
-                "city": "Nairobi",
-            }));
-            async move { expect_status(request.send().await?, StatusCode::CREATED).await }
-        };
-        sign_up(BENCH_USER.to_owned(), BENCH_PASSWORD).await?;
+        self.sign_up(addr, BENCH_USER, BENCH_PASSWORD).await?;
         let names: Vec<String> = (0..DIRECTORY_USERS)
             .map(|i| format!("user{i:03}"))
             .collect();
@@ -33,17 +22,50 @@ impl Run {
             futures::future::try_join_all(
                 chunk
                     .iter()
-                    .map(|name| sign_up(name.clone(), "directory-password-1")),
+                    .map(|name| self.sign_up(addr, name, "directory-password-1")),
             )
             .await?;
         }
-        let login = self
+        self.login(addr, BENCH_USER, BENCH_PASSWORD).await
+    }
+
+    /// Signs `username` up, with the directory's details.
+    pub async fn sign_up(
+        &self,
+        addr: SocketAddr,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<()> {
+        let response = self
             .http
-            .post(format!("{base}/auth"))
-            .json(&json!({"username": BENCH_USER, "password": BENCH_PASSWORD}))
+            .post(format!("http://{addr}/user"))
+            .json(&json!({
+                "username": username,
+                "password": password,
+                "name": format!("User {username}"),
+                "email": format!("{username}@example.com"),
+                "city": "Nairobi",
+            }))
             .send()
             .await?;
-        let body = expect_status(login, StatusCode::OK).await?;
+        expect_status(response, StatusCode::CREATED).await?;
+        Ok(())
+    }
+
+    /// A session token for `username`.
+    pub async fn login(
+        &self,
+        addr: SocketAddr,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<String> {
+        let response = self
+            .http
+            .post(format!("http://{addr}/auth"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await?;
+        let body = expect_status(response, StatusCode::OK).await?;
         text_field(&body, "token")
     }
 
@@ -60,16 +82,41 @@ impl Run {
         let customer = expect_status(customer, StatusCode::CREATED).await?;
         let id = text_field(&customer, "id")?;
         for _ in 0..SEEDED_ORDERS {
-            let response = self
-                .http
-                .post(format!("{base}/orders"))
-                .bearer_auth(token)
-                .json(&order(&id))
-                .send()
-                .await?;
-            expect_status(response, StatusCode::CREATED).await?;
+            self.create_order(addr, token, &id).await?;
         }
         Ok(id)
+    }
+
+    /// One order for `customer`; its id.
+    pub async fn create_order(
+        &self,
+        addr: SocketAddr,
+        token: &str,
+        customer: &str,
+    ) -> anyhow::Result<String> {
+        let response = self
+            .http
+            .post(format!("http://{addr}/api/v1/sales/orders"))
+            .bearer_auth(token)
+            .json(&order(customer))
+            .send()
+            .await?;
+        let body = expect_status(response, StatusCode::CREATED).await?;
+        text_field(&body, "id")
+    }
+
+    /// A provider sync for the bench tenant, run to its end; the run.
+    pub async fn sync_providers(&self, addr: SocketAddr, token: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("http://{addr}/providers/sync_providers"))
+            .bearer_auth(token)
+            .header("x-tenant-id", TENANT)
+            .send()
+            .await?;
+        expect_status(response, StatusCode::OK)
+            .await
+            .context("the provider sync")
     }
 
     /// An access token from the issuer (client credentials of the default client).

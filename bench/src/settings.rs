@@ -23,6 +23,17 @@ OPTIONS:
     --profile DIR     sample each route's service with `perf record` while it is loaded
                       and draw a flamegraph per route into DIR (needs linux-perf; bench/run.sh
                       installs inferno)
+
+SCALE MODE (does a request's cost grow with the data?):
+    --scale           grow the tables to each size and measure every read route there:
+                      items read, capacity units, AWS calls and CPU per request, and the
+                      SMS dispatcher's idle poll per outbox backlog (default out:
+                      bench/results/scale.md; ~10 min with the default sizes)
+    --sizes LIST      table sizes, comma-separated (default 1000,10000,100000)
+    --backlogs LIST   outbox backlogs (default 0,1000,10000)
+    --requests N      requests per route and size (default 20; at most 10 s each)
+
+Charts (SVG) go beside the Markdown report, one file per chart.
 ";
 
 pub struct Settings {
@@ -33,6 +44,26 @@ pub struct Settings {
     pub services: Option<PathBuf>,
     pub profile: Option<PathBuf>,
     pub baseline: Option<PathBuf>,
+    pub mode: Mode,
+    pub scale: ScalePlan,
+}
+
+pub enum Mode {
+    /// Every route under load (the default).
+    Routes,
+    /// Every read route at growing table sizes.
+    Scale,
+}
+
+/// What a scale run measures, and how long it may spend per route.
+pub struct ScalePlan {
+    pub sizes: Vec<usize>,
+    pub backlogs: Vec<usize>,
+    /// Requests per route and size (fewer when `budget` runs out first).
+    pub requests: usize,
+    pub budget: Duration,
+    /// How long the idle dispatcher is watched at each backlog.
+    pub poll_window: Duration,
 }
 
 pub fn settings(root: &Path) -> anyhow::Result<Settings> {
@@ -40,16 +71,29 @@ pub fn settings(root: &Path) -> anyhow::Result<Settings> {
         connections: 16,
         warmup: Duration::from_secs(1),
         duration: Duration::from_secs(5),
-        out: root.join("bench/results/latest.md"),
+        out: PathBuf::new(),
         services: None,
         profile: None,
         baseline: None,
+        mode: Mode::Routes,
+        scale: ScalePlan {
+            sizes: vec![1000, 10_000, 100_000],
+            backlogs: vec![0, 1000, 10_000],
+            requests: 20,
+            budget: Duration::from_secs(10),
+            poll_window: Duration::from_secs(5),
+        },
     };
+    let mut out = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             print!("{USAGE}");
             std::process::exit(0);
+        }
+        if flag == "--scale" {
+            settings.mode = Mode::Scale;
+            continue;
         }
         let value = args
             .next()
@@ -63,7 +107,10 @@ pub fn settings(root: &Path) -> anyhow::Result<Settings> {
             "--connections" => settings.connections = value.parse().context("--connections")?,
             "--warmup" => settings.warmup = seconds()?,
             "--duration" => settings.duration = seconds()?,
-            "--out" => settings.out = PathBuf::from(&value),
+            "--out" => out = Some(PathBuf::from(&value)),
+            "--sizes" => settings.scale.sizes = counts(&flag, &value)?,
+            "--backlogs" => settings.scale.backlogs = counts(&flag, &value)?,
+            "--requests" => settings.scale.requests = value.parse().context("--requests")?,
             "--services" => settings.services = Some(PathBuf::from(&value)),
             "--profile" => settings.profile = Some(PathBuf::from(&value)),
             "--baseline" => settings.baseline = Some(PathBuf::from(&value)),
@@ -71,5 +118,26 @@ pub fn settings(root: &Path) -> anyhow::Result<Settings> {
         }
     }
     anyhow::ensure!(settings.connections > 0, "--connections must be at least 1");
+    anyhow::ensure!(settings.scale.requests > 0, "--requests must be at least 1");
+    settings.out = out.unwrap_or_else(|| {
+        root.join(match settings.mode {
+            Mode::Routes => "bench/results/latest.md",
+            Mode::Scale => "bench/results/scale.md",
+        })
+    });
     Ok(settings)
+}
+
+/// `1000,10000` as numbers, ascending.
+fn counts(flag: &str, value: &str) -> anyhow::Result<Vec<usize>> {
+    let mut counts = value
+        .split(',')
+        .map(|part| {
+            part.trim()
+                .parse()
+                .with_context(|| format!("{flag}: `{part}` is not a count"))
+        })
+        .collect::<anyhow::Result<Vec<usize>>>()?;
+    counts.sort_unstable();
+    Ok(counts)
 }

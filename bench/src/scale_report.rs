@@ -1,0 +1,249 @@
+//! The scale run as Markdown tables and SVG charts: per route and size what a request
+//! read and cost, which routes stay flat from the smallest size to the largest, and the
+//! dispatcher's poll per backlog.
+use std::fmt::Write;
+
+use crate::chart::{LineChart, Series};
+use crate::scale::{Scale, ScaleRow};
+
+/// Items read per request at the largest size over the smallest: at most this is flat.
+pub const FLAT: f64 = 1.2;
+
+/// A route's items read per request at the smallest and the largest size measured.
+pub struct Flatness {
+    pub service: &'static str,
+    pub route: String,
+    pub smallest: (usize, f64),
+    pub largest: (usize, f64),
+}
+
+impl Flatness {
+    pub fn ratio(&self) -> f64 {
+        match (self.smallest.1, self.largest.1) {
+            (small, large) if small <= 0.0 && large <= 0.0 => 1.0,
+            (small, large) => large / small.max(f64::MIN_POSITIVE),
+        }
+    }
+
+    pub fn flat(&self) -> bool {
+        self.ratio() <= FLAT
+    }
+}
+
+impl Scale {
+    /// The routes in the order they were first measured.
+    fn routes(&self) -> Vec<(&'static str, String)> {
+        let mut routes: Vec<(&'static str, String)> = Vec::new();
+        for row in &self.rows {
+            if !routes.iter().any(|(_, route)| *route == row.route) {
+                routes.push((row.service, row.route.clone()));
+            }
+        }
+        routes
+    }
+
+    fn rows_of<'a>(&'a self, route: &'a str) -> impl Iterator<Item = &'a ScaleRow> + 'a {
+        self.rows.iter().filter(move |row| row.route == route)
+    }
+
+    pub fn flatness(&self) -> Vec<Flatness> {
+        self.routes()
+            .into_iter()
+            .filter_map(|(service, route)| {
+                let rows: Vec<&ScaleRow> = self.rows_of(&route).collect();
+                let smallest = rows.iter().min_by_key(|row| row.size)?;
+                let largest = rows.iter().max_by_key(|row| row.size)?;
+                (largest.size > smallest.size).then(|| Flatness {
+                    service,
+                    route: route.clone(),
+                    smallest: (smallest.size, smallest.dynamodb.items_read),
+                    largest: (largest.size, largest.dynamodb.items_read),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the dispatcher's poll reads no more at the largest backlog than at the
+    /// smallest; `None` without two backlogs.
+    pub fn polls_flat(&self) -> Option<bool> {
+        let smallest = self.polls.iter().min_by_key(|row| row.backlog)?;
+        let largest = self.polls.iter().max_by_key(|row| row.backlog)?;
+        (largest.backlog > smallest.backlog)
+            .then(|| largest.per_poll.items_read <= smallest.per_poll.items_read.max(0.0) + 0.5)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "\n## Scale: what a request costs as the tables grow\n\n\
+             Per request, at each table size (users, customers, orders and provider records each \
+             hold that many items; sync runs a tenth). Items read: what DynamoDB reads to answer \
+             (Scan and Query before their filter; the emulator's meter), returned: what it \
+             answers with. RCU/WCU: read and write units DynamoDB would bill for the items' \
+             sizes (scripts/emulator_capacity.py). CPU: the service process, per request.\n\n\
+             | service | route | size | requests | server CPU us/req | AWS calls/req | items read/req | items returned/req | RCU/req | WCU/req | p50 ms | errors |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+        );
+        for row in &self.rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.0} | {:.2} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {} |",
+                row.service,
+                row.route,
+                row.size,
+                row.requests,
+                row.cpu_us,
+                row.aws_calls,
+                row.dynamodb.items_read,
+                row.dynamodb.items_returned,
+                row.dynamodb.read_units,
+                row.dynamodb.write_units,
+                row.p50_ms,
+                row.errors,
+            );
+        }
+        out.push_str(&format!(
+            "\n### Flat or not: items read per request, smallest size against largest (flat: at most {FLAT}x)\n\n\
+             | service | route | smallest | largest | ratio | flat |\n| --- | --- | ---: | ---: | ---: | --- |\n"
+        ));
+        for flat in self.flatness() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} at {} | {:.1} at {} | {:.2}x | {} |",
+                flat.service,
+                flat.route,
+                flat.smallest.1,
+                flat.smallest.0,
+                flat.largest.1,
+                flat.largest.0,
+                flat.ratio(),
+                if flat.flat() { "yes" } else { "**no**" },
+            );
+        }
+        out.push_str(
+            "\n### The SMS dispatcher's idle poll, per outbox backlog\n\n\
+             Every service idle but a sales-service whose dispatcher polls each second, its SMS \
+             provider down; the backlog's records wait for their next attempt (10-70 min away). \
+             Per poll: the Query or Scan calls that look for due SMS; the gauge: the backlog \
+             count's reads, per count.\n\n\
+             | backlog | polls in window | items read/poll | RCU/poll | gauge items read/count | gauge RCU/count |\n\
+             | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for poll in &self.polls {
+            let gauge = poll.gauge.map_or(("-".to_owned(), "-".to_owned()), |g| {
+                (
+                    format!("{:.0}", g.items_read),
+                    format!("{:.1}", g.read_units),
+                )
+            });
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} in {:.1} s | {:.1} | {:.2} | {} | {} |",
+                poll.backlog,
+                poll.polls,
+                poll.window.as_secs_f64(),
+                poll.per_poll.items_read,
+                poll.per_poll.read_units,
+                gauge.0,
+                gauge.1,
+            );
+        }
+        if let Some(flat) = self.polls_flat() {
+            let _ = writeln!(
+                out,
+                "\nThe poll reads {} with the largest backlog than with the smallest.",
+                if flat { "no more" } else { "**more**" }
+            );
+        }
+        if !self.missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nNot on this build (first answer 400, 404 or 405): {}.",
+                self.missing.join(", ")
+            );
+        }
+        let written: usize = self.seeding.iter().map(|(_, items, _)| items).sum();
+        let seconds: f64 = self.seeding.iter().map(|(_, _, s)| s).sum();
+        let _ = writeln!(
+            out,
+            "\nSeeding: {written} items copied with BatchWriteItem in {seconds:.0} s ({:.0} items/s into the emulator).",
+            written as f64 / seconds.max(0.001)
+        );
+        out
+    }
+
+    /// `(file stem, SVG)`: items read, read units and CPU per request over the sizes, and
+    /// the dispatcher's poll over the backlogs.
+    pub fn charts(&self) -> Vec<(String, String)> {
+        let curves = |value: fn(&ScaleRow) -> f64| -> Vec<Series> {
+            self.routes()
+                .into_iter()
+                .map(|(service, route)| Series {
+                    name: format!("{} {route}", service.trim_end_matches("-service")),
+                    points: self
+                        .rows_of(&route)
+                        .map(|row| (row.size as f64, value(row)))
+                        .collect(),
+                })
+                .collect()
+        };
+        let chart = |title: &str, y: &str, log_y: bool, series| LineChart {
+            title: title.to_owned(),
+            x_label: "items in each table".to_owned(),
+            y_label: y.to_owned(),
+            log_x: true,
+            log_y,
+            series,
+        };
+        let mut charts = vec![
+            (
+                "scale-items-read".to_owned(),
+                chart(
+                    "DynamoDB items read per request, by table size",
+                    "items read per request",
+                    true,
+                    curves(|row| row.dynamodb.items_read.max(0.1)),
+                )
+                .svg(),
+            ),
+            (
+                "scale-read-units".to_owned(),
+                chart(
+                    "Read units per request, by table size",
+                    "RCU per request",
+                    true,
+                    curves(|row| row.dynamodb.read_units.max(0.1)),
+                )
+                .svg(),
+            ),
+            (
+                "scale-cpu".to_owned(),
+                chart(
+                    "Server CPU per request, by table size",
+                    "us of CPU per request",
+                    true,
+                    curves(|row| row.cpu_us.max(1.0)),
+                )
+                .svg(),
+            ),
+        ];
+        if !self.polls.is_empty() {
+            let poll = LineChart {
+                title: "The SMS dispatcher's idle poll, by outbox backlog".to_owned(),
+                x_label: "SMS waiting in the outbox".to_owned(),
+                y_label: "items read per poll".to_owned(),
+                log_x: false,
+                log_y: false,
+                series: vec![Series {
+                    name: "items read per poll".to_owned(),
+                    points: self
+                        .polls
+                        .iter()
+                        .map(|p| (p.backlog as f64, p.per_poll.items_read))
+                        .collect(),
+                }],
+            };
+            charts.push(("scale-dispatcher-poll".to_owned(), poll.svg()));
+        }
+        charts
+    }
+}
