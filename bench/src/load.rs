@@ -299,3 +299,134 @@ pub async fn sequential(target: &Target, pid: u32, count: usize, budget: Duratio
     outcome.window = started.elapsed();
     outcome
 }
+
+/// What an open-loop run measured: answers by kind, latency from each request's
+/// scheduled send time (so a slow answer delays no later request's clock).
+pub struct OpenOutcome {
+    pub offered: u64,
+    pub window: Duration,
+    /// Answers with the expected status.
+    pub accepted: Histogram<u64>,
+    /// 503 answers (shed).
+    pub shed: Histogram<u64>,
+    /// Other statuses, and requests that got no answer before the run ended.
+    pub failed: BTreeMap<String, u64>,
+}
+
+impl OpenOutcome {
+    pub fn accepted_per_second(&self) -> f64 {
+        self.accepted.len() as f64 / self.window.as_secs_f64()
+    }
+
+    pub fn shed_share(&self) -> f64 {
+        self.shed.len() as f64 / self.offered.max(1) as f64
+    }
+}
+
+/// A pool of keep-alive connections to one server, opened as needed up to `max`.
+struct Pool {
+    idle: std::sync::Mutex<Vec<Sender>>,
+    opened: std::sync::atomic::AtomicUsize,
+    max: usize,
+}
+
+/// Sends `target` at a fixed `rate` for `duration` whatever the answers (an open loop,
+/// as independent clients arrive), on up to `max_connections` keep-alive connections;
+/// answers still missing 10 s after the last send count as failed.
+pub async fn open_loop(
+    target: Target,
+    rate: f64,
+    duration: Duration,
+    max_connections: usize,
+) -> OpenOutcome {
+    use std::sync::atomic::Ordering;
+    let target = Arc::new(target);
+    let pool = Arc::new(Pool {
+        idle: std::sync::Mutex::new(Vec::new()),
+        opened: 0.into(),
+        max: max_connections,
+    });
+    let histogram = || Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("valid bounds");
+    let outcome = Arc::new(std::sync::Mutex::new(OpenOutcome {
+        offered: 0,
+        window: duration,
+        accepted: histogram(),
+        shed: histogram(),
+        failed: BTreeMap::new(),
+    }));
+    let started = Instant::now();
+    let count = (rate * duration.as_secs_f64()) as u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..count {
+        let scheduled = started + Duration::from_secs_f64(index as f64 / rate);
+        tokio::time::sleep_until(scheduled).await;
+        let (target, pool, outcome) = (target.clone(), pool.clone(), outcome.clone());
+        tasks.spawn(async move {
+            let sender = pool.idle.lock().expect("pool").pop();
+            let sender = match sender {
+                Some(sender) => Some(sender),
+                None if pool.opened.fetch_add(1, Ordering::SeqCst) < pool.max => {
+                    connect(target.addr).await
+                }
+                None => {
+                    pool.opened.fetch_sub(1, Ordering::SeqCst);
+                    None
+                }
+            };
+            let answer = match sender {
+                Some(mut sender) => {
+                    let status = async {
+                        sender.ready().await.ok()?;
+                        let response = sender.send_request(target.request()).await.ok()?;
+                        let status = response.status();
+                        response.into_body().collect().await.ok()?;
+                        Some(status)
+                    }
+                    .await;
+                    match status {
+                        Some(status) => {
+                            pool.idle.lock().expect("pool").push(sender);
+                            Ok(status)
+                        }
+                        None => {
+                            pool.opened.fetch_sub(1, Ordering::SeqCst);
+                            Err("io")
+                        }
+                    }
+                }
+                None => Err("no free connection"),
+            };
+            let micros = scheduled.elapsed().as_micros().max(1) as u64;
+            let mut outcome = outcome.lock().expect("outcome");
+            outcome.offered += 1;
+            match answer {
+                Ok(status) if status == target.expect => {
+                    outcome.accepted.saturating_record(micros);
+                }
+                Ok(StatusCode::SERVICE_UNAVAILABLE) => outcome.shed.saturating_record(micros),
+                Ok(status) => *outcome.failed.entry(status.to_string()).or_default() += 1,
+                Err(kind) => *outcome.failed.entry(kind.to_owned()).or_default() += 1,
+            }
+        });
+    }
+    let late = tokio::time::sleep(Duration::from_secs(10));
+    tokio::pin!(late);
+    loop {
+        tokio::select! {
+            done = tasks.join_next() => if done.is_none() { break },
+            () = &mut late => break,
+        }
+    }
+    let unanswered = tasks.len() as u64;
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    let mut outcome = Arc::try_unwrap(outcome)
+        .ok()
+        .map(|outcome| outcome.into_inner().expect("outcome"))
+        .expect("every task has ended");
+    if unanswered > 0 {
+        outcome.offered += unanswered;
+        *outcome.failed.entry("no answer within 10 s".to_owned()).or_default() += unanswered;
+    }
+    outcome
+}

@@ -32,6 +32,8 @@ mod plan;
 mod procs;
 mod profile;
 mod report;
+mod overload;
+mod replay;
 mod run;
 mod scale;
 mod scale_report;
@@ -91,14 +93,23 @@ async fn main() -> anyhow::Result<()> {
         }
         Mode::Scale => {
             let scale = scale::run(&mut run, &settings.scale).await?;
-            let mut text = String::from("# Scale results\n\n");
-            for line in header(&root, &settings, &run.prefix, &load_before) {
-                text.push_str(&line);
-                text.push_str("  \n");
-            }
-            text.push_str(&scale.render());
-            text.push_str(&footer(&load_before, began).join("  \n"));
+            let text = framed(
+                "Scale results",
+                header(&root, &settings, &run.prefix, &load_before),
+                &scale.render(),
+                footer(&load_before, began),
+            );
             (text, scale.charts())
+        }
+        Mode::Overload => {
+            let overload = overload::run(&mut run, &settings).await?;
+            let text = framed(
+                "Overload results",
+                header(&root, &settings, &run.prefix, &load_before),
+                &overload.render(),
+                footer(&load_before, began),
+            );
+            (text, overload.charts())
         }
     };
     print!("{text}");
@@ -256,6 +267,22 @@ async fn routes(
         }
     }
     Ok(report)
+}
+
+/// A report of another mode, under the run's header and above its footer.
+fn framed(title: &str, header: Vec<String>, body: &str, footer: Vec<String>) -> String {
+    let mut text = format!("# {title}\n\n");
+    for line in header.into_iter() {
+        text.push_str(&line);
+        text.push_str("  \n");
+    }
+    text.push_str(body);
+    text.push('\n');
+    for line in footer {
+        text.push_str(&line);
+        text.push_str("  \n");
+    }
+    text
 }
 
 fn footer(load_before: &str, began: Instant) -> Vec<String> {

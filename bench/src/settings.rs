@@ -33,6 +33,12 @@ SCALE MODE (does a request's cost grow with the data?):
     --backlogs LIST   outbox backlogs (default 0,1000,10000)
     --requests N      requests per route and size (default 20; at most 10 s each)
 
+OVERLOAD MODE (does a replica shed what it cannot serve, and stay within budget?):
+    --overload        per route: the saturation rate, then an open loop at twice it for
+                      --duration seconds, against the service with the default
+                      MAX_CONCURRENT_REQUESTS and without a limit: accepted p99, shed
+                      rate and latency, RSS (default out: bench/results/overload.md)
+
 Charts (SVG) go beside the Markdown report, one file per chart.
 ";
 
@@ -53,6 +59,8 @@ pub enum Mode {
     Routes,
     /// Every read route at growing table sizes.
     Scale,
+    /// Twice the saturation rate, with and without load shedding.
+    Overload,
 }
 
 /// What a scale run measures, and how long it may spend per route.
@@ -91,8 +99,12 @@ pub fn settings(root: &Path) -> anyhow::Result<Settings> {
             print!("{USAGE}");
             std::process::exit(0);
         }
-        if flag == "--scale" {
-            settings.mode = Mode::Scale;
+        if flag == "--scale" || flag == "--overload" {
+            settings.mode = if flag == "--scale" {
+                Mode::Scale
+            } else {
+                Mode::Overload
+            };
             continue;
         }
         let value = args
@@ -123,6 +135,7 @@ pub fn settings(root: &Path) -> anyhow::Result<Settings> {
         root.join(match settings.mode {
             Mode::Routes => "bench/results/latest.md",
             Mode::Scale => "bench/results/scale.md",
+            Mode::Overload => "bench/results/overload.md",
         })
     });
     Ok(settings)
