@@ -342,3 +342,28 @@ def _index_writes(backend, table_name, old, new):
 def _plain(attrs):
     return {name: json.dumps(as_type(value).to_json(), sort_keys=True, default=str)
             for name, value in attrs.items()}
+
+
+def table_sizes(prefix=""):
+    """Per table whose name starts with `prefix`: items and their bytes as DynamoDB
+    counts them, and per global secondary index its entries and projected bytes. DynamoDB
+    bills storage for these plus 100 bytes of overhead per item and per index entry."""
+    sizes = {}
+    for backends in dynamodb_backends.values():
+        for backend in backends.values():
+            for name, table in list(backend.tables.items()):
+                if not name.startswith(prefix):
+                    continue
+                items = table.all_items()
+                entry = {"items": len(items), "bytes": sum(item_size(i.attrs) for i in items)}
+                indexes = {}
+                for index in table.global_indexes or []:
+                    keys = [key["AttributeName"] for key in index.schema]
+                    indexed = [i for i in items if all(k in i.attrs for k in keys)]
+                    indexes[index.name] = {
+                        "items": len(indexed),
+                        "bytes": sum(item_size(index.project(i).attrs) for i in indexed),
+                    }
+                entry["indexes"] = indexes
+                sizes[name] = entry
+    return sizes

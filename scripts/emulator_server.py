@@ -28,6 +28,7 @@ import argparse
 import collections
 import json
 import threading
+import urllib.parse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from waitress.channel import HTTPChannel
@@ -36,6 +37,8 @@ from waitress.server import create_server
 import emulator_capacity
 
 STATS_PATH = "/__emulator/stats"
+# Items and bytes per table and index (`?prefix=` narrows): what storage DynamoDB bills.
+SIZES_PATH = "/__emulator/sizes"
 
 
 class Stats:
@@ -81,6 +84,12 @@ class Emulator:
         if environ.get("PATH_INFO") == STATS_PATH and environ["REQUEST_METHOD"] == "GET":
             start_response("200 OK", [("Content-Type", "application/json")])
             return [stats.json()]
+        if environ.get("PATH_INFO") == SIZES_PATH and environ["REQUEST_METHOD"] == "GET":
+            prefix = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("prefix", [""])[0]
+            with self.lock:
+                sizes = emulator_capacity.table_sizes(prefix)
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps(sizes).encode()]
         stats.request(environ)
         if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
             return self.app(environ, start_response)

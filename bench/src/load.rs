@@ -426,7 +426,10 @@ pub async fn open_loop(
         .expect("every task has ended");
     if unanswered > 0 {
         outcome.offered += unanswered;
-        *outcome.failed.entry("no answer within 10 s".to_owned()).or_default() += unanswered;
+        *outcome
+            .failed
+            .entry("no answer within 10 s".to_owned())
+            .or_default() += unanswered;
     }
     outcome
 }

@@ -50,18 +50,29 @@ pub struct Overload {
     pub default_limit: usize,
 }
 
+/// A route's request, for one instance of its service.
+type TargetOn<'a> = Box<dyn Fn(&Started) -> Target + 'a>;
+
 /// A service twice: with the default limit, and with none.
 struct Pair {
     limited: Started,
     unlimited: Started,
 }
 
-async fn pair(run: &Run, spec: impl Fn() -> anyhow::Result<(Spec, std::net::SocketAddr)>) -> anyhow::Result<Pair> {
+async fn pair(
+    run: &Run,
+    spec: impl Fn() -> anyhow::Result<(Spec, std::net::SocketAddr)>,
+) -> anyhow::Result<Pair> {
     let limited = run.start_measured(spec()?).await?.0;
     let (unlimited, addr) = spec()?;
     let name = format!("{}-unlimited", unlimited.name);
     let unlimited = run
-        .start_measured((unlimited.env("MAX_CONCURRENT_REQUESTS", UNLIMITED).name(&name), addr))
+        .start_measured((
+            unlimited
+                .env("MAX_CONCURRENT_REQUESTS", UNLIMITED)
+                .name(&name),
+            addr,
+        ))
         .await?
         .0;
     Ok(Pair { limited, unlimited })
@@ -71,7 +82,10 @@ pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload>
     let replay = Replay::start(free_addr()?, &run.emulator, STORE_LATENCY).await?;
     let through_replay = |spec: (Spec, std::net::SocketAddr)| {
         let (spec, addr) = spec;
-        (spec.env("AWS_ENDPOINT_URL", format!("http://{}", replay.addr)), addr)
+        (
+            spec.env("AWS_ENDPOINT_URL", format!("http://{}", replay.addr)),
+            addr,
+        )
     };
     eprintln!("bench --overload: starting each service twice (default limit, and none)");
     let integration = pair(run, || run.integration_spec(&run.services)).await?;
@@ -92,7 +106,7 @@ pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload>
         .access_token("api://integrations", "integrations:read")
         .await?;
 
-    let routes: Vec<(&str, &Pair, f64, Box<dyn Fn(&Started) -> Target>)> = vec![
+    let routes: Vec<(&str, &Pair, f64, TargetOn)> = vec![
         (
             "integration GET /okta/list_users?limit=20 (Okta stand-in)",
             &integration,
@@ -113,7 +127,9 @@ pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload>
             "sales GET /api/v1/sales/orders (store at 5 ms)",
             &sales,
             250.0,
-            Box::new(|s: &Started| Target::get(s.addr, "/api/v1/sales/orders").bearer(&sales_token)),
+            Box::new(|s: &Started| {
+                Target::get(s.addr, "/api/v1/sales/orders").bearer(&sales_token)
+            }),
         ),
     ];
     // Every read the routes make, seen once on each instance, is then answered by the
@@ -139,14 +155,21 @@ pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload>
         let offered = 2.0 * saturation;
         eprintln!("bench --overload: {route}: saturation {saturation:.0} req/s; offering {offered:.0} req/s");
         for (limit, started) in [
-            (format!("default ({})", common::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS), &pair.limited),
+            (
+                format!(
+                    "default ({})",
+                    common::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS
+                ),
+                &pair.limited,
+            ),
             ("none".to_owned(), &pair.unlimited),
         ] {
             let pid = started.proc.pid();
             let rss_before_kib = started.proc.rss_kib().unwrap_or_default();
             let peak = RssPeak::watch(pid);
             let cpu_before = cpu_time(&pid.to_string());
-            let outcome = load::open_loop(target(started), offered, settings.duration, MAX_CONNECTIONS).await;
+            let outcome =
+                load::open_loop(target(started), offered, settings.duration, MAX_CONNECTIONS).await;
             let cpu = cpu_time(&pid.to_string()).saturating_sub(cpu_before);
             let answers = outcome.accepted.len() + outcome.shed.len();
             let row = OverloadRow {
@@ -248,16 +271,16 @@ impl Overload {
     /// Accepted p99 and peak memory per route, with and without the limit.
     pub fn charts(&self) -> Vec<(String, String)> {
         use crate::chart::BarChart;
-        let routes: Vec<String> = self
-            .rows
-            .iter()
-            .map(|row| row.route.clone())
-            .fold(Vec::new(), |mut routes, route| {
-                if !routes.contains(&route) {
-                    routes.push(route);
-                }
-                routes
-            });
+        let routes: Vec<String> =
+            self.rows
+                .iter()
+                .map(|row| row.route.clone())
+                .fold(Vec::new(), |mut routes, route| {
+                    if !routes.contains(&route) {
+                        routes.push(route);
+                    }
+                    routes
+                });
         let by_limit = |value: &dyn Fn(&OverloadRow) -> f64| -> Vec<(String, Vec<f64>)> {
             [true, false]
                 .into_iter()

@@ -42,15 +42,18 @@ pub struct Replay {
 
 impl Replay {
     /// Listens on `addr`, in front of `upstream` (`http://...`).
-    pub async fn start(addr: SocketAddr, upstream: &str, latency: Duration) -> anyhow::Result<Self> {
+    pub async fn start(
+        addr: SocketAddr,
+        upstream: &str,
+        latency: Duration,
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             latency,
             frozen: false.into(),
             answers: Mutex::new(HashMap::new()),
-            client: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                .build_http(),
+            client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http(),
         });
         let serving = shared.clone();
         let task = tokio::spawn(async move {
@@ -104,13 +107,11 @@ async fn answer(
             return Ok(response(recorded));
         }
     }
-    let mut forward = Request::builder()
-        .method(parts.method)
-        .uri(format!(
-            "{}{}",
-            shared.upstream,
-            parts.uri.path_and_query().map_or("/", |p| p.as_str())
-        ));
+    let mut forward = Request::builder().method(parts.method).uri(format!(
+        "{}{}",
+        shared.upstream,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    ));
     for (name, value) in &parts.headers {
         if name != http::header::HOST {
             forward = forward.header(name, value);

@@ -56,6 +56,72 @@ pub struct Scale {
     pub missing: Vec<String>,
     /// Table, items written, seconds: what growing the tables took.
     pub seeding: Vec<(String, usize, f64)>,
+    /// What each table stores, at the end of the run.
+    pub storage: Vec<Storage>,
+}
+
+/// One table's items and bytes, and those of its indexes (the emulator's
+/// `/__emulator/sizes`, item sizes counted as DynamoDB counts them).
+pub struct Storage {
+    pub table: String,
+    pub items: f64,
+    pub bytes: f64,
+    /// Index entries and their projected bytes, all indexes together.
+    pub index_entries: f64,
+    pub index_bytes: f64,
+}
+
+/// DynamoDB's storage overhead per item, and per index entry.
+pub const ITEM_OVERHEAD: f64 = 100.0;
+
+impl Storage {
+    /// Bytes DynamoDB bills per item of this table, its index entries included: the MB
+    /// that a million such items take.
+    pub fn billed_bytes_per_item(&self) -> f64 {
+        let items = self.items.max(1.0);
+        (self.bytes
+            + ITEM_OVERHEAD * self.items
+            + self.index_bytes
+            + ITEM_OVERHEAD * self.index_entries)
+            / items
+    }
+}
+
+async fn storage(run: &Run) -> anyhow::Result<Vec<Storage>> {
+    let sizes: serde_json::Value = run
+        .http
+        .get(format!(
+            "{}/__emulator/sizes?prefix={}",
+            run.emulator, run.prefix
+        ))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let number = |value: &serde_json::Value| value.as_f64().unwrap_or_default();
+    Ok(sizes
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(table, size)| {
+            let indexes = size["indexes"].as_object().into_iter().flatten();
+            let (index_entries, index_bytes) =
+                indexes.fold((0.0, 0.0), |(entries, bytes), (_, index)| {
+                    (
+                        entries + number(&index["items"]),
+                        bytes + number(&index["bytes"]),
+                    )
+                });
+            Storage {
+                table: table.trim_start_matches(&run.prefix).to_owned(),
+                items: number(&size["items"]),
+                bytes: number(&size["bytes"]),
+                index_entries,
+                index_bytes,
+            }
+        })
+        .collect())
 }
 
 /// The tables that grow, named as the services name them.
@@ -324,6 +390,7 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
         polls,
         missing,
         seeding,
+        storage: storage(run).await?,
     })
 }
 

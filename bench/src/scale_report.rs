@@ -161,6 +161,26 @@ impl Scale {
                 self.missing.join(", ")
             );
         }
+        out.push_str(
+            "\n### Storage: what a million items of each table take\n\n\
+             At the end of the run: item sizes as DynamoDB counts them, plus its 100 bytes of \
+             overhead per item and per index entry (MB per million items = bytes per item).\n\n\
+             | table | items | bytes per item | index entries per item | index bytes per item | billed MB per million items |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for table in &self.storage {
+            let items = table.items.max(1.0);
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} |",
+                table.table,
+                table.items,
+                table.bytes / items,
+                table.index_entries / items,
+                table.index_bytes / items,
+                table.billed_bytes_per_item(),
+            );
+        }
         let written: usize = self.seeding.iter().map(|(_, items, _)| items).sum();
         let seconds: f64 = self.seeding.iter().map(|(_, _, s)| s).sum();
         let _ = writeln!(

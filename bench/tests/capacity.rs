@@ -90,6 +90,13 @@ impl Table {
         }
     }
 
+    /// What the emulator says this table stores.
+    async fn sizes(&self) -> Value {
+        let url = format!("{}/__emulator/sizes?prefix={}", self.endpoint, self.name);
+        let sizes: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        sizes[&self.name].clone()
+    }
+
     /// This table's counts for `operation`, since it was created.
     async fn stats(&self, operation: &str) -> Value {
         let stats: Value = reqwest::get(format!("{}/__emulator/stats", self.endpoint))
@@ -218,4 +225,16 @@ async fn writes_bill_per_kb_with_index_writes_and_transactions_twice() {
         .await
         .unwrap();
     assert_eq!(table.stats("TransactWriteItems").await["write_units"], 3.0);
+}
+
+#[tokio::test]
+async fn storage_is_counted_per_table_and_index_in_item_bytes() {
+    let table = Table::create().await;
+    table.fill(10, 3).await;
+    let sizes = table.sizes().await;
+    // `id` + `i0` + `pad` + 2,000 bytes = 2,007 per item; `group` + `g` = 6 more on three.
+    assert_eq!(sizes["items"], 10, "{sizes}");
+    assert_eq!(sizes["bytes"], 10 * 2007 + 3 * 6, "{sizes}");
+    assert_eq!(sizes["indexes"]["by-group"]["items"], 3, "{sizes}");
+    assert_eq!(sizes["indexes"]["by-group"]["bytes"], 3 * 2013, "{sizes}");
 }
