@@ -221,6 +221,13 @@ async fn routes(
             .measure_route(settings, service, started, route, target)
             .await?;
         if let Some(before) = before {
+            if let (Some((before_svg, _)), Some((after_svg, _))) = (&before.profile, &after.profile)
+            {
+                let title = format!("{service} {route}: this build against the baseline");
+                let inferno = root.join(".tools/inferno/bin");
+                let diff = profile::diff(before_svg, after_svg, &inferno, &title).await?;
+                eprintln!("bench: differential flamegraph in {}", diff.display());
+            }
             comparison.push(Comparison {
                 route: format!("{service} {route}"),
                 before_us: before.outcome.cpu_per_request_us(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::chart::{BarChart, LineChart, Series};
 use crate::load::Outcome;
+use crate::profile::Widest;
 
 pub struct RouteRow {
     pub service: &'static str,
@@ -15,6 +16,8 @@ pub struct RouteRow {
     pub aws_calls: String,
     pub rss_rest_kib: u64,
     pub rss_peak_kib: u64,
+    /// With `--profile`: the flamegraph and its widest frames.
+    pub profile: Option<(std::path::PathBuf, Widest)>,
 }
 
 /// One route of this build beside the same route of the `--baseline` build.
@@ -195,6 +198,40 @@ impl Report {
                 hash.max.as_secs_f64() * 1000.0,
                 hash.samples,
             );
+        }
+        let profiled: Vec<&RouteRow> = self
+            .routes
+            .iter()
+            .filter(|row| row.profile.is_some())
+            .collect();
+        if !profiled.is_empty() {
+            out.push_str(
+                "\n## Profiles: the widest frames\n\n\
+                 Per flamegraph: where the samples are (inclusive: the frame and what it called; \
+                 the runtime's plumbing left out) and where the CPU itself went (self: the frame on \
+                 top of the stack), as shares of the route's samples.\n",
+            );
+            for row in profiled {
+                let Some((svg, widest)) = &row.profile else {
+                    continue;
+                };
+                let list = |frames: &[(String, f64)]| {
+                    frames
+                        .iter()
+                        .map(|(frame, share)| format!("`{frame}` {:.0} %", 100.0 * share))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let _ = write!(
+                    out,
+                    "\n- **{} {}** ({}): inclusive {}; self {}.\n",
+                    row.service,
+                    row.route,
+                    svg.display(),
+                    list(&widest.inclusive),
+                    list(&widest.own),
+                );
+            }
         }
         if !self.footer.is_empty() {
             out.push('\n');

@@ -256,11 +256,14 @@ impl Run {
         let aws = EmulatorStats::fetch(&self.http, &self.emulator)
             .await?
             .since(&aws_before);
+        let mut profile = None;
         if let Some(recording) = recording {
             let svg = recording
                 .finish(&self.root.join(".tools/inferno/bin"))
                 .await?;
             eprintln!("bench: profile in {}", svg.display());
+            let folded = std::fs::read_to_string(svg.with_extension("folded"))?;
+            profile = Some((svg, profile::widest(&folded, 6)));
         }
         let aws_calls = aws.per_request(outcome.answers_with_warmup);
         eprintln!(
@@ -272,6 +275,7 @@ impl Run {
             outcome.errors()
         );
         Ok(RouteRow {
+            profile,
             service,
             route: route.to_owned(),
             aws_calls,
