@@ -1,0 +1,95 @@
+//! console: the web console for people. Account holders sign up, log in and manage their
+//! account; operators sign in through the OpenID Connect issuer and run the platform
+//! (provider syncs, orders and their SMS, tenants and their Okta users, accounts). It is a
+//! backend-for-frontend: server-rendered HTML (askama) with htmx as an enhancement, a client
+//! of the three services' public APIs, holding people's tokens server-side.
+//!
+//! # Layout
+//!
+//! - [`routes`]: the pages, one module per area (`public`: start, sign-up, log-in;
+//!   `account`: my account; `ops`: operator sign-in and pages). Every page works without
+//!   JavaScript: each control is a real link or form first.
+//! - [`web`]: what pages share: the layout context, rendering, notices, and the extractors
+//!   that say who is asking (`Visitor`, `AccountHolder`, `Operator`).
+//! - [`upstream`]: calls to the services, their problems, the forwarded address.
+//! - [`oidc`]: the operator sign-in (authorization code + PKCE, one token per audience) and
+//!   the console's own forwarder tokens.
+//! - [`session`]: the server-side sessions: `__Host-` cookie, hashed id, sealed contents,
+//!   the console's one DynamoDB table.
+//! - [`security`]: CSRF (Fetch Metadata / `Origin`) and the CSP; [`assets`]: the vendored
+//!   htmx and the stylesheet; [`error`]: `ConsoleError`, the one place a failure becomes a
+//!   page.
+//! - [`config`], [`state`]; [`build`] assembles the service.
+//!
+//! A request's path: the skeleton's layers (request id, limits, timeout), the CSP and CSRF
+//! layers, a page's extractor (its session from the cookie, 303 to sign in when needed),
+//! the handler's calls to the services (one per service it reads), and its template.
+pub mod assets;
+pub mod config;
+pub mod error;
+pub mod forms;
+pub mod oidc;
+pub mod routes;
+pub mod security;
+pub mod session;
+pub mod state;
+pub mod upstream;
+pub mod web;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use common::aws::dynamo::DynamoTablesCheck;
+use common::health::Health;
+use common::metrics::Metrics;
+use common::server::{App, Application};
+
+use crate::config::Config;
+use crate::oidc::OidcClient;
+use crate::routes::ReadinessWatch;
+use crate::session::SessionStore;
+use crate::state::AppState;
+use crate::upstream::Upstream;
+
+/// Builds the console against the AWS endpoints in `sdk` (its session table), creating
+/// the table when configured to.
+pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Application> {
+    let dynamodb = common::aws::dynamodb(sdk);
+    common::aws::ensure_resources(&config.common, &dynamodb, &session::tables(), None).await?;
+    let sessions = SessionStore::new(dynamodb.clone(), &config.common.table_prefix);
+    // Ready when its own table answers; the services' readiness is theirs (the overview
+    // page shows it), or one slow service would take the console out of the balancer.
+    let health = Health::new(vec![Arc::new(DynamoTablesCheck {
+        client: dynamodb,
+        tables: vec![sessions.table_name()],
+    })]);
+    let timeout = config.services.timeout;
+    let users = Upstream::new("user-service", config.services.users.clone(), timeout);
+    let sales = Upstream::new("sales-service", config.services.sales.clone(), timeout);
+    let integrations = Upstream::new(
+        "integration-service",
+        config.services.integrations.clone(),
+        timeout,
+    );
+    let readiness = ReadinessWatch::new(vec![users.clone(), sales.clone(), integrations.clone()]);
+    let state = AppState {
+        config: Arc::new(config.clone()),
+        sessions,
+        users,
+        sales,
+        integrations,
+        readiness: readiness.clone(),
+        oidc: config
+            .operators
+            .clone()
+            .map(|settings| Arc::new(OidcClient::new(settings, &config.public_url, timeout))),
+    };
+    let app = App {
+        api: routes::router(state),
+        spec: routes::spec(),
+        health,
+        metrics: Arc::new(Metrics::new()),
+    };
+    Ok(Application::new(app.into_service(&config.common))
+        .with_background(|stop| readiness.run(stop)))
+}
