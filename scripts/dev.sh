@@ -86,6 +86,10 @@ done
 
 {
   echo
+  if [ -f services/console/local.sh ]; then
+    echo "Open the console in a browser: http://127.0.0.1:$(load_service console dev && echo "$DEV_PORT")"
+    echo
+  fi
   echo "Platform running (logs in .run/dev/; each service has /swagger, /metrics, /readyz):"
   printf '%s\n' "${banner[@]}"
   cat <<'MSG'
