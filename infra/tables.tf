@@ -27,6 +27,7 @@ locals {
     "user-service"        = local.user_service_tables
     "sales-service"       = local.sales_service_tables
     "integration-service" = local.integration_service_tables
+    "console"             = local.console_tables
   }
 
   # table name (unprefixed) => spec + owning service

@@ -3,6 +3,7 @@
 # defines create_table SERVICE TABLE CREATE_TABLE_JSON [TTL_ATTRIBUTE]; the table name
 # gets $TABLE_PREFIX in front.
 # shellcheck shell=sh
+create_table console console-sessions '{"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}' expires_at
 create_table integration-service provider-sync-locks '{"AttributeDefinitions":[{"AttributeName":"tenant_id","AttributeType":"S"}],"KeySchema":[{"AttributeName":"tenant_id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}' expires_at
 create_table integration-service provider-sync-runs '{"AttributeDefinitions":[{"AttributeName":"tenant_id","AttributeType":"S"},{"AttributeName":"run_id","AttributeType":"S"}],"KeySchema":[{"AttributeName":"tenant_id","KeyType":"HASH"},{"AttributeName":"run_id","KeyType":"RANGE"}],"BillingMode":"PAY_PER_REQUEST"}'
 create_table integration-service providers '{"AttributeDefinitions":[{"AttributeName":"tenant_id","AttributeType":"S"},{"AttributeName":"provider_id","AttributeType":"S"},{"AttributeName":"name_key","AttributeType":"S"}],"KeySchema":[{"AttributeName":"tenant_id","KeyType":"HASH"},{"AttributeName":"provider_id","KeyType":"RANGE"}],"BillingMode":"PAY_PER_REQUEST","GlobalSecondaryIndexes":[{"IndexName":"name-index","KeySchema":[{"AttributeName":"tenant_id","KeyType":"HASH"},{"AttributeName":"name_key","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]}'
