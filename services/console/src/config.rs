@@ -40,7 +40,7 @@ pub struct Services {
 pub struct OperatorSignIn {
     pub issuer: Url,
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_secret: ClientSecret,
     /// Scopes asked for besides each API's own (`openid` is always asked for).
     pub scopes: Vec<String>,
     pub audiences: Audiences,
@@ -48,6 +48,16 @@ pub struct OperatorSignIn {
     /// (`groups` containing `platform-operators`; a string claim must equal it).
     pub operator_claim: String,
     pub operator_value: String,
+}
+
+/// Where the console's client secret comes from.
+#[derive(Debug, Clone)]
+pub enum ClientSecret {
+    /// A Secrets Manager secret id (production): read when needed, cached, read again after
+    /// the issuer refuses it, so a rotated secret is picked up without a restart.
+    SecretId(String),
+    /// Straight from the environment (development).
+    Plain(Secret),
 }
 
 /// The access-token audience (RFC 8707 resource) of each service.
@@ -149,10 +159,7 @@ impl Config {
             .map(|issuer| OperatorSignIn {
                 issuer,
                 client_id: env.or("OIDC_CLIENT_ID", "console".to_owned()),
-                client_secret: Secret::new(
-                    env.required::<String>("OIDC_CLIENT_SECRET")
-                        .unwrap_or_default(),
-                ),
+                client_secret: ClientSecret::Plain(Secret::new("")),
                 scopes: env
                     .or("OIDC_SCOPES", "openid profile groups".to_owned())
                     .split_whitespace()
@@ -166,6 +173,25 @@ impl Config {
                 operator_claim: env.or("OPERATOR_CLAIM", "groups".to_owned()),
                 operator_value: env.or("OPERATOR_CLAIM_VALUE", "platform-operators".to_owned()),
             });
+        let client_secret = match (
+            env.optional::<String>("OIDC_CLIENT_SECRET_ID"),
+            env.optional::<String>("OIDC_CLIENT_SECRET"),
+        ) {
+            (Some(id), None) => Some(ClientSecret::SecretId(id)),
+            (None, Some(secret)) => Some(ClientSecret::Plain(Secret::new(secret))),
+            _ => None,
+        };
+        let operators = match (operators, client_secret) {
+            (Some(operators), Some(client_secret)) => Some(OperatorSignIn {
+                client_secret,
+                ..operators
+            }),
+            (Some(operators), None) => {
+                env.invalid("with OIDC_ISSUER_URL, set one of OIDC_CLIENT_SECRET_ID (production: a Secrets Manager secret id) or OIDC_CLIENT_SECRET (development)");
+                Some(operators)
+            }
+            (None, _) => None,
+        };
         let config = Self {
             common,
             public_url: public_url.clone(),

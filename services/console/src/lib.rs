@@ -44,12 +44,13 @@ use common::health::Health;
 use common::metrics::Metrics;
 use common::server::{App, Application};
 
-use crate::config::Config;
+use crate::config::{ClientSecret, Config};
 use crate::oidc::OidcClient;
 use crate::routes::ReadinessWatch;
 use crate::session::SessionStore;
 use crate::state::AppState;
 use crate::upstream::Upstream;
+use common::secrets::{AwsSecretStore, SecretStore};
 
 /// Builds the console against the AWS endpoints in `sdk` (its session table), creating
 /// the table when configured to.
@@ -79,10 +80,22 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         sales,
         integrations,
         readiness: readiness.clone(),
-        oidc: config
-            .operators
-            .clone()
-            .map(|settings| Arc::new(OidcClient::new(settings, &config.public_url, timeout))),
+        oidc: config.operators.clone().map(|settings| {
+            // Read from Secrets Manager when the secret is named there, cached five minutes.
+            let secrets: Option<Arc<dyn SecretStore>> =
+                matches!(settings.client_secret, ClientSecret::SecretId(_)).then(|| {
+                    Arc::new(AwsSecretStore::new(
+                        common::aws::secrets_manager(sdk),
+                        std::time::Duration::from_secs(300),
+                    )) as Arc<dyn SecretStore>
+                });
+            Arc::new(OidcClient::new(
+                settings,
+                secrets,
+                &config.public_url,
+                timeout,
+            ))
+        }),
     };
     let app = App {
         api: routes::router(state),

@@ -22,8 +22,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use url::Url;
 
-use crate::config::OperatorSignIn;
+use crate::config::{ClientSecret, OperatorSignIn};
 use crate::session::AccessToken;
+use common::secrets::{Secret, SecretStore};
+use std::sync::Arc;
 
 /// Scopes each API's routes require (the services' `SCOPE_*` defaults).
 const USERS_SCOPES: &[&str] = &["users:admin"];
@@ -105,6 +107,8 @@ fn random_token() -> String {
 
 pub struct OidcClient {
     settings: OperatorSignIn,
+    /// Where a `ClientSecret::SecretId` is read from.
+    secrets: Option<Arc<dyn SecretStore>>,
     redirect_uri: String,
     http: reqwest::Client,
     discovery: OnceCell<Discovery>,
@@ -113,8 +117,14 @@ pub struct OidcClient {
 }
 
 impl OidcClient {
-    pub fn new(settings: OperatorSignIn, public_url: &Url, timeout: Duration) -> Self {
+    pub fn new(
+        settings: OperatorSignIn,
+        secrets: Option<Arc<dyn SecretStore>>,
+        public_url: &Url,
+        timeout: Duration,
+    ) -> Self {
         Self {
+            secrets,
             redirect_uri: public_url
                 .join("/ops/callback")
                 .expect("valid path")
@@ -202,15 +212,34 @@ impl OidcClient {
         Ok(url)
     }
 
+    /// The console's client secret, now.
+    async fn client_secret(&self) -> Result<Secret, OidcError> {
+        match (&self.settings.client_secret, &self.secrets) {
+            (ClientSecret::Plain(secret), _) => Ok(secret.clone()),
+            (ClientSecret::SecretId(name), Some(store)) => store.get(name).await.map_err(|error| {
+                tracing::warn!(%error, "the console's client secret cannot be read");
+                OidcError::Unreachable
+            }),
+            (ClientSecret::SecretId(_), None) => Err(OidcError::Unreachable),
+        }
+    }
+
+    /// After the issuer refused the client: a rotated secret is read again next time.
+    async fn forget_client_secret(&self) {
+        if let (ClientSecret::SecretId(name), Some(store)) =
+            (&self.settings.client_secret, &self.secrets)
+        {
+            store.invalidate(name).await;
+        }
+    }
+
     async fn token(&self, form: &[(&str, &str)]) -> Result<TokenResponse, OidcError> {
         let discovery = self.discovery().await?;
+        let secret = self.client_secret().await?;
         let response = self
             .http
             .post(&discovery.token_endpoint)
-            .basic_auth(
-                &self.settings.client_id,
-                Some(self.settings.client_secret.expose()),
-            )
+            .basic_auth(&self.settings.client_id, Some(secret.expose()))
             .form(form)
             .send()
             .await
@@ -232,6 +261,9 @@ impl OidcClient {
                 .await
                 .map_err(|_| OidcError::Invalid("the issuer's error answer"))?;
             tracing::warn!(error = %refusal.error, "the issuer refused a token request");
+            if refusal.error == "invalid_client" {
+                self.forget_client_secret().await;
+            }
             return Err(OidcError::Refused(
                 refusal.error_description.unwrap_or(refusal.error),
             ));
@@ -360,13 +392,13 @@ impl OidcClient {
         let Some(endpoint) = &discovery.revocation_endpoint else {
             return;
         };
+        let Ok(secret) = self.client_secret().await else {
+            return;
+        };
         let sent = self
             .http
             .post(endpoint)
-            .basic_auth(
-                &self.settings.client_id,
-                Some(self.settings.client_secret.expose()),
-            )
+            .basic_auth(&self.settings.client_id, Some(secret.expose()))
             .form(&[
                 ("token", refresh_token),
                 ("token_type_hint", "refresh_token"),

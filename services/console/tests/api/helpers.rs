@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::Router;
 use common::config::CommonConfig;
 use common::secrets::Secret;
-use console::config::{Audiences, Config, OperatorSignIn, Services};
+use console::config::{Audiences, ClientSecret, Config, OperatorSignIn, Services};
 use http_body_util::BodyExt;
 use scraper::{Html, Selector};
 use test_support::oidc::OidcIssuer;
@@ -156,7 +156,7 @@ pub async fn spawn_console_with(
         operators: Some(OperatorSignIn {
             issuer: issuer.url().parse().unwrap(),
             client_id: "console".into(),
-            client_secret: Secret::new("console-dev-secret"),
+            client_secret: ClientSecret::Plain(Secret::new("console-dev-secret")),
             scopes: vec!["openid".into(), "profile".into(), "groups".into()],
             audiences: Audiences {
                 users: "api://users".into(),
