@@ -1,6 +1,7 @@
 //! The console's configuration, read once from the environment at start.
 use std::time::Duration;
 
+use common::client_address::ClientAddressSettings;
 use common::config::{CommonConfig, ConfigError, Env};
 use common::secrets::Secret;
 use url::Url;
@@ -17,9 +18,9 @@ pub struct Config {
     /// A signed-in person's session lasts at most this long (an account holder's also ends
     /// with its user-service token).
     pub session_ttl: Duration,
-    /// Proxies in front of the console whose `X-Forwarded-For` entries are believed, counted
-    /// from the right (`TRUSTED_PROXY_HOPS`, as the services count them).
-    pub trusted_proxy_hops: usize,
+    /// Proxies in front of the console whose `X-Forwarded-For` entries are believed
+    /// (`TRUSTED_PROXY_CIDRS`, read as the services read it: `common::client_address`).
+    pub client_addresses: ClientAddressSettings,
     /// Origins images may come from besides the console (`IMAGE_ORIGINS`): where avatars'
     /// presigned URLs point (the S3 bucket's endpoint).
     pub image_origins: Vec<String>,
@@ -124,9 +125,9 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "longest life of a console session",
     ),
     (
-        "TRUSTED_PROXY_HOPS",
-        "0",
-        "proxies in front whose X-Forwarded-For is believed",
+        "TRUSTED_PROXY_CIDRS",
+        "none",
+        "proxies (CIDRs) in front whose X-Forwarded-For is believed",
     ),
     (
         "IMAGE_ORIGINS",
@@ -198,7 +199,7 @@ impl Config {
             services,
             operators,
             session_ttl: env.seconds_or("SESSION_TTL_SECONDS", Duration::from_secs(8 * 3600)),
-            trusted_proxy_hops: env.or("TRUSTED_PROXY_HOPS", 0),
+            client_addresses: ClientAddressSettings::read(&mut env),
             image_origins: env
                 .or("IMAGE_ORIGINS", String::new())
                 .split_whitespace()

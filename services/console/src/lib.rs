@@ -40,6 +40,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use common::aws::dynamo::DynamoTablesCheck;
+use common::client_address::ClientAddresses;
 use common::health::Health;
 use common::metrics::Metrics;
 use common::server::{App, Application};
@@ -73,7 +74,11 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         timeout,
     );
     let readiness = ReadinessWatch::new(vec![users.clone(), sales.clone(), integrations.clone()]);
+    // No verifier: nobody forwards addresses to the console (TRUSTED_FORWARDER_CLIENTS set
+    // here stops the start, as it names forwarders the console could not check).
+    let client_addresses = ClientAddresses::new(config.client_addresses.clone(), None)?;
     let state = AppState {
+        client_addresses,
         config: Arc::new(config.clone()),
         sessions,
         users,

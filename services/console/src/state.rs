@@ -2,6 +2,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use common::client_address::ClientAddresses;
+
 use crate::config::Config;
 use crate::oidc::OidcClient;
 use crate::routes::ReadinessWatch;
@@ -20,6 +22,8 @@ pub struct AppState {
     pub oidc: Option<Arc<OidcClient>>,
     /// The services' readiness, watched in the background for the overview.
     pub readiness: Arc<ReadinessWatch>,
+    /// Who the person is, behind the ALB (`TRUSTED_PROXY_CIDRS`).
+    pub client_addresses: ClientAddresses,
 }
 
 impl AppState {

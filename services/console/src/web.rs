@@ -218,7 +218,7 @@ async fn client_address(parts: &mut Parts, state: &AppState) -> IpAddr {
     let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
         .await
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-    common::rate_limit::client_address(&parts.headers, peer, state.config.trusted_proxy_hops)
+    state.client_addresses.resolve(&parts.headers, peer).await
 }
 
 fn notice(parts: &Parts) -> Option<&'static str> {

@@ -167,7 +167,7 @@ pub async fn spawn_console_with(
             operator_value: "platform-operators".into(),
         }),
         session_ttl: Duration::from_secs(3600),
-        trusted_proxy_hops: 0,
+        client_addresses: Default::default(),
         image_origins: vec!["http://images.test".into()],
     };
     adjust(&mut config);
