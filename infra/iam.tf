@@ -24,6 +24,7 @@ locals {
       local.secret_arns.sms_delivery_report_token,
       local.secret_arns.sales_cursor_keys,
     ]
+    "console"             = [local.secret_arns.console_oidc_client_secret]
     "integration-service" = ["arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${local.integration_secret_prefix}*"]
   }
 
@@ -33,6 +34,13 @@ locals {
   # PutItem/UpdateItem/DeleteItem/ConditionCheckItem it performs. DescribeTable is the
   # readiness check; table creation (AUTO_CREATE_RESOURCES) is for emulators only.
   service_dynamodb_actions = {
+    # Its session table: read, write, delete a session by its id.
+    "console" = [
+      "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+    ]
     "user-service" = [
       "dynamodb:BatchWriteItem",
       "dynamodb:ConditionCheckItem",

@@ -59,6 +59,8 @@ put_secret "local/sales-service/africastalking-api-key" "${LOCAL_AFRICASTALKING_
 put_secret "local/sales-service/sms-delivery-report-token" "${LOCAL_SMS_DELIVERY_REPORT_TOKEN:-local-delivery-report-token-0123456789abcdef}"
 put_secret "local/sales-service/cursor-keys" "${LOCAL_SALES_CURSOR_KEYS:-local1:WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo}"
 put_secret "local/integration-service/cursor-keys" "${LOCAL_INTEGRATION_CURSOR_KEYS:-local1:SUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUk}"
+# The local issuer's `console` client (tools/oidc-issuer).
+put_secret "local/console/oidc-client-secret" "console-dev-secret"
 # integration-service: integrations/<tenant>/<integration>, the Okta API tokens the Okta
 # stand-ins accept (the partner `providers` integration uses checksum auth: no secret).
 put_secret "integrations/acme/okta" '{"api_token":"stand-in-token-acme"}'
