@@ -177,6 +177,9 @@ pub struct CommonConfig {
     /// A connection with no byte either way for this long is closed. Longer than the
     /// ALB's idle timeout (60 s), so the balancer, not the pod, closes idle keep-alives.
     pub idle_connection_timeout: Duration,
+    /// A request head (request line and headers) must arrive within this long once the
+    /// connection waits for one: a client trickling it a byte at a time is cut off.
+    pub header_read_timeout: Duration,
     /// Largest request body accepted by default.
     pub max_body_bytes: usize,
     /// Largest header section (names and values) accepted; larger is a 431.
@@ -222,6 +225,8 @@ impl CommonConfig {
             request_timeout: env.seconds_or("REQUEST_TIMEOUT_SECONDS", Duration::from_secs(15)),
             idle_connection_timeout: env
                 .seconds_or("IDLE_CONNECTION_TIMEOUT_SECONDS", Duration::from_secs(75)),
+            header_read_timeout: env
+                .seconds_or("HEADER_READ_TIMEOUT_SECONDS", Duration::from_secs(10)),
             max_body_bytes: env.or("MAX_BODY_BYTES", 64 * 1024),
             max_header_bytes: env.or("MAX_HEADER_BYTES", 16 * 1024),
             max_concurrent_requests: env.or(
@@ -237,6 +242,9 @@ impl CommonConfig {
             },
             cursor_keys,
         };
+        if config.header_read_timeout.is_zero() {
+            env.invalid("HEADER_READ_TIMEOUT_SECONDS must be at least 1");
+        }
         if config.max_concurrent_requests == 0 {
             env.invalid("MAX_CONCURRENT_REQUESTS must be at least 1");
         }
@@ -254,6 +262,7 @@ impl CommonConfig {
             shutdown_grace: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
             idle_connection_timeout: Duration::from_secs(75),
+            header_read_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
             max_concurrent_requests: crate::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS,

@@ -1,6 +1,7 @@
 //! Connections that go quiet are closed: a client that opens a connection and sends
 //! nothing, or stops halfway, or keeps an idle keep-alive connection, holds a socket and
-//! a task until then. hyper (behind `axum::serve`) has no such timeout of its own.
+//! a task until then. hyper has no such timeout of its own (its header-read deadline,
+//! set in `crate::server::serve`, covers only a request head being received).
 
 use std::future::Future;
 use std::io;
@@ -30,19 +31,6 @@ impl axum::serve::Listener for IdleTimeoutListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.inner.local_addr()
-    }
-}
-
-/// The peer of a connection from [`IdleTimeoutListener`] (axum's `ConnectInfo` for it);
-/// the server passes it on as `ConnectInfo<SocketAddr>`, so handlers see the usual type.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, IdleTimeoutListener>>
-    for Peer
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, IdleTimeoutListener>) -> Self {
-        Self(*stream.remote_addr())
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{ConnectInfo, Request, State};
@@ -15,11 +16,15 @@ use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::{middleware, BoxError, Router};
 use futures::future::BoxFuture;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use utoipa::openapi::OpenApi;
@@ -29,7 +34,7 @@ use utoipa_axum::routes;
 use crate::config::CommonConfig;
 use crate::error::{method_not_allowed_fallback, not_found_fallback, Problem};
 use crate::health::{self, Health};
-use crate::idle::{IdleTimeoutListener, Peer};
+use crate::idle::IdleTimeoutListener;
 use crate::metrics::{self, Metrics};
 use crate::openapi::Answers;
 use crate::shedding::{shed_beyond_limit, ConcurrencyLimit};
@@ -339,6 +344,10 @@ pub async fn shutdown_signal() {
 /// Serves until `shutdown` resolves, then: readiness turns 503 at once, the listener stays
 /// open for the drain period (load balancers notice and stop sending), then closes, and
 /// in-flight requests get the grace period to finish.
+///
+/// The connection loop is hyper-util's (as inside `axum::serve`) because `axum::serve`
+/// gives hyper no timer: without one, hyper has no header-read deadline, and a client
+/// that trickles a request head a byte at a time keeps its connection for ever.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -361,38 +370,65 @@ pub async fn serve(
         let _ = closing_tx.send(true);
     });
 
-    let closed = wait_for(closing_rx.clone());
-    let listener = IdleTimeoutListener {
+    let mut listener = IdleTimeoutListener {
         inner: listener,
         idle: config.idle_connection_timeout,
     };
-    let router = router.layer(middleware::from_fn(peer_as_socket_addr));
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<Peer>(),
-    )
-    .with_graceful_shutdown(closed);
-    let grace_over = async move {
-        wait_for(closing_rx).await;
-        tokio::time::sleep(grace).await;
-    };
+    let header_read_timeout = config.header_read_timeout;
+    // Each connection holds a receiver: when the last one is dropped, every connection
+    // has finished.
+    let (connections_tx, connections_rx) = watch::channel(());
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            () = wait_for(closing_rx.clone()) => break,
+        };
+        let service = router
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.map(Body::new)
+            });
+        let closing = closing_rx.clone();
+        let connection_open = connections_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = ConnectionBuilder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(io),
+                TowerToHyperService::new(service),
+            );
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => log_connection_end(result),
+                () = wait_for(closing) => {
+                    connection.as_mut().graceful_shutdown();
+                    log_connection_end(connection.await);
+                }
+            }
+            drop(connection_open);
+        });
+    }
+    drop(listener);
+    drop(connections_rx);
+
     tokio::select! {
-        result = server => result,
-        () = grace_over => {
+        () = connections_tx.closed() => Ok(()),
+        () = tokio::time::sleep(grace) => {
             tracing::warn!(grace_secs = grace.as_secs_f64(), "grace period over; abandoning in-flight requests");
             Ok(())
         }
     }
 }
 
-/// Hands handlers the peer as the `ConnectInfo<SocketAddr>` they extract.
-async fn peer_as_socket_addr(mut request: Request, next: Next) -> axum::response::Response {
-    if let Some(ConnectInfo(Peer(address))) =
-        request.extensions().get::<ConnectInfo<Peer>>().copied()
-    {
-        request.extensions_mut().insert(ConnectInfo(address));
+/// A connection that ends in an error (a reset, a head too slow) is the client's doing.
+fn log_connection_end(result: Result<(), BoxError>) {
+    if let Err(error) = result {
+        tracing::debug!(error = %error, "connection ended");
     }
-    next.run(request).await
 }
 
 async fn wait_for(mut flag: watch::Receiver<bool>) {

@@ -365,3 +365,48 @@ async fn quiet_connections_are_closed() {
         .unwrap();
     closed_within(kept_alive).await;
 }
+
+/// The attack: a request head trickled a byte at a time. Each byte resets the idle
+/// timeout, so only a deadline for the whole head cuts the connection off.
+#[tokio::test]
+async fn a_request_head_trickled_byte_by_byte_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app_with(|config| {
+        config.common.idle_connection_timeout = std::time::Duration::from_secs(2);
+        config.common.header_read_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let started = std::time::Instant::now();
+    let trickle = tokio::spawn(async move {
+        writer.write_all(b"GET /healthz HTTP/1.1\r\n").await?;
+        // A byte every 200 ms, well inside the idle timeout, for up to 30 s.
+        for _ in 0..150 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            writer.write_all(b"x").await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    let mut answer = Vec::new();
+    // End of stream or a reset: either way the server closed it.
+    let _closed = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        reader.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server cut the trickling connection off");
+    let waited = started.elapsed();
+    trickle.abort();
+    assert!(
+        waited < std::time::Duration::from_secs(15),
+        "the head was cut off after {waited:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("200 OK"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
