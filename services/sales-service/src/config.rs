@@ -7,6 +7,8 @@ use common::secrets::Secret;
 use url::Url;
 
 use crate::domain::{Currency, Destinations, MessageTemplate};
+/// Settings name their secrets with it; it lives beside the value it is read into.
+pub use crate::secret::SecretSource;
 use crate::sms::africastalking;
 
 /// The shortest delivery-report token accepted: a guessable one would let anyone mark SMS
@@ -57,35 +59,6 @@ pub struct SmsConfig {
     /// SMS per caller (OIDC client; client and person for an operator) per clock hour,
     /// across replicas; an order's SMS over it fails unsent.
     pub max_per_caller_per_hour: u32,
-}
-
-/// Where a secret setting comes from.
-#[derive(Debug, Clone)]
-pub enum SecretSource {
-    /// A Secrets Manager secret id (production): read when needed, cached, re-read when a
-    /// peer rejects it, so a rotated value is picked up without a restart.
-    SecretId(String),
-    /// Straight from the environment (development).
-    Plain(Secret),
-}
-
-impl SecretSource {
-    /// The secret named by `{name}_SECRET_ID` (production) or given in `{name}`
-    /// (development): at most one of them; `None` when neither is set.
-    fn read(env: &mut Env, name: &str) -> Option<Self> {
-        match (
-            env.optional::<String>(&format!("{name}_SECRET_ID")),
-            env.optional::<String>(name),
-        ) {
-            (Some(secret_id), None) => Some(Self::SecretId(secret_id)),
-            (None, Some(value)) => Some(Self::Plain(Secret::new(value))),
-            (None, None) => None,
-            (Some(_), Some(_)) => {
-                env.invalid(format!("set one of {name}_SECRET_ID and {name}, not both"));
-                None
-            }
-        }
-    }
 }
 
 /// Africa's Talking's delivery reports (`POST /api/v1/sales/sms/delivery-reports/{token}`).
