@@ -1,0 +1,185 @@
+"""The browser suite's fixtures: Debian's chromium driven by Playwright, and the checks
+every page visited passes (no error in the console, no CSP violation, no token or secret
+in its HTML, axe-core without serious or critical violations, a screenshot).
+
+Run by scripts/browser-test.sh against the dev stack (scripts/dev.sh):
+CONSOLE_URL (http://127.0.0.1:8080), ISSUER_URL (http://127.0.0.1:9000).
+"""
+
+import os
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, sync_playwright
+
+CONSOLE = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8080")
+ISSUER = os.environ.get("ISSUER_URL", "http://127.0.0.1:9000")
+SHOTS = Path(os.environ.get("SHOTS_DIR", ".run/browser"))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+# What must never appear in a page: a JWT (header and claims, both base64url JSON, so
+# `eyJ...` twice with a dot: the services' paging cursors are single base64 JSON blobs and
+# do not match), the dev secrets of the stack (scripts/dev.sh, tools/oidc-issuer), and the
+# passwords the tests type.
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.")
+SECRETS = [
+    "console-dev-secret",
+    "platform-dev-secret",
+    "stand-in-token-acme",
+    "stand-in-token-globex",
+    "dev-sms-key",
+    "operator-password-1",
+    "correct horse battery",
+]
+
+AXE = Axe()
+LAPTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def png(width=64, height=64, rgb=(29, 78, 216)) -> bytes:
+    """A real PNG (user-service parses the bytes)."""
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+@dataclass
+class Report:
+    """What the suite measured, printed at the end (and kept in .run/browser/report.txt)."""
+
+    axe: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
+    shots: list = field(default_factory=list)
+
+    def write(self):
+        lines = ["page weights (first load, compressed bytes: HTML + CSS + JS):"]
+        lines += [f"  {name}: {size} B" for name, size in sorted(self.weights.items())]
+        lines.append("axe-core (violations by impact, JavaScript on):")
+        lines += [f"  {name}: {counts}" for name, counts in sorted(self.axe.items())]
+        lines.append(f"screenshots: {len(self.shots)} in {SHOTS}/")
+        text = "\n".join(lines)
+        (SHOTS / "report.txt").write_text(text + "\n")
+        return text
+
+
+REPORT = Report()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if REPORT.shots:
+        print("\n" + REPORT.write())
+
+
+@pytest.fixture(scope="session")
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        print(f"chromium {browser.version} driven by playwright (pinned in tests/browser/requirements.txt)")
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A browser context of one person, JavaScript on or off, that checks every page."""
+
+    def __init__(self, browser, js: bool, viewport=LAPTOP):
+        self.js = js
+        self.context = browser.new_context(viewport=viewport, java_script_enabled=js, base_url=CONSOLE)
+        self.page: Page = self.context.new_page()
+        self.problems: list[str] = []
+        self.html_pages: list[tuple[str, str]] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("response", self._response)
+
+    def _console(self, message):
+        text = message.text
+        # A 4xx page the test asked for is logged by chromium as a failed load; that is
+        # the page working, not a problem. Anything else in the console is.
+        if message.type == "error" and not re.search(r"status of (4\d\d)", text):
+            self.problems.append(f"console {message.type}: {text}")
+        if "Content Security Policy" in text:
+            self.problems.append(f"CSP violation: {text}")
+
+    def _response(self, response):
+        if "text/html" in response.headers.get("content-type", "") and response.url.startswith(CONSOLE):
+            try:
+                self.html_pages.append((response.url, response.text()))
+            except Exception:  # a redirect has no body
+                pass
+
+    def check(self, name: str, full_page=True):
+        """The checks every page passes, then its screenshot as NAME.png."""
+        page = self.page
+        page.wait_for_load_state("load")
+        suffix = "" if self.js else "-nojs"
+        if self.js:
+            results = AXE.run(page)
+            violations = results.response["violations"]
+            counts = {}
+            for violation in violations:
+                counts[violation["impact"]] = counts.get(violation["impact"], 0) + 1
+            REPORT.axe[name] = counts or "none"
+            grave = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+                     for v in violations if v["impact"] in ("serious", "critical")]
+            assert not grave, f"{name}: axe found {grave}"
+        path = SHOTS / f"{name}{suffix}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        REPORT.shots.append(path.name)
+        self.assert_clean()
+
+    def assert_clean(self):
+        for url, html in self.html_pages:
+            assert not JWT.search(html), f"{url} contains a JWT"
+            for secret in SECRETS:
+                assert secret not in html, f"{url} contains {secret!r}"
+        assert not self.problems, self.problems
+
+    def close(self):
+        self.assert_clean()
+        self.context.close()
+
+
+@pytest.fixture(params=[True, False], ids=["js", "nojs"])
+def visit(request, browser):
+    """One person's browser, once with JavaScript and once without."""
+    visit = Visit(browser, js=request.param)
+    yield visit
+    visit.close()
+
+
+@pytest.fixture
+def visit_js(browser):
+    visit = Visit(browser, js=True)
+    yield visit
+    visit.close()
+
+
+def operator_sign_in(visit: Visit, username="operator", password="operator-password-1", shot=None):
+    """Through the console's link and the issuer's own sign-in page."""
+    page = visit.page
+    page.goto("/")
+    page.get_by_role("link", name="Operator sign-in").first.click()
+    page.wait_for_url(re.compile(re.escape(ISSUER) + "/interaction/"))
+    if shot:
+        visit.check(shot)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(re.escape(CONSOLE) + "/"))
+
+
+def nav(page, name):
+    """A link of the main navigation."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
