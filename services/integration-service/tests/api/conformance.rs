@@ -3,15 +3,18 @@
 //! integration). A definition without a stand-in here fails `every_definition_has_a_stand_in`.
 //! Vendor-specific behaviour stays in the vendor's own tests (okta.rs); this checks what
 //! the engine promises for any file: lists page to the end, writes that may not be repeated
-//! are sent once, reads are retried, a sealed cursor that was altered is refused.
+//! are sent once, reads are retried, a sealed cursor that was altered is refused, a 429
+//! holds back the buckets it names and no others.
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use stand_ins::graph::GraphTenant;
-use stand_ins::okta::OktaOrg;
+use stand_ins::graph::{GraphTenant, Quota};
+use stand_ins::okta::{Bucket, OktaOrg};
+use test_support::caller::Caller;
 
-use integration_service::definitions::compiled::{Action, Compiled, CompiledCapability};
+use integration_service::definitions::compiled::{Action, Compiled, CompiledCapability, Request};
 use integration_service::definitions::model::CapabilityKind;
 
 use crate::helpers::{assert_json, assert_problem, put_secret, secret_name, spawn_app, TestApp};
@@ -69,6 +72,33 @@ impl StandIn {
         }
     }
 
+    /// Uses up the vendor's quota `quota` (a bucket of the definition, or a quota its
+    /// 429s name) for a minute: the next request it counts is a 429.
+    fn exhaust(&self, quota: &str) {
+        let minute = Duration::from_secs(60);
+        match self {
+            Self::Okta(org) => {
+                let bucket = match quota {
+                    "users" => Bucket::Users,
+                    "user" => Bucket::UserRead,
+                    "user_write" => Bucket::UserWrite,
+                    "api_v1" => Bucket::ApiV1,
+                    _ => panic!("the Okta stand-in has no quota for the bucket `{quota}`"),
+                };
+                org.set_bucket_rate_limit(bucket, 0, minute);
+            }
+            Self::Graph(directory) => {
+                let quota = match quota {
+                    "read" => Quota::Read,
+                    "write" => Quota::Write,
+                    "ReadWrite" => Quota::ReadWrite,
+                    _ => panic!("the Graph stand-in has no quota `{quota}`"),
+                };
+                directory.set_quota(quota, 0, minute);
+            }
+        }
+    }
+
     /// API requests the stand-in received so far.
     fn requests(&self) -> usize {
         match self {
@@ -93,6 +123,34 @@ async fn every_pair() -> Vec<(Arc<Compiled>, StandIn, TestApp)> {
     pairs
 }
 
+/// Every request a capability may send, in order.
+fn requests_of(capability: &CompiledCapability) -> Vec<&Request> {
+    match &capability.action {
+        Action::List(list) => vec![&list.request],
+        Action::Steps { steps, .. } => steps.iter().map(|step| &step.request).collect(),
+    }
+}
+
+/// The vendor's quotas a 429 may use up, each with the buckets it holds back: every
+/// bucket of the definition on its own, and each quota a 429 names that spans several
+/// (Graph's `ReadWrite`).
+fn quotas(definition: &Compiled) -> Vec<(String, Vec<String>)> {
+    let mut quotas: Vec<(String, Vec<String>)> = Vec::new();
+    for request in definition.capabilities.iter().flat_map(requests_of) {
+        if !quotas.iter().any(|(name, _)| **name == *request.bucket) {
+            quotas.push((request.bucket.to_string(), vec![request.bucket.to_string()]));
+        }
+    }
+    if let Some(exhausted_by) = &definition.exhausted_by {
+        for (quota, buckets) in &exhausted_by.buckets {
+            if buckets.len() > 1 {
+                quotas.push((quota.clone(), buckets.clone()));
+            }
+        }
+    }
+    quotas
+}
+
 /// Every required parameter is an id of `record` (what the battery's capabilities take).
 fn params_for(capability: &CompiledCapability, record: &str) -> serde_json::Map<String, Value> {
     capability
@@ -104,7 +162,7 @@ fn params_for(capability: &CompiledCapability, record: &str) -> serde_json::Map<
 }
 
 async fn call(
-    app: &TestApp,
+    caller: &Caller,
     definition: &str,
     capability: &CompiledCapability,
     params: &serde_json::Map<String, Value>,
@@ -119,14 +177,27 @@ async fn call(
                         .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned())),
                 )
                 .finish();
-            app.tenant("acme").get(&format!("{path}?{query}")).await
+            caller.get(&format!("{path}?{query}")).await
         }
-        CapabilityKind::Write => {
-            app.tenant("acme")
-                .post(&path, &Value::Object(params.clone()))
-                .await
-        }
+        CapabilityKind::Write => caller.post(&path, &Value::Object(params.clone())).await,
     }
+}
+
+/// `capability` called for a record made for it (a write changes or removes it).
+async fn call_on_a_new_record(
+    caller: &Caller,
+    stand_in: &StandIn,
+    definition: &str,
+    capability: &CompiledCapability,
+) -> reqwest::Response {
+    let record = stand_in.add_records(1).remove(0);
+    call(
+        caller,
+        definition,
+        capability,
+        &params_for(capability, &record),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -212,7 +283,7 @@ async fn a_write_that_may_not_be_repeated_is_sent_once_and_reads_are_retried() {
             // The first request of the capability meets a 500.
             stand_in.fail_next(&[StatusCode::INTERNAL_SERVER_ERROR]);
             let before = stand_in.requests();
-            let response = call(&app, &definition.name, capability, &params).await;
+            let response = call(&app.tenant("acme"), &definition.name, capability, &params).await;
             if steps[0].request.idempotent {
                 assert_json(response, StatusCode::OK).await;
                 assert!(
@@ -230,6 +301,78 @@ async fn a_write_that_may_not_be_repeated_is_sent_once_and_reads_are_retried() {
                     1,
                     "{path}: sent once, never repeated"
                 );
+            }
+        }
+    }
+}
+
+/// Pacing per bucket: once the vendor answers 429 for one quota, the service holds back
+/// every request in the buckets that quota covers (503 with the wait, nothing sent) until
+/// its reset, and nothing else: capabilities in other buckets go through at once.
+#[tokio::test]
+async fn a_429_holds_back_the_buckets_of_its_quota_and_no_others() {
+    for definition in
+        integration_service::definitions::load(None).expect("the built-in definitions load")
+    {
+        let name = &definition.name;
+        // One tenant per quota, each with its own stand-in: a tenant's windows are its own.
+        let quotas = quotas(&definition);
+        let mut tenants = serde_json::Map::new();
+        let mut stand_ins = Vec::new();
+        for index in 0..quotas.len() {
+            let (stand_in, settings) = StandIn::of(name).await.expect("a stand-in");
+            tenants.insert(format!("tenant-{index}"), json!({name.clone(): settings}));
+            stand_ins.push(stand_in);
+        }
+        let app = spawn_app(Value::Object(tenants)).await;
+        for (index, ((quota, held), stand_in)) in quotas.iter().zip(&stand_ins).enumerate() {
+            let caller = app.tenant(&format!("tenant-{index}"));
+            let in_held = |request: &&Request| held.iter().any(|b| **b == *request.bucket);
+            stand_in.exhaust(quota);
+            // The vendor's 429: the first capability that reaches the quota meets it.
+            let trigger = definition
+                .capabilities
+                .iter()
+                .find(|capability| requests_of(capability).iter().any(in_held))
+                .expect("a capability in the quota");
+            let rate_limited = |body: &Value, what: &str| {
+                assert_eq!(
+                    body["type"], "urn:problem:upstream-rate-limited",
+                    "{name} {quota}: {what}: {body}"
+                );
+            };
+            let body = assert_problem(
+                call_on_a_new_record(&caller, stand_in, name, trigger).await,
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+            )
+            .await;
+            rate_limited(&body, &trigger.name);
+            for capability in &definition.capabilities {
+                let what = format!("{name}/{} after a 429 on {quota}", capability.name);
+                let sent = stand_in.requests();
+                let response = call_on_a_new_record(&caller, stand_in, name, capability).await;
+                let first = requests_of(capability)[0];
+                if in_held(&first) {
+                    let body =
+                        assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+                    rate_limited(&body, &what);
+                    assert_eq!(
+                        stand_in.requests(),
+                        sent,
+                        "{what}: held back by the service, not sent to the vendor"
+                    );
+                } else if requests_of(capability).iter().any(in_held) {
+                    let body =
+                        assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+                    rate_limited(&body, &what);
+                } else {
+                    assert_eq!(
+                        response.status(),
+                        StatusCode::OK,
+                        "{what}: held back by another quota's 429"
+                    );
+                }
             }
         }
     }
