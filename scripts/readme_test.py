@@ -23,8 +23,9 @@ FENCE = re.compile(r"^(```|~~~)")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 MARK = re.compile(r"<!--\s*readme-test:\s*expect\s+([0-9 ]+?)\s*-->")
 # Every curl of a block reports its status on stderr (curl's %{stderr}), the output it
-# prints stays what a person sees.
-CURL = "curl() { command curl -w '%{stderr}HTTP %{http_code} %{url_effective}\\n' \"$@\"; }\n"
+# prints stays what a person sees. The -w goes last: curl keeps the last -w, so a block's
+# own `-w '%{http_code}'` would otherwise hide the status from the check.
+CURL = "curl() { command curl \"$@\" -w '%{stderr}HTTP %{http_code} %{url_effective}\\n'; }\n"
 
 
 def prose_lines(text):
