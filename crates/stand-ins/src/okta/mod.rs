@@ -54,6 +54,9 @@ struct Org {
     dpop_resource_nonce: bool,
     /// `jti`s of accepted proofs: each is accepted once.
     dpop_jtis: HashSet<String>,
+    /// `jti`s of client assertions already used, with their expiry (epoch seconds): each
+    /// is accepted once, and forgotten once it could no longer be accepted anyway.
+    assertion_jtis: HashMap<String, u64>,
     /// Why proofs were refused, in order.
     dpop_refusals: Vec<String>,
     rates: HashMap<Bucket, RateLimit>,

@@ -58,6 +58,8 @@ struct TokenForm {
 struct Assertion {
     pub(super) iss: String,
     pub(super) sub: String,
+    pub(super) exp: u64,
+    pub(super) jti: Option<String>,
 }
 
 /// A token endpoint's OAuth error (RFC 6749 section 5.2), with a DPoP nonce when given.
@@ -122,6 +124,34 @@ async fn token(
     if claims.iss != client.client_id || claims.sub != client.client_id {
         return invalid_client();
     }
+    let (granted_scopes, lifetime, dpop_required) = (
+        client.granted_scopes.clone(),
+        client.token_lifetime,
+        client.dpop_required,
+    );
+    // An assertion with a `jti` is good for one request: "If jti is specified, the token
+    // can only be used once. So, for example, subsequent token requests won't succeed"
+    // (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/,
+    // "Parameter details"). It is used up by any request that gets this far, even one
+    // then refused for its DPoP proof: "Okta's authorization server consumes the client
+    // assertion JWT's jti on every request, including requests that return 400
+    // use_dpop_nonce. Reusing the same JWT on a retry would cause 401 invalid_client --
+    // The client_assertion token has already been used" (okta/okta-sdk-python
+    // okta/oauth.py, `_retry_token_with_dpop_nonce`).
+    if let Some(jti) = claims.jti {
+        let now = org.epoch_now();
+        org.assertion_jtis.retain(|_, exp| *exp >= now);
+        if org.assertion_jtis.insert(jti, claims.exp).is_some() {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({
+                    "error": "invalid_client",
+                    "error_description": "The client_assertion token has already been used.",
+                })),
+            )
+                .into_response();
+        }
+    }
     // Client credentials must ask for scopes, and only granted ones: Okta answers
     // `400 invalid_scope` otherwise (RFC 6749 section 5.2;
     // https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/#get-an-access-token).
@@ -134,7 +164,7 @@ async fn token(
     if requested.is_empty()
         || requested
             .iter()
-            .any(|scope| !client.granted_scopes.contains(scope))
+            .any(|scope| !granted_scopes.contains(scope))
     {
         return (
             StatusCode::BAD_REQUEST,
@@ -145,7 +175,6 @@ async fn token(
         )
             .into_response();
     }
-    let (lifetime, dpop_required) = (client.token_lifetime, client.dpop_required);
     // DPoP at the token endpoint (RFC 9449 sections 5 and 8), with Okta's answers: no proof
     // is `invalid_dpop_proof` "The DPoP proof JWT header is missing." (Okta support, "The
     // DPoP Proof JWT Header Is Missing",
