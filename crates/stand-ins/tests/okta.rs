@@ -81,3 +81,41 @@ async fn a_client_assertion_with_a_jti_is_good_for_one_token_request() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "invalid_client");
 }
+/// `GET /api/v1/users?{query}` with the API token: status and body.
+async fn list(org: &OktaOrg, query: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/users?{query}", org.url))
+        .header("Authorization", format!("SSWS {API_TOKEN}"))
+        .send()
+        .await
+        .expect("the org answers");
+    (response.status(), response.json().await.unwrap())
+}
+
+fn ids(users: &Value) -> Vec<&str> {
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unfiltered_list_leaves_out_deprovisioned_users_a_filter_or_search_does_not() {
+    let org = org().await;
+    let active = org.add_user("ACTIVE");
+    let gone = org.add_user("DEPROVISIONED");
+    let suspended = org.add_user("SUSPENDED");
+    let (status, users) = list(&org, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&users), [active.as_str(), suspended.as_str()]);
+    for query in [
+        "filter=status%20eq%20%22DEPROVISIONED%22",
+        "search=status%20eq%20%22DEPROVISIONED%22",
+    ] {
+        let (status, users) = list(&org, query).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ids(&users), [gone.as_str()], "{query}");
+    }
+}

@@ -131,12 +131,18 @@ async fn list_users(
                 &[],
             );
         }
+        // "This operation omits users that have a status of DEPROVISIONED in the
+        // response. To return all users, use a filter or search query instead" (Okta
+        // management API, listUsers,
+        // https://developer.okta.com/docs/api/openapi/okta-management/management/tag/User/#tag/User/operation/listUsers).
+        let unfiltered = query.search.is_none() && query.filter.is_none();
         let mut selected = Vec::new();
         for user in org.users.values() {
             if query
                 .after
                 .as_ref()
                 .is_some_and(|after| user.id.as_str() <= after.as_str())
+                || (unfiltered && user.status == "DEPROVISIONED")
             {
                 continue;
             }
