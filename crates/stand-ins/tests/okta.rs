@@ -119,3 +119,23 @@ async fn an_unfiltered_list_leaves_out_deprovisioned_users_a_filter_or_search_do
         assert_eq!(ids(&users), [gone.as_str()], "{query}");
     }
 }
+
+#[tokio::test]
+async fn search_and_filter_together_are_a_400_e0000033() {
+    let org = org().await;
+    org.add_users(2);
+    let (status, body) = list(
+        &org,
+        "search=status%20eq%20%22ACTIVE%22&filter=status%20eq%20%22ACTIVE%22",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errorCode"], "E0000033");
+    assert_eq!(
+        body["errorSummary"],
+        "Bad request. Can't specify a search query and filter in the same request."
+    );
+    let (status, users) = list(&org, "search=status%20eq%20%22ACTIVE%22").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&users).len(), 2);
+}

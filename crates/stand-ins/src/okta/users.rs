@@ -74,7 +74,7 @@ struct ListQuery {
 }
 
 /// Supports the one expression tests use: `status eq "X"`.
-fn matches(expression: &Option<String>, user: &User) -> Result<bool, ()> {
+fn matches(expression: Option<&String>, user: &User) -> Result<bool, ()> {
     let Some(expression) = expression else {
         return Ok(true);
     };
@@ -118,6 +118,17 @@ async fn list_users(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| !value.starts_with("SSWS "));
     admitted(&org, &call, Bucket::Users, |org| {
+        // Okta error E0000033, 400: "Bad request. Can't specify a search query and filter
+        // in the same request." (https://developer.okta.com/docs/reference/error-codes/#E0000033;
+        // okta/okta-developer-docs data/error-codes.json).
+        if query.search.is_some() && query.filter.is_some() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "E0000033",
+                "Bad request. Can't specify a search query and filter in the same request.",
+                &[],
+            );
+        }
         if access_token && org.oauth.as_ref().is_some_and(|app| !app.admin_role) {
             // A service app without an admin role sees no users: `200 []`, not a 403.
             return Json(Vec::<Value>::new()).into_response();
@@ -146,10 +157,10 @@ async fn list_users(
             {
                 continue;
             }
-            match (matches(&query.search, user), matches(&query.filter, user)) {
-                (Ok(true), Ok(true)) => selected.push(user),
-                (Ok(_), Ok(_)) => {}
-                _ => {
+            match matches(query.search.as_ref().or(query.filter.as_ref()), user) {
+                Ok(true) => selected.push(user),
+                Ok(false) => {}
+                Err(()) => {
                     return error(
                         StatusCode::BAD_REQUEST,
                         "E0000031",
