@@ -36,6 +36,42 @@ pub mod partner;
 mod sample;
 pub mod sms;
 
+/// What a stand-in's list pages say about the page after them: its vendor's own next
+/// link, or one a broken (or hostile) server would send and a client must refuse to follow.
+/// Set with `OktaOrg::set_next_links` and `GraphTenant::set_next_links`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NextLinks {
+    /// As the vendor links its pages.
+    #[default]
+    Faithful,
+    /// A page asked for with a cursor names that same cursor as the next page, with or
+    /// without more records after it (the first page links on as the vendor does): a
+    /// server stuck in a loop, which a client that follows next links blindly never leaves.
+    Repeat,
+    /// Next links name this origin (e.g. `http://elsewhere.example:9`) instead of the
+    /// stand-in's own, with the vendor's path and query: following one would send the
+    /// client's credentials to another host.
+    Foreign(String),
+}
+
+impl NextLinks {
+    /// The origin next links name, the stand-in's own being `own`.
+    fn origin<'a>(&'a self, own: &'a str) -> &'a str {
+        match self {
+            NextLinks::Foreign(origin) => origin,
+            NextLinks::Faithful | NextLinks::Repeat => own,
+        }
+    }
+
+    /// The cursor of the next page: `asked` again when repeating, else the vendor's.
+    fn cursor<'a>(&self, asked: Option<&'a str>, vendor: Option<&'a str>) -> Option<&'a str> {
+        match (self, asked) {
+            (NextLinks::Repeat, Some(asked)) => Some(asked),
+            _ => vendor,
+        }
+    }
+}
+
 /// Where `spawn` puts a stand-in: a random free port on the loopback interface.
 const LOOPBACK: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use stand_ins::graph::{GraphTenant, Quota, Received};
+use stand_ins::NextLinks;
 
 const CLIENT_ID: &str = "8a4f0f5e-1c2b-4d3e-9f60-7a8b9c0d1e2f";
 const SECRET: &str = "graph-client-secret-1";
@@ -478,6 +479,7 @@ async fn a_used_up_quota_answers_429_with_retry_after_and_the_scope_only() {
         Some(true),
         "nothing done"
     );
+    assert_eq!(tenant.throttled(Quota::Write), 1);
     // Reads have their own quota: the write quota does not stop them.
     let read = get(&tenant, &token, "/users").await;
     assert_eq!(read.status(), StatusCode::OK);
@@ -500,6 +502,69 @@ async fn a_used_up_quota_answers_429_with_retry_after_and_the_scope_only() {
     assert_eq!(
         third.headers()["x-ms-throttle-scope"],
         format!("Tenant_Application/Read/{CLIENT_ID}/{}", tenant.tenant_id).as_str()
+    );
+    assert_eq!(
+        (
+            tenant.throttled(Quota::Read),
+            tenant.throttled(Quota::Write),
+            tenant.throttled(Quota::ReadWrite)
+        ),
+        (1, 1, 0),
+        "429s counted per quota"
+    );
+}
+
+#[tokio::test]
+async fn next_links_can_repeat_the_skiptoken_or_name_another_origin() {
+    let tenant = tenant().await;
+    let token = access_token(&tenant).await;
+    tenant.add_users(5);
+    let next_of = |page: &Value| page["@odata.nextLink"].as_str().map(str::to_owned);
+    let first = get_json(&tenant, &token, "/users?$top=2").await;
+    let faithful = next_of(&first).expect("a next link");
+    assert!(faithful.starts_with(&format!("{}/users?$top=2&$skiptoken=", tenant.graph_url())));
+    let second = get_json(
+        &tenant,
+        &token,
+        faithful.strip_prefix(&tenant.graph_url()).unwrap(),
+    )
+    .await;
+    let onward = next_of(&second).expect("a third page");
+    assert_ne!(onward, faithful);
+
+    // A server stuck in a loop: the first page links on, every later page links to
+    // itself, the last one too.
+    tenant.set_next_links(NextLinks::Repeat);
+    assert_eq!(
+        next_of(&get_json(&tenant, &token, "/users?$top=2").await),
+        Some(faithful.clone())
+    );
+    let again = get_json(
+        &tenant,
+        &token,
+        faithful.strip_prefix(&tenant.graph_url()).unwrap(),
+    )
+    .await;
+    assert_eq!(ids(&again), ids(&second));
+    assert_eq!(
+        next_of(&again),
+        Some(faithful.clone()),
+        "the same link again"
+    );
+    let last = get_json(
+        &tenant,
+        &token,
+        onward.strip_prefix(&tenant.graph_url()).unwrap(),
+    )
+    .await;
+    assert_eq!(ids(&last).len(), 1);
+    assert_eq!(next_of(&last), Some(onward.clone()), "even past the end");
+
+    // Another origin, same path and query.
+    tenant.set_next_links(NextLinks::Foreign("http://elsewhere.example:9".into()));
+    assert_eq!(
+        next_of(&get_json(&tenant, &token, "/users?$top=2").await),
+        Some(faithful.replace(&tenant.url, "http://elsewhere.example:9"))
     );
 }
 

@@ -1,10 +1,11 @@
 //! The Okta stand-in's contract for what the platform's own suites do not reach: the
 //! token endpoint's single-use client assertions and the Users API's list rules.
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use stand_ins::okta::{rsa_key_pair, OktaOrg};
+use stand_ins::okta::{rsa_key_pair, Bucket, OktaOrg};
+use stand_ins::NextLinks;
 
 const API_TOKEN: &str = "okta-api-token";
 const CLIENT_ID: &str = "0oa-service-app";
@@ -81,15 +82,33 @@ async fn a_client_assertion_with_a_jti_is_good_for_one_token_request() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "invalid_client");
 }
-/// `GET /api/v1/users?{query}` with the API token: status and body.
-async fn list(org: &OktaOrg, query: &str) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/v1/users?{query}", org.url))
+/// `GET {path}` of the org with the API token.
+async fn get(org: &OktaOrg, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}{path}", org.url))
         .header("Authorization", format!("SSWS {API_TOKEN}"))
         .send()
         .await
-        .expect("the org answers");
+        .expect("the org answers")
+}
+
+/// `GET /api/v1/users?{query}` with the API token: status and body.
+async fn list(org: &OktaOrg, query: &str) -> (StatusCode, Value) {
+    let response = get(org, &format!("/api/v1/users?{query}")).await;
     (response.status(), response.json().await.unwrap())
+}
+
+/// The `rel="next"` URL of the `Link` headers of `GET /api/v1/users?{query}`.
+async fn next_link(org: &OktaOrg, query: &str) -> Option<String> {
+    let response = get(org, &format!("/api/v1/users?{query}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response
+        .headers()
+        .get_all("link")
+        .iter()
+        .map(|link| link.to_str().unwrap())
+        .find_map(|link| link.strip_suffix(">; rel=\"next\""))
+        .map(|link| link.trim_start_matches('<').to_owned())
 }
 
 fn ids(users: &Value) -> Vec<&str> {
@@ -138,4 +157,70 @@ async fn search_and_filter_together_are_a_400_e0000033() {
     let (status, users) = list(&org, "search=status%20eq%20%22ACTIVE%22").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ids(&users).len(), 2);
+}
+
+#[tokio::test]
+async fn next_links_can_repeat_the_cursor_or_name_another_origin() {
+    let org = org().await;
+    let ids = org.add_users(5);
+    let users = format!("{}/api/v1/users", org.url);
+    let faithful = format!("{users}?after={}&limit=2", ids[1]);
+    assert_eq!(next_link(&org, "limit=2").await, Some(faithful.clone()));
+    assert_eq!(
+        next_link(&org, &format!("after={}&limit=2", ids[3])).await,
+        None
+    );
+
+    // A server stuck in a loop: the first page links on, every later page to itself,
+    // the last one too.
+    org.set_next_links(NextLinks::Repeat);
+    assert_eq!(next_link(&org, "limit=2").await, Some(faithful.clone()));
+    let asked = format!("after={}&limit=2", ids[1]);
+    assert_eq!(next_link(&org, &asked).await, Some(faithful.clone()));
+    let last = format!("after={}&limit=2", ids[3]);
+    assert_eq!(
+        next_link(&org, &last).await,
+        Some(format!("{users}?{last}"))
+    );
+
+    // Another origin, same path and query.
+    org.set_next_links(NextLinks::Foreign("http://elsewhere.example:9".into()));
+    assert_eq!(
+        next_link(&org, "limit=2").await,
+        Some(faithful.replace(&org.url, "http://elsewhere.example:9"))
+    );
+}
+
+#[tokio::test]
+async fn each_bucket_counts_its_requests_and_429s_on_its_own() {
+    let org = org().await;
+    let id = org.add_users(1).remove(0);
+    org.set_bucket_rate_limit(Bucket::Users, 1, Duration::from_secs(60));
+    assert_eq!(get(&org, "/api/v1/users").await.status(), StatusCode::OK);
+    let throttled = get(&org, "/api/v1/users").await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Okta's 429 carries the bucket's X-Rate-Limit-* headers, and no Retry-After
+    // (https://developer.okta.com/docs/reference/rl-best-practices/: "Okta provides three
+    // headers in each response"; Okta sends no Retry-After: shared/reviews vendor review).
+    assert_eq!(throttled.headers()["x-rate-limit-limit"], "1");
+    assert_eq!(throttled.headers()["x-rate-limit-remaining"], "0");
+    assert!(throttled.headers().contains_key("x-rate-limit-reset"));
+    assert!(!throttled.headers().contains_key("retry-after"));
+    // Another bucket is not held back.
+    assert_eq!(
+        get(&org, &format!("/api/v1/users/{id}")).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        (org.requests_in(Bucket::Users), org.throttled(Bucket::Users)),
+        (2, 1)
+    );
+    assert_eq!(
+        (
+            org.requests_in(Bucket::UserRead),
+            org.throttled(Bucket::UserRead)
+        ),
+        (1, 0)
+    );
+    assert_eq!(org.requests_in(Bucket::ApiV1), 0);
 }

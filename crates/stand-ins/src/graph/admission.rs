@@ -233,6 +233,7 @@ fn spend(tenant: &mut Tenant, cost: &Cost) -> Result<HeaderMap, Response> {
         busiest = busiest.max(window.used as f64 / window.limit.max(1) as f64);
     }
     if let Some((quota, retry_after)) = refusal {
+        *tenant.throttled.entry(quota).or_default() += 1;
         let mut response = error(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",

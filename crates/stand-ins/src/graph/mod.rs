@@ -30,7 +30,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{Call, Pressure};
+use crate::{Call, NextLinks, Pressure};
 
 mod admission;
 mod token;
@@ -57,6 +57,9 @@ struct Tenant {
     app: Option<App>,
     access_tokens: HashMap<String, Grant>,
     quotas: HashMap<Quota, Window>,
+    /// Requests answered 429, per quota that ran out.
+    throttled: HashMap<Quota, usize>,
+    next_links: NextLinks,
     /// Statuses to answer the next `/v1.0` requests with, before any logic.
     failures: Vec<StatusCode>,
     received: Vec<Received>,
@@ -271,6 +274,18 @@ impl GraphTenant {
         self.tenant()
             .quotas
             .insert(quota, Window::new(limit, window));
+    }
+
+    /// Requests answered 429 because `quota` ran out, so far.
+    pub fn throttled(&self, quota: Quota) -> usize {
+        self.tenant().throttled.get(&quota).copied().unwrap_or(0)
+    }
+
+    /// How list pages link to the next one (see [`NextLinks`]): `@odata.nextLink` as
+    /// Graph writes it, repeating the `$skiptoken` it was asked with, or on another
+    /// origin.
+    pub fn set_next_links(&self, next_links: NextLinks) {
+        self.tenant().next_links = next_links;
     }
 
     /// Requests to the token endpoint so far.

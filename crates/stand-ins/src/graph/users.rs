@@ -249,7 +249,8 @@ async fn list_users(
         Some(Ok(keep)) => keep,
         Some(Err(response)) => return response,
     };
-    let after = match query.get("$skiptoken").map(|token| after_of(token)) {
+    let asked = query.get("$skiptoken");
+    let after = match asked.map(|token| after_of(token)) {
         None => None,
         Some(Some(after)) => Some(after),
         Some(None) => {
@@ -283,7 +284,11 @@ async fn list_users(
         "value".into(),
         page.iter().map(|user| user.json(&select)).collect(),
     );
-    if let (true, Some(last)) = (more, page.last()) {
+    let vendor_next = page.last().filter(|_| more).map(|last| skiptoken(&last.id));
+    let next = tenant
+        .next_links
+        .cursor(asked.map(String::as_str), vendor_next.as_deref());
+    if let Some(next) = next {
         // The next link repeats the query's options and adds `$skiptoken` (paging.md:
         // "The URL contains ... the $skiptoken ... Use the entire URL in the @odata.nextLink
         // property in a GET request to retrieve the next page").
@@ -295,10 +300,14 @@ async fn list_users(
                     .map(|value| format!("{name}={}", encode(value)))
             })
             .collect();
-        options.push(format!("$skiptoken={}", skiptoken(&last.id)));
+        options.push(format!("$skiptoken={next}"));
         body.insert(
             "@odata.nextLink".into(),
-            json!(format!("{origin}/v1.0/users?{}", options.join("&"))),
+            json!(format!(
+                "{}/v1.0/users?{}",
+                tenant.next_links.origin(&origin),
+                options.join("&")
+            )),
         );
     }
     (headers, Json(Value::Object(body))).into_response()

@@ -33,6 +33,13 @@ pub enum Bucket {
     OrgAuthorizationServer,
 }
 
+/// What one bucket has seen: requests counted against it, and those answered 429.
+#[derive(Default)]
+pub(super) struct BucketCount {
+    pub(super) requests: usize,
+    pub(super) throttled: usize,
+}
+
 /// A window of `limit` requests that resets at the advertised epoch second, as Okta's do.
 pub(super) struct RateLimit {
     pub(super) limit: u64,
@@ -56,6 +63,8 @@ impl Org {
             header::DATE,
             HeaderValue::from_str(&httpdate(now)).expect("a date is a valid header"),
         );
+        let count = self.bucket_counts.entry(bucket).or_default();
+        count.requests += 1;
         if let Some(rate) = self.rates.get_mut(&bucket) {
             if now >= rate.window_reset_epoch {
                 rate.used = 0;
@@ -67,6 +76,7 @@ impl Org {
             rate_headers.insert("x-rate-limit-remaining", remaining.into());
             rate_headers.insert("x-rate-limit-reset", rate.window_reset_epoch.into());
             if rate.used > rate.limit {
+                count.throttled += 1;
                 let mut response = error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "E0000047",

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::{Call, Pressure};
+use crate::{Call, NextLinks, Pressure};
 
 mod admission;
 mod token;
@@ -34,7 +34,7 @@ pub use admission::Bucket;
 pub use token::rsa_key_pair;
 pub use users::NotActiveSuspend;
 
-use admission::{RateLimit, USERS_MANAGE, USERS_READ};
+use admission::{BucketCount, RateLimit, USERS_MANAGE, USERS_READ};
 use token::{Grant, OauthClient};
 use users::User;
 
@@ -60,6 +60,9 @@ struct Org {
     /// Why proofs were refused, in order.
     dpop_refusals: Vec<String>,
     rates: HashMap<Bucket, RateLimit>,
+    /// Per bucket: requests counted against it, and those answered 429.
+    bucket_counts: HashMap<Bucket, BucketCount>,
+    next_links: NextLinks,
     not_active_suspend: NotActiveSuspend,
     /// How far the org's clock is ahead of ours (its `Date` and `X-Rate-Limit-Reset`).
     clock_ahead: Duration,
@@ -236,6 +239,30 @@ impl OktaOrg {
                 window_reset_epoch: reset,
             },
         );
+    }
+
+    /// Requests counted in `bucket` so far (authenticated ones that reached its limit,
+    /// throttled ones included).
+    pub fn requests_in(&self, bucket: Bucket) -> usize {
+        self.org()
+            .bucket_counts
+            .get(&bucket)
+            .map_or(0, |count| count.requests)
+    }
+
+    /// Requests of `bucket` answered 429 so far.
+    pub fn throttled(&self, bucket: Bucket) -> usize {
+        self.org()
+            .bucket_counts
+            .get(&bucket)
+            .map_or(0, |count| count.throttled)
+    }
+
+    /// How list pages link to the next one (see [`NextLinks`]): Okta's `Link: <...>;
+    /// rel="next"` as Okta sends it, repeating the `after` cursor it was asked with, or
+    /// on another origin.
+    pub fn set_next_links(&self, next_links: NextLinks) {
+        self.org().next_links = next_links;
     }
 
     /// Which documented shape a suspend of a non-ACTIVE user is refused with.

@@ -57,10 +57,12 @@ fn user_json(user: &User) -> Value {
     })
 }
 
+const USERS_PATH: &str = "/api/v1/users";
+
 /// The Users API's routes.
 pub(super) fn routes() -> Router<Arc<Mutex<Org>>> {
     Router::new()
-        .route("/api/v1/users", get(list_users))
+        .route(USERS_PATH, get(list_users))
         .route("/api/v1/users/{id}", get(get_user).delete(delete_user))
         .route("/api/v1/users/{id}/lifecycle/suspend", post(suspend_user))
 }
@@ -111,7 +113,7 @@ async fn list_users(
     call: Call,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let base = call.htu();
+    let (base, origin) = (call.htu(), call.origin());
     let access_token = call
         .headers
         .get(header::AUTHORIZATION)
@@ -177,12 +179,16 @@ async fn list_users(
             header::LINK,
             HeaderValue::from_str(&format!("<{base}?limit={limit}>; rel=\"self\"")).unwrap(),
         );
-        if let (true, Some(last)) = (more, selected.last()) {
+        let vendor_next = selected
+            .last()
+            .filter(|_| more)
+            .map(|last| last.id.as_str());
+        if let Some(after) = org.next_links.cursor(query.after.as_deref(), vendor_next) {
             links.append(
                 header::LINK,
                 HeaderValue::from_str(&format!(
-                    "<{base}?after={}&limit={limit}>; rel=\"next\"",
-                    last.id
+                    "<{}{USERS_PATH}?after={after}&limit={limit}>; rel=\"next\"",
+                    org.next_links.origin(&origin)
                 ))
                 .unwrap(),
             );
