@@ -1,4 +1,5 @@
-//! `/api/v1/sales/customers`: create (idempotent), list a page at a time, get one.
+//! `/api/v1/sales/customers`: create (idempotent), list a page at a time, get one; and
+//! their deprecated old-style paths (`/ap1/v1/sales/create-customer/`, `/ap1/v1/sales/customers/`).
 use axum::extract::{Path, State};
 use axum::response::Response;
 use common::auth::Authenticated;
@@ -8,6 +9,7 @@ use common::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::legacy::{every_record, successor, up_to};
 use super::listed;
 use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{CustomerCode, CustomerRecord, NewCustomer};
@@ -177,4 +179,67 @@ pub async fn get_customer(
         .await?
         .ok_or(Error::CustomerNotFound)?;
     Ok(Json(record.into()))
+}
+
+/// The rest of a legacy listing, resumed where the previous answer stopped.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LegacyCustomersQuery {
+    /// The cursor from the previous answer's `Link: rel="next"` header.
+    next: Option<String>,
+}
+
+/// Deprecated: use `POST /api/v1/sales/customers`.
+#[utoipa::path(post, path = "/ap1/v1/sales/create-customer/", tag = "deprecated",
+    operation_id = "legacy_create_customer",
+    request_body = CreateCustomer,
+    params(("Idempotency-Key" = Option<String>, Header, description = "As on the current route")),
+    security(("oidc" = ["sales:write"])),
+    responses(
+        (status = 201, description = "Created", body = Customer),
+        (status = 400, description = "Malformed body"),
+        (status = 409, description = "A request with this Idempotency-Key is in flight"),
+        (status = 422, description = "Invalid fields"),
+    ))]
+#[deprecated(note = "use POST /api/v1/sales/customers")]
+pub async fn legacy_create_customer(
+    state: State<AppState>,
+    caller: Authenticated,
+    key: IdempotencyHeader,
+    request: Json<CreateCustomer>,
+) -> Result<Response, ApiError> {
+    let response = create_customer(state, caller, key, request).await?;
+    Ok(successor(response, "/api/v1/sales/customers"))
+}
+
+/// Deprecated: use `GET /api/v1/sales/customers`. Every customer as a bare array.
+#[utoipa::path(get, path = "/ap1/v1/sales/customers/", tag = "deprecated",
+    operation_id = "legacy_list_customers",
+    params(LegacyCustomersQuery),
+    security(("oidc" = ["sales:read"])),
+    responses(
+        (status = 200, description = "Every customer, up to LEGACY_LIST_MAX_ITEMS", body = Vec<Customer>,
+            headers(("link" = String, description = "The successor route; and `rel=\"next\"` with the rest when the cap cut the list"))),
+        (status = 400, description = "Bad cursor or query"),
+    ))]
+#[deprecated(note = "use GET /api/v1/sales/customers")]
+pub async fn legacy_list_customers(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<LegacyCustomersQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_scope(&state.scopes.read)?;
+    let sent = PageQuery::new(None, query.next.as_deref());
+    let store = &state.store;
+    let (records, rest) = up_to(
+        state.legacy_list_max_items,
+        &sent,
+        |limit, after| async move { store.customers(limit, after.as_deref()).await },
+    )
+    .await?;
+    let customers: Vec<Customer> = records.into_iter().map(Into::into).collect();
+    let path = "/ap1/v1/sales/customers/".to_owned();
+    Ok(successor(
+        every_record(&customers, rest, path),
+        "/api/v1/sales/customers",
+    ))
 }

@@ -63,10 +63,10 @@ pub fn router(state: AppState) -> OpenApiRouter {
 #[allow(deprecated)] // serving the deprecated aliases is the point
 fn legacy_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(legacy::create_customer))
-        .routes(routes!(legacy::create_order))
-        .routes(routes!(legacy::list_customers))
-        .routes(routes!(legacy::list_orders))
+        .routes(routes!(customers::legacy_create_customer))
+        .routes(routes!(orders::legacy_create_order))
+        .routes(routes!(customers::legacy_list_customers))
+        .routes(routes!(orders::legacy_list_orders))
 }
 
 /// The spec's base: info, tags and how to get and present an OIDC token.

@@ -1,6 +1,8 @@
-//! `/api/v1/sales/orders`: create (idempotent, with its SMS in the outbox), list, get one.
+//! `/api/v1/sales/orders`: create (idempotent, with its SMS in the outbox), list, get one; and
+//! their deprecated old-style paths (`/ap1/v1/sales/create-order/`, `/ap1/v1/sales/orders/`).
 
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::Response;
 use common::auth::Authenticated;
 use common::extract::{Json, Query};
@@ -13,6 +15,7 @@ use serde_json::value::RawValue;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
+use super::legacy::{every_record, successor, up_to};
 use super::listed;
 use super::replay::{self, Created, IdempotencyHeader};
 use crate::domain::{MessageValues, NewOrder, OrderRecord, OutboxRecord, SmsCaller, SmsStatus};
@@ -80,10 +83,10 @@ pub struct SmsDelivery {
     "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null,
         "updated_at": "2026-12-06T11:20:51.512204Z"}}))]
 pub struct Order {
-    pub(super) id: String,
-    pub(super) customer_id: String,
+    id: String,
+    customer_id: String,
     #[serde(flatten)]
-    pub(super) details: OrderDetails,
+    details: OrderDetails,
 }
 
 /// What an order says besides its id and its customer's id (named differently on the
@@ -281,10 +284,7 @@ pub async fn list_orders(
 }
 
 /// The orders a listing asks for: every malformed filter is named at once.
-pub(super) fn order_filter(
-    customer: Option<&str>,
-    sms_status: Option<&str>,
-) -> Result<OrderFilter, ApiError> {
+fn order_filter(customer: Option<&str>, sms_status: Option<&str>) -> Result<OrderFilter, ApiError> {
     let mut errors = Vec::new();
     let customer_id = customer.and_then(|customer| match uuid::Uuid::parse_str(customer) {
         Ok(_) => Some(customer.to_owned()),
@@ -330,4 +330,125 @@ pub async fn get_order(
     uuid::Uuid::parse_str(&id).map_err(|_| Error::OrderNotFound)?;
     let record = state.store.order(&id).await?.ok_or(Error::OrderNotFound)?;
     Ok(Json(record.into()))
+}
+
+/// An order as the original API showed it: the customer's id under `customer`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "01a24b15-d461-701c-a46b-eba8b62f15fb",
+    "customer": "01a24b15-d0bf-7170-ae5e-7ff8e28e6cfb", "customer_code": "CUS-000001",
+    "item": "Bag of rice", "amount": "56000.68", "currency": "KES",
+    "ordered_at": "2026-12-06T11:20:51.553746Z",
+    "sms": {"status": "pending", "attempts": 0, "reason": null, "sent_at": null,
+        "updated_at": "2026-12-06T11:20:51.512204Z"}}))]
+pub struct LegacyOrder {
+    id: String,
+    /// The customer's `id`, named as in the request.
+    customer: String,
+    #[serde(flatten)]
+    details: OrderDetails,
+}
+
+impl From<Order> for LegacyOrder {
+    fn from(order: Order) -> Self {
+        Self {
+            id: order.id,
+            customer: order.customer_id,
+            details: order.details,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LegacyOrdersQuery {
+    /// Only this customer's orders (by `id`), newest first.
+    customer: Option<String>,
+    /// The cursor from the previous answer's `Link: rel="next"` header.
+    next: Option<String>,
+}
+
+/// Deprecated: use `POST /api/v1/sales/orders`.
+#[utoipa::path(post, path = "/ap1/v1/sales/create-order/", tag = "deprecated",
+    operation_id = "legacy_create_order",
+    request_body = CreateOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "As on the current route")),
+    security(("oidc" = ["sales:write"])),
+    responses(
+        (status = 201, description = "Created", body = LegacyOrder),
+        (status = 400, description = "Malformed body"),
+        (status = 409, description = "A request with this Idempotency-Key is in flight"),
+        (status = 422, description = "Invalid fields or an unknown customer"),
+    ))]
+#[deprecated(note = "use POST /api/v1/sales/orders")]
+pub async fn legacy_create_order(
+    state: State<AppState>,
+    caller: Authenticated,
+    key: IdempotencyHeader,
+    request: Json<CreateOrder>,
+) -> Result<Response, ApiError> {
+    let response = create_order(state, caller, key, request).await?;
+    Ok(successor(
+        as_legacy_order(response).await?,
+        "/api/v1/sales/orders",
+    ))
+}
+
+/// The created (or replayed) order of the current route, as a legacy order.
+async fn as_legacy_order(response: Response) -> Result<Response, ApiError> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(internal)?;
+    let order: Order = serde_json::from_slice(&bytes).map_err(internal)?;
+    let body = serde_json::to_vec(&LegacyOrder::from(order)).map_err(internal)?;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, body.into()))
+}
+
+/// Our own answer could not be read back: a bug, not the client's fault.
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!(
+        "the order answer could not be rewritten for the legacy path: {error}"
+    ))
+}
+
+/// Deprecated: use `GET /api/v1/sales/orders`. Every order (or a customer's) as a bare array.
+#[utoipa::path(get, path = "/ap1/v1/sales/orders/", tag = "deprecated",
+    operation_id = "legacy_list_orders",
+    params(LegacyOrdersQuery),
+    security(("oidc" = ["sales:read"])),
+    responses(
+        (status = 200, description = "Every order, up to LEGACY_LIST_MAX_ITEMS", body = Vec<LegacyOrder>,
+            headers(("link" = String, description = "The successor route; and `rel=\"next\"` with the rest when the cap cut the list"))),
+        (status = 400, description = "Bad cursor or query"),
+        (status = 422, description = "A malformed customer id"),
+    ))]
+#[deprecated(note = "use GET /api/v1/sales/orders")]
+pub async fn legacy_list_orders(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<LegacyOrdersQuery>,
+) -> Result<Response, ApiError> {
+    caller.require_scope(&state.scopes.read)?;
+    let customer = query.customer.as_deref();
+    let filter = order_filter(customer, None)?;
+    let sent = PageQuery::new(None, query.next.as_deref());
+    let (store, filter) = (&state.store, &filter);
+    let (records, rest) = up_to(
+        state.legacy_list_max_items,
+        &sent,
+        |limit, after| async move { store.orders(filter, limit, after.as_deref()).await },
+    )
+    .await?;
+    let legacy: Vec<LegacyOrder> = records
+        .into_iter()
+        .map(|record| Order::from(record).into())
+        .collect();
+    let path = match customer {
+        Some(customer) => format!("/ap1/v1/sales/orders/?customer={customer}"),
+        None => "/ap1/v1/sales/orders/".to_owned(),
+    };
+    Ok(successor(
+        every_record(&legacy, rest, path),
+        "/api/v1/sales/orders",
+    ))
 }
