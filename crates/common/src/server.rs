@@ -143,7 +143,7 @@ impl Service {
             config,
             shutdown_signal(),
         )
-        .await?;
+        .await;
         tracing::info!("{name} stopped");
         Ok(())
     }
@@ -354,7 +354,7 @@ pub async fn serve(
     health: Health,
     config: &CommonConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) {
     let (closing_tx, closing_rx) = watch::channel(false);
     let drain = config.shutdown_drain;
     let grace = config.shutdown_grace;
@@ -378,10 +378,14 @@ pub async fn serve(
     // Each connection holds a receiver: when the last one is dropped, every connection
     // has finished.
     let (connections_tx, connections_rx) = watch::channel(());
+    // One wait for the closing signal across every accept (a new one per accept would
+    // subscribe again each time).
+    let closed = wait_for(closing_rx.clone());
+    let mut closed = std::pin::pin!(closed);
     loop {
         let (io, peer) = tokio::select! {
             accepted = axum::serve::Listener::accept(&mut listener) => accepted,
-            () = wait_for(closing_rx.clone()) => break,
+            () = closed.as_mut() => break,
         };
         let service = router
             .clone()
@@ -416,10 +420,9 @@ pub async fn serve(
     drop(connections_rx);
 
     tokio::select! {
-        () = connections_tx.closed() => Ok(()),
+        () = connections_tx.closed() => {}
         () = tokio::time::sleep(grace) => {
             tracing::warn!(grace_secs = grace.as_secs_f64(), "grace period over; abandoning in-flight requests");
-            Ok(())
         }
     }
 }

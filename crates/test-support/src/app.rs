@@ -32,8 +32,7 @@ pub async fn spawn(application: Application, config: &CommonConfig) -> RunningAp
         common::server::serve(listener, service.router, service.health, &config, async {
             let _ = stop.await;
         })
-        .await
-        .expect("the server runs");
+        .await;
     });
     RunningApp {
         address,
