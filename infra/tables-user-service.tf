@@ -4,10 +4,16 @@
 locals {
   user_service_tables = {
     users = {
-      hash_key                 = { name = "username", type = "S" }
-      range_key                = null
-      ttl_attribute            = null
-      global_secondary_indexes = {}
+      hash_key      = { name = "username", type = "S" }
+      range_key     = null
+      ttl_attribute = null
+      global_secondary_indexes = {
+        "listing-index" = {
+          hash_key   = { name = "listing", type = "S" }
+          range_key  = { name = "username", type = "S" }
+          projection = "ALL"
+        }
+      }
     }
 
     sessions = {

@@ -10,7 +10,10 @@ admin_password() {
 }
 
 service_env() {
-  ENV=(AVATAR_BUCKET="${RUN_ID}avatars" ADMIN_USERNAME=admin ADMIN_PASSWORD="$(admin_password)")
+  # The issuer's users:admin tokens act as admins (operators, through the console), and
+  # the console's own token names the person's address it forwards.
+  ENV=(AVATAR_BUCKET="${RUN_ID}avatars" ADMIN_USERNAME=admin ADMIN_PASSWORD="$(admin_password)"
+    OIDC_ISSUER_URL="$ISSUER" OIDC_AUDIENCE=api://users TRUSTED_FORWARDER_CLIENTS=console)
   ARGS=()
   # The fuzzer is one address sending thousands of sign-ups: the per-address sign-up
   # limit (tested in tests/api/security.rs) would leave the route's logic unfuzzed.
@@ -46,4 +49,7 @@ fuzz_service() {
   FUZZ_LOGOUT_TOKEN=$(session "$1" owner owner-password)
   token=$(session "$1" owner owner-password)
   fuzz "$token" --include-path-regex '^/user/' --exclude-method DELETE
+  # As an operator (an access token with users:admin): the routes an admin reads.
+  fuzz "$(access_token api://users users:admin)" --include-path-regex '^/(admin/|users$|user/)' \
+    --exclude-method DELETE
 }

@@ -16,6 +16,8 @@ pub enum Error {
     Unauthenticated(&'static str),
     #[error("forbidden")]
     Forbidden,
+    #[error("admins only")]
+    AdminsOnly,
     #[error("no such user")]
     UserNotFound,
     #[error("username taken")]
@@ -64,6 +66,7 @@ impl common::ServiceError for Error {
             Self::Forbidden => {
                 Problem::forbidden("Only the account's owner or an admin may do this")
             }
+            Self::AdminsOnly => Problem::forbidden("Only an admin may do this"),
             Self::UserNotFound => Problem::not_found("No such user"),
             Self::UsernameTaken => {
                 Problem::of_kind(StatusCode::CONFLICT, "username-taken", "Username taken")

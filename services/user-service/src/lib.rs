@@ -44,9 +44,11 @@ use common::aws::S3BucketCheck;
 use common::client_address::ClientAddresses;
 use common::health::Health;
 use common::metrics::Metrics;
+use common::paging::CursorKeys;
 use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Application};
 use common::timestamp::Timestamp;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{AdminPassword, Config};
 use crate::domain::{Password, Role, UserRecord, Username};
@@ -66,9 +68,15 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         Some((&s3, &config.avatar_bucket)),
     )
     .await?;
+    let secrets: Arc<dyn SecretStore> = Arc::new(AwsSecretStore::new(
+        common::aws::secrets_manager(sdk),
+        std::time::Duration::ZERO,
+    ));
+    let cursor_keys = CursorKeys::load(&config.common.cursor_keys, secrets.clone()).await?;
     let store = Arc::new(DynamoUserStore::new(
         dynamodb.clone(),
         &config.common.table_prefix,
+        &cursor_keys,
     ));
     let session_cache = Arc::new(SessionCache::new(config.session_cache_ttl));
     let metrics = Arc::new(Metrics::new());
@@ -76,7 +84,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         let http = common::http_client::client(config.common.request_timeout);
         Arc::new(OidcVerifier::new(settings, http))
     });
-    let client_addresses = ClientAddresses::new(config.client_addresses.clone(), oidc)?;
+    let client_addresses = ClientAddresses::new(config.client_addresses.clone(), oidc.clone())?;
     let bootstrap_admin = config
         .admin
         .as_ref()
@@ -107,16 +115,15 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
         audit: Audit::register(&metrics),
         directory_public: config.directory_public,
         client_addresses,
+        operators: oidc,
     };
     if let (Some(admin), Some(username)) = (&config.admin, &bootstrap_admin) {
         let password = match &admin.password {
             AdminPassword::Plain(secret) => secret.clone(),
-            AdminPassword::SecretId(id) => {
-                AwsSecretStore::new(common::aws::secrets_manager(sdk), std::time::Duration::ZERO)
-                    .get(id)
-                    .await
-                    .with_context(|| format!("reading the admin password from secret {id}"))?
-            }
+            AdminPassword::SecretId(id) => secrets
+                .get(id)
+                .await
+                .with_context(|| format!("reading the admin password from secret {id}"))?,
         };
         ensure_admin(&state, username, password.expose()).await?;
     }
@@ -130,13 +137,46 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Applicati
             bucket: config.avatar_bucket.clone(),
         }),
     ]);
+    let users = state.users.clone();
     let app = App {
         api: routes::router(state, config.common.max_body_bytes),
-        spec: routes::spec(),
+        spec: routes::spec(config.oidc.as_ref()),
         health,
         metrics,
     };
-    Ok(Application::new(app.into_service(&config.common)))
+    Ok(Application::new(app.into_service(&config.common))
+        .with_background(move |stop| backfill_listing(users, stop))
+        // Keys from Secrets Manager are re-read, so a rotation needs no restart.
+        .with_background(move |stop| {
+            cursor_keys.refresh_every(std::time::Duration::from_secs(300), stop)
+        }))
+}
+
+/// Puts accounts written without `listing` (by a version before the accounts index, or
+/// imported) into the index, once per start, beside serving: an account a replica of the
+/// older version signs up during a rolling update is in it after the next start. A failed
+/// pass is logged and tried again a minute later.
+async fn backfill_listing(users: Arc<dyn store::UserStore>, stop: CancellationToken) {
+    loop {
+        let pass = tokio::select! {
+            () = stop.cancelled() => return,
+            pass = users.backfill_listing() => pass,
+        };
+        match pass {
+            Ok(0) => return,
+            Ok(changed) => {
+                tracing::info!(changed, "accounts put into the accounts index");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "accounts index backfill failed; retrying in a minute")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+        }
+    }
 }
 
 /// Creates the configured admin account unless it exists. An existing account of that

@@ -4,6 +4,7 @@ use std::time::Duration;
 use std::net::IpAddr;
 
 use axum::extract::FromRef;
+use common::auth::OidcVerifier;
 use common::client_address::ClientAddresses;
 use common::metrics::Metrics;
 use common::rate_limit::{KeyedLimiter, Limit};
@@ -12,7 +13,7 @@ use prometheus::{IntCounterVec, Opts};
 use crate::config::AbuseLimits;
 use crate::domain::Username;
 use crate::session::{PasswordHasher, SessionCache};
-use crate::store::{AvatarStore, SessionStore, UserStore};
+use crate::store::{AvatarStore, SessionStore, StoreError, UserStore};
 
 /// What the handlers share. Cheap to clone: everything is behind `Arc`.
 #[derive(Clone)]
@@ -33,6 +34,20 @@ pub struct AppState {
     pub directory_public: bool,
     /// Who the client is, for the per-address limits.
     pub client_addresses: ClientAddresses,
+    /// The OIDC issuer's verifier (`OIDC_ISSUER_URL`), when one is configured: its access
+    /// tokens with the scope `users:admin` act as admins (operators, through the console).
+    pub operators: Option<Arc<OidcVerifier>>,
+}
+
+impl AppState {
+    /// The link a browser loads an avatar from (presigned, or under the public base URL),
+    /// for an account with an avatar.
+    pub async fn avatar_link(&self, key: Option<&str>) -> Result<Option<String>, StoreError> {
+        match key {
+            Some(key) => Ok(Some(self.avatars.url_for(key).await?)),
+            None => Ok(None),
+        }
+    }
 }
 
 impl FromRef<AppState> for ClientAddresses {

@@ -28,7 +28,7 @@ pub struct UpdateRequest {
 /// Reads an account (owner or admin).
 #[utoipa::path(get, path = "/user/{username}", tag = "accounts",
     params(("username" = String, Path, description = "The account's username")),
-    security(("session" = [])),
+    security(("session" = []), ("oidc" = ["users:admin"])),
     responses(
         (status = 200, description = "The account", body = UserView),
         (status = 403, description = "Neither the owner nor an admin"),
@@ -46,7 +46,7 @@ pub async fn get_user(
 #[utoipa::path(put, path = "/user/{username}", tag = "accounts",
     params(("username" = String, Path, description = "The account's username")),
     request_body(content = UpdateRequest, content_type = "application/json"),
-    security(("session" = [])),
+    security(("session" = []), ("oidc" = ["users:admin"])),
     responses(
         (status = 200, description = "The updated account", body = UserView),
         (status = 400, description = "Malformed body"),
@@ -103,7 +103,7 @@ pub async fn update_user(
 /// Deletes an account with its sessions and avatar (owner or admin). Safe to retry.
 #[utoipa::path(delete, path = "/user/{username}", tag = "accounts",
     params(("username" = String, Path, description = "The account's username")),
-    security(("session" = [])),
+    security(("session" = []), ("oidc" = ["users:admin"])),
     responses(
         (status = 204, description = "The account, its sessions and its avatar are gone"),
         (status = 403, description = "Neither the owner nor an admin"),
@@ -137,10 +137,10 @@ pub async fn delete_user(
     match keeper {
         Some(keeper) => {
             state.users.delete_admin(&username, keeper).await?;
-            state.audit.admin_deleted(&username, &by.user.username);
+            state.audit.admin_deleted(&username, &by.to_string());
         }
         None => state.users.delete(&username).await?,
     }
-    tracing::info!(%username, revoked, by = %by.user.username, "account deleted");
+    tracing::info!(%username, revoked, by = %by, "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -38,7 +38,7 @@ pub struct RawImage(Vec<u8>);
         (RawImage = "image/gif"),
         (RawImage = "image/webp"),
     )),
-    security(("session" = [])),
+    security(("session" = []), ("oidc" = ["users:admin"])),
     responses(
         (status = 200, description = "The account with its new avatar", body = UserView),
         (status = 400, description = "Malformed body"),

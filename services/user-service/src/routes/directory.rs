@@ -35,7 +35,7 @@ pub struct DirectoryEntry {
 /// time, the next page named by an RFC 8288 `Link` header.
 #[utoipa::path(get, path = "/users", tag = "directory",
     params(DirectoryQuery),
-    security((), ("session" = [])),
+    security((), ("session" = []), ("oidc" = ["users:admin"])),
     responses(
         (status = 200, description = "A page of users; a session is needed unless USER_DIRECTORY_PUBLIC is set, and only admins see emails (everyone does when it is set)", body = Vec<DirectoryEntry>,
             headers(("link" = String, description = "`</users?limit=..&after=..>; rel=\"next\"` when there are more users"))),
@@ -62,10 +62,7 @@ pub async fn list_users(
         .map_err(|error| named_after(error.into()))?;
     let mut users = Vec::with_capacity(page.items.len());
     for record in page.items {
-        let avatar_url = match &record.avatar_key {
-            Some(key) => Some(state.avatars.url_for(key).await?),
-            None => None,
-        };
+        let avatar_url = state.avatar_link(record.avatar_key.as_deref()).await?;
         users.push(DirectoryEntry {
             avatar_url,
             email: Some(record.email).filter(|e| reader.sees_emails && !e.is_empty()),

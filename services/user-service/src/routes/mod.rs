@@ -1,5 +1,6 @@
 //! HTTP only: parse requests, call the domain and stores, shape responses.
 mod accounts;
+mod admin;
 mod avatar;
 mod directory;
 mod home;
@@ -21,6 +22,8 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 pub const SESSION_SCHEME: &str = "session";
+/// Operators' access tokens (`OIDC_ISSUER_URL`), beside sessions on the admin routes.
+pub const OIDC_SCHEME: &str = "oidc";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -70,6 +73,7 @@ pub fn router(state: AppState, body_limit: usize) -> OpenApiRouter {
         ))
         .routes(routes!(sessions::login, sessions::logout))
         .routes(routes!(directory::list_users))
+        .routes(routes!(admin::list_accounts))
         .merge(
             sign_up
                 .merge(avatar)
@@ -99,8 +103,9 @@ async fn small_unless_upload(
         .await
 }
 
-/// The spec's base: info, tags and the session bearer scheme.
-pub fn spec() -> utoipa::openapi::OpenApi {
+/// The spec's base: info, tags, the session bearer scheme and the operators' one (with
+/// Swagger UI's client-credentials flow when an issuer is configured).
+pub fn spec(oidc: Option<&common::auth::OidcSettings>) -> utoipa::openapi::OpenApi {
     let mut spec = ApiDoc::openapi();
     common::openapi::add_bearer_scheme(
         &mut spec,
@@ -108,5 +113,24 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         "opaque session token",
         "A session token from POST /auth",
     );
+    match oidc {
+        Some(oidc) => common::openapi::add_oidc_schemes(
+            &mut spec,
+            OIDC_SCHEME,
+            oidc,
+            &[(
+                "users:admin",
+                "Act as an admin: any account, every account listed",
+            )],
+            "Operators sign in to the console, which presents their own access tokens.",
+        ),
+        None => common::openapi::add_bearer_scheme(
+            &mut spec,
+            OIDC_SCHEME,
+            "JWT",
+            "An OpenID Connect access token with the scope users:admin; accepted only when \
+             OIDC_ISSUER_URL is set (it is not here)",
+        ),
+    }
     spec
 }

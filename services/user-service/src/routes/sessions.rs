@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{SessionRecord, Username};
 use crate::error::{ApiError, Error};
-use crate::session::{CurrentUser, SessionToken};
+use crate::session::{Session, SessionToken};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -110,8 +110,8 @@ pub async fn login(
     ))]
 pub async fn logout(
     State(state): State<AppState>,
-    current: CurrentUser,
+    session: Session,
 ) -> Result<StatusCode, ApiError> {
-    state.sessions.delete(&current.token_hash).await?;
+    state.sessions.delete(&session.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -31,10 +31,7 @@ pub struct UserView {
 
 impl UserView {
     pub async fn from_record(user: UserRecord, state: &AppState) -> Result<Self, ApiError> {
-        let avatar_url = match &user.avatar_key {
-            Some(key) => Some(state.avatars.url_for(key).await?),
-            None => None,
-        };
+        let avatar_url = state.avatar_link(user.avatar_key.as_deref()).await?;
         Ok(Self {
             username: user.username,
             name: Some(user.name).filter(|n| !n.is_empty()),

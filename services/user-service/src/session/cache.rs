@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use common::aws::dynamo::Page as SealedPage;
+use common::aws::StorageError;
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
@@ -219,6 +221,18 @@ impl UserStore for ForgetfulUsers {
         after: Option<Cursor>,
     ) -> Result<Page<DirectoryRecord>, StoreError> {
         self.store.list(limit, after).await
+    }
+
+    async fn list_accounts(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<SealedPage<UserRecord, String>, StorageError> {
+        self.store.list_accounts(limit, cursor).await
+    }
+
+    async fn backfill_listing(&self) -> Result<usize, StorageError> {
+        self.store.backfill_listing().await
     }
 }
 

@@ -5,6 +5,6 @@ mod hasher;
 mod token;
 
 pub use cache::{ForgetfulSessions, ForgetfulUsers, SessionCache};
-pub use extract::{Account, CurrentUser, DirectoryReader, MaybeUser};
+pub use extract::{Account, CurrentUser, DirectoryReader, MaybeUser, Session, ADMIN_SCOPE};
 pub use hasher::{HashError, PasswordHasher};
 pub use token::SessionToken;

@@ -8,14 +8,17 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use common::aws::dynamo::{
-    decode, get_consistent, is_conditional_failure, paging_error, string, to_item,
+    decode, get_consistent, is_conditional_failure, paging_error, string, to_item, Listing,
+    Page as SealedPage,
 };
 use common::aws::{aws_error, StorageError};
+use common::paging::CursorKeys;
 use common::timestamp::Timestamp;
 use common::{Cursor, Page};
 
 use super::{
-    SessionStore, StoreError, UserStore, SESSIONS_BY_USERNAME, SESSIONS_TABLE, USERS_TABLE,
+    SessionStore, StoreError, UserStore, ACCOUNTS_IN_ORDER, LISTING, SESSIONS_BY_USERNAME,
+    SESSIONS_TABLE, USERS_TABLE,
 };
 use crate::domain::{DetailsUpdate, DirectoryRecord, Role, SessionRecord, UserRecord, Username};
 
@@ -31,15 +34,22 @@ pub struct DynamoUserStore {
     client: Client,
     users_table: String,
     sessions_table: String,
+    /// `GET /admin/accounts`: the accounts index, a page at a time.
+    accounts: Listing,
 }
 
 impl DynamoUserStore {
-    pub fn new(client: Client, prefix: &str) -> Self {
+    pub fn new(client: Client, prefix: &str, cursor_keys: &CursorKeys) -> Self {
         let table = |name: &str| format!("{prefix}{name}");
+        let users = super::tables()
+            .into_iter()
+            .find(|spec| spec.name == USERS_TABLE)
+            .expect("the users table is declared");
         Self {
             client,
             users_table: table(USERS_TABLE),
             sessions_table: table(SESSIONS_TABLE),
+            accounts: Listing::new("accounts", &users, Some(ACCOUNTS_IN_ORDER), cursor_keys),
         }
     }
 
@@ -67,7 +77,7 @@ impl UserStore for DynamoUserStore {
             .client
             .put_item()
             .table_name(&self.users_table)
-            .set_item(Some(to_item(user)))
+            .set_item(Some(listed(to_item(user))))
             .condition_expression("attribute_not_exists(username)")
             .send()
             .await;
@@ -274,6 +284,77 @@ impl UserStore for DynamoUserStore {
         let page = Page::read(USER_STORE, output.items, output.last_evaluated_key);
         Ok(page?)
     }
+
+    async fn list_accounts(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<SealedPage<UserRecord, String>, StorageError> {
+        let start = self.accounts.start(cursor, "")?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.users_table)
+            .index_name(ACCOUNTS_IN_ORDER)
+            .key_condition_expression("listing = :listing")
+            .expression_attribute_values(":listing", string(LISTING))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|error| paging_error(USER_STORE, error))?;
+        self.accounts
+            .page(USER_STORE, "", output.items, output.last_evaluated_key)
+    }
+
+    async fn backfill_listing(&self) -> Result<usize, StorageError> {
+        let mut changed = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.users_table)
+                .filter_expression("attribute_not_exists(listing)")
+                .projection_expression("username")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| aws_error(USER_STORE, error))?;
+            for mut item in output.items.unwrap_or_default() {
+                let Some(username) = item.remove("username") else {
+                    continue;
+                };
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.users_table)
+                    .key("username", username)
+                    .update_expression("SET listing = :listing")
+                    // Deleted meanwhile: not brought back as a bare item.
+                    .condition_expression("attribute_exists(username)")
+                    .expression_attribute_values(":listing", string(LISTING))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => changed += 1,
+                    Err(error) if is_conditional_failure(&error) => {}
+                    Err(error) => return Err(aws_error(USER_STORE, error)),
+                }
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() {
+                return Ok(changed);
+            }
+        }
+    }
+}
+
+/// A user item as written: with the `listing` attribute that puts it in the accounts
+/// index.
+fn listed(mut item: common::aws::dynamo::Item) -> common::aws::dynamo::Item {
+    item.insert("listing".to_owned(), string(LISTING));
+    item
 }
 
 fn role(role: Role) -> AttributeValue {

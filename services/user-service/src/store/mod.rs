@@ -3,6 +3,7 @@ mod avatars;
 mod dynamo;
 
 use async_trait::async_trait;
+use common::aws::dynamo::Page as SealedPage;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::aws::StorageError;
 use common::timestamp::Timestamp;
@@ -16,6 +17,12 @@ pub use dynamo::DynamoUserStore;
 pub const USERS_TABLE: &str = "users";
 pub const SESSIONS_TABLE: &str = "sessions";
 pub const SESSIONS_BY_USERNAME: &str = "username-index";
+/// Every account in username order: one partition (`listing`, the same value on every
+/// user item) sorted by `username`. A page is one Query of `limit` items however many
+/// accounts there are (docs/performance.md, "user-service reads a page").
+pub const ACCOUNTS_IN_ORDER: &str = "listing-index";
+/// The `listing` value every user item carries, so that it is in [`ACCOUNTS_IN_ORDER`].
+pub const LISTING: &str = "users";
 
 /// The tables this service needs; `user-service print-tables` prints them for the
 /// Terraform drift check.
@@ -26,7 +33,12 @@ pub fn tables() -> Vec<TableSpec> {
             hash_key: KeyAttribute::string("username"),
             range_key: None,
             ttl_attribute: None,
-            global_secondary_indexes: vec![],
+            global_secondary_indexes: vec![IndexSpec {
+                name: ACCOUNTS_IN_ORDER,
+                hash_key: KeyAttribute::string("listing"),
+                range_key: Some(KeyAttribute::string("username")),
+                projection: IndexProjection::All,
+            }],
         },
         TableSpec {
             name: SESSIONS_TABLE,
@@ -84,6 +96,16 @@ pub trait UserStore: Send + Sync {
         limit: i32,
         after: Option<Cursor>,
     ) -> Result<Page<DirectoryRecord>, StoreError>;
+    /// A page of accounts in username order, from `cursor` (one this listing sealed; any
+    /// other is a `BadCursor`): one Query of the accounts index.
+    async fn list_accounts(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<SealedPage<UserRecord, String>, StorageError>;
+    /// Puts every account written without `listing` (by an older version, or imported)
+    /// into the accounts index; returns how many it changed. Idempotent.
+    async fn backfill_listing(&self) -> Result<usize, StorageError>;
 }
 
 #[async_trait]

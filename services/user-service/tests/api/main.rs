@@ -1,6 +1,7 @@
 //! Integration tests: the real router on a random port against the AWS emulator, with
 //! fresh tables and bucket per test.
 mod accounts;
+mod admin_accounts;
 mod avatars;
 mod body_limits;
 mod client_address;

@@ -98,6 +98,7 @@ async fn the_spec_lists_every_route_and_swagger_ui_is_served() {
             "DELETE /auth",
             "DELETE /user/{username}",
             "GET /",
+            "GET /admin/accounts",
             "GET /healthz",
             "GET /metrics",
             "GET /readyz",
