@@ -4,13 +4,14 @@
 //! # Layout
 //!
 //! - [`routes`]: HTTP only, one file per resource (`signup`; `accounts`: read, update,
-//!   delete; `avatar`; `sessions`: login, logout; `directory`; `home`), what more than one
-//!   answers with (`views`), the upload helpers (`upload`), and the router with its spec.
-//!   No route file imports another; none imports `store`: they call it through the
-//!   state, and its failures reach them as `ApiError`.
-//! - [`session`]: sessions: the extractors that resolve who calls and on what
-//!   (`CurrentUser`, `MaybeUser`, `Account`, `DirectoryReader`), session tokens, the
-//!   session cache, and the two-lane password hasher.
+//!   delete; `avatar`; `sessions`: login, logout; `directory`; `admin`; `home`), what
+//!   more than one answers with (`views`), the upload helpers (`upload`), and the router
+//!   with its spec. No route file imports another; none imports `store`: they call it
+//!   through the state, and its failures reach them as `ApiError`.
+//! - [`session`]: who acts and on what: the extractors `CurrentUser` (a session's account,
+//!   or an operator's OIDC access token with `users:admin`), `Session`/`MaybeUser`
+//!   (sessions only), `Account`, `DirectoryReader`; session tokens, the session cache, and
+//!   the two-lane password hasher.
 //! - [`domain`]: values that are valid once they exist (`Username`, `Password`,
 //!   `Profile`, `AvatarImage`, `Role`), and the records the store persists (`UserRecord`,
 //!   `SessionRecord`, ...).

@@ -1,23 +1,22 @@
-//! `GET /users`: the user directory, a page at a time, as the original service answered it.
+//! `GET /users`: the user directory, a page at a time, as the original service answered it,
+//! in username order (one Query of the accounts index per page).
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use common::extract::{Json, Query};
-use common::{Cursor, Problem};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use common::extract::Json;
+use common::paging::{CursorParameter, PageQuery, Paging};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::session::DirectoryReader;
 use crate::state::AppState;
 
-#[derive(Deserialize, IntoParams)]
-pub struct DirectoryQuery {
-    /// Entries per page, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// The opaque cursor from the previous page's `Link: <...>; rel="next"` header.
-    after: Option<String>,
+/// The directory's paging: the cursor is `after`, as the original service named it.
+pub struct DirectoryPaging;
+
+impl Paging for DirectoryPaging {
+    const CURSOR: CursorParameter = CursorParameter::After;
 }
 
 /// One directory entry: exactly these three fields.
@@ -32,9 +31,12 @@ pub struct DirectoryEntry {
 }
 
 /// The user directory as the original service answered it: a bare array, a page at a
-/// time, the next page named by an RFC 8288 `Link` header.
+/// time in username order, the next page named by an RFC 8288 `Link` header.
 #[utoipa::path(get, path = "/users", tag = "directory",
-    params(DirectoryQuery),
+    params(
+        ("limit" = Option<u32>, Query, description = "Entries per page, 1 to 100 (default 20).", minimum = 1, maximum = 100),
+        ("after" = Option<String>, Query, description = "The opaque cursor from the previous page's `Link: <...>; rel=\"next\"` header."),
+    ),
     security((), ("session" = []), ("oidc" = ["users:admin"])),
     responses(
         (status = 200, description = "A page of users; a session is needed unless USER_DIRECTORY_PUBLIC is set, and only admins see emails (everyone does when it is set)", body = Vec<DirectoryEntry>,
@@ -46,20 +48,14 @@ pub struct DirectoryEntry {
 pub async fn list_users(
     State(state): State<AppState>,
     reader: DirectoryReader,
-    Query(query): Query<DirectoryQuery>,
+    query: PageQuery<DirectoryPaging>,
 ) -> Result<Response, ApiError> {
-    let limit = common::extract::page_limit(query.limit)?;
-    let after = query
-        .after
-        .as_deref()
-        .map(|cursor| Cursor::parse(cursor, &["username"]))
-        .transpose()
-        .map_err(|error| named_after(Problem::from(error).into()))?;
+    let limit = query.limit()?;
     let page = state
         .users
-        .list(limit, after)
+        .list_directory(limit, query.cursor())
         .await
-        .map_err(|error| named_after(error.into()))?;
+        .map_err(|error| query.problem(error))?;
     let mut users = Vec::with_capacity(page.items.len());
     for record in page.items {
         let avatar_url = state.avatar_link(record.avatar_key.as_deref()).await?;
@@ -70,24 +66,13 @@ pub async fn list_users(
         });
     }
     let mut response = Json(users).into_response();
-    if let Some(next) = page.next.as_ref().map(Cursor::encode) {
+    if let Some(next) = page.next {
         // Relative to the request (RFC 8288 §3.1): no Host header is trusted to build it.
+        // The cursor is URL-safe base64: nothing in it needs escaping.
         let link = format!("</users?limit={limit}&after={next}>; rel=\"next\"");
         if let Ok(value) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, value);
         }
     }
     Ok(response)
-}
-
-/// The shared cursor helpers name the parameter `next`; here it is `after`.
-fn named_after(error: ApiError) -> ApiError {
-    match error {
-        ApiError::Problem(problem) if problem.errors.iter().any(|e| e.field == "next") => {
-            Problem::malformed("after: not a cursor returned by this API")
-                .field("after", "invalid cursor")
-                .into()
-        }
-        other => other,
-    }
 }

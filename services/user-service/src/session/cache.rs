@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::aws::dynamo::Page as SealedPage;
+use common::aws::dynamo::Page;
 use common::aws::StorageError;
 use common::timestamp::Timestamp;
-use common::{Cursor, Page};
 
 use crate::domain::{DetailsUpdate, DirectoryRecord, SessionRecord, UserRecord, Username};
 use crate::store::{SessionStore, StoreError, UserStore};
@@ -215,19 +214,19 @@ impl UserStore for ForgetfulUsers {
         result
     }
 
-    async fn list(
+    async fn list_directory(
         &self,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<DirectoryRecord>, StoreError> {
-        self.store.list(limit, after).await
+        cursor: Option<&str>,
+    ) -> Result<Page<DirectoryRecord, String>, StorageError> {
+        self.store.list_directory(limit, cursor).await
     }
 
     async fn list_accounts(
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<SealedPage<UserRecord, String>, StorageError> {
+    ) -> Result<Page<UserRecord, String>, StorageError> {
         self.store.list_accounts(limit, cursor).await
     }
 

@@ -3,11 +3,10 @@ mod avatars;
 mod dynamo;
 
 use async_trait::async_trait;
-use common::aws::dynamo::Page as SealedPage;
+use common::aws::dynamo::Page;
 use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
 use common::aws::StorageError;
 use common::timestamp::Timestamp;
-use common::{Cursor, Page};
 
 use crate::domain::{DetailsUpdate, DirectoryRecord, SessionRecord, UserRecord, Username};
 
@@ -91,18 +90,20 @@ pub trait UserStore: Send + Sync {
     /// `keeper` first, another found afresh if it stopped being one (`LastAdmin` when
     /// none is left).
     async fn delete_admin(&self, username: &Username, keeper: String) -> Result<(), StoreError>;
-    async fn list(
+    /// A page of the directory in username order, from `cursor` (one this listing sealed;
+    /// any other is a `BadCursor`): one Query of the accounts index, reading the page.
+    async fn list_directory(
         &self,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<DirectoryRecord>, StoreError>;
+        cursor: Option<&str>,
+    ) -> Result<Page<DirectoryRecord, String>, StorageError>;
     /// A page of accounts in username order, from `cursor` (one this listing sealed; any
     /// other is a `BadCursor`): one Query of the accounts index.
     async fn list_accounts(
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<SealedPage<UserRecord, String>, StorageError>;
+    ) -> Result<Page<UserRecord, String>, StorageError>;
     /// Puts every account written without `listing` (by an older version, or imported)
     /// into the accounts index; returns how many it changed. Idempotent.
     async fn backfill_listing(&self) -> Result<usize, StorageError>;

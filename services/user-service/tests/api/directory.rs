@@ -9,6 +9,17 @@ use crate::helpers::{
     assert_problem, spawn_app, spawn_app_with, start, test_config, TestApp, PASSWORD, PNG,
 };
 
+/// `GET /users` for `check_listing`: items told apart by email (an admin reads them).
+fn directory_listing() -> Listing {
+    Listing {
+        path: "/users".into(),
+        shape: PageShape::LinkHeader,
+        cursor: "after",
+        max_limit: Some(100),
+        key: |user| user["email"].as_str().map(str::to_owned),
+    }
+}
+
 #[tokio::test]
 async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
     let app = spawn_app().await;
@@ -18,13 +29,7 @@ async fn the_directory_is_a_bare_array_of_three_keys_paged_by_link_headers() {
     // An admin, who sees every email.
     let token = app.admin_token().await;
 
-    let directory = Listing {
-        path: "/users".into(),
-        shape: PageShape::LinkHeader,
-        cursor: "after",
-        max_limit: Some(100),
-        key: |user| user["email"].as_str().map(str::to_owned),
-    };
+    let directory = directory_listing();
     let created = ["ann", "ben", "cat", "dan", "eve"].map(|name| format!("{name}@example.com"));
     let created: Vec<&str> = created.iter().map(String::as_str).collect();
     let pages = check_listing(&app.bearer(&token), &directory, &created).await;
@@ -107,10 +112,55 @@ async fn bad_paging_input_is_a_client_error() {
             StatusCode::BAD_REQUEST,
             "after",
         ),
+        // The plain form cursors had before they were sealed: {"username":{"S":"fay"}}.
+        (
+            "after=eyJ1c2VybmFtZSI6eyJTIjoiZmF5In19",
+            StatusCode::BAD_REQUEST,
+            "after",
+        ),
+        // The index's key written by hand, once right and once with a number for a string.
+        (
+            "after=eyJsaXN0aW5nIjp7IlMiOiJ1c2VycyJ9LCJ1c2VybmFtZSI6eyJTIjoiZmF5In19",
+            StatusCode::BAD_REQUEST,
+            "after",
+        ),
+        (
+            "after=eyJsaXN0aW5nIjp7IlMiOiJ1c2VycyJ9LCJ1c2VybmFtZSI6eyJOIjoiMSJ9fQ",
+            StatusCode::BAD_REQUEST,
+            "after",
+        ),
     ] {
         let response = app.bearer(&token).get(&format!("/users?{query}")).await;
         assert_problem(response, status, Some(field)).await;
     }
+}
+
+/// Pages come in username order, and a cursor opens only the listing that sealed it: the
+/// admins' account list shares the index, not its cursors.
+#[tokio::test]
+async fn the_directory_reads_in_username_order_with_cursors_of_its_own() {
+    let app = spawn_app().await;
+    for name in ["eve", "ann", "dan", "ben", "cat"] {
+        app.create_user(name).await;
+    }
+    let admin = app.bearer(&app.admin_token().await);
+    let created = ["eve", "ann", "dan", "ben", "cat"].map(|name| format!("{name}@example.com"));
+    let created: Vec<&str> = created.iter().map(String::as_str).collect();
+    let pages = check_listing(&admin, &directory_listing(), &created).await;
+    let names: Vec<&str> = pages
+        .iter()
+        .flatten()
+        .map(|entry| entry["name"].as_str().unwrap_or("(admin)"))
+        .collect();
+    assert_eq!(
+        names,
+        ["(admin)", "ann name", "ben name", "cat name", "dan name", "eve name"]
+    );
+
+    let accounts = assert_json(admin.get("/admin/accounts?limit=1").await, StatusCode::OK).await;
+    let foreign = accounts["next"].as_str().unwrap();
+    let response = admin.get(&format!("/users?limit=1&after={foreign}")).await;
+    assert_problem(response, StatusCode::BAD_REQUEST, Some("after")).await;
 }
 
 #[tokio::test]

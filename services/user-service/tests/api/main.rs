@@ -8,6 +8,7 @@ mod client_address;
 mod directory;
 mod helpers;
 mod operations;
+mod scale;
 mod security;
 mod sessions;
 mod signup;
