@@ -430,7 +430,11 @@ def self_test(infra: Path) -> int:
             "missing in infra",
         ),
         "table missing in service": (mutated(lambda t: t.pop()), "does not define it"),
-        "GSI projection": (mutated(lambda t: gsi(t).update(projection="ALL")), "projection"),
+        # Whichever projection the index has, the other one.
+        "GSI projection": (
+            mutated(lambda t: gsi(t).update(projection="KEYS_ONLY" if gsi(t)["projection"] == "ALL" else "ALL")),
+            "projection",
+        ),
         "GSI hash key": (mutated(lambda t: gsi(t)["hash_key"].update(name="other")), "GSI"),
         "GSI renamed": (mutated(lambda t: gsi(t).update(name="renamed-index")), "GSI"),
     }
