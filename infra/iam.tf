@@ -18,7 +18,7 @@ locals {
   # service => secret ARNs it may read. integration-service's are matched by its
   # environment's prefix because tenants are onboarded at run time.
   service_secret_arns = {
-    "user-service" = [local.secret_arns.admin_password]
+    "user-service" = [local.secret_arns.admin_password, local.secret_arns.user_cursor_keys]
     "sales-service" = [
       local.secret_arns.africastalking_apikey,
       local.secret_arns.sms_delivery_report_token,

@@ -56,6 +56,7 @@ locals {
     "user-service" = {
       AVATAR_BUCKET            = aws_s3_bucket.avatars.bucket
       ADMIN_PASSWORD_SECRET_ID = aws_secretsmanager_secret.service["admin_password"].name
+      CURSOR_KEYS_SECRET_ID    = aws_secretsmanager_secret.service["user_cursor_keys"].name
     }
     "sales-service" = {
       AFRICASTALKING_API_KEY_SECRET_ID    = aws_secretsmanager_secret.service["africastalking_apikey"].name

@@ -3,7 +3,9 @@
 # appear in code or state.
 locals {
   secret_names = {
-    admin_password        = "${var.environment}/user-service/admin-password"
+    admin_password = "${var.environment}/user-service/admin-password"
+    # Keys sealing user-service's page cursors (GET /users, GET /admin/accounts).
+    user_cursor_keys      = "${var.environment}/user-service/cursor-keys"
     africastalking_apikey = "${var.environment}/sales-service/africastalking-api-key"
     # The token in the SMS delivery-report callback URL registered with Africa's Talking.
     sms_delivery_report_token = "${var.environment}/sales-service/sms-delivery-report-token"

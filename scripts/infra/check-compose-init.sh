@@ -50,6 +50,7 @@ print("ok: bucket", os.environ["AVATAR_BUCKET"])
 secrets = boto3.client("secretsmanager")
 for name in ("local/user-service/admin-password", "local/sales-service/africastalking-api-key",
              "local/sales-service/sms-delivery-report-token", "local/sales-service/cursor-keys",
+             "local/user-service/cursor-keys",
              "local/integration-service/cursor-keys",
              "integrations/acme/okta", "integrations/globex/okta"):
     secrets.get_secret_value(SecretId=name)

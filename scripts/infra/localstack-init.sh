@@ -57,6 +57,7 @@ fi
 put_secret "local/user-service/admin-password" "${LOCAL_ADMIN_PASSWORD:-change-me-locally-please}"
 put_secret "local/sales-service/africastalking-api-key" "${LOCAL_AFRICASTALKING_API_KEY:-stand-in-api-key}"
 put_secret "local/sales-service/sms-delivery-report-token" "${LOCAL_SMS_DELIVERY_REPORT_TOKEN:-local-delivery-report-token-0123456789abcdef}"
+put_secret "local/user-service/cursor-keys" "${LOCAL_USER_CURSOR_KEYS:-local1:VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU}"
 put_secret "local/sales-service/cursor-keys" "${LOCAL_SALES_CURSOR_KEYS:-local1:WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo}"
 put_secret "local/integration-service/cursor-keys" "${LOCAL_INTEGRATION_CURSOR_KEYS:-local1:SUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUlJSUk}"
 # The local issuer's `console` client (tools/oidc-issuer).
