@@ -3,12 +3,13 @@
 //! period (the load balancer stops sending), then new connections are refused, in-flight
 //! requests finish, and the process exits 0. No request fails.
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::sync::Notify;
 
 mod process;
 
@@ -20,14 +21,40 @@ const PNG: &[u8] = &[
     0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
     0x42, 0x60, 0x82,
 ];
-const DRAIN: Duration = Duration::from_secs(1);
+/// Long enough for the load balancer to notice readiness turning false and stop routing
+/// (here: the workers seeing one answer after it) on a saturated machine.
+const DRAIN: Duration = Duration::from_secs(3);
+/// For conditions that only load can delay.
+const WAIT: Duration = Duration::from_secs(30);
 
+/// Every answer the load got: when, and its status (or the transport error).
+type Answers = Arc<Mutex<Vec<(Instant, Result<StatusCode, String>)>>>;
+
+/// The service's `http_requests_in_flight` gauge (requests inside its handlers).
+async fn in_flight(client: &reqwest::Client, base: &str) -> Option<i64> {
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("http_requests_in_flight "))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+// Every step waits for what it needs (the upload inside the handler, a steady load, an
+// answer served after readiness turned false, the listener closed) instead of sleeping a
+// fixed time and counting what happened meanwhile: a saturated machine only makes it slower.
 #[tokio::test]
 async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() {
     let drain = DRAIN.as_secs().to_string();
     let mut service = process::start(&[
         ("SHUTDOWN_DRAIN_SECONDS", &drain),
-        ("SHUTDOWN_GRACE_SECONDS", "10"),
+        ("SHUTDOWN_GRACE_SECONDS", "20"),
     ])
     .await;
     let base = service.base.clone();
@@ -37,40 +64,21 @@ async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() 
         .user_with_token("ada", "correct horse battery")
         .await;
 
-    // Steady load while the load balancer routes to this pod: (answered at, status).
-    let routed = Arc::new(AtomicBool::new(true));
-    let workers: Vec<_> = (0..6)
-        .map(|_| {
-            let (client, url, token, routed) = (
-                client.clone(),
-                format!("{base}/user/ada"),
-                token.clone(),
-                routed.clone(),
-            );
-            tokio::spawn(async move {
-                let mut answers = Vec::new();
-                while routed.load(Ordering::SeqCst) {
-                    let outcome = client.get(&url).bearer_auth(&token).send().await;
-                    answers.push((
-                        Instant::now(),
-                        outcome.map(|r| r.status()).map_err(|e| e.to_string()),
-                    ));
+    // An upload in flight across the whole shutdown: its second half is sent only once
+    // new connections are refused.
+    let rest_of_upload = Arc::new(Notify::new());
+    let release = rest_of_upload.clone();
+    let body = futures::stream::unfold(0, move |part| {
+        let release = release.clone();
+        async move {
+            match part {
+                0 => Some((Ok::<_, std::io::Error>(Bytes::from_static(&PNG[..30])), 1)),
+                1 => {
+                    release.notified().await;
+                    Some((Ok(Bytes::from_static(&PNG[30..])), 2))
                 }
-                answers
-            })
-        })
-        .collect();
-
-    // An upload in flight across the whole shutdown: its second half comes 2 s after SIGTERM.
-    let sigterm_at = Instant::now() + Duration::from_millis(300);
-    let body = futures::stream::unfold(0, move |part| async move {
-        match part {
-            0 => Some((Ok::<_, std::io::Error>(Bytes::from_static(&PNG[..30])), 1)),
-            1 => {
-                tokio::time::sleep_until((sigterm_at + Duration::from_secs(2)).into()).await;
-                Some((Ok(Bytes::from_static(&PNG[30..])), 2))
+                _ => None,
             }
-            _ => None,
         }
     });
     let upload = tokio::spawn(
@@ -81,8 +89,47 @@ async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() 
             .body(reqwest::Body::wrap_stream(body))
             .send(),
     );
+    test_support::eventually(WAIT, "the upload is inside its handler", || {
+        let (client, base) = (client.clone(), base.clone());
+        async move { in_flight(&client, &base).await == Some(1) }
+    })
+    .await;
 
-    tokio::time::sleep_until(sigterm_at.into()).await;
+    // Steady load while the load balancer routes to this pod.
+    let routed = Arc::new(AtomicBool::new(true));
+    let answers: Answers = Arc::default();
+    let workers: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, url, token, routed, answers) = (
+                client.clone(),
+                format!("{base}/user/ada"),
+                token.clone(),
+                routed.clone(),
+                answers.clone(),
+            );
+            tokio::spawn(async move {
+                while routed.load(Ordering::SeqCst) {
+                    let outcome = client.get(&url).bearer_auth(&token).send().await;
+                    let outcome = outcome.map(|r| r.status()).map_err(|e| e.to_string());
+                    answers.lock().unwrap().push((Instant::now(), outcome));
+                }
+            })
+        })
+        .collect();
+    let answered = |answers: &Answers, after: Option<Instant>| {
+        let answers = answers.lock().unwrap();
+        answers
+            .iter()
+            .filter(|(at, _)| after.is_none_or(|after| *at > after))
+            .count()
+    };
+    test_support::eventually(WAIT, "the load is steady", || {
+        let steady = answered(&answers, None) >= 20;
+        async move { steady }
+    })
+    .await;
+
+    let sigterm_at = Instant::now();
     let pid = service.pid().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -92,49 +139,56 @@ async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() 
 
     // The load balancer notices readiness turning false, then stops routing (deregistration
     // takes a moment: requests keep coming meanwhile, and must still be served).
-    let not_ready_at = loop {
-        assert!(
-            sigterm_at.elapsed() < DRAIN,
-            "readiness turns false at once on SIGTERM"
-        );
-        let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
-        if ready.status() == StatusCode::SERVICE_UNAVAILABLE {
-            let body: Value = ready.json().await.unwrap();
-            assert_eq!(body["status"], "draining");
-            break Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    routed.store(false, Ordering::SeqCst);
-
-    let mut served = 0;
-    let mut served_while_draining = 0;
-    for worker in workers {
-        for (at, outcome) in worker.await.unwrap() {
-            assert_eq!(
-                outcome,
-                Ok(StatusCode::OK),
-                "no request fails during shutdown"
-            );
-            served += 1;
-            if at > not_ready_at {
-                served_while_draining += 1;
+    let not_ready_at = test_support::eventually(WAIT, "readiness turns false", || {
+        let ready = client.get(format!("{base}/readyz")).send();
+        async move {
+            let ready = ready.await.ok()?;
+            if ready.status() != StatusCode::SERVICE_UNAVAILABLE {
+                return None;
             }
+            let body: Value = ready.json().await.ok()?;
+            assert_eq!(body["status"], "draining");
+            Some(Instant::now())
         }
-    }
-    assert!(served > 20, "the load was steady: {served}");
+    })
+    .await;
     assert!(
-        served_while_draining > 0,
-        "the listener kept serving after readiness turned false"
+        not_ready_at - sigterm_at < DRAIN,
+        "readiness turns false within the drain period, while the listener still serves"
     );
+    test_support::eventually(
+        WAIT,
+        "a request is served after readiness turned false",
+        || {
+            let served = answered(&answers, Some(not_ready_at)) > 0;
+            async move { served }
+        },
+    )
+    .await;
+    routed.store(false, Ordering::SeqCst);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    for (_, outcome) in answers.lock().unwrap().iter() {
+        assert_eq!(
+            outcome,
+            &Ok(StatusCode::OK),
+            "no request fails during shutdown"
+        );
+    }
 
     // Past the drain period the listener is closed, while the upload is still in flight.
-    tokio::time::sleep_until((sigterm_at + DRAIN + Duration::from_millis(400)).into()).await;
+    test_support::eventually(WAIT, "new connections are refused after the drain", || {
+        let connect = tokio::net::TcpStream::connect(address.clone());
+        async move { connect.await.is_err() }
+    })
+    .await;
     assert!(
-        tokio::net::TcpStream::connect(&address).await.is_err(),
-        "new connections are refused after the drain"
+        sigterm_at.elapsed() >= DRAIN,
+        "the listener kept serving for the whole drain period"
     );
+    assert!(!upload.is_finished(), "the upload is still in flight");
+    rest_of_upload.notify_one();
     let uploaded = upload
         .await
         .unwrap()
@@ -145,7 +199,7 @@ async fn sigterm_under_load_drains_finishes_in_flight_requests_and_fails_none() 
         "the in-flight request finished"
     );
 
-    let exit = tokio::time::timeout(Duration::from_secs(15), service.child.wait())
+    let exit = tokio::time::timeout(WAIT, service.child.wait())
         .await
         .expect("the process exits once in-flight requests are done")
         .unwrap();
