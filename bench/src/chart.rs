@@ -9,10 +9,31 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 260.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
-/// Okabe and Ito's palette: distinguishable with any colour vision.
+/// Okabe and Ito's palette, distinguishable with any colour vision, with grey for their
+/// yellow (too pale on white for a line or a legend swatch).
 const COLOURS: [&str; 8] = [
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#999999",
 ];
+/// Past eight curves the colours come round again, each time with another dash pattern,
+/// so no two curves of a chart look alike.
+const DASHES: [&str; 3] = ["", "8 4", "2 3"];
+/// Average advance of a character at the charts' 12 px sans-serif: enough to size the
+/// legend and the category names so that no text runs off the picture.
+const CHARACTER: f64 = 7.0;
+
+/// Series `index`'s stroke: its colour and its dash pattern (`""`: solid).
+fn stroke(index: usize) -> (&'static str, &'static str) {
+    (
+        COLOURS[index % COLOURS.len()],
+        DASHES[(index / COLOURS.len()) % DASHES.len()],
+    )
+}
+
+/// The width `names` take in the legend: swatch, gap, the longest name.
+fn legend_width(names: &[&str]) -> f64 {
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    16.0 + 18.0 + 28.0 + longest as f64 * CHARACTER
+}
 
 pub struct Series {
     pub name: String,
@@ -236,19 +257,34 @@ impl Canvas {
         self.axes();
     }
 
-    fn legend(&mut self, names: &[&str]) {
+    /// A swatch and a name per series, right of the plot; `lines` draws each swatch as a
+    /// short stroke in the series' dash pattern, otherwise as a filled square.
+    fn legend(&mut self, names: &[&str], lines: bool) {
         for (index, name) in names.iter().enumerate() {
             let y = TOP + 8.0 + index as f64 * 18.0;
             let x = self.frame.right + 16.0;
-            let _ = writeln!(
-                self.svg,
-                r#"<rect x="{x}" y="{:.1}" width="12" height="12" fill="{}"/><text x="{}" y="{:.1}">{}</text>"#,
-                y - 10.0,
-                COLOURS[index % COLOURS.len()],
-                x + 18.0,
-                y,
-                escape(name)
-            );
+            let (colour, dash) = stroke(index);
+            let _ = if lines {
+                writeln!(
+                    self.svg,
+                    r#"<line x1="{x}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/><text x="{}" y="{:.1}">{}</text>"#,
+                    x + 24.0,
+                    y - 4.0,
+                    y - 4.0,
+                    x + 30.0,
+                    y,
+                    escape(name)
+                )
+            } else {
+                writeln!(
+                    self.svg,
+                    r#"<rect x="{x}" y="{:.1}" width="12" height="12" fill="{colour}"/><text x="{}" y="{:.1}">{}</text>"#,
+                    y - 10.0,
+                    x + 18.0,
+                    y,
+                    escape(name)
+                )
+            };
         }
     }
 
@@ -260,7 +296,13 @@ impl Canvas {
 
 impl LineChart {
     pub fn svg(&self) -> String {
-        let frame = Frame::LINES;
+        let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        let legend = legend_width(&names).max(RIGHT);
+        let frame = Frame {
+            width: Frame::LINES.right + legend,
+            height: HEIGHT.max(TOP + BOTTOM + 18.0 * names.len() as f64),
+            ..Frame::LINES
+        };
         let points = || self.series.iter().flat_map(|s| s.points.iter());
         let x = Axis::new(points().map(|p| p.0), self.log_x, frame.left, frame.right);
         let y = Axis::new(points().map(|p| p.1), self.log_y, frame.bottom(), TOP);
@@ -276,7 +318,7 @@ impl LineChart {
             );
         }
         for (index, series) in self.series.iter().enumerate() {
-            let colour = COLOURS[index % COLOURS.len()];
+            let (colour, dash) = stroke(index);
             let path: Vec<String> = series
                 .points
                 .iter()
@@ -285,7 +327,7 @@ impl LineChart {
                 .collect();
             let _ = writeln!(
                 canvas.svg,
-                r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}" points="{}"/>"#,
                 path.join(" ")
             );
             // Dots mark measurements; a long series (a timeline) is a line alone.
@@ -297,25 +339,37 @@ impl LineChart {
                 );
             }
         }
-        let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
-        canvas.legend(&names);
+        canvas.legend(&names, true);
         canvas.finish()
     }
 }
 
-/// Height of one category's band of bars.
-const BAND: f64 = 34.0;
-/// Room for the categories' names left of the bars.
-const NAMES: f64 = 330.0;
+/// Height of one bar, and the gap around a category's bars.
+const BAR: f64 = 11.0;
+const GAP: f64 = 10.0;
+/// Room for the bars' value labels right of the longest bar.
+const VALUE_LABELS: f64 = 50.0;
 
 impl BarChart {
-    /// Horizontal bars: a band per category (its name on the left), a bar per series.
+    /// Horizontal bars: a band per category (its name on the left), a bar per series,
+    /// each labelled with its value (a zero on a log axis has no bar, only its label).
     pub fn svg(&self) -> String {
+        let longest = self
+            .categories
+            .iter()
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(0);
+        let left = 20.0 + longest as f64 * CHARACTER;
+        let names: Vec<&str> = self.series.iter().map(|(name, _)| name.as_str()).collect();
+        let band = BAR * self.series.len().max(1) as f64 + GAP;
+        let plot = 560.0;
         let frame = Frame {
-            width: WIDTH + 120.0,
-            height: TOP + BOTTOM + BAND * self.categories.len().max(1) as f64,
-            left: NAMES,
-            right: WIDTH + 120.0 - RIGHT + 40.0,
+            width: left + plot + VALUE_LABELS + legend_width(&names),
+            height: (TOP + BOTTOM + band * self.categories.len().max(1) as f64)
+                .max(TOP + BOTTOM + 18.0 * names.len() as f64),
+            left,
+            right: left + plot,
         };
         let values = self
             .series
@@ -325,32 +379,41 @@ impl BarChart {
         let x = Axis::new(values, self.log_scale, frame.left, frame.right);
         let mut canvas = Canvas::new(frame, &self.title, &self.value_label, "");
         canvas.x_grid(&x);
-        let bar = BAND * 0.8 / self.series.len().max(1) as f64;
         for (row, category) in self.categories.iter().enumerate() {
-            let top = TOP + BAND * row as f64 + BAND * 0.1;
+            let top = TOP + band * row as f64 + GAP / 2.0;
             let _ = writeln!(
                 canvas.svg,
                 r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
                 frame.left - 8.0,
-                top + BAND * 0.4 + 4.0,
+                top + (band - GAP) / 2.0 + 4.0,
                 escape(category)
             );
             for (index, (_, values)) in self.series.iter().enumerate() {
-                let Some(value) = values
-                    .get(row)
-                    .filter(|v| v.is_finite() && (!self.log_scale || **v > 0.0))
-                else {
+                let Some(value) = values.get(row).copied().filter(|v| v.is_finite()) else {
                     continue;
+                };
+                let y = top + BAR * index as f64;
+                let end = if self.log_scale && value <= 0.0 {
+                    frame.left
+                } else {
+                    let end = x.place(value).max(frame.left + 0.5);
+                    let _ = writeln!(
+                        canvas.svg,
+                        r#"<rect x="{}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}</title></rect>"#,
+                        frame.left,
+                        end - frame.left,
+                        BAR - 1.5,
+                        stroke(index).0,
+                        short(value)
+                    );
+                    end
                 };
                 let _ = writeln!(
                     canvas.svg,
-                    r#"<rect x="{}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}</title></rect>"#,
-                    frame.left,
-                    top + bar * index as f64,
-                    (x.place(*value) - frame.left).max(0.5),
-                    bar * 0.9,
-                    COLOURS[index % COLOURS.len()],
-                    short(*value)
+                    r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
+                    end + 4.0,
+                    y + BAR - 3.0,
+                    short(value)
                 );
             }
         }
@@ -365,8 +428,8 @@ impl BarChart {
                 escape(name)
             );
         }
-        let names: Vec<&str> = self.series.iter().map(|(name, _)| name.as_str()).collect();
-        canvas.legend(&names);
+        canvas.frame.right += VALUE_LABELS;
+        canvas.legend(&names, false);
         canvas.finish()
     }
 }
@@ -407,5 +470,113 @@ mod tests {
         assert!(svg.contains("GET /users?limit=&lt;20&gt; &amp; more"));
         assert!(svg.contains("a&lt;b"));
         assert_eq!(svg.matches("<circle").count(), 2);
+    }
+
+    /// The `x` of every `<text>` in `svg` with its text, as drawn.
+    fn texts(svg: &str) -> Vec<(f64, String)> {
+        svg.split("<text ")
+            .skip(1)
+            .filter_map(|element| {
+                let x = element
+                    .split("x=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                let text = element.split('>').nth(1)?.split('<').next()?;
+                let text = text
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&");
+                Some((x, text))
+            })
+            .collect()
+    }
+
+    fn width(svg: &str) -> f64 {
+        svg.split("width=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn fifteen_curves_look_alike_in_no_pair_and_their_legend_fits_the_picture() {
+        let names: Vec<String> = (0..15)
+            .map(|i| format!("integration GET /providers/list_providers?name=Dr&page={i}"))
+            .collect();
+        let chart = LineChart {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            log_x: false,
+            log_y: false,
+            series: names
+                .iter()
+                .map(|name| Series {
+                    name: name.clone(),
+                    points: vec![(1.0, 1.0), (2.0, 2.0)],
+                })
+                .collect(),
+        };
+        let strokes: std::collections::HashSet<_> = (0..15).map(stroke).collect();
+        assert_eq!(strokes.len(), 15, "two curves share colour and dash");
+        let svg = chart.svg();
+        let width = width(&svg);
+        for (x, text) in texts(&svg) {
+            let end = x + text.chars().count() as f64 * CHARACTER;
+            assert!(
+                end <= width,
+                "`{text}` ends at {end}, past the width {width}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_bar_is_labelled_with_its_value_and_a_zero_on_a_log_axis_with_its_label_alone() {
+        let chart = BarChart {
+            title: "t".into(),
+            value_label: "items".into(),
+            categories: vec![
+                "sales GET /api/v1/sales/orders?sms_status=pending".into(),
+                "b".into(),
+            ],
+            series: vec![
+                ("1k items per table".into(), vec![20.0, 0.0]),
+                ("100k items per table".into(), vec![20.0, 1000.0]),
+            ],
+            reference: None,
+            log_scale: true,
+        };
+        let svg = chart.svg();
+        assert_eq!(
+            svg.matches("<rect x").count(),
+            3 + 2,
+            "3 bars and 2 legend swatches"
+        );
+        let labels: Vec<String> = texts(&svg).into_iter().map(|(_, text)| text).collect();
+        for value in ["20", "0", "1k"] {
+            assert!(
+                labels.iter().any(|l| l == value),
+                "no label {value} in {labels:?}"
+            );
+        }
+        let width = width(&svg);
+        let (x, name) = texts(&svg)
+            .into_iter()
+            .find(|(_, text)| text.starts_with("sales GET"))
+            .unwrap();
+        assert!(
+            x - name.chars().count() as f64 * CHARACTER >= 0.0,
+            "the route's name starts left of the picture"
+        );
+        assert!(texts(&svg)
+            .iter()
+            .all(|(x, t)| x + t.chars().count() as f64 * CHARACTER <= width));
     }
 }

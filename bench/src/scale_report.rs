@@ -3,7 +3,7 @@
 //! dispatcher's poll per backlog.
 use std::fmt::Write;
 
-use crate::chart::{LineChart, Series};
+use crate::chart::{short, BarChart, LineChart, Series};
 use crate::scale::{Scale, ScaleRow};
 
 /// Items read per request at the largest size over the smallest: at most this is flat.
@@ -191,57 +191,63 @@ impl Scale {
         out
     }
 
-    /// `(file stem, SVG)`: items read, read units and CPU per request over the sizes, and
-    /// the dispatcher's poll over the backlogs.
+    /// `(file stem, SVG)`: items read, read units and CPU per request, a bar per size
+    /// beside each route (a flat route shows bars of one length), and the dispatcher's
+    /// poll over the backlogs.
     pub fn charts(&self) -> Vec<(String, String)> {
-        let curves = |value: fn(&ScaleRow) -> f64| -> Vec<Series> {
-            self.routes()
-                .into_iter()
-                .map(|(service, route)| Series {
-                    name: format!("{} {route}", service.trim_end_matches("-service")),
-                    points: self
-                        .rows_of(&route)
-                        .map(|row| (row.size as f64, value(row)))
-                        .collect(),
-                })
-                .collect()
-        };
-        let chart = |title: &str, y: &str, log_y: bool, series| LineChart {
+        let routes = self.routes();
+        let mut sizes: Vec<usize> = self.rows.iter().map(|row| row.size).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let bars = |title: &str, label: &str, value: fn(&ScaleRow) -> f64| BarChart {
             title: title.to_owned(),
-            x_label: "items in each table".to_owned(),
-            y_label: y.to_owned(),
-            log_x: true,
-            log_y,
-            series,
+            value_label: label.to_owned(),
+            categories: routes
+                .iter()
+                .map(|(service, route)| format!("{} {route}", service.trim_end_matches("-service")))
+                .collect(),
+            series: sizes
+                .iter()
+                .map(|size| {
+                    let values = routes
+                        .iter()
+                        .map(|(_, route)| {
+                            self.rows_of(route)
+                                .find(|row| row.size == *size)
+                                .map_or(f64::NAN, value)
+                        })
+                        .collect();
+                    (format!("{} items per table", short(*size as f64)), values)
+                })
+                .collect(),
+            reference: None,
+            log_scale: true,
         };
         let mut charts = vec![
             (
                 "scale-items-read".to_owned(),
-                chart(
+                bars(
                     "DynamoDB items read per request, by table size",
-                    "items read per request",
-                    true,
-                    curves(|row| row.dynamodb.items_read.max(0.1)),
+                    "items read per request (log scale; 0: no bar)",
+                    |row| row.dynamodb.items_read,
                 )
                 .svg(),
             ),
             (
                 "scale-read-units".to_owned(),
-                chart(
+                bars(
                     "Read units per request, by table size",
-                    "RCU per request",
-                    true,
-                    curves(|row| row.dynamodb.read_units.max(0.1)),
+                    "RCU per request (log scale; 0: no bar)",
+                    |row| row.dynamodb.read_units,
                 )
                 .svg(),
             ),
             (
                 "scale-cpu".to_owned(),
-                chart(
+                bars(
                     "Server CPU per request, by table size",
-                    "us of CPU per request",
-                    true,
-                    curves(|row| row.cpu_us.max(1.0)),
+                    "us of CPU per request (log scale)",
+                    |row| row.cpu_us,
                 )
                 .svg(),
             ),
