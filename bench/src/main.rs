@@ -95,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
             let scale = scale::run(&mut run, &settings.scale).await?;
             let text = framed(
                 "Scale results",
-                header(&root, &settings, &run.prefix, &load_before),
+                header(&root, &settings, &run, &load_before),
                 &scale.render(),
                 footer(&load_before, began),
             );
@@ -105,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
             let overload = overload::run(&mut run, &settings).await?;
             let text = framed(
                 "Overload results",
-                header(&root, &settings, &run.prefix, &load_before),
+                header(&root, &settings, &run, &load_before),
                 &overload.render(),
                 footer(&load_before, began),
             );
@@ -257,7 +257,7 @@ async fn routes(
         row.rss_after_load_kib = started.proc.rss_kib();
     }
     let report = Report {
-        header: header(root, settings, &run.prefix, load_before),
+        header: header(root, settings, run, load_before),
         routes,
         comparison,
         memory,
@@ -313,7 +313,8 @@ fn first_three(loadavg: &str) -> String {
         .join(" ")
 }
 
-fn header(root: &Path, settings: &Settings, prefix: &str, load_before: &str) -> Vec<String> {
+fn header(root: &Path, settings: &Settings, run: &Run, load_before: &str) -> Vec<String> {
+    let prefix = &run.prefix;
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")
@@ -338,6 +339,23 @@ fn header(root: &Path, settings: &Settings, prefix: &str, load_before: &str) -> 
     let services = settings.services.as_ref().map_or_else(String::new, |dir| {
         format!(" Services' binaries from {}.", dir.display())
     });
+    let load = match settings.mode {
+        Mode::Routes => format!(
+            "Each route: {} keep-alive connections in a closed loop (each sends its next request when the answer's last byte arrives), {:.0} s warm-up, then {:.0} s measured. The load generator runs on one thread of the same machine.",
+            settings.connections,
+            settings.warmup.as_secs_f64(),
+            settings.duration.as_secs_f64(),
+        ),
+        Mode::Scale => format!(
+            "Each route and size: up to {} requests one after another on one keep-alive connection (at most {:.0} s).",
+            settings.scale.requests,
+            settings.scale.budget.as_secs_f64(),
+        ),
+        Mode::Overload => format!(
+            "Each route: an open loop for {:.0} s (see below); the load generator and the AWS replay run on their own threads of the same machine.",
+            settings.duration.as_secs_f64(),
+        ),
+    };
     vec![
         format!(
             "Run {} UTC at commit {}{}, on {cores} x {cpu}; load average before the run: {}.{services}",
@@ -348,10 +366,9 @@ fn header(root: &Path, settings: &Settings, prefix: &str, load_before: &str) -> 
             first_three(load_before),
         ),
         format!(
-            "Each route: {} keep-alive connections in a closed loop (each sends its next request when the answer's last byte arrives), {:.0} s warm-up, then {:.0} s measured. The load generator runs on one thread of the same machine; services are release builds with their default settings except where noted below.",
-            settings.connections,
-            settings.warmup.as_secs_f64(),
-            settings.duration.as_secs_f64(),
+            "Build measured: services {}; the bench itself {}. Services run with their default settings except where noted below. {load}",
+            build_profile(&run.services),
+            if cfg!(debug_assertions) { "a debug build" } else { "a release build" },
         ),
         "Server CPU us/req: CPU time of the process under test over the measured window, per answered request. It is what the route costs in our code, and a busy machine does not move it the way it moves req/s (the emulator's own CPU is not in it).".to_owned(),
         format!(
@@ -361,6 +378,23 @@ fn header(root: &Path, settings: &Settings, prefix: &str, load_before: &str) -> 
             "Not defaults: login and sign-up limits raised to 1000000/min (one client signs up and logs in from one address); the Okta stand-in's rate limit raised; user-service seeded with {DIRECTORY_USERS} users, sales-service with one customer and {SEEDED_ORDERS} orders, the Okta stand-in with {OKTA_USERS} users."
         ),
     ]
+}
+
+/// Which Cargo profile built the binaries in `dir` (`target/<profile>`): a debug build's
+/// CPU and latency say little about production, so the report must say which it measured.
+fn build_profile(dir: &Path) -> String {
+    let profile = dir.canonicalize().ok().and_then(|dir| {
+        dir.file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+    });
+    match profile.as_deref() {
+        Some("release") => "a **release** build (`target/release`)".to_owned(),
+        Some("debug") => {
+            "a **debug** build (`target/debug`: CPU and latency far above a release build's; compare only within this run)".to_owned()
+        }
+        Some(other) => format!("from `{}` (Cargo profile `{other}`, if built by Cargo)", dir.display()),
+        None => format!("from `{}` (profile unknown)", dir.display()),
+    }
 }
 
 /// Hashes with user-service's own hasher at its default cost, one at a time.
