@@ -309,6 +309,10 @@ pub struct OpenOutcome {
     pub accepted: Histogram<u64>,
     /// 503 answers (shed).
     pub shed: Histogram<u64>,
+    /// How late each request left against its schedule (us): the load generator's own
+    /// delay, which the latencies above include; large means the machine, not the
+    /// service, held the requests back.
+    pub send_lag: Histogram<u64>,
     /// Other statuses, and requests that got no answer before the run ended.
     pub failed: BTreeMap<String, u64>,
 }
@@ -352,6 +356,7 @@ pub async fn open_loop(
         window: duration,
         accepted: histogram(),
         shed: histogram(),
+        send_lag: histogram(),
         failed: BTreeMap::new(),
     }));
     let started = Instant::now();
@@ -362,6 +367,7 @@ pub async fn open_loop(
         tokio::time::sleep_until(scheduled).await;
         let (target, pool, outcome) = (target.clone(), pool.clone(), outcome.clone());
         tasks.spawn(async move {
+            let lag = scheduled.elapsed().as_micros().max(1) as u64;
             let sender = pool.idle.lock().expect("pool").pop();
             let sender = match sender {
                 Some(sender) => Some(sender),
@@ -399,6 +405,7 @@ pub async fn open_loop(
             let micros = scheduled.elapsed().as_micros().max(1) as u64;
             let mut outcome = outcome.lock().expect("outcome");
             outcome.offered += 1;
+            outcome.send_lag.saturating_record(lag);
             match answer {
                 Ok(status) if status == target.expect => {
                     outcome.accepted.saturating_record(micros);

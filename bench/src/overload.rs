@@ -79,7 +79,7 @@ async fn pair(
 }
 
 pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload> {
-    let replay = Replay::start(free_addr()?, &run.emulator, STORE_LATENCY).await?;
+    let replay = Replay::start(free_addr()?, &run.emulator, STORE_LATENCY)?;
     let through_replay = |spec: (Spec, std::net::SocketAddr)| {
         let (spec, addr) = spec;
         (
@@ -185,12 +185,13 @@ pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload>
                 outcome,
             };
             eprintln!(
-                "bench --overload: {route}, limit {}: accepted {:.0}/s p99 {:.1} ms, shed {:.0} % (p99 {:.1} ms), failed {:?}, RSS {} -> {} KiB",
+                "bench --overload: {route}, limit {}: accepted {:.0}/s p99 {:.1} ms, shed {:.0} % (p99 {:.1} ms), send lag p99 {:.1} ms, failed {:?}, RSS {} -> {} KiB",
                 row.limit,
                 row.outcome.accepted_per_second(),
                 row.outcome.accepted.value_at_percentile(99.0) as f64 / 1000.0,
                 100.0 * row.outcome.shed_share(),
                 row.outcome.shed.value_at_percentile(99.0) as f64 / 1000.0,
+                row.outcome.send_lag.value_at_percentile(99.0) as f64 / 1000.0,
                 row.outcome.failed,
                 row.rss_before_kib,
                 row.rss_peak_kib,
@@ -218,10 +219,11 @@ impl Overload {
              Each route: its saturation rate measured with a closed loop of {SATURATION_CONNECTIONS} \
              connections, then an open loop at twice that rate for {:.0} s against an instance with \
              the default `MAX_CONCURRENT_REQUESTS` ({}) and one without a reachable limit. Latency \
-             counts from each request's scheduled send time. Store routes' AWS calls answer after a \
-             constant {} ms (a replay of the emulator's answers).\n\n\
-             | route | limit | saturation req/s | offered req/s | accepted req/s | accepted p50 / p99 ms | p99 budget ms | within | shed | shed p99 ms | failed | CPU us per answer | RSS before / peak / after MiB |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: |\n",
+             counts from each request's scheduled send time, so it includes the load generator's own \
+             delay (send lag: how late requests left against their schedule). Store routes' AWS calls \
+             answer after a constant {} ms (a replay of the emulator's answers, on its own thread).\n\n\
+             | route | limit | saturation req/s | offered req/s | accepted req/s | accepted p50 / p99 ms | p99 budget ms | within | shed | shed p50 / p99 ms | send lag p99 ms | failed | CPU us per answer | RSS before / peak / after MiB |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |\n",
             self.window.as_secs_f64(),
             self.default_limit,
             STORE_LATENCY.as_millis(),
@@ -242,7 +244,7 @@ impl Overload {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} | {:.0} | {} | {:.0} % | {} | {} | {:.0} | {:.0} / {:.0} / {:.0} |",
+                "| {} | {} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} | {:.0} | {} | {:.0} % | {} | {:.1} | {} | {:.0} | {:.0} / {:.0} / {:.0} |",
                 row.route,
                 row.limit,
                 row.saturation_rps,
@@ -256,8 +258,13 @@ impl Overload {
                 if row.outcome.shed.is_empty() {
                     "-".to_owned()
                 } else {
-                    format!("{:.1}", row.outcome.shed.value_at_percentile(99.0) as f64 / 1000.0)
+                    format!(
+                        "{:.1} / {:.1}",
+                        row.outcome.shed.value_at_percentile(50.0) as f64 / 1000.0,
+                        row.outcome.shed.value_at_percentile(99.0) as f64 / 1000.0
+                    )
                 },
+                row.outcome.send_lag.value_at_percentile(99.0) as f64 / 1000.0,
                 failed,
                 row.cpu_per_answer_us,
                 mib(row.rss_before_kib),

@@ -33,21 +33,21 @@ struct Shared {
     >,
 }
 
-/// A running replay in front of the emulator.
+/// A running replay in front of the emulator, on a thread and runtime of its own: on
+/// the bench's thread it would compete with the load generator, and a late send counts
+/// against the service (latency counts from each request's scheduled time).
 pub struct Replay {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Replay {
     /// Listens on `addr`, in front of `upstream` (`http://...`).
-    pub async fn start(
-        addr: SocketAddr,
-        upstream: &str,
-        latency: Duration,
-    ) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+    pub fn start(addr: SocketAddr, upstream: &str, latency: Duration) -> anyhow::Result<Self> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             latency,
@@ -56,18 +56,41 @@ impl Replay {
             client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http(),
         });
         let serving = shared.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let shared = serving.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| answer(shared.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("replay".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let serve = async {
+                        while let Ok((stream, _)) = listener.accept().await {
+                            let shared = serving.clone();
+                            tokio::spawn(async move {
+                                let service =
+                                    service_fn(move |request| answer(shared.clone(), request));
+                                let _ = hyper::server::conn::http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            });
+                        }
+                    };
+                    tokio::select! {
+                        () = serve => {}
+                        _ = stopped => {}
+                    }
                 });
-            }
-        });
-        Ok(Self { addr, shared, task })
+            })?;
+        Ok(Self {
+            addr,
+            shared,
+            stop,
+            thread,
+        })
     }
 
     /// From now on, answer what was seen before from the record, after the fixed delay.
@@ -77,8 +100,10 @@ impl Replay {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Stops serving; open connections end with the replay's runtime.
     pub fn stop(self) {
-        self.task.abort();
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
     }
 }
 
