@@ -20,10 +20,11 @@
 //! - Leaves: [`bulk`]: tables grown by copying an item; [`emulator`]: what the emulator
 //!   counted (calls, items read, capacity units); [`chart`]: SVG charts; [`procs`]:
 //!   processes, readiness and memory; [`profile`]: flamegraphs; [`settings`]: the command
-//!   line; [`fixture`]: the fixed names and credentials.
+//!   line; [`fixture`]: the fixed names and credentials; [`cost`]: money at AWS's prices.
 
 mod bulk;
 mod chart;
+mod cost;
 mod emulator;
 mod fixture;
 mod floor;

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::chart::{short, BarChart, LineChart, Series};
+use crate::cost::{self, RouteCost};
 use crate::scale::{Scale, ScaleRow};
 
 /// Items read per request at the largest size over the smallest: at most this is flat.
@@ -119,6 +120,7 @@ impl Scale {
                 if flat.flat() { "yes" } else { "**no**" },
             );
         }
+        out.push_str(&self.money());
         out.push_str(
             "\n### The SMS dispatcher's idle poll, per outbox backlog\n\n\
              Every service idle but a sales-service whose dispatcher polls each second, its SMS \
@@ -165,20 +167,21 @@ impl Scale {
             "\n### Storage: what a million items of each table take\n\n\
              At the end of the run: item sizes as DynamoDB counts them, plus its 100 bytes of \
              overhead per item and per index entry (MB per million items = bytes per item).\n\n\
-             | table | items | bytes per item | index entries per item | index bytes per item | billed MB per million items |\n\
-             | --- | ---: | ---: | ---: | ---: | ---: |\n",
+             | table | items | bytes per item | index entries per item | index bytes per item | billed MB per million items | $ per million items per month |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for table in &self.storage {
             let items = table.items.max(1.0);
             let _ = writeln!(
                 out,
-                "| {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} |",
+                "| {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.3} |",
                 table.table,
                 table.items,
                 table.bytes / items,
                 table.index_entries / items,
                 table.index_bytes / items,
                 table.billed_bytes_per_item(),
+                cost::storage_per_million_items_month(table.billed_bytes_per_item()),
             );
         }
         let written: usize = self.seeding.iter().map(|(_, items, _)| items).sum();
@@ -188,6 +191,42 @@ impl Scale {
             "\nSeeding: {written} items copied with BatchWriteItem in {seconds:.0} s ({:.0} items/s into the emulator).",
             written as f64 / seconds.max(0.001)
         );
+        out
+    }
+
+    /// Money per route at the largest size: DynamoDB units and compute per million
+    /// requests, and a month at the stated load.
+    fn money(&self) -> String {
+        let Some(largest) = self.rows.iter().map(|row| row.size).max() else {
+            return String::new();
+        };
+        let mut out = format!(
+            "\n### Money per request (at {largest} items per table)\n\n{}\n\n\
+             | service | route | RCU/req | WCU/req | CPU us/req | DynamoDB $ per million req | compute $ per million req | total $ per million req | $ per month at {} req/s |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            cost::assumptions(),
+            cost::LOAD_PER_SECOND,
+        );
+        for row in self.rows.iter().filter(|row| row.size == largest) {
+            let money = RouteCost::new(
+                row.dynamodb.read_units,
+                row.dynamodb.write_units,
+                row.cpu_us,
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.0} | {:.3} | {:.3} | {:.3} | {:.2} |",
+                row.service,
+                row.route,
+                row.dynamodb.read_units,
+                row.dynamodb.write_units,
+                row.cpu_us,
+                money.dynamodb,
+                money.compute,
+                money.per_million(),
+                money.per_month(),
+            );
+        }
         out
     }
 
