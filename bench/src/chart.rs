@@ -371,12 +371,26 @@ impl BarChart {
             left,
             right: left + plot,
         };
-        let values = self
+        let values: Vec<f64> = self
             .series
             .iter()
             .flat_map(|(_, values)| values.iter().copied())
-            .chain(self.reference.iter().map(|(_, value)| *value));
-        let x = Axis::new(values, self.log_scale, frame.left, frame.right);
+            .chain(self.reference.iter().map(|(_, value)| *value))
+            .collect();
+        // On a log axis the smallest value would sit on the axis itself (1 on an axis
+        // from 1): half of it starts the axis a decade lower, so every bar shows.
+        let smallest = values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let below = (self.log_scale && smallest.is_finite()).then_some(smallest / 2.0);
+        let x = Axis::new(
+            values.iter().copied().chain(below),
+            self.log_scale,
+            frame.left,
+            frame.right,
+        );
         let mut canvas = Canvas::new(frame, &self.title, &self.value_label, "");
         canvas.x_grid(&x);
         for (row, category) in self.categories.iter().enumerate() {

@@ -26,6 +26,8 @@ pub const STORE_LATENCY: Duration = Duration::from_millis(5);
 const SATURATION_CONNECTIONS: usize = 64;
 /// Connections the open loop may open: what a few hundred independent clients would.
 const MAX_CONNECTIONS: usize = 2000;
+/// The CPU request of a production pod (`charts/platform/values-production.yaml`).
+const CPU_REQUEST_MILLICORES: u32 = 250;
 /// The limit of the instance that stands for "no load shedding".
 const UNLIMITED: &str = "1000000";
 
@@ -34,6 +36,8 @@ pub struct OverloadRow {
     /// `default (128)` or `none`.
     pub limit: String,
     pub saturation_rps: f64,
+    /// CPU time per answer while the closed loop found the saturation rate.
+    pub saturation_cpu_us: f64,
     pub offered_rps: f64,
     pub outcome: OpenOutcome,
     pub cpu_per_answer_us: f64,
@@ -143,15 +147,16 @@ pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload>
 
     let mut rows = Vec::new();
     for (route, pair, budget_ms, target) in &routes {
-        let saturation = load::run(
+        let closed = load::run(
             target(&pair.limited),
             pair.limited.proc.pid(),
             SATURATION_CONNECTIONS,
             Duration::from_secs(1),
             Duration::from_secs(3),
         )
-        .await
-        .requests_per_second();
+        .await;
+        let saturation = closed.requests_per_second();
+        let saturation_cpu_us = closed.cpu_per_request_us();
         let offered = 2.0 * saturation;
         eprintln!("bench --overload: {route}: saturation {saturation:.0} req/s; offering {offered:.0} req/s");
         for (limit, started) in [
@@ -176,6 +181,7 @@ pub async fn run(run: &mut Run, settings: &Settings) -> anyhow::Result<Overload>
                 route: (*route).to_owned(),
                 limit,
                 saturation_rps: saturation,
+                saturation_cpu_us,
                 offered_rps: offered,
                 cpu_per_answer_us: cpu.as_secs_f64() * 1e6 / answers.max(1) as f64,
                 rss_before_kib,
@@ -270,6 +276,40 @@ impl Overload {
                 mib(row.rss_before_kib),
                 mib(row.rss_peak_kib),
                 mib(row.rss_after_kib),
+            );
+        }
+        out.push_str(&self.scaling());
+        out
+    }
+
+    /// The HPA's CPU target from the CPU a request costs: scaling must start well before
+    /// a replica saturates (where it starts shedding), and the target is a share of the
+    /// pod's CPU request, not of what it could burst to.
+    fn scaling(&self) -> String {
+        use std::fmt::Write;
+        let mut out = format!(
+            "\n### Where the HPA should start scaling\n\n\
+             A replica saturates at the rate the closed loop measured, using `CPU us per request x \
+             rate` of CPU (its cores at saturation). Shedding starts there, so the HPA must add \
+             replicas before it: at about half the saturation rate, which leaves room for a \
+             doubling of the load while new pods start (the cold start is seconds). The HPA's \
+             target is a percentage of the pod's CPU request ({CPU_REQUEST_MILLICORES}m in \
+             `charts/platform/values-production.yaml`): target = 50 % x CPU at saturation / request.\n\n\
+             | route | saturation req/s | CPU us per request at saturation | cores at saturation | requests/s per {CPU_REQUEST_MILLICORES}m | target for half saturation |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: |\n"
+        );
+        for row in self.rows.iter().filter(|row| row.limit != "none") {
+            let cores = row.saturation_rps * row.saturation_cpu_us / 1e6;
+            let request = CPU_REQUEST_MILLICORES as f64 / 1000.0;
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} % |",
+                row.route,
+                row.saturation_rps,
+                row.saturation_cpu_us,
+                cores,
+                request * 1e6 / row.saturation_cpu_us.max(1.0),
+                50.0 * cores / request,
             );
         }
         out

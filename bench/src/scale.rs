@@ -47,6 +47,8 @@ pub struct PollRow {
     pub per_poll: Counts,
     /// The backlog gauge's counting reads in the window, per call (`None`: none ran).
     pub gauge: Option<Counts>,
+    /// `GET /api/v1/sales/sms/backlog` at this backlog (`None`: not on this build).
+    pub route: Option<ScaleRow>,
 }
 
 pub struct Scale {
@@ -336,9 +338,9 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
     for &size in &plan.backlogs {
         seeding.push(grow(&client, &backlog, grown, size).await?);
         grown = size;
-        polls.push(watch_polls(run, size, plan.poll_window).await?);
+        let mut poll = watch_polls(run, size, plan.poll_window).await?;
         if !missing.iter().any(|route| route == BACKLOG_ROUTE) {
-            if let Some(row) = measure(
+            poll.route = measure(
                 run,
                 plan,
                 "sales-service",
@@ -348,11 +350,9 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
                 size,
                 &mut missing,
             )
-            .await?
-            {
-                rows.push(row);
-            }
+            .await?;
         }
+        polls.push(poll);
     }
 
     let mut current = 0;
@@ -394,7 +394,7 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
     })
 }
 
-const BACKLOG_ROUTE: &str = "GET /api/v1/sales/sms/backlog";
+pub const BACKLOG_ROUTE: &str = "GET /api/v1/sales/sms/backlog";
 
 /// The user every directory copy is made from.
 const TEMPLATE_USER: &str = "scale-template";
@@ -461,31 +461,51 @@ async fn measure(
     Ok(Some(row))
 }
 
-/// Starts a sales-service with its dispatcher and watches it for `window` from its start,
-/// every other service idle: everything read then is its own. Its first pass counts the
-/// backlog for the gauge (then every 15 s), and every pass looks for due SMS.
+/// Starts a sales-service with its dispatcher, every other service idle, so everything
+/// read is its own. Its first pass also counts the backlog for the gauge (then every
+/// 15 s): the gauge's reads are taken from its start, and the polls from the first
+/// count on, for `window` (under 15 s, so no count falls in it). The gauge also reads
+/// one item per shard for the oldest due time, with queries a poll's look alike.
 async fn watch_polls(run: &Run, backlog: usize, window: Duration) -> anyhow::Result<PollRow> {
-    let before = EmulatorStats::fetch(&run.http, &run.emulator).await?;
-    let started = Instant::now();
-    let (dispatcher, _) = run.start_measured(sales(run, true)?).await?;
-    tokio::time::sleep_until(started + window).await;
-    dispatcher.proc.stop().await;
-    let aws = EmulatorStats::fetch(&run.http, &run.emulator)
-        .await?
-        .since(&before);
-    let window = started.elapsed();
     let ours = |name: &str| name.starts_with(&run.prefix);
     let finding =
         |op: &str| (op.starts_with("Query") || op.starts_with("Scan")) && !op.ends_with(" COUNT");
     let counting = |op: &str| op.ends_with(" COUNT");
+    let before = EmulatorStats::fetch(&run.http, &run.emulator).await?;
+    let (dispatcher, _) = run.start_measured(sales(run, true)?).await?;
+    let counted_by = Instant::now() + Duration::from_secs(20);
+    loop {
+        let since = EmulatorStats::fetch(&run.http, &run.emulator)
+            .await?
+            .since(&before);
+        if since.first_pages(ours, counting) > 0.0 {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < counted_by,
+            "the dispatcher did not count the backlog within 20 s of its start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let counted = EmulatorStats::fetch(&run.http, &run.emulator).await?;
+    let started = Instant::now();
+    tokio::time::sleep_until(started + window).await;
+    let window = started.elapsed();
+    let after = EmulatorStats::fetch(&run.http, &run.emulator).await?;
+    dispatcher.proc.stop().await;
+    let gauge = EmulatorStats::fetch(&run.http, &run.emulator)
+        .await?
+        .since(&before);
+    let aws = after.since(&counted);
     let polls = aws.first_pages(ours, finding);
-    let gauge_calls = aws.first_pages(ours, counting);
+    let gauge_calls = gauge.first_pages(ours, counting);
     let row = PollRow {
         backlog,
         polls,
         window,
         per_poll: aws.dynamodb_where(ours, finding).per(polls),
-        gauge: (gauge_calls > 0.0).then(|| aws.dynamodb_where(ours, counting).per(gauge_calls)),
+        gauge: (gauge_calls > 0.0).then(|| gauge.dynamodb_where(ours, counting).per(gauge_calls)),
+        route: None,
     };
     eprintln!(
         "bench --scale: backlog {backlog}: {polls} polls in {:.1} s, {:.1} items read and {:.2} RCU per poll; gauge: {}",

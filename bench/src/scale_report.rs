@@ -127,8 +127,11 @@ impl Scale {
              provider down; the backlog's records wait for their next attempt (10-70 min away). \
              Per poll: the Query or Scan calls that look for due SMS; the gauge: the backlog \
              count's reads, per count.\n\n\
-             | backlog | polls in window | items read/poll | RCU/poll | gauge items read/count | gauge RCU/count |\n\
-             | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+             `GET /api/v1/sales/sms/backlog` counts the same index up to `OUTBOX_BACKLOG_COUNT_MAX` \
+             (default 1,000) and answers \"this many or more\": it reads at most that many whatever \
+             the backlog.\n\n\
+             | backlog | polls in window | items read/poll | RCU/poll | gauge items read per counting query | gauge RCU per counting query | GET /sms/backlog items read/req | GET /sms/backlog RCU/req |\n\
+             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for poll in &self.polls {
             let gauge = poll.gauge.map_or(("-".to_owned(), "-".to_owned()), |g| {
@@ -137,9 +140,18 @@ impl Scale {
                     format!("{:.1}", g.read_units),
                 )
             });
+            let route = poll
+                .route
+                .as_ref()
+                .map_or(("-".to_owned(), "-".to_owned()), |r| {
+                    (
+                        format!("{:.0}", r.dynamodb.items_read),
+                        format!("{:.1}", r.dynamodb.read_units),
+                    )
+                });
             let _ = writeln!(
                 out,
-                "| {} | {:.0} in {:.1} s | {:.1} | {:.2} | {} | {} |",
+                "| {} | {:.0} in {:.1} s | {:.1} | {:.2} | {} | {} | {} | {} |",
                 poll.backlog,
                 poll.polls,
                 poll.window.as_secs_f64(),
@@ -147,6 +159,8 @@ impl Scale {
                 poll.per_poll.read_units,
                 gauge.0,
                 gauge.1,
+                route.0,
+                route.1,
             );
         }
         if let Some(flat) = self.polls_flat() {
@@ -293,19 +307,32 @@ impl Scale {
         ];
         if !self.polls.is_empty() {
             let poll = LineChart {
-                title: "The SMS dispatcher's idle poll, by outbox backlog".to_owned(),
+                title: "The SMS dispatcher's idle poll and the backlog count, by outbox backlog"
+                    .to_owned(),
                 x_label: "SMS waiting in the outbox".to_owned(),
-                y_label: "items read per poll".to_owned(),
+                y_label: "items read".to_owned(),
                 log_x: false,
                 log_y: false,
-                series: vec![Series {
-                    name: "items read per poll".to_owned(),
-                    points: self
-                        .polls
-                        .iter()
-                        .map(|p| (p.backlog as f64, p.per_poll.items_read))
-                        .collect(),
-                }],
+                series: vec![
+                    Series {
+                        name: "the dispatcher: items read per poll".to_owned(),
+                        points: self
+                            .polls
+                            .iter()
+                            .map(|p| (p.backlog as f64, p.per_poll.items_read))
+                            .collect(),
+                    },
+                    Series {
+                        name: "GET /sms/backlog: items read per request".to_owned(),
+                        points: self
+                            .polls
+                            .iter()
+                            .filter_map(|p| {
+                                Some((p.backlog as f64, p.route.as_ref()?.dynamodb.items_read))
+                            })
+                            .collect(),
+                    },
+                ],
             };
             charts.push(("scale-dispatcher-poll".to_owned(), poll.svg()));
         }
