@@ -466,28 +466,36 @@ async fn measure(
 /// 15 s): the gauge's reads are taken from its start, and the polls from the first
 /// count on, for `window` (under 15 s, so no count falls in it). The gauge also reads
 /// one item per shard for the oldest due time, with queries a poll's look alike.
+/// Only the outbox's reads count.
 async fn watch_polls(run: &Run, backlog: usize, window: Duration) -> anyhow::Result<PollRow> {
-    let ours = |name: &str| name.starts_with(&run.prefix);
+    // The outbox alone: the idle services' own background reads (readiness, sync
+    // schedules) are not the dispatcher's.
+    let outbox = table(run, sales_service::store::OUTBOX_TABLE);
+    let ours = |name: &str| name == outbox;
     let finding =
         |op: &str| (op.starts_with("Query") || op.starts_with("Scan")) && !op.ends_with(" COUNT");
     let counting = |op: &str| op.ends_with(" COUNT");
     let before = EmulatorStats::fetch(&run.http, &run.emulator).await?;
     let (dispatcher, _) = run.start_measured(sales(run, true)?).await?;
+    // The count is a burst of queries right after the first pass, then the dispatcher
+    // sleeps its poll interval (1 s): the count is over when, after its first query, the
+    // outbox sees no call for 200 ms.
     let counted_by = Instant::now() + Duration::from_secs(20);
-    loop {
-        let since = EmulatorStats::fetch(&run.http, &run.emulator)
-            .await?
-            .since(&before);
-        if since.first_pages(ours, counting) > 0.0 {
-            break;
+    let mut calls_seen = None;
+    let counted = loop {
+        let now = EmulatorStats::fetch(&run.http, &run.emulator).await?;
+        let since = now.since(&before);
+        let calls = since.dynamodb_where(ours, |_| true).calls;
+        if since.first_pages(ours, counting) > 0.0 && calls_seen == Some(calls) {
+            break EmulatorStats::fetch(&run.http, &run.emulator).await?;
         }
+        calls_seen = Some(calls);
         anyhow::ensure!(
             Instant::now() < counted_by,
             "the dispatcher did not count the backlog within 20 s of its start"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let counted = EmulatorStats::fetch(&run.http, &run.emulator).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let started = Instant::now();
     tokio::time::sleep_until(started + window).await;
     let window = started.elapsed();

@@ -125,12 +125,13 @@ impl Scale {
             "\n### The SMS dispatcher's idle poll, per outbox backlog\n\n\
              Every service idle but a sales-service whose dispatcher polls each second, its SMS \
              provider down; the backlog's records wait for their next attempt (10-70 min away). \
-             Per poll: the Query or Scan calls that look for due SMS; the gauge: the backlog \
-             count's reads, per count.\n\n\
+             Polls: the outbox's Query or Scan calls that look for due SMS, counted from the end of \
+             the first backlog count on (a window with no count in it); the gauge: the backlog \
+             count's counting queries, from the dispatcher's start.\n\n\
              `GET /api/v1/sales/sms/backlog` counts the same index up to `OUTBOX_BACKLOG_COUNT_MAX` \
              (default 1,000) and answers \"this many or more\": it reads at most that many whatever \
              the backlog.\n\n\
-             | backlog | polls in window | items read/poll | RCU/poll | gauge items read per counting query | gauge RCU per counting query | GET /sms/backlog items read/req | GET /sms/backlog RCU/req |\n\
+             | backlog | poll queries in window (one per shard a poll) | items read per poll query | RCU per poll query | gauge items read per counting query | gauge RCU per counting query | GET /sms/backlog items read/req | GET /sms/backlog RCU/req |\n\
              | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for poll in &self.polls {
