@@ -70,7 +70,7 @@ impl Scale {
         let smallest = self.polls.iter().min_by_key(|row| row.backlog)?;
         let largest = self.polls.iter().max_by_key(|row| row.backlog)?;
         (largest.backlog > smallest.backlog)
-            .then(|| largest.per_poll.items_read <= smallest.per_poll.items_read.max(0.0) + 0.5)
+            .then_some(largest.per_poll.items_read <= smallest.per_poll.items_read)
     }
 
     pub fn render(&self) -> String {
@@ -338,5 +338,45 @@ impl Scale {
             charts.push(("scale-dispatcher-poll".to_owned(), poll.svg()));
         }
         charts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::emulator::Counts;
+    use crate::scale::{PollRow, Scale};
+
+    fn polls(items_read: &[(usize, f64)]) -> Scale {
+        Scale {
+            rows: Vec::new(),
+            polls: items_read
+                .iter()
+                .map(|&(backlog, items_read)| PollRow {
+                    backlog,
+                    polls: 16.0,
+                    window: Duration::from_secs(5),
+                    per_poll: Counts {
+                        items_read,
+                        ..Counts::default()
+                    },
+                    gauge: None,
+                    route: None,
+                })
+                .collect(),
+            missing: Vec::new(),
+            seeding: Vec::new(),
+            storage: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_poll_that_reads_any_more_with_the_largest_backlog_is_not_flat() {
+        assert_eq!(polls(&[(0, 0.0), (10_000, 0.0)]).polls_flat(), Some(true));
+        // The 0.1 items a poll query seemed to read at a backlog of 300 while the gauge's
+        // reads leaked into the window: "more", not "within noise".
+        assert_eq!(polls(&[(0, 0.0), (300, 0.1)]).polls_flat(), Some(false));
+        assert_eq!(polls(&[(0, 0.0)]).polls_flat(), None);
     }
 }
