@@ -9,7 +9,7 @@
 # come from its services/<name>/local.sh). Logs: .run/dev/<name>.log
 # Needs nothing set. Optional: EMULATOR_PORT (default 4566), RUST_LOG (default info),
 # DEV_SKIP_BUILD=1 (run target/debug's binaries as they are: scripts/readme-test.sh).
-# Fixed ports 8080-8083, 9000, 9101-9104: on a shared machine, run it in a network
+# Fixed ports 8080-8083, 9000, 9101-9105: on a shared machine, run it in a network
 # namespace of your own. The first run compiles the workspace (~6 min on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +66,9 @@ launch stand-ins target/debug/stand-ins \
       --delivery-reports "http://127.0.0.1:8082/api/v1/sales/sms/delivery-reports/$SMS_REPORT_TOKEN" \
   okta --bind "${OKTA_URL#http://}" --org acme --api-token "$OKTA_TOKEN" --users 30 \
   okta --bind 127.0.0.1:9103 --org globex --api-token stand-in-token-globex --users 30 \
-  partner --bind "${PARTNER_URL#http://}" --providers 40
+  partner --bind "${PARTNER_URL#http://}" --providers 40 \
+  graph --bind 127.0.0.1:9105 --tenant initech --client-id dev-graph-app \
+        --client-secret stand-in-secret-initech --users 30
 wait_ready oidc-issuer "$ISSUER/.well-known/openid-configuration"
 wait_ready stand-ins "$SMS_URL/__stand-in/messages"
 
@@ -97,6 +99,7 @@ done
                                                operator sign-in: operator / operator-password-1)
   SMS stand-in         http://127.0.0.1:9101/__stand-in/messages   (every SMS sent)
   Okta stand-ins       :9102 (acme), :9103 (globex); partner API :9104
+  Microsoft Graph      :9105 (initech: tenant id cbe7439a-6adc-49da-82c3-863036017297)
 MSG
 } >&2
 

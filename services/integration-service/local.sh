@@ -10,11 +10,13 @@ service_env() {
     OIDC_ISSUER_URL="$ISSUER" OIDC_AUDIENCE=api://integrations)
   ARGS=(serve)
   if [ "$MODE" = dev ]; then
-    # Two demo tenants (acme: Okta :9102 + partner :9104; globex: Okta :9103), credentials
+    # Three demo tenants (acme: Okta :9102 + partner :9104; globex: Okta :9103; initech:
+    # Microsoft Graph :9105, stand-ins' `graph`, its tenant id derived from the name), credentials
     # from env (SECRETS_BACKEND=env) so no secret has to be seeded into the emulator.
     # Requests without X-Tenant-Id act for acme, as the original service's smoke test expects.
     ENV+=(TENANTS_FILE=services/integration-service/dev/tenants.json DEFAULT_TENANT=acme
-      SECRET_INTEGRATIONS_GLOBEX_OKTA=stand-in-token-globex)
+      SECRET_INTEGRATIONS_GLOBEX_OKTA=stand-in-token-globex
+      SECRET_INTEGRATIONS_INITECH_GRAPH=stand-in-secret-initech)
     return
   fi
   ENV+=(TENANTS_JSON="{\"acme\":{
