@@ -7,7 +7,7 @@
 # and the pinned Python packages into .tools/browser; never `playwright install` (it
 # downloads a browser). Builds the binaries with the caller's cargo flags (CI passes its
 # test step's clippy wrapper, so nothing compiles twice), starts scripts/dev.sh (fixed
-# ports 8080-8083, 9000, 9101-9104: on a shared machine run it in a network namespace of
+# ports 8080-8083, 9000, 9101-9105: on a shared machine run it in a network namespace of
 # your own, see docs/development.md), runs the suite, stops the stack.
 # Screenshots of every page and the report (axe, weights): .run/browser/.
 set -euo pipefail

@@ -11,7 +11,7 @@
 #
 # The binaries are built with `cargo build --workspace --all-targets` and whatever
 # RUSTC_WORKSPACE_WRAPPER/CLIPPY_ARGS are set, so after .ci/run's test step nothing
-# compiles again. dev.sh's fixed ports (8080-8083, 9000, 9101-9104) must be free: on a
+# compiles again. dev.sh's fixed ports (8080-8083, 9000, 9101-9105) must be free: on a
 # shared machine run it in a network namespace of your own. Logs: .run/dev/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
