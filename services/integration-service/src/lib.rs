@@ -121,14 +121,6 @@ pub fn definitions_refused(errors: &[definitions::DefinitionError]) -> String {
 pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
     let dynamodb = common::aws::dynamodb(sdk);
     common::aws::ensure_resources(&config.common, &dynamodb, &store::tables(), None).await?;
-    let store = Arc::new(DynamoProviderStore::new(
-        dynamodb.clone(),
-        &config.common.table_prefix,
-    ));
-    let health = Health::new(vec![Arc::new(DynamoTablesCheck {
-        client: dynamodb,
-        tables: store.table_names(),
-    })]);
     let secrets: Arc<dyn SecretStore> = match config.secrets_backend {
         SecretsBackend::Aws => Arc::new(AwsSecretStore::new(
             common::aws::secrets_manager(sdk),
@@ -136,6 +128,16 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
         )),
         SecretsBackend::Env => Arc::new(EnvSecretStore),
     };
+    let cursor_keys = CursorKeys::load(&config.common.cursor_keys, secrets.clone()).await?;
+    let store = Arc::new(DynamoProviderStore::new(
+        dynamodb.clone(),
+        &config.common.table_prefix,
+        &cursor_keys,
+    ));
+    let health = Health::new(vec![Arc::new(DynamoTablesCheck {
+        client: dynamodb,
+        tables: store.table_names(),
+    })]);
     let metrics = Arc::new(Metrics::new());
     let service_metrics = ServiceMetrics::register(&metrics)?;
     let sync = SyncJob::new(
@@ -147,7 +149,6 @@ pub async fn parts(config: &Config, sdk: &SdkConfig) -> anyhow::Result<Parts> {
     .map_err(anyhow::Error::msg)?;
     let definitions = definitions::load(config.definitions_dir.as_deref())
         .map_err(|errors| anyhow::anyhow!(definitions_refused(&errors)))?;
-    let cursor_keys = CursorKeys::load(&config.common.cursor_keys, secrets.clone()).await?;
     let registry = integrations::registry(
         &definitions,
         &Dependencies {

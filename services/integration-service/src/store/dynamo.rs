@@ -5,11 +5,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use common::aws::aws_error;
-use common::aws::dynamo::{get_consistent, is_conditional_failure, paging_error};
-use common::{Cursor, Page};
+use common::aws::dynamo::{
+    get_consistent, is_conditional_failure, paging_error, string, Listing, Page, TableSpec,
+};
+use common::paging::CursorKeys;
 
 use super::{
-    ProviderStore, StoreError, StoredProvider, SyncLockError, SyncRun, PROVIDERS_BY_NAME,
+    tables, ProviderStore, StoreError, StoredProvider, SyncLockError, SyncRun, PROVIDERS_BY_NAME,
     PROVIDERS_TABLE, SYNC_LOCKS_TABLE, SYNC_RUNS_TABLE,
 };
 use crate::integrations::providers::model::Provider;
@@ -31,10 +33,6 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-fn string(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
 /// The lease item of a running sync.
 #[derive(serde::Deserialize)]
 struct SyncLock {
@@ -46,15 +44,35 @@ pub struct DynamoProviderStore {
     providers_table: String,
     runs_table: String,
     locks_table: String,
+    /// A tenant's providers by id; by name (a cursor bound to the tenant and the prefix);
+    /// a tenant's runs.
+    providers: Listing,
+    providers_by_name: Listing,
+    runs: Listing,
 }
 
 impl DynamoProviderStore {
-    pub fn new(client: Client, prefix: &str) -> Self {
+    pub fn new(client: Client, prefix: &str, cursor_keys: &CursorKeys) -> Self {
+        let tables = tables();
+        let spec = |name: &str| -> &TableSpec {
+            tables
+                .iter()
+                .find(|table| table.name == name)
+                .expect("a table of this store")
+        };
         Self {
             client,
             providers_table: format!("{prefix}{PROVIDERS_TABLE}"),
             runs_table: format!("{prefix}{SYNC_RUNS_TABLE}"),
             locks_table: format!("{prefix}{SYNC_LOCKS_TABLE}"),
+            providers: Listing::new("providers", spec(PROVIDERS_TABLE), None, cursor_keys),
+            providers_by_name: Listing::new(
+                "providers-by-name",
+                spec(PROVIDERS_TABLE),
+                Some(PROVIDERS_BY_NAME),
+                cursor_keys,
+            ),
+            runs: Listing::new("runs", spec(SYNC_RUNS_TABLE), None, cursor_keys),
         }
     }
 
@@ -67,49 +85,41 @@ impl DynamoProviderStore {
         ]
     }
 
-    async fn query<T: serde::de::DeserializeOwned>(
-        &self,
-        table: &str,
-        tenant: &str,
-        limit: i32,
-        after: Option<Cursor>,
-        newest_first: bool,
-    ) -> Result<Page<T>, StoreError> {
-        self.query_where(
-            self.client
-                .query()
-                .table_name(table)
-                .key_condition_expression("tenant_id = :tenant"),
-            tenant,
-            limit,
-            after,
-            newest_first,
-        )
-        .await
-    }
-
-    async fn query_where<T: serde::de::DeserializeOwned>(
+    /// A page of the tenant's items of `query`, from the client's `cursor` (sealed by
+    /// `listing` for `binding`).
+    async fn page<T: serde::de::DeserializeOwned>(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        (listing, binding): (&Listing, &str),
         tenant: &str,
         limit: i32,
-        after: Option<Cursor>,
+        cursor: Option<&str>,
         newest_first: bool,
-    ) -> Result<Page<T>, StoreError> {
+    ) -> Result<Page<T, String>, StoreError> {
         let output = query
             .expression_attribute_values(":tenant", string(tenant))
             .scan_index_forward(!newest_first)
             .limit(limit)
-            .set_exclusive_start_key(after.map(Cursor::into_start_key))
+            .set_exclusive_start_key(listing.start(cursor, binding)?)
             .send()
             .await
             .map_err(|error| paging_error("The provider store", error))?;
-        let page = Page::read(
+        Ok(listing.page(
             "The provider store",
+            binding,
             output.items,
             output.last_evaluated_key,
-        );
-        Ok(page?)
+        )?)
+    }
+
+    fn tenant_query(
+        &self,
+        table: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(table)
+            .key_condition_expression("tenant_id = :tenant")
     }
 }
 
@@ -167,11 +177,19 @@ impl ProviderStore for DynamoProviderStore {
         tenant: &str,
         name_prefix: Option<&str>,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<StoredProvider>, StoreError> {
+        cursor: Option<&str>,
+    ) -> Result<Page<StoredProvider, String>, StoreError> {
         let Some(prefix) = name_prefix else {
+            let query = self.tenant_query(&self.providers_table);
             return self
-                .query(&self.providers_table, tenant, limit, after, false)
+                .page(
+                    query,
+                    (&self.providers, tenant),
+                    tenant,
+                    limit,
+                    cursor,
+                    false,
+                )
                 .await;
         };
         let query = self
@@ -181,7 +199,17 @@ impl ProviderStore for DynamoProviderStore {
             .index_name(PROVIDERS_BY_NAME)
             .key_condition_expression("tenant_id = :tenant AND begins_with(name_key, :prefix)")
             .expression_attribute_values(":prefix", string(prefix));
-        self.query_where(query, tenant, limit, after, false).await
+        // The prefix is part of what the cursor opens for: another name's page is refused.
+        let binding = format!("{tenant}\nname={prefix}");
+        self.page(
+            query,
+            (&self.providers_by_name, &binding),
+            tenant,
+            limit,
+            cursor,
+            false,
+        )
+        .await
     }
 
     async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError> {
@@ -258,9 +286,10 @@ impl ProviderStore for DynamoProviderStore {
         &self,
         tenant: &str,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<SyncRun>, StoreError> {
-        self.query(&self.runs_table, tenant, limit, after, true)
+        cursor: Option<&str>,
+    ) -> Result<Page<SyncRun, String>, StoreError> {
+        let query = self.tenant_query(&self.runs_table);
+        self.page(query, (&self.runs, tenant), tenant, limit, cursor, true)
             .await
     }
 }

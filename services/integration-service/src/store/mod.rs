@@ -2,10 +2,9 @@
 mod dynamo;
 
 use async_trait::async_trait;
-use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, TableSpec};
+use common::aws::dynamo::{IndexProjection, IndexSpec, KeyAttribute, Page, TableSpec};
 use common::aws::StorageError;
 use common::FieldError;
-use common::{Cursor, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,12 +15,8 @@ pub use dynamo::{name_key, DynamoProviderStore};
 pub const PROVIDERS_TABLE: &str = "providers";
 pub const SYNC_RUNS_TABLE: &str = "provider-sync-runs";
 pub const SYNC_LOCKS_TABLE: &str = "provider-sync-locks";
-pub const PROVIDER_KEYS: [&str; 2] = ["tenant_id", "provider_id"];
 /// Providers by name: the tenant's, in the order of their lowercased names.
 pub const PROVIDERS_BY_NAME: &str = "name-index";
-/// The key of a page of `PROVIDERS_BY_NAME` (the index's and the table's attributes).
-pub const PROVIDER_NAME_KEYS: [&str; 3] = ["tenant_id", "provider_id", "name_key"];
-pub const RUN_KEYS: [&str; 2] = ["tenant_id", "run_id"];
 
 /// The tables this service needs; `integration-service print-tables` prints them for the
 /// Terraform drift check. Both are partitioned by tenant, so a tenant's listing is one
@@ -151,14 +146,15 @@ pub trait ProviderStore: Send + Sync {
         now: &str,
     ) -> Result<(), StoreError>;
     /// A page of the tenant's providers: by id, or with `name_prefix` (lowercase) those
-    /// whose lowercased name starts with it, by name.
+    /// whose lowercased name starts with it, by name; from the client's `cursor` (a
+    /// cursor sealed for another tenant, listing or prefix is a `BadCursor`).
     async fn list(
         &self,
         tenant: &str,
         name_prefix: Option<&str>,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<StoredProvider>, StoreError>;
+        cursor: Option<&str>,
+    ) -> Result<Page<StoredProvider, String>, StoreError>;
     /// Writes the run record (start, then again when finished).
     async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError>;
     /// Takes the tenant's sync lease for `run_id` until `expires_at` (epoch seconds),
@@ -171,11 +167,11 @@ pub trait ProviderStore: Send + Sync {
     ) -> Result<(), SyncLockError>;
     /// Gives the lease back (only if `run_id` still holds it).
     async fn unlock_sync(&self, tenant: &str, run_id: &str) -> Result<(), StoreError>;
-    /// Newest first.
+    /// Newest first, from the client's `cursor`.
     async fn list_runs(
         &self,
         tenant: &str,
         limit: i32,
-        after: Option<Cursor>,
-    ) -> Result<Page<SyncRun>, StoreError>;
+        cursor: Option<&str>,
+    ) -> Result<Page<SyncRun, String>, StoreError>;
 }

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use stand_ins::partner::{Fault, Partner};
+use test_support::listing::{Listing, PageShape};
 
 use crate::helpers::{
     assert_json, assert_problem, direct_sdk, spawn_app, test_config, with_default_callers, TestApp,
@@ -64,27 +65,16 @@ async fn a_clean_sync_stores_every_provider_and_records_the_run() {
     assert!(run["finished_at"].is_string() && run["errors"] == json!([]));
     assert_eq!((partner.auth_calls(), partner.provider_calls()), (1, 1));
 
-    let page = assert_json(
-        app.tenant("acme")
-            .get("/providers/list_providers?limit=2")
-            .await,
-        StatusCode::OK,
+    let pages = test_support::check_listing(
+        &app.tenant("acme"),
+        &providers_listing("/providers/list_providers"),
+        &["p-1", "p-2", "p-3"],
     )
     .await;
-    assert_eq!(page["providers"].as_array().unwrap().len(), 2);
-    let first = &page["providers"][0];
+    let first = &pages[0][0];
     assert_eq!(first["id"], "p-1");
     assert_eq!(first["npi"], "1234567890");
     assert!(first["first_seen_at"].is_string() && first["last_sync_run_id"] == run["run_id"]);
-    let next = page["next"].as_str().expect("more");
-    let rest = assert_json(
-        app.tenant("acme")
-            .get(&format!("/providers/list_providers?next={next}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(rest["providers"][0]["id"], "p-3");
 
     let runs = assert_json(
         app.tenant("acme").get("/providers/list_sync_runs").await,
@@ -93,15 +83,106 @@ async fn a_clean_sync_stores_every_provider_and_records_the_run() {
     .await;
     assert_eq!(runs["runs"][0]["run_id"], run["run_id"]);
     assert_eq!(runs["runs"][0]["status"], "succeeded");
-    // A cursor is checked, not passed to DynamoDB blindly.
-    assert_problem(
-        app.tenant("acme")
-            .get("/providers/list_providers?next=garbage")
-            .await,
-        StatusCode::BAD_REQUEST,
-        Some("next"),
+}
+
+fn providers_listing(path: &str) -> Listing {
+    Listing {
+        path: path.to_owned(),
+        shape: PageShape::Envelope { items: "providers" },
+        cursor: "next",
+        max_limit: Some(100),
+        key: |provider| provider["id"].as_str().map(str::to_owned),
+    }
+}
+
+/// Both stored listings run the shared listing check; their cursors are sealed, and open
+/// only for the tenant, the listing and the name prefix they were handed out for.
+#[tokio::test]
+async fn the_stored_listings_page_with_cursors_bound_to_tenant_listing_and_name() {
+    let partner = Partner::spawn().await;
+    partner.set_providers(providers());
+    let settings = json!({"base_url": partner.url, "auth": {"method": "checksum"}});
+    let app =
+        spawn_app(json!({"acme": {"providers": settings}, "globex": {"providers": settings}}))
+            .await;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let run = assert_json(sync(&app).await, StatusCode::OK).await;
+        runs.push(run["run_id"].as_str().unwrap().to_owned());
+    }
+    let acme = app.tenant("acme");
+    test_support::check_listing(
+        &acme,
+        &providers_listing("/providers/list_providers?name=dr.%20a"),
+        &["p-1", "p-3"],
     )
     .await;
+    let created: Vec<&str> = runs.iter().map(String::as_str).collect();
+    let pages = test_support::check_listing(
+        &acme,
+        &Listing {
+            path: "/providers/list_sync_runs".into(),
+            shape: PageShape::Envelope { items: "runs" },
+            cursor: "next",
+            max_limit: Some(100),
+            key: |run| run["run_id"].as_str().map(str::to_owned),
+        },
+        &created,
+    )
+    .await;
+    let listed: Vec<&str> = pages
+        .iter()
+        .flatten()
+        .map(|run| run["run_id"].as_str().unwrap())
+        .collect();
+    let newest_first: Vec<&str> = created.iter().rev().copied().collect();
+    assert_eq!(listed, newest_first);
+
+    let cursor = |path: &'static str| {
+        let acme = &acme;
+        async move {
+            let page = assert_json(acme.get(path).await, StatusCode::OK).await;
+            urlencode(page["next"].as_str().expect("a second page"))
+        }
+    };
+    let by_id = cursor("/providers/list_providers?limit=1").await;
+    let by_name = cursor("/providers/list_providers?name=dr&limit=1").await;
+    let of_runs = cursor("/providers/list_sync_runs?limit=1").await;
+    // Each opens where it was handed out...
+    for path in [
+        format!("/providers/list_providers?next={by_id}"),
+        format!("/providers/list_providers?name=dr&next={by_name}"),
+        format!("/providers/list_sync_runs?next={of_runs}"),
+    ] {
+        assert_json(acme.get(&path).await, StatusCode::OK).await;
+    }
+    // ... and nowhere else: another tenant, another listing, another name prefix.
+    for (caller, path) in [
+        ("globex", format!("/providers/list_providers?next={by_id}")),
+        ("acme", format!("/providers/list_sync_runs?next={by_id}")),
+        ("acme", format!("/providers/list_providers?next={of_runs}")),
+        (
+            "acme",
+            format!("/providers/list_providers?name=dr&next={by_id}"),
+        ),
+        ("acme", format!("/providers/list_providers?next={by_name}")),
+        (
+            "acme",
+            format!("/providers/list_providers?name=dr.%20g&next={by_name}"),
+        ),
+    ] {
+        let response = app.tenant(caller).get(&path).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{caller} {path}"
+        );
+        assert_problem(response, StatusCode::BAD_REQUEST, Some("next")).await;
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[tokio::test]

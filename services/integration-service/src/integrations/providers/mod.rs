@@ -6,17 +6,14 @@ pub mod sync;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::aws::StorageError;
-use common::{Cursor, FieldError};
+use common::paging::{Listed, PageQuery, PageView, Paging};
+use common::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::capability::{Call, Capability, Integration, NoParams, Output, Params};
 use crate::error::{ApiError, Error};
-use crate::store::{
-    name_key, ProviderStore, RunStatus, StoreError, StoredProvider, SyncRun, PROVIDER_KEYS,
-    PROVIDER_NAME_KEYS, RUN_KEYS,
-};
+use crate::store::{name_key, ProviderStore, RunStatus, StoreError, StoredProvider, SyncRun};
 use crate::tenants::AuthKind;
 use crate::upstream::UpstreamRequest;
 use sync::SyncJob;
@@ -54,11 +51,7 @@ pub struct PageParams {
     pub next: Option<String>,
 }
 
-impl Params for PageParams {
-    fn validate(&self) -> Vec<FieldError> {
-        limit_errors(self.limit)
-    }
-}
+impl Params for PageParams {}
 
 /// A page of the tenant's stored providers, optionally those whose name starts with
 /// `name`.
@@ -77,7 +70,7 @@ pub struct ProviderListParams {
 
 impl Params for ProviderListParams {
     fn validate(&self) -> Vec<FieldError> {
-        let mut errors = limit_errors(self.limit);
+        let mut errors = Vec::new();
         if self
             .name
             .as_ref()
@@ -89,53 +82,29 @@ impl Params for ProviderListParams {
     }
 }
 
-fn limit_errors(limit: Option<u32>) -> Vec<FieldError> {
-    match limit {
-        Some(limit) if !(1..=100).contains(&limit) => {
-            vec![FieldError::new("limit", "must be between 1 and 100")]
-        }
-        _ => Vec::new(),
-    }
+/// The stored listings' pages: 50 items by default, 100 at most, the cursor in `next`.
+struct Stored;
+
+impl Paging for Stored {
+    const DEFAULT_LIMIT: u32 = 50;
 }
 
-fn page_size(limit: Option<u32>) -> i32 {
-    limit.unwrap_or(50) as i32
+impl Listed for StoredProvider {
+    const ITEMS: &'static str = "providers";
 }
 
-/// Where a listing resumes: the cursor, which must belong to `tenant` and fit `keys` (a
-/// cursor of another listing is refused).
-fn start_key(
-    next: Option<&str>,
-    tenant: &str,
-    keys: &[&str],
-) -> Result<Option<Cursor>, StoreError> {
-    let Some(cursor) = next else {
-        return Ok(None);
-    };
-    let cursor = Cursor::parse(cursor, keys)?;
-    if cursor.string("tenant_id") != Some(tenant) {
-        return Err(StorageError::BadCursor.into());
-    }
-    Ok(Some(cursor))
+impl Listed for SyncRun {
+    const ITEMS: &'static str = "runs";
+    const ITEMS_DOC: Option<&'static str> = Some("Newest first.");
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProvidersPage {
-    pub providers: Vec<StoredProvider>,
-    /// Pass as `next` for the following page; absent on the last one.
-    pub next: Option<String>,
+impl<T: Listed + Serialize + ToSchema + Send + 'static> Output for PageView<T> {}
+
+/// A listing's store error as the client sees it: a cursor the store could not open is a
+/// 400 naming `next`.
+fn listed<T>(query: &PageQuery<Stored>, result: Result<T, StoreError>) -> Result<T, ApiError> {
+    result.map_err(|StoreError::Storage(error)| ApiError::Problem(query.problem(error)))
 }
-
-impl Output for ProvidersPage {}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncRunsPage {
-    /// Newest first.
-    pub runs: Vec<SyncRun>,
-    pub next: Option<String>,
-}
-
-impl Output for SyncRunsPage {}
 
 impl Integration for Providers {
     fn name(&self) -> &'static str {
@@ -180,28 +149,20 @@ impl Integration for Providers {
             Capability::read("list_providers", "Stored providers, a page at a time, or by name prefix", move |call, params: ProviderListParams| {
                 let this = list.clone();
                 async move {
+                    let query = PageQuery::<Stored>::new(params.limit, params.next.as_deref());
+                    let limit = query.limit().map_err(ApiError::Problem)?;
                     let prefix = params.name.as_deref().map(name_key);
-                    let keys: &[&str] = if prefix.is_some() { &PROVIDER_NAME_KEYS } else { &PROVIDER_KEYS };
-                    let start = start_key(params.next.as_deref(), &call.tenant, keys)?;
-                    let page = this
-                        .store
-                        .list(&call.tenant, prefix.as_deref(), page_size(params.limit), start)
-                        .await?;
-                    Ok(ProvidersPage {
-                        providers: page.items,
-                        next: page.next.as_ref().map(Cursor::encode),
-                    })
+                    let page = this.store.list(&call.tenant, prefix.as_deref(), limit, query.cursor()).await;
+                    Ok(PageView::from(listed(&query, page)?))
                 }
             }),
             Capability::read("list_sync_runs", "Recorded sync runs, newest first", move |call, params: PageParams| {
                 let this = runs.clone();
                 async move {
-                    let start = start_key(params.next.as_deref(), &call.tenant, &RUN_KEYS)?;
-                    let page = this.store.list_runs(&call.tenant, page_size(params.limit), start).await?;
-                    Ok(SyncRunsPage {
-                        runs: page.items,
-                        next: page.next.as_ref().map(Cursor::encode),
-                    })
+                    let query = PageQuery::<Stored>::new(params.limit, params.next.as_deref());
+                    let limit = query.limit().map_err(ApiError::Problem)?;
+                    let page = this.store.list_runs(&call.tenant, limit, query.cursor()).await;
+                    Ok(PageView::from(listed(&query, page)?))
                 }
             }),
         ]
