@@ -4,7 +4,8 @@
 //! Vendor-specific behaviour stays in the vendor's own tests (okta.rs); this checks what
 //! the engine promises for any file: lists page to the end, writes that may not be repeated
 //! are sent once, reads are retried, a sealed cursor that was altered is refused, a 429
-//! holds back the buckets it names and no others.
+//! holds back the buckets it names and no others, a vendor that repeats its next link is
+//! stopped and one that links to another origin is not followed.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use stand_ins::graph::{GraphTenant, Quota};
 use stand_ins::okta::{Bucket, OktaOrg};
+use stand_ins::NextLinks;
 use test_support::caller::Caller;
 
 use integration_service::definitions::compiled::{Action, Compiled, CompiledCapability, Request};
@@ -99,6 +101,26 @@ impl StandIn {
         }
     }
 
+    /// What its list pages say about the page after them.
+    fn set_next_links(&self, links: NextLinks) {
+        match self {
+            Self::Okta(org) => org.set_next_links(links),
+            Self::Graph(directory) => directory.set_next_links(links),
+        }
+    }
+
+    /// `scheme://host:port` of the stand-in's API.
+    fn origin(&self) -> String {
+        let url = match self {
+            Self::Okta(org) => org.url.clone(),
+            Self::Graph(directory) => directory.graph_url(),
+        };
+        url::Url::parse(&url)
+            .expect("a stand-in's URL")
+            .origin()
+            .ascii_serialization()
+    }
+
     /// API requests the stand-in received so far.
     fn requests(&self) -> usize {
         match self {
@@ -110,13 +132,21 @@ impl StandIn {
 
 /// Every built-in definition with its stand-in and an app whose tenant `acme` uses it.
 async fn every_pair() -> Vec<(Arc<Compiled>, StandIn, TestApp)> {
+    every_pair_with(json!({})).await
+}
+
+/// [`every_pair`], the tenant's settings of each integration with `extra` added.
+async fn every_pair_with(extra: Value) -> Vec<(Arc<Compiled>, StandIn, TestApp)> {
     let mut pairs = Vec::new();
     for definition in
         integration_service::definitions::load(None).expect("the built-in definitions load")
     {
-        let (stand_in, settings) = StandIn::of(&definition.name)
+        let (stand_in, mut settings) = StandIn::of(&definition.name)
             .await
             .unwrap_or_else(|| panic!("no stand-in for the definition `{}`", definition.name));
+        for (name, value) in extra.as_object().expect("settings are an object") {
+            settings[name] = value.clone();
+        }
         let app = spawn_app(json!({"acme": {definition.name.clone(): settings}})).await;
         pairs.push((definition, stand_in, app));
     }
@@ -375,6 +405,113 @@ async fn a_429_holds_back_the_buckets_of_its_quota_and_no_others() {
                 }
             }
         }
+    }
+}
+
+/// The loop guard: a vendor that hands out the same next link again is stopped with a
+/// clear error after the page that repeated it, page by page and all at once.
+#[tokio::test]
+async fn a_vendor_that_repeats_its_next_link_is_stopped_not_followed_forever() {
+    for (definition, stand_in, app) in every_pair_with(json!({"list_all_max": 10000})).await {
+        for capability in &definition.capabilities {
+            let Action::List(list) = &capability.action else {
+                continue;
+            };
+            let path = format!("/{}/{}", definition.name, capability.name);
+            // Three of the vendor's largest pages: `all=true` reaches page 2 by its link.
+            stand_in.add_records(2 * list.page_max as usize + 1);
+            stand_in.set_next_links(NextLinks::Repeat);
+            let looped = |body: &Value, how: &str| {
+                assert_eq!(
+                    body["type"], "urn:problem:upstream-invalid-response",
+                    "{path} {how}: {body}"
+                );
+                assert!(
+                    body["detail"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("twice"),
+                    "{path} {how}: {body}"
+                );
+            };
+            let before = stand_in.requests();
+            let body = assert_problem(
+                app.tenant("acme").get(&format!("{path}?all=true")).await,
+                StatusCode::BAD_GATEWAY,
+                None,
+            )
+            .await;
+            looped(&body, "all=true");
+            assert_eq!(
+                stand_in.requests() - before,
+                2,
+                "{path}: the page that repeated its link was the last one asked for"
+            );
+            // Page by page: page 2's link is the cursor it was asked with.
+            let first = assert_json(
+                app.tenant("acme").get(&format!("{path}?limit=100")).await,
+                StatusCode::OK,
+            )
+            .await;
+            let next = first["next"].as_str().expect("a second page");
+            let body = assert_problem(
+                app.tenant("acme")
+                    .get(&format!(
+                        "{path}?limit=100&{}={}",
+                        list.caller_cursor,
+                        urlencode(next)
+                    ))
+                    .await,
+                StatusCode::BAD_GATEWAY,
+                None,
+            )
+            .await;
+            looped(&body, "page by page");
+            stand_in.set_next_links(NextLinks::Faithful);
+        }
+    }
+}
+
+/// A next link to another origin is refused, never followed: the service's credentials
+/// go to the vendor's origin only.
+#[tokio::test]
+async fn a_next_link_to_another_origin_is_refused_not_followed() {
+    for (definition, stand_in, app) in every_pair().await {
+        // Somewhere else that would answer like the vendor, to see whether it is asked.
+        let (elsewhere, _) = StandIn::of(&definition.name).await.expect("a stand-in");
+        stand_in.set_next_links(NextLinks::Foreign(elsewhere.origin()));
+        for capability in &definition.capabilities {
+            let Action::List(list) = &capability.action else {
+                continue;
+            };
+            let path = format!("/{}/{}", definition.name, capability.name);
+            stand_in.add_records(list.page_max as usize + 1);
+            for query in ["limit=1", "all=true"] {
+                let body = assert_problem(
+                    app.tenant("acme").get(&format!("{path}?{query}")).await,
+                    StatusCode::BAD_GATEWAY,
+                    None,
+                )
+                .await;
+                assert_eq!(
+                    body["type"], "urn:problem:upstream-invalid-response",
+                    "{path}?{query}: {body}"
+                );
+                assert!(
+                    body["detail"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("another origin"),
+                    "{path}?{query}: {body}"
+                );
+            }
+        }
+        assert_eq!(
+            elsewhere.requests(),
+            0,
+            "{}: nothing sent elsewhere",
+            definition.name
+        );
     }
 }
 
