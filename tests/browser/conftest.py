@@ -140,10 +140,14 @@ class Visit:
         self.assert_clean()
 
     def assert_clean(self):
+        # Plain booleans: a failure names the page and what leaked, never the page's text
+        # (which would print the token into the test log).
         for url, html in self.html_pages:
-            assert not JWT.search(html), f"{url} contains a JWT"
+            leaked = JWT.search(html) is not None
+            assert not leaked, f"{url} contains a JWT"
             for secret in SECRETS:
-                assert secret not in html, f"{url} contains {secret!r}"
+                leaked = secret in html
+                assert not leaked, f"{url} contains one of the dev secrets (index {SECRETS.index(secret)})"
         assert not self.problems, self.problems
 
     def close(self):
