@@ -29,8 +29,15 @@ echo "browser-test: $(/usr/bin/chromium --version 2>/dev/null | head -n1)" >&2
 echo "browser-test: building the binaries (a no-op after CI's test step)" >&2
 cargo build --workspace --all-targets --quiet
 trap 'scripts/dev.sh stop >/dev/null' EXIT
-DEV_SKIP_BUILD=1 scripts/dev.sh --detach
+# What dev.sh prints (the console's URL, the operator sign-in) is what the Done-when walk
+# (tests/browser/test_walk.py) starts from, as a new person would.
+mkdir -p .run
+if ! DEV_SKIP_BUILD=1 scripts/dev.sh --detach 2>.run/dev-printed.txt; then
+  cat .run/dev-printed.txt >&2
+  exit 1
+fi
+cat .run/dev-printed.txt >&2
 
 rm -rf .run/browser
-SHOTS_DIR=.run/browser .tools/browser/bin/python -m pytest tests/browser -p no:cacheprovider -q "$@"
+DEV_PRINTED=.run/dev-printed.txt SHOTS_DIR=.run/browser .tools/browser/bin/python -m pytest tests/browser -p no:cacheprovider -q "$@"
 echo "browser-test: done in $(( $(date +%s) - started ))s (screenshots and report: .run/browser/)" >&2
