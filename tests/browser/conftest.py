@@ -60,12 +60,14 @@ class Report:
     axe: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
     shots: list = field(default_factory=list)
+    extra: list = field(default_factory=list)
 
     def write(self):
         lines = ["page weights (first load, compressed bytes: HTML + CSS + JS):"]
         lines += [f"  {name}: {size} B" for name, size in sorted(self.weights.items())]
         lines.append("axe-core (violations by impact, JavaScript on):")
         lines += [f"  {name}: {counts}" for name, counts in sorted(self.axe.items())]
+        lines += self.extra
         lines.append(f"screenshots: {len(self.shots)} in {SHOTS}/")
         text = "\n".join(lines)
         (SHOTS / "report.txt").write_text(text + "\n")
@@ -76,7 +78,7 @@ REPORT = Report()
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if REPORT.shots:
+    if REPORT.shots or REPORT.extra:
         print("\n" + REPORT.write())
 
 
