@@ -136,6 +136,8 @@ def test_accounts_and_sign_out_through_the_issuer(visit):
     operator_sign_in(visit)
     nav(page, "Accounts")
     expect(page.get_by_role("heading", name="Accounts")).to_be_visible()
+    # user-service lists accounts for an operator's token (GET /admin/accounts, 9c79f0f).
+    expect(page.get_by_text("does not list accounts for admins yet")).to_have_count(0)
     visit.check("ops-accounts")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(re.escape(ISSUER)))

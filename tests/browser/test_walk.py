@@ -71,7 +71,8 @@ def test_a_new_person_and_an_operator_walk_the_done_when(browser, tmp_path):
         # The overview's tenant table leads to acme's provider sync: "Sync now".
         page.get_by_role("row", name=re.compile(r"^acme\b")).get_by_role("link", name="Provider sync").click()
         page.get_by_role("button", name="Sync now").click()
-        run = page.locator("tbody tr[id^=run-]").first
+        page.wait_for_url(re.compile(r"\?run="))
+        run = page.locator(f"#run-{page.url.split('run=')[1]}")
         expect(run.locator(".chip")).to_have_text(re.compile("Succeeded|Partly stored|Failed"), timeout=30_000)
         visit.check("walk-4-sync-run")
 
@@ -105,5 +106,11 @@ def test_a_new_person_and_an_operator_walk_the_done_when(browser, tmp_path):
         expect(page.get_by_role("status")).to_have_text("The user is suspended.")
         expect(page.locator("dl.facts .chip")).to_have_text("SUSPENDED")
         visit.check("walk-7-okta-user-suspended")
+
+        # The person who signed up is among user-service's accounts (the operator's own
+        # token for api://users, scope users:admin).
+        nav(page, "Accounts")
+        expect(page.get_by_role("row", name=re.compile(rf"\b{name}\b"))).to_be_visible()
+        visit.check("walk-8-accounts")
     finally:
         visit.close()
