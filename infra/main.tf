@@ -33,8 +33,8 @@ locals {
   azs          = slice(data.aws_availability_zones.available.names, 0, var.availability_zone_count)
 
   # The Kubernetes service accounts the Helm charts create (one per service): the services
-  # of infra/tables.tf's registry, so a new service is named in one place here
-  # (scripts/infra/check_table_drift.py fails when one of services/ is missing from it).
+  # with a table list in infra/tables/ (tables.tf), so a new service is named by its file
+  # (scripts/infra/check_table_drift.py fails when one of services/ has none).
   services = toset(keys(local.service_tables))
 
   tags = {

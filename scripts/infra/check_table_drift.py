@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Table drift check: Terraform's DynamoDB table definitions vs. each service's own specs.
+"""Table drift check: Terraform's DynamoDB tables vs. each service's own specs.
 
-Terraform side: infra/tables.tf maps every service to a local (`service_tables`), and
-infra/tables-<service>.tf defines that local (see the format documented in tables.tf).
-Service side: `<target>/debug/<service> print-tables` prints the service's TableSpec list
-as JSON (names without the environment prefix).
+Terraform side: infra/tables/<service>.json, one file per service, holding the list that
+`<service> print-tables` prints (infra/tables.tf reads them; `[]` for a service without
+tables). Service side: `<target>/debug/<service> print-tables` prints the service's
+TableSpec list as JSON (names without the environment prefix).
 
 Any difference (missing/extra table, key name or type, TTL attribute, GSI name, keys or
-projection) fails. A service whose binary is not built yet is skipped with a loud warning,
-or is an error when REQUIRE_ALL_SERVICES=1.
+projection) fails, and so does a service under services/ without its file. A service whose
+binary is not built yet is skipped with a loud warning, or is an error when
+REQUIRE_ALL_SERVICES=1.
 
 The same Terraform entries also generate scripts/infra/localstack-tables.sh, the table
 list the compose stack's one-shot init creates in LocalStack; --check-localstack FILE fails
@@ -20,127 +21,73 @@ Usage:
   check_table_drift.py --write-localstack FILE          # regenerate the compose init's tables
   check_table_drift.py --check-localstack FILE          # fail if FILE is not what it would be
   check_table_drift.py --check-described DIR --prefix P # tables created in an emulator vs Terraform
-Needs python-hcl2 (installed by scripts/install-infra-tools.sh into .tools/venv).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import glob
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import hcl2
-
 from platform_services import services
 
 ROOT = Path(__file__).resolve().parents[2]
-REF = re.compile(r"^\$\{local\.([A-Za-z0-9_]+)\}$")
 
 
 class SpecError(Exception):
     """The Terraform definitions themselves are malformed."""
 
 
-def unquote(value, where: str):
-    """python-hcl2 v8 keeps the quotes of string literals; anything else is an expression."""
-    if value is None:
-        return None
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        inner = value[1:-1]
-        if "${" in inner:
-            raise SpecError(f"{where}: must be a literal string, not an interpolation: {value}")
-        return inner
-    raise SpecError(f"{where}: must be a literal string or null, got {value!r}")
+TABLE_FIELDS = {"name", "hash_key", "range_key", "ttl_attribute", "global_secondary_indexes"}
+INDEX_FIELDS = {"name", "hash_key", "range_key", "projection"}
 
 
-def load_locals(infra: Path) -> dict:
-    merged: dict = {}
-    for path in sorted(glob.glob(str(infra / "*.tf"))):
-        with open(path, encoding="utf-8") as handle:
-            parsed = hcl2.load(handle)
-        for block in parsed.get("locals", []):
-            for key, value in block.items():
-                if key.startswith("__"):
-                    continue
-                if key in merged:
-                    raise SpecError(f"local.{key} defined twice (second in {path})")
-                merged[key] = value
-    return merged
+def _check_key(raw, where: str, optional: bool) -> None:
+    if raw is None and optional:
+        return
+    if not isinstance(raw, dict) or set(raw) != {"name", "type"} or raw["type"] not in ("S", "N"):
+        raise SpecError(f'{where}: expected {{"name": "...", "type": "S" | "N"}}, got {raw!r}')
 
 
-def key_attr(raw, where: str):
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or set(raw) - {"__is_block__"} != {"name", "type"}:
-        raise SpecError(f"{where}: expected {{ name = \"...\", type = \"S\"|\"N\" }}, got {raw!r}")
-    return {"name": unquote(raw["name"], f"{where}.name"), "type": unquote(raw["type"], f"{where}.type")}
-
-
-def normalise_terraform_table(name: str, raw: dict, where: str) -> dict:
-    expected = {"hash_key", "range_key", "ttl_attribute", "global_secondary_indexes"}
-    got = set(raw) - {"__is_block__", "__comments__"}
-    if got != expected:
+def _check_fields(raw, fields: set, where: str) -> None:
+    if not isinstance(raw, dict) or set(raw) != fields:
+        got = set(raw) if isinstance(raw, dict) else set()
         raise SpecError(
-            f"{where}: fields must be exactly {sorted(expected)}; "
-            f"missing {sorted(expected - got)}, unknown {sorted(got - expected)}"
+            f"{where}: fields must be exactly {sorted(fields)}; "
+            f"missing {sorted(fields - got)}, unknown {sorted(got - fields)}"
         )
-    indexes = []
-    for index_name, index in (raw["global_secondary_indexes"] or {}).items():
-        if index_name.startswith("__"):
-            continue
-        iwhere = f"{where}.global_secondary_indexes[{index_name}]"
-        indexes.append(
-            {
-                "name": index_name[1:-1] if index_name.startswith('"') else index_name,
-                "hash_key": key_attr(index.get("hash_key"), f"{iwhere}.hash_key"),
-                "range_key": key_attr(index.get("range_key"), f"{iwhere}.range_key"),
-                "projection": unquote(index.get("projection"), f"{iwhere}.projection"),
-            }
-        )
-    return {
-        "name": name,
-        "hash_key": key_attr(raw["hash_key"], f"{where}.hash_key"),
-        "range_key": key_attr(raw["range_key"], f"{where}.range_key"),
-        "ttl_attribute": unquote(raw["ttl_attribute"], f"{where}.ttl_attribute"),
-        "global_secondary_indexes": sorted(indexes, key=lambda i: i["name"]),
-    }
 
 
 def terraform_specs(infra: Path) -> dict[str, dict[str, dict]]:
-    """service -> table name -> normalised spec."""
-    local_values = load_locals(infra)
-    registry = local_values.get("service_tables")
-    if not isinstance(registry, dict):
-        raise SpecError("infra/tables.tf: local.service_tables (service => local.<svc>_tables) not found")
+    """service -> table name -> normalised spec, from infra/tables/<service>.json."""
     specs: dict[str, dict[str, dict]] = {}
     owner: dict[str, str] = {}
-    for quoted_service, ref in registry.items():
-        service = quoted_service.strip('"')
-        match = REF.match(ref) if isinstance(ref, str) else None
-        if not match:
-            raise SpecError(f"service_tables[{service}] must be a reference local.<name>, got {ref!r}")
-        local_name = match.group(1)
-        if local_name not in local_values:
-            raise SpecError(f"service_tables[{service}] refers to undefined local.{local_name}")
-        tables = local_values[local_name] or {}
-        specs[service] = {}
-        for table_name, raw in tables.items():
-            if table_name.startswith("__"):
-                continue
-            table_name = table_name.strip('"')
-            if table_name in owner:
-                raise SpecError(f"table {table_name!r} defined by both {owner[table_name]} and {service}")
-            owner[table_name] = service
-            specs[service][table_name] = normalise_terraform_table(
-                table_name, raw, f"local.{local_name}.{table_name}"
-            )
+    for path in sorted((infra / "tables").glob("*.json")):
+        service, where = path.stem, f"infra/tables/{path.name}"
+        try:
+            tables = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise SpecError(f"{where}: not JSON ({err})") from err
+        if not isinstance(tables, list):
+            raise SpecError(f"{where}: must be a JSON list, as print-tables prints it")
+        for table in tables:
+            _check_fields(table, TABLE_FIELDS, f"{where}: table {table.get('name') if isinstance(table, dict) else table!r}")
+            twhere = f"{where}: table {table['name']!r}"
+            _check_key(table["hash_key"], f"{twhere} hash_key", optional=False)
+            _check_key(table["range_key"], f"{twhere} range_key", optional=True)
+            for index in table["global_secondary_indexes"]:
+                _check_fields(index, INDEX_FIELDS, f"{twhere} index")
+                _check_key(index["hash_key"], f"{twhere} index {index['name']!r} hash_key", optional=False)
+                _check_key(index["range_key"], f"{twhere} index {index['name']!r} range_key", optional=True)
+            if table["name"] in owner:
+                raise SpecError(f"table {table['name']!r} defined by both {owner[table['name']]} and {service}")
+            owner[table["name"]] = service
+        specs[service] = normalise_service_output(tables)
     return specs
 
 
@@ -176,7 +123,7 @@ def describe_key(key) -> str:
 def compare(service: str, terraform: dict[str, dict], actual: dict[str, dict], other: str = "service") -> list[str]:
     problems = []
     for name in sorted(set(actual) - set(terraform)):
-        problems.append(f"{service}: table {name!r} is in the {other} but missing in infra/tables-{service}.tf")
+        problems.append(f"{service}: table {name!r} is in the {other} but missing in infra/tables/{service}.json")
     for name in sorted(set(terraform) - set(actual)):
         problems.append(f"{service}: table {name!r} is in Terraform but the {other} does not define it")
     for name in sorted(set(terraform) & set(actual)):
@@ -237,7 +184,9 @@ def run(infra: Path, bin_dir: Path, require_all: bool) -> int:
         print(f"ERROR: Terraform table definitions: {err}")
         return 1
     failures: list[str] = [
-        f"{service} (services/{service}) has no entry in infra/tables.tf service_tables (an empty map if it has no table; docs/development.md#adding-a-service)"
+        f"{service} (services/{service}) has no infra/tables/{service}.json: write it with "
+        f"`target/debug/{service} print-tables > infra/tables/{service}.json` ([] if it has no table; "
+        "docs/development.md#adding-a-service)"
         for service in sorted(set(services()) - set(specs))
     ]
     for service in sorted(specs):
@@ -272,7 +221,7 @@ def run(infra: Path, bin_dir: Path, require_all: bool) -> int:
 # ----------------------------------------------------------------------------------------
 
 LOCALSTACK_HEADER = """\
-# GENERATED by scripts/infra/check_table_drift.py --write-localstack from infra/tables-*.tf:
+# GENERATED by scripts/infra/check_table_drift.py --write-localstack from infra/tables/*.json:
 # do not edit (CI fails when this file is stale). Sourced by localstack-init.sh, which
 # defines create_table SERVICE TABLE CREATE_TABLE_JSON [TTL_ATTRIBUTE]; the table name
 # gets $TABLE_PREFIX in front.
@@ -327,7 +276,7 @@ def check_localstack(infra: Path, path: Path) -> int:
     want = localstack_tables(infra)
     have = path.read_text(encoding="utf-8") if path.exists() else ""
     if have == want:
-        print(f"ok: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} matches infra/tables-*.tf")
+        print(f"ok: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} matches infra/tables/*.json")
         return 0
     import difflib
 
@@ -459,13 +408,12 @@ def self_test(infra: Path) -> int:
             failed += 1
         except RuntimeError:
             print("  self-test ok   binary without print-tables is an error")
-    # Malformed Terraform entries are rejected.
+    # Malformed table lists are rejected.
     with tempfile.TemporaryDirectory() as tmp:
         bad = Path(tmp)
-        (bad / "tables.tf").write_text(
-            'locals {\n  service_tables = { "x-service" = local.x_service_tables }\n}\n'
-            'locals {\n  x_service_tables = {\n    t = {\n      hash_key = { name = "id", type = "S" }\n'
-            "      range_key = null\n    }\n  }\n}\n"
+        (bad / "tables").mkdir()
+        (bad / "tables" / "x-service.json").write_text(
+            '[{"name": "t", "hash_key": {"name": "id", "type": "S"}, "range_key": null}]'
         )
         try:
             terraform_specs(bad)

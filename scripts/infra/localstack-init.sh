@@ -4,7 +4,7 @@
 # Manager secrets (with local values). The services then run with AUTO_CREATE_RESOURCES=false,
 # as in production.
 #
-# The tables come from localstack-tables.sh, GENERATED from infra/tables-*.tf (which CI
+# The tables come from localstack-tables.sh, GENERATED from infra/tables/*.json (which CI
 # compares with each service's `print-tables`), so there is no hand-kept second copy.
 # CI also runs this script against the moto emulator (scripts/check-infra.sh, "compose init").
 #
