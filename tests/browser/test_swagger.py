@@ -150,6 +150,9 @@ def execute(page, tag, operation_id, params, body=None, file=None, shot_as=None)
                 field.select_option(str(value))
             else:
                 field.fill(str(value))
+                # Swagger UI's text fields are debounced (react-debounce-input, 350 ms):
+                # an Execute sooner than that sends the old value, unless the field is left.
+                field.blur()
     if body is not None:
         block.locator("textarea.body-param__text").fill(json.dumps(body))
     if file is not None:
