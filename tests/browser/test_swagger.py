@@ -142,6 +142,10 @@ def execute(page, tag, operation_id, params, body=None, file=None, shot_as=None)
     try_out = block.locator("button.try-out__btn", has_text="Try it out")
     if try_out.count():  # (Swagger UI keeps it on per operation once clicked)
         try_out.click()
+    # Fill only once Try it out has rendered its fields (its Execute button shows it), and
+    # check each value stuck: Swagger UI re-renders the rows and debounces their inputs
+    # (react-debounce-input), so a value typed too early or too fast can be dropped.
+    expect(block.locator("button.execute")).to_be_visible()
     for (where, name), value in params.items():
         row = block.locator(f"tr[data-param-name='{name}'][data-param-in='{where}']")
         if row.count():
@@ -149,10 +153,12 @@ def execute(page, tag, operation_id, params, body=None, file=None, shot_as=None)
             if field.evaluate("element => element.tagName") == "SELECT":  # an enum
                 field.select_option(str(value))
             else:
-                field.fill(str(value))
-                # Swagger UI's text fields are debounced (react-debounce-input, 350 ms):
-                # an Execute sooner than that sends the old value, unless the field is left.
-                field.blur()
+                for _ in range(3):
+                    field.fill(str(value))
+                    field.blur()  # leaving the field notifies at once
+                    if field.input_value() == str(value):
+                        break
+                expect(field).to_have_value(str(value))
     if body is not None:
         block.locator("textarea.body-param__text").fill(json.dumps(body))
     if file is not None:
@@ -160,6 +166,15 @@ def execute(page, tag, operation_id, params, body=None, file=None, shot_as=None)
         block.locator("input[type=file]").set_input_files(file)
     block.locator("button.execute").click()
     url = block.locator(".request-url pre").first
+    refused = block.locator(".validation-errors")
+    expect(url.or_(refused)).to_be_visible(timeout=30000)
+    if refused.is_visible():  # a dropped field value: Swagger UI's own check, nothing sent
+        for (where, name), value in params.items():
+            field = block.locator(f"tr[data-param-name='{name}'][data-param-in='{where}'] input").first
+            if field.count() and not field.input_value():
+                field.press_sequentially(str(value))  # typed key by key, as a person does
+                field.blur()
+        block.locator("button.execute").click()
     expect(url).to_be_visible(timeout=30000)
     status = block.locator(".live-responses-table tr.response td.response-col_status").first
     expect(status).to_have_text(re.compile(r"\d{3}|Failed"), timeout=30000)
