@@ -50,7 +50,7 @@ async fn suspend(
     user: &str,
     token: &str,
 ) -> reqwest::Response {
-    let mut caller = app.as_client(token);
+    let mut caller = app.bearer(token);
     if let Some(tenant) = tenant {
         caller = caller.header(TENANT, tenant);
     }
@@ -100,7 +100,7 @@ async fn a_caller_cannot_act_on_another_tenant_by_changing_the_header() {
 
     // Per scope: globex lets it read (the user is there, now unchanged), not write.
     let read = assert_json(
-        app.as_client(&attacker)
+        app.bearer(&attacker)
             .header(TENANT, "globex")
             .get(&format!("/okta/get_user?user_id={victim}"))
             .await,
@@ -155,7 +155,7 @@ async fn a_caller_sees_only_the_tenants_that_list_its_client_and_never_a_secret(
         .issuer
         .second_client_token(AUDIENCE, &["integrations:read"])
         .await;
-    let body = assert_json(app.as_client(&second).get("/tenants").await, StatusCode::OK).await;
+    let body = assert_json(app.bearer(&second).get("/tenants").await, StatusCode::OK).await;
     assert_eq!(
         body,
         json!({"tenants": [
@@ -178,7 +178,7 @@ async fn a_caller_sees_only_the_tenants_that_list_its_client_and_never_a_secret(
     // Without the read scope: 403.
     let writer = app.issuer.token(AUDIENCE, &["integrations:write"]).await;
     assert_problem(
-        app.as_client(&writer).get("/tenants").await,
+        app.bearer(&writer).get("/tenants").await,
         StatusCode::FORBIDDEN,
         None,
     )

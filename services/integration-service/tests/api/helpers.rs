@@ -4,7 +4,7 @@ use common::config::CommonConfig;
 use integration_service::config::{Config, SecretsBackend, UpstreamConfig};
 use integration_service::tenants::Tenants;
 use serde_json::{json, Value};
-use test_support::caller::Caller;
+use test_support::caller::{Caller, Callers};
 pub use test_support::http::{assert_json, assert_problem};
 
 use common::auth::OidcSettings;
@@ -15,15 +15,24 @@ pub const AUDIENCE: &str = "api://integrations";
 pub const TENANT: &str = "X-Tenant-Id";
 
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    /// `app.anonymous()`, `app.bearer(token)`, `app.authorized()` (with `token`),
+    /// `app.url(path)`, `app.metrics()`, ... (through `Deref`).
+    pub callers: Callers,
     pub table_prefix: String,
     /// The emulator directly, to see what the service stored.
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub issuer: OidcIssuer,
-    /// A token with both scopes, sent by `get` and `post`.
+    /// A token with both scopes: what `authorized()` presents.
     pub token: String,
     _app: test_support::app::RunningApp,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Callers;
+
+    fn deref(&self) -> &Callers {
+        &self.callers
+    }
 }
 
 /// The tenant config with `callers` added where a tenant names none: the issuer's default
@@ -126,39 +135,20 @@ pub async fn start(mut config: Config) -> TestApp {
         .await
         .expect("app builds");
     let app = test_support::app::spawn(application, &config.common).await;
+    let token = issuer
+        .token(AUDIENCE, &["integrations:read", "integrations:write"])
+        .await;
     TestApp {
-        address: app.address.clone(),
-        client: reqwest::Client::new(),
+        callers: Callers::new(&app.address, Some(token.clone())),
         table_prefix: config.common.table_prefix.clone(),
         dynamodb: common::aws::dynamodb(&sdk),
-        token: issuer
-            .token(AUDIENCE, &["integrations:read", "integrations:write"])
-            .await,
+        token,
         issuer,
         _app: app,
     }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    /// A caller without a token.
-    pub fn anonymous(&self) -> Caller {
-        Caller::anonymous(&self.client, &self.address)
-    }
-
-    /// A caller presenting the access token `token`.
-    pub fn as_client(&self, token: &str) -> Caller {
-        self.anonymous().bearer(token)
-    }
-
-    /// The tests' usual caller: a token with both scopes, and no tenant header.
-    pub fn authorized(&self) -> Caller {
-        self.as_client(&self.token)
-    }
-
     /// The usual caller, acting for `tenant` (`X-Tenant-Id`).
     pub fn tenant(&self, tenant: &str) -> Caller {
         self.authorized().header(TENANT, tenant)
@@ -183,17 +173,6 @@ impl TestApp {
             .unwrap()
             .items
             .unwrap_or_default()
-    }
-
-    pub async fn metrics(&self) -> String {
-        self.client
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
     }
 }
 

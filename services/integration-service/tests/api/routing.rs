@@ -431,7 +431,7 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
         stranger.token(AUDIENCE, &["integrations:read"]).await,
     ] {
         let response = app
-            .as_client(&token)
+            .bearer(&token)
             .header(TENANT, "acme")
             .get("/okta/list_users")
             .await;
@@ -447,7 +447,7 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     // Read scope: reads and the catalogue, not writes.
     let reader = app.issuer.token(AUDIENCE, &["integrations:read"]).await;
     assert_json(
-        app.as_client(&reader)
+        app.bearer(&reader)
             .header(TENANT, "acme")
             .get("/okta/list_users")
             .await,
@@ -455,12 +455,12 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     )
     .await;
     assert_json(
-        app.as_client(&reader).get("/integrations").await,
+        app.bearer(&reader).get("/integrations").await,
         StatusCode::OK,
     )
     .await;
     let response = app
-        .as_client(&reader)
+        .bearer(&reader)
         .header(TENANT, "acme")
         .post("/okta/suspend_user", &json!({"user_id": user}))
         .await;
@@ -474,7 +474,7 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     // Write scope: writes, not reads.
     let writer = app.issuer.token(AUDIENCE, &["integrations:write"]).await;
     assert_problem(
-        app.as_client(&writer)
+        app.bearer(&writer)
             .header(TENANT, "acme")
             .get("/okta/list_users")
             .await,
@@ -483,7 +483,7 @@ async fn callers_need_a_valid_token_with_the_capability_s_scope() {
     )
     .await;
     assert_json(
-        app.as_client(&writer)
+        app.bearer(&writer)
             .header(TENANT, "acme")
             .post("/okta/suspend_user", &json!({"user_id": user}))
             .await,
