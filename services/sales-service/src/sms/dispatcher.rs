@@ -5,7 +5,9 @@
 //!
 //! A lease only keeps others out while it lasts, so a send must never outlive it:
 //! - a claim that has less than [`Dispatcher::send_budget`] of its lease left once it is
-//!   checked (a slow store ate it) is released unused instead of sent;
+//!   checked (a slow store ate it) is extended once, and released unused instead of sent
+//!   if even the extension came back too late (without the extension, a store slower than
+//!   a third of the lease would release every claim and send nothing, ever);
 //! - a send is cut off at the SMS timeout;
 //! - before the outcome is written, a lease less than half left is extended, and a write
 //!   the store refused for being busy is tried again while the claim is held;
@@ -204,9 +206,20 @@ impl Dispatcher {
         };
         let destination = self.destination(&claimed).await?;
         // Only a send needs the budget: a refusal is recorded without one.
-        let left = lease_until - self.clock.now_ms();
-        if destination.is_ok() && left < millis(self.send_budget()) {
-            return self.release(&claimed, left).await;
+        let budget = millis(self.send_budget());
+        let mut lease_until = lease_until;
+        if destination.is_ok() && lease_until - self.clock.now_ms() < budget {
+            // One store call costs less than the claim and the count took together.
+            let extended_until = self.clock.now_ms() + millis(self.config.lease);
+            match self.outbox.extend(&claimed, extended_until).await {
+                Ok(()) => lease_until = extended_until,
+                Err(OutboxError::LostClaim) => return Ok(false),
+                Err(other) => return Err(other),
+            }
+            let left = lease_until - self.clock.now_ms();
+            if left < budget {
+                return self.release(&claimed, left).await;
+            }
         }
         let recorded = self
             .send_and_record(&claimed, lease_until, destination)

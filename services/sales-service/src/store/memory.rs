@@ -20,6 +20,7 @@ pub enum Call {
     Release,
     Complete,
     Reschedule,
+    CountSend,
 }
 
 type Latency = Box<dyn Fn(Call) -> Duration + Send + Sync>;
@@ -229,13 +230,16 @@ impl Outbox for MemoryOutbox {
         max: u32,
     ) -> Result<bool, OutboxError> {
         let (window, _) = send_window(to, now_ms);
-        let mut sends = self.sends.lock().unwrap();
-        let orders = sends.entry(window).or_default();
-        if orders.contains(order_id) || orders.len() < max as usize {
-            orders.insert(order_id.to_owned());
-            Ok(true)
-        } else {
-            Ok(false)
-        }
+        self.call(Call::CountSend, |_| {
+            let mut sends = self.sends.lock().unwrap();
+            let orders = sends.entry(window).or_default();
+            if orders.contains(order_id) || orders.len() < max as usize {
+                orders.insert(order_id.to_owned());
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        })
+        .await
     }
 }

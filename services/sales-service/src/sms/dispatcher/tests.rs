@@ -136,15 +136,42 @@ async fn a_lease_running_short_is_extended_before_a_slow_record_write() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_claim_granted_too_late_to_send_is_released_uncounted() {
+async fn a_claim_granted_too_late_to_send_is_extended_once_then_sent() {
     let outbox = MemoryOutbox::with(records(1));
-    // The claim's answer arrives with 400 ms of its 3 s lease left.
-    outbox.slow(|call| {
-        if call == Call::Claim {
-            Duration::from_millis(2600)
-        } else {
-            Duration::ZERO
-        }
+    // The claim's answer arrives with 400 ms of its 3 s lease left; the extension is quick.
+    outbox.slow(|call| match call {
+        Call::Claim => Duration::from_millis(2600),
+        _ => Duration::ZERO,
+    });
+    let provider = Provider::taking(Duration::from_millis(100));
+    let one = dispatcher(&outbox, &provider);
+    assert_eq!(one.dispatch_due().await.unwrap(), 1);
+    assert_each_once(&provider.per_recipient(), 1);
+    assert_eq!(one.metrics.released.get(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_slower_than_a_third_of_the_lease_still_gets_every_sms_sent_once() {
+    // Every store call takes 1.1 s: the claim and the hourly count together leave 0.8 s
+    // of the 3 s lease, less than the 1.6 s a send needs; the extension leaves 1.9 s.
+    let outbox = MemoryOutbox::with(records(5));
+    outbox.slow(|_| Duration::from_millis(1100));
+    let provider = Provider::taking(Duration::from_millis(100));
+    let racing = vec![
+        dispatcher(&outbox, &provider),
+        dispatcher(&outbox, &provider),
+    ];
+    assert_each_once(&run_until_sent(&outbox, &provider, racing).await, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_still_short_after_its_extension_is_released_uncounted() {
+    let outbox = MemoryOutbox::with(records(1));
+    // The claim's answer arrives with 400 ms of its 3 s lease left, the extension's with
+    // 400 ms of the new one.
+    outbox.slow(|call| match call {
+        Call::Claim | Call::Extend => Duration::from_millis(2600),
+        _ => Duration::ZERO,
     });
     let provider = Provider::taking(Duration::from_millis(100));
     let one = dispatcher(&outbox, &provider);
