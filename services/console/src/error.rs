@@ -9,9 +9,9 @@ use common::aws::StorageError;
 
 use crate::assets::{ASSETS, HTMX_CONFIG};
 use crate::oidc::OidcError;
+use crate::page::{Chrome, Page, Who};
 use crate::session;
 use crate::upstream::UpstreamError;
-use crate::web::{Chrome, Page, Who};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -94,11 +94,11 @@ impl IntoResponse for ConsoleError {
                     serde_urlencoded::to_string([("next", return_to.as_str())])
                         .unwrap_or_default()
                 );
-                return crate::web::see_other(&location);
+                return crate::page::see_other(&location);
             }
             ConsoleError::SessionEnded { operator } => {
                 let location = if operator { "/ops/login" } else { "/login?done=expired" };
-                let mut response = crate::web::see_other(location);
+                let mut response = crate::page::see_other(location);
                 response
                     .headers_mut()
                     .insert(header::SET_COOKIE, session::clear_cookie());

@@ -9,9 +9,12 @@
 //! - [`routes`]: the pages, one module per area (`public`: start, sign-up, log-in;
 //!   `account`: my account; `ops`: operator sign-in and pages). Every page works without
 //!   JavaScript: each control is a real link or form first.
-//! - [`web`]: what pages share: the layout context, rendering, notices, and the extractors
-//!   that say who is asking (`Visitor`, `AccountHolder`, `Operator`).
-//! - [`upstream`]: calls to the services, their problems, the forwarded address.
+//! - [`page`]: how a page reaches the browser: the layout context, rendering, notices,
+//!   redirects, times; it knows nothing of sessions or services.
+//! - [`web`]: the extractors that say who is asking (`Visitor`, `AccountHolder`,
+//!   `Operator`), with the credentials to call a service for them.
+//! - [`upstream`]: calls to the services (`Service`: which one), their problems, the
+//!   forwarded address; [`readiness`]: the services' `/readyz`, watched in the background.
 //! - [`oidc`]: the operator sign-in (authorization code + PKCE, one token per audience) and
 //!   the console's own forwarder tokens.
 //! - [`session`]: the server-side sessions: `__Host-` cookie, hashed id, sealed contents,
@@ -29,6 +32,8 @@ pub mod config;
 pub mod error;
 pub mod forms;
 pub mod oidc;
+pub mod page;
+pub mod readiness;
 pub mod routes;
 pub mod security;
 pub mod session;
@@ -47,7 +52,7 @@ use common::server::{App, Application};
 
 use crate::config::{ClientSecret, Config};
 use crate::oidc::OidcClient;
-use crate::routes::ReadinessWatch;
+use crate::readiness::ReadinessWatch;
 use crate::session::SessionStore;
 use crate::state::AppState;
 use crate::upstream::Upstream;

@@ -6,10 +6,9 @@ use common::client_address::ClientAddresses;
 
 use crate::config::Config;
 use crate::oidc::OidcClient;
-use crate::routes::ReadinessWatch;
+use crate::readiness::ReadinessWatch;
 use crate::session::SessionStore;
-use crate::upstream::Upstream;
-use crate::web::Service;
+use crate::upstream::{Service, Upstream};
 
 #[derive(Clone)]
 pub struct AppState {

@@ -16,6 +16,14 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+/// The services, by the audience their tokens are for.
+#[derive(Debug, Clone, Copy)]
+pub enum Service {
+    Users,
+    Sales,
+    Integrations,
+}
+
 /// A service the console calls.
 #[derive(Clone)]
 pub struct Upstream {

@@ -11,8 +11,9 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ConsoleError;
 use crate::forms::{FormErrors, SummaryLine};
+use crate::page::{page, see_other, Chrome, Page, When};
 use crate::state::AppState;
-use crate::web::{end_session, page, see_other, AccountHolder, Chrome, Page, When};
+use crate::web::{end_session, AccountHolder};
 
 /// An account as user-service shows it to its owner.
 #[derive(Deserialize)]

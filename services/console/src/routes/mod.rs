@@ -11,8 +11,6 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use ops::ReadinessWatch;
-
 /// A form that carries a picture: user-service takes up to 5 MiB, plus the form's text.
 const PICTURE_FORM_BYTES: usize = 5 * 1024 * 1024 + 64 * 1024;
 

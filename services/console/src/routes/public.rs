@@ -10,13 +10,11 @@ use serde::Deserialize;
 
 use crate::error::ConsoleError;
 use crate::forms::{FormErrors, SummaryLine};
+use crate::page::{local_path, page, see_other, see_other_with_cookie, Chrome, Page};
 use crate::session::{self, AccountSession, SessionData, SessionSecret};
 use crate::state::AppState;
-use crate::upstream::Caller;
-use crate::web::{
-    end_session, local_path, page, see_other, see_other_with_cookie, AccountHolder, Chrome, Page,
-    Service, Visitor,
-};
+use crate::upstream::{Caller, Service};
+use crate::web::{end_session, AccountHolder, Visitor};
 
 #[derive(Template)]
 #[template(path = "public/home.html")]

@@ -9,8 +9,10 @@ use serde::Deserialize;
 
 use super::{listing_path, Pager, UrlId};
 use crate::error::ConsoleError;
+use crate::page::{page, see_other, Chrome, When};
 use crate::state::AppState;
-use crate::web::{page, see_other, Chrome, Operator, Service, When};
+use crate::upstream::Service;
+use crate::web::Operator;
 
 const ACCOUNTS_PER_PAGE: u32 = 25;
 

@@ -1,5 +1,6 @@
 //! The operators' pages, and their sign-in. Every page reads each service it needs once.
 mod accounts;
+mod okta;
 mod overview;
 mod sales;
 mod signin;
@@ -10,12 +11,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::ConsoleError;
 use crate::state::AppState;
-use crate::web::{Operator, Service};
-
-pub use overview::ReadinessWatch;
+use crate::upstream::{Caller, Service, UpstreamError};
+use crate::web::Operator;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,11 +41,11 @@ pub fn router() -> Router<AppState> {
             "/ops/tenants/{tenant}/test/{integration}",
             post(tenants::test_connection),
         )
-        .route("/ops/tenants/{tenant}/okta", get(tenants::okta_users))
-        .route("/ops/tenants/{tenant}/okta/{user}", get(tenants::okta_user))
+        .route("/ops/tenants/{tenant}/okta", get(okta::okta_users))
+        .route("/ops/tenants/{tenant}/okta/{user}", get(okta::okta_user))
         .route(
             "/ops/tenants/{tenant}/okta/{user}/{action}",
-            get(tenants::confirm_action).post(tenants::act),
+            get(okta::confirm_action).post(okta::act),
         )
         .route("/ops/accounts", get(accounts::index))
         .route(
@@ -155,4 +156,88 @@ impl Pager {
     pub fn is_empty(&self) -> bool {
         self.first.is_none() && self.next.is_none()
     }
+}
+
+#[derive(Deserialize)]
+pub struct TenantIntegration {
+    pub name: String,
+    pub auth_method: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    #[serde(default)]
+    pub integrations: Vec<TenantIntegration>,
+    /// The latest provider sync run, when integration-service says.
+    #[serde(default)]
+    pub last_sync: Option<sync::RunSummary>,
+}
+
+impl Tenant {
+    pub fn has(&self, integration: &str) -> bool {
+        self.integrations.iter().any(|i| i.name == integration)
+    }
+}
+
+/// The tenants this console may act for, or why there is no list.
+pub struct TenantList {
+    pub tenants: Vec<Tenant>,
+    /// integration-service has no tenant list (an older version): open one by id instead.
+    pub unavailable: bool,
+}
+
+#[derive(Deserialize)]
+struct TenantsAnswer {
+    tenants: Vec<Tenant>,
+}
+
+/// `GET /tenants` of integration-service, as the operator: the tenants whose callers
+/// include the console.
+pub async fn fetch_list(
+    state: &AppState,
+    operator: &mut Operator,
+) -> Result<TenantList, ConsoleError> {
+    let caller = operator.caller(state, Service::Integrations).await?;
+    list_with(state, &caller)
+        .await
+        .map_err(|error| ConsoleError::from_call(error, true))
+}
+
+/// The tenant list with `caller`'s credentials; an integration-service without the route
+/// gives an `unavailable` list.
+pub async fn list_with(state: &AppState, caller: &Caller) -> Result<TenantList, UpstreamError> {
+    let request = state.integrations.request(Method::GET, "/tenants", caller);
+    match state.integrations.send::<TenantsAnswer>(request).await {
+        Ok(answer) => Ok(TenantList {
+            tenants: answer.body.tenants,
+            unavailable: false,
+        }),
+        Err(error) if matches!(error.status(), Some(404 | 405)) => Ok(TenantList {
+            tenants: Vec::new(),
+            unavailable: true,
+        }),
+        Err(error) => Err(error),
+    }
+}
+
+/// An upstream's refusal in words: its detail, and when to try again if it said.
+pub fn upstream_sentence(
+    problem: &common::error::Problem,
+    retry_after: Option<std::time::Duration>,
+) -> String {
+    let mut text = problem
+        .detail
+        .clone()
+        .unwrap_or_else(|| problem.title.clone());
+    if let Some(wait) = retry_after {
+        let until = time::OffsetDateTime::now_utc() + wait;
+        let format = time::macros::format_description!("[hour]:[minute]:[second] UTC");
+        text.push_str(&format!(
+            " Rate limited until {} (in {} seconds).",
+            until.format(&format).unwrap_or_default(),
+            wait.as_secs().max(1)
+        ));
+    }
+    text
 }

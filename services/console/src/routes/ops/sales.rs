@@ -12,8 +12,10 @@ use serde_json::json;
 use super::{listing_path, page_href, Pager, UrlId};
 use crate::error::ConsoleError;
 use crate::forms::{FormErrors, SummaryLine};
+use crate::page::{page, see_other, Chrome, Page, When};
 use crate::state::AppState;
-use crate::web::{page, see_other, Chrome, Operator, Page, Service, When};
+use crate::upstream::Service;
+use crate::web::Operator;
 
 const ORDERS_PER_PAGE: u32 = 25;
 const CUSTOMERS_PER_PAGE: u32 = 25;

@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use crate::error::{ConsoleError, ErrorPage};
 use crate::oidc::{Challenge, OidcError};
+use crate::page::{local_path, see_other_with_cookie, Page};
 use crate::session::{self, OperatorSession, PendingSignIn, SessionData, SessionSecret};
 use crate::state::AppState;
-use crate::web::{end_session, local_path, see_other_with_cookie, Operator, Page, Visitor};
+use crate::web::{end_session, Operator, Visitor};
 
 /// How long a started sign-in may take at the issuer.
 const SIGN_IN_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);

@@ -6,11 +6,12 @@ use axum::response::{IntoResponse, Response};
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::{integration_call, listing_path, tenants, Pager, UrlId};
+use super::{fetch_list, integration_call, listing_path, Pager, TenantList, UrlId};
 use crate::error::ConsoleError;
+use crate::page::{page, see_other, Chrome, When};
 use crate::state::AppState;
 use crate::upstream::UpstreamError;
-use crate::web::{page, see_other, Chrome, Operator, When};
+use crate::web::Operator;
 
 /// Runs shown on a tenant's sync page.
 const RUNS_PER_PAGE: u32 = 10;
@@ -123,7 +124,7 @@ struct RunsPage {
 #[template(path = "ops/sync_index.html")]
 struct SyncIndexPage {
     chrome: Chrome,
-    tenants: tenants::TenantList,
+    tenants: TenantList,
 }
 
 /// `GET /ops/sync`: the tenants whose providers can be synced.
@@ -131,7 +132,7 @@ pub async fn index(
     State(state): State<AppState>,
     mut operator: Operator,
 ) -> Result<Response, ConsoleError> {
-    let tenants = tenants::fetch_list(&state, &mut operator).await?;
+    let tenants = fetch_list(&state, &mut operator).await?;
     Ok(page(SyncIndexPage {
         chrome: operator.visitor.chrome("sync"),
         tenants,
