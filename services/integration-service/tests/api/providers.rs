@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use stand_ins::partner::{Fault, Partner};
 use test_support::listing::{Listing, PageShape};
 
 use crate::helpers::{
     assert_json, assert_problem, direct_sdk, spawn_app, test_config, with_default_callers, TestApp,
-    TENANT,
 };
 
 fn providers() -> Vec<Value> {
@@ -32,11 +31,10 @@ async fn setup() -> (TestApp, Partner) {
     (app, partner)
 }
 
+/// `POST /providers/sync_providers` for acme, without a body (as the docs' example sends it).
 async fn sync(app: &TestApp) -> reqwest::Response {
-    app.client
-        .post(app.url("/providers/sync_providers"))
-        .bearer_auth(&app.token)
-        .header(TENANT, "acme")
+    app.tenant("acme")
+        .request(Method::POST, "/providers/sync_providers")
         .send()
         .await
         .unwrap()

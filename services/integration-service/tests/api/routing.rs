@@ -1,6 +1,6 @@
 //! The generic parts every capability gets: catalogue, routing, tenant, method,
 //! parameter validation, OpenAPI.
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use stand_ins::okta::OktaOrg;
 use test_support::compat::unserved_original_routes;
@@ -124,14 +124,7 @@ async fn the_wrong_method_is_405_with_allow() {
     assert_eq!(response.headers()["allow"], "POST");
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
 
-    let response = app
-        .client
-        .delete(app.url("/okta/delete_user"))
-        .bearer_auth(&app.token)
-        .header(TENANT, "acme")
-        .send()
-        .await
-        .unwrap();
+    let response = app.tenant("acme").delete("/okta/delete_user").await;
     assert_eq!(response.headers()["allow"], "POST");
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
     assert_eq!(org.api_requests(), 0);
@@ -220,15 +213,14 @@ async fn parameters_are_validated_before_any_upstream_call() {
     .await;
     // A body that is not JSON.
     let response = app
-        .client
-        .post(app.url("/okta/suspend_user"))
-        .bearer_auth(&app.token)
-        .header(TENANT, "acme")
-        .header("content-type", "text/plain")
-        .body("user_id=1")
-        .send()
-        .await
-        .unwrap();
+        .tenant("acme")
+        .send(
+            Method::POST,
+            "/okta/suspend_user",
+            "text/plain",
+            "user_id=1",
+        )
+        .await;
     assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, None).await;
     assert_eq!(org.api_requests(), 0, "nothing reached Okta");
 }
@@ -328,14 +320,10 @@ async fn a_repeated_tenant_header_is_a_400_naming_it() {
     // Which of two values wins differs between proxies and frameworks: take neither.
     for second in ["acme", "globex"] {
         let response = app
-            .client
-            .get(app.url("/okta/list_users"))
-            .bearer_auth(&app.token)
-            .header(TENANT, "acme")
+            .tenant("acme")
             .header(TENANT, second)
-            .send()
-            .await
-            .unwrap();
+            .get("/okta/list_users")
+            .await;
         assert_problem(response, StatusCode::BAD_REQUEST, Some("X-Tenant-Id")).await;
     }
     assert_eq!(org.api_requests(), 0, "nothing reached Okta");
