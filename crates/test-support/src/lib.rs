@@ -12,6 +12,8 @@
 //! - [`http`]: assertions on answers (`assert_json`, `assert_problem`).
 //! - [`oneshot`]: a router called without a socket (for `common`'s shared pieces).
 //! - [`proxy`]: a TCP proxy that can be cut, for "the dependency went away".
+//! - [`raw`]: a request written byte for byte, for what an HTTP client will not send (a
+//!   body that stops before its `content-length`).
 //! - [`command`]: a service binary's `--help` checked.
 //! - [`compat`]: the README's compatibility table checked against a served spec.
 //! - [`try_it_out`]: unique operation ids, and each operation sent as Swagger UI's "Try it
@@ -37,6 +39,7 @@ pub mod logs;
 pub mod oidc;
 pub mod oneshot;
 pub mod proxy;
+pub mod raw;
 pub mod try_it_out;
 pub mod wait;
 

@@ -2,11 +2,9 @@
 //! more than its limits. Each trick is sent over a raw connection that promises a 5 MiB
 //! body and sends only part of it: the answer must come while the body is unfinished, so
 //! the refusal happened while reading, never after buffering or parsing the whole body.
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use test_support::raw;
 
 use crate::helpers::{assert_problem, spawn_app, TestApp, PASSWORD};
 
@@ -16,8 +14,8 @@ const PROMISED: usize = 5 * 1024 * 1024;
 const SENT: usize = 256 * 1024;
 const BOUNDARY: &str = "trick-boundary";
 
-/// Sends `head` with `Content-Length: PROMISED` and `body` (padded to `SENT` with `pad`),
-/// then waits for an answer without sending the rest. Panics if none comes in time.
+/// [`raw::answer_before_the_body_ends`] promising `PROMISED` bytes and sending `body`
+/// padded to `SENT` with `pad`.
 async fn answer_before_the_body_ends(
     app: &TestApp,
     request_line: &str,
@@ -26,65 +24,8 @@ async fn answer_before_the_body_ends(
     pad: u8,
 ) -> (StatusCode, Value) {
     body.resize(SENT.max(body.len()), pad);
-    let address = app.address.trim_start_matches("http://");
-    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let (mut reader, mut writer) = stream.into_split();
-    let head = format!(
-        "{request_line} HTTP/1.1\r\nhost: {address}\r\n{extra_headers}content-length: {PROMISED}\r\n\r\n"
-    );
-    // The server may stop reading (and answer) at any point of the body: written aside.
-    let sender = tokio::spawn(async move {
-        writer.write_all(head.as_bytes()).await?;
-        writer.write_all(&body).await?;
-        // Keeps the connection open, the rest of the body never coming.
-        std::future::pending::<()>().await;
-        Ok::<_, std::io::Error>(writer)
-    });
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let read = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match reader.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buffer[..n]),
-            }
-            if complete_response(&answer) {
-                break;
-            }
-        }
-    })
-    .await;
-    sender.abort();
-    assert!(
-        read.is_ok() && !answer.is_empty(),
-        "no answer while the body was unfinished: the server waited for all of it"
-    );
-    let text = String::from_utf8_lossy(&answer);
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    (
-        StatusCode::from_u16(status).unwrap(),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
-}
-
-/// A head and a body as long as its `content-length` says.
-fn complete_response(bytes: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(bytes);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        return false;
-    };
-    head.lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        })
-        .is_some_and(|length| body.len() >= length)
+    raw::answer_before_the_body_ends(&app.address, request_line, extra_headers, PROMISED, body)
+        .await
 }
 
 /// [`answer_before_the_body_ends`] for a multipart sign-up.
@@ -110,6 +51,14 @@ fn multipart_start(field: &str) -> Vec<u8> {
 
 fn content_type(value: &str) -> String {
     format!("content-type: {value}\r\n")
+}
+
+/// The headers of a signed-in user's upload of `declared` content.
+fn authorized(token: &str, declared: &str) -> String {
+    format!(
+        "{}authorization: Bearer {token}\r\n",
+        content_type(declared)
+    )
 }
 
 /// The review's attack (a): `image/pt+json` was exempt from the small limit as an image
@@ -243,10 +192,7 @@ async fn the_avatar_route_refuses_other_types_unread() {
         let (status, body) = answer_before_the_body_ends(
             &app,
             "PUT /user/pic/avatar",
-            &format!(
-                "{}authorization: Bearer {token}\r\n",
-                content_type(declared)
-            ),
+            &authorized(&token, declared),
             json_sign_up_start(),
             b'0',
         )
@@ -268,10 +214,7 @@ async fn a_multipart_body_elsewhere_is_held_to_the_small_limit() {
     let (status, body) = answer_before_the_body_ends(
         &app,
         "PUT /user/mpx",
-        &format!(
-            "{}authorization: Bearer {token}\r\n",
-            content_type(&format!("multipart/form-data; boundary={BOUNDARY}"))
-        ),
+        &authorized(&token, &format!("multipart/form-data; boundary={BOUNDARY}")),
         multipart_start("profile"),
         b'0',
     )
