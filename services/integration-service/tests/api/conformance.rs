@@ -2,7 +2,8 @@
 //! vendor's stand-in, discovered from the definitions themselves (no test file per
 //! integration). A definition without a stand-in here fails `every_definition_has_a_stand_in`.
 //! Vendor-specific behaviour stays in the vendor's own tests (okta.rs); this checks what
-//! the engine promises for any file: lists page to the end, writes that may not be repeated
+//! the engine promises for any file: lists page to the end (and pass the platform's listing
+//! check, `every_list_passes_the_listing_check`), writes that may not be repeated
 //! are sent once, reads are retried, a sealed cursor that was altered is refused, a 429
 //! holds back the buckets it names and no others, a vendor that repeats its next link is
 //! stopped and one that links to another origin is not followed.
@@ -15,6 +16,7 @@ use stand_ins::graph::{GraphTenant, Quota};
 use stand_ins::okta::{Bucket, OktaOrg};
 use stand_ins::NextLinks;
 use test_support::caller::Caller;
+use test_support::listing::{Listing, PageShape};
 
 use integration_service::definitions::compiled::{Action, Compiled, CompiledCapability, Request};
 use integration_service::definitions::model::CapabilityKind;
@@ -294,6 +296,63 @@ async fn lists_page_to_the_end_one_page_or_all_at_once() {
             assert_eq!(all["truncated"], false);
         }
     }
+}
+
+/// The listing check every list route of the platform runs (test_support's): each list
+/// capability of every definition that hands out the service's sealed cursors, and
+/// `/directory/list_users` for a directory's tenant, pages to the end two at a time, keeps
+/// `limit` within the vendor's page, and refuses a cursor it never handed out, naming the
+/// cursor's parameter. A list whose caller cursor is the vendor's own value (`/okta/*`'s
+/// `after`, kept as the original service had it) passes a value it cannot judge on to the
+/// vendor: its paging is `lists_page_to_the_end_one_page_or_all_at_once`'s.
+#[tokio::test]
+async fn every_list_passes_the_listing_check() {
+    for (definition, stand_in, app) in every_pair().await {
+        let created = stand_in.add_records(5);
+        let created: Vec<&str> = created.iter().map(String::as_str).collect();
+        let mut listings = Vec::new();
+        for (index, capability) in definition.capabilities.iter().enumerate() {
+            let Action::List(list) = &capability.action else {
+                continue;
+            };
+            let id = |record: &Value| record["id"].as_str().map(str::to_owned);
+            if list.sealed {
+                listings.push(Listing {
+                    path: format!("/{}/{}", definition.name, capability.name),
+                    shape: PageShape::Envelope {
+                        items: leak(&list.field),
+                    },
+                    cursor: leak(&list.caller_cursor),
+                    max_limit: Some(list.page_max),
+                    key: id,
+                });
+            }
+            if let Some(directory) = &definition.directory {
+                if directory.list_users == index {
+                    listings.push(Listing {
+                        path: "/directory/list_users".to_owned(),
+                        shape: PageShape::Envelope { items: "users" },
+                        cursor: "next",
+                        max_limit: Some(list.page_max),
+                        key: id,
+                    });
+                }
+            }
+        }
+        assert!(
+            !listings.is_empty(),
+            "{}: no list to check",
+            definition.name
+        );
+        for listing in &listings {
+            test_support::check_listing(&app.tenant("acme"), listing, &created).await;
+        }
+    }
+}
+
+/// A name the listing check keeps for the whole test (`Listing` holds `&'static str`).
+fn leak(name: &str) -> &'static str {
+    Box::leak(name.to_owned().into_boxed_str())
 }
 
 fn urlencode(value: &str) -> String {
