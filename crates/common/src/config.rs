@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::aws::AwsTimeouts;
 use crate::health::ReadinessPolicy;
 use crate::paging::{CursorKeySource, CursorKeys};
 use crate::secrets::Secret;
@@ -174,6 +175,9 @@ pub struct CommonConfig {
     pub shutdown_grace: Duration,
     /// Upper bound for one request, end to end.
     pub request_timeout: Duration,
+    /// How long the AWS SDK waits for one attempt and for a whole call
+    /// (`AWS_ATTEMPT_TIMEOUT_SECONDS`, 4; `AWS_OPERATION_TIMEOUT_SECONDS`, 10).
+    pub aws_timeouts: AwsTimeouts,
     /// A connection with no byte either way for this long is closed. Longer than the
     /// ALB's idle timeout (60 s), so the balancer, not the pod, closes idle keep-alives.
     pub idle_connection_timeout: Duration,
@@ -223,6 +227,20 @@ impl CommonConfig {
             shutdown_drain: env.seconds_or("SHUTDOWN_DRAIN_SECONDS", Duration::from_secs(5)),
             shutdown_grace: env.seconds_or("SHUTDOWN_GRACE_SECONDS", Duration::from_secs(20)),
             request_timeout: env.seconds_or("REQUEST_TIMEOUT_SECONDS", Duration::from_secs(15)),
+            aws_timeouts: AwsTimeouts::checked(
+                env.seconds_or(
+                    "AWS_ATTEMPT_TIMEOUT_SECONDS",
+                    AwsTimeouts::default().attempt,
+                ),
+                env.seconds_or(
+                    "AWS_OPERATION_TIMEOUT_SECONDS",
+                    AwsTimeouts::default().operation,
+                ),
+            )
+            .unwrap_or_else(|problem| {
+                env.invalid(problem);
+                AwsTimeouts::default()
+            }),
             idle_connection_timeout: env
                 .seconds_or("IDLE_CONNECTION_TIMEOUT_SECONDS", Duration::from_secs(75)),
             header_read_timeout: env
@@ -261,6 +279,7 @@ impl CommonConfig {
             shutdown_drain: Duration::ZERO,
             shutdown_grace: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
+            aws_timeouts: AwsTimeouts::default(),
             idle_connection_timeout: Duration::from_secs(75),
             header_read_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,

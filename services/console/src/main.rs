@@ -37,7 +37,7 @@ fn help() {
 async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
-    let sdk = common::aws::load_sdk_config(None).await;
+    let sdk = common::aws::load_sdk_config_with(None, config.common.aws_timeouts).await;
     let application = console::build(&config, &sdk).await?;
     application.run("console", &config.common).await
 }

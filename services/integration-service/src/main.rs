@@ -61,7 +61,7 @@ async fn main() -> ExitCode {
 async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
-    let sdk = common::aws::load_sdk_config(None).await;
+    let sdk = common::aws::load_sdk_config_with(None, config.common.aws_timeouts).await;
     let application = integration_service::build(&config, &sdk).await?;
     application.run("integration-service", &config.common).await
 }
@@ -128,7 +128,7 @@ async fn sync_providers(args: &[String]) -> anyhow::Result<ExitCode> {
     };
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
-    let sdk = common::aws::load_sdk_config(None).await;
+    let sdk = common::aws::load_sdk_config_with(None, config.common.aws_timeouts).await;
     let runs = integration_service::sync_providers(&config, &sdk, tenant).await?;
     for run in &runs {
         println!("{}", serde_json::to_string(run)?);

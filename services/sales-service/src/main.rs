@@ -35,7 +35,7 @@ async fn main() -> ExitCode {
 async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     common::telemetry::init(config.common.log_format);
-    let sdk = common::aws::load_sdk_config(None).await;
+    let sdk = common::aws::load_sdk_config_with(None, config.common.aws_timeouts).await;
     let application = sales_service::build(&config, &sdk).await?;
     application.run("sales-service", &config.common).await
 }

@@ -29,10 +29,54 @@ use crate::health::ReadinessCheck;
 use self::dynamo::TableSpec;
 pub use self::error::{aws_error, StorageError};
 
-/// Loads region and credentials the standard way (env, profile, IRSA web identity) with
-/// timeouts short enough that a dead endpoint becomes a 503 quickly instead of a hang.
-/// `endpoint` overrides `AWS_ENDPOINT_URL` (tests point services at a cuttable proxy).
+/// How long the SDK waits for AWS: one attempt, and a whole call with its retries
+/// (`AWS_ATTEMPT_TIMEOUT_SECONDS`, `AWS_OPERATION_TIMEOUT_SECONDS`). Short by default, so
+/// a dead endpoint becomes a 503 quickly instead of a hang; an emulator much slower than
+/// AWS (bench's scale mode: moto walks a whole table per index Query) needs longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+impl Default for AwsTimeouts {
+    fn default() -> Self {
+        Self {
+            attempt: Duration::from_secs(4),
+            operation: Duration::from_secs(10),
+        }
+    }
+}
+
+impl AwsTimeouts {
+    /// Both at least a millisecond, and an attempt no longer than the call it is part of.
+    pub fn checked(attempt: Duration, operation: Duration) -> Result<Self, String> {
+        if attempt < Duration::from_millis(1) || operation < Duration::from_millis(1) {
+            return Err(
+                "AWS_ATTEMPT_TIMEOUT_SECONDS and AWS_OPERATION_TIMEOUT_SECONDS must be above 0"
+                    .into(),
+            );
+        }
+        if attempt > operation {
+            return Err(format!(
+                "AWS_ATTEMPT_TIMEOUT_SECONDS ({} s) must not exceed AWS_OPERATION_TIMEOUT_SECONDS ({} s)",
+                attempt.as_secs_f64(),
+                operation.as_secs_f64()
+            ));
+        }
+        Ok(Self { attempt, operation })
+    }
+}
+
+/// [`load_sdk_config_with`] the default [`AwsTimeouts`] (tests and tools).
 pub async fn load_sdk_config(endpoint: Option<&str>) -> SdkConfig {
+    load_sdk_config_with(endpoint, AwsTimeouts::default()).await
+}
+
+/// Loads region and credentials the standard way (env, profile, IRSA web identity) with
+/// the service's `timeouts` (`CommonConfig::aws_timeouts`) and at most 3 attempts a call.
+/// `endpoint` overrides `AWS_ENDPOINT_URL` (tests point services at a cuttable proxy).
+pub async fn load_sdk_config_with(endpoint: Option<&str>, timeouts: AwsTimeouts) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
@@ -41,8 +85,8 @@ pub async fn load_sdk_config(endpoint: Option<&str>) -> SdkConfig {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(4))
-                .operation_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(timeouts.attempt)
+                .operation_timeout(timeouts.operation)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
@@ -143,5 +187,44 @@ pub(crate) fn short_error<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) ->
         SdkError::DispatchFailure(_) => "unreachable".into(),
         SdkError::ServiceError(e) => e.err().code().unwrap_or("service error").into(),
         _ => "unexpected response".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_longer_than_its_call_or_a_zero_timeout_is_refused() {
+        let secs = Duration::from_secs;
+        assert_eq!(
+            AwsTimeouts::checked(secs(4), secs(10)),
+            Ok(AwsTimeouts::default())
+        );
+        assert!(AwsTimeouts::checked(secs(10), secs(10)).is_ok());
+        let longer = AwsTimeouts::checked(secs(11), secs(10)).unwrap_err();
+        assert!(longer.contains("must not exceed"), "{longer}");
+        assert!(AwsTimeouts::checked(Duration::ZERO, secs(10)).is_err());
+        assert!(AwsTimeouts::checked(secs(1), Duration::ZERO).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_sdk_waits_as_long_as_the_settings_say() {
+        let timeouts =
+            AwsTimeouts::checked(Duration::from_secs(60), Duration::from_secs(120)).expect("valid");
+        let config = load_sdk_config_with(Some("http://127.0.0.1:9"), timeouts).await;
+        let applied = config.timeout_config().expect("timeouts are set");
+        assert_eq!(
+            applied.operation_attempt_timeout(),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(applied.operation_timeout(), Some(Duration::from_secs(120)));
+        let default = load_sdk_config(None).await;
+        let applied = default.timeout_config().expect("timeouts are set");
+        assert_eq!(
+            applied.operation_attempt_timeout(),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(applied.operation_timeout(), Some(Duration::from_secs(10)));
     }
 }
