@@ -55,6 +55,9 @@ pub struct Template {
     /// The attribute each copy makes unique.
     pub vary: String,
     pub times: Times,
+    /// Attributes the service derives from others (a shard from the key), set again on
+    /// each copy from its own values.
+    pub derive: Option<fn(&mut Item)>,
 }
 
 impl Template {
@@ -81,6 +84,7 @@ impl Template {
             item,
             vary: vary.to_owned(),
             times,
+            derive: None,
         })
     }
 
@@ -108,7 +112,16 @@ impl Template {
             item,
             vary: vary.to_owned(),
             times,
+            derive: None,
         })
+    }
+
+    /// This template, with `derive` run on each copy.
+    pub fn deriving(self, derive: fn(&mut Item)) -> Self {
+        Self {
+            derive: Some(derive),
+            ..self
+        }
     }
 
     /// Copy number `index`.
@@ -121,7 +134,8 @@ impl Template {
         let unique = original
             .as_deref()
             .map(|text| unique_value(text, index, shift));
-        self.item
+        let mut copy: Item = self
+            .item
             .iter()
             .map(|(name, value)| {
                 let value = if *name == self.vary {
@@ -141,7 +155,11 @@ impl Template {
                 };
                 (name.clone(), value)
             })
-            .collect()
+            .collect();
+        if let Some(derive) = self.derive {
+            derive(&mut copy);
+        }
+        copy
     }
 }
 
@@ -313,6 +331,7 @@ mod tests {
             ]),
             vary: "username".into(),
             times: Times::Older,
+            derive: None,
         };
         let copy = template.copy(42);
         assert_eq!(copy["username"], s("scale-template0000042"));
@@ -338,6 +357,7 @@ mod tests {
             ]),
             vary: "id".into(),
             times: Times::Older,
+            derive: None,
         };
         let copy = template.copy(9);
         let AttributeValue::S(ordered_at) = &copy["ordered_at"] else {
@@ -349,6 +369,28 @@ mod tests {
         assert_eq!(moved, millis.parse::<i64>().unwrap() - 10_000);
         assert_eq!(copy["attempts"], AttributeValue::N("3".into()));
         assert_ne!(copy["id"], template.item["id"]);
+    }
+
+    #[test]
+    fn a_derived_attribute_follows_each_copys_own_key() {
+        fn length_of_key(item: &mut Item) {
+            let length = item["key"].as_s().map_or(0, String::len);
+            item.insert("length".to_owned(), AttributeValue::N(length.to_string()));
+        }
+        let template = Template {
+            table: "outbox".into(),
+            item: HashMap::from([
+                ("key".to_owned(), s("k")),
+                ("length".to_owned(), AttributeValue::N("1".into())),
+            ]),
+            vary: "key".into(),
+            times: Times::Waiting,
+            derive: None,
+        }
+        .deriving(length_of_key);
+        let copy = template.copy(3);
+        assert_eq!(copy["key"], s("k0000003"));
+        assert_eq!(copy["length"], AttributeValue::N("8".into()));
     }
 
     #[test]

@@ -8,10 +8,16 @@ use std::ops::AddAssign;
 use serde::Deserialize;
 
 /// A DynamoDB client for `endpoint` as the services configure theirs (`common::aws`:
-/// timeouts, retries, protections), with the emulator's fixed region and credentials,
-/// which the bench's own environment lacks.
+/// retries, protections), with the emulator's fixed region and credentials, which the
+/// bench's own environment lacks, and long timeouts: a batch write into a table of 100k
+/// items can take moto longer than the services' default 10 s on a busy machine.
 pub async fn dynamodb(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = common::aws::load_sdk_config(Some(endpoint))
+    let patient = common::aws::AwsTimeouts::checked(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(120),
+    )
+    .expect("an attempt within its call");
+    let config = common::aws::load_sdk_config_with(Some(endpoint), patient)
         .await
         .to_builder()
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
@@ -70,7 +76,7 @@ impl AddAssign for Counts {
 /// without a start key (a poll or a listing's first page), not more items.
 const FIRST_PAGES: &str = " (first pages)";
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct EmulatorStats {
     connections_accepted: u64,
     requests: BTreeMap<String, u64>,

@@ -131,12 +131,34 @@ fn table(run: &Run, name: &str) -> String {
     format!("{}{name}", run.prefix)
 }
 
+/// How long a measured service waits for the emulator. At 100k items moto walks the whole
+/// table for each index Query (about a second each, more on a busy machine), where
+/// DynamoDB reads one page: with the services' default AWS timeouts (4 s an attempt,
+/// 10 s a call) some requests were abandoned and retried, and moto's work on the
+/// abandoned attempts was counted against the next request. Waiting long enough makes
+/// every measured request one answer from exactly the queries the service sends.
+pub const PATIENT_AWS: [(&str, &str); 3] = [
+    ("AWS_ATTEMPT_TIMEOUT_SECONDS", "60"),
+    ("AWS_OPERATION_TIMEOUT_SECONDS", "120"),
+    ("REQUEST_TIMEOUT_SECONDS", "150"),
+];
+
+/// `spec` with [`PATIENT_AWS`].
+fn patient(
+    (spec, addr): (crate::procs::Spec, std::net::SocketAddr),
+) -> (crate::procs::Spec, std::net::SocketAddr) {
+    let spec = PATIENT_AWS
+        .iter()
+        .fold(spec, |spec, (name, value)| spec.env(name, *value));
+    (spec, addr)
+}
+
 /// A sales-service that does not dispatch, or one that does, both in an SMS outage.
 fn sales(
     run: &Run,
     dispatcher: bool,
 ) -> anyhow::Result<(crate::procs::Spec, std::net::SocketAddr)> {
-    let (spec, addr) = run.sales_spec(&run.services)?;
+    let (spec, addr) = patient(run.sales_spec(&run.services)?);
     let closed = free_addr()?;
     Ok((
         spec.env("OUTBOX_DISPATCHER_ENABLED", dispatcher.to_string())
@@ -241,10 +263,12 @@ impl Routes<'_> {
 pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
     let client = crate::emulator::dynamodb(&run.emulator).await;
     eprintln!("bench --scale: starting the services (sales-service without its dispatcher)");
-    let (user, _) = run.start_measured(run.user_spec(&run.services)?).await?;
+    let (user, _) = run
+        .start_measured(patient(run.user_spec(&run.services)?))
+        .await?;
     let (sales_started, _) = run.start_measured(sales(run, false)?).await?;
     let (integration, _) = run
-        .start_measured(run.integration_spec(&run.services)?)
+        .start_measured(patient(run.integration_spec(&run.services)?))
         .await?;
 
     eprintln!("bench --scale: one item of each kind through the APIs (the templates)");
@@ -310,7 +334,10 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
         Times::Older,
     )
     .await?;
-    let backlog = Template::any(&client, &outbox, "order_id", Times::Waiting).await?;
+    let backlog = Template::any(&client, &outbox, "order_id", Times::Waiting)
+        .await?
+        .deriving(due_shard_of_order);
+    check_due_shards(&client, &outbox).await?;
     // The seed's orders left SMS due now: the backlog is only the waiting copies.
     bulk::clear(&client, &outbox, &["order_id"]).await?;
 
@@ -394,6 +421,87 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
     })
 }
 
+/// 32-bit FNV-1a, the hash the sales-service shards its due index by.
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The due-index shard the sales-service gives an order's outbox record (`due_shard` in
+/// its `store/dynamo/outbox.rs`, private to it, so re-derived here; [`check_due_shards`]
+/// holds it to what the service wrote in this very run).
+fn due_shard(order_id: &str) -> u32 {
+    fnv1a(order_id) % sales_service::store::DUE_SHARDS
+}
+
+/// An outbox copy in its own order's shard, as the service would have written it (the
+/// template's shard on every copy put the whole backlog in one partition).
+fn due_shard_of_order(item: &mut bulk::Item) {
+    if let Some(AttributeValue::S(order_id)) = item.get("order_id") {
+        let shard = due_shard(order_id);
+        item.insert("due_shard".to_owned(), AttributeValue::N(shard.to_string()));
+    }
+}
+
+/// The records whose stored `due_shard` is not [`due_shard`] of their order id.
+fn misplaced(records: &[bulk::Item]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|record| {
+            let order_id = record.get("order_id")?.as_s().ok()?;
+            let stored = record.get("due_shard").and_then(|n| n.as_n().ok());
+            (stored.map(String::as_str) != Some(due_shard(order_id).to_string().as_str())).then(
+                || {
+                    format!(
+                        "{order_id}: stored {stored:?}, derived {}",
+                        due_shard(order_id)
+                    )
+                },
+            )
+        })
+        .collect()
+}
+
+/// Stops the run unless every outbox record the sales-service wrote (one per seeded
+/// order; with four shards a wrong rule passes 21 records by chance once in 4^21) sits in
+/// the shard [`due_shard`] derives.
+async fn check_due_shards(client: &aws_sdk_dynamodb::Client, outbox: &str) -> anyhow::Result<()> {
+    let records = client
+        .scan()
+        .table_name(outbox)
+        .consistent_read(true)
+        .send()
+        .await?
+        .items
+        .unwrap_or_default();
+    anyhow::ensure!(
+        records.len() > crate::seed::SEEDED_ORDERS,
+        "{outbox} holds {} records; the seed wrote one per order",
+        records.len()
+    );
+    let wrong = misplaced(&records);
+    anyhow::ensure!(
+        wrong.is_empty(),
+        "the bench's due shard differs from the sales-service's: {wrong:?}"
+    );
+    eprintln!(
+        "bench --scale: the due shard the copies get matches all {} records the sales-service wrote",
+        records.len()
+    );
+    Ok(())
+}
+
+/// Non-count outbox queries before the poll window opens: the first pass's, the gauge's
+/// Limit-1 ones, and the first of the second pass (one each per shard).
+const POLLS_BEFORE_WINDOW: f64 = (2 * sales_service::store::DUE_SHARDS + 1) as f64;
+
+/// Whether the first backlog count is surely over, from the non-count outbox queries
+/// (first pages) seen since the dispatcher started.
+fn gauge_is_over(finding_queries: f64) -> bool {
+    finding_queries >= POLLS_BEFORE_WINDOW
+}
+
 pub const BACKLOG_ROUTE: &str = "GET /api/v1/sales/sms/backlog";
 
 /// The user every directory copy is made from.
@@ -462,11 +570,14 @@ async fn measure(
 }
 
 /// Starts a sales-service with its dispatcher, every other service idle, so everything
-/// read is its own. Its first pass also counts the backlog for the gauge (then every
-/// 15 s): the gauge's reads are taken from its start, and the polls from the first
-/// count on, for `window` (under 15 s, so no count falls in it). The gauge also reads
-/// one item per shard for the oldest due time, with queries a poll's look alike.
-/// Only the outbox's reads count.
+/// read is its own. The dispatcher runs one thing at a time: a pass (one due Query per
+/// shard, nothing being due), then, after the first pass and every 15 s, the backlog
+/// gauge (per shard a Limit-1 Query for the oldest due time, which looks like a poll's,
+/// and COUNT pages up to the cap), then a sleep of its poll interval (1 s). So the gauge
+/// is over for certain once the second pass has begun: [`POLLS_BEFORE_WINDOW`] first-page
+/// queries that are not counts. The gauge's reads are taken from the dispatcher's start;
+/// the polls from then on, for `window` (under 15 s, so no count falls in it). Only the
+/// outbox's reads count.
 async fn watch_polls(run: &Run, backlog: usize, window: Duration) -> anyhow::Result<PollRow> {
     // The outbox alone: the idle services' own background reads (readiness, sync
     // schedules) are not the dispatcher's.
@@ -477,24 +588,17 @@ async fn watch_polls(run: &Run, backlog: usize, window: Duration) -> anyhow::Res
     let counting = |op: &str| op.ends_with(" COUNT");
     let before = EmulatorStats::fetch(&run.http, &run.emulator).await?;
     let (dispatcher, _) = run.start_measured(sales(run, true)?).await?;
-    // The count is a burst of queries right after the first pass, then the dispatcher
-    // sleeps its poll interval (1 s): the count is over when, after its first query, the
-    // outbox sees no call for 200 ms.
-    let counted_by = Instant::now() + Duration::from_secs(20);
-    let mut calls_seen = None;
+    let counted_by = Instant::now() + Duration::from_secs(120);
     let counted = loop {
         let now = EmulatorStats::fetch(&run.http, &run.emulator).await?;
-        let since = now.since(&before);
-        let calls = since.dynamodb_where(ours, |_| true).calls;
-        if since.first_pages(ours, counting) > 0.0 && calls_seen == Some(calls) {
-            break EmulatorStats::fetch(&run.http, &run.emulator).await?;
+        if gauge_is_over(now.clone().since(&before).first_pages(ours, finding)) {
+            break now;
         }
-        calls_seen = Some(calls);
         anyhow::ensure!(
             Instant::now() < counted_by,
-            "the dispatcher did not count the backlog within 20 s of its start"
+            "the dispatcher did not finish its first pass and count within 120 s of its start"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let started = Instant::now();
     tokio::time::sleep_until(started + window).await;
@@ -523,4 +627,51 @@ async fn watch_polls(run: &Run, backlog: usize, window: Duration) -> anyhow::Res
         row.gauge.map_or("did not run".to_owned(), |g| format!("{:.0} items read per count", g.items_read)),
     );
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shard_hash_is_fnv_1a() {
+        // Reference values: http://www.isthe.com/chongo/tech/comp/fnv/ (FNV-1a, 32 bit).
+        assert_eq!(fnv1a(""), 0x811c_9dc5);
+        assert_eq!(fnv1a("a"), 0xe40c_292c);
+        assert_eq!(fnv1a("foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn a_copy_lands_in_its_own_orders_shard_and_a_record_elsewhere_is_named() {
+        let order_id = |n: usize| format!("0193a000-0000-7000-8000-{n:012}");
+        let record = |id: &str, shard: u32| {
+            bulk::Item::from([
+                ("order_id".to_owned(), AttributeValue::S(id.to_owned())),
+                ("due_shard".to_owned(), AttributeValue::N(shard.to_string())),
+            ])
+        };
+        let shards: Vec<u32> = (0..64).map(|n| due_shard(&order_id(n))).collect();
+        for shard in 0..sales_service::store::DUE_SHARDS {
+            assert!(shards.contains(&shard), "64 orders spread over every shard");
+        }
+        let mut copy = record(&order_id(1), 99);
+        due_shard_of_order(&mut copy);
+        assert_eq!(misplaced(&[copy]), Vec::<String>::new());
+        let wrong = (shards[2] + 1) % sales_service::store::DUE_SHARDS;
+        let named = misplaced(&[record(&order_id(0), shards[0]), record(&order_id(2), wrong)]);
+        assert_eq!(named.len(), 1, "{named:?}");
+        assert!(named[0].starts_with(&order_id(2)), "{named:?}");
+    }
+
+    #[test]
+    fn the_poll_window_opens_only_once_the_second_pass_has_begun() {
+        // Four shards: 4 due queries of the first pass, 4 Limit-1 queries of the count,
+        // then the second pass.
+        assert!(!gauge_is_over(4.0), "first pass only");
+        assert!(
+            !gauge_is_over(8.0),
+            "the count's last shard may still be counting"
+        );
+        assert!(gauge_is_over(9.0));
+    }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::chart::{short, BarChart, LineChart, Series};
 use crate::cost::{self, RouteCost};
-use crate::scale::{Scale, ScaleRow};
+use crate::scale::{Scale, ScaleRow, PATIENT_AWS};
 
 /// Items read per request at the largest size over the smallest: at most this is flat.
 pub const FLAT: f64 = 1.2;
@@ -74,15 +74,34 @@ impl Scale {
     }
 
     pub fn render(&self) -> String {
-        let mut out = String::from(
+        let setting = |name: &str| {
+            PATIENT_AWS
+                .iter()
+                .find(|(setting, _)| *setting == name)
+                .map_or("?", |(_, value)| value)
+        };
+        let patience = PATIENT_AWS
+            .iter()
+            .map(|(name, value)| format!("`{name}={value}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut out = format!(
             "\n## Scale: what a request costs as the tables grow\n\n\
              Per request, at each table size (users, customers, orders and provider records each \
              hold that many items; sync runs a tenth). Items read: what DynamoDB reads to answer \
              (Scan and Query before their filter; the emulator's meter), returned: what it \
              answers with. RCU/WCU: read and write units DynamoDB would bill for the items' \
-             sizes (scripts/emulator_capacity.py). CPU: the service process, per request.\n\n\
+             sizes (scripts/emulator_capacity.py). CPU: the service process, per request. \
+             The services wait for the emulator up to {attempt} s an attempt and {call} s a \
+             call ({patience}): at 100k items moto walks the whole table for each index Query \
+             where DynamoDB reads a page, and with the default 4 s / 10 s some requests were \
+             abandoned and retried, moto's work on the abandoned attempts counting against the \
+             next request. So each request counts the queries the service sends, once; a 503 \
+             still shows under errors.\n\n\
              | service | route | size | requests | server CPU us/req | AWS calls/req | items read/req | items returned/req | RCU/req | WCU/req | p50 ms | errors |\n\
              | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+            attempt = setting("AWS_ATTEMPT_TIMEOUT_SECONDS"),
+            call = setting("AWS_OPERATION_TIMEOUT_SECONDS"),
         );
         for row in &self.rows {
             let _ = writeln!(
@@ -125,8 +144,9 @@ impl Scale {
             "\n### The SMS dispatcher's idle poll, per outbox backlog\n\n\
              Every service idle but a sales-service whose dispatcher polls each second, its SMS \
              provider down; the backlog's records wait for their next attempt (10-70 min away). \
-             Polls: the outbox's Query or Scan calls that look for due SMS, counted from the end of \
-             the first backlog count on (a window with no count in it); the gauge: the backlog \
+             Polls: the outbox's Query or Scan calls that look for due SMS, counted from the start of \
+             the second pass on (the dispatcher counts between its first and second pass, one thing \
+             at a time, so the window holds no count); the gauge: the backlog \
              count's counting queries, from the dispatcher's start.\n\n\
              `GET /api/v1/sales/sms/backlog` counts the same index up to `OUTBOX_BACKLOG_COUNT_MAX` \
              (default 1,000) and answers \"this many or more\": it reads at most that many whatever \
