@@ -1,14 +1,18 @@
 //! A bounded map whose entries end a fixed time after they were put in: for values that
 //! are costly to get and may be a little old (verified tokens, secrets, records that never
-//! change).
+//! change, sessions).
 //!
 //! When full, it makes room from the entries that have ended; if none has, a new entry is
 //! simply not kept (the caller fetches again next time), so a flood of new keys costs its
 //! own lookups but never evicts what is in use, and memory stays bounded.
+//!
+//! A value that may be revoked (removed because it became wrong) is cached with a
+//! [`Ticket`] taken before fetching it: a fetch that raced a removal may have read what
+//! was just revoked, so its answer is not kept.
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -16,8 +20,18 @@ use tokio::time::Instant;
 pub struct TtlCache<K, V> {
     capacity: usize,
     ttl: Duration,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    inner: Mutex<Entries<K, V>>,
 }
+
+struct Entries<K, V> {
+    map: HashMap<K, (Instant, V)>,
+    /// Bumped by every removal; a [`Ticket`] holds the count it was taken at.
+    removals: u64,
+}
+
+/// The cache's removal count when a fetch started: see [`TtlCache::insert_fetched`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
 
 impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     /// At most `capacity` entries, each kept for `ttl`.
@@ -25,8 +39,15 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         Self {
             capacity,
             ttl,
-            entries: Mutex::default(),
+            inner: Mutex::new(Entries {
+                map: HashMap::new(),
+                removals: 0,
+            }),
         }
+    }
+
+    fn entries(&self) -> MutexGuard<'_, Entries<K, V>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The value put in under `key` less than `ttl` ago.
@@ -35,8 +56,8 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries
+        self.entries()
+            .map
             .get(key)
             .filter(|(put_at, _)| put_at.elapsed() < self.ttl)
             .map(|(_, value)| value.clone())
@@ -44,14 +65,34 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
 
     /// Keeps `value` under `key` for `ttl`, room permitting.
     pub fn insert(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            entries.retain(|_, (put_at, _)| put_at.elapsed() < self.ttl);
-            if entries.len() >= self.capacity {
+        let mut entries = self.entries();
+        self.keep(&mut entries, key, value);
+    }
+
+    /// Taken before fetching a value that [`TtlCache::insert_fetched`] will keep.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.entries().removals)
+    }
+
+    /// [`TtlCache::insert`], unless something was removed since `ticket` was taken: the
+    /// value may have been read before that removal, and would bring it back.
+    pub fn insert_fetched(&self, ticket: Ticket, key: K, value: V) {
+        let mut entries = self.entries();
+        if entries.removals == ticket.0 {
+            self.keep(&mut entries, key, value);
+        }
+    }
+
+    fn keep(&self, entries: &mut Entries<K, V>, key: K, value: V) {
+        if entries.map.len() >= self.capacity && !entries.map.contains_key(&key) {
+            entries
+                .map
+                .retain(|_, (put_at, _)| put_at.elapsed() < self.ttl);
+            if entries.map.len() >= self.capacity {
                 return;
             }
         }
-        entries.insert(key, (Instant::now(), value));
+        entries.map.insert(key, (Instant::now(), value));
     }
 
     /// Forgets `key` at once (a value found wrong before its time is up).
@@ -60,8 +101,16 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.remove(key);
+        let mut entries = self.entries();
+        entries.removals += 1;
+        entries.map.remove(key);
+    }
+
+    /// Forgets every entry `revoked` picks.
+    pub fn remove_where(&self, mut revoked: impl FnMut(&K, &V) -> bool) {
+        let mut entries = self.entries();
+        entries.removals += 1;
+        entries.map.retain(|key, (_, value)| !revoked(key, value));
     }
 }
 
@@ -109,7 +158,28 @@ mod tests {
         assert_eq!(held(&cache), 1, "the fifth entry replaced four ended ones");
     }
 
-    fn held<K, V>(cache: &TtlCache<K, V>) -> usize {
-        cache.entries.lock().unwrap().len()
+    #[test]
+    fn a_fetch_that_raced_a_removal_is_not_kept() {
+        let cache = TtlCache::new(4, Duration::from_secs(3600));
+        let before = cache.ticket();
+        cache.insert_fetched(before, "a", 1);
+        assert_eq!(cache.get("a"), Some(1), "nothing removed meanwhile: kept");
+
+        let before = cache.ticket();
+        cache.remove("b");
+        cache.insert_fetched(before, "b", 2);
+        assert_eq!(cache.get("b"), None, "removed while it was fetched");
+
+        let before = cache.ticket();
+        cache.remove_where(|_, value| *value == 1);
+        assert_eq!(cache.get("a"), None);
+        cache.insert_fetched(before, "c", 3);
+        assert_eq!(cache.get("c"), None, "any removal, not only of this key");
+        cache.insert_fetched(cache.ticket(), "c", 3);
+        assert_eq!(cache.get("c"), Some(3));
+    }
+
+    fn held<K: Hash + Eq, V: Clone>(cache: &TtlCache<K, V>) -> usize {
+        cache.entries().map.len()
     }
 }

@@ -7,13 +7,13 @@
 //! a write does not put its (older) answer back. A revocation made by another replica is
 //! seen here once the entry is `ttl` old: that is the bound of the cache, and a TTL of zero
 //! turns it off. A session's own expiry is checked on every hit.
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use common::aws::dynamo::Page;
 use common::aws::StorageError;
+use common::cache::{Ticket, TtlCache};
 use common::timestamp::Timestamp;
 
 use crate::domain::{DetailsUpdate, DirectoryRecord, SessionRecord, UserRecord, Username};
@@ -23,52 +23,34 @@ use crate::store::{SessionStore, StoreError, UserStore};
 /// beyond it, new sessions are simply not cached until old entries age out.
 const CAPACITY: usize = 1024;
 
+/// By token hash: the session's account, and the session's own expiry.
 pub struct SessionCache {
+    by_token_hash: TtlCache<String, Entry>,
+    /// Zero: nothing is cached.
     ttl: Duration,
-    inner: Mutex<Entries>,
 }
 
-#[derive(Default)]
-struct Entries {
-    by_token_hash: HashMap<String, Entry>,
-    /// Bumped by every revocation, so a lookup that started before one cannot cache what
-    /// it read.
-    generation: u64,
-}
-
+#[derive(Clone)]
 struct Entry {
     user: UserRecord,
-    /// The session's own expiry.
     expires_at: Timestamp,
-    cached_at: Instant,
 }
-
-/// Taken before reading the stores; [`SessionCache::insert`] ignores the answer if a
-/// revocation happened in between.
-#[derive(Debug, Clone, Copy)]
-pub struct Ticket(u64);
 
 impl SessionCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
+            by_token_hash: TtlCache::new(CAPACITY, ttl),
             ttl,
-            inner: Mutex::default(),
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The account of a live session cached less than `ttl` ago; otherwise a ticket to
-    /// cache what the stores answer.
+    /// cache what the stores answer (ignored if a revocation happens meanwhile).
     pub fn get(&self, token_hash: &str, now: Timestamp) -> Result<UserRecord, Ticket> {
-        let entries = self.entries();
-        match entries.by_token_hash.get(token_hash) {
-            Some(entry) if entry.cached_at.elapsed() < self.ttl && entry.expires_at > now => {
-                Ok(entry.user.clone())
-            }
-            _ => Err(Ticket(entries.generation)),
+        let ticket = self.by_token_hash.ticket();
+        match self.by_token_hash.get(token_hash) {
+            Some(entry) if entry.expires_at > now => Ok(entry.user),
+            _ => Err(ticket),
         }
     }
 
@@ -82,43 +64,23 @@ impl SessionCache {
         if self.ttl.is_zero() {
             return;
         }
-        let mut entries = self.entries();
-        if entries.generation != ticket.0 {
-            return;
-        }
-        if entries.by_token_hash.len() >= CAPACITY {
-            let ttl = self.ttl;
-            entries
-                .by_token_hash
-                .retain(|_, entry| entry.cached_at.elapsed() < ttl);
-            if entries.by_token_hash.len() >= CAPACITY {
-                return;
-            }
-        }
-        entries.by_token_hash.insert(
-            token_hash.to_owned(),
-            Entry {
-                user: user.clone(),
-                expires_at: session.expires_at,
-                cached_at: Instant::now(),
-            },
-        );
+        let entry = Entry {
+            user: user.clone(),
+            expires_at: session.expires_at,
+        };
+        self.by_token_hash
+            .insert_fetched(ticket, token_hash.to_owned(), entry);
     }
 
     /// Drops one session (logout).
     pub fn forget_session(&self, token_hash: &str) {
-        let mut entries = self.entries();
-        entries.generation += 1;
-        entries.by_token_hash.remove(token_hash);
+        self.by_token_hash.remove(token_hash);
     }
 
     /// Drops every session of an account (deleted, or changed: the entries hold a copy).
     pub fn forget_user(&self, username: &str) {
-        let mut entries = self.entries();
-        entries.generation += 1;
-        entries
-            .by_token_hash
-            .retain(|_, entry| entry.user.username != username);
+        self.by_token_hash
+            .remove_where(|_, entry| entry.user.username == username);
     }
 }
 
@@ -288,8 +250,8 @@ mod tests {
             .map(|user| user.username)
     }
 
-    #[test]
-    fn entries_live_for_the_ttl_and_never_past_the_session() {
+    #[tokio::test(start_paused = true)]
+    async fn entries_live_for_the_ttl_and_never_past_the_session() {
         let sessions = SessionCache::new(Duration::from_secs(5));
         cache(&sessions, "a", "ann", AN_HOUR);
         cache(&sessions, "b", "bob", Duration::ZERO);
@@ -302,7 +264,7 @@ mod tests {
 
         let short = SessionCache::new(Duration::from_millis(50));
         cache(&short, "a", "ann", AN_HOUR);
-        std::thread::sleep(Duration::from_millis(60));
+        tokio::time::advance(Duration::from_millis(50)).await;
         assert_eq!(hit(&short, "a"), None, "read again once the TTL is over");
 
         let off = SessionCache::new(Duration::ZERO);
@@ -330,22 +292,30 @@ mod tests {
         assert_eq!(hit(&sessions, "c"), None);
     }
 
-    #[test]
-    fn holds_at_most_its_capacity() {
+    #[tokio::test(start_paused = true)]
+    async fn holds_at_most_its_capacity() {
         let sessions = SessionCache::new(Duration::from_millis(200));
         for i in 0..CAPACITY + 10 {
             cache(&sessions, &format!("t{i}"), "ann", AN_HOUR);
         }
-        assert_eq!(sessions.entries().by_token_hash.len(), CAPACITY);
+        assert_eq!(hit(&sessions, "t0").as_deref(), Some("ann"));
+        assert_eq!(
+            hit(&sessions, &format!("t{}", CAPACITY - 1)).as_deref(),
+            Some("ann")
+        );
         assert_eq!(
             hit(&sessions, &format!("t{CAPACITY}")),
             None,
             "not cached when full"
         );
-        // Aged-out entries make room.
-        std::thread::sleep(Duration::from_millis(210));
-        cache(&sessions, "new", "ann", AN_HOUR);
-        assert_eq!(hit(&sessions, "new").as_deref(), Some("ann"));
-        assert_eq!(sessions.entries().by_token_hash.len(), 1);
+        // Aged-out entries make room: a full cache's worth of new ones fits.
+        tokio::time::advance(Duration::from_millis(200)).await;
+        for i in 0..CAPACITY {
+            cache(&sessions, &format!("new{i}"), "ann", AN_HOUR);
+        }
+        assert_eq!(
+            hit(&sessions, &format!("new{}", CAPACITY - 1)).as_deref(),
+            Some("ann")
+        );
     }
 }
