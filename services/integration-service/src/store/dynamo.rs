@@ -11,10 +11,9 @@ use common::aws::dynamo::{
 use common::paging::CursorKeys;
 
 use super::{
-    tables, ProviderStore, StoreError, StoredProvider, SyncLockError, SyncRun, PROVIDERS_BY_NAME,
-    PROVIDERS_TABLE, SYNC_LOCKS_TABLE, SYNC_RUNS_TABLE,
+    tables, Provider, ProviderStore, StoreError, StoredProvider, SyncLockError, SyncRun,
+    PROVIDERS_BY_NAME, PROVIDERS_TABLE, SYNC_LOCKS_TABLE, SYNC_RUNS_TABLE,
 };
-use crate::integrations::providers::model::Provider;
 
 /// Attributes the store owns; a partner field of the same name would be overwritten.
 const OWN_ATTRIBUTES: [&str; 7] = [

@@ -8,8 +8,6 @@ use common::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::integrations::providers::model::Provider;
-
 pub use dynamo::{name_key, DynamoProviderStore};
 
 pub const PROVIDERS_TABLE: &str = "providers";
@@ -55,6 +53,21 @@ pub fn tables() -> Vec<TableSpec> {
             global_secondary_indexes: vec![],
         },
     ]
+}
+
+// What `integrations::providers::model` makes of a partner's record, and what the store
+// keeps (here, so the store imports nothing above it).
+/// A healthcare provider as the partner lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Provider {
+    /// The partner's id: the key of the upsert.
+    pub id: String,
+    pub name: String,
+    pub specialty: String,
+    /// 10-digit National Provider Identifier, when the partner knows it.
+    pub npi: Option<String>,
+    pub phone: Option<String>,
+    pub city: Option<String>,
 }
 
 /// A provider as stored: the partner's fields plus when this service first and last saw it.

@@ -1,14 +1,15 @@
-//! The partner's provider records: the model derived from its JSON, how a tenant's
-//! partner names map onto it, and the validation every record passes before it is
-//! stored. Validation collects every field at fault, so the run summary says all that is
-//! wrong with a record at once.
+//! The partner's provider records: how a tenant's partner names map onto our
+//! [`Provider`] (the record the store keeps), and the validation every record passes
+//! before it is stored. Validation collects every field at fault, so the run summary says
+//! all that is wrong with a record at once.
 use std::collections::BTreeMap;
 
 use common::template::{self, Part};
 use common::FieldError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+
+use crate::store::Provider;
 
 /// Our provider fields, as the partner's records must yield them.
 pub const FIELDS: [&str; 6] = ["id", "name", "specialty", "npi", "phone", "city"];
@@ -92,19 +93,6 @@ fn render(parts: &[Part<Vec<String>>], record: &Map<String, Value>) -> Option<Va
         }
     }
     Some(Value::String(text))
-}
-
-/// A healthcare provider as the partner lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Provider {
-    /// The partner's id: the key of the upsert.
-    pub id: String,
-    pub name: String,
-    pub specialty: String,
-    /// 10-digit National Provider Identifier, when the partner knows it.
-    pub npi: Option<String>,
-    pub phone: Option<String>,
-    pub city: Option<String>,
 }
 
 /// The records of a partner response: a JSON array, or an object holding one under

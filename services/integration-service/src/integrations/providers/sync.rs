@@ -9,10 +9,12 @@ use common::timestamp::Timestamp;
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use super::model::{self, FieldMapping, Provider};
+use super::model::{self, FieldMapping};
 use crate::error::ApiError;
 use crate::metrics::ServiceMetrics;
-use crate::store::{InvalidRecord, ProviderStore, RunStatus, StoreError, SyncLockError, SyncRun};
+use crate::store::{
+    InvalidRecord, Provider, ProviderStore, RunStatus, StoreError, SyncLockError, SyncRun,
+};
 use crate::tenants::Tenants;
 use crate::upstream::{Exchange, Upstream, UpstreamRequest};
 
