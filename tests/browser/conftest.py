@@ -187,5 +187,10 @@ def operator_sign_in(visit: Visit, username="operator", password="operator-passw
 
 
 def nav(page, name):
-    """A link of the main navigation."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    """A link of the main navigation, followed: back once its page is the one shown. With
+    JavaScript the link is boosted (htmx swaps the page in and pushes its address in one
+    go), so until the address changes the old page, and its links, are still there."""
+    link = page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+    href = link.get_attribute("href")
+    link.click()
+    page.wait_for_url(CONSOLE + href)

@@ -57,6 +57,7 @@ def test_create_a_customer_and_an_order_and_follow_its_sms(visit):
     operator_sign_in(visit)
     nav(page, "Customers")
     page.get_by_role("link", name="New customer").first.click()
+    expect(page.get_by_role("heading", name="New customer")).to_be_visible()
     visit.check("ops-customer-new")
 
     page.get_by_label("Name").fill("Jane Wanjiku")

@@ -139,9 +139,12 @@ def execute(page, tag, operation_id, params, body=None, file=None, shot_as=None)
     With shot_as, a screenshot of the operation as executed."""
     block = opblock(page, tag, operation_id)
     block.locator(".opblock-summary").first.click()
-    try_out = block.locator("button.try-out__btn", has_text="Try it out")
-    if try_out.count():  # (Swagger UI keeps it on per operation once clicked)
-        try_out.click()
+    # The block opens on a re-render: wait for its "Try it out" (or "Cancel", as Swagger UI
+    # keeps it on per operation once clicked) before looking at what it says.
+    toggle = block.locator("button.try-out__btn").first
+    expect(toggle).to_be_visible()
+    if "Try it out" in toggle.inner_text():
+        toggle.click()
     # Fill only once Try it out has rendered its fields (its Execute button shows it), and
     # check each value stuck: Swagger UI re-renders the rows and debounces their inputs
     # (react-debounce-input), so a value typed too early or too fast can be dropped.
