@@ -4,7 +4,8 @@ the local issuer; user-service: "Try it out" on POST /auth, its token pasted int
 session scheme), then "Try it out" + "Execute" runs every operation of the spec once, and
 the Request URL Swagger UI shows is that operation's own path. Path and required
 parameters are filled with objects made first through the APIs (an account, a customer, an
-order, users of tenant acme's Okta stand-in), as a person would type them in.
+order, users of tenant acme's Okta and of tenant initech's Microsoft Graph stand-ins), as a
+person would type them in.
 
 What each operation answered is written to .run/browser/swagger.txt (one line each).
 """
@@ -29,23 +30,20 @@ INTEGRATIONS = os.environ.get("INTEGRATIONS_URL", "http://127.0.0.1:8083")
 CLIENT = ("platform-dev", "platform-dev-secret")
 ADMIN = {"username": "admin", "password": "admin-password-1"}
 REPORT_TOKEN = os.environ.get("SMS_REPORT_TOKEN", "dev-delivery-report-token-0123456789abcdef")
-# A well-formed Microsoft Graph user id: no dev tenant has Graph, so its operations answer
-# 404 (not configured for the tenant), after the id's format is checked.
-GRAPH_USER = "8f9c2a4e-1b7d-4c3e-9a5f-2d6e8b0c1a3f"
-# Every operation answers a 2xx when tried with these values, except: no dev tenant has
-# Graph (404, integration not configured for the tenant), and a provider sync the console's
-# suite started may still run (409 naming it).
-NOT_2XX = {
-    "graph_list_users": {"404"}, "graph_get_user": {"404"}, "graph_suspend_user": {"404"}, "graph_delete_user": {"404"},
-    "providers_sync_providers": {"409"},
-}
+# The dev stack's Microsoft Graph tenant (scripts/dev.sh: the Graph stand-in on :9105,
+# integration-service's dev/tenants.json): Graph's operations and the common directory's
+# run against it, acme's Okta through /okta/*.
+GRAPH_TENANT = "initech"
+# Every operation answers a 2xx when tried with these values, except a provider sync the
+# console's suite started may still run (409 naming it).
+NOT_2XX = {"providers_sync_providers": {"409"}}
 SERVICES = {"console": CONSOLE, "user-service": USERS, "sales-service": SALES, "integration-service": INTEGRATIONS}
 LINES = []
 
 
-def call(method, url, body=None, token=None, form=False, auth=None):
+def call(method, url, body=None, token=None, form=False, auth=None, tenant=None):
     """One API call outside the browser, to make what the operations act on."""
-    headers = {}
+    headers = {"x-tenant-id": tenant} if tenant else {}
     data = None
     if body is not None:
         data = urllib.parse.urlencode(body).encode() if form else json.dumps(body).encode()
@@ -80,6 +78,11 @@ def made():
         {"filter": 'status eq "ACTIVE"', "limit": 10}), token=integrations)["users"]
     okta = [user["id"] for user in active]
     assert len(okta) >= 5, f"tenant acme's Okta stand-in has {len(okta)} active users, 5 needed"
+    listed = call("GET", f"{INTEGRATIONS}/graph/list_users?limit=20", token=integrations, tenant=GRAPH_TENANT)["users"]
+    graph = [user["id"] for user in listed if user.get("status") == "enabled"]
+    assert len(graph) >= 5, f"tenant {GRAPH_TENANT}'s Graph stand-in has {len(graph)} enabled users, 5 needed"
+    on_graph = {("header", "X-Tenant-Id"): GRAPH_TENANT}
+    graph_user = {**on_graph, ("query", "user_id"): graph[4]}
     return {
         "user-service": {
             "params": {("path", "username"): username},
@@ -98,16 +101,22 @@ def made():
         },
         "integration-service": {
             "params": {("path", "integration"): "okta", ("path", "tenant"): "acme", ("query", "user_id"): okta[4]},
-            "by_operation": {"graph_get_user": {("query", "user_id"): GRAPH_USER}},
-            # Delete one user and suspend another, per vendor route and through the directory
-            # (okta[4] is the one read, whichever order the spec lists them in).
+            # Graph's and the directory's operations act on initech's Entra users.
+            "by_operation": {
+                "graph_list_users": on_graph, "graph_get_user": graph_user, "graph_suspend_user": on_graph,
+                "graph_delete_user": on_graph, "directory_list_users": on_graph, "directory_get_user": graph_user,
+                "directory_suspend_user": on_graph, "directory_delete_user": on_graph,
+            },
+            # Delete one user and suspend another per vendor route, and again through the
+            # directory (okta[4] and graph[4] are the ones read, whichever order the spec
+            # lists them in).
             "bodies": {
                 "okta_delete_user": {"user_id": okta[0]},
                 "okta_suspend_user": {"user_id": okta[1]},
-                "directory_delete_user": {"user_id": okta[2]},
-                "directory_suspend_user": {"user_id": okta[3]},
-                "graph_delete_user": {"user_id": GRAPH_USER},
-                "graph_suspend_user": {"user_id": GRAPH_USER},
+                "graph_delete_user": {"user_id": graph[0]},
+                "graph_suspend_user": {"user_id": graph[1]},
+                "directory_delete_user": {"user_id": graph[2]},
+                "directory_suspend_user": {"user_id": graph[3]},
             },
         },
         "console": {},
