@@ -6,19 +6,28 @@ Run by scripts/browser-test.sh against the dev stack (scripts/dev.sh):
 CONSOLE_URL (http://127.0.0.1:8080), ISSUER_URL (http://127.0.0.1:9000).
 """
 
+import base64
+import json
 import os
 import re
 import struct
+import urllib.parse
+import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 CONSOLE = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8080")
 ISSUER = os.environ.get("ISSUER_URL", "http://127.0.0.1:9000")
+USERS = os.environ.get("USERS_URL", "http://127.0.0.1:8081")
+SALES = os.environ.get("SALES_URL", "http://127.0.0.1:8082")
+INTEGRATIONS = os.environ.get("INTEGRATIONS_URL", "http://127.0.0.1:8083")
+# The dev stack's API client (scripts/dev.sh prints it).
+CLIENT = ("platform-dev", "platform-dev-secret")
 SHOTS = Path(os.environ.get("SHOTS_DIR", ".run/browser"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -53,6 +62,28 @@ def png(width=64, height=64, rgb=(29, 78, 216)) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def call(method, url, body=None, token=None, form=False, auth=None, tenant=None):
+    """One API call outside the browser (to make what the pages act on): its JSON answer."""
+    headers = {"x-tenant-id": tenant} if tenant else {}
+    data = None
+    if body is not None:
+        data = urllib.parse.urlencode(body).encode() if form else json.dumps(body).encode()
+        headers["content-type"] = "application/x-www-form-urlencoded" if form else "application/json"
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if auth:
+        headers["authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=20) as answer:
+        return json.load(answer)
+
+
+def client_token(resource, scope):
+    """A client-credentials token of the dev client for RESOURCE (api://sales, ...)."""
+    return call("POST", f"{ISSUER}/token", {"grant_type": "client_credentials", "resource": resource, "scope": scope},
+                form=True, auth=CLIENT)["access_token"]
+
+
 @dataclass
 class Report:
     """What the suite measured, printed at the end (and kept in .run/browser/report.txt)."""
@@ -75,6 +106,14 @@ class Report:
 
 
 REPORT = Report()
+
+
+def screenshot(page: Page, name: str, full_page=False):
+    """NAME.png in the screenshots' folder, listed in the report."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    REPORT.shots.append(path.name)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -136,9 +175,7 @@ class Visit:
             grave = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
                      for v in violations if v["impact"] in ("serious", "critical")]
             assert not grave, f"{name}: axe found {grave}"
-        path = SHOTS / f"{name}{suffix}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        REPORT.shots.append(path.name)
+        screenshot(page, name + suffix, full_page)
         self.assert_clean()
 
     def assert_clean(self):
@@ -156,6 +193,15 @@ class Visit:
         self.assert_clean()
         self.context.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *failure):
+        if failure[0] is None:
+            self.close()
+        else:  # the test's own failure is the one to see
+            self.context.close()
+
 
 @pytest.fixture(params=[True, False], ids=["js", "nojs"])
 def visit(request, browser):
@@ -166,16 +212,18 @@ def visit(request, browser):
 
 
 @pytest.fixture
-def visit_js(browser):
+def operator(browser):
+    """An operator signed in through the issuer, JavaScript on."""
     visit = Visit(browser, js=True)
+    operator_sign_in(visit)
     yield visit
     visit.close()
 
 
-def operator_sign_in(visit: Visit, username="operator", password="operator-password-1", shot=None):
-    """Through the console's link and the issuer's own sign-in page."""
+def operator_sign_in(visit: Visit, username="operator", password="operator-password-1", shot=None, url="/"):
+    """Through the console's link (on URL) and the issuer's own sign-in page."""
     page = visit.page
-    page.goto("/")
+    page.goto(url)
     page.get_by_role("link", name="Operator sign-in").first.click()
     page.wait_for_url(re.compile(re.escape(ISSUER) + "/interaction/"))
     if shot:
@@ -194,3 +242,36 @@ def nav(page, name):
     href = link.get_attribute("href")
     link.click()
     page.wait_for_url(CONSOLE + href)
+
+
+def sign_up(page, name, password, full_name, picture, about=None):
+    """The console's sign-up form, filled and sent (from the page that has it)."""
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Full name").fill(full_name)
+    page.get_by_label("Email address").fill(f"{name}@example.com")
+    if about is not None:
+        page.get_by_label("About you").fill(about)
+    page.get_by_label("Picture").set_input_files(str(picture))
+    page.get_by_role("button", name="Create account").click()
+
+
+def picture_loaded(page):
+    """The account page's avatar, a sized lazy image, has loaded (a 64 px PNG from png())."""
+    avatar = page.locator("img.avatar")
+    avatar.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=avatar.element_handle())
+
+
+def open_active_okta_user(page, tenant="acme"):
+    """From a tenant's Okta users page: search the ACTIVE ones, open the first; its name."""
+    page.get_by_label("Status").select_option("ACTIVE")
+    page.get_by_role("button", name="Search").click()
+    # The search swaps the table in place (boosted form): read a row only once the
+    # filtered list is the page's, or the row read and the row clicked can differ.
+    page.wait_for_url(re.compile(r"status=ACTIVE"))
+    first = page.locator("tbody tr").first.get_by_role("link")
+    name = first.inner_text()
+    first.click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    return name

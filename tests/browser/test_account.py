@@ -6,7 +6,7 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import png
+from conftest import PHONE, Visit, picture_loaded, png, sign_up
 
 PASSWORD = "correct horse battery"
 
@@ -33,21 +33,13 @@ def test_sign_up_with_a_picture_log_in_edit_and_delete(visit, tmp_path):
     expect(page.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
     visit.check("signup-errors")
 
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Full name").fill("Ada Lovelace")
-    page.get_by_label("Email address").fill(f"{name}@example.com")
-    page.get_by_label("About you").fill("I write programs for engines.")
-    page.get_by_label("Picture").set_input_files(str(picture))
-    page.get_by_role("button", name="Create account").click()
+    sign_up(page, name, PASSWORD, "Ada Lovelace", picture, about="I write programs for engines.")
     page.wait_for_url(re.compile(r"/account\?done=signed-up"))
     expect(page.get_by_role("status")).to_have_text("Welcome! Your account is ready.")
     # The picture user-service stored loads (from the S3 store, as a sized, lazy image).
-    avatar = page.locator("img.avatar")
-    expect(avatar).to_have_attribute("loading", "lazy")
-    avatar.scroll_into_view_if_needed()
+    expect(page.locator("img.avatar")).to_have_attribute("loading", "lazy")
     if visit.js:
-        page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=avatar.element_handle())
+        picture_loaded(page)
     visit.check("account")
 
     page.get_by_role("button", name="Log out").click()
@@ -90,13 +82,8 @@ def test_sign_up_with_a_picture_log_in_edit_and_delete(visit, tmp_path):
 
 
 def test_the_layout_reads_on_a_phone(browser):
-    from conftest import PHONE, Visit
-
-    visit = Visit(browser, js=True, viewport=PHONE)
-    try:
+    with Visit(browser, js=True, viewport=PHONE) as visit:
         visit.page.goto("/signup")
         width = visit.page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
         visit.check("signup-phone")
-    finally:
-        visit.close()

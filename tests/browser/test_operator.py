@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import CONSOLE, ISSUER, nav, operator_sign_in
+from conftest import CONSOLE, ISSUER, nav, open_active_okta_user, operator_sign_in
 
 
 def test_sign_in_sync_now_and_see_the_run(visit):
@@ -110,12 +110,7 @@ def test_suspend_an_okta_user_after_the_confirmation(visit):
     page.wait_for_url(re.compile(r"/ops/tenants/acme/okta"))
     visit.check("ops-okta-users")
 
-    page.get_by_label("Status").select_option("ACTIVE")
-    page.get_by_role("button", name="Search").click()
-    page.wait_for_url(re.compile(r"status=ACTIVE"))
-    first = page.locator("tbody tr").first.get_by_role("link")
-    name = first.inner_text()
-    first.click()
+    name = open_active_okta_user(page)
     page.get_by_role("link", name="Suspend").click()
     expect(page.get_by_role("heading", name=f"Suspend {name} in acme?")).to_be_visible()
     visit.check("ops-okta-suspend-confirm")

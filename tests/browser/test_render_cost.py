@@ -15,13 +15,11 @@ machine), and docs/console.md keeps a run's figures."""
 import json
 import os
 import time
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from conftest import CONSOLE, ISSUER, REPORT, Visit, operator_sign_in
+from conftest import CONSOLE, REPORT, SALES, call, client_token
 
-SALES = os.environ.get("SALES_URL", "http://127.0.0.1:8082")
 ROUNDS = 2
 PER_ROUND = 30
 PAGE = "/ops/orders"
@@ -51,47 +49,21 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def call_sales(token: str, method: str, path: str, body=None) -> dict:
-    request = urllib.request.Request(
-        f"{SALES}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.load(answer)
-
-
 def fill_a_page_of_orders(token: str):
     """A whole page to render: 25 orders (a fresh dev stack may have none)."""
-    have = len(call_sales(token, "GET", JSON_ROUTE)["orders"])
+    have = len(call("GET", f"{SALES}{JSON_ROUTE}", token=token)["orders"])
     if have >= 25:
         return
-    customer = call_sales(token, "POST", "/api/v1/sales/customers",
-                          {"name": "Render Cost", "phone_number": "+254711000003"})
+    customer = call("POST", f"{SALES}/api/v1/sales/customers",
+                    {"name": "Render Cost", "phone_number": "+254711000003"}, token=token)
     for number in range(25 - have):
-        call_sales(token, "POST", "/api/v1/sales/orders",
-                   {"customer": customer["id"], "item": f"Sack of maize {number}", "amount": "2500.00"})
+        call("POST", f"{SALES}/api/v1/sales/orders",
+             {"customer": customer["id"], "item": f"Sack of maize {number}", "amount": "2500.00"}, token=token)
 
 
-def sales_token() -> str:
-    """A client-credentials token for sales-service (the dev client scripts/dev.sh prints)."""
-    form = urllib.parse.urlencode({
-        "grant_type": "client_credentials",
-        "client_id": "platform-dev",
-        "client_secret": "platform-dev-secret",
-        "resource": "api://sales",
-        "scope": "sales:read sales:write",
-    }).encode()
-    with urllib.request.urlopen(urllib.request.Request(f"{ISSUER}/token", data=form), timeout=10) as answer:
-        return json.load(answer)["access_token"]
-
-
-def test_an_orders_page_beside_the_json_route_it_wraps(browser):
-    visit = Visit(browser, js=True)
-    operator_sign_in(visit)
-    pages = visit.context.request
-    token = sales_token()
+def test_an_orders_page_beside_the_json_route_it_wraps(operator):
+    pages = operator.context.request
+    token = client_token("api://sales", "sales:read sales:write")
     fill_a_page_of_orders(token)
     console, sales = dev_process("console"), dev_process("sales-service")
 
@@ -129,7 +101,6 @@ def test_an_orders_page_beside_the_json_route_it_wraps(browser):
         cpu["console per page"] += c1 - c0
         cpu["sales per page"] += s1 - s0
         cpu["sales per json"] += s2 - s1
-    visit.close()
 
     n = ROUNDS * PER_ROUND
     ms = {name: 1000 * total / n for name, total in {**wall, **cpu}.items()}

@@ -8,7 +8,7 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from conftest import CONSOLE, ISSUER, REPORT, SHOTS, Visit, nav, operator_sign_in
+from conftest import CONSOLE, ISSUER, REPORT, nav, screenshot
 
 @pytest.fixture
 def evil_site():
@@ -42,20 +42,19 @@ def latest_run(page):
     return rows.first.get_attribute("id") if rows.count() else None
 
 
-def test_a_form_posted_from_another_site_is_refused_and_runs_nothing(visit_js, evil_site):
-    page = visit_js.page
-    operator_sign_in(visit_js)
+def test_a_form_posted_from_another_site_is_refused_and_runs_nothing(operator, evil_site):
+    page = operator.page
     before = latest_run(page)
     with page.expect_navigation(url=re.compile(re.escape(CONSOLE))) as navigation:
         page.goto(f"{evil_site}/sync")
     assert navigation.value.status == 403
     expect(page.get_by_role("heading", name="Request refused")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "csrf-refused.png"))
+    screenshot(page, "csrf-refused")
     assert latest_run(page) == before, "the forged post started a sync run"
     with page.expect_navigation(url=re.compile(re.escape(CONSOLE))) as navigation:
         page.goto(f"{evil_site}/login")
     assert navigation.value.status == 403
-    visit_js.problems.clear()  # the 403 documents are the point here
+    operator.problems.clear()  # the 403 documents are the point here
 
 
 def test_pages_carry_the_policy_headers(browser):
@@ -71,31 +70,23 @@ def test_pages_carry_the_policy_headers(browser):
     assert headers["cache-control"] == "no-store"
 
 
-def test_the_session_cookie_and_its_end(browser):
-    visit = Visit(browser, js=True)
-    try:
-        operator_sign_in(visit)
-        cookie = next(c for c in visit.context.cookies() if c["name"] == "__Host-console")
-        assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, True, "Lax", "/")
-        visit.page.get_by_role("button", name="Sign out").click()
-        visit.page.wait_for_url(re.compile(re.escape(ISSUER)))
-        # The old cookie, put back by hand, opens nothing: the session is gone server-side.
-        visit.context.add_cookies([cookie])
-        answer = visit.context.request.get(f"{CONSOLE}/ops", max_redirects=0)
-        assert answer.status == 303
-        assert answer.headers["location"].startswith("/ops/login")
-    finally:
-        visit.context.close()
+def test_the_session_cookie_and_its_end(operator):
+    cookie = next(c for c in operator.context.cookies() if c["name"] == "__Host-console")
+    assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, True, "Lax", "/")
+    operator.page.get_by_role("button", name="Sign out").click()
+    operator.page.wait_for_url(re.compile(re.escape(ISSUER)))
+    # The old cookie, put back by hand, opens nothing: the session is gone server-side.
+    operator.context.add_cookies([cookie])
+    answer = operator.context.request.get(f"{CONSOLE}/ops", max_redirects=0)
+    assert answer.status == 303
+    assert answer.headers["location"].startswith("/ops/login")
 
 
 PAGES_TO_WEIGH = ["/", "/signup", "/login", "/ops", "/ops/orders", "/ops/sync/acme", "/ops/tenants/acme/okta"]
 
 
-def test_every_first_load_is_at_most_100_kb_compressed(browser):
-    signed_in = Visit(browser, js=True)
-    operator_sign_in(signed_in)
-    cookies = signed_in.context.cookies()
-    signed_in.context.close()
+def test_every_first_load_is_at_most_100_kb_compressed(browser, operator):
+    cookies = operator.context.cookies()
     for path in PAGES_TO_WEIGH:
         # A fresh context each time: nothing cached, as a first visit.
         context = browser.new_context(base_url=CONSOLE)
@@ -115,42 +106,32 @@ def test_every_first_load_is_at_most_100_kb_compressed(browser):
         assert weight <= 100_000, f"{path}: {weight} bytes on first load"
 
 
-def test_sync_now_with_the_keyboard_and_visible_focus(browser):
-    visit = Visit(browser, js=True)
-    try:
-        operator_sign_in(visit)
-        page = visit.page
-        page.goto("/ops/sync/acme")
-        for _ in range(40):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.textContent.trim()") == "Sync now":
-                break
-        else:
-            pytest.fail("Tab never reached Sync now")
-        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-        assert outline not in ("none", ""), "focus is not visible"
-        page.screenshot(path=str(SHOTS / "keyboard-focus.png"))
-        page.keyboard.press("Enter")
-        page.wait_for_url(re.compile(r"\?run="))
-        expect(page.locator("#runs-live")).to_have_attribute("aria-live", "polite")
-    finally:
-        visit.close()
+def test_sync_now_with_the_keyboard_and_visible_focus(operator):
+    page = operator.page
+    page.goto("/ops/sync/acme")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Sync now":
+            break
+    else:
+        pytest.fail("Tab never reached Sync now")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), "focus is not visible"
+    screenshot(page, "keyboard-focus")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"\?run="))
+    expect(page.locator("#runs-live")).to_have_attribute("aria-live", "polite")
 
 
-def test_boosted_navigation_keeps_whole_pages_in_history(browser):
-    visit = Visit(browser, js=True)
-    try:
-        operator_sign_in(visit)
-        page = visit.page
-        page.goto("/ops")
-        nav(page, "Orders")
-        page.wait_for_url(f"{CONSOLE}/ops/orders")
-        expect(page.get_by_role("heading", name="Orders")).to_be_visible()
-        page.go_back()
-        page.wait_for_url(f"{CONSOLE}/ops")
-        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-        expect(page.locator("header.top")).to_have_count(1)
-        page.reload()
-        expect(page.locator("header.top")).to_have_count(1)
-    finally:
-        visit.close()
+def test_boosted_navigation_keeps_whole_pages_in_history(operator):
+    page = operator.page
+    page.goto("/ops")
+    nav(page, "Orders")
+    page.wait_for_url(f"{CONSOLE}/ops/orders")
+    expect(page.get_by_role("heading", name="Orders")).to_be_visible()
+    page.go_back()
+    page.wait_for_url(f"{CONSOLE}/ops")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.locator("header.top")).to_have_count(1)
+    page.reload()
+    expect(page.locator("header.top")).to_have_count(1)

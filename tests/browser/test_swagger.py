@@ -10,7 +10,6 @@ person would type them in.
 What each operation answered is written to .run/browser/swagger.txt (one line each).
 """
 
-import base64
 import json
 import os
 import re
@@ -19,15 +18,11 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import CONSOLE, ISSUER, LAPTOP, REPORT, SHOTS, png
+from conftest import CLIENT, CONSOLE, INTEGRATIONS, LAPTOP, SALES, SHOTS, USERS, call, client_token, png, screenshot
 from playwright.sync_api import expect
 
-USERS = os.environ.get("USERS_URL", "http://127.0.0.1:8081")
-SALES = os.environ.get("SALES_URL", "http://127.0.0.1:8082")
-INTEGRATIONS = os.environ.get("INTEGRATIONS_URL", "http://127.0.0.1:8083")
-# The dev stack's client and admin (scripts/dev.sh prints them), and the path token of
-# sales' delivery-report URL (scripts/dev.sh's SMS_REPORT_TOKEN).
-CLIENT = ("platform-dev", "platform-dev-secret")
+# The dev stack's admin (scripts/dev.sh prints it), and the path token of sales'
+# delivery-report URL (scripts/dev.sh's SMS_REPORT_TOKEN).
 ADMIN = {"username": "admin", "password": "admin-password-1"}
 REPORT_TOKEN = os.environ.get("SMS_REPORT_TOKEN", "dev-delivery-report-token-0123456789abcdef")
 # The dev stack's Microsoft Graph tenant (scripts/dev.sh: the Graph stand-in on :9105,
@@ -39,27 +34,6 @@ GRAPH_TENANT = "initech"
 NOT_2XX = {"providers_sync_providers": {"409"}}
 SERVICES = {"console": CONSOLE, "user-service": USERS, "sales-service": SALES, "integration-service": INTEGRATIONS}
 LINES = []
-
-
-def call(method, url, body=None, token=None, form=False, auth=None, tenant=None):
-    """One API call outside the browser, to make what the operations act on."""
-    headers = {"x-tenant-id": tenant} if tenant else {}
-    data = None
-    if body is not None:
-        data = urllib.parse.urlencode(body).encode() if form else json.dumps(body).encode()
-        headers["content-type"] = "application/x-www-form-urlencoded" if form else "application/json"
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if auth:
-        headers["authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=20) as answer:
-        return json.load(answer)
-
-
-def client_token(resource, scope):
-    return call("POST", f"{ISSUER}/token", {"grant_type": "client_credentials", "resource": resource, "scope": scope},
-                form=True, auth=CLIENT)["access_token"]
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +169,7 @@ def execute(page, tag, operation_id, params, body=None, file=None, shot_as=None)
     shown = url.inner_text().strip(), status.inner_text().strip(), text
     if shot_as:
         block.scroll_into_view_if_needed()
-        shot(page, shot_as)
+        screenshot(page, shot_as)
     block.locator(".opblock-summary").first.click()  # fold it again
     return shown
 
@@ -212,7 +186,7 @@ def authorize_client_credentials(page, service):
     # Swagger UI asked the issuer's token URL (in the spec, from discovery) for a token.
     authorized = page.locator(".auth-container").filter(has_text=f"{scheme} (OAuth2")
     expect(authorized).to_contain_text("Authorized", timeout=15000)
-    shot(page, f"swagger-{service}-authorized")
+    screenshot(page, f"swagger-{service}-authorized")
     page.locator("button.btn-done").first.click()
 
 
@@ -222,14 +196,8 @@ def authorize_session(page, service, token):
     dialog.locator("input").first.fill(token)
     dialog.locator("button.authorize").click()
     expect(dialog).to_contain_text("Authorized")
-    shot(page, f"swagger-{service}-authorized")
+    screenshot(page, f"swagger-{service}-authorized")
     page.locator("button.btn-done").first.click()
-
-
-def shot(page, name):
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    REPORT.shots.append(path.name)
 
 
 @pytest.mark.parametrize("service", SERVICES)

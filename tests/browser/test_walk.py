@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import CONSOLE, Visit, nav, png
+from conftest import CONSOLE, Visit, nav, open_active_okta_user, operator_sign_in, picture_loaded, png, sign_up
 
 
 def printed_by_dev_sh():
@@ -33,8 +33,7 @@ def test_a_new_person_and_an_operator_walk_the_done_when(browser, tmp_path):
     assert url == CONSOLE, f"dev.sh printed {url}, the suite drives {CONSOLE}"
 
     # A new person: the printed URL, then "Sign up" with a picture.
-    person = Visit(browser, js=True)
-    try:
+    with Visit(browser, js=True) as person:
         page = person.page
         page.goto(url)
         person.check("walk-1-printed-url")
@@ -42,29 +41,15 @@ def test_a_new_person_and_an_operator_walk_the_done_when(browser, tmp_path):
         name = f"walker{int(time.time() * 1000) % 10_000_000}"
         picture = tmp_path / "me.png"
         picture.write_bytes(png(rgb=(22, 163, 74)))
-        page.get_by_label("Username").fill(name)
-        page.get_by_label("Password").fill("a long walk home")
-        page.get_by_label("Full name").fill("Grace Walker")
-        page.get_by_label("Email address").fill(f"{name}@example.com")
-        page.get_by_label("Picture").set_input_files(str(picture))
-        page.get_by_role("button", name="Create account").click()
+        sign_up(page, name, "a long walk home", "Grace Walker", picture)
         expect(page.get_by_role("status")).to_have_text("Welcome! Your account is ready.")
-        avatar = page.locator("img.avatar")
-        avatar.scroll_into_view_if_needed()
-        page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=avatar.element_handle())
+        picture_loaded(page)
         person.check("walk-2-signed-up-with-picture")
-    finally:
-        person.close()
 
     # An operator: the same URL, "Operator sign-in", the issuer's page.
-    visit = Visit(browser, js=True)
-    try:
+    with Visit(browser, js=True) as visit:
         page = visit.page
-        page.goto(url)
-        page.get_by_role("link", name="Operator sign-in").first.click()
-        page.get_by_label("Username").fill(operator)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        operator_sign_in(visit, operator, password, url=url)
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
         visit.check("walk-3-operator-overview")
 
@@ -95,14 +80,7 @@ def test_a_new_person_and_an_operator_walk_the_done_when(browser, tmp_path):
         # An Okta user of acme: Tenants, acme's "Okta users", an active one, "Suspend".
         nav(page, "Tenants")
         page.get_by_role("row", name=re.compile(r"^acme\b")).get_by_role("link", name="Okta users").click()
-        page.get_by_label("Status").select_option("ACTIVE")
-        page.get_by_role("button", name="Search").click()
-        # The search swaps the table in place (boosted form): read a row only once the
-        # filtered list is the page's, or the row read and the row clicked can differ.
-        page.wait_for_url(re.compile(r"status=ACTIVE"))
-        first = page.locator("tbody tr").first.get_by_role("link")
-        who = first.inner_text()
-        first.click()
+        who = open_active_okta_user(page)
         page.get_by_role("link", name="Suspend").click()
         visit.check("walk-6-suspend-confirmation")
         page.get_by_role("button", name=f"Yes, suspend {who} in acme").click()
@@ -115,5 +93,3 @@ def test_a_new_person_and_an_operator_walk_the_done_when(browser, tmp_path):
         nav(page, "Accounts")
         expect(page.get_by_role("row", name=re.compile(rf"\b{name}\b"))).to_be_visible()
         visit.check("walk-8-accounts")
-    finally:
-        visit.close()
