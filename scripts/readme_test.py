@@ -1,7 +1,8 @@
 """The README's promises, checked (scripts/readme-test.sh runs this).
 
   python3 scripts/readme_test.py links   every relative link of README.md and docs/**/*.md
-                                         reaches a file (and its #anchor a heading), and every
+                                         reaches a file (and its #anchor a heading), the README
+                                         links every docs/*.md and docs/services/*.md, and every
                                          script the README names exists and answers --help
   python3 scripts/readme_test.py run     every shell block marked `<!-- readme-test: expect
                                          STATUS... -->` runs under sh against the local stack
@@ -70,6 +71,17 @@ def check_links():
                 elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
                     problems.append(f"{where}: no heading makes #{anchor}")
     readme = pathlib.Path("README.md").read_text()
+    # Every reference is one click from the README: each Markdown file of docs/ and
+    # docs/services/ is linked from it (a folder link is not: it is a listing to pick from).
+    linked = {
+        pathlib.Path(target.partition("#")[0]).resolve()
+        for _, line in prose_lines(readme)
+        for target in LINK.findall(re.sub(r"`[^`]*`", "", line))
+        if not re.match(r"^[a-z]+:", target)
+    }
+    for doc in sorted([*pathlib.Path("docs").glob("*.md"), *pathlib.Path("docs/services").glob("*.md")]):
+        if doc.resolve() not in linked:
+            problems.append(f"README.md does not link {doc}: every reference must be one click from it")
     for script in sorted(set(re.findall(r"\b((?:scripts|bench)/[\w-]+\.sh)\b", readme))):
         if not pathlib.Path(script).is_file():
             problems.append(f"README.md names {script}: no such script")
