@@ -11,6 +11,7 @@ import json
 import os
 import re
 import struct
+import time
 import urllib.parse
 import urllib.request
 import zlib
@@ -254,6 +255,21 @@ def sign_up(page, name, password, full_name, picture, about=None):
         page.get_by_label("About you").fill(about)
     page.get_by_label("Picture").set_input_files(str(picture))
     page.get_by_role("button", name="Create account").click()
+
+
+def reload_until(page, locator, text, what, within=30):
+    """What the server finishes after the page was rendered (an SMS delivered, a sync run
+    ended): reload the page (as it tells a person without JavaScript to) until LOCATOR
+    shows TEXT, each reload waiting a little for it; WHAT names it if it never does."""
+    deadline = time.monotonic() + within
+    url = page.url
+    while True:
+        try:
+            expect(locator).to_have_text(text, timeout=2_000)
+            return
+        except AssertionError:
+            assert time.monotonic() < deadline, f"{what} within {within} s: {locator.inner_text()}"
+            page.goto(url)
 
 
 def picture_loaded(page):
