@@ -87,20 +87,6 @@ where
     }
 }
 
-/// The page size of every listing: `limit` from 1 to 100, 20 when absent. Out of range
-/// is a 422 naming `limit`.
-pub fn page_limit(limit: Option<u32>) -> Result<i32, Problem> {
-    const DEFAULT: u32 = 20;
-    const MAX: u32 = 100;
-    match limit.unwrap_or(DEFAULT) {
-        limit @ 1..=MAX => Ok(limit as i32),
-        _ => Err(Problem::validation(vec![crate::FieldError::new(
-            "limit",
-            format!("must be between 1 and {MAX}"),
-        )])),
-    }
-}
-
 /// Parses a JSON body, naming the field at fault when it does not fit `T`. The body must
 /// be an object (see [`is_json_array`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {

@@ -14,7 +14,7 @@
 //!   `BoundedText<MAX>` and its `DisplayName`).
 //! - [`aws`]: AWS clients, table and bucket bootstrap (`ensure_resources`), the
 //!   `StorageError` every store returns and its one mapping to statuses, and in
-//!   `aws::dynamo` what the DynamoDB stores share (pages, opaque [`Cursor`]s, items);
+//!   `aws::dynamo` what the DynamoDB stores share (pages and their sealed cursors, items);
 //!   [`secrets`]; [`retry`]; [`http_client`]: outbound HTTP with timeouts.
 //! - [`paging`]: one way to list: `PageQuery` (limit and cursor), `PageView<T>`, and the
 //!   sealed cursors (`CursorKeys`) that `aws::dynamo::Listing` opens against a table's keys.
@@ -53,5 +53,4 @@ pub mod telemetry;
 pub mod template;
 pub mod timestamp;
 
-pub use aws::dynamo::{Cursor, Page};
 pub use error::{ApiError, FieldError, FieldErrors, Problem, ServiceError};

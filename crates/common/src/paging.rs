@@ -170,8 +170,8 @@ pub struct PageView<T> {
     pub next: Option<String>,
 }
 
-impl<T> From<crate::aws::dynamo::Page<T, String>> for PageView<T> {
-    fn from(page: crate::aws::dynamo::Page<T, String>) -> Self {
+impl<T> From<crate::aws::dynamo::Page<T>> for PageView<T> {
+    fn from(page: crate::aws::dynamo::Page<T>) -> Self {
         Self {
             items: page.items,
             next: page.next,

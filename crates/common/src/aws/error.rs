@@ -30,15 +30,14 @@ impl StorageError {
 }
 
 /// The status of every storage failure: 503 with `Retry-After` for an unavailable store,
-/// 400 naming `next` for a bad cursor, a bare 500 otherwise (its cause is in the log).
+/// 400 for a bad cursor, a bare 500 otherwise (its cause is in the log). A listing route
+/// names its own cursor parameter in that 400 (`PageQuery::problem`): the store does not
+/// know it.
 impl From<StorageError> for Problem {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::Unavailable(detail) => Problem::unavailable(detail),
-            StorageError::BadCursor => {
-                Problem::malformed("next: not a cursor returned by this API")
-                    .field("next", "invalid cursor")
-            }
+            StorageError::BadCursor => Problem::malformed("not a cursor returned by this API"),
             StorageError::Internal(_) => Problem::internal(),
         }
     }
@@ -93,7 +92,6 @@ mod tests {
         );
         let cursor = Problem::from(StorageError::BadCursor);
         assert_eq!(cursor.status, 400);
-        assert_eq!(cursor.errors[0].field, "next");
         let internal = Problem::from(StorageError::Internal("The user store failed".into()));
         assert_eq!(internal.status, 500);
         assert!(

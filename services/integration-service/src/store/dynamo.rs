@@ -94,7 +94,7 @@ impl DynamoProviderStore {
         limit: i32,
         cursor: Option<&str>,
         newest_first: bool,
-    ) -> Result<Page<T, String>, StoreError> {
+    ) -> Result<Page<T>, StoreError> {
         let output = query
             .expression_attribute_values(":tenant", string(tenant))
             .scan_index_forward(!newest_first)
@@ -177,7 +177,7 @@ impl ProviderStore for DynamoProviderStore {
         name_prefix: Option<&str>,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<StoredProvider, String>, StoreError> {
+    ) -> Result<Page<StoredProvider>, StoreError> {
         let Some(prefix) = name_prefix else {
             let query = self.tenant_query(&self.providers_table);
             return self
@@ -286,7 +286,7 @@ impl ProviderStore for DynamoProviderStore {
         tenant: &str,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<SyncRun, String>, StoreError> {
+    ) -> Result<Page<SyncRun>, StoreError> {
         let query = self.tenant_query(&self.runs_table);
         self.page(query, (&self.runs, tenant), tenant, limit, cursor, true)
             .await

@@ -167,7 +167,7 @@ pub trait ProviderStore: Send + Sync {
         name_prefix: Option<&str>,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<StoredProvider, String>, StoreError>;
+    ) -> Result<Page<StoredProvider>, StoreError>;
     /// Writes the run record (start, then again when finished).
     async fn put_run(&self, run: &SyncRun) -> Result<(), StoreError>;
     /// Takes the tenant's sync lease for `run_id` until `expires_at` (epoch seconds),
@@ -186,5 +186,5 @@ pub trait ProviderStore: Send + Sync {
         tenant: &str,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<SyncRun, String>, StoreError>;
+    ) -> Result<Page<SyncRun>, StoreError>;
 }

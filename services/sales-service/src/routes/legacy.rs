@@ -41,7 +41,7 @@ pub(super) async fn up_to<T, Fut>(
     mut page: impl FnMut(i32, Option<String>) -> Fut,
 ) -> Result<(Vec<T>, Option<String>), ApiError>
 where
-    Fut: Future<Output = Result<Page<T, String>, StoreError>>,
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
 {
     let mut records = Vec::new();
     let mut after = sent.cursor().map(str::to_owned);

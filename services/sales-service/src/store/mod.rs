@@ -184,7 +184,7 @@ pub trait SalesStore: Send + Sync {
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<CustomerRecord, String>, StoreError>;
+    ) -> Result<Page<CustomerRecord>, StoreError>;
     /// Stores the order, its outbox record (none when its SMS was refused before it was
     /// queued) and the idempotency record in one transaction: all or nothing.
     async fn insert_order(
@@ -213,7 +213,7 @@ pub trait SalesStore: Send + Sync {
         filter: &OrderFilter,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<OrderRecord, String>, StoreError>;
+    ) -> Result<Page<OrderRecord>, StoreError>;
     /// Records the final state a delivery report gives the SMS the provider knows as
     /// `message_id`, if that is still the order's SMS and it is `sent` (a replay, or a
     /// report on an earlier send of the same SMS, changes nothing).

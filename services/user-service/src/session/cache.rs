@@ -180,7 +180,7 @@ impl UserStore for ForgetfulUsers {
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<DirectoryRecord, String>, StorageError> {
+    ) -> Result<Page<DirectoryRecord>, StorageError> {
         self.store.list_directory(limit, cursor).await
     }
 
@@ -188,7 +188,7 @@ impl UserStore for ForgetfulUsers {
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<UserRecord, String>, StorageError> {
+    ) -> Result<Page<UserRecord>, StorageError> {
         self.store.list_accounts(limit, cursor).await
     }
 

@@ -284,7 +284,7 @@ impl UserStore for DynamoUserStore {
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<DirectoryRecord, String>, StorageError> {
+    ) -> Result<Page<DirectoryRecord>, StorageError> {
         let start = self.directory.start(cursor, "")?;
         // No projection: a Query bills the whole items whatever it returns, and the
         // emulator's projection fails on profile numbers of more than 38 digits.
@@ -301,7 +301,7 @@ impl UserStore for DynamoUserStore {
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<UserRecord, String>, StorageError> {
+    ) -> Result<Page<UserRecord>, StorageError> {
         let start = self.accounts.start(cursor, "")?;
         let output = self
             .accounts_in_order(limit, start)

@@ -96,14 +96,14 @@ pub trait UserStore: Send + Sync {
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<DirectoryRecord, String>, StorageError>;
+    ) -> Result<Page<DirectoryRecord>, StorageError>;
     /// A page of accounts in username order, from `cursor` (one this listing sealed; any
     /// other is a `BadCursor`): one Query of the accounts index.
     async fn list_accounts(
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<UserRecord, String>, StorageError>;
+    ) -> Result<Page<UserRecord>, StorageError>;
     /// Puts every account written without `listing` (by an older version, or imported)
     /// into the accounts index; returns how many it changed. Idempotent.
     async fn backfill_listing(&self) -> Result<usize, StorageError>;

@@ -1,7 +1,7 @@
 //! What the DynamoDB stores share, so that no store writes it again: the table
 //! definitions and their bootstrap, items ([`decode`], [`to_item`], [`string`]), the
-//! consistent read ([`get_consistent`]), pages of a Scan or Query with their opaque
-//! [`Cursor`]s, and the errors a write or a page can meet.
+//! consistent read ([`get_consistent`]), pages of a Scan or Query with their sealed
+//! cursors ([`Listing`], [`Page`]), and the errors a write or a page can meet.
 mod cursor;
 mod tables;
 
@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::{aws_error, StorageError};
 
-pub use cursor::{paging_error, Cursor, Listing, Page};
+pub use cursor::{paging_error, Listing, Page};
 pub use tables::{
     ensure_table, AttributeType, DynamoTablesCheck, IndexProjection, IndexSpec, KeyAttribute,
     TableSpec,

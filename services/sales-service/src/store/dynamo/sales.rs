@@ -114,7 +114,7 @@ impl DynamoSalesStore {
         (listing, binding): (&Listing, &str),
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<T, String>, StoreError> {
+    ) -> Result<Page<T>, StoreError> {
         let (key_name, key) = read.key;
         let mut start = listing.start(cursor, binding)?;
         let mut items: Vec<Item> = Vec::new();
@@ -229,7 +229,7 @@ impl SalesStore for DynamoSalesStore {
         &self,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<CustomerRecord, String>, StoreError> {
+    ) -> Result<Page<CustomerRecord>, StoreError> {
         let read = NewestFirst {
             table: &self.tables.customers,
             index: NEWEST_FIRST,
@@ -292,7 +292,7 @@ impl SalesStore for DynamoSalesStore {
         filter: &OrderFilter,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<Page<OrderRecord, String>, StoreError> {
+    ) -> Result<Page<OrderRecord>, StoreError> {
         let table = &self.tables.orders;
         let status = filter.sms_status.map(|status| status.as_str());
         let listings = &self.listings;
