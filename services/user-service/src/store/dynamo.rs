@@ -7,7 +7,6 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use common::aws::dynamo::{
     decode, get_consistent, is_conditional_failure, paging_error, string, to_item, Item, Listing,
     Page,
@@ -15,6 +14,7 @@ use common::aws::dynamo::{
 use common::aws::{aws_error, StorageError};
 use common::paging::CursorKeys;
 use common::timestamp::Timestamp;
+use serde::de::DeserializeOwned;
 
 use super::{
     SessionStore, StoreError, UserStore, ACCOUNTS_IN_ORDER, LISTING, SESSIONS_BY_USERNAME,
@@ -61,9 +61,20 @@ impl DynamoUserStore {
         vec![self.users_table.clone(), self.sessions_table.clone()]
     }
 
-    /// A Query of a page of the accounts index, in username order, from `start`.
-    fn accounts_in_order(&self, limit: i32, start: Option<Item>) -> QueryFluentBuilder {
-        self.client
+    /// A page of the accounts in username order (one Query of the accounts index), its
+    /// cursors sealed by `listing`: the directory and the admins' list are two listings,
+    /// so a cursor of one does not open the other.
+    async fn page_of_accounts<T: DeserializeOwned>(
+        &self,
+        listing: &Listing,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, StorageError> {
+        let start = listing.start(cursor, "")?;
+        // No projection: a Query bills the whole items whatever it returns, and the
+        // emulator's projection fails on profile numbers of more than 38 digits.
+        let output = self
+            .client
             .query()
             .table_name(&self.users_table)
             .index_name(ACCOUNTS_IN_ORDER)
@@ -71,6 +82,10 @@ impl DynamoUserStore {
             .expression_attribute_values(":listing", string(LISTING))
             .limit(limit)
             .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|error| paging_error(USER_STORE, error))?;
+        listing.page(USER_STORE, "", output.items, output.last_evaluated_key)
     }
 
     async fn read(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -285,16 +300,7 @@ impl UserStore for DynamoUserStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<DirectoryRecord>, StorageError> {
-        let start = self.directory.start(cursor, "")?;
-        // No projection: a Query bills the whole items whatever it returns, and the
-        // emulator's projection fails on profile numbers of more than 38 digits.
-        let output = self
-            .accounts_in_order(limit, start)
-            .send()
-            .await
-            .map_err(|error| paging_error(USER_STORE, error))?;
-        self.directory
-            .page(USER_STORE, "", output.items, output.last_evaluated_key)
+        self.page_of_accounts(&self.directory, limit, cursor).await
     }
 
     async fn list_accounts(
@@ -302,14 +308,7 @@ impl UserStore for DynamoUserStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<Page<UserRecord>, StorageError> {
-        let start = self.accounts.start(cursor, "")?;
-        let output = self
-            .accounts_in_order(limit, start)
-            .send()
-            .await
-            .map_err(|error| paging_error(USER_STORE, error))?;
-        self.accounts
-            .page(USER_STORE, "", output.items, output.last_evaluated_key)
+        self.page_of_accounts(&self.accounts, limit, cursor).await
     }
 
     async fn backfill_listing(&self) -> Result<usize, StorageError> {
