@@ -1,7 +1,14 @@
 //! The AWS emulator every integration test talks to (started by `scripts/test.sh`, or by
 //! hand with `scripts/emulator.sh start`).
 
-use std::sync::Once;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Once};
+
+use aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
 
@@ -40,4 +47,56 @@ pub fn endpoint() -> String {
 /// A fresh table/bucket prefix, so every test works on its own resources.
 pub fn unique_prefix() -> String {
     format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// A DynamoDB client on the emulator that counts the items its Queries and Scans read
+/// (`ScannedCount`: what DynamoDB bills), for tests that show a listing's cost does not
+/// grow with the data. Build a store on it as the service would.
+pub async fn counted_dynamodb() -> (aws_sdk_dynamodb::Client, ItemsRead) {
+    let sdk = common::aws::load_sdk_config(Some(&endpoint())).await;
+    let items_read = ItemsRead::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(items_read.clone())
+            .build(),
+    );
+    (client, items_read)
+}
+
+/// Sums the `ScannedCount` of every Query and Scan answer the client reads.
+#[derive(Debug, Clone, Default)]
+pub struct ItemsRead(Arc<AtomicI64>);
+
+impl ItemsRead {
+    /// Items read since the last call.
+    pub fn take(&self) -> i64 {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Intercept for ItemsRead {
+    fn name(&self) -> &'static str {
+        "ItemsRead"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(output) = context.output_or_error() {
+            let scanned = output
+                .downcast_ref::<QueryOutput>()
+                .map(|query| query.scanned_count)
+                .or_else(|| {
+                    output
+                        .downcast_ref::<ScanOutput>()
+                        .map(|scan| scan.scanned_count)
+                });
+            self.0
+                .fetch_add(i64::from(scanned.unwrap_or_default()), Ordering::SeqCst);
+        }
+        Ok(())
+    }
 }

@@ -3,7 +3,8 @@
 //! # Layout
 //!
 //! - [`app`]: runs a service as `main` does, on a random loopback port.
-//! - [`emulator`]: the shared AWS emulator, and fresh table prefixes per test.
+//! - [`emulator`]: the shared AWS emulator, fresh table prefixes per test, and a DynamoDB
+//!   client that counts the items it reads (`counted_dynamodb`).
 //! - [`oidc`]: a real OpenID Connect issuer (one per test binary), and its tokens.
 //! - [`caller`]: per-credential HTTP clients (`Caller`: anonymous, a bearer token, headers;
 //!   `get`, `post`, `put`, `delete`, `send`), and `Callers`, the set every `TestApp` holds.

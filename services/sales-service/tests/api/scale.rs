@@ -2,71 +2,21 @@
 //! poll of the outbox and the backlog count, counted from DynamoDB's own answers
 //! (`ScannedCount`: the items a Query or Scan read, what DynamoDB bills), with far more
 //! data in the tables than the page.
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
-use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use common::paging::CursorKeys;
 use common::timestamp::Timestamp;
 use sales_service::domain::{CustomerRecord, OrderRecord, OutboxRecord, SmsStatus};
 use sales_service::store::{DynamoSalesStore, OrderFilter, Outbox, SalesStore};
+use test_support::emulator::{counted_dynamodb, ItemsRead};
 
 use crate::helpers::{spawn_app_with, TestApp};
-
-/// Sums the `ScannedCount` of every Query and Scan answer the client reads.
-#[derive(Debug, Clone, Default)]
-struct ItemsRead(Arc<AtomicI64>);
-
-impl ItemsRead {
-    /// Items read since the last call.
-    fn take(&self) -> i64 {
-        self.0.swap(0, Ordering::SeqCst)
-    }
-}
-
-impl Intercept for ItemsRead {
-    fn name(&self) -> &'static str {
-        "ItemsRead"
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Ok(output) = context.output_or_error() {
-            let scanned = output
-                .downcast_ref::<QueryOutput>()
-                .map(|query| query.scanned_count)
-                .or_else(|| {
-                    output
-                        .downcast_ref::<ScanOutput>()
-                        .map(|scan| scan.scanned_count)
-                });
-            self.0
-                .fetch_add(i64::from(scanned.unwrap_or_default()), Ordering::SeqCst);
-        }
-        Ok(())
-    }
-}
 
 /// An app without a dispatcher (nothing moves under the test), and a store on its tables
 /// whose reads are counted.
 async fn counted_store() -> (TestApp, DynamoSalesStore, ItemsRead) {
     let app = spawn_app_with(|config| config.outbox.enabled = false).await;
-    let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
-    let items_read = ItemsRead::default();
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(items_read.clone())
-            .build(),
-    );
+    let (client, items_read) = counted_dynamodb().await;
     let store = DynamoSalesStore::new(
         client,
         &app.config.common.table_prefix,

@@ -1,67 +1,16 @@
 //! Cost that does not grow with the data: what the store reads for a page of the directory
 //! and of the admins' account list, counted from DynamoDB's own answers (`ScannedCount`:
 //! the items a Query or Scan read, what DynamoDB bills), at two table sizes.
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-
-use aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
-use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use common::paging::CursorKeys;
+use test_support::emulator::{counted_dynamodb, ItemsRead};
 use user_service::store::{DynamoUserStore, UserStore};
 
 use crate::helpers::{spawn_app, TestApp};
 
-/// Sums the `ScannedCount` of every Query and Scan answer the client reads.
-#[derive(Debug, Clone, Default)]
-struct ItemsRead(Arc<AtomicI64>);
-
-impl ItemsRead {
-    /// Items read since the last call.
-    fn take(&self) -> i64 {
-        self.0.swap(0, Ordering::SeqCst)
-    }
-}
-
-impl Intercept for ItemsRead {
-    fn name(&self) -> &'static str {
-        "ItemsRead"
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Ok(output) = context.output_or_error() {
-            let scanned = output
-                .downcast_ref::<QueryOutput>()
-                .map(|query| query.scanned_count)
-                .or_else(|| {
-                    output
-                        .downcast_ref::<ScanOutput>()
-                        .map(|scan| scan.scanned_count)
-                });
-            self.0
-                .fetch_add(i64::from(scanned.unwrap_or_default()), Ordering::SeqCst);
-        }
-        Ok(())
-    }
-}
-
 /// A store on the app's tables whose reads are counted.
 async fn counted_store(app: &TestApp) -> (DynamoUserStore, ItemsRead) {
-    let sdk = common::aws::load_sdk_config(Some(&test_support::emulator::endpoint())).await;
-    let items_read = ItemsRead::default();
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(items_read.clone())
-            .build(),
-    );
+    let (client, items_read) = counted_dynamodb().await;
     let keys = CursorKeys::ephemeral();
     (
         DynamoUserStore::new(client, &app.table_prefix, &keys),
