@@ -1,9 +1,11 @@
 //! What the AWS emulator counted (scripts/emulator_server.py, `GET /__emulator/stats`):
 //! connections, calls per AWS operation, and per DynamoDB table and operation the items
-//! read and the capacity units DynamoDB would bill (scripts/emulator_capacity.py).
+//! read and the capacity units DynamoDB would bill (scripts/emulator_capacity.py); and
+//! what its tables store (`GET /__emulator/sizes`).
 //! Counts only grow; a measurement takes the difference of two snapshots.
 use std::collections::BTreeMap;
 use std::ops::AddAssign;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -12,11 +14,9 @@ use serde::Deserialize;
 /// bench's own environment lacks, and long timeouts: a batch write into a table of 100k
 /// items can take moto longer than the services' default 10 s on a busy machine.
 pub async fn dynamodb(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let patient = common::aws::AwsTimeouts::checked(
-        std::time::Duration::from_secs(60),
-        std::time::Duration::from_secs(120),
-    )
-    .expect("an attempt within its call");
+    let patient =
+        common::aws::AwsTimeouts::checked(Duration::from_secs(60), Duration::from_secs(120))
+            .expect("an attempt within its call");
     let config = common::aws::load_sdk_config_with(Some(endpoint), patient)
         .await
         .to_builder()
@@ -202,4 +202,71 @@ impl EmulatorStats {
     pub fn calls(&self) -> u64 {
         self.requests.values().sum()
     }
+}
+
+/// One table's items and bytes, and those of its indexes (the emulator's
+/// `/__emulator/sizes`, item sizes counted as DynamoDB counts them).
+pub struct Storage {
+    pub table: String,
+    pub items: f64,
+    pub bytes: f64,
+    /// Index entries and their projected bytes, all indexes together.
+    pub index_entries: f64,
+    pub index_bytes: f64,
+}
+
+/// DynamoDB's storage overhead per item, and per index entry.
+pub const ITEM_OVERHEAD: f64 = 100.0;
+
+impl Storage {
+    /// Bytes DynamoDB bills per item of this table, its index entries included: the MB
+    /// that a million such items take.
+    pub fn billed_bytes_per_item(&self) -> f64 {
+        let items = self.items.max(1.0);
+        (self.bytes
+            + ITEM_OVERHEAD * self.items
+            + self.index_bytes
+            + ITEM_OVERHEAD * self.index_entries)
+            / items
+    }
+}
+
+/// What each table whose name starts with `prefix` stores, named without the prefix.
+pub async fn storage(
+    http: &reqwest::Client,
+    emulator: &str,
+    prefix: &str,
+) -> anyhow::Result<Vec<Storage>> {
+    let sizes: serde_json::Value = http
+        .get(format!("{emulator}/__emulator/sizes?prefix={prefix}"))
+        // Sizing every item of 100k-item tables in the emulator's Python takes a while.
+        .timeout(Duration::from_secs(600))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let number = |value: &serde_json::Value| value.as_f64().unwrap_or_default();
+    Ok(sizes
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(table, size)| {
+            let indexes = size["indexes"].as_object().into_iter().flatten();
+            let (index_entries, index_bytes) =
+                indexes.fold((0.0, 0.0), |(entries, bytes), (_, index)| {
+                    (
+                        entries + number(&index["items"]),
+                        bytes + number(&index["bytes"]),
+                    )
+                });
+            Storage {
+                table: table.trim_start_matches(prefix).to_owned(),
+                items: number(&size["items"]),
+                bytes: number(&size["bytes"]),
+                index_entries,
+                index_bytes,
+            }
+        })
+        .collect())
 }

@@ -29,6 +29,7 @@ mod emulator;
 mod fixture;
 mod floor;
 mod load;
+mod outbox;
 mod overload;
 mod plan;
 mod procs;

@@ -18,9 +18,10 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 
 use crate::bulk::{self, Template, Times};
-use crate::emulator::{Counts, EmulatorStats};
+use crate::emulator::{storage, Counts, EmulatorStats, Storage};
 use crate::fixture::{order, TENANT};
 use crate::load::{self, Target};
+use crate::outbox::{check_due_shards, due_shard_of_order, watch_polls};
 use crate::procs::free_addr;
 use crate::run::{Run, Started};
 use crate::settings::ScalePlan;
@@ -60,72 +61,6 @@ pub struct Scale {
     pub seeding: Vec<(String, usize, f64)>,
     /// What each table stores, at the end of the run.
     pub storage: Vec<Storage>,
-}
-
-/// One table's items and bytes, and those of its indexes (the emulator's
-/// `/__emulator/sizes`, item sizes counted as DynamoDB counts them).
-pub struct Storage {
-    pub table: String,
-    pub items: f64,
-    pub bytes: f64,
-    /// Index entries and their projected bytes, all indexes together.
-    pub index_entries: f64,
-    pub index_bytes: f64,
-}
-
-/// DynamoDB's storage overhead per item, and per index entry.
-pub const ITEM_OVERHEAD: f64 = 100.0;
-
-impl Storage {
-    /// Bytes DynamoDB bills per item of this table, its index entries included: the MB
-    /// that a million such items take.
-    pub fn billed_bytes_per_item(&self) -> f64 {
-        let items = self.items.max(1.0);
-        (self.bytes
-            + ITEM_OVERHEAD * self.items
-            + self.index_bytes
-            + ITEM_OVERHEAD * self.index_entries)
-            / items
-    }
-}
-
-async fn storage(run: &Run) -> anyhow::Result<Vec<Storage>> {
-    let sizes: serde_json::Value = run
-        .http
-        .get(format!(
-            "{}/__emulator/sizes?prefix={}",
-            run.emulator, run.prefix
-        ))
-        // Sizing every item of 100k-item tables in the emulator's Python takes a while.
-        .timeout(Duration::from_secs(600))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let number = |value: &serde_json::Value| value.as_f64().unwrap_or_default();
-    Ok(sizes
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(table, size)| {
-            let indexes = size["indexes"].as_object().into_iter().flatten();
-            let (index_entries, index_bytes) =
-                indexes.fold((0.0, 0.0), |(entries, bytes), (_, index)| {
-                    (
-                        entries + number(&index["items"]),
-                        bytes + number(&index["bytes"]),
-                    )
-                });
-            Storage {
-                table: table.trim_start_matches(&run.prefix).to_owned(),
-                items: number(&size["items"]),
-                bytes: number(&size["bytes"]),
-                index_entries,
-                index_bytes,
-            }
-        })
-        .collect())
 }
 
 /// The tables that grow, named as the services name them.
@@ -366,7 +301,15 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
     for &size in &plan.backlogs {
         seeding.push(grow(&client, &backlog, grown, size).await?);
         grown = size;
-        let mut poll = watch_polls(run, size, plan.poll_window).await?;
+        let watched = watch_polls(run, sales(run, true)?, &outbox, size, plan.poll_window).await?;
+        let mut poll = PollRow {
+            backlog: size,
+            polls: watched.polls,
+            window: watched.window,
+            per_poll: watched.per_poll,
+            gauge: watched.gauge,
+            route: None,
+        };
         if !missing.iter().any(|route| route == BACKLOG_ROUTE) {
             poll.route = measure(
                 run,
@@ -425,92 +368,13 @@ pub async fn run(run: &mut Run, plan: &ScalePlan) -> anyhow::Result<Scale> {
         polls,
         missing,
         seeding,
-        storage: storage(run).await.unwrap_or_else(|error| {
-            eprintln!("bench --scale: no storage figures: {error:#}");
-            Vec::new()
-        }),
+        storage: storage(&run.http, &run.emulator, &run.prefix)
+            .await
+            .unwrap_or_else(|error| {
+                eprintln!("bench --scale: no storage figures: {error:#}");
+                Vec::new()
+            }),
     })
-}
-
-/// 32-bit FNV-1a, the hash the sales-service shards its due index by.
-fn fnv1a(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}
-
-/// The due-index shard the sales-service gives an order's outbox record (`due_shard` in
-/// its `store/dynamo/outbox.rs`, private to it, so re-derived here; [`check_due_shards`]
-/// holds it to what the service wrote in this very run).
-fn due_shard(order_id: &str) -> u32 {
-    fnv1a(order_id) % sales_service::store::DUE_SHARDS
-}
-
-/// An outbox copy in its own order's shard, as the service would have written it (the
-/// template's shard on every copy put the whole backlog in one partition).
-fn due_shard_of_order(item: &mut bulk::Item) {
-    if let Some(AttributeValue::S(order_id)) = item.get("order_id") {
-        let shard = due_shard(order_id);
-        item.insert("due_shard".to_owned(), AttributeValue::N(shard.to_string()));
-    }
-}
-
-/// The records whose stored `due_shard` is not [`due_shard`] of their order id.
-fn misplaced(records: &[bulk::Item]) -> Vec<String> {
-    records
-        .iter()
-        .filter_map(|record| {
-            let order_id = record.get("order_id")?.as_s().ok()?;
-            let stored = record.get("due_shard").and_then(|n| n.as_n().ok());
-            (stored.map(String::as_str) != Some(due_shard(order_id).to_string().as_str())).then(
-                || {
-                    format!(
-                        "{order_id}: stored {stored:?}, derived {}",
-                        due_shard(order_id)
-                    )
-                },
-            )
-        })
-        .collect()
-}
-
-/// Stops the run unless every outbox record the sales-service wrote (one per seeded
-/// order; with four shards a wrong rule passes 21 records by chance once in 4^21) sits in
-/// the shard [`due_shard`] derives.
-async fn check_due_shards(client: &aws_sdk_dynamodb::Client, outbox: &str) -> anyhow::Result<()> {
-    let records = client
-        .scan()
-        .table_name(outbox)
-        .consistent_read(true)
-        .send()
-        .await?
-        .items
-        .unwrap_or_default();
-    anyhow::ensure!(
-        records.len() > crate::seed::SEEDED_ORDERS,
-        "{outbox} holds {} records; the seed wrote one per order",
-        records.len()
-    );
-    let wrong = misplaced(&records);
-    anyhow::ensure!(
-        wrong.is_empty(),
-        "the bench's due shard differs from the sales-service's: {wrong:?}"
-    );
-    eprintln!(
-        "bench --scale: the due shard the copies get matches all {} records the sales-service wrote",
-        records.len()
-    );
-    Ok(())
-}
-
-/// Non-count outbox queries before the poll window opens: the first pass's, the gauge's
-/// Limit-1 ones, and the first of the second pass (one each per shard).
-const POLLS_BEFORE_WINDOW: f64 = (2 * sales_service::store::DUE_SHARDS + 1) as f64;
-
-/// Whether the first backlog count is surely over, from the non-count outbox queries
-/// (first pages) seen since the dispatcher started.
-fn gauge_is_over(finding_queries: f64) -> bool {
-    finding_queries >= POLLS_BEFORE_WINDOW
 }
 
 pub const BACKLOG_ROUTE: &str = "GET /api/v1/sales/sms/backlog";
@@ -578,111 +442,4 @@ async fn measure(
         row.requests, row.cpu_us, row.aws_calls, row.dynamodb.items_read, row.dynamodb.read_units, row.dynamodb.write_units, row.errors
     );
     Ok(Some(row))
-}
-
-/// Starts a sales-service with its dispatcher, every other service idle, so everything
-/// read is its own. The dispatcher runs one thing at a time: a pass (one due Query per
-/// shard, nothing being due), then, after the first pass and every 15 s, the backlog
-/// gauge (per shard a Limit-1 Query for the oldest due time, which looks like a poll's,
-/// and COUNT pages up to the cap), then a sleep of its poll interval (1 s). So the gauge
-/// is over for certain once the second pass has begun: [`POLLS_BEFORE_WINDOW`] first-page
-/// queries that are not counts. The gauge's reads are taken from the dispatcher's start;
-/// the polls from then on, for `window` (under 15 s, so no count falls in it). Only the
-/// outbox's reads count.
-async fn watch_polls(run: &Run, backlog: usize, window: Duration) -> anyhow::Result<PollRow> {
-    // The outbox alone: the idle services' own background reads (readiness, sync
-    // schedules) are not the dispatcher's.
-    let outbox = table(run, sales_service::store::OUTBOX_TABLE);
-    let ours = |name: &str| name == outbox;
-    let finding =
-        |op: &str| (op.starts_with("Query") || op.starts_with("Scan")) && !op.ends_with(" COUNT");
-    let counting = |op: &str| op.ends_with(" COUNT");
-    let before = EmulatorStats::fetch(&run.http, &run.emulator).await?;
-    let (dispatcher, _) = run.start_measured(sales(run, true)?).await?;
-    let counted_by = Instant::now() + Duration::from_secs(120);
-    let counted = loop {
-        let now = EmulatorStats::fetch(&run.http, &run.emulator).await?;
-        if gauge_is_over(now.clone().since(&before).first_pages(ours, finding)) {
-            break now;
-        }
-        anyhow::ensure!(
-            Instant::now() < counted_by,
-            "the dispatcher did not finish its first pass and count within 120 s of its start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let started = Instant::now();
-    tokio::time::sleep_until(started + window).await;
-    let window = started.elapsed();
-    let after = EmulatorStats::fetch(&run.http, &run.emulator).await?;
-    dispatcher.proc.stop().await;
-    let gauge = EmulatorStats::fetch(&run.http, &run.emulator)
-        .await?
-        .since(&before);
-    let aws = after.since(&counted);
-    let polls = aws.first_pages(ours, finding);
-    let gauge_calls = gauge.first_pages(ours, counting);
-    let row = PollRow {
-        backlog,
-        polls,
-        window,
-        per_poll: aws.dynamodb_where(ours, finding).per(polls),
-        gauge: (gauge_calls > 0.0).then(|| gauge.dynamodb_where(ours, counting).per(gauge_calls)),
-        route: None,
-    };
-    eprintln!(
-        "bench --scale: backlog {backlog}: {polls} polls in {:.1} s, {:.1} items read and {:.2} RCU per poll; gauge: {}",
-        window.as_secs_f64(),
-        row.per_poll.items_read,
-        row.per_poll.read_units,
-        row.gauge.map_or("did not run".to_owned(), |g| format!("{:.0} items read per count", g.items_read)),
-    );
-    Ok(row)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_shard_hash_is_fnv_1a() {
-        // Reference values: http://www.isthe.com/chongo/tech/comp/fnv/ (FNV-1a, 32 bit).
-        assert_eq!(fnv1a(""), 0x811c_9dc5);
-        assert_eq!(fnv1a("a"), 0xe40c_292c);
-        assert_eq!(fnv1a("foobar"), 0xbf9c_f968);
-    }
-
-    #[test]
-    fn a_copy_lands_in_its_own_orders_shard_and_a_record_elsewhere_is_named() {
-        let order_id = |n: usize| format!("0193a000-0000-7000-8000-{n:012}");
-        let record = |id: &str, shard: u32| {
-            bulk::Item::from([
-                ("order_id".to_owned(), AttributeValue::S(id.to_owned())),
-                ("due_shard".to_owned(), AttributeValue::N(shard.to_string())),
-            ])
-        };
-        let shards: Vec<u32> = (0..64).map(|n| due_shard(&order_id(n))).collect();
-        for shard in 0..sales_service::store::DUE_SHARDS {
-            assert!(shards.contains(&shard), "64 orders spread over every shard");
-        }
-        let mut copy = record(&order_id(1), 99);
-        due_shard_of_order(&mut copy);
-        assert_eq!(misplaced(&[copy]), Vec::<String>::new());
-        let wrong = (shards[2] + 1) % sales_service::store::DUE_SHARDS;
-        let named = misplaced(&[record(&order_id(0), shards[0]), record(&order_id(2), wrong)]);
-        assert_eq!(named.len(), 1, "{named:?}");
-        assert!(named[0].starts_with(&order_id(2)), "{named:?}");
-    }
-
-    #[test]
-    fn the_poll_window_opens_only_once_the_second_pass_has_begun() {
-        // Four shards: 4 due queries of the first pass, 4 Limit-1 queries of the count,
-        // then the second pass.
-        assert!(!gauge_is_over(4.0), "first pass only");
-        assert!(
-            !gauge_is_over(8.0),
-            "the count's last shard may still be counting"
-        );
-        assert!(gauge_is_over(9.0));
-    }
 }
