@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::aws::AwsTimeouts;
+use crate::aws::timeouts::AwsTimeouts;
 use crate::health::ReadinessPolicy;
 use crate::paging::{CursorKeySource, CursorKeys};
 use crate::secrets::Secret;
