@@ -48,7 +48,6 @@ use common::metrics::Metrics;
 use common::paging::CursorKeys;
 use common::secrets::{AwsSecretStore, SecretStore};
 use common::server::{App, Application};
-use common::timestamp::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{AdminPassword, Config};
@@ -204,19 +203,8 @@ async fn ensure_admin(state: &AppState, username: &Username, password: &str) -> 
     {
         return taken_by(existing.role);
     }
-    let now = Timestamp::now();
-    let record = UserRecord {
-        username: username.to_string(),
-        password_hash: state.hasher.hash(&password).await?,
-        role: Role::Admin,
-        name: String::new(),
-        email: String::new(),
-        avatar_url: String::new(),
-        avatar_key: None,
-        profile: Default::default(),
-        created_at: now,
-        updated_at: now,
-    };
+    let record =
+        UserRecord::new_account(username, state.hasher.hash(&password).await?, Role::Admin);
     match state.users.create(&record).await {
         Ok(()) => {
             state.audit.admin_created(username, "bootstrap");

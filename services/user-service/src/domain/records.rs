@@ -5,7 +5,7 @@ use common::timestamp::{self, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Role;
+use super::{Role, Username};
 
 /// A user item. `name`, `email` and `avatar_url` are plain string attributes (empty when
 /// unset) because other teams read them straight from the table.
@@ -23,6 +23,25 @@ pub struct UserRecord {
     pub profile: Map<String, Value>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl UserRecord {
+    /// A new account created now: no profile, no avatar, name and email empty until set.
+    pub fn new_account(username: &Username, password_hash: String, role: Role) -> Self {
+        let now = Timestamp::now();
+        Self {
+            username: username.as_str().to_owned(),
+            password_hash,
+            role,
+            name: String::new(),
+            email: String::new(),
+            avatar_url: String::new(),
+            avatar_key: None,
+            profile: Map::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// What `GET /users` reads of a user item.

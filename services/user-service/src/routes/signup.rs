@@ -8,7 +8,6 @@ use common::extract::{
     has_content_type, is_json, parse_json, unsupported_media_type, Json, JsonOrForm,
 };
 use common::rate_limit::too_many_requests;
-use common::timestamp::Timestamp;
 use common::{FieldErrors, Problem};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -188,12 +187,8 @@ pub async fn sign_up(
         return Err(Error::UsernameTaken.into());
     }
     let password_hash = state.hasher.hash(&account.password).await?;
-    let now = Timestamp::now();
     let key = avatar_key(&account.username);
     let record = UserRecord {
-        username: account.username.to_string(),
-        password_hash,
-        role: Role::User,
         name: account
             .name
             .map(|n| n.as_str().to_owned())
@@ -209,8 +204,7 @@ pub async fn sign_up(
             .unwrap_or_default(),
         avatar_key: account.avatar.as_ref().map(|_| key.clone()),
         profile: account.profile.into_inner(),
-        created_at: now,
-        updated_at: now,
+        ..UserRecord::new_account(&account.username, password_hash, Role::User)
     };
     // The item first: its conditional put is what decides that the username is free, so a
     // losing racer never overwrites the winner's avatar.

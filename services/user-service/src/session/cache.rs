@@ -200,22 +200,14 @@ impl UserStore for ForgetfulUsers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Role;
+    use crate::domain::{Role, Username};
 
     fn user(username: &str) -> UserRecord {
-        let now = Timestamp::now();
-        UserRecord {
-            username: username.into(),
-            password_hash: String::new(),
-            role: Role::User,
-            name: String::new(),
-            email: String::new(),
-            avatar_url: String::new(),
-            avatar_key: None,
-            profile: Default::default(),
-            created_at: now,
-            updated_at: now,
-        }
+        UserRecord::new_account(
+            &Username::parse(username).unwrap(),
+            String::new(),
+            Role::User,
+        )
     }
 
     const AN_HOUR: Duration = Duration::from_secs(3600);
