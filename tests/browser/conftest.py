@@ -167,6 +167,12 @@ class Visit:
         page.wait_for_load_state("load")
         suffix = "" if self.js else "-nojs"
         if self.js:
+            # A boosted click leaves the old page up, its link dimmed (.htmx-request), until
+            # the new page is swapped in and settled: axe would judge the wrong page (CI
+            # once saw the dimmed "Suspend" link's contrast).
+            page.wait_for_function(
+                "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+            )
             results = AXE.run(page)
             violations = results.response["violations"]
             counts = {}
