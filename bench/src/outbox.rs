@@ -6,6 +6,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::time::Instant;
 
+use sales_service::store::{due_shard, DUE_SHARDS};
+
 use crate::bulk;
 use crate::emulator::{Counts, EmulatorStats};
 use crate::procs::Spec;
@@ -19,20 +21,6 @@ pub struct PollWindow {
     pub per_poll: Counts,
     /// The backlog gauge's counting reads, per call (`None`: none ran).
     pub gauge: Option<Counts>,
-}
-
-/// 32-bit FNV-1a, the hash the sales-service shards its due index by.
-fn fnv1a(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}
-
-/// The due-index shard the sales-service gives an order's outbox record (`due_shard` in
-/// its `store/dynamo/outbox.rs`, private to it, so re-derived here; [`check_due_shards`]
-/// holds it to what the service wrote in this very run).
-fn due_shard(order_id: &str) -> u32 {
-    fnv1a(order_id) % sales_service::store::DUE_SHARDS
 }
 
 /// An outbox copy in its own order's shard, as the service would have written it (the
@@ -51,14 +39,9 @@ fn misplaced(records: &[bulk::Item]) -> Vec<String> {
         .filter_map(|record| {
             let order_id = record.get("order_id")?.as_s().ok()?;
             let stored = record.get("due_shard").and_then(|n| n.as_n().ok());
-            (stored.map(String::as_str) != Some(due_shard(order_id).to_string().as_str())).then(
-                || {
-                    format!(
-                        "{order_id}: stored {stored:?}, derived {}",
-                        due_shard(order_id)
-                    )
-                },
-            )
+            let derived = due_shard(order_id).to_string();
+            (stored != Some(&derived))
+                .then(|| format!("{order_id}: stored {stored:?}, derived {derived}"))
         })
         .collect()
 }
@@ -97,7 +80,7 @@ pub async fn check_due_shards(
 
 /// Non-count outbox queries before the poll window opens: the first pass's, the gauge's
 /// Limit-1 ones, and the first of the second pass (one each per shard).
-const POLLS_BEFORE_WINDOW: f64 = (2 * sales_service::store::DUE_SHARDS + 1) as f64;
+const POLLS_BEFORE_WINDOW: f64 = (2 * DUE_SHARDS + 1) as f64;
 
 /// Whether the first backlog count is surely over, from the non-count outbox queries
 /// (first pages) seen since the dispatcher started.
@@ -173,14 +156,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shard_hash_is_fnv_1a() {
-        // Reference values: http://www.isthe.com/chongo/tech/comp/fnv/ (FNV-1a, 32 bit).
-        assert_eq!(fnv1a(""), 0x811c_9dc5);
-        assert_eq!(fnv1a("a"), 0xe40c_292c);
-        assert_eq!(fnv1a("foobar"), 0xbf9c_f968);
-    }
-
-    #[test]
     fn a_copy_lands_in_its_own_orders_shard_and_a_record_elsewhere_is_named() {
         let order_id = |n: usize| format!("0193a000-0000-7000-8000-{n:012}");
         let record = |id: &str, shard: u32| {
@@ -190,13 +165,13 @@ mod tests {
             ])
         };
         let shards: Vec<u32> = (0..64).map(|n| due_shard(&order_id(n))).collect();
-        for shard in 0..sales_service::store::DUE_SHARDS {
+        for shard in 0..DUE_SHARDS {
             assert!(shards.contains(&shard), "64 orders spread over every shard");
         }
         let mut copy = record(&order_id(1), 99);
         due_shard_of_order(&mut copy);
         assert_eq!(misplaced(&[copy]), Vec::<String>::new());
-        let wrong = (shards[2] + 1) % sales_service::store::DUE_SHARDS;
+        let wrong = (shards[2] + 1) % DUE_SHARDS;
         let named = misplaced(&[record(&order_id(0), shards[0]), record(&order_id(2), wrong)]);
         assert_eq!(named.len(), 1, "{named:?}");
         assert!(named[0].starts_with(&order_id(2)), "{named:?}");

@@ -14,22 +14,13 @@ use common::timestamp::Timestamp;
 
 use super::{number, DynamoSalesStore, TransactionFailure, WindowCount};
 use crate::domain::{Backlog, Delivery, OutboxRecord};
-use crate::store::{Outbox, OutboxError, DUE_SHARDS, OUTBOX_BY_DUE_TIME};
+use crate::store::{due_shard, Outbox, OutboxError, DUE_SHARDS, OUTBOX_BY_DUE_TIME};
 
 const OUTBOX: &str = "The SMS outbox";
 
 /// How long a sent SMS's message id finds its order: delivery reports come within
 /// minutes, or a day or two for a phone that was off.
 const MESSAGE_IDS_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
-
-/// The due-index shard of an order's SMS: a stable hash of its id (FNV-1a), so every write
-/// of the record keeps it in the same partition.
-fn due_shard(order_id: &str) -> u32 {
-    let hash = order_id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    });
-    hash % DUE_SHARDS
-}
 
 impl DynamoSalesStore {
     /// An outbox record as an item, in its shard of the due index.
